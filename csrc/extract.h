@@ -1,0 +1,124 @@
+/*
+ * extract.h: the backend contract. Plain C; no Python.h here or in any backend.
+ *
+ * One source file is opened and probed, then a list of request times is turned
+ * into JPEG frames on a fixed canvas. Every backend (ffextract.c on FFmpeg,
+ * avextract.m on AVFoundation) implements exactly these functions; module.c is
+ * the only caller and the only place that knows about Python.
+ *
+ * Errors: every function that can fail returns an lc_status and, when it is not
+ * LC_OK, writes one human-readable line (no trailing newline, no file name:
+ * the caller adds it) into err[LC_ERRMSG_SIZE].
+ *
+ * Threads: lc_extract may run worker threads of its own, but it calls the sink
+ * and the poll function only on the thread that called lc_extract, in request
+ * order. A source may be used by one lc_extract call at a time.
+ */
+#ifndef LC_EXTRACT_H
+#define LC_EXTRACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LC_ERRMSG_SIZE 512
+
+typedef enum lc_status {
+    LC_OK = 0,
+    LC_ERR_NOT_FOUND,      /* no file at that path */
+    LC_ERR_IS_DIRECTORY,   /* the path is a folder */
+    LC_ERR_EMPTY,          /* the file has zero bytes */
+    LC_ERR_NOT_MEDIA,      /* no container format recognised (text, image, random bytes) */
+    LC_ERR_NO_VIDEO,       /* a media file without a video stream (audio only, data only) */
+    LC_ERR_INDEX_MISSING,  /* MP4/MOV whose index (moov) was never written: recording cut off */
+    LC_ERR_UNSUPPORTED,    /* a video stream no decoder here can read */
+    LC_ERR_DAMAGED,        /* recognised, but nothing in it can be decoded */
+    LC_ERR_IO,             /* the operating system refused a read (permission, device error) */
+    LC_ERR_CANCELLED,      /* the sink or the poll function asked to stop */
+    LC_ERR_NOMEM,
+    LC_ERR_INTERNAL,
+    LC_STATUS_COUNT
+} lc_status;
+
+/* What the backend learnt when it opened the source. */
+typedef struct lc_source_info {
+    int64_t duration_ms;        /* video duration on the bundle timeline (0 = first frame) */
+    int64_t start_offset_us;    /* presentation time of the first video frame on the
+                                   source's own clock, in microseconds (0 for most files) */
+    int coded_width, coded_height;      /* as stored */
+    int display_width, display_height; /* after sample aspect ratio and rotation */
+    int rotation_degrees;       /* clockwise rotation applied for display: 0, 90, 180, 270 */
+    int hflip;                  /* 1 if the display matrix mirrors the picture */
+    int keyframe_index;         /* 1 if request planning can seek by the container's index */
+} lc_source_info;
+
+/* The recipe, as numbers. The Python layer owns the defaults. */
+typedef struct lc_recipe {
+    int canvas_width, canvas_height;  /* even, e.g. 1920x1080 */
+    int tolerance_before_ms;          /* window is [t - before, t + after] */
+    int tolerance_after_ms;
+    int jpeg_quality;                 /* 1..100 */
+    int workers;                      /* decoding threads; 0 = one per core */
+} lc_recipe;
+
+/* How a frame was obtained, so the manifest explains its own cost. */
+typedef enum lc_obtained {
+    LC_OBTAINED_NONE = 0,        /* no frame lies in the window */
+    LC_OBTAINED_KEYFRAME = 1,    /* a keyframe inside the window, decoded alone */
+    LC_OBTAINED_FORWARD = 2,     /* decoded forward from the keyframe before the window */
+    LC_OBTAINED_PLATFORM = 3     /* the platform's generator chose (AVFoundation) */
+} lc_obtained;
+
+/* One result per request, handed to the sink in request order. */
+typedef struct lc_frame {
+    size_t request_index;
+    int64_t requested_ms;
+    int64_t actual_us;           /* pictured frame's presentation time, bundle timeline, µs */
+    lc_obtained obtained;        /* LC_OBTAINED_NONE: nothing below is set */
+    int frames_decoded;          /* frames this request sent through the decoder (0 if reused) */
+    int content_x, content_y, content_width, content_height;  /* picture rect on the canvas */
+    int source_width, source_height;  /* decoded picture size before geometry */
+    const unsigned char *jpeg;   /* valid only during the sink call */
+    size_t jpeg_size;
+} lc_frame;
+
+/* Return 0 to go on, non-zero to stop (lc_extract then returns LC_ERR_CANCELLED). */
+typedef int (*lc_frame_sink)(void *ctx, const lc_frame *frame);
+/* Called about every 100 ms while lc_extract waits, on the calling thread. */
+typedef int (*lc_poll_fn)(void *ctx);
+
+typedef struct lc_source lc_source;
+
+/* Short name of the backend, e.g. "ffmpeg" or "avfoundation". */
+const char *lc_backend_name(void);
+/* Versions of the libraries the backend runs on, as one line. */
+const char *lc_backend_versions(void);
+
+lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE]);
+const lc_source_info *lc_info(const lc_source *src);
+
+/* Full container/stream probe as a JSON object text, malloc'd (free with lc_free):
+ * {"format": {...}, "streams": [...], "chapters": [...], "summary": {...}}.
+ * "summary" holds the SPEC.md source-metadata fields the backend can read. */
+lc_status lc_probe_json(lc_source *src, char **json_out, char err[LC_ERRMSG_SIZE]);
+
+/* requests_ms must be ascending. The sink is called once per request. */
+lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_requests,
+                     const lc_recipe *recipe, lc_frame_sink sink, lc_poll_fn poll,
+                     void *ctx, char err[LC_ERRMSG_SIZE]);
+
+void lc_close(lc_source *src);
+void lc_free(void *p);
+
+/* Canvas geometry, shared by every backend (geometry.c): fit a display size
+ * inside the canvas ("contain", scaling up or down), even sizes, centred. */
+typedef struct lc_rect { int x, y, width, height; } lc_rect;
+lc_rect lc_fit_contain(int display_width, int display_height, int canvas_width, int canvas_height);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

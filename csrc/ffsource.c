@@ -1,0 +1,462 @@
+/*
+ * ffsource.c: opening a source with libavformat: telling bad input apart,
+ * reading geometry and timeline, and finding keyframes.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavutil/display.h>
+
+#include "ffinternal.h"
+
+lc_status lc_fail(char err[LC_ERRMSG_SIZE], lc_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, LC_ERRMSG_SIZE, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+const char *lc_av_error(int averror, char buf[AV_ERROR_MAX_STRING_SIZE])
+{
+    av_strerror(averror, buf, AV_ERROR_MAX_STRING_SIZE);
+    return buf;
+}
+
+int64_t lc_pts_to_us(const lc_source *src, int64_t pts)
+{
+    return av_rescale_q(pts - src->start_pts, src->time_base, (AVRational){1, 1000000});
+}
+
+int64_t lc_us_to_pts(const lc_source *src, int64_t us)
+{
+    return src->start_pts + av_rescale_q(us, (AVRational){1, 1000000}, src->time_base);
+}
+
+/* MP4/MOV keep their index in a top-level 'moov' box; a camera that loses
+ * power writes 'mdat' but never the 'moov'. Walk the top-level boxes. */
+static int mp4_has_moov(const char *path, int *is_mp4)
+{
+    FILE *f = fopen(path, "rb");
+    int found = 0;
+    *is_mp4 = 0;
+    if (!f)
+        return 0;
+    fseeko(f, 0, SEEK_END);
+    off_t size = ftello(f), pos = 0;
+    while (pos + 8 <= size) {
+        unsigned char h[16];
+        if (fseeko(f, pos, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
+            break;
+        uint64_t box = ((uint64_t)h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3];
+        if (pos == 0)
+            *is_mp4 = !memcmp(h + 4, "ftyp", 4) || !memcmp(h + 4, "mdat", 4) ||
+                      !memcmp(h + 4, "wide", 4) || !memcmp(h + 4, "free", 4);
+        if (!*is_mp4)
+            break;
+        if (!memcmp(h + 4, "moov", 4)) {
+            found = 1;
+            break;
+        }
+        if (box == 1) {
+            if (fread(h + 8, 1, 8, f) != 8)
+                break;
+            box = 0;
+            for (int i = 8; i < 16; i++)
+                box = (box << 8) | h[i];
+        } else if (box == 0) {
+            break;   /* "to the end of the file": nothing follows */
+        }
+        if (box < 8)
+            break;
+        pos += (off_t)box;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Was the file recognised as some container at all? Decides between "not a
+ * video file" and "a damaged video file" when avformat_open_input fails. */
+static const AVInputFormat *sniff_format(const char *path, int *score)
+{
+    unsigned char *buf = av_mallocz(65536 + AVPROBE_PADDING_SIZE);
+    const AVInputFormat *fmt = NULL;
+    *score = 0;
+    FILE *f = buf ? fopen(path, "rb") : NULL;
+    if (f) {
+        size_t got = fread(buf, 1, 65536, f);
+        fclose(f);
+        AVProbeData pd = {.filename = path, .buf = buf, .buf_size = (int)got};
+        fmt = av_probe_input_format2(&pd, 1, score);
+    }
+    av_free(buf);
+    return fmt;
+}
+
+static lc_status classify_open_failure(const char *path, int averror, char err[LC_ERRMSG_SIZE])
+{
+    char ebuf[AV_ERROR_MAX_STRING_SIZE];
+    int is_mp4 = 0, score = 0;
+    if (averror == AVERROR(EACCES) || averror == AVERROR(EIO))
+        return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", lc_av_error(averror, ebuf));
+    if (!mp4_has_moov(path, &is_mp4) && is_mp4)
+        return lc_fail(err, LC_ERR_INDEX_MISSING,
+                       "the recording's index (MP4 'moov' box) is missing: the file was "
+                       "probably cut off while recording");
+    const AVInputFormat *guess = sniff_format(path, &score);
+    if (guess && score >= AVPROBE_SCORE_EXTENSION)
+        return lc_fail(err, LC_ERR_DAMAGED, "looks like %s but its structure is damaged: %s",
+                       guess->name, lc_av_error(averror, ebuf));
+    return lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (no known container format)");
+}
+
+/* Demuxers that turn text or still images into a "video"; a bundle of them is
+ * never what the user meant. */
+static int is_not_a_video_container(const AVInputFormat *f)
+{
+    static const char *names[] = {"tty", "image2", "bin", "idf", "adf", "xbin", NULL};
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(f->name, names[i]))
+            return 1;
+    return strstr(f->name, "_pipe") != NULL;
+}
+
+static int pick_video_stream(AVFormatContext *fmt)
+{
+    int best = -1;
+    int64_t best_pixels = -1;
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        AVStream *st = fmt->streams[i];
+        if (st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
+            continue;
+        if (st->disposition & AV_DISPOSITION_ATTACHED_PIC)
+            continue;   /* cover art, not the recording */
+        int64_t pixels = (int64_t)st->codecpar->width * st->codecpar->height;
+        if (st->disposition & AV_DISPOSITION_DEFAULT)
+            pixels += (int64_t)1 << 40;
+        if (pixels > best_pixels) {
+            best = (int)i;
+            best_pixels = pixels;
+        }
+    }
+    return best;
+}
+
+static const int32_t *display_matrix(const AVStream *st)
+{
+#if LIBAVFORMAT_VERSION_INT >= AV_VERSION_INT(60, 15, 100)
+    const AVPacketSideData *sd = av_packet_side_data_get(st->codecpar->coded_side_data,
+                                                         st->codecpar->nb_coded_side_data,
+                                                         AV_PKT_DATA_DISPLAYMATRIX);
+    return sd && sd->size >= 9 * 4 ? (const int32_t *)sd->data : NULL;
+#else
+    size_t size = 0;
+    const uint8_t *data = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    return data && size >= 9 * 4 ? (const int32_t *)data : NULL;
+#endif
+}
+
+/* Display matrix -> clockwise quarter turns and a mirror. A matrix with a
+ * negative determinant mirrors; undo the mirror first, then read the angle. */
+static void read_orientation(const AVStream *st, int *rotation, int *hflip)
+{
+    const int32_t *m = display_matrix(st);
+    *rotation = 0;
+    *hflip = 0;
+    if (!m)
+        return;
+    int32_t u[9];
+    memcpy(u, m, sizeof u);
+    double det = (double)m[0] * m[4] - (double)m[1] * m[3];
+    if (det < 0) {
+        *hflip = 1;
+        u[0] = -u[0];
+        u[3] = -u[3];
+    }
+    double ccw = av_display_rotation_get(u);
+    if (isnan(ccw))
+        return;
+    int cw = (int)lround(-ccw / 90.0) * 90;
+    *rotation = ((cw % 360) + 360) % 360;
+}
+
+static void fill_info(lc_source *src, AVStream *st)
+{
+    lc_source_info *info = &src->info;
+    AVCodecParameters *par = st->codecpar;
+    info->coded_width = par->width;
+    info->coded_height = par->height;
+    AVRational sar = av_guess_sample_aspect_ratio(src->fmt, st, NULL);
+    src->sample_aspect = (sar.num > 0 && sar.den > 0) ? sar : (AVRational){0, 1};
+    int dw = par->width, dh = par->height;
+    if (src->sample_aspect.num && av_cmp_q(src->sample_aspect, (AVRational){1, 1}))
+        dw = (int)lround(par->width * av_q2d(src->sample_aspect));
+    read_orientation(st, &info->rotation_degrees, &info->hflip);
+    if (info->rotation_degrees % 180) {
+        int t = dw;
+        dw = dh;
+        dh = t;
+    }
+    info->display_width = dw;
+    info->display_height = dh;
+
+    src->start_pts = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    info->start_offset_us = av_rescale_q(src->start_pts, st->time_base, (AVRational){1, 1000000});
+    int64_t dur_us = -1;
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+        dur_us = av_rescale_q(st->duration, st->time_base, (AVRational){1, 1000000});
+    else if (src->fmt->duration != AV_NOPTS_VALUE && src->fmt->duration > 0) {
+        int64_t fmt_start = src->fmt->start_time != AV_NOPTS_VALUE ? src->fmt->start_time : 0;
+        dur_us = src->fmt->duration - (info->start_offset_us - fmt_start);
+    }
+    info->duration_ms = dur_us > 0 ? dur_us / 1000 : 0;
+}
+
+static int cmp_keyframe(const void *a, const void *b)
+{
+    const lc_keyframe *x = a, *y = b;
+    return (x->pts_us > y->pts_us) - (x->pts_us < y->pts_us);
+}
+
+/* Trust the container index only where it is written on disk for the whole
+ * file (MP4 sample tables, Matroska cues, AVI idx1). Demuxers with a generic
+ * index only know what they have read so far. */
+static void keyframes_from_index(lc_source *src, AVStream *st)
+{
+    AVFormatContext *fmt = src->fmt;
+    int64_t delta = 0;
+    if (fmt->iformat->flags & AVFMT_GENERIC_INDEX)
+        return;
+    /* Matroska reads its cues lazily, on the first seek. The first keyframe
+     * packet after the seek also tells how far presentation runs ahead of
+     * decoding (MP4 indexes decode times). */
+    if (av_seek_frame(fmt, src->stream_index, st->start_time != AV_NOPTS_VALUE ? st->start_time : 0,
+                      AVSEEK_FLAG_BACKWARD) >= 0) {
+        AVPacket *pkt = av_packet_alloc();
+        for (int i = 0; pkt && i < 500 && av_read_frame(fmt, pkt) >= 0; i++) {
+            int done = pkt->stream_index == src->stream_index && (pkt->flags & AV_PKT_FLAG_KEY);
+            if (done && pkt->pts != AV_NOPTS_VALUE && pkt->dts != AV_NOPTS_VALUE)
+                delta = pkt->pts - pkt->dts;
+            av_packet_unref(pkt);
+            if (done)
+                break;
+        }
+        av_packet_free(&pkt);
+    }
+    int n = avformat_index_get_entries_count(st);
+    if (n <= 0)
+        return;
+    int64_t last_ts = avformat_index_get_entry(st, n - 1)->timestamp;
+    int64_t last_us = lc_pts_to_us(src, last_ts);
+    int64_t dur_us = src->info.duration_ms * 1000;
+    int64_t slack = dur_us / 4 > 10000000 ? dur_us / 4 : 10000000;
+    if (dur_us > 0 && last_us < dur_us - slack)
+        return;   /* covers only the start: not an on-disk index */
+    lc_keyframe *kf = malloc(sizeof *kf * (size_t)n);
+    if (!kf)
+        return;
+    size_t count = 0;
+    for (int i = 0; i < n; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if (!(e->flags & AVINDEX_KEYFRAME) || (e->flags & AVINDEX_DISCARD_FRAME))
+            continue;
+        kf[count].seek_ts = e->timestamp;
+        kf[count].pts_us = lc_pts_to_us(src, e->timestamp + delta);
+        kf[count].ordinal = -1;
+        count++;
+    }
+    if (count == 0) {
+        free(kf);
+        return;
+    }
+    qsort(kf, count, sizeof *kf, cmp_keyframe);
+    if (getenv("LC_DEBUG")) for (size_t i = 0; i < count; i++) fprintf(stderr, "kf %zu ts=%lld pts_us=%lld delta=%lld\n", i, (long long)kf[i].seek_ts, (long long)kf[i].pts_us, (long long)delta);
+    src->keyframes = kf;
+    src->n_keyframes = count;
+    src->info.keyframe_index = 1;
+}
+
+lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
+{
+    struct stat sb;
+    lc_status status = LC_OK;
+    char ebuf[AV_ERROR_MAX_STRING_SIZE];
+    lc_source *src = NULL;
+    int ret;
+    *out = NULL;
+
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return lc_fail(err, LC_ERR_NOT_FOUND, "no such file");
+        return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", strerror(errno));
+    }
+    if (S_ISDIR(sb.st_mode))
+        return lc_fail(err, LC_ERR_IS_DIRECTORY, "is a folder, not a video file");
+    if (sb.st_size == 0)
+        return lc_fail(err, LC_ERR_EMPTY, "the file is empty (0 bytes)");
+
+    src = calloc(1, sizeof *src);
+    if (!src || !(src->path = strdup(path))) {
+        status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    ret = avformat_open_input(&src->fmt, path, NULL, NULL);
+    if (ret < 0) {
+        status = classify_open_failure(path, ret, err);
+        goto fail;
+    }
+    if (is_not_a_video_container(src->fmt->iformat)) {
+        status = lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (read as '%s')",
+                         src->fmt->iformat->name);
+        goto fail;
+    }
+    ret = avformat_find_stream_info(src->fmt, NULL);
+    if (ret < 0) {
+        status = lc_fail(err, LC_ERR_DAMAGED, "cannot read the streams: %s", lc_av_error(ret, ebuf));
+        goto fail;
+    }
+    src->stream_index = pick_video_stream(src->fmt);
+    if (src->stream_index < 0) {
+        status = lc_fail(err, LC_ERR_NO_VIDEO, "has no video stream (%s with %u other stream%s)",
+                         src->fmt->iformat->name, src->fmt->nb_streams,
+                         src->fmt->nb_streams == 1 ? "" : "s");
+        goto fail;
+    }
+    AVStream *st = src->fmt->streams[src->stream_index];
+    if (!avcodec_find_decoder(st->codecpar->codec_id)) {
+        status = lc_fail(err, LC_ERR_UNSUPPORTED, "no decoder here for its video codec '%s'",
+                         avcodec_get_name(st->codecpar->codec_id));
+        goto fail;
+    }
+    if (st->codecpar->width <= 0 || st->codecpar->height <= 0) {
+        status = lc_fail(err, LC_ERR_DAMAGED, "the video stream has no readable picture size");
+        goto fail;
+    }
+    src->time_base = st->time_base;
+    fill_info(src, st);
+    keyframes_from_index(src, st);
+    *out = src;
+    return LC_OK;
+
+fail:
+    lc_close(src);
+    return status;
+}
+
+const lc_source_info *lc_info(const lc_source *src) { return &src->info; }
+
+void lc_close(lc_source *src)
+{
+    if (!src)
+        return;
+    avformat_close_input(&src->fmt);
+    free(src->keyframes);
+    free(src->path);
+    free(src);
+}
+
+void lc_free(void *p) { free(p); }
+
+lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[LC_ERRMSG_SIZE])
+{
+    char ebuf[AV_ERROR_MAX_STRING_SIZE];
+    AVFormatContext *fmt = NULL;
+    int ret = avformat_open_input(&fmt, src->path, NULL, NULL);
+    if (ret < 0)
+        return lc_fail(err, LC_ERR_IO, "cannot open the file again: %s", lc_av_error(ret, ebuf));
+    /* Streams only appear after find_stream_info in headerless containers. */
+    if ((unsigned)src->stream_index >= fmt->nb_streams &&
+        (ret = avformat_find_stream_info(fmt, NULL)) < 0) {
+        avformat_close_input(&fmt);
+        return lc_fail(err, LC_ERR_DAMAGED, "cannot read the streams: %s", lc_av_error(ret, ebuf));
+    }
+    if ((unsigned)src->stream_index >= fmt->nb_streams) {
+        avformat_close_input(&fmt);
+        return lc_fail(err, LC_ERR_DAMAGED, "the video stream vanished on reopening");
+    }
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == src->stream_index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    *out = fmt;
+    return LC_OK;
+}
+
+lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out,
+                          char err[LC_ERRMSG_SIZE])
+{
+    char ebuf[AV_ERROR_MAX_STRING_SIZE];
+    const AVStream *st = src->fmt->streams[src->stream_index];
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    AVCodecContext *dec = avcodec_alloc_context3(codec);
+    int ret;
+    if (!dec)
+        return lc_fail(err, LC_ERR_NOMEM, "out of memory");
+    if ((ret = avcodec_parameters_to_context(dec, st->codecpar)) < 0)
+        goto fail;
+    dec->pkt_timebase = st->time_base;
+    dec->thread_count = threads;
+    /* Slices only: frame threads would hold frames back, and every keyframe
+     * hit drains the decoder. Parallelism comes from several workers. */
+    dec->thread_type = FF_THREAD_SLICE;
+    if ((ret = avcodec_open2(dec, codec, NULL)) < 0)
+        goto fail;
+    *out = dec;
+    return LC_OK;
+fail:
+    avcodec_free_context(&dec);
+    return lc_fail(err, LC_ERR_UNSUPPORTED, "cannot open the %s decoder: %s",
+                   codec->name, lc_av_error(ret, ebuf));
+}
+
+lc_status lc_scan_keyframes(lc_source *src, char err[LC_ERRMSG_SIZE])
+{
+    AVFormatContext *fmt = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    lc_keyframe *kf = NULL;
+    size_t count = 0, cap = 0;
+    int64_t ordinal = 0;
+    lc_status status;
+    if (!pkt)
+        return lc_fail(err, LC_ERR_NOMEM, "out of memory");
+    if ((status = lc_open_demuxer(src, &fmt, err)) != LC_OK)
+        goto done;
+    while (av_read_frame(fmt, pkt) >= 0) {
+        if (pkt->stream_index == src->stream_index) {
+            int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+            /* The first packet is where decoding can start even without a flag. */
+            if (ts != AV_NOPTS_VALUE && ((pkt->flags & AV_PKT_FLAG_KEY) || ordinal == 0)) {
+                if (count == cap) {
+                    cap = cap ? cap * 2 : 256;
+                    lc_keyframe *grown = realloc(kf, cap * sizeof *kf);
+                    if (!grown) {
+                        status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
+                        goto done;
+                    }
+                    kf = grown;
+                }
+                kf[count].seek_ts = ts;
+                kf[count].pts_us = lc_pts_to_us(src, ts);
+                kf[count].ordinal = ordinal;
+                count++;
+            }
+            ordinal++;
+        }
+        av_packet_unref(pkt);
+    }
+    /* Sorted by ordinal already; presentation order of keyframes is the same. */
+    free(src->keyframes);
+    src->keyframes = kf;
+    src->n_keyframes = count;
+    src->keyframes_scanned = 1;
+    kf = NULL;
+    status = LC_OK;
+done:
+    free(kf);
+    av_packet_free(&pkt);
+    avformat_close_input(&fmt);
+    return status;
+}

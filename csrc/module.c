@@ -1,0 +1,392 @@
+/*
+ * module.c: the only file that knows Python. Argument parsing, the GIL,
+ * callbacks into Python, and the one table that turns backend status codes
+ * into exceptions (classes in lifelog_compression/errors.py, each also
+ * deriving from the matching builtin).
+ *
+ *   Source(path)                 opens and probes (GIL released)
+ *   Source.info                  dict: timeline and geometry the backend read
+ *   Source.probe_json()          str: container, streams, chapters, summary
+ *   Source.extract(requests_ms, on_frame, *, canvas_width, ..., workers)
+ *   Source.close(), context manager
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include "extract.h"
+
+typedef struct {
+    PyObject *source_type;
+} module_state;
+
+typedef struct {
+    PyObject_HEAD
+    lc_source *src;
+    PyObject *path;       /* str, for messages */
+    int busy;             /* an extract is running on this source */
+} SourceObject;
+
+static const struct {
+    lc_status status;
+    const char *exception;
+} error_table[] = {
+    {LC_ERR_NOT_FOUND, "SourceNotFoundError"},      /* + FileNotFoundError */
+    {LC_ERR_IS_DIRECTORY, "SourceIsDirectoryError"}, /* + IsADirectoryError */
+    {LC_ERR_EMPTY, "EmptySourceError"},              /* + ValueError */
+    {LC_ERR_NOT_MEDIA, "NotAVideoError"},            /* + ValueError */
+    {LC_ERR_NO_VIDEO, "NoVideoStreamError"},         /* + ValueError */
+    {LC_ERR_INDEX_MISSING, "MissingIndexError"},     /* + ValueError */
+    {LC_ERR_UNSUPPORTED, "UnsupportedCodecError"},   /* + ValueError */
+    {LC_ERR_DAMAGED, "DamagedSourceError"},          /* + ValueError */
+    {LC_ERR_IO, "SourceReadError"},                  /* + OSError */
+    {LC_ERR_NOMEM, NULL},                            /* MemoryError */
+    {LC_ERR_INTERNAL, "ExtractError"},
+    {LC_ERR_CANCELLED, "ExtractError"},
+};
+
+/* Raises the exception for a backend status, message "PATH: reason". */
+static void raise_status(lc_status status, PyObject *path, const char *err)
+{
+    const char *name = "ExtractError";
+    for (size_t i = 0; i < sizeof error_table / sizeof error_table[0]; i++)
+        if (error_table[i].status == status)
+            name = error_table[i].exception;
+    if (!name) {
+        PyErr_NoMemory();
+        return;
+    }
+    PyObject *errors = PyImport_ImportModule("lifelog_compression.errors");
+    if (!errors)
+        return;
+    PyObject *cls = PyObject_GetAttrString(errors, name);
+    Py_DECREF(errors);
+    if (!cls)
+        return;
+    PyObject *exc = PyObject_CallFunction(cls, "N", PyUnicode_FromFormat("%U: %s", path, err));
+    Py_DECREF(cls);
+    if (!exc)
+        return;
+    PyObject *reason = PyUnicode_DecodeUTF8(err, (Py_ssize_t)strlen(err), "replace");
+    if (reason && PyObject_SetAttrString(exc, "reason", reason) == 0 &&
+        PyObject_SetAttrString(exc, "path", path) == 0)
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_XDECREF(reason);
+    Py_DECREF(exc);
+}
+
+static int Source_init(SourceObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"path", NULL};
+    PyObject *path_bytes = NULL;
+    char err[LC_ERRMSG_SIZE] = "";
+    lc_source *src = NULL;
+    lc_status status;
+    if (self->src) {
+        PyErr_SetString(PyExc_RuntimeError, "Source is already open");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&", kwlist, PyUnicode_FSConverter, &path_bytes))
+        return -1;
+    Py_XSETREF(self->path, PyUnicode_DecodeFSDefault(PyBytes_AS_STRING(path_bytes)));
+    if (!self->path) {
+        Py_DECREF(path_bytes);
+        return -1;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    status = lc_open(PyBytes_AS_STRING(path_bytes), &src, err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path_bytes);
+    if (status != LC_OK) {
+        raise_status(status, self->path, err);
+        return -1;
+    }
+    self->src = src;
+    return 0;
+}
+
+static void Source_dealloc(SourceObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    lc_close(self->src);
+    Py_CLEAR(self->path);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int Source_traverse(SourceObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int check_open(SourceObject *self)
+{
+    if (!self->src) {
+        PyErr_SetString(PyExc_ValueError, "the source is closed");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "an extraction is running on this source");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Source_get_info(SourceObject *self, void *closure)
+{
+    if (check_open(self) < 0)
+        return NULL;
+    const lc_source_info *i = lc_info(self->src);
+    return Py_BuildValue("{sLsLsisisisisisNsN}", "duration_ms", (long long)i->duration_ms,
+                         "start_offset_us", (long long)i->start_offset_us, "coded_width", i->coded_width,
+                         "coded_height", i->coded_height, "display_width", i->display_width,
+                         "display_height", i->display_height, "rotation_degrees", i->rotation_degrees,
+                         "hflip", PyBool_FromLong(i->hflip), "keyframe_index",
+                         PyBool_FromLong(i->keyframe_index));
+}
+
+static PyObject *Source_probe_json(SourceObject *self, PyObject *unused)
+{
+    char err[LC_ERRMSG_SIZE] = "", *json = NULL;
+    lc_status status;
+    if (check_open(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    status = lc_probe_json(self->src, &json, err);
+    Py_END_ALLOW_THREADS
+    if (status != LC_OK) {
+        raise_status(status, self->path, err);
+        return NULL;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(json, (Py_ssize_t)strlen(json), "replace");
+    lc_free(json);
+    return text;
+}
+
+/* State shared with the sink and poll callbacks, which run on this thread
+ * with the GIL released around them. */
+typedef struct {
+    PyObject *on_frame;
+    PyThreadState *tstate;
+} extract_ctx;
+
+static const char *obtained_name(lc_obtained o)
+{
+    switch (o) {
+    case LC_OBTAINED_KEYFRAME: return "keyframe";
+    case LC_OBTAINED_FORWARD: return "decoded_forward";
+    case LC_OBTAINED_PLATFORM: return "platform";
+    default: return NULL;
+    }
+}
+
+static PyObject *frame_dict(const lc_frame *f)
+{
+    if (f->obtained == LC_OBTAINED_NONE)
+        return Py_BuildValue("{snsLszszsisO}", "request_index", (Py_ssize_t)f->request_index,
+                             "requested_ms", (long long)f->requested_ms, "actual_us", NULL,
+                             "obtained", NULL, "frames_decoded", f->frames_decoded, "jpeg", Py_None);
+    return Py_BuildValue("{snsLsLsssis(iiii)s(ii)sy#}", "request_index", (Py_ssize_t)f->request_index,
+                         "requested_ms", (long long)f->requested_ms, "actual_us", (long long)f->actual_us,
+                         "obtained", obtained_name(f->obtained), "frames_decoded", f->frames_decoded,
+                         "content_rect", f->content_x, f->content_y, f->content_width, f->content_height,
+                         "source_size", f->source_width, f->source_height, "jpeg", (const char *)f->jpeg,
+                         (Py_ssize_t)f->jpeg_size);
+}
+
+static int sink(void *opaque, const lc_frame *frame)
+{
+    extract_ctx *ctx = opaque;
+    PyEval_RestoreThread(ctx->tstate);
+    int stop = 1;
+    PyObject *d = frame_dict(frame);
+    if (d) {
+        PyObject *r = PyObject_CallOneArg(ctx->on_frame, d);
+        Py_DECREF(d);
+        if (r) {
+            Py_DECREF(r);
+            /* Ctrl-C between frames, too: a frame can take long on a long GOP. */
+            stop = PyErr_CheckSignals() < 0;
+        }
+    }
+    ctx->tstate = PyEval_SaveThread();
+    return stop;
+}
+
+static int poll(void *opaque)
+{
+    extract_ctx *ctx = opaque;
+    PyEval_RestoreThread(ctx->tstate);
+    int stop = PyErr_CheckSignals() < 0;
+    ctx->tstate = PyEval_SaveThread();
+    return stop;
+}
+
+static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"requests_ms", "on_frame", "canvas_width", "canvas_height",
+                             "tolerance_before_ms", "tolerance_after_ms", "jpeg_quality", "workers", NULL};
+    PyObject *requests, *on_frame, *seq = NULL;
+    lc_recipe recipe = {1920, 1080, 500, 500, 85, 0};
+    int64_t *times = NULL;
+    char err[LC_ERRMSG_SIZE] = "";
+    lc_status status;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$iiiiii", kwlist, &requests, &on_frame,
+                                     &recipe.canvas_width, &recipe.canvas_height,
+                                     &recipe.tolerance_before_ms, &recipe.tolerance_after_ms,
+                                     &recipe.jpeg_quality, &recipe.workers))
+        return NULL;
+    if (check_open(self) < 0)
+        return NULL;
+    if (!PyCallable_Check(on_frame)) {
+        PyErr_SetString(PyExc_TypeError, "on_frame must be callable");
+        return NULL;
+    }
+    if (recipe.canvas_width < 2 || recipe.canvas_height < 2 || recipe.canvas_width % 2 ||
+        recipe.canvas_height % 2 || recipe.jpeg_quality < 1 || recipe.jpeg_quality > 100 ||
+        recipe.tolerance_before_ms < 0 || recipe.tolerance_after_ms < 0 || recipe.workers < 0) {
+        PyErr_SetString(PyExc_ValueError, "canvas sizes must be even and >= 2, quality 1..100, "
+                                          "tolerances and workers >= 0");
+        return NULL;
+    }
+    if (!(seq = PySequence_Fast(requests, "requests_ms must be a sequence of integers")))
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (!(times = PyMem_Calloc(n ? (size_t)n : 1, sizeof *times))) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        times[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+        if (times[i] == -1 && PyErr_Occurred())
+            goto fail;
+        if (i > 0 && times[i] <= times[i - 1]) {
+            PyErr_SetString(PyExc_ValueError, "requests_ms must be strictly ascending");
+            goto fail;
+        }
+    }
+    Py_CLEAR(seq);
+
+    extract_ctx ctx = {on_frame, NULL};
+    self->busy = 1;
+    ctx.tstate = PyEval_SaveThread();
+    status = lc_extract(self->src, times, (size_t)n, &recipe, sink, poll, &ctx, err);
+    PyEval_RestoreThread(ctx.tstate);
+    self->busy = 0;
+    PyMem_Free(times);
+    if (status != LC_OK) {
+        if (!PyErr_Occurred())   /* a callback's own exception wins */
+            raise_status(status, self->path, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+fail:
+    Py_XDECREF(seq);
+    PyMem_Free(times);
+    return NULL;
+}
+
+static PyObject *Source_close(SourceObject *self, PyObject *unused)
+{
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "an extraction is running on this source");
+        return NULL;
+    }
+    lc_close(self->src);
+    self->src = NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Source_enter(SourceObject *self, PyObject *unused)
+{
+    return Py_NewRef(self);
+}
+
+static PyObject *Source_exit(SourceObject *self, PyObject *args)
+{
+    return Source_close(self, NULL);
+}
+
+static PyMethodDef Source_methods[] = {
+    {"probe_json", (PyCFunction)Source_probe_json, METH_NOARGS,
+     "probe_json() -> str\n\nContainer, streams, chapters and a normalised summary, as JSON text."},
+    {"extract", (PyCFunction)(void (*)(void))Source_extract, METH_VARARGS | METH_KEYWORDS,
+     "extract(requests_ms, on_frame, *, canvas_width=1920, canvas_height=1080,\n"
+     "        tolerance_before_ms=500, tolerance_after_ms=500, jpeg_quality=85, workers=0)\n\n"
+     "Calls on_frame(dict) once per request, in order, with the JPEG bytes. The GIL is\n"
+     "released while frames are decoded; an exception from on_frame stops the work."},
+    {"close", (PyCFunction)Source_close, METH_NOARGS, "Releases the file and the decoder."},
+    {"__enter__", (PyCFunction)Source_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)Source_exit, METH_VARARGS, NULL},
+    {NULL}};
+
+static PyGetSetDef Source_getset[] = {
+    {"info", (getter)Source_get_info, NULL, "Timeline and geometry read when the source was opened.", NULL},
+    {NULL}};
+
+static PyMemberDef Source_members[] = {
+    {"path", T_OBJECT, offsetof(SourceObject, path), READONLY, "The path as given."},
+    {NULL}};
+
+static PyType_Slot Source_slots[] = {
+    {Py_tp_doc, "Source(path): one video file opened by the native backend."},
+    {Py_tp_init, Source_init},
+    {Py_tp_dealloc, Source_dealloc},
+    {Py_tp_traverse, Source_traverse},
+    {Py_tp_methods, Source_methods},
+    {Py_tp_getset, Source_getset},
+    {Py_tp_members, Source_members},
+    {Py_tp_new, PyType_GenericNew},
+    {0, NULL}};
+
+static PyType_Spec Source_spec = {
+    .name = "lifelog_compression._core.Source",
+    .basicsize = sizeof(SourceObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = Source_slots,
+};
+
+static int core_exec(PyObject *m)
+{
+    module_state *state = PyModule_GetState(m);
+    state->source_type = PyType_FromModuleAndSpec(m, &Source_spec, NULL);
+    if (!state->source_type || PyModule_AddObjectRef(m, "Source", state->source_type) < 0)
+        return -1;
+    if (PyModule_AddStringConstant(m, "backend", lc_backend_name()) < 0 ||
+        PyModule_AddStringConstant(m, "backend_versions", lc_backend_versions()) < 0)
+        return -1;
+    return 0;
+}
+
+static int core_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    module_state *state = PyModule_GetState(m);
+    Py_VISIT(state->source_type);
+    return 0;
+}
+
+static int core_clear(PyObject *m)
+{
+    module_state *state = PyModule_GetState(m);
+    Py_CLEAR(state->source_type);
+    return 0;
+}
+
+static PyModuleDef_Slot core_slots[] = {{Py_mod_exec, core_exec}, {0, NULL}};
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "lifelog_compression._core",
+    .m_doc = "Native frame extraction core (see csrc/extract.h).",
+    .m_size = sizeof(module_state),
+    .m_slots = core_slots,
+    .m_traverse = core_traverse,
+    .m_clear = core_clear,
+};
+
+PyMODINIT_FUNC PyInit__core(void)
+{
+    return PyModuleDef_Init(&core_module);
+}

@@ -1,0 +1,87 @@
+"""Exceptions. Each also derives from the matching builtin, so callers can
+write ``except FileNotFoundError`` or ``except ExtractError`` alike, and each
+carries the exit code the command line uses for it."""
+
+from __future__ import annotations
+
+
+class ExtractError(Exception):
+    """Base of every error this package raises about a source or a bundle."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, reason: str | None = None, path: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or message
+        self.path = path
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SourceNotFoundError(ExtractError, FileNotFoundError):
+    """No file at the given path."""
+
+    exit_code = 3
+
+
+class SourceIsDirectoryError(ExtractError, IsADirectoryError):
+    """The path is a folder (use ``batch`` for folders)."""
+
+    exit_code = 4
+
+
+class EmptySourceError(ExtractError, ValueError):
+    """The file has zero bytes."""
+
+    exit_code = 5
+
+
+class NotAVideoError(ExtractError, ValueError):
+    """No known audio/video container (text, images, random bytes)."""
+
+    exit_code = 6
+
+
+class NoVideoStreamError(ExtractError, ValueError):
+    """A media file without a video stream (audio only)."""
+
+    exit_code = 7
+
+
+class MissingIndexError(ExtractError, ValueError):
+    """An MP4/MOV whose index was never written: the recording was cut off."""
+
+    exit_code = 8
+
+
+class DamagedSourceError(ExtractError, ValueError):
+    """Recognised, but nothing in it could be decoded."""
+
+    exit_code = 9
+
+
+class UnsupportedCodecError(ExtractError, ValueError):
+    """A video codec no decoder here can read."""
+
+    exit_code = 10
+
+
+class SourceReadError(ExtractError, OSError):
+    """The operating system refused a read (permissions, device error)."""
+
+    exit_code = 11
+
+
+class OutputError(ExtractError, OSError):
+    """The bundle folder cannot be written, or exists and may not be replaced."""
+
+    exit_code = 12
+
+
+class BundleError(ExtractError, ValueError):
+    """A folder that is not a readable Visual Bundle."""
+
+    exit_code = 13
+
