@@ -4,6 +4,21 @@ carries the exit code the command line uses for it."""
 
 from __future__ import annotations
 
+__all__ = [
+    "ExtractError",
+    "SourceNotFoundError",
+    "SourceIsDirectoryError",
+    "EmptySourceError",
+    "NotAVideoError",
+    "NoVideoStreamError",
+    "MissingIndexError",
+    "DamagedSourceError",
+    "UnsupportedCodecError",
+    "SourceReadError",
+    "OutputError",
+    "BundleError",
+]
+
 
 class ExtractError(Exception):
     """Base of every error this package raises about a source or a bundle."""

@@ -1,0 +1,263 @@
+"""extract_to_dir: one video file in, one Visual Bundle folder out."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from . import __version__, _core
+from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
+from .errors import DamagedSourceError
+from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
+from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an extraction stands; handed to the ``progress`` callback."""
+
+    requests_done: int
+    requests_total: int
+    frames_written: int
+    source_ms_done: int
+    duration_ms: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """What ``extract_to_dir`` made."""
+
+    bundle_dir: Path
+    bundle_id: str
+    frame_count: int
+    request_count: int
+    duration_ms: int
+    elapsed_s: float
+    bytes_written: int
+    keyframe_hits: int
+    frames_decoded: int
+    missing_requests_ms: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def realtime_factor(self) -> float:
+        """Seconds of video per second of work."""
+        return (self.duration_ms / 1000) / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["bundle_dir"] = str(self.bundle_dir)
+        d["realtime_factor"] = round(self.realtime_factor, 2)
+        return d
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _notes_for_missing(missing: list[int], requests: list[int], last_actual_ms: int | None, recipe: Recipe) -> list[str]:
+    if not missing:
+        return []
+    notes = []
+    tail = []
+    for t in reversed(requests):
+        if t not in missing:
+            break
+        tail.append(t)
+    if tail and last_actual_ms is not None:
+        notes.append(
+            f"source truncated or unreadable after {last_actual_ms} ms: no frame could be read for the "
+            f"{len(tail)} request(s) from {min(tail)} ms on; the bundle covers what decodes"
+        )
+    inner = sorted(set(missing) - set(tail))
+    if inner:
+        notes.append(
+            f"no frame within -{recipe.tolerance_before_ms}/+{recipe.tolerance_after_ms} ms of "
+            f"{len(inner)} request(s) (gaps in the source): {inner[:20]}{' ...' if len(inner) > 20 else ''}"
+        )
+    return notes
+
+
+def extract_to_dir(
+    input: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    recipe: Recipe = DEFAULT_RECIPE,
+    workers: int = 0,
+) -> ExtractResult:
+    """Turns one video file into a Visual Bundle folder at ``output_dir``.
+
+    Frames are sampled every ``recipe.interval_ms`` from the first video frame,
+    each within the tolerance window of its request, drawn on the canvas and
+    written as JPEG. The bundle is written aside and moved into place when
+    complete; an existing non-empty ``output_dir`` is refused unless
+    ``overwrite`` is true and it is a bundle. ``progress`` is called after each
+    request. ``workers`` = 0 uses one decoding worker per core. Raises an
+    :class:`~lifelog_compression.errors.ExtractError` subclass naming the file
+    and the reason; Ctrl-C raises KeyboardInterrupt and leaves no bundle.
+    """
+    source_path = Path(input)
+    output_dir = Path(output_dir)
+    started = time.monotonic()
+    with _core.Source(os.fspath(source_path)) as src:
+        info = src.info
+        probe = json.loads(src.probe_json())
+        requests = recipe.request_times_ms(info["duration_ms"])
+        writer = BundleWriter(output_dir, overwrite=overwrite)
+        hasher = SourceHasher(source_path)
+        hasher.start()
+        try:
+            state = _Collector(writer, recipe, source_path.name, requests, info["duration_ms"], started, progress)
+            src.extract(
+                requests,
+                state.on_frame,
+                canvas_width=recipe.canvas_width,
+                canvas_height=recipe.canvas_height,
+                tolerance_before_ms=recipe.tolerance_before_ms,
+                tolerance_after_ms=recipe.tolerance_after_ms,
+                jpeg_quality=recipe.jpeg_quality,
+                workers=workers,
+            )
+            if not writer.rows:
+                raise DamagedSourceError(f"{source_path}: no frame could be decoded", "no frame could be decoded",
+                                         str(source_path))
+            hasher.join()
+            notes = _notes_for_missing(state.missing, requests, state.last_actual_ms, recipe)
+            if hasher.error:
+                notes.append(f"source hash not computed: {hasher.error}")
+            bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher.digest)
+            extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
+            writer.commit(bundle, extra)
+        except BaseException:
+            hasher.cancel()
+            writer.abandon()
+            raise
+    return ExtractResult(
+        bundle_dir=output_dir,
+        bundle_id=bundle["bundle_id"],
+        frame_count=len(writer.rows),
+        request_count=len(requests),
+        duration_ms=info["duration_ms"],
+        elapsed_s=time.monotonic() - started,
+        bytes_written=writer.bytes_written,
+        keyframe_hits=state.keyframe_hits,
+        frames_decoded=state.frames_decoded,
+        missing_requests_ms=state.missing,
+        notes=notes,
+    )
+
+
+class _Collector:
+    """Receives frames from the core (in request order) and writes them."""
+
+    def __init__(self, writer, recipe, source_relpath, requests, duration_ms, started, progress):
+        self.writer = writer
+        self.recipe = recipe
+        self.source_relpath = source_relpath
+        self.requests = requests
+        self.duration_ms = duration_ms
+        self.started = started
+        self.progress = progress
+        self.missing: list[int] = []
+        self.last_actual_ms: int | None = None
+        self.keyframe_hits = 0
+        self.frames_decoded = 0
+        self.extractor = f"lifelog_compression/{_core.backend}"
+
+    def on_frame(self, f: dict) -> None:
+        self.frames_decoded += f["frames_decoded"]
+        if f["jpeg"] is None:
+            self.missing.append(f["requested_ms"])
+        else:
+            actual_ms = round(f["actual_us"] / 1000)
+            self.last_actual_ms = actual_ms
+            self.keyframe_hits += f["obtained"] == "keyframe"
+            x, y, w, h = f["content_rect"]
+            self.writer.add_frame(
+                f["jpeg"],
+                {
+                    "source_relpath": self.source_relpath,
+                    "requested_ts_ms": f["requested_ms"],
+                    "actual_ts_ms": actual_ms,
+                    "width": self.recipe.canvas_width,
+                    "height": self.recipe.canvas_height,
+                    "extractor": self.extractor,
+                    "extractor_version": __version__,
+                    "content_rect_x": x,
+                    "content_rect_y": y,
+                    "content_rect_width": w,
+                    "content_rect_height": h,
+                    "source_width": f["source_size"][0],
+                    "source_height": f["source_size"][1],
+                    "obtained": f["obtained"],
+                    "frames_decoded": f["frames_decoded"],
+                },
+            )
+        if self.progress:
+            self.progress(
+                Progress(
+                    requests_done=f["request_index"] + 1,
+                    requests_total=len(self.requests),
+                    frames_written=len(self.writer.rows),
+                    source_ms_done=min(self.duration_ms, f["requested_ms"] + 1000),
+                    duration_ms=self.duration_ms,
+                    elapsed_s=time.monotonic() - self.started,
+                )
+            )
+
+
+def _bundle_document(writer, source_path, probe, info, recipe, notes, source_hash) -> dict:
+    summary = source_metadata(source_path, probe)
+    if source_hash:
+        summary["content_hash"] = source_hash
+    mdls, mdls_available = mdls_text(source_path)
+    writer.write_json(ARTIFACTS["source_metadata"], summary)
+    writer.write_json(ARTIFACTS["source_probe"], probe_document(probe))
+    writer.write_text(ARTIFACTS["source_mdls"], mdls)
+    writer.write_text(ARTIFACTS["source_xattrs"], xattrs_text(source_path))
+    return {
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_FORMAT_VERSION,
+        "bundle_id": new_bundle_id(),
+        "created_at": _utc_now(),
+        "producer": {
+            "name": "lifelog_compression",
+            "version": __version__,
+            "backend": _core.backend,
+            "backend_versions": _core.backend_versions,
+        },
+        "sampling": {
+            "requested_interval_ms": recipe.interval_ms,
+            "tolerance_before_ms": recipe.tolerance_before_ms,
+            "tolerance_after_ms": recipe.tolerance_after_ms,
+            "timeline_origin": "presentation time of the first video frame",
+            "source_start_offset_ms": info["start_offset_us"] / 1000,
+            "planner": "container index" if info["keyframe_index"] else "packet scan",
+        },
+        "image": {
+            "format": "jpeg",
+            "canvas_width": recipe.canvas_width,
+            "canvas_height": recipe.canvas_height,
+            "fit_mode": "contain",
+            "padding": "black",
+            "jpeg_quality": recipe.jpeg_quality,
+            "chroma_subsampling": "4:2:0",
+        },
+        "source_video": summary,
+        "metadata_artifacts": {
+            **ARTIFACTS,
+            "probe_kind": "libavformat" if _core.backend == "ffmpeg" else _core.backend,
+            "mdls_available": mdls_available,
+        },
+        "request_count": len(recipe.request_times_ms(info["duration_ms"])),
+        "frame_count": len(writer.rows),
+        "notes": notes,
+    }

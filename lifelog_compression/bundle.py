@@ -1,0 +1,216 @@
+"""Writing and reading Visual Bundle folders (SPEC.md).
+
+A bundle is written into a hidden sibling folder and renamed into place only
+when it is complete, so a folder named like the bundle is always whole. An
+existing bundle is replaced only on request, and only after its successor is
+complete; a folder that is not a bundle is never replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BundleError, OutputError
+from .recipe import BUNDLE_FORMAT
+
+FRAMES_DIR = "frames"
+METADATA_DIR = "metadata"
+BUNDLE_JSON = "bundle.json"
+MANIFEST = "manifest.jsonl"
+ARTIFACTS = {
+    "source_metadata": "metadata/source-metadata.json",
+    "source_probe": "metadata/source-probe.json",
+    "source_mdls": "metadata/source-mdls.txt",
+    "source_xattrs": "metadata/source-xattrs.txt",
+}
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_bundle_id() -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, so ids sort by time."""
+    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def frame_relpath(number: int) -> str:
+    return f"{FRAMES_DIR}/{number:08d}.jpg"
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One frame of a bundle, as in manifest.jsonl."""
+
+    frame_id: str
+    frame_relpath: str
+    source_relpath: str
+    requested_ts_ms: int
+    actual_ts_ms: int
+    width: int
+    height: int
+    content_hash: str
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "ManifestRow":
+        names = {"frame_id", "frame_relpath", "source_relpath", "requested_ts_ms", "actual_ts_ms",
+                 "width", "height", "content_hash"}
+        missing = names - obj.keys()
+        if missing:
+            raise BundleError(f"manifest row lacks {', '.join(sorted(missing))}")
+        return cls(**{k: obj[k] for k in names}, extra={k: v for k, v in obj.items() if k not in names})
+
+
+@dataclass(frozen=True)
+class BundleMetadata:
+    """bundle.json: the main fields, and the whole document in ``raw``."""
+
+    bundle_id: str
+    format_version: int
+    created_at: str
+    frame_count: int
+    producer: dict
+    sampling: dict
+    image: dict
+    source_video: dict
+    notes: list
+    raw: dict = field(compare=False, repr=False)
+
+
+class BundleWriter:
+    """Writes one bundle aside and moves it into place on ``commit``."""
+
+    def __init__(self, output_dir: Path, *, overwrite: bool = False):
+        self.output_dir = Path(output_dir)
+        self.overwrite = overwrite
+        self._check_output()
+        parent = self.output_dir.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self.work_dir = parent / f".{self.output_dir.name}.partial-{secrets.token_hex(4)}"
+            (self.work_dir / FRAMES_DIR).mkdir(parents=True)
+            (self.work_dir / METADATA_DIR).mkdir()
+        except OSError as e:
+            raise OutputError(f"{self.output_dir}: cannot create the bundle folder: {e.strerror}") from e
+        self.rows: list[dict] = []
+        self.bytes_written = 0
+
+    def _check_output(self) -> None:
+        out = self.output_dir
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            raise OutputError(f"{out}: exists and is not a folder")
+        if out.is_dir() and any(out.iterdir()):
+            if not self.overwrite:
+                raise OutputError(f"{out}: exists and is not empty (use --overwrite to replace a bundle)")
+            if not is_bundle(out):
+                raise OutputError(f"{out}: exists and is not a Visual Bundle; refusing to replace it")
+
+    def add_frame(self, jpeg: bytes, row: dict) -> dict:
+        """Writes the next frame file; returns the completed manifest row."""
+        number = len(self.rows) + 1
+        rel = frame_relpath(number)
+        try:
+            with open(self.work_dir / rel, "wb") as f:
+                f.write(jpeg)
+        except OSError as e:
+            raise OutputError(f"{self.output_dir}: cannot write {rel}: {e.strerror}") from e
+        self.bytes_written += len(jpeg)
+        full = {
+            "frame_id": f"frame_{number:08d}",
+            "frame_relpath": rel,
+            **row,
+            "content_hash": "sha256:" + hashlib.sha256(jpeg).hexdigest(),
+        }
+        self.rows.append(full)
+        return full
+
+    def write_text(self, relpath: str, text: str) -> None:
+        (self.work_dir / relpath).write_text(text, encoding="utf-8")
+
+    def write_json(self, relpath: str, obj: Any) -> None:
+        self.write_text(relpath, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+    def commit(self, bundle: dict, extra_row_fields: dict) -> None:
+        """Writes manifest and bundle.json, then moves the bundle into place."""
+        lines = [json.dumps({**row, **extra_row_fields}, ensure_ascii=False) for row in self.rows]
+        self.write_text(MANIFEST, "".join(line + "\n" for line in lines))
+        self.write_json(BUNDLE_JSON, bundle)
+        self._check_output()   # the folder may have appeared meanwhile
+        out = self.output_dir
+        replaced = None
+        try:
+            if out.is_dir() and any(out.iterdir()):
+                replaced = out.parent / f".{out.name}.replaced-{secrets.token_hex(4)}"
+                os.rename(out, replaced)
+            elif out.is_dir():
+                out.rmdir()
+            os.rename(self.work_dir, out)
+        except OSError as e:
+            if replaced is not None and not out.exists():
+                os.rename(replaced, out)
+            raise OutputError(f"{out}: cannot move the finished bundle into place: {e.strerror}") from e
+        if replaced is not None:
+            shutil.rmtree(replaced, ignore_errors=True)
+
+    def abandon(self) -> None:
+        """Removes the unfinished folder (it is ours: nothing else is touched)."""
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def is_bundle(path: Path) -> bool:
+    try:
+        with open(Path(path) / BUNDLE_JSON, encoding="utf-8") as f:
+            return json.load(f).get("format") == BUNDLE_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def load_bundle_metadata(bundle_dir: str | os.PathLike) -> BundleMetadata:
+    """Reads bundle.json of a bundle folder."""
+    path = Path(bundle_dir) / BUNDLE_JSON
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise BundleError(f"{bundle_dir}: not a Visual Bundle (no {BUNDLE_JSON})") from e
+    except (OSError, ValueError) as e:
+        raise BundleError(f"{path}: unreadable: {e}") from e
+    if not isinstance(raw, dict) or raw.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{path}: not a Visual Bundle (format is not {BUNDLE_FORMAT!r})")
+    return BundleMetadata(
+        bundle_id=raw.get("bundle_id", ""),
+        format_version=raw.get("format_version", 0),
+        created_at=raw.get("created_at", ""),
+        frame_count=raw.get("frame_count", 0),
+        producer=raw.get("producer", {}),
+        sampling=raw.get("sampling", {}),
+        image=raw.get("image", {}),
+        source_video=raw.get("source_video", {}),
+        notes=raw.get("notes", []),
+        raw=raw,
+    )
+
+
+def load_manifest(bundle_dir: str | os.PathLike) -> list[ManifestRow]:
+    """Reads manifest.jsonl of a bundle folder, in time order."""
+    path = Path(bundle_dir) / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise BundleError(f"{path}: unreadable: {e.strerror}") from e
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(ManifestRow.from_json(json.loads(line)))
+        except (ValueError, TypeError) as e:
+            raise BundleError(f"{path}:{number}: {e}") from e
+    return rows

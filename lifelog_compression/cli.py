@@ -1,0 +1,105 @@
+"""Command line: ``python -m lifelog_compression extract|spec``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import __version__, _core
+from .api import Progress, extract_to_dir
+from .errors import ExtractError, __all__ as _error_names
+from . import errors as _errors
+from .progress import ProgressBar
+from .recipe import spec
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _exit_code_table() -> str:
+    rows = [f"  {EXIT_OK:>3}  success", f"  {EXIT_INTERNAL:>3}  unexpected internal error",
+            f"  {EXIT_USAGE:>3}  usage error (bad arguments)"]
+    for name in _error_names:
+        cls = getattr(_errors, name)
+        if cls is not ExtractError:
+            rows.append(f"  {cls.exit_code:>3}  {cls.__doc__.strip().splitlines()[0]}")
+    rows.append(f"  {EXIT_INTERRUPTED:>3}  interrupted (Ctrl-C); no bundle is left behind")
+    return "\n".join(rows)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lifelog_compression",
+        description="Turn lifelog video into Visual Bundles: 1 fps JPEG frames on a fixed "
+        "1920x1080 canvas, with a manifest of requested and actual times and the source's metadata.",
+        epilog="exit codes:\n" + _exit_code_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version",
+                        version=f"lifelog_compression {__version__} ({_core.backend}: {_core.backend_versions})")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("extract", help="one video file -> one bundle folder",
+                       description="Extract a Visual Bundle from one video file. The bundle is written "
+                       "aside and appears at BUNDLE_DIR only when complete.")
+    p.add_argument("video", metavar="VIDEO", help="the video file")
+    p.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder to create (must not exist or be empty)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing bundle at BUNDLE_DIR, once the new one is complete")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary line")
+
+    sub.add_parser("spec", help="print the recipe and bundle layout as JSON",
+                   description="Print the extraction recipe and the bundle layout as JSON.")
+    return parser
+
+
+def _cmd_extract(args) -> int:
+    bar = ProgressBar("extract", enabled=None if not args.quiet else False)
+
+    def on_progress(p: Progress) -> None:
+        bar.update(p.requests_done, p.requests_total, p.source_ms_done / 1000, p.elapsed_s,
+                   force=p.requests_done == p.requests_total)
+
+    try:
+        result = extract_to_dir(args.video, args.bundle_dir, overwrite=args.overwrite, progress=on_progress)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(result.to_json()))
+    elif not args.quiet:
+        print(f"wrote {result.frame_count} frames to {result.bundle_dir} "
+              f"({result.duration_ms / 1000:.1f} s of video in {result.elapsed_s:.2f} s, "
+              f"{result.realtime_factor:.1f}x realtime)")
+        for note in result.notes:
+            print(f"note: {note}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "spec":
+            print(json.dumps(spec(), indent=2))
+            return EXIT_OK
+        return _cmd_extract(args)
+    except ExtractError as e:
+        print(f"lifelog_compression: error: {e}", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": type(e).__name__, "message": str(e), "exit_code": e.exit_code}))
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("lifelog_compression: interrupted; no bundle was left behind", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # a bug, not bad input: say so in one line, keep the details on request
+        if os.environ.get("LIFELOG_DEBUG"):
+            raise
+        print(f"lifelog_compression: internal error: {type(e).__name__}: {e} "
+              "(set LIFELOG_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL

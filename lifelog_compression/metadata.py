@@ -1,0 +1,118 @@
+"""The source's metadata files: summary, full probe, Spotlight attributes and
+extended attributes. None of them may make a bundle fail: a platform tool that
+is missing is said so in the file itself."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+HASH_CHUNK = 1 << 20
+
+
+class SourceHasher(threading.Thread):
+    """sha256 of the source file, computed beside the extraction.
+
+    hashlib releases the GIL on large buffers and the native core holds no GIL
+    while decoding, so the hash costs no wall time on a machine with a spare
+    core, and little I/O, since the decoder reads the same pages.
+    """
+
+    def __init__(self, path: Path):
+        super().__init__(name="lifelog-source-hash", daemon=True)
+        self.path = path
+        self.digest: str | None = None
+        self.error: str | None = None
+        self._cancelled = threading.Event()
+
+    def run(self) -> None:
+        h = hashlib.sha256()
+        try:
+            with open(self.path, "rb") as f:
+                while not self._cancelled.is_set():
+                    block = f.read(HASH_CHUNK)
+                    if not block:
+                        self.digest = "sha256:" + h.hexdigest()
+                        return
+                    h.update(block)
+        except OSError as e:
+            self.error = str(e)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+
+def source_metadata(path: Path, probe: dict) -> dict:
+    """source-metadata.json: SPEC.md's summary of the source video."""
+    st = path.stat()
+    summary = dict(probe.get("summary", {}))
+    return {
+        "file_name": path.name,
+        "file_size_bytes": st.st_size,
+        "file_modified_at": datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat().replace("+00:00", "Z"),
+        **summary,
+    }
+
+
+def probe_document(probe: dict) -> dict:
+    """source-probe.json: container, streams and chapters as the library read them."""
+    return {
+        "probe_kind": "libavformat" if "summary" in probe else "unknown",
+        "format": probe.get("format", {}),
+        "streams": probe.get("streams", []),
+        "chapters": probe.get("chapters", []),
+    }
+
+
+def mdls_text(path: Path) -> tuple[str, bool]:
+    """Spotlight attributes on macOS; elsewhere one line saying why there are none."""
+    tool = shutil.which("mdls")
+    if sys.platform != "darwin" or not tool:
+        return f"mdls is not available on this system ({sys.platform}): Spotlight attributes exist only on macOS.\n", False
+    try:
+        out = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"mdls failed: {e}\n", False
+    if out.returncode != 0:
+        return f"mdls failed (exit {out.returncode}): {out.stderr.strip()}\n", False
+    # mdls names the file with its absolute path in kMDItemPath: keep only the name.
+    return out.stdout.replace(str(path.resolve()), path.name), True
+
+
+def xattrs_text(path: Path) -> str:
+    """Extended attributes, one ``name: value`` per line (hex for binary values)."""
+    if not hasattr(os, "listxattr"):
+        tool = shutil.which("xattr")
+        if not tool:
+            return f"extended attributes cannot be listed on this system ({sys.platform}).\n"
+        try:
+            out = subprocess.run([tool, "-l", str(path)], capture_output=True, text=True, timeout=30)
+            return out.stdout if out.stdout else "no extended attributes\n"
+        except (OSError, subprocess.SubprocessError) as e:
+            return f"xattr failed: {e}\n"
+    try:
+        names = os.listxattr(path)
+    except OSError as e:
+        return f"extended attributes could not be read: {e.strerror}\n"
+    if not names:
+        return "no extended attributes\n"
+    lines = []
+    for name in sorted(names):
+        try:
+            value = os.getxattr(path, name)
+        except OSError as e:
+            lines.append(f"{name}: <unreadable: {e.strerror}>")
+            continue
+        try:
+            text = value.decode("utf-8")
+            shown = text if text.isprintable() else "hex:" + value.hex()
+        except UnicodeDecodeError:
+            shown = "hex:" + value.hex()
+        lines.append(f"{name}: {shown}")
+    return "\n".join(lines) + "\n"
