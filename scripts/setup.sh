@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything lifelog_compression needs on Debian/Ubuntu: the system
+# packages (compiler, FFmpeg and libjpeg-turbo headers, the ffmpeg CLI for
+# fixtures and benchmarks), a virtual environment in .venv, and the package
+# itself built from source with its test extras. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages="build-essential pkg-config python3-dev python3-venv libavformat-dev libavcodec-dev \
+libavutil-dev libswscale-dev libturbojpeg0-dev ffmpeg"
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing system packages:$missing" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -c "import lifelog_compression._core as c; print('setup: ready:', c.backend_versions)" >&2

@@ -1,0 +1,103 @@
+"""Bad input: one clear line naming the file and the reason, a distinct exit
+code, no crash, and nothing left behind."""
+
+import subprocess
+import sys
+
+import pytest
+
+import lifelog_compression as lc
+from fixtures import flip_bytes, make_audio_only, make_text_file, truncate
+from truth import assert_true_to_source
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "lifelog_compression", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def bad_inputs(tmp_path, clip):
+    """name -> (path, exception class, exit code)."""
+    d = tmp_path / "inputs"
+    d.mkdir()
+    (d / "empty.mp4").write_bytes(b"")
+    (d / "folder.mp4").mkdir()
+    make_text_file(d / "notes.mp4")
+    make_audio_only(d / "voice.m4a")
+    truncate(clip("h264_bframes_mp4").path, d / "cut-off.mp4", 0.6)   # moov at the end: lost
+    return {
+        "missing": (d / "nope.mp4", lc.SourceNotFoundError, 3),
+        "directory": (d / "folder.mp4", lc.SourceIsDirectoryError, 4),
+        "empty": (d / "empty.mp4", lc.EmptySourceError, 5),
+        "text": (d / "notes.mp4", lc.NotAVideoError, 6),
+        "audio_only": (d / "voice.m4a", lc.NoVideoStreamError, 7),
+        "index_missing": (d / "cut-off.mp4", lc.MissingIndexError, 8),
+    }
+
+
+KINDS = ["missing", "directory", "empty", "text", "audio_only", "index_missing"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_api_raises_the_right_error(kind, bad_inputs, tmp_path):
+    path, cls, _ = bad_inputs[kind]
+    with pytest.raises(cls) as info:
+        lc.extract_to_dir(path, tmp_path / "out")
+    assert str(path) in str(info.value)
+    assert isinstance(info.value, lc.ExtractError)
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")], "partial folder left behind"
+
+
+def test_errors_derive_from_builtins(bad_inputs, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        lc.extract_to_dir(bad_inputs["missing"][0], tmp_path / "o")
+    with pytest.raises(IsADirectoryError):
+        lc.extract_to_dir(bad_inputs["directory"][0], tmp_path / "o")
+    with pytest.raises(ValueError):
+        lc.extract_to_dir(bad_inputs["audio_only"][0], tmp_path / "o")
+
+
+def test_cli_one_line_and_distinct_exit_codes(bad_inputs, tmp_path):
+    codes = {}
+    for kind in KINDS:
+        path, _, code = bad_inputs[kind]
+        out = run_cli("extract", path, tmp_path / f"out-{kind}")
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1, f"{kind}: {out.stderr!r}"
+        assert str(path) in lines[0] and "Traceback" not in out.stderr
+        assert out.returncode == code, f"{kind}: exit {out.returncode}: {lines[0]}"
+        codes[kind] = out.returncode
+    assert len(set(codes.values())) == len(KINDS)
+    assert not list(tmp_path.glob("out-*")) and not list(tmp_path.glob(".out-*"))
+
+
+def test_index_missing_message_says_so(bad_inputs, tmp_path):
+    with pytest.raises(lc.MissingIndexError, match="index"):
+        lc.extract_to_dir(bad_inputs["index_missing"][0], tmp_path / "o")
+
+
+def test_truncated_file_with_index_gives_what_decodes(clip, tmp_path):
+    source = clip("faststart_mp4")   # 6 s, index at the front
+    cut = truncate(source.path, tmp_path / "cut.mp4", 0.5)
+    result = lc.extract_to_dir(cut, tmp_path / "b")
+    assert 1 <= result.frame_count < 6
+    assert result.missing_requests_ms and result.missing_requests_ms[-1] == 5000
+    notes = lc.load_bundle_metadata(tmp_path / "b").notes
+    assert any("truncated" in n for n in notes), notes
+    assert_true_to_source(tmp_path / "b", source)
+
+
+@pytest.mark.parametrize("where", [0.001, 0.02, 0.3, 0.6, 0.9])
+def test_bit_flips_never_crash(where, clip, tmp_path):
+    source = clip("faststart_mp4")
+    damaged = flip_bytes(source.path, tmp_path / "flipped.mp4", where, 64, seed=7)
+    out = run_cli("extract", damaged, tmp_path / "b")
+    assert out.returncode in (0, 6, 8, 9), out.stderr
+    if out.returncode == 0:
+        rows = lc.load_manifest(tmp_path / "b")
+        assert all(abs(r.actual_ts_ms - r.requested_ts_ms) <= 500 for r in rows)
+    else:
+        assert len(out.stderr.strip().splitlines()) == 1 and str(damaged) in out.stderr
+        assert not (tmp_path / "b").exists()

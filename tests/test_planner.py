@@ -1,0 +1,31 @@
+"""The planner decodes only what is needed, and nothing twice."""
+
+from lifelog_compression import extract_to_dir
+from truth import load_rows
+
+
+def test_keyframe_in_every_window_decodes_one_frame_per_request(clip, tmp_path):
+    source = clip("hevc_mp4")   # a keyframe every 0.5 s
+    extract_to_dir(source.path, tmp_path / "b")
+    rows = load_rows(tmp_path / "b")
+    assert all(r["obtained"] == "keyframe" for r in rows), [r["obtained"] for r in rows]
+    assert all(r["frames_decoded"] == 1 for r in rows)
+
+
+def test_long_gop_is_decoded_forward_once(clip, tmp_path):
+    source = clip("long_gop_mp4")   # one keyframe in 10 s at 30 fps
+    result = extract_to_dir(source.path, tmp_path / "b")
+    rows = load_rows(tmp_path / "b")
+    assert rows[0]["obtained"] == "keyframe"
+    assert all(r["obtained"] == "decoded_forward" for r in rows[1:])
+    # Never more frames through the decoder than the clip has: no GOP twice.
+    assert result.frames_decoded <= len(source.frame_times_ms)
+
+
+def test_workers_do_not_change_the_result(clip, tmp_path):
+    source = clip("h264_bframes_mp4")
+    one = extract_to_dir(source.path, tmp_path / "one", workers=1)
+    two = extract_to_dir(source.path, tmp_path / "two", workers=2)
+    strip = lambda rows: [(r["requested_ts_ms"], r["actual_ts_ms"], r["content_hash"]) for r in rows]
+    assert one.frame_count == two.frame_count
+    assert strip(load_rows(tmp_path / "one")) == strip(load_rows(tmp_path / "two"))
