@@ -24,7 +24,7 @@ struct lc_canvas {
     int src_w, src_h, src_fmt, src_space, src_range;
     struct SwsContext *sws;
     lc_rect rect;
-    /* The scaled picture before rotation or mirroring, when either applies. */
+    /* The scaled picture, before it is copied (turned, mirrored) into the canvas. */
     uint8_t *turn_buf, *turn_plane[4];
     int turn_stride[4], turn_w, turn_h;
     tjhandle tj;
@@ -141,12 +141,13 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
         sws_setColorspaceDetails(cv->sws, sws_getCoefficients(SWS_CS_ITU601), 1,
                                  sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
 
+    /* swscale's SIMD writes may run a few pixels past the destination width,
+     * so it never writes into the canvas itself: it fills a padded buffer that
+     * is then copied (or turned) into the content rect. */
     av_freep(&cv->turn_buf);
-    if (quarter || cv->rotation || cv->hflip) {
-        if (av_image_alloc(cv->turn_plane, cv->turn_stride, tw, th, AV_PIX_FMT_YUV420P, 32) < 0)
-            return lc_fail(err, LC_ERR_NOMEM, "out of memory");
-        cv->turn_buf = cv->turn_plane[0];
-    }
+    if (av_image_alloc(cv->turn_plane, cv->turn_stride, tw + 64, th + 2, AV_PIX_FMT_YUV420P, 64) < 0)
+        return lc_fail(err, LC_ERR_NOMEM, "out of memory");
+    cv->turn_buf = cv->turn_plane[0];
     cv->turn_w = tw;
     cv->turn_h = th;
     cv->src_w = frame->width;
@@ -176,6 +177,11 @@ static void turn_plane(const uint8_t *src, int src_stride, int sw, int sh, uint8
         cx = -cx;
         cy = -cy;
     }
+    if (rotation == 0 && !hflip) {
+        for (int y = 0; y < dh; y++)
+            memcpy(dst + (long)y * dst_stride, src + (long)y * src_stride, (size_t)dw);
+        return;
+    }
     const long step_x = rx * src_stride + cx;
     const long step_y = ry * src_stride + cy;
     const uint8_t *row_start = src + r0 * src_stride + c0;
@@ -199,17 +205,12 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
         cv->plane[2] + (long)(r.y / 2) * cv->stride[2] + r.x / 2,
         NULL};
     int dst_stride[4] = {cv->stride[0], cv->stride[1], cv->stride[2], 0};
-    if (cv->turn_buf) {
-        sws_scale(cv->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,
-                  cv->turn_plane, cv->turn_stride);
-        for (int p = 0; p < 3; p++) {
-            int shift = p ? 1 : 0;
-            turn_plane(cv->turn_plane[p], cv->turn_stride[p], cv->turn_w >> shift, cv->turn_h >> shift,
-                       dst[p], dst_stride[p], r.width >> shift, r.height >> shift, cv->rotation, cv->hflip);
-        }
-    } else {
-        sws_scale(cv->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,
-                  dst, dst_stride);
+    sws_scale(cv->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,
+              cv->turn_plane, cv->turn_stride);
+    for (int p = 0; p < 3; p++) {
+        int shift = p ? 1 : 0;
+        turn_plane(cv->turn_plane[p], cv->turn_stride[p], cv->turn_w >> shift, cv->turn_h >> shift,
+                   dst[p], dst_stride[p], r.width >> shift, r.height >> shift, cv->rotation, cv->hflip);
     }
     const unsigned char *planes[3] = {cv->plane[0], cv->plane[1], cv->plane[2]};
     unsigned long size = tjBufSize(cv->canvas_w, cv->canvas_h, TJSAMP_420);

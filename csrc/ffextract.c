@@ -8,11 +8,11 @@
  * which bounds memory whatever the video's length.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <stdio.h>
 
 #include <libavutil/avutil.h>
 #include <libswscale/version.h>
@@ -292,7 +292,6 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         if (w->session_keyframe != (long)item.keyframe &&
             (status = start_session(w, item.keyframe, err)) != LC_OK)
             return status;
-        if (getenv("LC_DEBUG")) fprintf(stderr, "item %zu key kf=%zu floor=%lld eof=%d lo=%lld\n", i, item.keyframe, (long long)w->floor_us, w->eof, (long long)item.lo_us);
         /* The index time was an estimate: trust the packet's own time. */
         if (!w->eof && w->floor_us >= item.lo_us && w->floor_us <= item.hi_us) {
             picture = decode_keyframe(w, &item, continues);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,14 +276,22 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
         return;
     }
     qsort(kf, count, sizeof *kf, cmp_keyframe);
-    if (getenv("LC_DEBUG")) for (size_t i = 0; i < count; i++) fprintf(stderr, "kf %zu ts=%lld pts_us=%lld delta=%lld\n", i, (long long)kf[i].seek_ts, (long long)kf[i].pts_us, (long long)delta);
     src->keyframes = kf;
     src->n_keyframes = count;
     src->info.keyframe_index = 1;
 }
 
+/* The library's own log lines would break "one line per error": errors reach
+ * the user through the status and message. LIFELOG_FFMPEG_LOG=1 shows them. */
+static void quiet_libraries(void)
+{
+    av_log_set_level(getenv("LIFELOG_FFMPEG_LOG") ? AV_LOG_WARNING : AV_LOG_QUIET);
+}
+
 lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, quiet_libraries);
     struct stat sb;
     lc_status status = LC_OK;
     char ebuf[AV_ERROR_MAX_STRING_SIZE];

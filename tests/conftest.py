@@ -1,0 +1,36 @@
+"""Shared test setup: tests import their helpers as plain modules
+(`from fixtures import ...`), and generated clips live in one cache per run."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# The helpers (fixtures.py, truth.py, catalogue.py) are modules beside the
+# tests, not a package; put this folder first on the import path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture(scope="session")
+def clip_cache(tmp_path_factory) -> Path:
+    """One folder per test session where generated fixture clips are kept and
+    shared between tests (tests never modify them; damage goes to copies)."""
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture(scope="session")
+def clip(clip_cache):
+    """clip(name) -> fixtures.Clip from catalogue.CATALOGUE, generated once per session."""
+    from catalogue import CATALOGUE
+    from fixtures import make_clip
+
+    made = {}
+
+    def get(name: str):
+        if name not in made:
+            spec = dict(CATALOGUE[name])
+            suffix = spec.pop("suffix")
+            made[name] = make_clip(clip_cache / f"{name}{suffix}", **spec)
+        return made[name]
+
+    return get
