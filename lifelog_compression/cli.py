@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
+    for register in COMMANDS:
+        register(sub)
+    return parser
+
+
+def _register_extract(sub) -> None:
     p = sub.add_parser("extract", help="one video file -> one bundle folder",
                        description="Extract a Visual Bundle from one video file. The bundle is written "
                        "aside and appears at BUNDLE_DIR only when complete.")
@@ -53,10 +59,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="replace an existing bundle at BUNDLE_DIR, once the new one is complete")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary line")
+    p.set_defaults(func=_cmd_extract)
 
-    sub.add_parser("spec", help="print the recipe and bundle layout as JSON",
-                   description="Print the extraction recipe and the bundle layout as JSON.")
-    return parser
+
+def _register_spec(sub) -> None:
+    p = sub.add_parser("spec", help="print the recipe and bundle layout as JSON",
+                       description="Print the extraction recipe and the bundle layout as JSON.")
+    p.set_defaults(func=_cmd_spec)
+
+
+def _cmd_spec(args) -> int:
+    print(json.dumps(spec(), indent=2))
+    return EXIT_OK
 
 
 def _cmd_extract(args) -> int:
@@ -81,14 +95,16 @@ def _cmd_extract(args) -> int:
     return EXIT_OK
 
 
+# Each command registers its own sub-parser and sets ``func``; a command that
+# lives in its own module adds its register function here.
+COMMANDS = [_register_extract, _register_spec]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "spec":
-            print(json.dumps(spec(), indent=2))
-            return EXIT_OK
-        return _cmd_extract(args)
+        return args.func(args)
     except ExtractError as e:
         print(f"lifelog_compression: error: {e}", file=sys.stderr)
         if getattr(args, "json", False):
