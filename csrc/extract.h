@@ -55,6 +55,13 @@ typedef struct lc_source_info {
     int keyframe_index;         /* 1 if request planning can seek by the container's index */
 } lc_source_info;
 
+typedef enum lc_scale_filter {
+    LC_SCALE_BILINEAR = 0,
+    LC_SCALE_BICUBIC = 1,
+    LC_SCALE_LANCZOS = 2,
+    LC_SCALE_AREA = 3
+} lc_scale_filter;
+
 /* The recipe, as numbers. The Python layer owns the defaults. */
 typedef struct lc_recipe {
     int canvas_width, canvas_height;  /* even, e.g. 1920x1080 */
@@ -62,6 +69,8 @@ typedef struct lc_recipe {
     int tolerance_after_ms;
     int jpeg_quality;                 /* 1..100 */
     int workers;                      /* decoding threads; 0 = one per core */
+    int chroma_444;                   /* 1: JPEG 4:4:4; 0: 4:2:0 (the default) */
+    lc_scale_filter scale_filter;     /* a hint; a backend without a choice ignores it */
 } lc_recipe;
 
 /* How a frame was obtained, so the manifest explains its own cost. */

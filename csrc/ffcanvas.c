@@ -1,7 +1,7 @@
 /*
  * ffcanvas.c: a decoded picture onto the fixed canvas, then JPEG.
  *
- * The canvas is kept as the JPEG encoder's own YCbCr 4:2:0 planes (JFIF:
+ * The canvas is kept as the JPEG encoder's own YCbCr planes (4:2:0 or 4:4:4) (JFIF:
  * BT.601 matrix, full range), so swscale converts the source's matrix and range
  * once, straight into them, with no RGB round trip. The padding is Y=0,
  * Cb=Cr=128 and is written only when the content rect changes.
@@ -16,6 +16,9 @@
 
 struct lc_canvas {
     int canvas_w, canvas_h, quality;
+    int chroma_shift;            /* 1 for 4:2:0 planes, 0 for 4:4:4 */
+    enum AVPixelFormat planes_fmt;
+    int sws_filter;
     AVRational sample_aspect;
     int rotation, hflip;
     uint8_t *canvas_buf, *plane[4];   /* av_image_alloc fills four */
@@ -39,14 +42,18 @@ lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src)
     cv->canvas_w = recipe->canvas_width;
     cv->canvas_h = recipe->canvas_height;
     cv->quality = recipe->jpeg_quality;
+    cv->chroma_shift = recipe->chroma_444 ? 0 : 1;
+    cv->planes_fmt = recipe->chroma_444 ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_YUV420P;
+    static const int filters[] = {SWS_BILINEAR, SWS_BICUBIC, SWS_LANCZOS, SWS_AREA};
+    cv->sws_filter = (unsigned)recipe->scale_filter < 4 ? filters[recipe->scale_filter] : SWS_BILINEAR;
     cv->sample_aspect = src->sample_aspect;
     cv->rotation = src->info.rotation_degrees;
     cv->hflip = src->info.hflip;
     cv->src_fmt = AV_PIX_FMT_NONE;
-    int size = av_image_alloc(cv->plane, cv->stride, cv->canvas_w, cv->canvas_h, AV_PIX_FMT_YUV420P, 32);
+    int size = av_image_alloc(cv->plane, cv->stride, cv->canvas_w, cv->canvas_h, cv->planes_fmt, 32);
     cv->canvas_buf = cv->plane[0];
     cv->tj = tjInitCompress();
-    cv->jpeg = tjAlloc((int)tjBufSize(cv->canvas_w, cv->canvas_h, TJSAMP_420));
+    cv->jpeg = tjAlloc((int)tjBufSize(cv->canvas_w, cv->canvas_h, TJSAMP_444));
     if (size < 0 || !cv->tj || !cv->jpeg) {
         lc_canvas_free(cv);
         return NULL;
@@ -99,8 +106,8 @@ static int sws_matrix(enum AVColorSpace space, int height)
 static void fill_black(lc_canvas *cv)
 {
     memset(cv->plane[0], 0, (size_t)cv->stride[0] * cv->canvas_h);
-    memset(cv->plane[1], 128, (size_t)cv->stride[1] * (cv->canvas_h / 2));
-    memset(cv->plane[2], 128, (size_t)cv->stride[2] * (cv->canvas_h / 2));
+    memset(cv->plane[1], 128, (size_t)cv->stride[1] * (cv->canvas_h >> cv->chroma_shift));
+    memset(cv->plane[2], 128, (size_t)cv->stride[2] * (cv->canvas_h >> cv->chroma_shift));
 }
 
 static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRMSG_SIZE])
@@ -125,10 +132,10 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
     int th = quarter ? cv->rect.width : cv->rect.height;
 
     sws_freeContext(cv->sws);
-    /* Bilinear: on a 2.7K frame it costs ~5 ms against ~30 ms for bicubic, and
+    /* Bilinear by default: on a 2.7K frame it costs ~5 ms against ~30 ms for bicubic, and
      * swscale widens its taps when shrinking, so it does not alias. */
-    cv->sws = sws_getContext(frame->width, frame->height, fmt, tw, th, AV_PIX_FMT_YUV420P,
-                             SWS_BILINEAR | SWS_ACCURATE_RND, NULL, NULL, NULL);
+    cv->sws = sws_getContext(frame->width, frame->height, fmt, tw, th, cv->planes_fmt,
+                             cv->sws_filter | SWS_ACCURATE_RND, NULL, NULL, NULL);
     if (!cv->sws)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "cannot convert pictures of format %s (%dx%d)",
                        av_get_pix_fmt_name(fmt) ? av_get_pix_fmt_name(fmt) : "unknown",
@@ -145,7 +152,7 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
      * so it never writes into the canvas itself: it fills a padded buffer that
      * is then copied (or turned) into the content rect. */
     av_freep(&cv->turn_buf);
-    if (av_image_alloc(cv->turn_plane, cv->turn_stride, tw + 64, th + 2, AV_PIX_FMT_YUV420P, 64) < 0)
+    if (av_image_alloc(cv->turn_plane, cv->turn_stride, tw + 64, th + 2, cv->planes_fmt, 64) < 0)
         return lc_fail(err, LC_ERR_NOMEM, "out of memory");
     cv->turn_buf = cv->turn_plane[0];
     cv->turn_w = tw;
@@ -201,20 +208,21 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     const lc_rect r = cv->rect;
     uint8_t *dst[4] = {
         cv->plane[0] + (long)r.y * cv->stride[0] + r.x,
-        cv->plane[1] + (long)(r.y / 2) * cv->stride[1] + r.x / 2,
-        cv->plane[2] + (long)(r.y / 2) * cv->stride[2] + r.x / 2,
+        cv->plane[1] + (long)(r.y >> cv->chroma_shift) * cv->stride[1] + (r.x >> cv->chroma_shift),
+        cv->plane[2] + (long)(r.y >> cv->chroma_shift) * cv->stride[2] + (r.x >> cv->chroma_shift),
         NULL};
     int dst_stride[4] = {cv->stride[0], cv->stride[1], cv->stride[2], 0};
     sws_scale(cv->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,
               cv->turn_plane, cv->turn_stride);
     for (int p = 0; p < 3; p++) {
-        int shift = p ? 1 : 0;
+        int shift = p ? cv->chroma_shift : 0;
         turn_plane(cv->turn_plane[p], cv->turn_stride[p], cv->turn_w >> shift, cv->turn_h >> shift,
                    dst[p], dst_stride[p], r.width >> shift, r.height >> shift, cv->rotation, cv->hflip);
     }
     const unsigned char *planes[3] = {cv->plane[0], cv->plane[1], cv->plane[2]};
-    unsigned long size = tjBufSize(cv->canvas_w, cv->canvas_h, TJSAMP_420);
-    if (tjCompressFromYUVPlanes(cv->tj, planes, cv->canvas_w, cv->stride, cv->canvas_h, TJSAMP_420,
+    int samp = cv->chroma_shift ? TJSAMP_420 : TJSAMP_444;
+    unsigned long size = tjBufSize(cv->canvas_w, cv->canvas_h, TJSAMP_444);
+    if (tjCompressFromYUVPlanes(cv->tj, planes, cv->canvas_w, cv->stride, cv->canvas_h, samp,
                                 &cv->jpeg, &size, cv->quality, TJFLAG_NOREALLOC) != 0)
         return lc_fail(err, LC_ERR_INTERNAL, "JPEG encoding failed: %s", tjGetErrorStr2(cv->tj));
     out->jpeg = cv->jpeg;

@@ -227,17 +227,25 @@ static int poll(void *opaque)
 static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"requests_ms", "on_frame", "canvas_width", "canvas_height",
-                             "tolerance_before_ms", "tolerance_after_ms", "jpeg_quality", "workers", NULL};
+                             "tolerance_before_ms", "tolerance_after_ms", "jpeg_quality", "workers",
+                             "chroma_444", "scale_filter", NULL};
     PyObject *requests, *on_frame, *seq = NULL;
-    lc_recipe recipe = {1920, 1080, 500, 500, 85, 0};
+    lc_recipe recipe = {1920, 1080, 500, 500, 85, 0, 0, LC_SCALE_BILINEAR};
+    int chroma_444 = 0, scale_filter = 0;
     int64_t *times = NULL;
     char err[LC_ERRMSG_SIZE] = "";
     lc_status status;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$iiiiii", kwlist, &requests, &on_frame,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$iiiiiipi", kwlist, &requests, &on_frame,
                                      &recipe.canvas_width, &recipe.canvas_height,
                                      &recipe.tolerance_before_ms, &recipe.tolerance_after_ms,
-                                     &recipe.jpeg_quality, &recipe.workers))
+                                     &recipe.jpeg_quality, &recipe.workers, &chroma_444, &scale_filter))
         return NULL;
+    recipe.chroma_444 = chroma_444;
+    if (scale_filter < LC_SCALE_BILINEAR || scale_filter > LC_SCALE_AREA) {
+        PyErr_SetString(PyExc_ValueError, "scale_filter must be 0 (bilinear), 1 (bicubic), 2 (lanczos) or 3 (area)");
+        return NULL;
+    }
+    recipe.scale_filter = (lc_scale_filter)scale_filter;
     if (check_open(self) < 0)
         return NULL;
     if (!PyCallable_Check(on_frame)) {
@@ -314,7 +322,8 @@ static PyMethodDef Source_methods[] = {
      "probe_json() -> str\n\nContainer, streams, chapters and a normalised summary, as JSON text."},
     {"extract", (PyCFunction)(void (*)(void))Source_extract, METH_VARARGS | METH_KEYWORDS,
      "extract(requests_ms, on_frame, *, canvas_width=1920, canvas_height=1080,\n"
-     "        tolerance_before_ms=500, tolerance_after_ms=500, jpeg_quality=85, workers=0)\n\n"
+     "        tolerance_before_ms=500, tolerance_after_ms=500, jpeg_quality=85, workers=0,\n"
+     "        chroma_444=False, scale_filter=0)\n\n"
      "Calls on_frame(dict) once per request, in order, with the JPEG bytes. The GIL is\n"
      "released while frames are decoded; an exception from on_frame stops the work."},
     {"close", (PyCFunction)Source_close, METH_NOARGS, "Releases the file and the decoder."},

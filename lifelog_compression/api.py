@@ -119,12 +119,8 @@ def extract_to_dir(
             src.extract(
                 requests,
                 state.on_frame,
-                canvas_width=recipe.canvas_width,
-                canvas_height=recipe.canvas_height,
-                tolerance_before_ms=recipe.tolerance_before_ms,
-                tolerance_after_ms=recipe.tolerance_after_ms,
-                jpeg_quality=recipe.jpeg_quality,
                 workers=workers,
+                **recipe.native_kwargs(),
             )
             if not writer.rows:
                 raise DamagedSourceError(f"{source_path}: no frame could be decoded", "no frame could be decoded",
@@ -249,7 +245,8 @@ def _bundle_document(writer, source_path, probe, info, recipe, notes, source_has
             "fit_mode": "contain",
             "padding": "black",
             "jpeg_quality": recipe.jpeg_quality,
-            "chroma_subsampling": "4:2:0",
+            "chroma_subsampling": recipe.chroma_subsampling,
+            "scale_filter": recipe.scale_filter,
         },
         "source_video": summary,
         "metadata_artifacts": {

@@ -12,6 +12,9 @@ from . import __version__
 
 BUNDLE_FORMAT = "visual-bundle"
 BUNDLE_FORMAT_VERSION = 1
+CHROMA = {"4:2:0", "4:4:4"}
+# Names -> the native contract's lc_scale_filter values (csrc/extract.h).
+SCALE_FILTERS = {"bilinear": 0, "bicubic": 1, "lanczos": 2, "area": 3}
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,32 @@ class Recipe:
     # libjpeg-turbo quality 85, 4:2:0: ~100-200 KB per 1080p frame on camera
     # footage, against 365-425 KB at ImageIO 0.75 in the predecessor.
     jpeg_quality: int = 85
+    chroma_subsampling: str = "4:2:0"
+    # Bilinear: swscale widens its taps when shrinking, so it does not alias,
+    # and it is the cheapest (measured in benchmarks/ and docs/).
+    scale_filter: str = "bilinear"
+
+    def __post_init__(self):
+        if self.chroma_subsampling not in CHROMA:
+            raise ValueError(f"chroma_subsampling must be one of {sorted(CHROMA)}")
+        if self.scale_filter not in SCALE_FILTERS:
+            raise ValueError(f"scale_filter must be one of {list(SCALE_FILTERS)}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError("jpeg_quality must be 1..100")
+        if self.canvas_width % 2 or self.canvas_height % 2 or min(self.canvas_width, self.canvas_height) < 2:
+            raise ValueError("canvas sizes must be even and >= 2")
+
+    def native_kwargs(self) -> dict:
+        """The keyword arguments of the native ``Source.extract`` for this recipe."""
+        return {
+            "canvas_width": self.canvas_width,
+            "canvas_height": self.canvas_height,
+            "tolerance_before_ms": self.tolerance_before_ms,
+            "tolerance_after_ms": self.tolerance_after_ms,
+            "jpeg_quality": self.jpeg_quality,
+            "chroma_444": self.chroma_subsampling == "4:4:4",
+            "scale_filter": SCALE_FILTERS[self.scale_filter],
+        }
 
     def request_times_ms(self, duration_ms: int) -> list[int]:
         """Request times: 0, interval, 2*interval, ... while < duration; at least one."""
@@ -55,7 +84,8 @@ def spec(recipe: Recipe = DEFAULT_RECIPE) -> dict:
             "fit_mode": "contain",
             "padding": "black",
             "jpeg_quality": recipe.jpeg_quality,
-            "chroma_subsampling": "4:2:0",
+            "chroma_subsampling": recipe.chroma_subsampling,
+            "scale_filter": recipe.scale_filter,
             "color": "JFIF YCbCr (BT.601 full range), converted from the source's own matrix and range",
         },
         "layout": {

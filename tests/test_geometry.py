@@ -54,3 +54,16 @@ def test_four_by_three_is_pillarboxed(clip, tmp_path):
     extract_to_dir(source.path, tmp_path / "b")
     rows = assert_true_to_source(tmp_path / "b", source)
     assert rect_of(rows[0]) == (240, 0, 1440, 1080)
+
+
+@pytest.mark.parametrize("recipe", [dict(chroma_subsampling="4:4:4"), dict(scale_filter="lanczos"),
+                                    dict(scale_filter="area", jpeg_quality=60)])
+def test_recipe_variants_keep_geometry_and_truth(recipe, clip, tmp_path):
+    from lifelog_compression import Recipe
+
+    source = clip("rotate90_mp4")
+    extract_to_dir(source.path, tmp_path / "b", recipe=Recipe(**recipe))
+    rows = assert_true_to_source(tmp_path / "b", source)
+    pixels = decode(tmp_path / "b", rows[0])
+    x, y, w, h = rect_of(rows[0])
+    assert pixels[:, : x - 2].max() <= 16 and pixels[:, x + w + 2 :].max() <= 16
