@@ -92,6 +92,9 @@ def extract_to_dir(
     progress: Callable[[Progress], None] | None = None,
     recipe: Recipe = DEFAULT_RECIPE,
     workers: int = 0,
+    source_relpath: str | None = None,
+    decode_from: str | os.PathLike | None = None,
+    bundle_extra: dict | None = None,
 ) -> ExtractResult:
     """Turns one video file into a Visual Bundle folder at ``output_dir``.
 
@@ -100,7 +103,13 @@ def extract_to_dir(
     written as JPEG. The bundle is written aside and moved into place when
     complete; an existing non-empty ``output_dir`` is refused unless
     ``overwrite`` is true and it is a bundle. ``progress`` is called after each
-    request. ``workers`` = 0 uses one decoding worker per core. Raises an
+    request. ``workers`` = 0 uses one decoding worker per core.
+
+    For batch use: ``source_relpath`` names the source in the manifest
+    (default: its file name); ``decode_from`` decodes another file with the
+    same timeline instead (a camera's low-resolution proxy), while metadata,
+    hash and request times come from ``input``; ``bundle_extra`` adds
+    top-level fields to bundle.json (recording, proxy). Raises an
     :class:`~lifelog_compression.errors.ExtractError` subclass naming the file
     and the reason; Ctrl-C raises KeyboardInterrupt and leaves no bundle.
     """
@@ -114,9 +123,14 @@ def extract_to_dir(
         writer = BundleWriter(output_dir, overwrite=overwrite)
         hasher = SourceHasher(source_path)
         hasher.start()
+        decoder = _core.Source(os.fspath(decode_from)) if decode_from is not None else src
         try:
-            state = _Collector(writer, recipe, source_path.name, requests, info["duration_ms"], started, progress)
-            src.extract(
+            state = _Collector(writer, recipe, source_relpath or source_path.name, requests, info["duration_ms"],
+                               started, progress)
+            if decode_from is not None:
+                state.decoded_relpath = Path(decode_from).name if source_relpath is None else str(
+                    Path(source_relpath).parent / Path(decode_from).name)
+            decoder.extract(
                 requests,
                 state.on_frame,
                 workers=workers,
@@ -130,12 +144,16 @@ def extract_to_dir(
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
             bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher.digest)
+            bundle.update(bundle_extra or {})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
             writer.commit(bundle, extra)
         except BaseException:
             hasher.cancel()
             writer.abandon()
             raise
+        finally:
+            if decoder is not src:
+                decoder.close()
     return ExtractResult(
         bundle_dir=output_dir,
         bundle_id=bundle["bundle_id"],
@@ -167,6 +185,7 @@ class _Collector:
         self.keyframe_hits = 0
         self.frames_decoded = 0
         self.extractor = f"lifelog_compression/{_core.backend}"
+        self.decoded_relpath: str | None = None
 
     def on_frame(self, f: dict) -> None:
         self.frames_decoded += f["frames_decoded"]
@@ -195,6 +214,7 @@ class _Collector:
                     "source_height": f["source_size"][1],
                     "obtained": f["obtained"],
                     "frames_decoded": f["frames_decoded"],
+                    **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
                 },
             )
         if self.progress:

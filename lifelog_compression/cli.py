@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+from dataclasses import asdict
 
 from . import __version__, _core
 from .api import Progress, extract_to_dir
@@ -59,6 +61,12 @@ def _register_extract(sub) -> None:
                    help="replace an existing bundle at BUNDLE_DIR, once the new one is complete")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary line")
+    p.add_argument("--workers", type=int, default=0, help="decoding threads (default: one per core)")
+    # For `batch`, which runs each file in a child process of its own.
+    p.add_argument("--progress-jsonl", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--source-relpath", help=argparse.SUPPRESS)
+    p.add_argument("--decode-from", help=argparse.SUPPRESS)
+    p.add_argument("--bundle-extra", type=json.loads, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_extract)
 
 
@@ -77,11 +85,15 @@ def _cmd_extract(args) -> int:
     bar = ProgressBar("extract", enabled=None if not args.quiet else False)
 
     def on_progress(p: Progress) -> None:
+        if args.progress_jsonl:
+            print(json.dumps({"progress": asdict(p)}), flush=True)
         bar.update(p.requests_done, p.requests_total, p.source_ms_done / 1000, p.elapsed_s,
                    force=p.requests_done == p.requests_total)
 
     try:
-        result = extract_to_dir(args.video, args.bundle_dir, overwrite=args.overwrite, progress=on_progress)
+        result = extract_to_dir(args.video, args.bundle_dir, overwrite=args.overwrite, progress=on_progress,
+                                workers=args.workers, source_relpath=args.source_relpath,
+                                decode_from=args.decode_from, bundle_extra=args.bundle_extra)
     finally:
         bar.close()
     if args.json:
@@ -103,6 +115,8 @@ COMMANDS = [_register_extract, _register_spec]
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    # A batch parent stops its children with SIGTERM: clean up as for Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return args.func(args)
     except ExtractError as e:
