@@ -79,7 +79,7 @@ def macos_extension():
         "lifelog_compression._core",
         sources=COMMON_SOURCES + ["csrc/avextract.m"],
         # -fobjc-arc only changes Objective-C files; clang ignores it for .c.
-        extra_compile_args=["-fobjc-arc", "-O2"],
+        extra_compile_args=["-fobjc-arc", "-fobjc-arc-exceptions", "-O2"],
         extra_link_args=link,
     )
 

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "extract.h"
 
@@ -266,10 +265,11 @@ static lc_status open_asset(lc_source *src, char *err)
     if (video.formatDescriptions.count == 0)
         return fail(err, LC_ERR_DAMAGED, "the video track has no sample description");
     CMFormatDescriptionRef desc = first_description(video);
-    if (!video.decodable || asset.hasProtectedContent)
-        return fail(err, LC_ERR_UNSUPPORTED, "no decoder on this Mac for the video codec '%s'%s",
-                    utf8(fourcc(CMFormatDescriptionGetMediaSubType(desc))),
-                    asset.hasProtectedContent ? " (protected content)" : "");
+    if (asset.hasProtectedContent)
+        return fail(err, LC_ERR_UNSUPPORTED, "the video is protected (DRM) content");
+    if (!video.decodable)
+        return fail(err, LC_ERR_UNSUPPORTED, "no decoder on this Mac for the video codec '%s'",
+                    utf8(fourcc(CMFormatDescriptionGetMediaSubType(desc))));
 
     lc_source_info *info = &src->info;
     CMVideoDimensions coded = CMVideoFormatDescriptionGetDimensions(desc);
@@ -652,7 +652,7 @@ typedef struct lc_av_slot {
         for (size_t i = 0; i < issued; i++)
             if (!slots[i].done)
                 return i;
-        return issued ? issued - 1 : 0;
+        return issued - 1;
     }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -779,8 +779,7 @@ done:
 
 static double now_seconds(void)
 {
-    struct timespec ts;
-    return timespec_get(&ts, TIME_UTC) ? ts.tv_sec + ts.tv_nsec / 1e9 : 0;
+    return CFAbsoluteTimeGetCurrent();   /* only paces poll(); a clock jump costs one early or late call */
 }
 
 static lc_status run_extract(lc_source *src, const int64_t *requests_ms, size_t n, const lc_recipe *recipe,
@@ -804,7 +803,12 @@ static lc_status run_extract(lc_source *src, const int64_t *requests_ms, size_t 
     generator.requestedTimeToleranceBefore = CMTimeMake(recipe->tolerance_before_ms, 1000);
     generator.requestedTimeToleranceAfter = CMTimeMake(recipe->tolerance_after_ms, 1000);
 #if LC_AV_MAXIMUM_SIZE
-    generator.maximumSize = CGSizeMake(rect.width, rect.height);   /* never scales up; CG does that */
+    /* Apple does not say whether maximumSize bounds the picture before or after
+     * the track transform. A square box as long as the content rect's long side
+     * gives the content rect's size either way (the aspect ratio is kept). The
+     * generator never scales up; CoreGraphics does that when drawing. */
+    CGFloat box = rect.width > rect.height ? rect.width : rect.height;
+    generator.maximumSize = CGSizeMake(box, box);
 #endif
     if (@available(macOS 15.0, *))
         generator.dynamicRangePolicy = AVAssetImageGeneratorDynamicRangePolicyForceSDR;

@@ -8,7 +8,8 @@ Only the frames that are needed are decoded.
 
 __version__ = "0.1.0"
 
-from .api import ExtractResult, extract_to_dir  # noqa: E402
+from .api import ExtractResult, Progress, extract_to_dir  # noqa: E402
+from .batch import BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir  # noqa: E402
 from .bundle import BundleMetadata, ManifestRow, load_bundle_metadata, load_manifest  # noqa: E402
 from .errors import *  # noqa: E402,F401,F403
 from .errors import ExtractError  # noqa: E402
@@ -16,6 +17,11 @@ from .recipe import DEFAULT_RECIPE, Recipe, spec  # noqa: E402
 
 __all__ = [
     "extract_to_dir",
+    "extract_directory_to_dir",
+    "Progress",
+    "BatchProgress",
+    "BatchResult",
+    "FileOutcome",
     "load_bundle_metadata",
     "load_manifest",
     "spec",

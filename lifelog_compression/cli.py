@@ -81,6 +81,52 @@ def _cmd_spec(args) -> int:
     return EXIT_OK
 
 
+def _register_batch(sub) -> None:
+    p = sub.add_parser("batch", help="a folder of videos -> a folder of bundles",
+                       description="Extract every video below INPUT_DIR into OUTPUT_ROOT, mirroring the folder "
+                       "tree (DCIM/100GOPRO/GX010046.MP4 -> OUTPUT_ROOT/DCIM/100GOPRO/GX010046/). Files run in "
+                       "parallel, each in its own process; complete bundles are skipped on a rerun; proxies "
+                       "(.LRV/.LRF) are not extracted beside their originals; GoPro chapters are linked in "
+                       "bundle.json. Where two inputs would share a bundle folder (a.mp4, a.mov), each uses "
+                       "its whole file name (a.mp4/, a.mov/). Nothing in OUTPUT_ROOT is ever deleted.")
+    p.add_argument("input_dir", metavar="INPUT_DIR")
+    p.add_argument("output_root", metavar="OUTPUT_ROOT")
+    p.add_argument("--workers", type=int, default=0, help="files at once (default: one per core)")
+    p.add_argument("--overwrite", action="store_true", help="redo files whose bundle is complete already")
+    p.add_argument("--prefer-proxy", action="store_true",
+                   help="decode a camera's low-resolution proxy (LRV/LRF) when its duration matches the original")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    p.set_defaults(func=_cmd_batch)
+
+
+def _cmd_batch(args) -> int:
+    from .batch import BatchProgress, extract_directory_to_dir
+
+    bar = ProgressBar("batch", enabled=None if not args.quiet else False)
+
+    def on_progress(p: BatchProgress) -> None:
+        bar.update(p.files_done, p.files_total, p.video_s_done, p.elapsed_s, eta_s=p.eta_s)
+
+    try:
+        result = extract_directory_to_dir(args.input_dir, args.output_root, workers=args.workers or None,
+                                          overwrite=args.overwrite, progress=on_progress,
+                                          prefer_proxy=args.prefer_proxy)
+    finally:
+        bar.close()
+    summary = result.to_json()
+    if args.json:
+        print(json.dumps(summary))
+    elif not args.quiet:
+        print(f"batch: {len(result.files)} files: {summary['extracted']} extracted, {summary['skipped']} "
+              f"complete already, {summary['failed']} failed; {result.frame_count} frames, "
+              f"{result.bytes_written / 1e6:.1f} MB; {result.video_s:.0f} s of video in {result.elapsed_s:.1f} s "
+              f"({summary['realtime_factor']}x realtime)")
+        for f in result.failed:
+            print(f"failed: {f.relpath}: {f.reason}")
+    return _errors.BatchFailedError.exit_code if result.failed else EXIT_OK
+
+
 def _cmd_extract(args) -> int:
     bar = ProgressBar("extract", enabled=None if not args.quiet else False)
 
@@ -109,7 +155,7 @@ def _cmd_extract(args) -> int:
 
 # Each command registers its own sub-parser and sets ``func``; a command that
 # lives in its own module adds its register function here.
-COMMANDS = [_register_extract, _register_spec]
+COMMANDS = [_register_extract, _register_batch, _register_spec]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,8 @@ __all__ = [
     "SourceReadError",
     "OutputError",
     "BundleError",
+    "NotAFolderError",
+    "BatchFailedError",
 ]
 
 
@@ -100,3 +102,15 @@ class BundleError(ExtractError, ValueError):
 
     exit_code = 13
 
+
+
+class NotAFolderError(ExtractError, NotADirectoryError):
+    """A batch input root that is a file, not a folder."""
+
+    exit_code = 16
+
+
+class BatchFailedError(ExtractError):
+    """Some files of a batch failed (the others were extracted)."""
+
+    exit_code = 15

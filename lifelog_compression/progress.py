@@ -17,7 +17,8 @@ class ProgressBar:
         self._last_draw = 0.0
         self._drawn = False
 
-    def update(self, done: int, total: int, video_s: float, elapsed_s: float, force: bool = False) -> None:
+    def update(self, done: int, total: int, video_s: float, elapsed_s: float, force: bool = False,
+               eta_s: float | None = None) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
@@ -27,10 +28,11 @@ class ProgressBar:
         width = 28
         filled = int(width * done / total) if total else width
         speed = video_s / elapsed_s if elapsed_s > 0 else 0.0
-        left = (elapsed_s / done) * (total - done) if done else 0.0
+        if eta_s is None:
+            eta_s = (elapsed_s / done) * (total - done) if done else 0.0
         line = (
             f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-            f"{video_s:.0f}s of video, {speed:.1f}x realtime, {left:.0f}s left "
+            f"{video_s:.0f}s of video, {speed:.1f}x realtime, {eta_s:.0f}s left "
         )
         self.stream.write(line)
         self.stream.flush()

@@ -1,0 +1,198 @@
+"""Batch: a camera folder in, a mirrored tree of bundles out; failures isolated,
+reruns resumed, nothing of the user's deleted."""
+
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+import lifelog_compression as lc
+from fixtures import make_text_file, truncate
+from truth import assert_true_to_source
+
+
+@pytest.fixture
+def card(tmp_path, clip):
+    """A card-like tree: GoPro chapters with a proxy, a phone folder with a
+    same-stem pair and non-ASCII names, a damaged file, hidden clutter."""
+    root = tmp_path / "card"
+    gopro = root / "DCIM" / "100GOPRO"
+    phone = root / "Phone Videos" / "Ünïcode trip"
+    gopro.mkdir(parents=True)
+    phone.mkdir(parents=True)
+    shutil.copy(clip("hevc_mp4").path, gopro / "GX010046.MP4")
+    shutil.copy(clip("h264_bframes_mp4").path, gopro / "GX020046.MP4")
+    shutil.copy(clip("hevc_mp4").path, gopro / "GL010046.LRV")      # proxy of chapter 1
+    shutil.copy(clip("vfr_mp4").path, phone / "clip one.mp4")
+    shutil.copy(clip("start_offset_mp4").path, phone / "clip one.mov")
+    make_text_file(root / "notes.mp4")
+    truncate(clip("h264_bframes_mp4").path, root / "cut-off.mp4", 0.5)
+    (gopro / "._GX010046.MP4").write_bytes(b"\0\5\26\7AppleDouble")
+    (root / ".hidden").mkdir()
+    shutil.copy(clip("hevc_mp4").path, root / ".hidden" / "secret.mp4")
+    return root
+
+
+def test_tree_is_mirrored_and_failures_isolated(card, tmp_path, clip):
+    out = tmp_path / "out"
+    (out / "keep").mkdir(parents=True)
+    (out / "keep" / "mine.txt").write_text("user data")
+    result = lc.extract_directory_to_dir(card, out)
+    by = {f.relpath: f for f in result.files}
+    assert set(by) == {"DCIM/100GOPRO/GX010046.MP4", "DCIM/100GOPRO/GX020046.MP4", "Phone Videos/Ünïcode trip/clip one.mp4",
+                       "Phone Videos/Ünïcode trip/clip one.mov", "notes.mp4", "cut-off.mp4"}
+    assert by["notes.mp4"].status == "failed" and "not a video" in by["notes.mp4"].reason
+    assert by["cut-off.mp4"].status == "failed" and "index" in by["cut-off.mp4"].reason
+    ok = [f for f in result.files if f.status == "extracted"]
+    assert len(ok) == 4
+    # Same stem: both kept, under their whole names.
+    assert by["Phone Videos/Ünïcode trip/clip one.mp4"].bundle_relpath == "Phone Videos/Ünïcode trip/clip one.mp4"
+    assert by["Phone Videos/Ünïcode trip/clip one.mov"].bundle_relpath == "Phone Videos/Ünïcode trip/clip one.mov"
+    assert by["DCIM/100GOPRO/GX010046.MP4"].bundle_relpath == "DCIM/100GOPRO/GX010046"
+    # Bundles tell the truth and name their source relative to the batch root.
+    bundle = out / "DCIM/100GOPRO/GX020046"
+    rows = assert_true_to_source(bundle, clip("h264_bframes_mp4"))
+    assert rows[0]["source_relpath"] == "DCIM/100GOPRO/GX020046.MP4"
+    assert_true_to_source(out / "Phone Videos/Ünïcode trip/clip one.mp4", clip("vfr_mp4"))
+    assert (out / "keep" / "mine.txt").read_text() == "user data"
+    assert not [p for p in out.rglob(".*partial*")]
+
+
+def test_proxy_and_chapters_are_recorded(card, tmp_path):
+    out = tmp_path / "out"
+    lc.extract_directory_to_dir(card, out)
+    first = json.loads((out / "DCIM/100GOPRO/GX010046/bundle.json").read_text())
+    second = json.loads((out / "DCIM/100GOPRO/GX020046/bundle.json").read_text())
+    assert first["proxy"] == {"relpath": "DCIM/100GOPRO/GL010046.LRV", "decoded": False}
+    assert not (out / "DCIM/100GOPRO/GL010046").exists()
+    assert first["recording"]["chapter"] == 1 and second["recording"]["chapter"] == 2
+    assert first["recording"]["recording_id"] == second["recording"]["recording_id"] == "0046"
+    assert second["recording"]["chapters"] == ["DCIM/100GOPRO/GX010046.MP4", "DCIM/100GOPRO/GX020046.MP4"]
+
+
+def test_prefer_proxy_decodes_the_proxy(tmp_path, clip):
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(clip("h264_bframes_mp4").path, root / "GH010007.MP4")
+    # A proxy with the same timeline but another picture size (and content we can tell apart).
+    shutil.copy(clip("odd_size_mp4").path, root / "GL010007.LRV")
+    with lc._core.Source(str(root / "GL010007.LRV")) as p, lc._core.Source(str(root / "GH010007.MP4")) as o:
+        agree = abs(p.info["duration_ms"] - o.info["duration_ms"]) <= 1000
+    lc.extract_directory_to_dir(root, tmp_path / "out", prefer_proxy=True)
+    rows = lc.load_manifest(tmp_path / "out" / "GH010007")
+    doc = json.loads((tmp_path / "out/GH010007/bundle.json").read_text())
+    assert doc["proxy"]["decoded"] is agree
+    if agree:
+        assert all(r.extra["decoded_relpath"] == "GL010007.LRV" for r in rows)
+        assert rows[0].extra["source_width"] == 321
+        assert all(r.source_relpath == "GH010007.MP4" for r in rows)
+    else:
+        assert rows[0].extra["source_width"] == 320
+
+
+def test_rerun_skips_complete_bundles_and_overwrite_redoes(card, tmp_path):
+    out = tmp_path / "out"
+    first = lc.extract_directory_to_dir(card, out)
+    ids = {f.bundle_relpath: lc.load_bundle_metadata(out / f.bundle_relpath).bundle_id
+           for f in first.files if f.status == "extracted"}
+    again = lc.extract_directory_to_dir(card, out)
+    assert {f.status for f in again.files if f.bundle_relpath in ids} == {"skipped"}
+    assert all(lc.load_bundle_metadata(out / b).bundle_id == i for b, i in ids.items())
+    redo = lc.extract_directory_to_dir(card, out, overwrite=True)
+    assert {f.status for f in redo.files if f.bundle_relpath in ids} == {"extracted"}
+    assert all(lc.load_bundle_metadata(out / b).bundle_id != i for b, i in ids.items())
+
+
+def test_changed_source_is_not_silently_skipped(card, tmp_path):
+    out = tmp_path / "out"
+    lc.extract_directory_to_dir(card, out)
+    source = card / "DCIM/100GOPRO/GX010046.MP4"
+    os.utime(source, (time.time() + 100, time.time() + 100))
+    again = {f.relpath: f for f in lc.extract_directory_to_dir(card, out).files}
+    changed = again["DCIM/100GOPRO/GX010046.MP4"]
+    assert changed.status == "failed" and "overwrite" in changed.reason
+
+
+def test_output_inside_input_is_refused(card):
+    with pytest.raises(lc.OutputError):
+        lc.extract_directory_to_dir(card, card / "bundles")
+    with pytest.raises(lc.OutputError):
+        lc.extract_directory_to_dir(card / "DCIM", card)
+    with pytest.raises(lc.NotAFolderError):
+        lc.extract_directory_to_dir(card / "notes.mp4", card.parent / "o")
+
+
+def _wrapper(tmp_path, body):
+    """An interpreter stand-in for the children: misbehaves for one file."""
+    script = tmp_path / "python-wrapper.sh"
+    script.write_text(f"#!/bin/sh\nPY={sys.executable}\n{body}\nexec \"$PY\" \"$@\"\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def test_a_child_that_dies_mid_file_costs_only_that_file(card, tmp_path):
+    # For one file (matched on its own argument: its chapter sibling names it
+    # too) the child gets as far as its half-written folder, then dies.
+    wrapper = _wrapper(tmp_path, 'case "$*" in *"source-relpath DCIM/100GOPRO/GX020046"*) '
+                                 'for a; do last=$a; done; '
+                                 'mkdir -p "$(dirname "$last")/.$(basename "$last").partial-dead/frames"; '
+                                 'kill -SEGV $$;; esac')
+    out = tmp_path / "out"
+    result = lc.extract_directory_to_dir(card, out, python_executable=wrapper)
+    by = {f.relpath: f for f in result.files}
+    assert by["DCIM/100GOPRO/GX020046.MP4"].status == "failed"
+    assert "crashed" in by["DCIM/100GOPRO/GX020046.MP4"].reason
+    assert by["DCIM/100GOPRO/GX010046.MP4"].status == "extracted"
+    assert not (out / "DCIM/100GOPRO/GX020046").exists()
+    assert not list(out.rglob(".*partial*")), "the dead child's half-written folder is removed"
+
+
+def test_a_hanging_child_is_stopped(card, tmp_path):
+    wrapper = _wrapper(tmp_path, 'case "$*" in *"source-relpath notes.mp4"*) exec sleep 600;; esac')
+    started = time.monotonic()
+    result = lc.extract_directory_to_dir(card, tmp_path / "out", python_executable=wrapper,
+                                         min_timeout_s=2.0, timeout_per_video_s=0.0)
+    by = {f.relpath: f for f in result.files}
+    assert by["notes.mp4"].status == "failed" and "stopped" in by["notes.mp4"].reason
+    assert by["DCIM/100GOPRO/GX010046.MP4"].status == "extracted"
+    assert time.monotonic() - started < 60
+
+
+def test_cli_interrupt_then_resume(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    for i in range(4):
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                        f"testsrc2=size=1280x720:rate=30", "-t", "20", "-c:v", "libx264", "-preset", "ultrafast",
+                        "-g", "600", str(root / f"clip{i}.mp4")], check=True)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", str(root), str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "clip0" / "bundle.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=20)
+    assert proc.returncode == 130, proc.stderr.read()
+    assert not list(out.rglob(".*partial*")), "no partial bundle after Ctrl-C"
+    done_before = {p.name for p in out.iterdir() if (p / "bundle.json").exists()}
+    assert "clip0" in done_before and len(done_before) < 4
+    rerun = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120)
+    summary = json.loads(rerun.stdout)
+    assert rerun.returncode == 0 and summary["skipped"] == len(done_before)
+    assert summary["extracted"] == 4 - len(done_before)
+
+
+def test_cli_exit_code_and_summary(card, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "batch", str(card), str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 15
+    assert "4 extracted" in out.stdout and "2 failed" in out.stdout
+    assert "failed: notes.mp4: " in out.stdout
