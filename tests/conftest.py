@@ -25,12 +25,15 @@ def clip(clip_cache):
     from fixtures import make_clip
 
     made = {}
+    # A folder of its own: test_fixtures.py makes other clips under the same names.
+    folder = clip_cache / "catalogue"
+    folder.mkdir(exist_ok=True)
 
     def get(name: str):
         if name not in made:
             spec = dict(CATALOGUE[name])
             suffix = spec.pop("suffix")
-            made[name] = make_clip(clip_cache / f"{name}{suffix}", **spec)
+            made[name] = make_clip(folder / f"{name}{suffix}", **spec)
         return made[name]
 
     return get
