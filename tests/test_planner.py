@@ -1,7 +1,12 @@
 """The planner decodes only what is needed, and nothing twice."""
 
-from lifelog_compression import extract_to_dir
+import pytest
+
+from lifelog_compression import _core, extract_to_dir
 from truth import load_rows
+
+# The planner is the FFmpeg backend's; AVFoundation's generator plans for itself.
+pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="planner statistics exist on the FFmpeg backend only")
 
 
 def test_keyframe_in_every_window_decodes_one_frame_per_request(clip, tmp_path):
