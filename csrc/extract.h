@@ -68,7 +68,7 @@ typedef struct lc_recipe {
     int tolerance_before_ms;          /* window is [t - before, t + after] */
     int tolerance_after_ms;
     int jpeg_quality;                 /* 1..100 */
-    int workers;                      /* decoding threads; 0 = one per core */
+    int workers;                      /* threads to use in all; 0 = one per core */
     int chroma_444;                   /* 1: JPEG 4:4:4; 0: 4:2:0 (the default) */
     lc_scale_filter scale_filter;     /* a hint; a backend without a choice ignores it */
 } lc_recipe;

@@ -483,15 +483,16 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
                      recipe->tolerance_before_ms, recipe->tolerance_after_ms, j.items);
     j.n_chunks = lc_plan_chunks(j.items, n_requests, j.chunks);
 
-    int n_workers = recipe->workers > 0 ? recipe->workers : cores();
-    if (j.sequential)
-        n_workers = 1;   /* one forward pass over the file */
+    /* recipe->workers is the thread budget: workers first, since they keep
+     * whole frames apart; what no worker can use goes to slice threads inside
+     * each decoder. A batch running files side by side gives each file 1. */
+    int budget = recipe->workers > 0 ? recipe->workers : cores();
+    int n_workers = j.sequential ? 1 : budget;   /* sequential: one forward pass over the file */
     if ((size_t)n_workers > j.n_chunks)
         n_workers = (int)j.n_chunks;
     if (n_workers > MAX_WORKERS)
         n_workers = MAX_WORKERS;
-    /* Cores no worker uses go to slice threads inside each decoder. */
-    j.decoder_threads = cores() / n_workers;
+    j.decoder_threads = budget / n_workers;
     if (j.decoder_threads < 1)
         j.decoder_threads = 1;
 

@@ -184,6 +184,7 @@ def extract_directory_to_dir(
     min_timeout_s: float = 60.0,
     timeout_per_video_s: float = 1.0,
     python_executable: str | None = None,
+    decode_threads: int | None = None,
 ) -> BatchResult:
     """Extracts every video below ``input_root`` into a bundle below
     ``output_root``, mirroring the folder tree (``DCIM/100GOPRO/GX010046.MP4``
@@ -195,7 +196,8 @@ def extract_directory_to_dir(
     same source are skipped unless ``overwrite``. ``prefer_proxy`` decodes a
     camera's low-resolution proxy (LRV/LRF) instead of the original when their
     durations agree within a second. ``python_executable`` runs the children
-    (default: this interpreter). Failures are reported in the result, not
+    (default: this interpreter). ``decode_threads`` per file defaults to the
+    cores left to each worker. Failures are reported in the result, not
     raised; bad roots raise.
     """
     input_root, output_root = Path(input_root), Path(output_root)
@@ -203,7 +205,7 @@ def extract_directory_to_dir(
     items = discover(input_root)
     cores = os.cpu_count() or 1
     workers = max(1, workers or cores)
-    decode_threads = max(1, cores // workers)
+    decode_threads = decode_threads or max(1, cores // workers)
     python = python_executable or sys.executable
     started = time.monotonic()
     outcomes: dict[str, FileOutcome] = {}
