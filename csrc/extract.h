@@ -70,6 +70,8 @@ typedef struct lc_recipe {
     int jpeg_quality;                 /* 1..100 */
     int workers;                      /* threads to use in all; 0 = one per core */
     int chroma_444;                   /* 1: JPEG 4:4:4; 0: 4:2:0 (the default) */
+    int raw_rgb;                      /* 1: hand over the canvas as packed RGB instead of JPEG;
+                                         a backend without it returns LC_ERR_UNSUPPORTED */
     lc_scale_filter scale_filter;     /* a hint; a backend without a choice ignores it */
 } lc_recipe;
 
@@ -92,6 +94,9 @@ typedef struct lc_frame {
     int source_width, source_height;  /* decoded picture size before geometry */
     const unsigned char *jpeg;   /* valid only during the sink call */
     size_t jpeg_size;
+    const unsigned char *rgb;    /* with recipe.raw_rgb instead of jpeg: canvas_height rows of
+                                    canvas_width * 3 bytes, valid only during the sink call */
+    size_t rgb_size;
 } lc_frame;
 
 /* Return 0 to go on, non-zero to stop (lc_extract then returns LC_ERR_CANCELLED). */

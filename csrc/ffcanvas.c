@@ -6,6 +6,7 @@
  * once, straight into them, with no RGB round trip. The padding is Y=0,
  * Cb=Cr=128 and is written only when the content rect changes.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,8 @@
 struct lc_canvas {
     int canvas_w, canvas_h, quality;
     int chroma_shift;            /* 1 for 4:2:0 planes, 0 for 4:4:4 */
+    int raw_rgb;                 /* the canvas is one packed RGB plane, handed over as is */
+    int n_planes, bytes_per_pixel;
     enum AVPixelFormat planes_fmt;
     int sws_filter;
     AVRational sample_aspect;
@@ -25,6 +28,11 @@ struct lc_canvas {
     int stride[4];
     /* What the scaler was built for; a change mid-stream rebuilds it. */
     int src_w, src_h, src_fmt, src_space, src_range;
+    /* Limited-range sources: swscale keeps the range and we expand it with
+     * these tables. FFmpeg 5.1's swscale skips its own range conversion for
+     * >8-bit input, and for unscaled input, when both matrices are BT.601. */
+    int expand_range;
+    uint8_t luma_lut[256], chroma_lut[256];
     struct SwsContext *sws;
     lc_rect rect;
     /* The scaled picture, before it is copied (turned, mirrored) into the canvas. */
@@ -33,6 +41,8 @@ struct lc_canvas {
     tjhandle tj;
     unsigned char *jpeg;
 };
+
+static void build_range_tables(lc_canvas *cv);
 
 lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src)
 {
@@ -44,13 +54,26 @@ lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src)
     cv->quality = recipe->jpeg_quality;
     cv->chroma_shift = recipe->chroma_444 ? 0 : 1;
     cv->planes_fmt = recipe->chroma_444 ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_YUV420P;
+    cv->raw_rgb = recipe->raw_rgb;
+    cv->n_planes = 3;
+    cv->bytes_per_pixel = 1;
+    if (cv->raw_rgb) {
+        /* Straight from the decoded picture to RGB: no YCbCr canvas, no JPEG. */
+        cv->planes_fmt = AV_PIX_FMT_RGB24;
+        cv->chroma_shift = 0;
+        cv->n_planes = 1;
+        cv->bytes_per_pixel = 3;
+    }
     static const int filters[] = {SWS_BILINEAR, SWS_BICUBIC, SWS_LANCZOS, SWS_AREA};
     cv->sws_filter = (unsigned)recipe->scale_filter < 4 ? filters[recipe->scale_filter] : SWS_BILINEAR;
     cv->sample_aspect = src->sample_aspect;
     cv->rotation = src->info.rotation_degrees;
     cv->hflip = src->info.hflip;
     cv->src_fmt = AV_PIX_FMT_NONE;
-    int size = av_image_alloc(cv->plane, cv->stride, cv->canvas_w, cv->canvas_h, cv->planes_fmt, 32);
+    build_range_tables(cv);
+    /* Packed rows for RGB, as the contract hands them over. */
+    int size = av_image_alloc(cv->plane, cv->stride, cv->canvas_w, cv->canvas_h, cv->planes_fmt,
+                              cv->raw_rgb ? 1 : 32);
     cv->canvas_buf = cv->plane[0];
     cv->tj = tjInitCompress();
     cv->jpeg = tjAlloc((int)tjBufSize(cv->canvas_w, cv->canvas_h, TJSAMP_444));
@@ -103,8 +126,33 @@ static int sws_matrix(enum AVColorSpace space, int height)
     }
 }
 
+/* Limited (video) range to full (JFIF) range: Y 16..235 -> 0..255, Cb/Cr
+ * 16..240 around 128 -> 0..255, clamped. */
+static void build_range_tables(lc_canvas *cv)
+{
+    for (int v = 0; v < 256; v++) {
+        int y = (int)lround((v - 16) * 255.0 / 219.0);
+        int c = (int)lround((v - 128) * 255.0 / 224.0) + 128;
+        cv->luma_lut[v] = (uint8_t)(y < 0 ? 0 : y > 255 ? 255 : y);
+        cv->chroma_lut[v] = (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c);
+    }
+}
+
+static void expand_rect(uint8_t *plane, int stride, int w, int h, const uint8_t lut[256])
+{
+    for (int y = 0; y < h; y++) {
+        uint8_t *row = plane + (long)y * stride;
+        for (int x = 0; x < w; x++)
+            row[x] = lut[row[x]];
+    }
+}
+
 static void fill_black(lc_canvas *cv)
 {
+    if (cv->raw_rgb) {
+        memset(cv->plane[0], 0, (size_t)cv->stride[0] * cv->canvas_h);
+        return;
+    }
     memset(cv->plane[0], 0, (size_t)cv->stride[0] * cv->canvas_h);
     memset(cv->plane[1], 128, (size_t)cv->stride[1] * (cv->canvas_h >> cv->chroma_shift));
     memset(cv->plane[2], 128, (size_t)cv->stride[2] * (cv->canvas_h >> cv->chroma_shift));
@@ -141,9 +189,14 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
                        av_get_pix_fmt_name(fmt) ? av_get_pix_fmt_name(fmt) : "unknown",
                        frame->width, frame->height);
     const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(fmt);
-    if (desc && !(desc->flags & AV_PIX_FMT_FLAG_RGB))
+    int yuv_source = desc && !(desc->flags & AV_PIX_FMT_FLAG_RGB);
+    cv->expand_range = yuv_source && !cv->raw_rgb && !full_range;
+    if (cv->raw_rgb)   /* to RGB: only the source's matrix and range matter */
         sws_setColorspaceDetails(cv->sws, sws_getCoefficients(sws_matrix(frame->colorspace, frame->height)),
                                  full_range, sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
+    else if (yuv_source)
+        sws_setColorspaceDetails(cv->sws, sws_getCoefficients(sws_matrix(frame->colorspace, frame->height)),
+                                 full_range, sws_getCoefficients(SWS_CS_ITU601), full_range, 0, 1 << 16, 1 << 16);
     else
         sws_setColorspaceDetails(cv->sws, sws_getCoefficients(SWS_CS_ITU601), 1,
                                  sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
@@ -170,9 +223,14 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
  * `rotation` after an optional mirror. Each destination pixel (x, y) reads the
  * source at row r0 + x*rx + y*ry, column c0 + x*cx + y*cy. */
 static void turn_plane(const uint8_t *src, int src_stride, int sw, int sh, uint8_t *dst,
-                       int dst_stride, int dw, int dh, int rotation, int hflip)
+                       int dst_stride, int dw, int dh, int rotation, int hflip, int bpp)
 {
     long r0 = 0, rx = 0, ry = 1, c0 = 0, cx = 1, cy = 0;
+    if (rotation == 0 && !hflip) {
+        for (int y = 0; y < dh; y++)
+            memcpy(dst + (long)y * dst_stride, src + (long)y * src_stride, (size_t)dw * bpp);
+        return;
+    }
     switch (rotation) {
     case 90:  r0 = sh - 1; rx = -1; ry = 0; c0 = 0; cx = 0; cy = 1; break;
     case 180: r0 = sh - 1; rx = 0; ry = -1; c0 = sw - 1; cx = -1; cy = 0; break;
@@ -184,19 +242,19 @@ static void turn_plane(const uint8_t *src, int src_stride, int sw, int sh, uint8
         cx = -cx;
         cy = -cy;
     }
-    if (rotation == 0 && !hflip) {
-        for (int y = 0; y < dh; y++)
-            memcpy(dst + (long)y * dst_stride, src + (long)y * src_stride, (size_t)dw);
-        return;
-    }
-    const long step_x = rx * src_stride + cx;
-    const long step_y = ry * src_stride + cy;
-    const uint8_t *row_start = src + r0 * src_stride + c0;
+    const long step_x = rx * src_stride + cx * bpp;
+    const long step_y = ry * src_stride + cy * bpp;
+    const uint8_t *row_start = src + r0 * src_stride + c0 * bpp;
     for (int y = 0; y < dh; y++, row_start += step_y) {
         const uint8_t *s = row_start;
         uint8_t *d = dst + (long)y * dst_stride;
-        for (int x = 0; x < dw; x++, s += step_x)
-            d[x] = *s;
+        if (bpp == 1) {
+            for (int x = 0; x < dw; x++, s += step_x)
+                d[x] = *s;
+        } else {
+            for (int x = 0; x < dw; x++, s += step_x, d += bpp)
+                memcpy(d, s, (size_t)bpp);
+        }
     }
 }
 
@@ -206,18 +264,31 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     if (status != LC_OK)
         return status;
     const lc_rect r = cv->rect;
-    uint8_t *dst[4] = {
-        cv->plane[0] + (long)r.y * cv->stride[0] + r.x,
-        cv->plane[1] + (long)(r.y >> cv->chroma_shift) * cv->stride[1] + (r.x >> cv->chroma_shift),
-        cv->plane[2] + (long)(r.y >> cv->chroma_shift) * cv->stride[2] + (r.x >> cv->chroma_shift),
-        NULL};
-    int dst_stride[4] = {cv->stride[0], cv->stride[1], cv->stride[2], 0};
+    const int bpp = cv->bytes_per_pixel;
+    uint8_t *dst[3] = {
+        cv->plane[0] + (long)r.y * cv->stride[0] + (long)r.x * bpp,
+        cv->n_planes > 1 ? cv->plane[1] + (long)(r.y >> cv->chroma_shift) * cv->stride[1] + (r.x >> cv->chroma_shift) : NULL,
+        cv->n_planes > 2 ? cv->plane[2] + (long)(r.y >> cv->chroma_shift) * cv->stride[2] + (r.x >> cv->chroma_shift) : NULL};
     sws_scale(cv->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,
               cv->turn_plane, cv->turn_stride);
-    for (int p = 0; p < 3; p++) {
+    for (int p = 0; p < cv->n_planes; p++) {
         int shift = p ? cv->chroma_shift : 0;
         turn_plane(cv->turn_plane[p], cv->turn_stride[p], cv->turn_w >> shift, cv->turn_h >> shift,
-                   dst[p], dst_stride[p], r.width >> shift, r.height >> shift, cv->rotation, cv->hflip);
+                   dst[p], cv->stride[p], r.width >> shift, r.height >> shift, cv->rotation, cv->hflip, bpp);
+        if (cv->expand_range)
+            expand_rect(dst[p], cv->stride[p], r.width >> shift, r.height >> shift,
+                        p ? cv->chroma_lut : cv->luma_lut);
+    }
+    out->content_x = r.x;
+    out->content_y = r.y;
+    out->content_width = r.width;
+    out->content_height = r.height;
+    out->source_width = frame->width;
+    out->source_height = frame->height;
+    if (cv->raw_rgb) {
+        out->rgb = cv->plane[0];
+        out->rgb_size = (size_t)cv->stride[0] * cv->canvas_h;
+        return LC_OK;
     }
     const unsigned char *planes[3] = {cv->plane[0], cv->plane[1], cv->plane[2]};
     int samp = cv->chroma_shift ? TJSAMP_420 : TJSAMP_444;
@@ -227,11 +298,5 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
         return lc_fail(err, LC_ERR_INTERNAL, "JPEG encoding failed: %s", tjGetErrorStr2(cv->tj));
     out->jpeg = cv->jpeg;
     out->jpeg_size = size;
-    out->content_x = r.x;
-    out->content_y = r.y;
-    out->content_width = r.width;
-    out->content_height = r.height;
-    out->source_width = frame->width;
-    out->source_height = frame->height;
     return LC_OK;
 }

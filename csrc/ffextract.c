@@ -26,7 +26,7 @@
 typedef struct slot {
     int ready;
     lc_frame frame;
-    unsigned char *jpeg;   /* owned copy, freed once the sink had it */
+    unsigned char *jpeg;   /* owned copy of the JPEG or RGB bytes, freed once the sink had it */
 } slot;
 
 typedef struct job {
@@ -39,6 +39,7 @@ typedef struct job {
     slot *slots;
     int sequential;          /* no trustworthy index: skip forward over packets instead of seeking */
     int decoder_threads;
+    size_t lookahead;        /* requests a worker may run ahead of the sink */
     pthread_mutex_t mu;
     pthread_cond_t changed;
     size_t next_chunk, delivered;
@@ -273,7 +274,10 @@ static void publish(job *j, size_t i, const lc_frame *frame, unsigned char *jpeg
     pthread_mutex_lock(&j->mu);
     j->slots[i].frame = *frame;
     j->slots[i].jpeg = jpeg_copy;
-    j->slots[i].frame.jpeg = jpeg_copy;
+    if (frame->rgb)
+        j->slots[i].frame.rgb = jpeg_copy;
+    else
+        j->slots[i].frame.jpeg = jpeg_copy;
     j->slots[i].ready = 1;
     pthread_cond_broadcast(&j->changed);
     pthread_mutex_unlock(&j->mu);
@@ -321,9 +325,11 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         av_frame_free(&picture);
         if (status != LC_OK)
             return status;
-        if (!(copy = malloc(out.jpeg_size)))
+        const unsigned char *bytes = out.rgb ? out.rgb : out.jpeg;
+        size_t size = out.rgb ? out.rgb_size : out.jpeg_size;
+        if (!(copy = malloc(size)))
             return lc_fail(err, LC_ERR_NOMEM, "out of memory");
-        memcpy(copy, out.jpeg, out.jpeg_size);
+        memcpy(copy, bytes, size);
     }
     publish(j, i, &out, copy);
     return LC_OK;
@@ -373,7 +379,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&j->mu);
         for (size_t i = c.first; i < c.end && status == LC_OK; i++) {
             pthread_mutex_lock(&j->mu);
-            while (!j->stop && i >= j->delivered + LOOKAHEAD)
+            while (!j->stop && i >= j->delivered + j->lookahead)
                 pthread_cond_wait(&j->changed, &j->mu);
             int stop = j->stop;
             pthread_mutex_unlock(&j->mu);
@@ -493,6 +499,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     if (n_workers > MAX_WORKERS)
         n_workers = MAX_WORKERS;
     j.decoder_threads = budget / n_workers;
+    /* Raw canvases are 6 MB each: keep only a few in flight. */
+    j.lookahead = recipe->raw_rgb ? (size_t)(2 * n_workers) : LOOKAHEAD;
     if (j.decoder_threads < 1)
         j.decoder_threads = 1;
 

@@ -185,15 +185,19 @@ static const char *obtained_name(lc_obtained o)
 static PyObject *frame_dict(const lc_frame *f)
 {
     if (f->obtained == LC_OBTAINED_NONE)
-        return Py_BuildValue("{snsLszszsisO}", "request_index", (Py_ssize_t)f->request_index,
+        return Py_BuildValue("{snsLszszsisOsO}", "request_index", (Py_ssize_t)f->request_index,
                              "requested_ms", (long long)f->requested_ms, "actual_us", NULL,
-                             "obtained", NULL, "frames_decoded", f->frames_decoded, "jpeg", Py_None);
-    return Py_BuildValue("{snsLsLsssis(iiii)s(ii)sy#}", "request_index", (Py_ssize_t)f->request_index,
+                             "obtained", NULL, "frames_decoded", f->frames_decoded, "jpeg", Py_None,
+                             "rgb", Py_None);
+    /* One copy into a bytes object; the pixels are read-only downstream. */
+    const char *data = (const char *)(f->rgb ? f->rgb : f->jpeg);
+    Py_ssize_t size = (Py_ssize_t)(f->rgb ? f->rgb_size : f->jpeg_size);
+    return Py_BuildValue("{snsLsLsssis(iiii)s(ii)sy#sO}", "request_index", (Py_ssize_t)f->request_index,
                          "requested_ms", (long long)f->requested_ms, "actual_us", (long long)f->actual_us,
                          "obtained", obtained_name(f->obtained), "frames_decoded", f->frames_decoded,
                          "content_rect", f->content_x, f->content_y, f->content_width, f->content_height,
-                         "source_size", f->source_width, f->source_height, "jpeg", (const char *)f->jpeg,
-                         (Py_ssize_t)f->jpeg_size);
+                         "source_size", f->source_width, f->source_height, f->rgb ? "rgb" : "jpeg", data, size,
+                         f->rgb ? "jpeg" : "rgb", Py_None);
 }
 
 static int sink(void *opaque, const lc_frame *frame)
@@ -228,19 +232,21 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
 {
     static char *kwlist[] = {"requests_ms", "on_frame", "canvas_width", "canvas_height",
                              "tolerance_before_ms", "tolerance_after_ms", "jpeg_quality", "workers",
-                             "chroma_444", "scale_filter", NULL};
+                             "chroma_444", "scale_filter", "raw_rgb", NULL};
     PyObject *requests, *on_frame, *seq = NULL;
-    lc_recipe recipe = {1920, 1080, 500, 500, 85, 0, 0, LC_SCALE_BILINEAR};
-    int chroma_444 = 0, scale_filter = 0;
+    lc_recipe recipe = {1920, 1080, 500, 500, 85, 0, 0, 0, LC_SCALE_BILINEAR};
+    int chroma_444 = 0, scale_filter = 0, raw_rgb = 0;
     int64_t *times = NULL;
     char err[LC_ERRMSG_SIZE] = "";
     lc_status status;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$iiiiiipi", kwlist, &requests, &on_frame,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$iiiiiipip", kwlist, &requests, &on_frame,
                                      &recipe.canvas_width, &recipe.canvas_height,
                                      &recipe.tolerance_before_ms, &recipe.tolerance_after_ms,
-                                     &recipe.jpeg_quality, &recipe.workers, &chroma_444, &scale_filter))
+                                     &recipe.jpeg_quality, &recipe.workers, &chroma_444, &scale_filter,
+                                     &raw_rgb))
         return NULL;
     recipe.chroma_444 = chroma_444;
+    recipe.raw_rgb = raw_rgb;
     if (scale_filter < LC_SCALE_BILINEAR || scale_filter > LC_SCALE_AREA) {
         PyErr_SetString(PyExc_ValueError, "scale_filter must be 0 (bilinear), 1 (bicubic), 2 (lanczos) or 3 (area)");
         return NULL;
@@ -323,8 +329,9 @@ static PyMethodDef Source_methods[] = {
     {"extract", (PyCFunction)(void (*)(void))Source_extract, METH_VARARGS | METH_KEYWORDS,
      "extract(requests_ms, on_frame, *, canvas_width=1920, canvas_height=1080,\n"
      "        tolerance_before_ms=500, tolerance_after_ms=500, jpeg_quality=85, workers=0,\n"
-     "        chroma_444=False, scale_filter=0)\n\n"
-     "Calls on_frame(dict) once per request, in order, with the JPEG bytes. The GIL is\n"
+     "        chroma_444=False, scale_filter=0, raw_rgb=False)\n\n"
+     "Calls on_frame(dict) once per request, in order, with the JPEG bytes (or with\n"
+     "raw_rgb, 'rgb': canvas_height rows of canvas_width*3 bytes). The GIL is\n"
      "released while frames are decoded; an exception from on_frame stops the work."},
     {"close", (PyCFunction)Source_close, METH_NOARGS, "Releases the file and the decoder."},
     {"__enter__", (PyCFunction)Source_enter, METH_NOARGS, NULL},

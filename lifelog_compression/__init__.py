@@ -13,11 +13,20 @@ from .batch import BatchProgress, BatchResult, FileOutcome, extract_directory_to
 from .bundle import BundleMetadata, ManifestRow, load_bundle_metadata, load_manifest  # noqa: E402
 from .errors import *  # noqa: E402,F401,F403
 from .errors import ExtractError  # noqa: E402
+from .ingest import FrameRecord, SourceSummary, iter_frames, probe  # noqa: E402
+from .shards import pack, read_shards, unpack  # noqa: E402
 from .recipe import DEFAULT_RECIPE, Recipe, spec  # noqa: E402
 
 __all__ = [
     "extract_to_dir",
     "extract_directory_to_dir",
+    "iter_frames",
+    "pack",
+    "unpack",
+    "read_shards",
+    "probe",
+    "FrameRecord",
+    "SourceSummary",
     "Progress",
     "BatchProgress",
     "BatchResult",

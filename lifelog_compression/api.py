@@ -95,6 +95,8 @@ def extract_to_dir(
     source_relpath: str | None = None,
     decode_from: str | os.PathLike | None = None,
     bundle_extra: dict | None = None,
+    shards: bool = False,
+    shard_bytes: int | None = None,
 ) -> ExtractResult:
     """Turns one video file into a Visual Bundle folder at ``output_dir``.
 
@@ -109,7 +111,11 @@ def extract_to_dir(
     (default: its file name); ``decode_from`` decodes another file with the
     same timeline instead (a camera's low-resolution proxy), while metadata,
     hash and request times come from ``input``; ``bundle_extra`` adds
-    top-level fields to bundle.json (recording, proxy). Raises an
+    top-level fields to bundle.json (recording, proxy).
+
+    With ``shards`` the bundle is written straight into upload shards
+    (``output_dir/shard-0001.tar``, ... of at most ``shard_bytes``, default
+    192 MiB; see shards.py) instead of a folder. Raises an
     :class:`~lifelog_compression.errors.ExtractError` subclass naming the file
     and the reason; Ctrl-C raises KeyboardInterrupt and leaves no bundle.
     """
@@ -120,7 +126,12 @@ def extract_to_dir(
         info = src.info
         probe = json.loads(src.probe_json())
         requests = recipe.request_times_ms(info["duration_ms"])
-        writer = BundleWriter(output_dir, overwrite=overwrite)
+        if shards:
+            from .shards import DEFAULT_SHARD_BYTES, ShardWriter
+
+            writer = ShardWriter(output_dir, shard_bytes=shard_bytes or DEFAULT_SHARD_BYTES)
+        else:
+            writer = BundleWriter(output_dir, overwrite=overwrite)
         hasher = SourceHasher(source_path)
         hasher.start()
         decoder = _core.Source(os.fspath(decode_from)) if decode_from is not None else src

@@ -62,6 +62,9 @@ def _register_extract(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary line")
     p.add_argument("--workers", type=int, default=0, help="decoding threads (default: one per core)")
+    p.add_argument("--shards", action="store_true",
+                   help="write upload shards (BUNDLE_DIR/shard-0001.tar, ...) instead of a bundle folder")
+    p.add_argument("--shard-mb", type=int, default=192, help="largest shard in MiB with --shards (default 192)")
     # For `batch`, which runs each file in a child process of its own.
     p.add_argument("--progress-jsonl", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--source-relpath", help=argparse.SUPPRESS)
@@ -127,6 +130,37 @@ def _cmd_batch(args) -> int:
     return _errors.BatchFailedError.exit_code if result.failed else EXIT_OK
 
 
+def _register_pack(sub) -> None:
+    p = sub.add_parser("pack", help="a bundle folder -> upload shards (tar)",
+                       description="Pack a bundle into uncompressed tar shards of at most --shard-mb MiB, each "
+                       "with bundle.json, its own manifest.jsonl and its frames. OUT_DIR must be new or empty.")
+    p.add_argument("bundle_dir", metavar="BUNDLE_DIR")
+    p.add_argument("out_dir", metavar="OUT_DIR")
+    p.add_argument("--shard-mb", type=int, default=192, help="largest shard in MiB (default 192)")
+    p.set_defaults(func=_cmd_pack)
+    u = sub.add_parser("unpack", help="upload shards -> a bundle folder",
+                       description="Rebuild a bundle folder from its shards, checking member names and hashes.")
+    u.add_argument("shard_dir", metavar="SHARD_DIR")
+    u.add_argument("bundle_dir", metavar="BUNDLE_DIR")
+    u.set_defaults(func=_cmd_unpack)
+
+
+def _cmd_pack(args) -> int:
+    from .shards import pack
+
+    paths = pack(args.bundle_dir, args.out_dir, shard_bytes=args.shard_mb * 1024 * 1024)
+    print(f"wrote {len(paths)} shard(s) to {args.out_dir}")
+    return EXIT_OK
+
+
+def _cmd_unpack(args) -> int:
+    from .shards import unpack
+
+    unpack(args.shard_dir, args.bundle_dir)
+    print(f"unpacked into {args.bundle_dir}")
+    return EXIT_OK
+
+
 def _cmd_extract(args) -> int:
     bar = ProgressBar("extract", enabled=None if not args.quiet else False)
 
@@ -139,7 +173,8 @@ def _cmd_extract(args) -> int:
     try:
         result = extract_to_dir(args.video, args.bundle_dir, overwrite=args.overwrite, progress=on_progress,
                                 workers=args.workers, source_relpath=args.source_relpath,
-                                decode_from=args.decode_from, bundle_extra=args.bundle_extra)
+                                decode_from=args.decode_from, bundle_extra=args.bundle_extra,
+                                shards=args.shards, shard_bytes=args.shard_mb * 1024 * 1024)
     finally:
         bar.close()
     if args.json:
@@ -155,7 +190,10 @@ def _cmd_extract(args) -> int:
 
 # Each command registers its own sub-parser and sets ``func``; a command that
 # lives in its own module adds its register function here.
-COMMANDS = [_register_extract, _register_batch, _register_spec]
+from .sheet import register as _register_sheet  # noqa: E402  (numpy/Pillow load only when run)
+from .validate import register as _register_validate  # noqa: E402
+
+COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet]
 
 
 def main(argv: list[str] | None = None) -> int:

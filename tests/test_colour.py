@@ -32,6 +32,10 @@ CASES = {
     "bt601_limited_sd": ("640x480", "yuv420p", "bt601", "libx264", ()),
     "bt601_full_mjpeg": ("640x480", "yuvj420p", "bt601", "mjpeg", ("-q:v", "2")),
     "bt709_10bit_hevc": ("1280x720", "yuv420p10le", "bt709", "libx265", ("-x265-params", "log-level=error")),
+    # Same matrix in and out: FFmpeg 5.1's swscale skips range expansion for
+    # >8-bit input and for unscaled input (the picture fills the canvas).
+    "bt601_10bit_sd_hevc": ("640x480", "yuv420p10le", "bt601", "libx265", ("-x265-params", "log-level=error")),
+    "bt601_limited_unscaled_1080p": ("1920x1080", "yuv420p", "bt601", "libx264", ("-preset", "ultrafast")),
 }
 
 

@@ -1,0 +1,166 @@
+"""For ingest services: frames streamed straight from the native core (no
+folder written and read back), and a fast look at a source without decoding.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from . import _core
+from .api import Progress
+from .recipe import DEFAULT_RECIPE, Recipe
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One sample of the video: its times, where the picture sits on the
+    canvas, how it was decoded, and either the JPEG bytes or an RGB array."""
+
+    index: int                      # 0-based position among the frames yielded
+    requested_ts_ms: int
+    actual_ts_ms: int
+    content_rect: tuple[int, int, int, int]
+    source_size: tuple[int, int]
+    obtained: str
+    frames_decoded: int
+    jpeg: bytes | None = None
+    array: Any = None               # numpy.ndarray (H, W, 3) uint8 RGB with as_array=True
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """SPEC.md's summary of a source video (``probe``); ``fields`` has them all."""
+
+    duration_ms: int
+    display_width: int
+    display_height: int
+    video_codec: str
+    container_format: str
+    rotation_degrees: int
+    has_audio: bool
+    fields: dict = field(default_factory=dict, repr=False)
+
+
+def probe(video: str | os.PathLike) -> SourceSummary:
+    """The source's summary read from its container headers; no frame is decoded."""
+    with _core.Source(os.fspath(video)) as src:
+        summary = json.loads(src.probe_json())["summary"]
+    summary["file_size_bytes"] = os.stat(video).st_size
+    return SourceSummary(
+        duration_ms=summary["duration_ms"],
+        display_width=summary["display_width"],
+        display_height=summary["display_height"],
+        video_codec=summary["video_codec"],
+        container_format=summary["container_format"],
+        rotation_degrees=summary["rotation_degrees"],
+        has_audio=summary["has_audio"],
+        fields=summary,
+    )
+
+
+class _Stop(Exception):
+    """Raised inside the frame callback to stop the native work early."""
+
+
+_DONE = object()
+
+
+def iter_frames(
+    video: str | os.PathLike,
+    *,
+    as_array: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    recipe: Recipe = DEFAULT_RECIPE,
+    workers: int = 0,
+) -> Iterator[FrameRecord]:
+    """Yields one FrameRecord per sample time that has a frame, in time order,
+    straight from the native core: JPEG bytes, or with ``as_array`` a
+    (canvas_height, canvas_width, 3) uint8 RGB numpy array (no JPEG encoding).
+
+    The core runs in a background thread with the GIL released and stays at
+    most a few frames ahead of the consumer, so memory does not grow with the
+    video's length. Stopping early (``break``, ``close()``, an exception in the
+    consumer) stops the native work and joins the thread before returning.
+    Errors about the source are raised from the first ``next()``.
+    """
+    if as_array:
+        import numpy as np  # only this mode needs numpy
+    # Backends without raw canvases (AVFoundation) hand over JPEG: decode it here.
+    raw = as_array and _core.backend == "ffmpeg"
+    frames: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def on_frame(f: dict) -> None:
+        if stop.is_set():
+            raise _Stop
+        if progress:
+            progress(Progress(f["request_index"] + 1, len(requests), 0, min(duration, f["requested_ms"] + 1000),
+                              duration, time.monotonic() - started))
+        if f["actual_us"] is None:
+            return
+        if not _put_until_stopped(frames, stop, f):
+            raise _Stop
+
+    def produce() -> None:
+        try:
+            src.extract(requests, on_frame, workers=workers, raw_rgb=raw, **recipe.native_kwargs())
+            frames.put(_DONE)
+        except _Stop:
+            pass
+        except BaseException as e:  # handed to the consumer, raised there
+            _put_until_stopped(frames, stop, e)
+
+    src = _core.Source(os.fspath(video))
+    duration = src.info["duration_ms"]
+    requests = recipe.request_times_ms(duration)
+    thread = threading.Thread(target=produce, name="lifelog-iter-frames", daemon=True)
+    thread.start()
+    try:
+        index = 0
+        while True:
+            item = frames.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            array = jpeg = None
+            if raw:
+                w, h = recipe.canvas_width, recipe.canvas_height
+                array = np.frombuffer(item["rgb"], dtype=np.uint8).reshape(h, w, 3)
+            elif as_array:
+                from PIL import Image
+
+                array = np.asarray(Image.open(io.BytesIO(item["jpeg"])).convert("RGB"))
+            else:
+                jpeg = item["jpeg"]
+            yield FrameRecord(index, item["requested_ms"], round(item["actual_us"] / 1000), item["content_rect"],
+                              item["source_size"], item["obtained"], item["frames_decoded"], jpeg, array)
+            index += 1
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:   # unblock a producer waiting for room
+                frames.get_nowait()
+            except queue.Empty:
+                pass
+            thread.join(timeout=0.05)
+        src.close()
+
+
+def _put_until_stopped(q: queue.Queue, stop: threading.Event, item) -> bool:
+    """Puts item, waiting for room; False if the consumer stopped first."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False

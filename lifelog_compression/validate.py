@@ -1,0 +1,685 @@
+"""``validate``: prove a bundle against its source video.
+
+For every manifest row the frame file must exist, decode as a JPEG of the
+canvas size and match its ``content_hash``; the source frame named by
+``actual_ts_ms`` must exist, lie inside the request's window, and be the frame
+the JPEG pictures. The last point is measured, not assumed: the source frame is
+decoded again through an independent path -- the ffmpeg command-line tool,
+seeking and selecting by presentation time, applying the display rotation,
+converting to RGB with the source's own colour matrix at 16 bits -- and then
+resampled in floating point (Pillow's Lanczos) into the content rect the
+source's display geometry calls for. Against that reference the JPEG gets
+PSNR (luma and RGB) and SSIM (luma), and must resemble the frame at
+``actual_ts_ms`` more than the frames one before and one after it.
+
+Nothing here uses the native core, so a bug there cannot hide itself. numpy and
+Pillow are needed (``pip install 'lifelog-compression[validate]'``); they are
+imported only when a validation runs, so the rest of the package works without
+them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .bundle import load_bundle_metadata, load_manifest
+from .errors import ExtractError, SourceNotFoundError
+
+if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
+    import numpy as np
+
+# The command line's answer when a bundle does not hold up against its source.
+EXIT_VALIDATION_FAILED = 14
+
+# Why a frame fails.
+MISSING = "missing"      # the frame file is not there
+CORRUPT = "corrupt"      # it is there but does not decode as a JPEG of the canvas size
+HASH = "hash"            # its bytes do not match content_hash
+TIME = "time"            # actual_ts_ms names no source frame, lies outside the window,
+                         # or a neighbouring source frame matches the picture better
+PICTURE = "picture"      # the picture does not resemble the source frame at all
+GEOMETRY = "geometry"    # canvas size or content rect differ from the source's display geometry
+COLOUR = "colour"        # the right picture in the wrong colours (range or matrix mix-up)
+REASONS = (MISSING, CORRUPT, HASH, TIME, PICTURE, GEOMETRY, COLOUR)
+
+# Below this PSNR-Y the JPEG is not a picture of that source frame. A faithful
+# frame scores 30-50 dB even on noisy footage at low quality; a different frame
+# of the same scene scores 8-20 dB.
+MIN_PSNR_Y = 22.0
+# Colour is judged on 16 x 16 block means, which JPEG keeps almost exactly (the
+# DC coefficients), whatever the quality: a faithful frame is off by well under
+# one level on average, a limited/full range mix-up by 5-15, a BT.601/BT.709
+# mix-up by several levels on coloured content.
+COLOUR_BLOCK = 16
+MAX_COLOUR_ERROR = 3.0
+# A neighbouring source frame counts for the time check only if it differs from
+# the frame at actual_ts_ms by more than this (PSNR-Y between the two): static
+# footage has identical neighbours, and no picture can tell those apart.
+NEIGHBOUR_DIFFERS_BELOW_DB = 50.0
+# Identical images have infinite PSNR; a finite cap keeps reports JSON-clean.
+PSNR_CAP_DB = 100.0
+
+
+class MissingDependencyError(ExtractError, ImportError):
+    """An optional dependency (numpy, Pillow, the ffmpeg CLI) is not installed."""
+
+    exit_code = 1
+
+
+def _imports():
+    try:
+        import numpy
+        from PIL import Image
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"validate needs numpy and Pillow ({e.name} is missing): "
+            "pip install 'lifelog-compression[validate]'") from e
+    return numpy, Image
+
+
+# --- metrics -------------------------------------------------------------------
+
+
+def luma(rgb: "np.ndarray") -> "np.ndarray":
+    """BT.601 luma of an H x W x 3 RGB array, as float64: the Y a JPEG stores."""
+    np, _ = _imports()
+    rgb = np.asarray(rgb, dtype=np.float64)
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def psnr(a: "np.ndarray", b: "np.ndarray", peak: float = 255.0) -> float:
+    """Peak signal-to-noise ratio in dB over all samples of ``a`` and ``b``
+    (same shape); identical inputs give ``PSNR_CAP_DB``."""
+    np, _ = _imports()
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    if mse <= peak * peak * 10 ** (-PSNR_CAP_DB / 10):
+        return PSNR_CAP_DB
+    return 10.0 * math.log10(peak * peak / mse)
+
+
+def colour_error(a: "np.ndarray", b: "np.ndarray", block: int = COLOUR_BLOCK) -> float:
+    """Mean absolute difference, in levels, between the ``block`` x ``block``
+    means of two RGB images of one shape (all channels): how far apart their
+    colours are once detail and coding noise are averaged away."""
+    np, _ = _imports()
+    h, w = (a.shape[0] // block) * block, (a.shape[1] // block) * block
+    if h == 0 or w == 0:
+        return float(np.abs(np.asarray(a, np.float64).mean((0, 1)) - np.asarray(b, np.float64).mean((0, 1))).mean())
+
+    def means(x):
+        x = np.asarray(x[:h, :w], np.float64)
+        return x.reshape(h // block, block, w // block, block, -1).mean(axis=(1, 3))
+
+    return float(np.abs(means(a) - means(b)).mean())
+
+
+def _gaussian_taps(size: int = 11, sigma: float = 1.5) -> "np.ndarray":
+    np, _ = _imports()
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    taps = np.exp(-(x * x) / (2 * sigma * sigma))
+    return taps / taps.sum()
+
+
+def _filter_valid(img: "np.ndarray", taps: "np.ndarray") -> "np.ndarray":
+    # Separable and 'valid' (no border handling), as Wang et al.'s reference
+    # code does with filter2(..., 'valid'): a tap loop over shifted views costs
+    # 2 x 11 multiply-adds per pixel and needs no scipy.
+    n = len(taps)
+    h, w = img.shape
+    rows = taps[0] * img[:, : w - n + 1]
+    for k in range(1, n):
+        rows = rows + taps[k] * img[:, k : w - n + 1 + k]
+    out = taps[0] * rows[: h - n + 1]
+    for k in range(1, n):
+        out = out + taps[k] * rows[k : h - n + 1 + k]
+    return out
+
+
+def ssim(a: "np.ndarray", b: "np.ndarray", peak: float = 255.0) -> float:
+    """Mean structural similarity of two greyscale images (Wang, Bovik, Sheikh,
+    Simoncelli 2004): 11 x 11 Gaussian window with sigma 1.5, K1 = 0.01,
+    K2 = 0.03, statistics over the 'valid' region only (no padding), the mean
+    of the SSIM map. Images smaller than the window fall back to one window
+    over the whole image."""
+    np, _ = _imports()
+    x = np.asarray(a, np.float64)
+    y = np.asarray(b, np.float64)
+    if x.shape != y.shape or x.ndim != 2:
+        raise ValueError(f"ssim needs two greyscale images of one shape, got {x.shape} and {y.shape}")
+    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    taps = _gaussian_taps()
+    if min(x.shape) < len(taps):
+        taps = np.full(1, 1.0)
+        x, y = x.reshape(1, -1), y.reshape(1, -1)
+        mx, my = x.mean(), y.mean()
+        vx, vy, cxy = x.var(), y.var(), ((x - mx) * (y - my)).mean()
+        return float(((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2)))
+    # Centring first keeps E[x^2] - E[x]^2 accurate (no cancellation near 255^2).
+    offset = 0.5 * (x.mean() + y.mean())
+    x, y = x - offset, y - offset
+    mx, my = _filter_valid(x, taps), _filter_valid(y, taps)
+    vx = _filter_valid(x * x, taps) - mx * mx
+    vy = _filter_valid(y * y, taps) - my * my
+    cxy = _filter_valid(x * y, taps) - mx * my
+    mx, my = mx + offset, my + offset
+    smap = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(smap.mean())
+
+
+# --- the source, read independently -------------------------------------------
+
+
+def _need_ffmpeg() -> None:
+    for tool in ("ffmpeg", "ffprobe"):
+        if not shutil.which(tool):
+            raise MissingDependencyError(f"validate needs the {tool} command-line tool (apt-get install ffmpeg)")
+
+
+def _matrix_name(color_space: str | None, coded_height: int) -> str:
+    """vf_scale's in_color_matrix for a stream: its tag, else the rule the core
+    follows for untagged video (BT.709 from 720 lines up, BT.601 below).
+    ffmpeg's own default for untagged video is BT.601 at every size."""
+    tagged = {
+        "bt709": "bt709", "smpte170m": "bt601", "bt470bg": "bt601", "fcc": "fcc",
+        "smpte240m": "smpte240m", "bt2020nc": "bt2020", "bt2020c": "bt2020",
+    }
+    return tagged.get(color_space or "", "bt709" if coded_height >= 720 else "bt601")
+
+
+def fit_contain(display_width: int, display_height: int, canvas_width: int,
+                canvas_height: int) -> tuple[int, int, int, int]:
+    """The content rect (x, y, w, h) of a display-size picture on the canvas:
+    scaled by the smaller factor (never cropped), sizes rounded to even, centred
+    at even offsets -- SPEC.md's contain fit, written down a second time so the
+    core's geometry is checked rather than copied."""
+    if display_width <= 0 or display_height <= 0:
+        return 0, 0, canvas_width, canvas_height
+    scale = min(canvas_width / display_width, canvas_height / display_height)
+
+    def even(v: float) -> int:
+        return max(2, int(v / 2.0 + 0.5) * 2)
+
+    w = min(canvas_width, even(display_width * scale))
+    h = min(canvas_height, even(display_height * scale))
+    return ((canvas_width - w) // 2) & ~1, ((canvas_height - h) // 2) & ~1, w, h
+
+
+@dataclass(frozen=True)
+class SourceGeometry:
+    """The source's video stream as ffprobe reads it."""
+
+    coded_width: int
+    coded_height: int
+    sample_aspect: Fraction
+    rotation: int              # clockwise degrees a player turns the picture
+    color_matrix: str          # vf_scale's in_color_matrix name
+    full_range: bool
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Coded width x sample aspect ratio, then swapped for a quarter turn."""
+        w = self.coded_width
+        if self.sample_aspect > 0 and self.sample_aspect != 1:
+            w = int(self.coded_width * self.sample_aspect + Fraction(1, 2))
+        return (self.coded_height, w) if self.rotation % 180 else (w, self.coded_height)
+
+    @property
+    def decoded_size(self) -> tuple[int, int]:
+        """Size of the frames ffmpeg hands over: coded size, autorotated, SAR not applied."""
+        w, h = self.coded_width, self.coded_height
+        return (h, w) if self.rotation % 180 else (w, h)
+
+
+class SourceReference:
+    """The source video's frames as an independent decoder sees them.
+
+    ``frame_times`` are the presentation times of every frame the decoder
+    outputs (packets marked for discard by an edit list excluded), in seconds
+    on the stream's own clock; the bundle timeline's 0 is the first of them.
+    ``render`` returns frames resampled into a content rect, as float32 RGB in
+    0..255, with Pillow's ``resample`` kernel ("lanczos", the default: the
+    closest to an ideal band limit; "bicubic" or "box" to see how much a
+    comparison of scale filters owes to the reference's own kernel). With
+    ``cache=True`` rendered frames are kept, for callers that check many
+    bundles of one source (benchmarks/measure_defaults.py).
+    """
+
+    KERNELS = ("lanczos", "bicubic", "box")
+
+    def __init__(self, video: str | os.PathLike, *, cache: bool = False, resample: str = "lanczos"):
+        if resample not in self.KERNELS:
+            raise ValueError(f"resample must be one of {self.KERNELS}")
+        _need_ffmpeg()
+        self.resample = resample
+        self.path = Path(video)
+        if not self.path.is_file():
+            raise SourceNotFoundError(f"{self.path}: no such file", "no such file", str(self.path))
+        self.cache: dict[tuple, Any] | None = {} if cache else None
+        self._probe()
+
+    def _probe(self) -> None:
+        out = subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+             "stream=width,height,sample_aspect_ratio,time_base,pix_fmt,color_space,color_range"
+             ":stream_side_data=rotation:format=start_time:packet=pts,dts,flags",
+             "-of", "json", str(self.path)],
+            capture_output=True, text=True)
+        if out.returncode != 0:
+            raise ExtractError(f"{self.path}: ffprobe cannot read it: {out.stderr.strip()[-300:]}",
+                               "unreadable", str(self.path))
+        doc = json.loads(out.stdout)
+        if not doc.get("streams"):
+            raise ExtractError(f"{self.path}: no video stream", "no video stream", str(self.path))
+        st = doc["streams"][0]
+        sar = st.get("sample_aspect_ratio", "1:1")
+        try:
+            num, den = (int(v) for v in sar.split(":"))
+            sample_aspect = Fraction(num, den) if num > 0 and den > 0 else Fraction(1)
+        except ValueError:
+            sample_aspect = Fraction(1)
+        rotation = 0
+        for side in st.get("side_data_list", []):
+            if "rotation" in side:
+                # FFmpeg's display-matrix angle is counter-clockwise.
+                rotation = int(-round(float(side["rotation"]))) % 360
+        pix_fmt = st.get("pix_fmt", "")
+        self.geometry = SourceGeometry(
+            coded_width=int(st["width"]), coded_height=int(st["height"]), sample_aspect=sample_aspect,
+            rotation=rotation, color_matrix=_matrix_name(st.get("color_space"), int(st["height"])),
+            full_range=st.get("color_range") == "pc" or pix_fmt.startswith("yuvj"),
+        )
+        tb = Fraction(st["time_base"].replace(":", "/")) if "time_base" in st else Fraction(1, 90000)
+        times = set()
+        for pkt in doc.get("packets", []):
+            if "D" in pkt.get("flags", ""):
+                continue
+            ts = pkt.get("pts", pkt.get("dts"))
+            if ts is None or ts == "N/A":
+                continue
+            times.add(Fraction(int(ts)) * tb)
+        if not times:
+            raise ExtractError(f"{self.path}: no video packets with timestamps", "no frames", str(self.path))
+        self.frame_times: list[Fraction] = sorted(times)
+        self.origin = self.frame_times[0]
+        try:
+            self.format_start = Fraction(doc.get("format", {}).get("start_time", "0"))
+        except ValueError:
+            self.format_start = Fraction(0)
+
+    def times_ms(self) -> list[float]:
+        """Every frame's time in ms on the bundle timeline (0 = first frame)."""
+        return [float((t - self.origin) * 1000) for t in self.frame_times]
+
+    def frame_near(self, ts_ms: float, tolerance_ms: float = 1.0) -> int | None:
+        """Index of the frame whose time is within ``tolerance_ms`` of ``ts_ms``
+        (manifest times are rounded to whole ms), else None."""
+        target = self.origin + Fraction(ts_ms) / 1000
+        i = bisect.bisect_left(self.frame_times, target)
+        best = min((j for j in (i - 1, i) if 0 <= j < len(self.frame_times)),
+                   key=lambda j: abs(self.frame_times[j] - target), default=None)
+        if best is None or abs(float(self.frame_times[best] - target) * 1000) > tolerance_ms:
+            return None
+        return best
+
+    def _decode(self, first: int, last: int) -> list["np.ndarray"]:
+        """Frames first..last (presentation order) as 16-bit RGB, autorotated."""
+        np, _ = _imports()
+        times = self.frame_times[first : last + 1]
+        span = self.frame_times[max(0, first - 1) : last + 2]
+        # Half a millisecond around each wanted time, less if frames are closer.
+        eps = min([0.0005] + [float(b - a) / 4 for a, b in zip(span, span[1:])])
+        lo, hi = float(times[0]) - eps, float(times[-1]) + eps
+        # -ss is relative to the container's start; start 1 s early so the seek
+        # lands on a keyframe before the first wanted frame even for demuxers
+        # that seek by bytes (MPEG-TS). -noaccurate_seek and -copyts keep every
+        # decoded frame on the stream's own clock, so select picks by true pts.
+        seek = float(times[0] - self.format_start) - 1.0
+        w, h = self.geometry.decoded_size
+        frames: list = []
+        for attempt_seek in ([seek] if seek > 0 else []) + [None]:
+            cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin"]
+            if attempt_seek is not None:
+                cmd += ["-noaccurate_seek", "-ss", f"{attempt_seek:.6f}"]
+            # full_chroma_int + accurate_rnd: chroma is interpolated, not
+            # repeated, and rounding is exact; 16-bit RGB keeps 10-bit sources whole.
+            vf = (f"select='between(t\\,{lo:.6f}\\,{hi:.6f})',"
+                  f"scale=in_color_matrix={self.geometry.color_matrix}"
+                  f":in_range={'full' if self.geometry.full_range else 'limited'}"
+                  ":flags=bicubic+accurate_rnd+full_chroma_int,format=rgb48le")
+            cmd += ["-copyts", "-i", str(self.path), "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", vf,
+                    "-fps_mode", "passthrough", "-frames:v", str(len(times)),
+                    "-f", "rawvideo", "-pix_fmt", "rgb48le", "pipe:1"]
+            out = subprocess.run(cmd, capture_output=True)
+            size = w * h * 3 * 2
+            if out.returncode == 0 and len(out.stdout) == size * len(times):
+                data = np.frombuffer(out.stdout, dtype="<u2").reshape(len(times), h, w, 3)
+                frames = [data[i] for i in range(len(times))]
+                break
+        if not frames:
+            raise ExtractError(f"{self.path}: ffmpeg could not decode the source frames at "
+                               f"{float((times[0] - self.origin) * 1000):.1f}-"
+                               f"{float((times[-1] - self.origin) * 1000):.1f} ms",
+                               "undecodable", str(self.path))
+        return frames
+
+    def render(self, indices: list[int], rect_size: tuple[int, int]) -> list["np.ndarray"]:
+        """Frames ``indices`` (consecutive, ascending) resampled to ``rect_size``
+        (w, h) as float32 RGB 0..255: resampled in floating point, per channel,
+        so the reference adds no rounding of its own."""
+        np, Image = _imports()
+        kernel = {"lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC,
+                  "box": Image.Resampling.BOX}[self.resample]
+        key = lambda i: (i, rect_size)
+        wanted = [i for i in indices if self.cache is None or key(i) not in self.cache]
+        rendered = {}
+        if wanted:
+            for i, rgb16 in zip(range(wanted[0], wanted[-1] + 1), self._decode(wanted[0], wanted[-1])):
+                if i not in wanted:
+                    continue
+                rgb = rgb16.astype(np.float32) * np.float32(255 / 65535)
+                if (rgb.shape[1], rgb.shape[0]) != tuple(rect_size):
+                    rgb = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(rgb[:, :, c]))
+                                               .resize(tuple(rect_size), kernel))
+                                    for c in range(3)], axis=2)
+                    np.clip(rgb, 0, 255, out=rgb)  # Lanczos and bicubic overshoot at edges
+                rendered[i] = rgb
+                if self.cache is not None:
+                    self.cache[key(i)] = rgb
+        return [rendered[i] if i in rendered else self.cache[key(i)] for i in indices]
+
+    def canvas(self, index: int, rect: tuple[int, int, int, int],
+               canvas_size: tuple[int, int] = (1920, 1080)) -> "np.ndarray":
+        """Frame ``index`` on a black canvas in ``rect`` (x, y, w, h): the
+        lossless picture a bundle frame approximates, float32 RGB."""
+        np, _ = _imports()
+        x, y, w, h = rect
+        out = np.zeros((canvas_size[1], canvas_size[0], 3), np.float32)
+        out[y : y + h, x : x + w] = self.render([index], (w, h))[0]
+        return out
+
+
+# --- the report ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One reason a frame fails (``reason`` is one of ``REASONS``)."""
+
+    reason: str
+    message: str
+
+
+@dataclass
+class FrameCheck:
+    """The verdict on one manifest row. Metrics compare the JPEG with the
+    source frame at ``actual_ts_ms`` inside the content rect (the padding
+    would only inflate them); None where they could not be measured."""
+
+    frame_id: str
+    frame_relpath: str
+    requested_ts_ms: int
+    actual_ts_ms: int
+    bytes: int | None = None
+    psnr_y: float | None = None
+    psnr_rgb: float | None = None
+    ssim_y: float | None = None
+    colour_error: float | None = None
+    # PSNR-Y of the JPEG against the source frames one before and one after
+    # (None: no such frame, or identical to the frame at actual_ts_ms).
+    psnr_y_previous: float | None = None
+    psnr_y_next: float | None = None
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def fail(self, reason: str, message: str) -> None:
+        self.failures.append(Failure(reason, message))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """min / mean / max of one figure over the frames that have it."""
+
+    min: float | None
+    mean: float | None
+    max: float | None
+    count: int
+
+    @classmethod
+    def of(cls, values: list[float | None]) -> "Summary":
+        got = [v for v in values if v is not None]
+        if not got:
+            return cls(None, None, None, 0)
+        return cls(min(got), sum(got) / len(got), max(got), len(got))
+
+
+@dataclass
+class ValidationReport:
+    """``validate_bundle``'s answer: one FrameCheck per checked manifest row
+    and the summaries over them."""
+
+    video: str
+    bundle_dir: str
+    frames_total: int
+    frames: list[FrameCheck]
+    psnr_y: Summary
+    psnr_rgb: Summary
+    ssim_y: Summary
+    colour_error: Summary
+    bytes_per_frame: Summary
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.frames)
+
+    @property
+    def failed(self) -> list[FrameCheck]:
+        return [f for f in self.frames if not f.ok]
+
+    def to_json(self) -> dict:
+        """The report as a JSON-ready dict (``validate --json``)."""
+        d = asdict(self)
+        d["ok"] = self.ok
+        d["frames_checked"] = len(self.frames)
+        d["frames_failed"] = len(self.failed)
+        for frame, f in zip(d["frames"], self.frames):
+            frame["ok"] = f.ok
+        return d
+
+
+# --- validation ----------------------------------------------------------------
+
+
+def _decode_jpeg(path: Path):
+    np, Image = _imports()
+    with Image.open(io.BytesIO(path.read_bytes())) as im:
+        if im.format != "JPEG":
+            raise ValueError(f"not a JPEG but {im.format}")
+        im.load()  # a truncated file fails here, not later
+        return np.asarray(im.convert("RGB"))
+
+
+def _row_rect(row) -> tuple[int, int, int, int] | None:
+    keys = ("content_rect_x", "content_rect_y", "content_rect_width", "content_rect_height")
+    if all(k in row.extra for k in keys):
+        return tuple(int(row.extra[k]) for k in keys)  # type: ignore[return-value]
+    return None
+
+
+def validate_bundle(video: str | os.PathLike, bundle_dir: str | os.PathLike, *, limit: int | None = None,
+                    reference: SourceReference | None = None, time_check: bool = True,
+                    min_psnr_y: float = MIN_PSNR_Y) -> ValidationReport:
+    """Checks every manifest row of the bundle at ``bundle_dir`` (the first
+    ``limit`` rows if given) against ``video``; see the module docstring.
+
+    A frame fails for a missing file, a file that is not a decodable JPEG of
+    the canvas size, a content_hash mismatch, an actual_ts_ms that names no
+    source frame or lies outside the request's window, a neighbouring source
+    frame that matches the picture better (``time_check``), PSNR-Y under
+    ``min_psnr_y``, or a content rect that differs from the source's display
+    geometry. ``reference`` reuses a SourceReference (and its cache) across
+    bundles of one source. Raises BundleError for a folder that is not a
+    bundle, SourceNotFoundError for a missing video, MissingDependencyError
+    without numpy, Pillow or the ffmpeg CLI.
+    """
+    np, _ = _imports()
+    bundle_dir = Path(bundle_dir)
+    meta = load_bundle_metadata(bundle_dir)
+    rows = load_manifest(bundle_dir)
+    total = len(rows)
+    if limit is not None:
+        rows = rows[: max(0, limit)]
+    src = reference or SourceReference(video)
+    image = meta.image or {}
+    canvas = (int(image.get("canvas_width", 1920)), int(image.get("canvas_height", 1080)))
+    sampling = meta.sampling or {}
+    before = float(sampling.get("tolerance_before_ms", 500))
+    after = float(sampling.get("tolerance_after_ms", 500))
+    expected_rect = fit_contain(*src.geometry.display_size, *canvas)
+
+    checks: list[FrameCheck] = []
+    for row in rows:
+        check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
+        checks.append(check)
+        path = bundle_dir / row.frame_relpath
+        if not path.is_file():
+            check.fail(MISSING, f"{row.frame_relpath}: no such file")
+            continue
+        data = path.read_bytes()
+        check.bytes = len(data)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if digest != row.content_hash:
+            check.fail(HASH, f"{row.frame_relpath}: content_hash says {row.content_hash}, the file is {digest}")
+        try:
+            picture = _decode_jpeg(path)
+        except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError... for bad data
+            check.fail(CORRUPT, f"{row.frame_relpath}: does not decode as a JPEG: {e}")
+            continue
+        if (picture.shape[1], picture.shape[0]) != canvas or (row.width, row.height) != canvas:
+            check.fail(CORRUPT if (picture.shape[1], picture.shape[0]) != canvas else GEOMETRY,
+                       f"{row.frame_relpath}: {picture.shape[1]}x{picture.shape[0]} picture, manifest says "
+                       f"{row.width}x{row.height}, canvas is {canvas[0]}x{canvas[1]}")
+            continue
+        rect = _row_rect(row)
+        if rect is not None and rect != expected_rect:
+            check.fail(GEOMETRY, f"{row.frame_relpath}: content rect {rect}, but the source's display size "
+                       f"{src.geometry.display_size} fits the canvas as {expected_rect}")
+        if not -before <= row.actual_ts_ms - row.requested_ts_ms <= after:
+            check.fail(TIME, f"{row.frame_relpath}: actual {row.actual_ts_ms} ms lies outside the window "
+                       f"-{before:g}/+{after:g} ms of request {row.requested_ts_ms} ms")
+        index = src.frame_near(row.actual_ts_ms)
+        if index is None:
+            times = src.times_ms()
+            near = min(times, key=lambda t: abs(t - row.actual_ts_ms))
+            check.fail(TIME, f"{row.frame_relpath}: no source frame at {row.actual_ts_ms} ms "
+                       f"(nearest at {near:.1f} ms)")
+            continue
+        x, y, w, h = expected_rect
+        wanted = [index]
+        if time_check:
+            wanted = list(range(max(0, index - 1), min(len(src.frame_times), index + 2)))
+        refs = dict(zip(wanted, src.render(wanted, (w, h))))
+        shown = picture[y : y + h, x : x + w].astype(np.float32)
+        shown_y, target = luma(shown), refs[index]
+        target_y = luma(target)
+        check.psnr_y = psnr(shown_y, target_y)
+        check.psnr_rgb = psnr(shown, target)
+        check.ssim_y = ssim(shown_y, target_y)
+        check.colour_error = colour_error(shown, target)
+        better = None   # the neighbour the picture resembles more, if any
+        for neighbour, attr, word in ((index - 1, "psnr_y_previous", "before"), (index + 1, "psnr_y_next", "after")):
+            if neighbour not in refs:
+                continue
+            other_y = luma(refs[neighbour])
+            if psnr(other_y, target_y) >= NEIGHBOUR_DIFFERS_BELOW_DB:
+                continue  # identical neighbour: the picture cannot tell them apart
+            value = psnr(shown_y, other_y)
+            setattr(check, attr, value)
+            if value >= check.psnr_y and (better is None or value > better[1]):
+                better = (neighbour, value, word)
+        # One reason per frame: a picture of a neighbouring frame is a wrong
+        # time, not a wrong picture, unless it resembles none of them.
+        if max(check.psnr_y, better[1] if better else 0.0) < min_psnr_y:
+            check.fail(PICTURE, f"{row.frame_relpath}: does not picture the source frame at "
+                       f"{row.actual_ts_ms} ms or its neighbours (PSNR-Y {check.psnr_y:.1f} dB < {min_psnr_y:g} dB)")
+        elif better is not None:
+            neighbour, value, word = better
+            t = float((src.frame_times[neighbour] - src.origin) * 1000)
+            check.fail(TIME, f"{row.frame_relpath}: pictures the source frame {word} ({t:.1f} ms, "
+                       f"PSNR-Y {value:.1f} dB) better than the one at {row.actual_ts_ms} ms "
+                       f"({check.psnr_y:.1f} dB)")
+        elif check.colour_error > MAX_COLOUR_ERROR:
+            check.fail(COLOUR, f"{row.frame_relpath}: colours differ from the source frame by "
+                       f"{check.colour_error:.1f} levels on average (> {MAX_COLOUR_ERROR:g}): "
+                       "a range or matrix mix-up")
+    return ValidationReport(
+        video=str(video),
+        bundle_dir=str(bundle_dir),
+        frames_total=total,
+        frames=checks,
+        psnr_y=Summary.of([c.psnr_y for c in checks]),
+        psnr_rgb=Summary.of([c.psnr_rgb for c in checks]),
+        ssim_y=Summary.of([c.ssim_y for c in checks]),
+        colour_error=Summary.of([c.colour_error for c in checks]),
+        bytes_per_frame=Summary.of([c.bytes for c in checks]),
+    )
+
+
+# --- command line --------------------------------------------------------------
+
+
+def register(sub) -> None:
+    """Adds ``validate VIDEO BUNDLE_DIR [--limit N] [--json]`` to the CLI."""
+    p = sub.add_parser(
+        "validate", help="prove a bundle against its source video",
+        description="Check every frame of a bundle against its source video: the file exists, decodes "
+        "and matches its content_hash; the source frame at actual_ts_ms exists, lies in the request's "
+        "window and is the one pictured (better than its neighbours); PSNR and SSIM against the source "
+        "frame decoded independently by the ffmpeg CLI. Needs numpy, Pillow and ffmpeg.",
+        epilog=f"exit codes: 0 every frame passes; {EXIT_VALIDATION_FAILED} some frame fails (missing, corrupt, "
+        "hash mismatch, wrong time, wrong picture or geometry); 3 no video at that path; 13 not a bundle.",
+    )
+    p.add_argument("video", metavar="VIDEO", help="the source video the bundle was made from")
+    p.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder")
+    p.add_argument("--limit", type=int, metavar="N", help="check only the first N frames")
+    p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
+    p.set_defaults(func=_cmd_validate)
+
+
+def _fmt(s: Summary, digits: int, unit: str = "") -> str:
+    if s.count == 0:
+        return "n/a"
+    return f"min {s.min:.{digits}f}  mean {s.mean:.{digits}f}  max {s.max:.{digits}f}{unit}"
+
+
+def _cmd_validate(args) -> int:
+    report = validate_bundle(args.video, args.bundle_dir, limit=args.limit)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        verdict = "all pass" if report.ok else f"{len(report.failed)} FAIL"
+        print(f"validated {len(report.frames)} of {report.frames_total} frames of {report.bundle_dir} "
+              f"against {report.video}: {verdict}")
+        print(f"  PSNR-Y    {_fmt(report.psnr_y, 2, ' dB')}")
+        print(f"  PSNR-RGB  {_fmt(report.psnr_rgb, 2, ' dB')}")
+        print(f"  SSIM-Y    {_fmt(report.ssim_y, 4)}")
+        print(f"  colour    {_fmt(report.colour_error, 2, ' levels off (16x16 block means)')}")
+        if report.bytes_per_frame.count:
+            print(f"  KB/frame  {_fmt(Summary.of([v / 1024 for v in (f.bytes for f in report.frames) if v]), 1)}")
+        for frame in report.failed:
+            for failure in frame.failures:
+                print(f"FAIL {failure.reason}: {failure.message}")
+    return 0 if report.ok else EXIT_VALIDATION_FAILED

@@ -1,0 +1,83 @@
+"""iter_frames and probe: frames straight from the core, and a quick look."""
+
+import io
+import os
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import lifelog_compression as lc
+from fixtures import read_index
+from truth import load_rows
+
+
+def test_iter_frames_matches_extract_to_dir(clip, tmp_path):
+    source = clip("h264_bframes_mp4")
+    lc.extract_to_dir(source.path, tmp_path / "b")
+    rows = load_rows(tmp_path / "b")
+    frames = list(lc.iter_frames(source.path))
+    assert [f.index for f in frames] == list(range(len(rows)))
+    assert [(f.requested_ts_ms, f.actual_ts_ms) for f in frames] == [
+        (r["requested_ts_ms"], r["actual_ts_ms"]) for r in rows]
+    assert [f.jpeg for f in frames] == [(tmp_path / "b" / r["frame_relpath"]).read_bytes() for r in rows]
+
+
+def test_arrays_equal_the_jpeg_content(clip):
+    source = clip("rotate90_mp4")
+    jpegs = list(lc.iter_frames(source.path))
+    arrays = list(lc.iter_frames(source.path, as_array=True))
+    assert len(jpegs) == len(arrays) == 3
+    for j, a in zip(jpegs, arrays):
+        assert a.jpeg is None and a.array.shape == (1080, 1920, 3) and a.array.dtype == np.uint8
+        decoded = np.asarray(Image.open(io.BytesIO(j.jpeg)).convert("RGB")).astype(int)
+        assert np.abs(decoded - a.array).mean() < 3
+        assert a.content_rect == j.content_rect and a.actual_ts_ms == j.actual_ts_ms
+        index = read_index(a.array, a.content_rect)   # also proves the orientation
+        assert index is not None and abs(source.times_by_index[index] - a.actual_ts_ms) <= 1
+
+
+def _open_fds():
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+
+
+@pytest.mark.parametrize("as_array", [False, True])
+def test_early_stop_leaves_the_process_clean(clip, as_array):
+    source = clip("long_gop_mp4")
+    threads, fds = threading.active_count(), _open_fds()
+    for _ in range(3):
+        for f in lc.iter_frames(source.path, as_array=as_array):
+            if f.index == 1:
+                break
+    gen = lc.iter_frames(source.path, as_array=as_array)
+    next(gen)
+    gen.close()
+    assert threading.active_count() == threads
+    assert _open_fds() == fds
+
+
+def test_consumer_exception_stops_the_core(clip):
+    source = clip("long_gop_mp4")
+    threads = threading.active_count()
+    with pytest.raises(RuntimeError, match="consumer"):
+        for f in lc.iter_frames(source.path):
+            raise RuntimeError("consumer gave up")
+    assert threading.active_count() == threads
+
+
+def test_source_errors_surface_on_first_next(tmp_path):
+    gen = lc.iter_frames(tmp_path / "missing.mp4")
+    with pytest.raises(lc.SourceNotFoundError):
+        next(gen)
+
+
+def test_probe_reads_the_summary(clip, tmp_path):
+    source = clip("rotate90_mp4")
+    summary = lc.probe(source.path)
+    assert (summary.display_width, summary.display_height) == (source.display_width, source.display_height)
+    assert summary.rotation_degrees == 90 and summary.video_codec == "h264" and summary.duration_ms == 3000
+    lc.extract_to_dir(source.path, tmp_path / "b")
+    bundle_summary = lc.load_bundle_metadata(tmp_path / "b").source_video
+    for key in ("duration_ms", "display_width", "coded_width", "video_codec", "bit_depth"):
+        assert summary.fields[key] == bundle_summary[key]

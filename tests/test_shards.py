@@ -1,0 +1,109 @@
+"""Upload shards: limits, union, atomicity, and safe reading."""
+
+import io
+import json
+import tarfile
+
+import pytest
+
+import lifelog_compression as lc
+from truth import load_rows
+
+
+@pytest.fixture(scope="module")
+def bundle(clip, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle") / "b"
+    lc.extract_to_dir(clip("h264_bframes_mp4").path, out)
+    return out
+
+
+def shard_manifest(path):
+    with tarfile.open(path) as tar:
+        names = tar.getnames()
+        rows = [json.loads(line) for line in tar.extractfile("manifest.jsonl").read().decode().splitlines()]
+        doc = json.loads(tar.extractfile("bundle.json").read())
+    return names, rows, doc
+
+
+def test_pack_respects_the_limit_and_the_union_is_the_manifest(bundle, tmp_path):
+    frame_sizes = [(bundle / r["frame_relpath"]).stat().st_size for r in load_rows(bundle)]
+    limit = 2 * max(frame_sizes) + 96 * 1024
+    paths = lc.pack(bundle, tmp_path / "shards", shard_bytes=limit)
+    assert len(paths) > 1
+    union, frames = [], {}
+    for i, path in enumerate(paths, 1):
+        assert path.stat().st_size <= limit
+        names, rows, doc = shard_manifest(path)
+        assert "bundle.json" in names and doc["shard"]["index"] == i and doc["shard"]["count"] == len(paths)
+        assert sorted(n for n in names if n.startswith("frames/")) == sorted(r["frame_relpath"] for r in rows)
+        union += rows
+    assert union == load_rows(bundle)
+    assert not list((tmp_path / "shards").glob(".*"))
+
+
+def test_a_frame_larger_than_the_limit_gets_a_shard_of_its_own(bundle, tmp_path):
+    paths = lc.pack(bundle, tmp_path / "s", shard_bytes=128 * 1024)
+    assert len(paths) == len(load_rows(bundle))
+
+
+def test_read_back_and_unpack(bundle, tmp_path):
+    lc.pack(bundle, tmp_path / "s", shard_bytes=300 * 1024)
+    got = list(lc.read_shards(tmp_path / "s"))
+    assert [r.frame_id for r, _ in got] == [r["frame_id"] for r in load_rows(bundle)]
+    assert all(data == (bundle / r.frame_relpath).read_bytes() for r, data in got)
+    lc.unpack(tmp_path / "s", tmp_path / "again")
+    assert load_rows(tmp_path / "again") == load_rows(bundle)
+    assert (tmp_path / "again/metadata/source-probe.json").read_text() == (bundle / "metadata/source-probe.json").read_text()
+
+
+def test_extract_straight_to_shards(clip, tmp_path, bundle):
+    result = lc.extract_to_dir(clip("h264_bframes_mp4").path, tmp_path / "s", shards=True, shard_bytes=300 * 1024)
+    rows = [r for r, _ in lc.read_shards(tmp_path / "s")]
+    strip = lambda r: (r.requested_ts_ms, r.actual_ts_ms, r.content_hash, r.extra["source_content_hash"])
+    expected = [lc.ManifestRow.from_json(r) for r in load_rows(bundle)]
+    assert [strip(r) for r in rows] == [strip(r) for r in expected] and result.frame_count == len(rows)
+    assert all(p.stat().st_size <= 300 * 1024 for p in (tmp_path / "s").glob("shard-*.tar"))
+
+
+def test_shards_never_written_over(bundle, tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "other.txt").write_text("keep")
+    with pytest.raises(lc.OutputError):
+        lc.pack(bundle, tmp_path / "s")
+    assert (tmp_path / "s" / "other.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize("name,kind", [("../evil.jpg", tarfile.REGTYPE), ("/etc/evil", tarfile.REGTYPE),
+                                       ("frames/00000001.jpg", tarfile.SYMTYPE), ("frames/../../x", tarfile.REGTYPE)])
+def test_hostile_members_are_rejected(name, kind, tmp_path):
+    (tmp_path / "s").mkdir()
+    with tarfile.open(tmp_path / "s" / "shard-0001.tar", "w", format=tarfile.GNU_FORMAT) as tar:
+        for n, data in (("bundle.json", b"{}"), ("manifest.jsonl", b"")):
+            info = tarfile.TarInfo(n)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        if kind == tarfile.SYMTYPE:
+            info.linkname = "/etc/passwd"
+            tar.addfile(info)
+        else:
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"bad"))
+    with pytest.raises(lc.BundleError, match="unsafe"):
+        list(lc.read_shards(tmp_path / "s"))
+    with pytest.raises(lc.BundleError):
+        lc.unpack(tmp_path / "s", tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path.parent / "evil.jpg").exists()
+
+
+def test_cli_pack_and_unpack(bundle, tmp_path):
+    import subprocess
+    import sys
+
+    run = lambda *a: subprocess.run([sys.executable, "-m", "lifelog_compression", *map(str, a)],
+                                    capture_output=True, text=True, timeout=60)
+    out = run("pack", bundle, tmp_path / "s", "--shard-mb", "1")
+    assert out.returncode == 0 and "shard" in out.stdout
+    out = run("unpack", tmp_path / "s", tmp_path / "b2")
+    assert out.returncode == 0 and load_rows(tmp_path / "b2") == load_rows(bundle)

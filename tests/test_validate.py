@@ -1,0 +1,238 @@
+"""validate: a true bundle passes with plausible figures; a damaged one fails
+for the right reason. The metrics are checked against closed forms and a naive
+implementation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lifelog_compression import extract_to_dir
+from lifelog_compression.cli import main
+from lifelog_compression.validate import (COLOUR, CORRUPT, EXIT_VALIDATION_FAILED, GEOMETRY, HASH, MISSING,
+                                          PICTURE, PSNR_CAP_DB, TIME, colour_error, fit_contain, psnr, ssim,
+                                          validate_bundle)
+
+CLIP = "h264_bframes_mp4"   # B-frames, 3 s GOP: frames are decoded forward, not just keyframes
+
+
+@pytest.fixture(scope="module")
+def made(clip, tmp_path_factory):
+    source = clip(CLIP)
+    bundle = tmp_path_factory.mktemp("validate") / "bundle"
+    extract_to_dir(source.path, bundle)
+    return source, bundle
+
+
+@pytest.fixture
+def copy(made, tmp_path):
+    """A private copy of the good bundle, to damage."""
+    source, bundle = made
+    dest = tmp_path / "bundle"
+    shutil.copytree(bundle, dest)
+    return source, dest
+
+
+def rows_of(bundle):
+    return [json.loads(line) for line in (bundle / "manifest.jsonl").read_text().splitlines()]
+
+
+def write_rows(bundle, rows):
+    (bundle / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def sha(path):
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def reasons(report):
+    return {f.frame_relpath: {x.reason for x in f.failures} for f in report.frames if f.failures}
+
+
+# --- metrics -------------------------------------------------------------------
+
+
+def test_psnr_closed_form():
+    a = np.full((40, 50), 100.0)
+    assert psnr(a, a + 5) == pytest.approx(10 * np.log10(255**2 / 25))
+    assert psnr(a, a) == PSNR_CAP_DB
+
+
+def naive_ssim(x, y):
+    """Straight from the paper: every 11 x 11 window, Gaussian weights."""
+    g = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5**2))
+    w = np.outer(g, g) / np.outer(g, g).sum()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    values = []
+    for i in range(x.shape[0] - 10):
+        for j in range(x.shape[1] - 10):
+            a, b = x[i : i + 11, j : j + 11], y[i : i + 11, j : j + 11]
+            ma, mb = (w * a).sum(), (w * b).sum()
+            va, vb = (w * (a - ma) ** 2).sum(), (w * (b - mb) ** 2).sum()
+            cov = (w * (a - ma) * (b - mb)).sum()
+            values.append((2 * ma * mb + c1) * (2 * cov + c2) / ((ma**2 + mb**2 + c1) * (va + vb + c2)))
+    return float(np.mean(values))
+
+
+def test_ssim_matches_the_definition():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 255, (24, 31))
+    y = np.clip(x + rng.normal(0, 20, x.shape), 0, 255)
+    assert ssim(x, y) == pytest.approx(naive_ssim(x, y), abs=1e-9)
+    assert ssim(x, x) == pytest.approx(1.0)
+    # Flat images: only the luminance term is left.
+    c1 = (0.01 * 255) ** 2
+    assert ssim(np.full((20, 20), 100.0), np.full((20, 20), 120.0)) == pytest.approx(
+        (2 * 100 * 120 + c1) / (100**2 + 120**2 + c1))
+
+
+def test_colour_error_is_the_mean_shift_of_block_means():
+    rng = np.random.default_rng(1)
+    a = rng.uniform(20, 200, (64, 96, 3))
+    assert colour_error(a, a + 4.0) == pytest.approx(4.0)
+    # Detail that averages out within a block is not a colour error.
+    checker = np.indices((64, 96)).sum(axis=0) % 2 * 20.0 - 10.0
+    assert colour_error(a, a + checker[:, :, None]) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("display, rect", [
+    ((2704, 2028), (240, 0, 1440, 1080)),     # 4:3 camera: pillarboxed
+    ((640, 240), (0, 180, 1920, 720)),        # 320x240 with 2:1 pixels: letterboxed
+    ((240, 320), (554, 0, 810, 1080)),        # portrait: (1920 - 810) / 2 = 555, made even
+    ((1920, 1080), (0, 0, 1920, 1080)),
+])
+def test_fit_contain(display, rect):
+    assert fit_contain(*display, 1920, 1080) == rect
+
+
+# --- bundles -------------------------------------------------------------------
+
+
+def test_true_bundle_passes(made):
+    source, bundle = made
+    report = validate_bundle(source.path, bundle)
+    assert report.ok, reasons(report)
+    assert len(report.frames) == report.frames_total == len(rows_of(bundle)) == 6
+    assert 30 < report.psnr_y.min <= report.psnr_y.mean <= report.psnr_y.max < PSNR_CAP_DB
+    assert 30 < report.psnr_rgb.min
+    assert 0.9 < report.ssim_y.min <= report.ssim_y.max <= 1.0
+    assert report.colour_error.max < 2.0
+    # The time check really ran: every frame has a later neighbour that differs.
+    for frame in report.frames:
+        assert frame.psnr_y_next is not None and frame.psnr_y_next < frame.psnr_y - 10
+
+
+def test_swapped_frames_fail_the_hash(copy):
+    source, bundle = copy
+    a, b = bundle / "frames/00000002.jpg", bundle / "frames/00000004.jpg"
+    da, db = a.read_bytes(), b.read_bytes()
+    a.write_bytes(db)
+    b.write_bytes(da)
+    report = validate_bundle(source.path, bundle, limit=4)
+    got = reasons(report)
+    assert set(got) == {"frames/00000002.jpg", "frames/00000004.jpg"}
+    assert all(HASH in r and PICTURE in r for r in got.values())
+
+
+def test_swapped_frames_with_matching_hashes_fail_the_picture(copy):
+    source, bundle = copy
+    a, b = bundle / "frames/00000002.jpg", bundle / "frames/00000004.jpg"
+    da, db = a.read_bytes(), b.read_bytes()
+    a.write_bytes(db)
+    b.write_bytes(da)
+    rows = rows_of(bundle)
+    for row in rows:
+        row["content_hash"] = sha(bundle / row["frame_relpath"])
+    write_rows(bundle, rows)
+    report = validate_bundle(source.path, bundle, limit=4)
+    assert reasons(report) == {"frames/00000002.jpg": {PICTURE}, "frames/00000004.jpg": {PICTURE}}
+
+
+def test_truncated_frame_is_corrupt(copy):
+    source, bundle = copy
+    frame = bundle / "frames/00000003.jpg"
+    frame.write_bytes(frame.read_bytes()[: frame.stat().st_size // 2])
+    report = validate_bundle(source.path, bundle, limit=3)
+    assert reasons(report) == {"frames/00000003.jpg": {HASH, CORRUPT}}
+
+
+def test_missing_frame(copy):
+    source, bundle = copy
+    (bundle / "frames/00000002.jpg").unlink()
+    report = validate_bundle(source.path, bundle, limit=3)
+    assert reasons(report) == {"frames/00000002.jpg": {MISSING}}
+
+
+def test_retimed_frame_fails_the_time_check(copy):
+    """actual_ts_ms moved to the next source frame's time: the file and its
+    hash are untouched, so only the time is wrong, and the picture matches
+    the frame before the claimed one better."""
+    source, bundle = copy
+    rows = rows_of(bundle)
+    row = rows[2]
+    later = min(t for t in source.frame_times_ms if t > row["actual_ts_ms"] + 1)
+    row["actual_ts_ms"] = round(later)
+    write_rows(bundle, rows)
+    report = validate_bundle(source.path, bundle, limit=3)
+    assert reasons(report) == {row["frame_relpath"]: {TIME}}
+    bad = report.frames[2]
+    assert bad.psnr_y_previous > bad.psnr_y
+    assert "before" in bad.failures[0].message
+
+
+def test_time_between_frames_fails(copy):
+    source, bundle = copy
+    rows = rows_of(bundle)
+    rows[1]["actual_ts_ms"] += 15   # half-way to the next frame at 30 fps: no frame there
+    write_rows(bundle, rows)
+    report = validate_bundle(source.path, bundle, limit=2)
+    assert reasons(report) == {rows[1]["frame_relpath"]: {TIME}}
+    assert "no source frame" in report.frames[1].failures[0].message
+
+
+def test_wrong_content_rect_fails_geometry(copy):
+    source, bundle = copy
+    rows = rows_of(bundle)
+    rows[0]["content_rect_width"] += 2
+    write_rows(bundle, rows)
+    report = validate_bundle(source.path, bundle, limit=1)
+    assert reasons(report) == {rows[0]["frame_relpath"]: {GEOMETRY}}
+
+
+def test_range_mixup_fails_colour(copy):
+    """The right picture squeezed into limited range (what a decoder that
+    ignores the range tag shows): still recognisable, wrong colours."""
+    source, bundle = copy
+    rows = rows_of(bundle)
+    frame = bundle / rows[0]["frame_relpath"]
+    rgb = np.asarray(Image.open(frame).convert("RGB")).astype(np.float64)
+    Image.fromarray(np.round(16 + rgb * 219 / 255).astype(np.uint8)).save(frame, quality=95)
+    rows[0]["content_hash"] = sha(frame)
+    write_rows(bundle, rows)
+    report = validate_bundle(source.path, bundle, limit=1)
+    assert reasons(report) == {rows[0]["frame_relpath"]: {COLOUR}}
+
+
+def test_10bit_sd_bundle_passes(clip, tmp_path):
+    source = clip("hevc_10bit_mp4")
+    extract_to_dir(source.path, tmp_path / "b")
+    report = validate_bundle(source.path, tmp_path / "b", limit=1)
+    assert report.ok, reasons(report)
+
+
+def test_cli_exit_codes_and_json(copy, capsys):
+    source, bundle = copy
+    assert main(["validate", str(source.path), str(bundle), "--limit", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["frames_checked"] == 2 and report["frames_total"] == 6
+    (bundle / "frames/00000001.jpg").unlink()
+    assert main(["validate", str(source.path), str(bundle), "--limit", "1"]) == EXIT_VALIDATION_FAILED == 14
+    out = capsys.readouterr().out
+    assert "FAIL missing: frames/00000001.jpg" in out
+    assert main(["validate", str(source.path), str(bundle.parent)]) == 13     # not a bundle
+    assert main(["validate", str(bundle / "nope.mp4"), str(bundle)]) == 3     # no video
