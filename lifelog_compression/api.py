@@ -17,6 +17,10 @@ from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, 
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 
 
+# Transfer characteristics (FFmpeg's names) that need tone mapping for SDR.
+HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where an extraction stands; handed to the ``progress`` callback."""
@@ -152,6 +156,10 @@ def extract_to_dir(
                                          str(source_path))
             hasher.join()
             notes = _notes_for_missing(state.missing, requests, state.last_actual_ms, recipe)
+            transfer = probe.get("summary", {}).get("color_transfer")
+            if _core.backend == "ffmpeg" and transfer in HDR_TRANSFERS:
+                notes.append(f"HDR source ({HDR_TRANSFERS[transfer]}): frames are converted without tone "
+                             "mapping, so bright scenes look flat or dark")
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
             bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher.digest)

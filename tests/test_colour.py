@@ -50,3 +50,17 @@ def test_flat_colour_survives(case, tmp_path):
     centre = decode(tmp_path / "b", row)[y + h // 4 : y + 3 * h // 4, x + w // 4 : x + 3 * w // 4]
     mean = centre.reshape(-1, 3).mean(axis=0)
     assert np.abs(mean - np.array(TARGET)).max() <= 8, f"{case}: got {mean.round(1)}, want {TARGET}"
+
+
+def test_hdr_source_is_noted(tmp_path):
+    clip = tmp_path / "hlg.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=10",
+                    "-t", "1", "-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params",
+                    "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
+                    "-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc",
+                    str(clip)], check=True)
+    result = extract_to_dir(clip, tmp_path / "b")
+    assert any("HLG" in n for n in result.notes), result.notes
+    from lifelog_compression import load_bundle_metadata
+
+    assert load_bundle_metadata(tmp_path / "b").source_video["color_transfer"] == "arib-std-b67"
