@@ -299,7 +299,10 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         /* The index time was an estimate: trust the packet's own time. */
         if (!w->eof && w->floor_us >= item.lo_us && w->floor_us <= item.hi_us) {
             picture = decode_keyframe(w, &item, continues);
-            out.obtained = picture ? LC_OBTAINED_KEYFRAME : LC_OBTAINED_NONE;
+            /* An edit list can hide the keyframe itself (MP4 trimmed without
+             * re-encoding): then the first shown frame came from decoding on. */
+            if (picture)
+                out.obtained = frame_us(w, picture) == w->floor_us ? LC_OBTAINED_KEYFRAME : LC_OBTAINED_FORWARD;
         }
         if (!picture) {
             item.mode = LC_PLAN_FORWARD;

@@ -50,3 +50,48 @@ def test_clip_shorter_than_one_interval_gives_one_frame(clip, tmp_path):
     result = extract_to_dir(source.path, tmp_path / "b")
     rows = assert_true_to_source(tmp_path / "b", source)
     assert result.frame_count == 1 and rows[0]["requested_ts_ms"] == 0
+
+
+def test_edit_list_trimmed_without_reencoding(clip, tmp_path):
+    """A phone's "trim" keeps the GOP and hides its start with an edit list:
+    the timeline starts at the first shown frame, not at the keyframe."""
+    import subprocess
+
+    from fixtures import make_clip
+
+    source = make_clip(tmp_path / "long.mp4", codec="libx264", gop=30, bframes=2, seconds=4.0)
+    trimmed = tmp_path / "trimmed.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", "0.5", "-i", str(source.path),
+                    "-c", "copy", str(trimmed)], check=True)
+    extract_to_dir(trimmed, tmp_path / "b")
+    from truth import decode, load_rows, rect_of
+    from fixtures import read_index
+
+    rows = load_rows(tmp_path / "b")
+    assert [r["requested_ts_ms"] for r in rows] == [0, 1000, 2000, 3000]
+    for row in rows:
+        index = read_index(decode(tmp_path / "b", row), rect_of(row))
+        # Trimmed timeline = original time - 500 ms.
+        assert abs(source.times_by_index[index] - 500 - row["actual_ts_ms"]) <= 1, (row, index)
+        assert abs(row["actual_ts_ms"] - row["requested_ts_ms"]) <= 500
+    assert rows[0]["actual_ts_ms"] == 0
+
+
+def test_audio_and_cover_art_are_not_the_video(clip, tmp_path):
+    """Cover art (a large still marked attached_pic) and audio beside the video:
+    the recording is still the stream that is read."""
+    import subprocess
+
+    source = clip("hevc_mp4")
+    cover = tmp_path / "cover.png"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=red:size=1000x1000",
+                    "-frames:v", "1", str(cover)], check=True)
+    muxed = tmp_path / "with-extras.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(cover), "-i", str(source.path),
+                    "-f", "lavfi", "-t", "5", "-i", "sine=frequency=440", "-map", "0", "-map", "1:v", "-map", "2:a",
+                    "-c:v:0", "png", "-c:v:1", "copy", "-c:a", "aac", "-disposition:v:0", "attached_pic",
+                    str(muxed)], check=True)
+    result = extract_to_dir(muxed, tmp_path / "b")
+    assert result.frame_count == 5
+    assert_true_to_source(tmp_path / "b", source)
+    assert load_bundle_metadata(tmp_path / "b").source_video["has_audio"] is True
