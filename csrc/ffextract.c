@@ -66,6 +66,13 @@ typedef struct worker {
     int decoded;             /* frames the decoder produced for the current request */
 } worker;
 
+/* Read without the lock, between packets, so a stop (Ctrl-C, a sink that
+ * quits) ends a long forward decode at once instead of after the request. */
+static int stopping(const job *j)
+{
+    return __atomic_load_n(&j->stop, __ATOMIC_RELAXED);
+}
+
 static void clear_pending(worker *w)
 {
     while (w->n_pending > 0)
@@ -136,7 +143,7 @@ static lc_status start_session(worker *w, size_t k, char err[LC_ERRMSG_SIZE])
         if (w->read_ordinal > kf->ordinal && (status = reopen(w, err)) != LC_OK)
             return status;
         while (w->read_ordinal <= kf->ordinal) {
-            if (read_video_packet(w) < 0) {
+            if (stopping(w->job) || read_video_packet(w) < 0) {
                 w->eof = 1;
                 return LC_OK;
             }
@@ -187,6 +194,8 @@ static AVFrame *next_frame(worker *w, const lc_plan_item *item, int more_packets
     if (!f)
         return NULL;
     for (;;) {
+        if (stopping(w->job))
+            break;
         int ret = avcodec_receive_frame(w->dec, f);
         if (ret == 0) {
             w->decoded++;
@@ -345,7 +354,7 @@ static void fail_job(job *j, lc_status status, const char *err)
         j->status = status;
         memcpy(j->err, err, LC_ERRMSG_SIZE);
     }
-    j->stop = 1;
+    __atomic_store_n(&j->stop, 1, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&j->changed);
     pthread_mutex_unlock(&j->mu);
 }
@@ -454,7 +463,7 @@ static lc_status deliver(job *j, lc_frame_sink sink, lc_poll_fn poll, void *ctx,
         status = j->status;
         memcpy(err, j->err, LC_ERRMSG_SIZE);
     }
-    j->stop = 1;
+    __atomic_store_n(&j->stop, 1, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&j->changed);
     pthread_mutex_unlock(&j->mu);
     return status;
@@ -475,7 +484,7 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     if (n_requests == 0)
         goto done;
     j.sequential = !src->info.keyframe_index;
-    if (j.sequential && !src->keyframes_scanned && (status = lc_scan_keyframes(src, err)) != LC_OK)
+    if (j.sequential && !src->keyframes_scanned && (status = lc_scan_keyframes(src, poll, ctx, err)) != LC_OK)
         goto done;
     if (src->n_keyframes == 0) {
         status = lc_fail(err, LC_ERR_DAMAGED, "no decodable video packets");

@@ -45,7 +45,7 @@ lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[
 lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out,
                           char err[LC_ERRMSG_SIZE]);
 /* Reads every video packet once to find keyframes where no index exists. */
-lc_status lc_scan_keyframes(lc_source *src, char err[LC_ERRMSG_SIZE]);
+lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE]);
 
 /* ffcanvas.c: one picture onto the canvas and out as JPEG. */
 typedef struct lc_canvas lc_canvas;

@@ -421,7 +421,7 @@ fail:
                    codec->name, lc_av_error(ret, ebuf));
 }
 
-lc_status lc_scan_keyframes(lc_source *src, char err[LC_ERRMSG_SIZE])
+lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE])
 {
     AVFormatContext *fmt = NULL;
     AVPacket *pkt = av_packet_alloc();
@@ -433,7 +433,12 @@ lc_status lc_scan_keyframes(lc_source *src, char err[LC_ERRMSG_SIZE])
         return lc_fail(err, LC_ERR_NOMEM, "out of memory");
     if ((status = lc_open_demuxer(src, &fmt, err)) != LC_OK)
         goto done;
-    while (av_read_frame(fmt, pkt) >= 0) {
+    for (long n = 0; av_read_frame(fmt, pkt) >= 0; n++) {
+        /* A long file without an index takes a while: keep Ctrl-C working. */
+        if (poll && n % 2048 == 0 && poll(ctx)) {
+            status = lc_fail(err, LC_ERR_CANCELLED, "stopped");
+            goto done;
+        }
         if (pkt->stream_index == src->stream_index) {
             int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
             /* The first packet is where decoding can start even without a flag. */
