@@ -234,7 +234,8 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
                              "tolerance_before_ms", "tolerance_after_ms", "jpeg_quality", "workers",
                              "chroma_444", "scale_filter", "raw_rgb", NULL};
     PyObject *requests, *on_frame, *seq = NULL;
-    lc_recipe recipe = {1920, 1080, 500, 500, 85, 0, 0, 0, LC_SCALE_BILINEAR};
+    /* The Python layer always passes its Recipe; these only serve direct calls. */
+    lc_recipe recipe = {1920, 1080, 500, 500, 80, 0, 0, 0, LC_SCALE_LANCZOS};
     int chroma_444 = 0, scale_filter = 0, raw_rgb = 0;
     int64_t *times = NULL;
     char err[LC_ERRMSG_SIZE] = "";
@@ -328,8 +329,8 @@ static PyMethodDef Source_methods[] = {
      "probe_json() -> str\n\nContainer, streams, chapters and a normalised summary, as JSON text."},
     {"extract", (PyCFunction)(void (*)(void))Source_extract, METH_VARARGS | METH_KEYWORDS,
      "extract(requests_ms, on_frame, *, canvas_width=1920, canvas_height=1080,\n"
-     "        tolerance_before_ms=500, tolerance_after_ms=500, jpeg_quality=85, workers=0,\n"
-     "        chroma_444=False, scale_filter=0, raw_rgb=False)\n\n"
+     "        tolerance_before_ms=500, tolerance_after_ms=500, jpeg_quality=80, workers=0,\n"
+     "        chroma_444=False, scale_filter=2, raw_rgb=False)\n\n"
      "Calls on_frame(dict) once per request, in order, with the JPEG bytes (or with\n"
      "raw_rgb, 'rgb': canvas_height rows of canvas_width*3 bytes). The GIL is\n"
      "released while frames are decoded; an exception from on_frame stops the work."},

@@ -26,13 +26,15 @@ class Recipe:
     tolerance_after_ms: int = 500
     canvas_width: int = 1920
     canvas_height: int = 1080
-    # libjpeg-turbo quality 85, 4:2:0: ~100-200 KB per 1080p frame on camera
-    # footage, against 365-425 KB at ImageIO 0.75 in the predecessor.
-    jpeg_quality: int = 85
+    # Chosen by measurement (docs/defaults.md, benchmarks/measure_defaults.py):
+    # quality 80 with the Lanczos scaler gives fewer bytes than quality 85 with
+    # bilinear on every clip measured (95-345 KB per frame, against 365-425 KB
+    # in the predecessor) and higher PSNR (+0.5 dB on camera-like noise, +6.9 dB
+    # on text and fine detail, which bilinear blurs), for 2-4 % more CPU.
+    jpeg_quality: int = 80
+    # 4:4:4 costs 35-60 % more bytes for no luma gain and +1.5-3 dB PSNR-RGB.
     chroma_subsampling: str = "4:2:0"
-    # Bilinear: swscale widens its taps when shrinking, so it does not alias,
-    # and it is the cheapest (measured in benchmarks/ and docs/).
-    scale_filter: str = "bilinear"
+    scale_filter: str = "lanczos"
 
     def __post_init__(self):
         if self.chroma_subsampling not in CHROMA:
