@@ -29,10 +29,11 @@ class Recipe:
     # Chosen by measurement (docs/defaults.md, benchmarks/measure_defaults.py):
     # quality 80 with the Lanczos scaler gives fewer bytes than quality 85 with
     # bilinear on every clip measured (95-345 KB per frame, against 365-425 KB
-    # in the predecessor) and higher PSNR (+0.5 dB on camera-like noise, +6.9 dB
-    # on text and fine detail, which bilinear blurs), for 2-4 % more CPU.
+    # in the predecessor) and higher PSNR (+0.5-0.7 dB on camera-like noise,
+    # +6.9 dB on text and fine detail, which bilinear blurs), for 3-10 % more
+    # CPU (bicubic at q80 is the cheaper fallback).
     jpeg_quality: int = 80
-    # 4:4:4 costs 35-60 % more bytes for no luma gain and +1.5-3 dB PSNR-RGB.
+    # 4:4:4 costs 18-64 % more bytes for +0-0.2 dB PSNR-Y (+0.4-3 dB PSNR-RGB).
     chroma_subsampling: str = "4:2:0"
     scale_filter: str = "lanczos"
 

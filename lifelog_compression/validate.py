@@ -268,20 +268,26 @@ class SourceReference:
         self.cache: dict[tuple, Any] | None = {} if cache else None
         self._probe()
 
-    def _probe(self) -> None:
-        out = subprocess.run(
-            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-             "stream=width,height,sample_aspect_ratio,time_base,pix_fmt,color_space,color_range"
-             ":stream_side_data=rotation:format=start_time:packet=pts,dts,flags",
-             "-of", "json", str(self.path)],
-            capture_output=True, text=True)
+    def _ffprobe(self, *args: str) -> dict:
+        out = subprocess.run(["ffprobe", "-v", "error", *args, "-of", "json", str(self.path)],
+                             capture_output=True, text=True)
         if out.returncode != 0:
             raise ExtractError(f"{self.path}: ffprobe cannot read it: {out.stderr.strip()[-300:]}",
                                "unreadable", str(self.path))
-        doc = json.loads(out.stdout)
-        if not doc.get("streams"):
+        return json.loads(out.stdout)
+
+    def _probe(self) -> None:
+        doc = self._ffprobe(
+            "-show_entries", "stream=index,codec_type,width,height,sample_aspect_ratio,time_base,pix_fmt,"
+            "color_space,color_range:stream_disposition=attached_pic:stream_side_data=rotation:format=start_time")
+        # The recording, not cover art: a still marked attached_pic is also a
+        # "video" stream, and may even come first.
+        videos = [st for st in doc.get("streams", []) if st.get("codec_type") == "video"
+                  and not st.get("disposition", {}).get("attached_pic")]
+        if not videos:
             raise ExtractError(f"{self.path}: no video stream", "no video stream", str(self.path))
-        st = doc["streams"][0]
+        st = videos[0]
+        self.stream_index = int(st["index"])
         sar = st.get("sample_aspect_ratio", "1:1")
         try:
             num, den = (int(v) for v in sar.split(":"))
@@ -300,8 +306,9 @@ class SourceReference:
             full_range=st.get("color_range") == "pc" or pix_fmt.startswith("yuvj"),
         )
         tb = Fraction(st["time_base"].replace(":", "/")) if "time_base" in st else Fraction(1, 90000)
+        packets = self._ffprobe("-select_streams", str(self.stream_index), "-show_entries", "packet=pts,dts,flags")
         times = set()
-        for pkt in doc.get("packets", []):
+        for pkt in packets.get("packets", []):
             if "D" in pkt.get("flags", ""):
                 continue
             ts = pkt.get("pts", pkt.get("dts"))
@@ -357,7 +364,7 @@ class SourceReference:
                   f"scale=in_color_matrix={self.geometry.color_matrix}"
                   f":in_range={'full' if self.geometry.full_range else 'limited'}"
                   ":flags=bicubic+accurate_rnd+full_chroma_int,format=rgb48le")
-            cmd += ["-copyts", "-i", str(self.path), "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", vf,
+            cmd += ["-copyts", "-i", str(self.path), "-map", f"0:{self.stream_index}", "-an", "-sn", "-dn", "-vf", vf,
                     "-fps_mode", "passthrough", "-frames:v", str(len(times)),
                     "-f", "rawvideo", "-pix_fmt", "rgb48le", "pipe:1"]
             out = subprocess.run(cmd, capture_output=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -127,6 +128,84 @@ def test_true_bundle_passes(made):
         assert frame.psnr_y_next is not None and frame.psnr_y_next < frame.psnr_y - 10
 
 
+@pytest.mark.parametrize("name", ["rotate90_mp4", "sar2_mp4", "start_offset_ts", "vfr_mp4", "mjpeg_avi"])
+def test_true_bundles_of_awkward_sources_pass(clip, tmp_path, name):
+    """Rotation, non-square pixels, a TS start offset, gaps in time, full-range
+    JPEG video: the independent reading agrees with the core's."""
+    source = clip(name)
+    extract_to_dir(source.path, tmp_path / "b")
+    report = validate_bundle(source.path, tmp_path / "b", limit=2)
+    assert report.ok, reasons(report)
+    assert report.psnr_y.min > 30 and report.ssim_y.min > 0.9
+
+
+def test_edit_list_trim_and_cover_art(tmp_path):
+    """A trim that hides the GOP's start with an edit list (the timeline starts
+    at the first shown frame, packets before it are marked for discard), with
+    a cover-art still beside the recording."""
+    from fixtures import make_clip
+
+    source = make_clip(tmp_path / "long.mp4", codec="libx264", gop=30, bframes=2, seconds=3.0)
+    cover = tmp_path / "cover.png"
+    Image.new("RGB", (600, 600), (200, 0, 0)).save(cover)
+    trimmed = tmp_path / "trimmed.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(cover), "-ss", "0.5",
+                    "-i", str(source.path), "-map", "0", "-map", "1:v", "-c:v:0", "png", "-c:v:1", "copy",
+                    "-disposition:v:0", "attached_pic", str(trimmed)], check=True)
+    extract_to_dir(trimmed, tmp_path / "b")
+    report = validate_bundle(trimmed, tmp_path / "b")
+    assert report.ok, reasons(report)
+    assert report.frames[0].actual_ts_ms == 0 and report.psnr_y.min > 30
+
+
+def test_cover_art_listed_first_is_not_the_recording(made, monkeypatch):
+    """Some files list an attached picture before the recording; MP4 as
+    ffmpeg writes it never does, so the probe answer is doctored here."""
+    from lifelog_compression.validate import SourceReference
+
+    real = SourceReference._ffprobe
+
+    def cover_first(self, *args):
+        doc = real(self, *args)
+        if "streams" in doc and not any("-select_streams" == a for a in args):
+            doc["streams"].insert(0, {"index": 7, "codec_type": "video", "width": 600, "height": 600,
+                                      "disposition": {"attached_pic": 1}})
+        return doc
+
+    monkeypatch.setattr(SourceReference, "_ffprobe", cover_first)
+    source, bundle = made
+    reference = SourceReference(source.path)
+    assert reference.stream_index == 0
+    assert (reference.geometry.coded_width, reference.geometry.coded_height) == (source.width, source.height)
+
+
+def test_actual_time_outside_the_window_fails(copy):
+    source, bundle = copy
+    rows = rows_of(bundle)
+    rows[1]["requested_ts_ms"] -= 600   # the picture is right, the request it answers is not
+    write_rows(bundle, rows)
+    report = validate_bundle(source.path, bundle, limit=2)
+    assert reasons(report) == {rows[1]["frame_relpath"]: {TIME}}
+    assert "outside the window" in report.frames[1].failures[0].message
+
+
+def test_reference_is_the_true_source_frame(made):
+    """The independent reading, on the canvas, pictures the very frame the
+    fixture drew for that time, in the content rect, with black padding."""
+    from fixtures import frame_at, read_index
+    from lifelog_compression.validate import SourceReference
+
+    source, bundle = made
+    reference = SourceReference(source.path)
+    assert reference.times_ms() == pytest.approx(source.frame_times_ms, abs=0.01)
+    for row in rows_of(bundle)[:3]:
+        rect = (row["content_rect_x"], row["content_rect_y"], row["content_rect_width"], row["content_rect_height"])
+        canvas = reference.canvas(reference.frame_near(row["actual_ts_ms"]), rect)
+        x, y, w, h = rect
+        assert canvas[:, :x].max() == 0 and canvas[:, x + w :].max() == 0
+        assert read_index(np.round(canvas).astype(np.uint8), rect) == frame_at(source, row["actual_ts_ms"])
+
+
 def test_swapped_frames_fail_the_hash(copy):
     source, bundle = copy
     a, b = bundle / "frames/00000002.jpg", bundle / "frames/00000004.jpg"
@@ -216,6 +295,21 @@ def test_range_mixup_fails_colour(copy):
     write_rows(bundle, rows)
     report = validate_bundle(source.path, bundle, limit=1)
     assert reasons(report) == {rows[0]["frame_relpath"]: {COLOUR}}
+
+
+def test_untagged_hd_is_read_as_bt709(tmp_path):
+    """Untagged HD video is BT.709 to the core (and to every HD camera); the
+    ffmpeg CLI's own default would be BT.601. A saturated colour tells them
+    apart by 10+ levels, so a reference on ffmpeg's default fails COLOUR."""
+    clip = tmp_path / "untagged709.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=0xC83C1E:size=1280x720:rate=10", "-t", "1",
+                    "-vf", "scale=out_color_matrix=bt709:out_range=limited,format=yuv420p",
+                    "-c:v", "libx264", "-preset", "ultrafast", str(clip)], check=True)
+    extract_to_dir(clip, tmp_path / "b")
+    report = validate_bundle(clip, tmp_path / "b", limit=1)
+    assert report.ok, reasons(report)
+    assert report.colour_error.max < 1.5
 
 
 def test_10bit_sd_bundle_passes(clip, tmp_path):
