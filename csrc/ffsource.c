@@ -231,7 +231,14 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
 {
     AVFormatContext *fmt = src->fmt;
     int64_t delta = 0;
-    if (fmt->iformat->flags & AVFMT_GENERIC_INDEX)
+    /* Containers whose index is written on disk for the whole file. Others
+     * (MPEG-TS among them) gather index entries only for what they have read
+     * so far, which would hide every later keyframe from the planner. */
+    static const char *indexed[] = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "asf", "mxf", NULL};
+    int trusted = 0;
+    for (int i = 0; indexed[i]; i++)
+        trusted |= !strcmp(fmt->iformat->name, indexed[i]);
+    if (!trusted || (fmt->iformat->flags & AVFMT_GENERIC_INDEX))
         return;
     /* Matroska reads its cues lazily, on the first seek. The first keyframe
      * packet after the seek also tells how far presentation runs ahead of

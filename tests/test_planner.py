@@ -9,8 +9,11 @@ from truth import load_rows
 pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="planner statistics exist on the FFmpeg backend only")
 
 
-def test_keyframe_in_every_window_decodes_one_frame_per_request(clip, tmp_path):
-    source = clip("hevc_mp4")   # a keyframe every 0.5 s
+# Keyframes every 0.5 s (hevc, mpeg2) or 1 s (vp9, av1) or every frame (mjpeg);
+# found in the MP4 index, the Matroska cues, the AVI index, or by a packet scan (TS).
+@pytest.mark.parametrize("name", ["hevc_mp4", "mpeg2_ts", "vp9_webm", "av1_mkv", "mjpeg_avi", "start_offset_ts"])
+def test_keyframe_in_every_window_decodes_one_frame_per_request(name, clip, tmp_path):
+    source = clip(name)
     extract_to_dir(source.path, tmp_path / "b")
     rows = load_rows(tmp_path / "b")
     assert all(r["obtained"] == "keyframe" for r in rows), [r["obtained"] for r in rows]
