@@ -18,8 +18,13 @@
 struct lc_canvas {
     int canvas_w, canvas_h, quality;
     int chroma_shift;            /* 1 for 4:2:0 planes, 0 for 4:4:4 */
-    int raw_rgb;                 /* the canvas is one packed RGB plane, handed over as is */
-    int n_planes, bytes_per_pixel;
+    /* Raw output: the YCbCr canvas is converted to packed RGB (an unscaled,
+     * fast conversion) instead of being JPEG-encoded. */
+    int raw_rgb;
+    uint8_t *rgb_canvas;
+    uint8_t *rgb_tmp[4];
+    int rgb_tmp_stride[4];
+    struct SwsContext *to_rgb;
     enum AVPixelFormat planes_fmt;
     int sws_filter;
     AVRational sample_aspect;
@@ -55,15 +60,6 @@ lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src)
     cv->chroma_shift = recipe->chroma_444 ? 0 : 1;
     cv->planes_fmt = recipe->chroma_444 ? AV_PIX_FMT_YUV444P : AV_PIX_FMT_YUV420P;
     cv->raw_rgb = recipe->raw_rgb;
-    cv->n_planes = 3;
-    cv->bytes_per_pixel = 1;
-    if (cv->raw_rgb) {
-        /* Straight from the decoded picture to RGB: no YCbCr canvas, no JPEG. */
-        cv->planes_fmt = AV_PIX_FMT_RGB24;
-        cv->chroma_shift = 0;
-        cv->n_planes = 1;
-        cv->bytes_per_pixel = 3;
-    }
     static const int filters[] = {SWS_BILINEAR, SWS_BICUBIC, SWS_LANCZOS, SWS_AREA};
     cv->sws_filter = (unsigned)recipe->scale_filter < 4 ? filters[recipe->scale_filter] : SWS_BILINEAR;
     cv->sample_aspect = src->sample_aspect;
@@ -71,9 +67,11 @@ lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src)
     cv->hflip = src->info.hflip;
     cv->src_fmt = AV_PIX_FMT_NONE;
     build_range_tables(cv);
-    /* Packed rows for RGB, as the contract hands them over. */
-    int size = av_image_alloc(cv->plane, cv->stride, cv->canvas_w, cv->canvas_h, cv->planes_fmt,
-                              cv->raw_rgb ? 1 : 32);
+    if (cv->raw_rgb && !(cv->rgb_canvas = calloc((size_t)cv->canvas_w * 3, (size_t)cv->canvas_h))) {
+        lc_canvas_free(cv);
+        return NULL;
+    }
+    int size = av_image_alloc(cv->plane, cv->stride, cv->canvas_w, cv->canvas_h, cv->planes_fmt, 32);
     cv->canvas_buf = cv->plane[0];
     cv->tj = tjInitCompress();
     cv->jpeg = tjAlloc((int)tjBufSize(cv->canvas_w, cv->canvas_h, TJSAMP_444));
@@ -90,7 +88,10 @@ void lc_canvas_free(lc_canvas *cv)
         return;
     av_freep(&cv->canvas_buf);
     av_freep(&cv->turn_buf);
+    av_freep(&cv->rgb_tmp[0]);
+    free(cv->rgb_canvas);
     sws_freeContext(cv->sws);
+    sws_freeContext(cv->to_rgb);
     if (cv->tj)
         tjDestroy(cv->tj);
     tjFree(cv->jpeg);
@@ -149,10 +150,8 @@ static void expand_rect(uint8_t *plane, int stride, int w, int h, const uint8_t 
 
 static void fill_black(lc_canvas *cv)
 {
-    if (cv->raw_rgb) {
-        memset(cv->plane[0], 0, (size_t)cv->stride[0] * cv->canvas_h);
-        return;
-    }
+    if (cv->rgb_canvas)
+        memset(cv->rgb_canvas, 0, (size_t)cv->canvas_w * 3 * cv->canvas_h);
     memset(cv->plane[0], 0, (size_t)cv->stride[0] * cv->canvas_h);
     memset(cv->plane[1], 128, (size_t)cv->stride[1] * (cv->canvas_h >> cv->chroma_shift));
     memset(cv->plane[2], 128, (size_t)cv->stride[2] * (cv->canvas_h >> cv->chroma_shift));
@@ -190,11 +189,8 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
                        frame->width, frame->height);
     const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(fmt);
     int yuv_source = desc && !(desc->flags & AV_PIX_FMT_FLAG_RGB);
-    cv->expand_range = yuv_source && !cv->raw_rgb && !full_range;
-    if (cv->raw_rgb)   /* to RGB: only the source's matrix and range matter */
-        sws_setColorspaceDetails(cv->sws, sws_getCoefficients(sws_matrix(frame->colorspace, frame->height)),
-                                 full_range, sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
-    else if (yuv_source)
+    cv->expand_range = yuv_source && !full_range;
+    if (yuv_source)
         sws_setColorspaceDetails(cv->sws, sws_getCoefficients(sws_matrix(frame->colorspace, frame->height)),
                                  full_range, sws_getCoefficients(SWS_CS_ITU601), full_range, 0, 1 << 16, 1 << 16);
     else
@@ -208,6 +204,19 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
     if (av_image_alloc(cv->turn_plane, cv->turn_stride, tw + 64, th + 2, cv->planes_fmt, 64) < 0)
         return lc_fail(err, LC_ERR_NOMEM, "out of memory");
     cv->turn_buf = cv->turn_plane[0];
+    if (cv->raw_rgb) {
+        /* JFIF YCbCr (BT.601, full range) of the content rect -> RGB. */
+        sws_freeContext(cv->to_rgb);
+        av_freep(&cv->rgb_tmp[0]);
+        cv->to_rgb = sws_getContext(cv->rect.width, cv->rect.height, cv->planes_fmt, cv->rect.width,
+                                    cv->rect.height, AV_PIX_FMT_RGB24, SWS_POINT, NULL, NULL, NULL);
+        if (!cv->to_rgb ||
+            av_image_alloc(cv->rgb_tmp, cv->rgb_tmp_stride, cv->rect.width + 64, cv->rect.height + 2,
+                           AV_PIX_FMT_RGB24, 64) < 0)
+            return lc_fail(err, LC_ERR_NOMEM, "out of memory");
+        sws_setColorspaceDetails(cv->to_rgb, sws_getCoefficients(SWS_CS_ITU601), 1,
+                                 sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
+    }
     cv->turn_w = tw;
     cv->turn_h = th;
     cv->src_w = frame->width;
@@ -264,17 +273,16 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     if (status != LC_OK)
         return status;
     const lc_rect r = cv->rect;
-    const int bpp = cv->bytes_per_pixel;
     uint8_t *dst[3] = {
-        cv->plane[0] + (long)r.y * cv->stride[0] + (long)r.x * bpp,
-        cv->n_planes > 1 ? cv->plane[1] + (long)(r.y >> cv->chroma_shift) * cv->stride[1] + (r.x >> cv->chroma_shift) : NULL,
-        cv->n_planes > 2 ? cv->plane[2] + (long)(r.y >> cv->chroma_shift) * cv->stride[2] + (r.x >> cv->chroma_shift) : NULL};
+        cv->plane[0] + (long)r.y * cv->stride[0] + r.x,
+        cv->plane[1] + (long)(r.y >> cv->chroma_shift) * cv->stride[1] + (r.x >> cv->chroma_shift),
+        cv->plane[2] + (long)(r.y >> cv->chroma_shift) * cv->stride[2] + (r.x >> cv->chroma_shift)};
     sws_scale(cv->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,
               cv->turn_plane, cv->turn_stride);
-    for (int p = 0; p < cv->n_planes; p++) {
+    for (int p = 0; p < 3; p++) {
         int shift = p ? cv->chroma_shift : 0;
         turn_plane(cv->turn_plane[p], cv->turn_stride[p], cv->turn_w >> shift, cv->turn_h >> shift,
-                   dst[p], cv->stride[p], r.width >> shift, r.height >> shift, cv->rotation, cv->hflip, bpp);
+                   dst[p], cv->stride[p], r.width >> shift, r.height >> shift, cv->rotation, cv->hflip, 1);
         if (cv->expand_range)
             expand_rect(dst[p], cv->stride[p], r.width >> shift, r.height >> shift,
                         p ? cv->chroma_lut : cv->luma_lut);
@@ -286,8 +294,14 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     out->source_width = frame->width;
     out->source_height = frame->height;
     if (cv->raw_rgb) {
-        out->rgb = cv->plane[0];
-        out->rgb_size = (size_t)cv->stride[0] * cv->canvas_h;
+        const uint8_t *yuv[4] = {dst[0], dst[1], dst[2], NULL};
+        int yuv_stride[4] = {cv->stride[0], cv->stride[1], cv->stride[2], 0};
+        sws_scale(cv->to_rgb, yuv, yuv_stride, 0, r.height, cv->rgb_tmp, cv->rgb_tmp_stride);
+        for (int y = 0; y < r.height; y++)
+            memcpy(cv->rgb_canvas + ((long)(r.y + y) * cv->canvas_w + r.x) * 3,
+                   cv->rgb_tmp[0] + (long)y * cv->rgb_tmp_stride[0], (size_t)r.width * 3);
+        out->rgb = cv->rgb_canvas;
+        out->rgb_size = (size_t)cv->canvas_w * 3 * cv->canvas_h;
         return LC_OK;
     }
     const unsigned char *planes[3] = {cv->plane[0], cv->plane[1], cv->plane[2]};

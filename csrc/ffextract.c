@@ -512,7 +512,7 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         n_workers = MAX_WORKERS;
     j.decoder_threads = budget / n_workers;
     /* Raw canvases are 6 MB each: keep only a few in flight. */
-    j.lookahead = recipe->raw_rgb ? (size_t)(2 * n_workers) : LOOKAHEAD;
+    j.lookahead = recipe->raw_rgb ? (size_t)(4 * n_workers) : LOOKAHEAD;
     if (j.decoder_threads < 1)
         j.decoder_threads = 1;
 
