@@ -905,6 +905,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     memset(&res, 0, sizeof res);
     if (n_requests == 0)
         return LC_OK;
+    if (recipe->raw_rgb)   /* the contract allows it; ingest.py decodes the JPEG instead */
+        return fail(err, LC_ERR_UNSUPPORTED, "raw RGB output is not implemented on this backend");
     @autoreleasepool {
         @try {
             status = run_extract(src, requests_ms, n_requests, recipe, sink, poll, ctx, &res, err);
