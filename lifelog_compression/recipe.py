@@ -47,6 +47,29 @@ class Recipe:
         if self.canvas_width % 2 or self.canvas_height % 2 or min(self.canvas_width, self.canvas_height) < 2:
             raise ValueError("canvas sizes must be even and >= 2")
 
+    def sampling_doc(self) -> dict:
+        """bundle.json's ``sampling`` object (also in ``spec``)."""
+        return {
+            "requested_interval_ms": self.interval_ms,
+            "tolerance_before_ms": self.tolerance_before_ms,
+            "tolerance_after_ms": self.tolerance_after_ms,
+            "timeline_origin": "presentation time of the first video frame",
+        }
+
+    def image_doc(self) -> dict:
+        """bundle.json's ``image`` object (also in ``spec``)."""
+        return {
+            "format": "jpeg",
+            "canvas_width": self.canvas_width,
+            "canvas_height": self.canvas_height,
+            "fit_mode": "contain",
+            "padding": "black",
+            "jpeg_quality": self.jpeg_quality,
+            "chroma_subsampling": self.chroma_subsampling,
+            "scale_filter": self.scale_filter,
+            "color": "JFIF YCbCr (BT.601 full range), converted from the source's own matrix and range",
+        }
+
     def native_kwargs(self) -> dict:
         """The keyword arguments of the native ``Source.extract`` for this recipe."""
         return {
@@ -74,23 +97,8 @@ def spec(recipe: Recipe = DEFAULT_RECIPE) -> dict:
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_FORMAT_VERSION,
         "producer": {"name": "lifelog_compression", "version": __version__},
-        "sampling": {
-            "requested_interval_ms": recipe.interval_ms,
-            "tolerance_before_ms": recipe.tolerance_before_ms,
-            "tolerance_after_ms": recipe.tolerance_after_ms,
-            "timeline_origin": "presentation time of the first video frame",
-        },
-        "image": {
-            "format": "jpeg",
-            "canvas_width": recipe.canvas_width,
-            "canvas_height": recipe.canvas_height,
-            "fit_mode": "contain",
-            "padding": "black",
-            "jpeg_quality": recipe.jpeg_quality,
-            "chroma_subsampling": recipe.chroma_subsampling,
-            "scale_filter": recipe.scale_filter,
-            "color": "JFIF YCbCr (BT.601 full range), converted from the source's own matrix and range",
-        },
+        "sampling": recipe.sampling_doc(),
+        "image": recipe.image_doc(),
         "layout": {
             "bundle": "bundle.json",
             "manifest": "manifest.jsonl",

@@ -169,7 +169,7 @@ def test_cli_interrupt_then_resume(tmp_path):
     root.mkdir()
     for i in range(4):
         subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                        f"testsrc2=size=1280x720:rate=30", "-t", "20", "-c:v", "libx264", "-preset", "ultrafast",
+                        "testsrc2=size=1280x720:rate=30", "-t", "20", "-c:v", "libx264", "-preset", "ultrafast",
                         "-g", "600", str(root / f"clip{i}.mp4")], check=True)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", str(root), str(out)]

@@ -30,7 +30,7 @@ def test_pack_respects_the_limit_and_the_union_is_the_manifest(bundle, tmp_path)
     limit = 2 * max(frame_sizes) + 96 * 1024
     paths = lc.pack(bundle, tmp_path / "shards", shard_bytes=limit)
     assert len(paths) > 1
-    union, frames = [], {}
+    union = []
     for i, path in enumerate(paths, 1):
         assert path.stat().st_size <= limit
         names, rows, doc = shard_manifest(path)

@@ -1,7 +1,6 @@
 """The GIL is released while frames are decoded, progress is reported, and
 Ctrl-C stops the work quickly without leaving a bundle."""
 
-import os
 import signal
 import subprocess
 import sys
