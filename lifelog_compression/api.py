@@ -138,8 +138,10 @@ def extract_to_dir(
             writer = BundleWriter(output_dir, overwrite=overwrite)
         hasher = SourceHasher(source_path)
         hasher.start()
-        decoder = _core.Source(os.fspath(decode_from)) if decode_from is not None else src
+        decoder = src
         try:
+            if decode_from is not None:
+                decoder = _core.Source(os.fspath(decode_from))
             state = _Collector(writer, recipe, source_relpath or source_path.name, requests, info["duration_ms"],
                                started, progress)
             if decode_from is not None:

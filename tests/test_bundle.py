@@ -114,3 +114,9 @@ def test_spec_matches_what_is_written(bundle):
     doc = lc.load_bundle_metadata(bundle)
     assert s["image"]["jpeg_quality"] == doc.image["jpeg_quality"]
     assert s["sampling"]["requested_interval_ms"] == doc.sampling["requested_interval_ms"]
+
+
+def test_failure_after_the_folder_was_started_leaves_nothing(clip, tmp_path):
+    with pytest.raises(lc.SourceNotFoundError):
+        lc.extract_to_dir(clip("hevc_mp4").path, tmp_path / "b", decode_from=tmp_path / "missing-proxy.LRV")
+    assert list(tmp_path.iterdir()) == []
