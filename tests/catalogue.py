@@ -25,5 +25,11 @@ CATALOGUE = {
     "short_mp4": dict(suffix=".mp4", codec="libx264", seconds=0.4),
     # One keyframe every 10 s: everything after 0 is decoded forward, nothing twice.
     "long_gop_mp4": dict(suffix=".mp4", codec="libx264", bframes=2, gop=300, seconds=10.0),
+    # Pro and camcorder formats: 10-bit 4:2:2 ProRes in MOV, interlaced H.264 in
+    # MPEG-TS (.MTS, as AVCHD writes), 4:4:4 HEVC in Matroska.
+    "prores_mov": dict(suffix=".mov", codec="prores_ks", pix_fmt="yuv422p10le", seconds=3.0),
+    "interlaced_mts": dict(suffix=".mts", container="mpegts", codec="libx264", seconds=3.0,
+                           extra_args=("-flags", "+ildct+ilme", "-x264-params", "interlaced=1")),
+    "hevc444_mkv": dict(suffix=".mkv", codec="libx265", pix_fmt="yuv444p", seconds=3.0),
     "faststart_mp4": dict(suffix=".mp4", codec="libx264", gop=30, seconds=6.0, extra_args=("-movflags", "+faststart")),
 }

@@ -8,7 +8,8 @@ from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
 from truth import assert_true_to_source, nearest_frame_ms
 
 CLIPS = ["h264_bframes_mp4", "hevc_mp4", "vp9_webm", "av1_mkv", "mpeg2_ts", "mjpeg_avi", "hevc_10bit_mp4",
-         "h264_444_mp4", "odd_size_mp4", "start_offset_mp4", "start_offset_ts", "vfr_mp4", "long_gop_mp4"]
+         "h264_444_mp4", "odd_size_mp4", "start_offset_mp4", "start_offset_ts", "vfr_mp4", "long_gop_mp4",
+         "prores_mov", "interlaced_mts", "hevc444_mkv"]
 
 
 @pytest.mark.parametrize("name", CLIPS)
