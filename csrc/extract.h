@@ -95,8 +95,10 @@ typedef struct lc_frame {
     const unsigned char *jpeg;   /* valid only during the sink call */
     size_t jpeg_size;
     const unsigned char *rgb;    /* with recipe.raw_rgb instead of jpeg: canvas_height rows of
-                                    canvas_width * 3 bytes, valid only during the sink call */
+                                    canvas_width * 3 bytes, valid only during the sink call... */
     size_t rgb_size;
+    int *rgb_adopted;            /* ...unless the sink sets *rgb_adopted = 1 (when non-NULL):
+                                    then the buffer is the sink's, to release with lc_free */
 } lc_frame;
 
 /* Return 0 to go on, non-zero to stop (lc_extract then returns LC_ERR_CANCELLED). */

@@ -18,13 +18,12 @@
 struct lc_canvas {
     int canvas_w, canvas_h, quality;
     int chroma_shift;            /* 1 for 4:2:0 planes, 0 for 4:4:4 */
-    /* Raw output: the YCbCr canvas is converted to packed RGB (an unscaled,
-     * fast conversion) instead of being JPEG-encoded. */
+    /* Raw output: the YCbCr canvas is converted to packed RGB by
+     * libjpeg-turbo's own (SIMD) JFIF colour conversion instead of being
+     * JPEG-encoded: the same pixels a decoder of our JPEG would see. */
     int raw_rgb;
     uint8_t *rgb_canvas;
-    uint8_t *rgb_tmp[4];
-    int rgb_tmp_stride[4];
-    struct SwsContext *to_rgb;
+    tjhandle tj_rgb;
     enum AVPixelFormat planes_fmt;
     int sws_filter;
     AVRational sample_aspect;
@@ -67,7 +66,8 @@ lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src)
     cv->hflip = src->info.hflip;
     cv->src_fmt = AV_PIX_FMT_NONE;
     build_range_tables(cv);
-    if (cv->raw_rgb && !(cv->rgb_canvas = calloc((size_t)cv->canvas_w * 3, (size_t)cv->canvas_h))) {
+    if (cv->raw_rgb && (!(cv->rgb_canvas = calloc((size_t)cv->canvas_w * 3, (size_t)cv->canvas_h)) ||
+                        !(cv->tj_rgb = tjInitDecompress()))) {
         lc_canvas_free(cv);
         return NULL;
     }
@@ -88,10 +88,10 @@ void lc_canvas_free(lc_canvas *cv)
         return;
     av_freep(&cv->canvas_buf);
     av_freep(&cv->turn_buf);
-    av_freep(&cv->rgb_tmp[0]);
     free(cv->rgb_canvas);
+    if (cv->tj_rgb)
+        tjDestroy(cv->tj_rgb);
     sws_freeContext(cv->sws);
-    sws_freeContext(cv->to_rgb);
     if (cv->tj)
         tjDestroy(cv->tj);
     tjFree(cv->jpeg);
@@ -204,19 +204,6 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
     if (av_image_alloc(cv->turn_plane, cv->turn_stride, tw + 64, th + 2, cv->planes_fmt, 64) < 0)
         return lc_fail(err, LC_ERR_NOMEM, "out of memory");
     cv->turn_buf = cv->turn_plane[0];
-    if (cv->raw_rgb) {
-        /* JFIF YCbCr (BT.601, full range) of the content rect -> RGB. */
-        sws_freeContext(cv->to_rgb);
-        av_freep(&cv->rgb_tmp[0]);
-        cv->to_rgb = sws_getContext(cv->rect.width, cv->rect.height, cv->planes_fmt, cv->rect.width,
-                                    cv->rect.height, AV_PIX_FMT_RGB24, SWS_POINT, NULL, NULL, NULL);
-        if (!cv->to_rgb ||
-            av_image_alloc(cv->rgb_tmp, cv->rgb_tmp_stride, cv->rect.width + 64, cv->rect.height + 2,
-                           AV_PIX_FMT_RGB24, 64) < 0)
-            return lc_fail(err, LC_ERR_NOMEM, "out of memory");
-        sws_setColorspaceDetails(cv->to_rgb, sws_getCoefficients(SWS_CS_ITU601), 1,
-                                 sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
-    }
     cv->turn_w = tw;
     cv->turn_h = th;
     cv->src_w = frame->width;
@@ -294,12 +281,11 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     out->source_width = frame->width;
     out->source_height = frame->height;
     if (cv->raw_rgb) {
-        const uint8_t *yuv[4] = {dst[0], dst[1], dst[2], NULL};
-        int yuv_stride[4] = {cv->stride[0], cv->stride[1], cv->stride[2], 0};
-        sws_scale(cv->to_rgb, yuv, yuv_stride, 0, r.height, cv->rgb_tmp, cv->rgb_tmp_stride);
-        for (int y = 0; y < r.height; y++)
-            memcpy(cv->rgb_canvas + ((long)(r.y + y) * cv->canvas_w + r.x) * 3,
-                   cv->rgb_tmp[0] + (long)y * cv->rgb_tmp_stride[0], (size_t)r.width * 3);
+        const unsigned char *yuv[3] = {dst[0], dst[1], dst[2]};
+        if (tjDecodeYUVPlanes(cv->tj_rgb, yuv, cv->stride, cv->chroma_shift ? TJSAMP_420 : TJSAMP_444,
+                              cv->rgb_canvas + ((long)r.y * cv->canvas_w + r.x) * 3, r.width, cv->canvas_w * 3,
+                              r.height, TJPF_RGB, 0) != 0)
+            return lc_fail(err, LC_ERR_INTERNAL, "RGB conversion failed: %s", tjGetErrorStr2(cv->tj_rgb));
         out->rgb = cv->rgb_canvas;
         out->rgb_size = (size_t)cv->canvas_w * 3 * cv->canvas_h;
         return LC_OK;

@@ -426,9 +426,12 @@ static lc_status deliver(job *j, lc_frame_sink sink, lc_poll_fn poll, void *ctx,
         slot *s = &j->slots[j->delivered];
         if (s->ready) {
             lc_frame frame = s->frame;
+            int adopted = 0;   /* a raw canvas handed over whole: no copy into Python */
+            frame.rgb_adopted = frame.rgb ? &adopted : NULL;
             pthread_mutex_unlock(&j->mu);
             int stop = sink(ctx, &frame);
-            free(s->jpeg);
+            if (!adopted)
+                free(s->jpeg);
             s->jpeg = NULL;
             pthread_mutex_lock(&j->mu);
             j->delivered++;

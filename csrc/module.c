@@ -18,7 +18,45 @@
 
 typedef struct {
     PyObject *source_type;
+    PyObject *pixels_type;
 } module_state;
+
+/* Pixels: a read-only buffer that owns a raw canvas from the core, so numpy
+ * can wrap 6 MB per frame without copying it (numpy.frombuffer). */
+typedef struct {
+    PyObject_HEAD
+    unsigned char *data;
+    Py_ssize_t size;
+} PixelsObject;
+
+static int Pixels_getbuffer(PixelsObject *self, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->size, 1, flags);
+}
+
+static Py_ssize_t Pixels_len(PixelsObject *self) { return self->size; }
+
+static void Pixels_dealloc(PixelsObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    lc_free(self->data);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot Pixels_slots[] = {
+    {Py_tp_doc, "Raw RGB canvas bytes owned by the native core (buffer protocol, read-only)."},
+    {Py_tp_dealloc, Pixels_dealloc},
+    {Py_bf_getbuffer, Pixels_getbuffer},
+    {Py_sq_length, Pixels_len},
+    {0, NULL}};
+
+static PyType_Spec Pixels_spec = {
+    .name = "lifelog_compression._core.Pixels",
+    .basicsize = sizeof(PixelsObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Pixels_slots,
+};
 
 typedef struct {
     PyObject_HEAD
@@ -170,6 +208,7 @@ static PyObject *Source_probe_json(SourceObject *self, PyObject *unused)
 typedef struct {
     PyObject *on_frame;
     PyThreadState *tstate;
+    PyTypeObject *pixels_type;
 } extract_ctx;
 
 static const char *obtained_name(lc_obtained o)
@@ -182,21 +221,38 @@ static const char *obtained_name(lc_obtained o)
     }
 }
 
-static PyObject *frame_dict(const lc_frame *f)
+static PyObject *adopt_pixels(PyTypeObject *type, const lc_frame *f)
+{
+    PixelsObject *px = PyObject_New(PixelsObject, type);
+    if (!px)
+        return NULL;
+    px->data = (unsigned char *)f->rgb;
+    px->size = (Py_ssize_t)f->rgb_size;
+    *f->rgb_adopted = 1;
+    return (PyObject *)px;
+}
+
+static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
 {
     if (f->obtained == LC_OBTAINED_NONE)
         return Py_BuildValue("{snsLszszsisOsO}", "request_index", (Py_ssize_t)f->request_index,
                              "requested_ms", (long long)f->requested_ms, "actual_us", NULL,
                              "obtained", NULL, "frames_decoded", f->frames_decoded, "jpeg", Py_None,
                              "rgb", Py_None);
-    /* One copy into a bytes object; the pixels are read-only downstream. */
-    const char *data = (const char *)(f->rgb ? f->rgb : f->jpeg);
-    Py_ssize_t size = (Py_ssize_t)(f->rgb ? f->rgb_size : f->jpeg_size);
-    return Py_BuildValue("{snsLsLsssis(iiii)s(ii)sy#sO}", "request_index", (Py_ssize_t)f->request_index,
+    PyObject *pixels;
+    if (f->rgb && f->rgb_adopted)
+        pixels = adopt_pixels(pixels_type, f);
+    else if (f->rgb)
+        pixels = PyBytes_FromStringAndSize((const char *)f->rgb, (Py_ssize_t)f->rgb_size);
+    else
+        pixels = PyBytes_FromStringAndSize((const char *)f->jpeg, (Py_ssize_t)f->jpeg_size);
+    if (!pixels)
+        return NULL;
+    return Py_BuildValue("{snsLsLsssis(iiii)s(ii)sNsO}", "request_index", (Py_ssize_t)f->request_index,
                          "requested_ms", (long long)f->requested_ms, "actual_us", (long long)f->actual_us,
                          "obtained", obtained_name(f->obtained), "frames_decoded", f->frames_decoded,
                          "content_rect", f->content_x, f->content_y, f->content_width, f->content_height,
-                         "source_size", f->source_width, f->source_height, f->rgb ? "rgb" : "jpeg", data, size,
+                         "source_size", f->source_width, f->source_height, f->rgb ? "rgb" : "jpeg", pixels,
                          f->rgb ? "jpeg" : "rgb", Py_None);
 }
 
@@ -205,7 +261,7 @@ static int sink(void *opaque, const lc_frame *frame)
     extract_ctx *ctx = opaque;
     PyEval_RestoreThread(ctx->tstate);
     int stop = 1;
-    PyObject *d = frame_dict(frame);
+    PyObject *d = frame_dict(frame, ctx->pixels_type);
     if (d) {
         PyObject *r = PyObject_CallOneArg(ctx->on_frame, d);
         Py_DECREF(d);
@@ -284,7 +340,12 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
     }
     Py_CLEAR(seq);
 
-    extract_ctx ctx = {on_frame, NULL};
+    module_state *state = PyType_GetModuleState(Py_TYPE(self));
+    extract_ctx ctx = {on_frame, NULL, state ? (PyTypeObject *)state->pixels_type : NULL};
+    if (!ctx.pixels_type) {
+        PyMem_Free(times);
+        return NULL;
+    }
     self->busy = 1;
     ctx.tstate = PyEval_SaveThread();
     status = lc_extract(self->src, times, (size_t)n, &recipe, sink, poll, &ctx, err);
@@ -371,6 +432,9 @@ static int core_exec(PyObject *m)
     state->source_type = PyType_FromModuleAndSpec(m, &Source_spec, NULL);
     if (!state->source_type || PyModule_AddObjectRef(m, "Source", state->source_type) < 0)
         return -1;
+    state->pixels_type = PyType_FromModuleAndSpec(m, &Pixels_spec, NULL);
+    if (!state->pixels_type || PyModule_AddObjectRef(m, "Pixels", state->pixels_type) < 0)
+        return -1;
     if (PyModule_AddStringConstant(m, "backend", lc_backend_name()) < 0 ||
         PyModule_AddStringConstant(m, "backend_versions", lc_backend_versions()) < 0)
         return -1;
@@ -381,6 +445,7 @@ static int core_traverse(PyObject *m, visitproc visit, void *arg)
 {
     module_state *state = PyModule_GetState(m);
     Py_VISIT(state->source_type);
+    Py_VISIT(state->pixels_type);
     return 0;
 }
 
@@ -388,6 +453,7 @@ static int core_clear(PyObject *m)
 {
     module_state *state = PyModule_GetState(m);
     Py_CLEAR(state->source_type);
+    Py_CLEAR(state->pixels_type);
     return 0;
 }
 
