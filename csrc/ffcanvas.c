@@ -219,12 +219,12 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
  * `rotation` after an optional mirror. Each destination pixel (x, y) reads the
  * source at row r0 + x*rx + y*ry, column c0 + x*cx + y*cy. */
 static void turn_plane(const uint8_t *src, int src_stride, int sw, int sh, uint8_t *dst,
-                       int dst_stride, int dw, int dh, int rotation, int hflip, int bpp)
+                       int dst_stride, int dw, int dh, int rotation, int hflip)
 {
     long r0 = 0, rx = 0, ry = 1, c0 = 0, cx = 1, cy = 0;
     if (rotation == 0 && !hflip) {
         for (int y = 0; y < dh; y++)
-            memcpy(dst + (long)y * dst_stride, src + (long)y * src_stride, (size_t)dw * bpp);
+            memcpy(dst + (long)y * dst_stride, src + (long)y * src_stride, (size_t)dw);
         return;
     }
     switch (rotation) {
@@ -238,19 +238,14 @@ static void turn_plane(const uint8_t *src, int src_stride, int sw, int sh, uint8
         cx = -cx;
         cy = -cy;
     }
-    const long step_x = rx * src_stride + cx * bpp;
-    const long step_y = ry * src_stride + cy * bpp;
-    const uint8_t *row_start = src + r0 * src_stride + c0 * bpp;
+    const long step_x = rx * src_stride + cx;
+    const long step_y = ry * src_stride + cy;
+    const uint8_t *row_start = src + r0 * src_stride + c0;
     for (int y = 0; y < dh; y++, row_start += step_y) {
         const uint8_t *s = row_start;
         uint8_t *d = dst + (long)y * dst_stride;
-        if (bpp == 1) {
-            for (int x = 0; x < dw; x++, s += step_x)
-                d[x] = *s;
-        } else {
-            for (int x = 0; x < dw; x++, s += step_x, d += bpp)
-                memcpy(d, s, (size_t)bpp);
-        }
+        for (int x = 0; x < dw; x++, s += step_x)
+            d[x] = *s;
     }
 }
 
@@ -269,7 +264,7 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     for (int p = 0; p < 3; p++) {
         int shift = p ? cv->chroma_shift : 0;
         turn_plane(cv->turn_plane[p], cv->turn_stride[p], cv->turn_w >> shift, cv->turn_h >> shift,
-                   dst[p], cv->stride[p], r.width >> shift, r.height >> shift, cv->rotation, cv->hflip, 1);
+                   dst[p], cv->stride[p], r.width >> shift, r.height >> shift, cv->rotation, cv->hflip);
         if (cv->expand_range)
             expand_rect(dst[p], cv->stride[p], r.width >> shift, r.height >> shift,
                         p ? cv->chroma_lut : cv->luma_lut);
