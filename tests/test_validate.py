@@ -206,12 +206,17 @@ def test_reference_is_the_true_source_frame(made):
         assert read_index(np.round(canvas).astype(np.uint8), rect) == frame_at(source, row["actual_ts_ms"])
 
 
+def swap_frames(bundle, a, b):
+    """Exchanges two frame files (the manifest keeps its rows)."""
+    pa, pb = bundle / a, bundle / b
+    da, db = pa.read_bytes(), pb.read_bytes()
+    pa.write_bytes(db)
+    pb.write_bytes(da)
+
+
 def test_swapped_frames_fail_the_hash(copy):
     source, bundle = copy
-    a, b = bundle / "frames/00000002.jpg", bundle / "frames/00000004.jpg"
-    da, db = a.read_bytes(), b.read_bytes()
-    a.write_bytes(db)
-    b.write_bytes(da)
+    swap_frames(bundle, "frames/00000002.jpg", "frames/00000004.jpg")
     report = validate_bundle(source.path, bundle, limit=4)
     got = reasons(report)
     assert set(got) == {"frames/00000002.jpg", "frames/00000004.jpg"}
@@ -220,10 +225,7 @@ def test_swapped_frames_fail_the_hash(copy):
 
 def test_swapped_frames_with_matching_hashes_fail_the_picture(copy):
     source, bundle = copy
-    a, b = bundle / "frames/00000002.jpg", bundle / "frames/00000004.jpg"
-    da, db = a.read_bytes(), b.read_bytes()
-    a.write_bytes(db)
-    b.write_bytes(da)
+    swap_frames(bundle, "frames/00000002.jpg", "frames/00000004.jpg")
     rows = rows_of(bundle)
     for row in rows:
         row["content_hash"] = sha(bundle / row["frame_relpath"])
