@@ -126,6 +126,11 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
                      const lc_recipe *recipe, lc_frame_sink sink, lc_poll_fn poll,
                      void *ctx, char err[LC_ERRMSG_SIZE]);
 
+/* Bytes read from the source so far by the probing context, the keyframe scan
+ * and every worker (what travelled over the network for a URL), or -1 when
+ * the backend cannot tell. Safe to call while lc_extract runs. */
+int64_t lc_bytes_read(const lc_source *src);
+
 void lc_close(lc_source *src);
 void lc_free(void *p);
 

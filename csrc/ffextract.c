@@ -119,7 +119,7 @@ static int read_video_packet(worker *w)
 
 static lc_status reopen(worker *w, char err[LC_ERRMSG_SIZE])
 {
-    avformat_close_input(&w->fmt);
+    lc_close_demuxer(w->job->src, &w->fmt);
     w->read_ordinal = 0;
     return lc_open_demuxer(w->job->src, &w->fmt, err);
 }
@@ -364,7 +364,7 @@ static void worker_close(worker *w)
     clear_pending(w);
     av_packet_free(&w->pkt);
     avcodec_free_context(&w->dec);
-    avformat_close_input(&w->fmt);
+    lc_close_demuxer(w->job->src, &w->fmt);
     lc_canvas_free(w->canvas);
     w->canvas = NULL;
 }

@@ -27,6 +27,7 @@ struct lc_source {
     lc_keyframe *keyframes;
     size_t n_keyframes;
     int keyframes_scanned;
+    int64_t bytes_read;          /* by demuxers already closed (workers, scans); see ffio.c */
 };
 
 /* Sets err to a formatted one-line message and returns status. */
@@ -46,6 +47,13 @@ lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **ou
                           char err[LC_ERRMSG_SIZE]);
 /* Reads every video packet once to find keyframes where no index exists. */
 lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE]);
+
+/* ffio.c: local files and http(s) URLs, and the bytes read from them. */
+int lc_is_url(const char *path);
+int lc_open_input(const char *path, AVFormatContext **fmt);
+lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE]);
+/* Closes a demuxer opened on src and adds what it read to src's count. */
+void lc_close_demuxer(const lc_source *src, AVFormatContext **fmt);
 
 /* ffcanvas.c: one picture onto the canvas and out as JPEG. */
 typedef struct lc_canvas lc_canvas;

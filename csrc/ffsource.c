@@ -103,6 +103,8 @@ static lc_status classify_open_failure(const char *path, int averror, char err[L
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     int is_mp4 = 0, score = 0;
+    if (lc_is_url(path))
+        return lc_url_open_failure(averror, err);
     if (averror == AVERROR(EACCES) || averror == AVERROR(EIO))
         return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", lc_av_error(averror, ebuf));
     if (!mp4_has_moov(path, &is_mp4) && is_mp4)
@@ -295,17 +297,11 @@ static void quiet_libraries(void)
     av_log_set_level(getenv("LIFELOG_FFMPEG_LOG") ? AV_LOG_WARNING : AV_LOG_QUIET);
 }
 
-lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
+/* What stat tells about a local path before libavformat reads it. A pipe or
+ * a terminal has no size and cannot seek, and the planner seeks. */
+static lc_status check_local_file(const char *path, char err[LC_ERRMSG_SIZE])
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, quiet_libraries);
     struct stat sb;
-    lc_status status = LC_OK;
-    char ebuf[AV_ERROR_MAX_STRING_SIZE];
-    lc_source *src = NULL;
-    int ret;
-    *out = NULL;
-
     if (stat(path, &sb) != 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return lc_fail(err, LC_ERR_NOT_FOUND, "no such file");
@@ -313,15 +309,34 @@ lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
     }
     if (S_ISDIR(sb.st_mode))
         return lc_fail(err, LC_ERR_IS_DIRECTORY, "is a folder, not a video file");
+    if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode) || S_ISSOCK(sb.st_mode))
+        return lc_fail(err, LC_ERR_NOT_MEDIA, "is a pipe or a device, not a file: pipes are not "
+                       "supported (frames are found by seeking); save the stream to a file first");
     if (sb.st_size == 0)
         return lc_fail(err, LC_ERR_EMPTY, "the file is empty (0 bytes)");
+    return LC_OK;
+}
+
+lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, quiet_libraries);
+    lc_status status = LC_OK;
+    char ebuf[AV_ERROR_MAX_STRING_SIZE];
+    lc_source *src = NULL;
+    int ret;
+    *out = NULL;
+
+    /* A URL has no stat: the http protocol says what is missing (ffio.c). */
+    if (!lc_is_url(path) && (status = check_local_file(path, err)) != LC_OK)
+        return status;
 
     src = calloc(1, sizeof *src);
     if (!src || !(src->path = strdup(path))) {
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    ret = avformat_open_input(&src->fmt, path, NULL, NULL);
+    ret = lc_open_input(path, &src->fmt);
     if (ret < 0) {
         status = classify_open_failure(path, ret, err);
         goto fail;
@@ -370,7 +385,7 @@ void lc_close(lc_source *src)
 {
     if (!src)
         return;
-    avformat_close_input(&src->fmt);
+    lc_close_demuxer(src, &src->fmt);
     free(src->keyframes);
     free(src->path);
     free(src);
@@ -382,17 +397,17 @@ lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     AVFormatContext *fmt = NULL;
-    int ret = avformat_open_input(&fmt, src->path, NULL, NULL);
+    int ret = lc_open_input(src->path, &fmt);
     if (ret < 0)
         return lc_fail(err, LC_ERR_IO, "cannot open the file again: %s", lc_av_error(ret, ebuf));
     /* Streams only appear after find_stream_info in headerless containers. */
     if ((unsigned)src->stream_index >= fmt->nb_streams &&
         (ret = avformat_find_stream_info(fmt, NULL)) < 0) {
-        avformat_close_input(&fmt);
+        lc_close_demuxer(src, &fmt);
         return lc_fail(err, LC_ERR_DAMAGED, "cannot read the streams: %s", lc_av_error(ret, ebuf));
     }
     if ((unsigned)src->stream_index >= fmt->nb_streams) {
-        avformat_close_input(&fmt);
+        lc_close_demuxer(src, &fmt);
         return lc_fail(err, LC_ERR_DAMAGED, "the video stream vanished on reopening");
     }
     for (unsigned i = 0; i < fmt->nb_streams; i++)
@@ -478,6 +493,6 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
 done:
     free(kf);
     av_packet_free(&pkt);
-    avformat_close_input(&fmt);
+    lc_close_demuxer(src, &fmt);
     return status;
 }

@@ -6,6 +6,7 @@
  *
  *   Source(path)                 opens and probes (GIL released)
  *   Source.info                  dict: timeline and geometry the backend read
+ *   Source.bytes_read            int: bytes read from the file or URL so far
  *   Source.probe_json()          str: container, streams, chapters, summary
  *   Source.extract(requests_ms, on_frame, *, canvas_width, ..., workers)
  *   Source.close(), context manager
@@ -183,6 +184,16 @@ static PyObject *Source_get_info(SourceObject *self, void *closure)
                          "display_height", i->display_height, "rotation_degrees", i->rotation_degrees,
                          "hflip", PyBool_FromLong(i->hflip), "keyframe_index",
                          PyBool_FromLong(i->keyframe_index));
+}
+
+/* Not check_open: the count may be read while an extraction runs. */
+static PyObject *Source_get_bytes_read(SourceObject *self, void *closure)
+{
+    if (!self->src) {
+        PyErr_SetString(PyExc_ValueError, "the source is closed");
+        return NULL;
+    }
+    return PyLong_FromLongLong((long long)lc_bytes_read(self->src));
 }
 
 static PyObject *Source_probe_json(SourceObject *self, PyObject *unused)
@@ -402,6 +413,8 @@ static PyMethodDef Source_methods[] = {
 
 static PyGetSetDef Source_getset[] = {
     {"info", (getter)Source_get_info, NULL, "Timeline and geometry read when the source was opened.", NULL},
+    {"bytes_read", (getter)Source_get_bytes_read, NULL,
+     "Bytes read from the source so far (probing and every worker), -1 if the backend cannot tell.", NULL},
     {NULL}};
 
 static PyMemberDef Source_members[] = {
