@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, _core
+from . import __version__, _core, storage
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
 from .errors import DamagedSourceError
 from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
@@ -37,7 +37,7 @@ class Progress:
 class ExtractResult:
     """What ``extract_to_dir`` made."""
 
-    bundle_dir: Path
+    bundle_dir: Path | str          # a str for a bundle published to object storage
     bundle_id: str
     frame_count: int
     request_count: int
@@ -48,6 +48,10 @@ class ExtractResult:
     frames_decoded: int
     missing_requests_ms: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    source_bytes_read: int = -1     # what the core read (over a URL: what the server sent); -1 unknown
+
+    def with_bundle_dir(self, bundle_dir: Path | str) -> "ExtractResult":
+        return replace(self, bundle_dir=bundle_dir)
 
     @property
     def realtime_factor(self) -> float:
@@ -122,11 +126,24 @@ def extract_to_dir(
     192 MiB; see shards.py) instead of a folder. Raises an
     :class:`~lifelog_compression.errors.ExtractError` subclass naming the file
     and the reason; Ctrl-C raises KeyboardInterrupt and leaves no bundle.
+
+    ``input`` may be an ``http(s)://``, ``s3://`` or ``gs://`` URL (read in
+    byte ranges) and ``output_dir`` an ``s3://`` or ``gs://`` prefix (published
+    when complete); see storage.py. Another scheme raises
+    UnsupportedLocationError before anything is created.
     """
-    source_path = Path(input)
+    # URLs and object storage (storage.py): checked before anything is created.
+    source = storage.location(input)
+    output = storage.location(output_dir, output=True)
+    if not output.is_local:
+        return storage.extract_to_remote(
+            source, output, overwrite=overwrite, progress=progress, recipe=recipe, workers=workers,
+            source_relpath=source_relpath, decode_from=decode_from, bundle_extra=bundle_extra, shards=shards,
+            shard_bytes=shard_bytes)
+    source_path = Path(source.text)
     output_dir = Path(output_dir)
     started = time.monotonic()
-    with _core.Source(os.fspath(source_path)) as src:
+    with storage.open_source(source) as src:
         info = src.info
         probe = json.loads(src.probe_json())
         requests = recipe.request_times_ms(info["duration_ms"])
@@ -136,13 +153,13 @@ def extract_to_dir(
             writer = ShardWriter(output_dir, shard_bytes=shard_bytes or DEFAULT_SHARD_BYTES)
         else:
             writer = BundleWriter(output_dir, overwrite=overwrite)
-        hasher = SourceHasher(source_path)
+        hasher = SourceHasher(source_path) if source.is_local else storage.NoHash(source)
         hasher.start()
         decoder = src
         try:
             if decode_from is not None:
                 decoder = _core.Source(os.fspath(decode_from))
-            state = _Collector(writer, recipe, source_relpath or source_path.name, requests, info["duration_ms"],
+            state = _Collector(writer, recipe, source_relpath or source.name, requests, info["duration_ms"],
                                started, progress)
             if decode_from is not None:
                 state.decoded_relpath = Path(decode_from).name if source_relpath is None else str(
@@ -154,8 +171,8 @@ def extract_to_dir(
                 **recipe.native_kwargs(),
             )
             if not writer.rows:
-                raise DamagedSourceError(f"{source_path}: no frame could be decoded", "no frame could be decoded",
-                                         str(source_path))
+                raise DamagedSourceError(f"{source.text}: no frame could be decoded", "no frame could be decoded",
+                                         source.text)
             hasher.join()
             notes = _notes_for_missing(state.missing, requests, state.last_actual_ms, recipe)
             transfer = probe.get("summary", {}).get("color_transfer")
@@ -164,7 +181,9 @@ def extract_to_dir(
                              "mapping, so bright scenes look flat or dark")
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
-            bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher.digest)
+            bytes_read = src.bytes_read
+            bundle = _bundle_document(writer, source, probe, info, recipe, notes, hasher.digest)
+            bundle["source_bytes_read"] = bytes_read
             bundle.update(bundle_extra or {})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
             writer.commit(bundle, extra)
@@ -187,6 +206,7 @@ def extract_to_dir(
         frames_decoded=state.frames_decoded,
         missing_requests_ms=state.missing,
         notes=notes,
+        source_bytes_read=bytes_read,
     )
 
 
@@ -251,15 +271,20 @@ class _Collector:
             )
 
 
-def _bundle_document(writer, source_path, probe, info, recipe, notes, source_hash) -> dict:
-    summary = source_metadata(source_path, probe)
+def _bundle_document(writer, source, probe, info, recipe, notes, source_hash) -> dict:
+    if source.is_local:
+        summary = source_metadata(Path(source.text), probe)
+        mdls, mdls_available = mdls_text(Path(source.text))
+        xattrs = xattrs_text(Path(source.text))
+    else:
+        summary, mdls, xattrs = storage.remote_source_files(source, probe, storage.identity(source))
+        mdls_available = False
     if source_hash:
         summary["content_hash"] = source_hash
-    mdls, mdls_available = mdls_text(source_path)
     writer.write_json(ARTIFACTS["source_metadata"], summary)
     writer.write_json(ARTIFACTS["source_probe"], probe_document(probe))
     writer.write_text(ARTIFACTS["source_mdls"], mdls)
-    writer.write_text(ARTIFACTS["source_xattrs"], xattrs_text(source_path))
+    writer.write_text(ARTIFACTS["source_xattrs"], xattrs)
     return {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_FORMAT_VERSION,

@@ -19,6 +19,7 @@ __all__ = [
     "BundleError",
     "NotAFolderError",
     "BatchFailedError",
+    "UnsupportedLocationError",
 ]
 
 
@@ -114,3 +115,9 @@ class BatchFailedError(ExtractError):
     """Some files of a batch failed (the others were extracted)."""
 
     exit_code = 15
+
+
+class UnsupportedLocationError(ExtractError, ValueError):
+    """A location this package cannot use (unknown URL scheme, a pipe); nothing was created."""
+
+    exit_code = 2

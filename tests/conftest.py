@@ -10,6 +10,9 @@ import pytest
 # tests, not a package; put this folder first on the import path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# Real servers on loopback (nginx, moto's S3), started once per session when a test asks.
+from servers import http_server, s3_server  # noqa: E402,F401
+
 
 @pytest.fixture(scope="session")
 def clip_cache(tmp_path_factory) -> Path:
