@@ -141,7 +141,7 @@ def extract_to_dir(
             source_relpath=source_relpath, decode_from=decode_from, bundle_extra=bundle_extra, shards=shards,
             shard_bytes=shard_bytes)
     source_path = Path(source.text)
-    output_dir = Path(output_dir)
+    output_dir = Path(output.text)
     started = time.monotonic()
     with storage.open_source(source) as src:
         info = src.info

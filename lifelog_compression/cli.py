@@ -100,21 +100,36 @@ def _register_batch(sub) -> None:
                    help="decode a camera's low-resolution proxy (LRV/LRF) when its duration matches the original")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    # Beyond one machine (distributed.py, docs/distributed.md).
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="one Ray task per file on the cluster at ADDRESS (default: RAY_ADDRESS or a local "
+                   "one); INPUT_DIR may then be an s3:// or gs:// prefix and OUTPUT_ROOT an s3:// or gs:// "
+                   "prefix; needs lifelog-compression[ray]")
+    p.add_argument("--cpus-per-file", type=float, default=1, help="with --ray: CPUs each file's task asks for")
     p.set_defaults(func=_cmd_batch)
 
 
 def _cmd_batch(args) -> int:
     from .batch import BatchProgress, extract_directory_to_dir
 
+    from .storage import require_local
+
+    if args.ray is None:
+        require_local(args.input_dir, args.output_root, hint="URLs need --ray")
     bar = ProgressBar("batch", enabled=None if not args.quiet else False)
 
     def on_progress(p: BatchProgress) -> None:
         bar.update(p.files_done, p.files_total, p.video_s_done, p.elapsed_s, eta_s=p.eta_s)
 
     try:
-        result = extract_directory_to_dir(args.input_dir, args.output_root, workers=args.workers or None,
-                                          overwrite=args.overwrite, progress=on_progress,
-                                          prefer_proxy=args.prefer_proxy)
+        if args.ray is not None:   # one Ray task per file (distributed.py)
+            from .distributed import run_batch
+
+            result = run_batch(args, on_progress)
+        else:
+            result = extract_directory_to_dir(args.input_dir, args.output_root, workers=args.workers or None,
+                                              overwrite=args.overwrite, progress=on_progress,
+                                              prefer_proxy=args.prefer_proxy)
     finally:
         bar.close()
     summary = result.to_json()

@@ -101,6 +101,15 @@ def location(value: str | os.PathLike | Location, *, output: bool = False) -> Lo
     return loc
 
 
+def require_local(*values: str | os.PathLike, hint: str) -> None:
+    """For commands that take local paths only: a URL is a usage error."""
+    for value in values:
+        text = os.fspath(value)
+        m = _SCHEME.match(text)
+        if m and m.group(1).lower() != "file":
+            raise UnsupportedLocationError(f"{text}: only a local path is possible here ({hint})", path=text)
+
+
 def check_local_source(loc: Location) -> None:
     """Pipes and terminals: refused before the core sees them (it needs to seek)."""
     try:

@@ -40,3 +40,15 @@ def clip(clip_cache):
         return made[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def noisy_long_clip(clip_cache):
+    """60 s, keyframe every 0.5 s, 320x240 with noise at 3 Mbit/s: small to
+    decode, but every frame costs bytes (22 MB), so what is read shows."""
+    from fixtures import make_clip
+
+    folder = clip_cache / "storage"
+    folder.mkdir(exist_ok=True)
+    return make_clip(folder / "noisy-60s.mp4", gop=15, seconds=60,
+                     extra_args=("-vf", "noise=alls=40:allf=t", "-b:v", "3M", "-maxrate", "3M", "-bufsize", "1M"))
