@@ -45,3 +45,19 @@ def test_every_contract_function_is_implemented_by_both_backends():
     for name in functions:
         assert re.search(rf"\b{name}\([^;]*\)\s*\{{", ffmpeg, re.S), f"{name} missing in the FFmpeg backend"
         assert re.search(rf"\b{name}\([^;]*\)\s*\{{", apple, re.S), f"{name} missing in avextract.m"
+
+
+def test_the_package_under_test_is_the_one_installed():
+    """scripts/test.sh sets LIFELOG_TEST_INSTALLED to the fresh environment it
+    installed the sdist into: the tests must then run against that install,
+    never against a source checkout (which would hide files missing from the
+    sdist). Either way the native core sits inside the imported package."""
+    import os
+    import lifelog_compression
+
+    package = Path(lifelog_compression.__file__).resolve().parent
+    assert Path(_core.__file__).resolve().parent == package
+    installed = os.environ.get("LIFELOG_TEST_INSTALLED")
+    if installed:
+        assert package.is_relative_to(Path(installed).resolve()), f"{package} is not inside {installed}"
+        assert "site-packages" in package.parts
