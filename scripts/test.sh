@@ -22,14 +22,15 @@ rm -rf .venv-sdist
 .venv-sdist/bin/python -m pip install -q --upgrade pip
 .venv-sdist/bin/python -m pip install -q "$sdist[test]"
 
-# Run the tests shipped in the sdist, from its unpacked tree (paths such as
-# tests/test_x.py work as arguments). The `pytest` script, unlike
-# `python -m pytest`, does not put the working directory on sys.path, so
-# `import lifelog_compression` resolves to .venv-sdist's site-packages, not to
-# the unpacked source package; test_platform.py asserts that when
-# LIFELOG_TEST_INSTALLED is set.
+# Run the tests shipped in the sdist, from its unpacked tree (so paths such as
+# tests/test_x.py work as arguments), with the tree's own copy of the Python
+# package removed: `import lifelog_compression` (in pytest and in the child
+# processes `batch` starts with `python -m`) can only find .venv-sdist's
+# site-packages. test_platform.py asserts that when LIFELOG_TEST_INSTALLED is set.
 tar -xzf "$sdist" -C "$work"
 cd "$work"/lifelog_compression-*/
+rm -rf lifelog_compression
 status=0
-LIFELOG_TEST_INSTALLED="$root/.venv-sdist" "$root/.venv-sdist/bin/pytest" -q -p no:cacheprovider "$@" || status=$?
+LIFELOG_TEST_INSTALLED="$root/.venv-sdist" "$root/.venv-sdist/bin/python" -m pytest -q -p no:cacheprovider "$@" \
+    || status=$?
 exit $status
