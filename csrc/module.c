@@ -9,11 +9,13 @@
  *   Source.probe_json()          str: container, streams, chapters, summary
  *   Source.extract(requests_ms, on_frame, *, canvas_width, ..., workers)
  *   Source.close(), context manager
+ *   usable_cpus()                int: CPUs this process may use (cpus.h)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
 
+#include "cpus.h"
 #include "extract.h"
 
 typedef struct {
@@ -491,6 +493,17 @@ static int core_clear(PyObject *m)
     return 0;
 }
 
+static PyObject *core_usable_cpus(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromLong(lc_usable_cpus());
+}
+
+static PyMethodDef core_methods[] = {
+    {"usable_cpus", core_usable_cpus, METH_NOARGS,
+     "usable_cpus() -> int\n\nCPUs this process may use: the smallest of the online CPUs, the\n"
+     "affinity mask (taskset) and the cgroup CPU quota; what workers=0 means."},
+    {NULL}};
+
 static PyModuleDef_Slot core_slots[] = {{Py_mod_exec, core_exec}, {0, NULL}};
 
 static struct PyModuleDef core_module = {
@@ -498,6 +511,7 @@ static struct PyModuleDef core_module = {
     .m_name = "lifelog_compression._core",
     .m_doc = "Native frame extraction core (see csrc/extract.h).",
     .m_size = sizeof(module_state),
+    .m_methods = core_methods,
     .m_slots = core_slots,
     .m_traverse = core_traverse,
     .m_clear = core_clear,
