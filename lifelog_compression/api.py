@@ -12,7 +12,7 @@ from typing import Callable
 
 from . import __version__, _core
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
-from .errors import DamagedSourceError
+from .errors import nothing_decoded
 from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 
@@ -158,8 +158,7 @@ def extract_to_dir(
                 **recipe.native_kwargs(),
             )
             if not writer.rows:
-                raise DamagedSourceError(f"{source_path}: no frame could be decoded", "no frame could be decoded",
-                                         str(source_path))
+                raise nothing_decoded(source_path)
             hasher.join()
             notes = _notes_for_missing(state.missing, requests, state.last_actual_ms, recipe)
             transfer = probe.get("summary", {}).get("color_transfer")
