@@ -194,6 +194,8 @@ from .sheet import register as _register_sheet  # noqa: E402  (numpy/Pillow load
 from .validate import register as _register_validate  # noqa: E402
 
 COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet]
+from .telemetry.cli import register as _register_probe  # noqa: E402
+COMMANDS.append(_register_probe)
 
 
 def main(argv: list[str] | None = None) -> int:
