@@ -51,6 +51,10 @@ class BatchProgress:
     elapsed_s: float
     eta_s: float | None
     running: list[str] = field(default_factory=list)
+    # Seconds of video this run has to extract: what the children reported,
+    # plus an estimate by file size for those not started yet (None until
+    # one file has told its duration).
+    video_s_total: float | None = None
 
     @property
     def realtime_factor(self) -> float:
@@ -230,7 +234,18 @@ def extract_directory_to_dir(
         skipped = sum(i.size for i in items if outcomes.get(i.relpath, None) and outcomes[i.relpath].status == "skipped")
         worked = bytes_now - skipped
         eta = elapsed / worked * (total_bytes - bytes_now) if worked > 0 else None
-        progress(BatchProgress(len(outcomes), len(items), video_s, elapsed, eta, [c.item.relpath for c in running]))
+        progress(BatchProgress(len(outcomes), len(items), video_s, elapsed, eta, [c.item.relpath for c in running],
+                               video_total()))
+
+    def video_total() -> float | None:
+        known = {o.relpath: o.duration_ms for o in outcomes.values() if o.status == "extracted"}
+        known.update({c.item.relpath: c.duration_ms for c in running if c.duration_ms})
+        if not known:
+            return None
+        sizes = {i.relpath: i.size for i in items}
+        known_bytes = sum(sizes[r] for r in known) or 1
+        unknown_bytes = sum(c.item.size for c in running if not c.duration_ms) + sum(i.size for i in pending)
+        return (sum(known.values()) + sum(known.values()) / known_bytes * unknown_bytes) / 1000
 
     def launch(item: BatchInput) -> _Child:
         out_dir = output_root / item.bundle_relpath

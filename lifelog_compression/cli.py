@@ -106,10 +106,11 @@ def _register_batch(sub) -> None:
 def _cmd_batch(args) -> int:
     from .batch import BatchProgress, extract_directory_to_dir
 
-    bar = ProgressBar("batch", enabled=None if not args.quiet else False)
+    bar = ProgressBar("batch", enabled=None if not args.quiet else False, unit="files")
 
     def on_progress(p: BatchProgress) -> None:
-        bar.update(p.files_done, p.files_total, p.video_s_done, p.elapsed_s, eta_s=p.eta_s)
+        bar.update(p.files_done, p.files_total, p.video_s_done, p.elapsed_s, eta_s=p.eta_s,
+                   video_total_s=p.video_s_total, running=p.running)
 
     try:
         result = extract_directory_to_dir(args.input_dir, args.output_root, workers=args.workers or None,
@@ -162,13 +163,13 @@ def _cmd_unpack(args) -> int:
 
 
 def _cmd_extract(args) -> int:
-    bar = ProgressBar("extract", enabled=None if not args.quiet else False)
+    bar = ProgressBar("extract", enabled=None if not args.quiet else False, unit="frames")
 
     def on_progress(p: Progress) -> None:
         if args.progress_jsonl:
             print(json.dumps({"progress": asdict(p)}), flush=True)
         bar.update(p.requests_done, p.requests_total, p.source_ms_done / 1000, p.elapsed_s,
-                   force=p.requests_done == p.requests_total)
+                   force=p.requests_done == p.requests_total, video_total_s=p.duration_ms / 1000)
 
     try:
         result = extract_to_dir(args.video, args.bundle_dir, overwrite=args.overwrite, progress=on_progress,
