@@ -98,13 +98,18 @@ def _register_batch(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="redo files whose bundle is complete already")
     p.add_argument("--prefer-proxy", action="store_true",
                    help="decode a camera's low-resolution proxy (LRV/LRF) when its duration matches the original")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true",
+                     help="print the result as one JSON object on stdout (also after Ctrl-C: what was done)")
+    out.add_argument("--jsonl", action="store_true",
+                     help="print one JSON object per event on stdout as it happens: started, done, failed, "
+                     "skipped, and summary last")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=_cmd_batch)
 
 
 def _cmd_batch(args) -> int:
-    from .batch import BatchProgress, extract_directory_to_dir
+    from .batch import BatchInterrupted, BatchProgress, extract_directory_to_dir
 
     bar = ProgressBar("batch", enabled=None if not args.quiet else False, unit="files")
 
@@ -112,16 +117,24 @@ def _cmd_batch(args) -> int:
         bar.update(p.files_done, p.files_total, p.video_s_done, p.elapsed_s, eta_s=p.eta_s,
                    video_total_s=p.video_s_total, running=p.running)
 
+    def on_event(event: dict) -> None:
+        print(json.dumps(event), flush=True)
+
     try:
         result = extract_directory_to_dir(args.input_dir, args.output_root, workers=args.workers or None,
                                           overwrite=args.overwrite, progress=on_progress,
-                                          prefer_proxy=args.prefer_proxy)
+                                          prefer_proxy=args.prefer_proxy, on_event=on_event if args.jsonl else None)
+    except BatchInterrupted as e:
+        bar.close()
+        if args.json:   # a script still learns what was done before the interruption
+            print(json.dumps(e.result.to_json()), flush=True)
+        raise
     finally:
         bar.close()
     summary = result.to_json()
     if args.json:
         print(json.dumps(summary))
-    elif not args.quiet:
+    elif not args.quiet and not args.jsonl:
         print(f"batch: {len(result.files)} files: {summary['extracted']} extracted, {summary['skipped']} "
               f"complete already, {summary['failed']} failed; {result.frame_count} frames, "
               f"{result.bytes_written / 1e6:.1f} MB; {result.video_s:.0f} s of video in {result.elapsed_s:.1f} s "
