@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 from . import _core
 from .api import Progress
+from .optional import require
 from .recipe import DEFAULT_RECIPE, Recipe
 
 
@@ -90,8 +91,8 @@ def iter_frames(
     consumer) stops the native work and joins the thread before returning.
     Errors about the source are raised from the first ``next()``.
     """
-    if as_array:
-        import numpy as np  # only this mode needs numpy
+    if as_array:  # only this mode needs numpy (and Pillow where the backend hands over JPEG)
+        np = require("numpy", "arrays", "iter_frames(as_array=True)")
     # Backends without raw canvases (AVFoundation) hand over JPEG: decode it here.
     raw = as_array and _core.backend == "ffmpeg"
     frames: queue.Queue = queue.Queue(maxsize=2)
@@ -136,8 +137,7 @@ def iter_frames(
                 w, h = recipe.canvas_width, recipe.canvas_height
                 array = np.frombuffer(item["rgb"], dtype=np.uint8).reshape(h, w, 3)
             elif as_array:
-                from PIL import Image
-
+                Image = require("PIL.Image", "arrays", "iter_frames(as_array=True) on this backend")
                 array = np.asarray(Image.open(io.BytesIO(item["jpeg"])).convert("RGB"))
             else:
                 jpeg = item["jpeg"]
