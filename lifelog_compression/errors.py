@@ -19,6 +19,7 @@ __all__ = [
     "BundleError",
     "NotAFolderError",
     "BatchFailedError",
+    "MissingDependencyError",
 ]
 
 
@@ -120,3 +121,9 @@ class BatchFailedError(ExtractError):
     """Some files of a batch failed (the others were extracted)."""
 
     exit_code = 15
+
+
+class MissingDependencyError(ExtractError, ImportError):
+    """An optional dependency is not installed (the message names the extra)."""
+
+    exit_code = 17
