@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator
 from . import storage
 from .batch import BatchProgress, BatchResult
 from .discover import VIDEO_EXTENSIONS, PROXY_EXTENSIONS, discover
-from .errors import ExtractError, UnsupportedLocationError
+from .errors import ExtractError, MissingDependencyError
 from .recipe import DEFAULT_RECIPE, Recipe
 
 EXIT_INTERNAL = 1
@@ -193,7 +193,7 @@ def _ray():
     try:
         import ray
     except ImportError as e:
-        raise UnsupportedLocationError("Ray is not installed: pip install 'lifelog-compression[ray]'") from e
+        raise MissingDependencyError("Ray is not installed: pip install 'lifelog-compression[ray]'") from e
     return ray
 
 

@@ -32,7 +32,9 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from . import _core
-from .errors import ExtractError, OutputError, SourceNotFoundError, UnsupportedLocationError
+from .errors import (ExtractError, MissingDependencyError, OutputError, SourceNotFoundError,
+                     UnsupportedLocationError)
+from .telemetry import TelemetryReader
 
 # Schemes whose objects can be read (presigned for the core) and written.
 OBJECT_STORES = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"}
@@ -130,7 +132,7 @@ def filesystem(loc: Location):
         return fsspec.filesystem(loc.scheme)
     except ImportError as e:
         package = OBJECT_STORES.get(loc.scheme, "fsspec")
-        raise UnsupportedLocationError(
+        raise MissingDependencyError(
             f"{loc.text}: '{loc.scheme}://' needs the {package} package: pip install "
             f"'lifelog-compression[remote]' ({e})", path=loc.text) from e
 
@@ -228,6 +230,15 @@ class NoHash:
 
     def cancel(self) -> None:
         pass
+
+
+class NoTelemetry(TelemetryReader):
+    """Telemetry (GPMF, DJI, QuickTime tracks) is read from local files only:
+    over the network it would cost a read of every sample. Rows get null
+    ``captured_at``/``location`` and bundle.json says why."""
+
+    def run(self) -> None:
+        self.error = "the source is not a local file; telemetry is read from local files only"
 
 
 def remote_source_files(loc: Location, probe: dict, ident: dict) -> tuple[dict, str, str]:
