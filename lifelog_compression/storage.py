@@ -164,16 +164,50 @@ def reader_url(loc: Location) -> str:
 
 def open_source(value: str | os.PathLike | Location):
     """A native ``_core.Source`` (a context manager) on a local path or URL.
-    Opening errors name the location as given, never a presigned URL (it
-    holds a signature)."""
+    Errors name the location as given, never a presigned URL (it holds a
+    signature that would be valid for hours in a log)."""
     loc = location(value)
     url = reader_url(loc)
     try:
-        return _core.Source(url)
+        src = _core.Source(url)
     except ExtractError as e:
-        if url == loc.text:
-            raise
-        raise type(e)(f"{loc.text}: {e.reason}", e.reason, loc.text) from None
+        raise _renamed(e, loc, url) from None
+    return src if url == loc.text else _SignedSource(src, loc, url)
+
+
+def _renamed(e: ExtractError, loc: Location, url: str) -> ExtractError:
+    if url == loc.text:
+        return e
+    return type(e)(f"{loc.text}: {e.reason}", e.reason, loc.text)
+
+
+class _SignedSource:
+    """A Source opened on a presigned URL, whose errors name the object instead."""
+
+    def __init__(self, src, loc: Location, url: str):
+        self._src, self._loc, self._url = src, loc, url
+
+    def __getattr__(self, name):
+        return getattr(self._src, name)
+
+    def extract(self, *args, **kwargs):
+        try:
+            return self._src.extract(*args, **kwargs)
+        except ExtractError as e:
+            raise _renamed(e, self._loc, self._url) from None
+
+    def probe_json(self):
+        try:
+            return self._src.probe_json()
+        except ExtractError as e:
+            raise _renamed(e, self._loc, self._url) from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._src.close()
+        return False
 
 
 def _iso(dt) -> str | None:

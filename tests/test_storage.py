@@ -184,9 +184,14 @@ def test_s3_output_existing_bundle_needs_overwrite(s3_server, bucket, clip):
     assert s3_server.keys(bucket, "mine/") == ["mine/notes.txt"]
 
 
-def test_s3_missing_source(s3_server, bucket, tmp_path):
+def test_s3_bad_sources_are_named_without_signature(s3_server, bucket, tmp_path):
     with pytest.raises(lc.SourceNotFoundError, match=f"s3://{bucket}/nope.mp4: no such object"):
         lc.extract_to_dir(f"s3://{bucket}/nope.mp4", tmp_path / "b")
+    make_text_file(tmp_path / "notes.mp4")
+    s3_server.client().upload_file(str(tmp_path / "notes.mp4"), bucket, "notes.mp4")
+    with pytest.raises(lc.NotAVideoError) as e:
+        lc.extract_to_dir(f"s3://{bucket}/notes.mp4", tmp_path / "b")
+    assert str(e.value).startswith(f"s3://{bucket}/notes.mp4: not a video file") and "Signature" not in str(e.value)
     assert not (tmp_path / "b").exists()
 
 
