@@ -95,6 +95,15 @@ def bytes_over_http() -> list[str]:
     return rows
 
 
+def _warm_worker() -> int:
+    """Imports the package in a worker, and holds its CPU a moment so that
+    every worker of the cluster gets one."""
+    import lifelog_compression.api  # noqa: F401
+
+    time.sleep(0.5)
+    return os.getpid()
+
+
 def ray_cluster(cpus: int):
     import ray
 
@@ -102,7 +111,7 @@ def ray_cluster(cpus: int):
         ray.shutdown()
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
     # Start the workers before the clock runs: a cluster is up before a job.
-    ray.get([ray.remote(num_cpus=1)(os.getpid).remote() for _ in range(cpus)])
+    ray.get([ray.remote(num_cpus=1)(_warm_worker).remote() for _ in range(cpus)])
     return ray
 
 

@@ -236,14 +236,24 @@ def identity(loc: Location) -> dict:
 
 
 def _http_identity(loc: Location) -> dict:
+    """Size, ETag and Last-Modified of a URL: a HEAD, or where HEAD is refused
+    (a presigned GET URL refuses it) a one-byte ranged GET. Never raises:
+    the metadata of a source must not cost the user the bundle."""
+    import urllib.error
     import urllib.request
 
-    req = urllib.request.Request(loc.text, method="HEAD")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        size = r.headers.get("Content-Length")
-        etag = r.headers.get("ETag")
-        return {"size": int(size) if size else None, "etag": etag.strip('"') if etag else None,
-                "modified_at": r.headers.get("Last-Modified")}
+    for method, headers in (("HEAD", {}), ("GET", {"Range": "bytes=0-0"})):
+        try:
+            req = urllib.request.Request(loc.text, method=method, headers=headers)
+            with urllib.request.urlopen(req, timeout=30) as r:
+                total = r.headers.get("Content-Range", "").rpartition("/")[2]
+                size = total if total.isdigit() else r.headers.get("Content-Length")
+                etag = r.headers.get("ETag")
+                return {"size": int(size) if size and size.isdigit() else None,
+                        "etag": etag.strip('"') if etag else None, "modified_at": r.headers.get("Last-Modified")}
+        except (OSError, ValueError, urllib.error.URLError):
+            continue
+    return {"size": None, "etag": None, "modified_at": None}
 
 
 class NoHash:

@@ -91,6 +91,8 @@ http {{
         root {root};
         # /slow/NAME serves NAME at 400 KB/s: a read that takes seconds.
         location /slow/ {{ alias {root}/; limit_rate 400k; }}
+        # /nohead/NAME refuses HEAD, as a presigned S3 GET URL does.
+        location /nohead/ {{ alias {root}/; if ($request_method = HEAD) {{ return 403; }} }}
     }}
 }}
 """

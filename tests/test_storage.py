@@ -67,6 +67,16 @@ def test_http_decode_forward_over_ranges_is_true(http_server, clip, tmp_path):
     assert_true_to_source(tmp_path / "b", c)
 
 
+def test_http_source_that_refuses_head(http_server, clip, tmp_path):
+    c = clip("hevc_mp4")
+    shutil.copy(c.path, http_server.root / "nohead.mp4")
+    lc.extract_to_dir(http_server.url("nohead/nohead.mp4"), tmp_path / "b")
+    video = json.loads((tmp_path / "b" / "bundle.json").read_text())["source_video"]
+    assert video["file_size_bytes"] == c.path.stat().st_size and video["etag"]
+    assert [r["status"] for r in http_server.requests("nohead/nohead.mp4") if r["method"] == "HEAD"] == [403]
+    assert_true_to_source(tmp_path / "b", c)
+
+
 def test_http_errors_are_classified(http_server, tmp_path):
     make_text_file(http_server.root / "notes.mp4")
     (http_server.root / "empty.mp4").write_bytes(b"")
