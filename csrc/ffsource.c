@@ -3,11 +3,14 @@
  * reading geometry and timeline, and finding keyframes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ffinternal.h"
 
@@ -45,12 +48,50 @@ static const AVInputFormat *sniff_format(const char *path, int *score)
     return fmt;
 }
 
+/* Does the operating system really refuse to read the file? Demuxers also
+ * return AVERROR(EIO) for a file that simply ends inside its headers (a WebM
+ * cut to a few hundred bytes), which is damage, not a refusal. So ask the OS:
+ * open it and read its first and last READ_CHECK bytes, the parts a demuxer
+ * reads while opening. Returns the errno of a refusal, or 0. */
+#define READ_CHECK (16 << 20)
+static int os_refuses_read(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return errno;
+    char *buf = malloc(1 << 20);
+    int refusal = 0;
+    struct stat st;
+    if (!buf || fstat(fd, &st) != 0) {
+        refusal = buf ? errno : 0;
+        goto done;
+    }
+    off_t starts[2] = {0, st.st_size > READ_CHECK ? st.st_size - READ_CHECK : 0};
+    for (int i = 0; i < 2 && !refusal; i++) {
+        off_t at = starts[i], end = starts[i] + READ_CHECK;
+        while (at < end) {
+            ssize_t got = pread(fd, buf, 1 << 20, at);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got < 0)
+                refusal = errno;
+            if (got <= 0)
+                break;
+            at += got;
+        }
+    }
+done:
+    free(buf);
+    close(fd);
+    return refusal;
+}
+
 static lc_status classify_open_failure(const char *path, int averror, char err[LC_ERRMSG_SIZE])
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
-    int score = 0;
-    if (averror == AVERROR(EACCES) || averror == AVERROR(EIO))
-        return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", lc_av_error(averror, ebuf));
+    int score = 0, refusal = 0;
+    if ((averror == AVERROR(EACCES) || averror == AVERROR(EIO)) && (refusal = os_refuses_read(path)))
+        return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", strerror(refusal));
     lc_mp4_boxes boxes = lc_scan_mp4_boxes(path);
     if (boxes.is_iso && !boxes.has_moov)
         return lc_fail(err, LC_ERR_INDEX_MISSING,
@@ -59,7 +100,8 @@ static lc_status classify_open_failure(const char *path, int averror, char err[L
     const AVInputFormat *guess = sniff_format(path, &score);
     if (guess && score >= AVPROBE_SCORE_EXTENSION)
         return lc_fail(err, LC_ERR_DAMAGED, "looks like %s but its structure is damaged: %s",
-                       guess->name, lc_av_error(averror, ebuf));
+                       guess->name, averror == AVERROR(EIO) ? "its headers are cut off or corrupt"
+                                                            : lc_av_error(averror, ebuf));
     return lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (no known container format)");
 }
 
