@@ -15,6 +15,7 @@ from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
 from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
 from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
+from .telemetry import TelemetryReader
 
 
 # Transfer characteristics (FFmpeg's names) that need tone mapping for SDR.
@@ -147,12 +148,17 @@ def extract_to_dir(
             writer = BundleWriter(output_dir, overwrite=overwrite)
         hasher = SourceHasher(source_path)
         hasher.start()
+        # Time and place (Visual Bundle 1.1), read beside the frames like the hash.
+        telemetry = TelemetryReader(source_path, video_start_ms=info["start_offset_us"] / 1000,
+                                    duration_ms=info["duration_ms"], summary=probe.get("summary"))
+        telemetry.start()
         decoder = src
         try:
             if decode_from is not None:
                 decoder = _core.Source(os.fspath(decode_from))
             state = _Collector(writer, recipe, source_relpath or source_path.name, requests, info["duration_ms"],
                                started, progress)
+            state.annotate = telemetry.row_fields
             if decode_from is not None:
                 state.decoded_relpath = Path(decode_from).name if source_relpath is None else str(
                     Path(source_relpath).parent / Path(decode_from).name)
@@ -173,6 +179,7 @@ def extract_to_dir(
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
             bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher.digest, threads)
+            telemetry.finish(writer, bundle)
             bundle.update(bundle_extra or {})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
             try:
@@ -234,6 +241,7 @@ class _Collector:
         self.frames_decoded = 0
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
+        self.annotate: Callable[[float], dict] = lambda actual_ms: {}   # captured_at, location
 
     def on_frame(self, f: dict) -> None:
         self.frames_decoded += f["frames_decoded"]
@@ -263,6 +271,7 @@ class _Collector:
                     "obtained": f["obtained"],
                     "frames_decoded": f["frames_decoded"],
                     **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
+                    **self.annotate(actual_ms),
                 },
             )
         if self.progress:

@@ -19,6 +19,7 @@ __all__ = [
     "BundleError",
     "NotAFolderError",
     "BatchFailedError",
+    "MissingDependencyError",
     "UsageError",
 ]
 
@@ -121,6 +122,12 @@ class BatchFailedError(ExtractError):
     """Some files of a batch failed (the others were extracted)."""
 
     exit_code = 15
+
+
+class MissingDependencyError(ExtractError, ImportError):
+    """An optional dependency is not installed (the message names the extra)."""
+
+    exit_code = 17
 
 
 class UsageError(ExtractError, ValueError):
