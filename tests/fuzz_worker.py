@@ -32,6 +32,9 @@ import lifelog_compression.cli as cli
 # Bad input may be: not media, no video, no index, damaged, unsupported codec.
 INPUT_ERRORS = {6, 7, 8, 9, 10}
 CANVAS = (1920, 1080)
+# Under AddressSanitizer (scripts/sanitize.sh) the address space is mostly
+# shadow memory: RLIMIT_AS would stop every child at start.
+SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")
 
 
 def run_child(case: dict, memory_bytes: int, seconds: int) -> tuple[int, float, int]:
@@ -40,7 +43,8 @@ def run_child(case: dict, memory_bytes: int, seconds: int) -> tuple[int, float, 
     pid = os.fork()
     if pid == 0:   # the child: never returns
         try:
-            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+            if not SANITIZED:   # ASan bounds memory itself (hard_rss_limit_mb, scripts/sanitize.sh)
+                resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
             signal.alarm(seconds)
             err = os.open(case["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(err, 2)

@@ -5,6 +5,7 @@ or as one clean error line with a documented exit code. Never a crash, a
 hang, unbounded memory, or exit 1."""
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -20,6 +21,8 @@ from lifelog_compression import _core
 
 MEMORY_BYTES = 1536 << 20     # RLIMIT_AS of each case
 SECONDS = 20                  # SIGALRM of each case
+if "libasan" in os.environ.get("LD_PRELOAD", ""):
+    SECONDS *= 3              # instrumented code runs 2-3x slower (scripts/sanitize.sh)
 PER_CLIP = 50                 # 6 clips: 300 cases
 
 # Small clips (160x90, 3 s, frames that carry their index) in each container.
