@@ -301,6 +301,17 @@ def test_forged_mp4_tables_never_allocate_beyond_the_file(gps5_clip, tmp_path):
     assert st.telemetry.positions == [] and st.clock.source == "file_mtime"
 
 
+def test_sample_limit_stops_reading_with_a_note(monkeypatch):
+    from lifelog_compression.telemetry import gopro
+
+    monkeypatch.setattr(gopro, "MAX_POSITIONS", 25)
+    devices: dict = {}
+    for p in range(4):
+        gopro.read_payload(device(gps5_stream([gps5_point(p * 10 + i) for i in range(10)])), p * 1000, 1000, devices)
+    tel = devices["Test Camera"]
+    assert len(tel.positions) == 30 and any("sample limit" in n for n in tel.notes)
+
+
 def test_random_bytes_and_text_give_no_telemetry(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(os.urandom(64 * 1024))

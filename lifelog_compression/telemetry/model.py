@@ -14,7 +14,7 @@ def rfc3339(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass
+@dataclass(slots=True)
 class Position:
     """One position sample. ``t_ms`` is on the video timeline; ``utc`` is the
     sample's own GPS time stamp where the source gives one per sample."""
