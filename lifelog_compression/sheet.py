@@ -13,11 +13,12 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .bundle import load_bundle_metadata, load_manifest
 from .errors import OutputError
+from .optional import require
 from .telemetry.labels import time_label
-from .validate import MissingDependencyError
 
 MARGIN = 8           # around the sheet and between thumbnails, px
 LABEL_HEIGHT = 16    # the time line under each thumbnail, px
@@ -28,12 +29,8 @@ TEXT = (230, 230, 230)
 MAX_SHEET_HEIGHT = 65000
 
 
-def _pillow():
-    try:
-        from PIL import Image, ImageDraw, ImageFont
-    except ImportError as e:
-        raise MissingDependencyError("sheet needs Pillow: pip install 'lifelog-compression[validate]'") from e
-    return Image, ImageDraw, ImageFont
+def _pillow() -> tuple[Any, Any, Any]:
+    return tuple(require(f"PIL.{name}", "validate", "sheet") for name in ("Image", "ImageDraw", "ImageFont"))
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,7 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
     rows = load_manifest(bundle)
     out = Path(out_path) if out_path is not None else default_sheet_path(bundle)
     if out.exists() and not overwrite:
-        raise OutputError(f"{out}: exists (use --overwrite to replace it)", "exists", str(out))
+        raise OutputError(f"{out}: exists (overwrite=True replaces it)", "exists", str(out))
     canvas = (int(meta.image.get("canvas_width", 1920)), int(meta.image.get("canvas_height", 1080)))
 
     step = 1
@@ -164,7 +161,7 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
             try:
                 os.link(tmp, out)
             except FileExistsError as e:
-                raise OutputError(f"{out}: exists (use --overwrite to replace it)", "exists", str(out)) from e
+                raise OutputError(f"{out}: exists (overwrite=True replaces it)", "exists", str(out)) from e
     except OSError as e:
         if isinstance(e, OutputError):
             raise
