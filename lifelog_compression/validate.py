@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from .bundle import load_bundle_metadata, load_manifest
 from .errors import ExtractError, MissingDependencyError, SourceNotFoundError
 from .optional import require
+from .telemetry.checks import capture_time_problem
 
 if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
     import numpy as np
@@ -575,6 +576,9 @@ def validate_bundle(video: str | os.PathLike, bundle_dir: str | os.PathLike, *, 
         if not -before <= row.actual_ts_ms - row.requested_ts_ms <= after:
             check.fail(TIME, f"{row.frame_relpath}: actual {row.actual_ts_ms} ms lies outside the window "
                        f"-{before:g}/+{after:g} ms of request {row.requested_ts_ms} ms")
+        clock_problem = capture_time_problem(row, meta.raw.get("capture_clock"))   # Visual Bundle 1.1
+        if clock_problem:
+            check.fail(TIME, clock_problem)
         index = src.frame_near(row.actual_ts_ms)
         if index is None:
             times = src.times_ms()

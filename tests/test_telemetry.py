@@ -512,3 +512,19 @@ def test_real_gopro_probe_text(capsys):
     assert main(["probe", str(REAL)]) == 0
     text = capsys.readouterr().out
     assert "(source: gps, camera clock -28" in text and "fixes: 191 from 2019-11-18T23:45:1" in text
+
+
+def test_validate_checks_captured_at_against_the_clock(gps5_clip, tmp_path):
+    from lifelog_compression.validate import validate_bundle
+
+    _, path = gps5_clip
+    out = tmp_path / "b"
+    lc.extract_to_dir(path, out)
+    assert validate_bundle(path, out, limit=2, time_check=False).ok
+    manifest = out / "manifest.jsonl"
+    rows = rows_of(out)
+    rows[1]["captured_at"] = "2024-05-01T10:00:02.000Z"     # one second late
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = validate_bundle(path, out, limit=2, time_check=False)
+    assert [c.frame_id for c in report.failed] == ["frame_00000002"]
+    assert "captured_at 2024-05-01T10:00:02.000Z is not the capture clock's start" in report.failed[0].failures[0].message
