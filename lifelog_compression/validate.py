@@ -576,9 +576,6 @@ def validate_bundle(video: str | os.PathLike, bundle_dir: str | os.PathLike, *, 
         if not -before <= row.actual_ts_ms - row.requested_ts_ms <= after:
             check.fail(TIME, f"{row.frame_relpath}: actual {row.actual_ts_ms} ms lies outside the window "
                        f"-{before:g}/+{after:g} ms of request {row.requested_ts_ms} ms")
-        clock_problem = capture_time_problem(row, meta.raw.get("capture_clock"))   # Visual Bundle 1.1
-        if clock_problem:
-            check.fail(TIME, clock_problem)
         index = src.frame_near(row.actual_ts_ms)
         if index is None:
             times = src.times_ms()
@@ -624,6 +621,10 @@ def validate_bundle(video: str | os.PathLike, bundle_dir: str | os.PathLike, *, 
             check.fail(COLOUR, f"{row.frame_relpath}: colours differ from the source frame by "
                        f"{check.colour_error:.1f} levels on average (> {MAX_COLOUR_ERROR:g}): "
                        "a range or matrix mix-up")
+        # Visual Bundle 1.1: captured_at is the capture clock's start + actual_ts_ms.
+        clock_problem = capture_time_problem(row, meta.raw.get("capture_clock"))
+        if clock_problem:
+            check.fail(TIME, clock_problem)
     return ValidationReport(
         video=str(video),
         bundle_dir=str(bundle_dir),
