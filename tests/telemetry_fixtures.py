@@ -100,11 +100,15 @@ def mux_gpmf(video: Path, payloads: list[bytes], out: Path, *, payload_s: float 
     ``gpmd`` data track beside the video's own streams, copying the video.
 
     FFmpeg's raw ``data`` demuxer cuts packets of a fixed size, so payloads
-    are zero-padded to the largest (GPMF readers stop at a zero key); the
-    ``setts`` bitstream filter times them; the MOV muxer accepts the ``gpmd``
-    tag for such a stream, and a second copy makes the MP4."""
-    size = max(len(p) for p in payloads)
-    size += -size % 4
+    are zero-padded (GPMF readers stop at a zero key) to a power of two: the
+    demuxer reads partial packets at its 32 KiB buffer's edge, which then
+    falls between packets. The ``setts`` bitstream filter times them; the MOV
+    muxer accepts the ``gpmd`` tag for such a stream, and a second copy makes
+    the MP4."""
+    size = 256
+    while size < max(len(p) for p in payloads):
+        size *= 2
+    assert size <= 32768, "payloads larger than the demuxer's buffer would be cut"
     raw = out.with_suffix(".gpmf.bin")
     raw.write_bytes(b"".join(p + b"\0" * (size - len(p)) for p in payloads))
     mov = out.with_suffix(".tmp.mov")
