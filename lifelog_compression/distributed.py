@@ -19,7 +19,6 @@ that looks whole. Ray is an optional extra: ``pip install
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -144,26 +143,12 @@ def complete_for(bundle: storage.Location, source: storage.Location) -> bool:
     return video.get("file_modified_at") == ident.get("modified_at")
 
 
-def _remove_earlier_attempts(bundle: storage.Location, run_started: float) -> None:
-    """A killed attempt cannot clean up after itself: its hidden partial
-    folder, made during this run by an earlier attempt of this very file
-    (one task per bundle at a time), is removed before the retry. Older
-    partials may be another run's and are left alone."""
-    if not bundle.is_local:
-        return
-    out = Path(bundle.text)
-    for p in out.parent.glob(f".{out.name}.partial-*") if out.parent.is_dir() else []:
-        try:
-            if p.stat().st_mtime >= run_started:
-                shutil.rmtree(p, ignore_errors=True)
-        except OSError:
-            pass
-
-
-def extract_file(task: FileTask, *, overwrite: bool = False, recipe: Recipe = DEFAULT_RECIPE, workers: int = 1,
-                 run_started: float = 0.0) -> FileResult:
+def extract_file(task: FileTask, *, overwrite: bool = False, recipe: Recipe = DEFAULT_RECIPE,
+                 workers: int = 1) -> FileResult:
     """Extracts one task where it runs (a Ray worker, or here); never raises
-    for a bad source: the result carries the error class and exit code."""
+    for a bad source: the result carries the error class and exit code. The
+    hidden folder of an attempt whose worker was killed is cleaned up by the
+    retry's writer (workdir.py: its lock died with the worker)."""
     from .api import extract_to_dir
 
     started = time.monotonic()
@@ -173,7 +158,6 @@ def extract_file(task: FileTask, *, overwrite: bool = False, recipe: Recipe = DE
         bundle = storage.location(task.bundle, output=True)
         if not overwrite and complete_for(bundle, source):
             return FileResult(status="skipped", reason="complete already", **common)
-        _remove_earlier_attempts(bundle, run_started)
         r = extract_to_dir(source, bundle, overwrite=overwrite, recipe=recipe, workers=workers,
                            source_relpath=task.relpath, bundle_extra=task.extra or None)
         return FileResult(status="extracted", reason="; ".join(r.notes), frame_count=r.frame_count,
@@ -230,12 +214,11 @@ def extract_many(
     """
     ray = connect(address)
     tasks = plan(sources, output)
-    run_started = time.time()
     remote = ray.remote(extract_file).options(num_cpus=cpus_per_file, max_retries=max_retries,
                                               retry_exceptions=False, name="lifelog_extract_file")
     threads = max(1, int(cpus_per_file))
     started = time.monotonic()
-    pending = {remote.remote(t, overwrite=overwrite, recipe=recipe, workers=threads, run_started=run_started): i
+    pending = {remote.remote(t, overwrite=overwrite, recipe=recipe, workers=threads): i
                for i, t in enumerate(tasks)}
     results: dict[int, FileResult] = {}
     try:

@@ -281,8 +281,12 @@ class NoTelemetry(TelemetryReader):
     over the network it would cost a read of every sample. Rows get null
     ``captured_at``/``location`` and bundle.json says why."""
 
-    def run(self) -> None:
-        self.error = "the source is not a local file; telemetry is read from local files only"
+    def read(self, path, **kwargs):
+        raise NotALocalFile("telemetry is read from local files only")
+
+
+class NotALocalFile(Exception):
+    """Why NoTelemetry has nothing (it appears in bundle.json's notes)."""
 
 
 def remote_source_files(loc: Location, probe: dict, ident: dict) -> tuple[dict, str, str]:

@@ -89,8 +89,8 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {root};
-        # /slow/NAME serves NAME at 400 KB/s: a read that takes seconds.
-        location /slow/ {{ alias {root}/; limit_rate 400k; }}
+        # /slow/NAME serves NAME at 100 KB/s per request: a file that takes seconds.
+        location /slow/ {{ alias {root}/; limit_rate 100k; }}
         # /nohead/NAME refuses HEAD, as a presigned S3 GET URL does.
         location /nohead/ {{ alias {root}/; if ($request_method = HEAD) {{ return 403; }} }}
     }}

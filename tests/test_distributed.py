@@ -96,7 +96,7 @@ def _task_pids() -> list[int]:
 
 
 def test_killed_worker_costs_a_retry_of_that_file_only(ray_cluster, http_server, tmp_path, clip, noisy_long_clip):
-    # Served at 400 KB/s (nginx limit_rate): a file that takes seconds.
+    # Served at 100 KB/s per request (nginx limit_rate): a file that takes seconds.
     noisy = noisy_long_clip
     shutil.copy(noisy.path, http_server.root / "ray-kill.mp4")
     other = clip("hevc_mp4").path
