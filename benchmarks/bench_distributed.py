@@ -42,7 +42,7 @@ from bench_extract import CACHE, CLIPS, make_clip  # noqa: E402
 import lifelog_compression as lc  # noqa: E402
 
 
-def keyframe_bytes_needed(path: Path, interval_ms: int = 1000) -> tuple[int, int]:
+def keyframe_bytes_needed(path: Path, requests_ms: list[int]) -> tuple[int, int]:
     """(bytes of the keyframes nearest each request time, bytes of all keyframes)."""
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
                           "packet=pts_time,size,flags", "-of", "csv=p=0", str(path)],
@@ -52,9 +52,8 @@ def keyframe_bytes_needed(path: Path, interval_ms: int = 1000) -> tuple[int, int
         t, size, flags = line.split(",")[:3]
         if "K" in flags:
             keys.append((float(t) * 1000, int(size)))
-    duration = max(t for t, _ in keys) + 1000
     needed = set()
-    for t in range(0, int(duration), interval_ms):
+    for t in requests_ms:
         needed.add(min(range(len(keys)), key=lambda i: abs(keys[i][0] - t)))
     return sum(keys[i][1] for i in needed), sum(s for _, s in keys)
 
@@ -86,7 +85,8 @@ def bytes_over_http() -> list[str]:
                 got = [r for r in server.requests(path.name) if r["method"] == "GET"]
                 sent = sum(r["body_bytes"] for r in got)
                 size = path.stat().st_size
-                needed, _ = keyframe_bytes_needed(path)
+                requested = [r.requested_ts_ms for r in lc.load_manifest(Path(tmp) / clip.name)]
+                needed, _ = keyframe_bytes_needed(path, requested)
                 rows.append(f"| {clip.name} | {size / 1e6:.1f} | {sent / 1e6:.2f} | "
                             f"{result.source_bytes_read / 1e6:.2f} | {len(got)} | {sent / size:.3f} | "
                             f"{needed / 1e6:.2f} | {sent / needed:.2f} | {elapsed:.2f} |")
