@@ -268,6 +268,7 @@ def extract_directory_to_dir(
             pending.append(item)
     done_bytes = sum(i.size for i in items if i.relpath in outcomes)
     running: list[_Child] = []
+    bundle_of = {i.relpath: i.bundle_relpath for i in items}
 
     def report() -> None:
         if not progress:
@@ -298,7 +299,9 @@ def extract_directory_to_dir(
         if item.proxy_relpath:
             extra["proxy"] = {"relpath": item.proxy_relpath, "decoded": False}
         if item.recording:
-            extra["recording"] = item.recording.to_json()
+            # Chapters' bundles (and so their telemetry tracks), in recording order.
+            extra["recording"] = {**item.recording.to_json(),
+                                  "chapter_bundles": [bundle_of[c] for c in item.recording.chapters if c in bundle_of]}
         cmd = [python, "-m", "lifelog_compression", "extract", "--json", "--quiet", "--progress-jsonl",
                "--workers", str(decode_threads), "--source-relpath", item.relpath]
         if prefer_proxy and item.proxy_relpath and _durations_agree(item.path, input_root / item.proxy_relpath):
