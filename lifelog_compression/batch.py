@@ -5,7 +5,8 @@ lifelog_compression extract``), so a file that crashes or hangs the decoder
 costs only that file: the child is stopped after a time limit proportional to
 the video's duration, and the batch goes on. Complete bundles for the same
 source (same size and modification time) are skipped on a rerun. Nothing in
-the output root is deleted but what this run itself created.
+the output root is deleted but what this run itself created and the hidden
+leftovers of killed writers (workdir.py).
 """
 
 from __future__ import annotations

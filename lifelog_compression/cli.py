@@ -142,7 +142,8 @@ def _register_batch(sub) -> None:
                        "parallel, each in its own process; complete bundles are skipped on a rerun; proxies "
                        "(.LRV/.LRF) are not extracted beside their originals; GoPro chapters are linked in "
                        "bundle.json. Where two inputs would share a bundle folder (a.mp4, a.mov), each uses "
-                       "its whole file name (a.mp4/, a.mov/). Nothing in OUTPUT_ROOT is ever deleted.")
+                       "its whole file name (a.mp4/, a.mov/). Nothing in OUTPUT_ROOT is deleted but "
+                       "the hidden leftovers of runs that were killed.")
     p.add_argument("input_dir", metavar="INPUT_DIR", help="the folder to search for videos (a camera card, a folder tree)")
     p.add_argument("output_root", metavar="OUTPUT_ROOT",
                    help="where the bundles go, mirroring INPUT_DIR's tree (outside INPUT_DIR)")
