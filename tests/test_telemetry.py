@@ -400,6 +400,17 @@ def test_quicktime_location_and_creationdate(clip, tmp_path):
     assert time_label(rows[0]["captured_at"], clock, with_date=True) == "2023-05-06 14:32:10 UTC+02:00"
 
 
+def test_udta_xyz_tag_gives_one_point(clip, tmp_path):
+    mov = tmp_path / "clip.mov"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip("short_mp4").path), "-map", "0", "-c", "copy",
+                    "-metadata", "location=-33.8568+151.2153+005.000/", str(mov)], check=True)
+    assert read_movie(mov).tags == {"\u00a9xyz": "-33.8568+151.2153+005.000/"}
+    st = read_source_telemetry(mov, duration_ms=400)
+    assert st.location_at(123) == {"lat": -33.8568, "lon": 151.2153, "alt_m": 5.0, "speed_mps": None, "fix": "3d",
+                                   "source": "quicktime", "sample_gap_ms": None}
+    assert any("\u00a9xyz tag" in n for n in st.notes)
+
+
 def test_iso6709():
     assert parse_iso6709("+48.8577+002.2950/") == (48.8577, 2.295, None)
     assert parse_iso6709("+33.1268-117.3273+012.500/") == (33.1268, -117.3273, 12.5)
@@ -528,3 +539,38 @@ def test_validate_checks_captured_at_against_the_clock(gps5_clip, tmp_path):
     report = validate_bundle(path, out, limit=2, time_check=False)
     assert [c.frame_id for c in report.failed] == ["frame_00000002"]
     assert "captured_at 2024-05-01T10:00:02.000Z is not the capture clock's start" in report.failed[0].failures[0].message
+
+
+def test_shards_carry_the_time_fields_and_the_artifact(gps5_clip, tmp_path):
+    _, path = gps5_clip
+    lc.extract_to_dir(path, tmp_path / "shards", shards=True)
+    rows = [row for row, _ in lc.read_shards(tmp_path / "shards")]
+    assert [r.extra["captured_at"] for r in rows][:2] == ["2024-05-01T10:00:00.000Z", "2024-05-01T10:00:01.000Z"]
+    lc.unpack(tmp_path / "shards", tmp_path / "unpacked")
+    assert (tmp_path / "unpacked" / TELEMETRY_ARTIFACT).read_text() == \
+        read_source_telemetry(path, duration_ms=6000).jsonl()
+
+
+def test_chapters_of_one_recording_continue_one_clock(clip, tmp_path):
+    """Two GoPro chapters, each with its own GPMF: batch links them, and the
+    second chapter's clock starts where the first one's video ends."""
+    card = tmp_path / "card" / "DCIM" / "100GOPRO"
+    card.mkdir(parents=True)
+    base = clip("h264_bframes_mp4")
+    for chapter in (1, 2):
+        first = (chapter - 1) * 60
+        payloads = [device(gps5_stream([gps5_point(first + p * 10 + i) for i in range(10)],
+                                       gpsu=GPS_START + timedelta(seconds=(chapter - 1) * 6 + p)))
+                    for p in range(6)]
+        mux_gpmf(base.path, payloads, card / f"GX0{chapter}0007.MP4",
+                 metadata={"creation_time": f"2024-05-01T12:00:0{3 + (chapter - 1) * 6}.000000Z"})
+    result = lc.extract_directory_to_dir(tmp_path / "card", tmp_path / "out")
+    assert not result.failed
+    one, two = (tmp_path / "out" / "DCIM" / "100GOPRO" / name for name in ("GX010007", "GX020007"))
+    assert doc_of(one)["recording"]["chapter_bundles"] == ["DCIM/100GOPRO/GX010007", "DCIM/100GOPRO/GX020007"]
+    clocks = [doc_of(b)["capture_clock"] for b in (one, two)]
+    assert [c["start_utc"] for c in clocks] == ["2024-05-01T10:00:00.000Z", "2024-05-01T10:00:06.000Z"]
+    assert [c["camera_offset_s"] for c in clocks] == [7203.0, 7203.0]
+    last_of_one, first_of_two = rows_of(one)[-1], rows_of(two)[0]
+    assert parse_time(first_of_two["captured_at"]) - parse_time(last_of_one["captured_at"]) == timedelta(seconds=1)
+    assert first_of_two["location"]["lat"] == pytest.approx(gps5_point(60)[0], abs=1e-7)
