@@ -575,3 +575,24 @@ def test_chapters_of_one_recording_continue_one_clock(clip, tmp_path):
     last_of_one, first_of_two = rows_of(one)[-1], rows_of(two)[0]
     assert parse_time(first_of_two["captured_at"]) - parse_time(last_of_one["captured_at"]) == timedelta(seconds=1)
     assert first_of_two["location"]["lat"] == pytest.approx(gps5_point(60)[0], abs=1e-7)
+
+
+def test_contact_sheet_labels_local_capture_time(gps5_clip, tmp_path, monkeypatch):
+    from PIL import ImageDraw
+
+    from lifelog_compression.sheet import make_contact_sheet
+
+    _, path = gps5_clip
+    lc.extract_to_dir(path, tmp_path / "b")
+    drawn: list[str] = []
+    real_text = ImageDraw.ImageDraw.text
+
+    def spy(self, xy, text, *args, **kwargs):
+        drawn.append(text)
+        return real_text(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
+    make_contact_sheet(tmp_path / "b", tmp_path / "sheet.jpg")
+    # GPS says 10:00 UTC; the camera's clock is 2 h ahead: its zone is UTC+2.
+    assert any("recorded 2024-05-01 12:00:00 UTC+02:00" in t for t in drawn)
+    assert "0:01.000  12:00:01  #2" in drawn and "0:05.000  12:00:05  #6" in drawn
