@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bundle import is_bundle
+from .workdir import remove_abandoned
 from .discover import BatchInput, discover
-from .errors import NotAFolderError, OutputError, SourceNotFoundError
+from .errors import NotAFolderError, OutputError, SourceNotFoundError, UsageError
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ class _Child:
 
         if not self.out_dir.parent.exists():
             return
+        remove_abandoned(self.out_dir)   # also puts back a bundle it had moved aside
         for p in set(self.out_dir.parent.glob(f".{self.out_dir.name}.partial-*")) - self.partials_before:
             shutil.rmtree(p, ignore_errors=True)
 
@@ -236,6 +238,9 @@ def extract_directory_to_dir(
     ``elapsed_s``. Both callbacks run in the calling thread. Ctrl-C raises
     :class:`BatchInterrupted`, whose ``result`` holds what was finished.
     """
+    for name, value in (("workers", workers), ("decode_threads", decode_threads)):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise UsageError(f"{name} must be 0 (one per usable CPU) or more, not {value!r}")
     input_root, output_root = Path(input_root), Path(output_root)
     _check_roots(input_root, output_root)
     items = discover(input_root)
