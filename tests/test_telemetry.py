@@ -312,6 +312,32 @@ def test_sample_limit_stops_reading_with_a_note(monkeypatch):
     assert len(tel.positions) == 30 and any("sample limit" in n for n in tel.notes)
 
 
+def test_mutated_gpmf_payloads_never_raise_nor_give_impossible_positions():
+    import random
+
+    from lifelog_compression.telemetry import gopro
+
+    samples = [(48.0, 2.0, 10.0, 1.0, 1.0, GPS9_START, 1.0, 3)] * 5
+    payload = device(gps5_stream([gps5_point(i) for i in range(10)], gpsu=GPS_START), gps9_stream(samples),
+                     cori_stream([(1.0, 0.0, 0.0, 0.0)] * 10), typed_stream("XTRA", "f[2]Lb", "ffLb", [(0.5, 1, 2, 3)]))
+    rng = random.Random(11)
+    kept = 0
+    for case in range(400):
+        data = bytearray(payload)
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if case % 4 == 0:
+            data = data[:rng.randrange(len(data))]
+        devices: dict = {}
+        gopro.read_payload(bytes(data), 0.0, 1000.0, devices)
+        for tel in devices.values():
+            for p in tel.positions:
+                kept += 1
+                assert math.isfinite(p.lat) and -90 <= p.lat <= 90 and -180 <= p.lon <= 180
+                json.dumps(p.to_json(), allow_nan=False)
+    assert kept > 1000    # most mutations leave most samples readable
+
+
 def test_random_bytes_and_text_give_no_telemetry(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(os.urandom(64 * 1024))
