@@ -175,6 +175,23 @@ def test_gopro_without_gps_time_uses_its_local_container_clock(clip, tmp_path):
     assert len(st.telemetry.orientation) == 90
 
 
+def test_gps_without_any_fix(clip, tmp_path):
+    """The receiver never locks: positions are kept in the artifact, rows get
+    no location, GPSU (unreliable without a fix) does not set the clock."""
+    payloads = [device(gps5_stream([gps5_point(p * 10 + i) for i in range(10)], fix=0,
+                                   gpsu=utc(2016, 1, 1) + timedelta(seconds=p))) for p in range(2)]
+    path = mux_gpmf(clip("short_mp4").path, payloads, tmp_path / "GX010009.MP4", payload_s=0.2,
+                    metadata={"creation_time": "2024-03-03T08:00:00.000000Z"})
+    out = tmp_path / "b"
+    lc.extract_to_dir(path, out)
+    rows, doc = rows_of(out), doc_of(out)
+    assert all(r["location"] is None for r in rows)
+    assert "track" not in doc and doc["capture_clock"]["source"] == "container"
+    assert any("no fix" in n for n in doc["capture_clock"]["notes"])
+    lines = [json.loads(x) for x in (out / TELEMETRY_ARTIFACT).read_text().splitlines()]
+    assert len(lines) == 20 and {x["fix"] for x in lines} == {"none"}
+
+
 # --- GPS9 (per-sample GPS time), CORI, a TYPE structure ---------------------------------------------
 
 GPS9_START = utc(2023, 7, 1, 8, 30, 0, 250_000)
