@@ -68,6 +68,7 @@ class Result:
     ours_s: list[float] = field(default_factory=list)
     theirs_s: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
+    ours_cpu_s: list[float] = field(default_factory=list)
     ours_peak_mb: int = 0
     theirs_peak_mb: int = 0
     theirs_cpu_s: list[float] = field(default_factory=list)
@@ -79,7 +80,7 @@ class Result:
                 "check": self.check, "pairs": len(self.ratios), "ours_s": med(self.ours_s),
                 "theirs_s": med(self.theirs_s), "ratio": med(self.ratios),
                 "ours_peak_mb": self.ours_peak_mb, "theirs_peak_mb": self.theirs_peak_mb,
-                "theirs_cpu_s": med(self.theirs_cpu_s), **self.extra}
+                "ours_cpu_s": med(self.ours_cpu_s), "theirs_cpu_s": med(self.theirs_cpu_s), **self.extra}
 
 
 def ours_cmd(video: Path, out: Path) -> list[str]:
@@ -91,16 +92,16 @@ def variants(name: str, shape: panel_clips.Shape, video: Path, out: Path, bundle
     v = str(video)
     comp = HERE / "competitors"
     if name == "pyav":
-        cmd = [PY, str(comp / "pyav_sparse.py"), v, str(out), "--procs", "2", "--threads", "1"]
-        return [Variant("sparse packets, 2 processes", cmd, cmd)]
+        cmd = [PY, str(comp / "pyav_sparse.py"), v, str(out), "--procs", "2", "--threads", "2"]
+        return [Variant("sparse packets, 2 processes x 2 threads", cmd, cmd)]
     if name == "ffmpeg":
-        recipes = ["nokey", "fps1"] if shape.gop_s <= 1.0 else ["nonref", "fps1"]
+        recipes = ["nokey", "all"] if shape.gop_s <= 1.0 else ["noref", "all"]
         return [Variant(r, ffmpeg_cli.command(r, v, out),
                         [PY, str(comp / "ffmpeg_cli.py"), r, v, str(out)])
                 for r in recipes]
     if name == "floor":
-        cmd = [PY, str(HERE / "floor.py"), v, str(bundle)]
-        return [Variant("decode only, 2 processes", cmd, cmd)]
+        cmd = [PY, str(HERE / "floor.py"), v, str(bundle), "--procs", "2", "--threads", "2"]
+        return [Variant("decode only, 2 processes x 2 threads", cmd, cmd)]
     if name == "decord":
         cmd = [PY, str(comp / "decord_batch.py"), v, str(out)]
         return [Variant("get_batch", cmd, cmd)]
@@ -155,14 +156,15 @@ def run_competitor(name: str, shape, video: Path, bundle: Path, tmp: Path,
         except RuntimeError as e:
             result.failed = f"timed run: {e}"
             break
-        result.ours_s.append(ours.seconds)
-        result.theirs_s.append(theirs.seconds)
-        result.theirs_cpu_s.append(theirs.cpu_seconds)
         if name == "floor":
             # The floor is decoding alone, timed inside floor.py (no process start, import or index pass).
             decode_s = json.loads(theirs.stdout.strip().splitlines()[-1])["seconds"]
             result.extra.setdefault("process_s", []).append(round(theirs.seconds, 3))
             theirs = measure.Run(decode_s, theirs.cpu_seconds, theirs.peak_mb, theirs.stdout)
+        result.ours_s.append(ours.seconds)
+        result.theirs_s.append(theirs.seconds)
+        result.ours_cpu_s.append(ours.cpu_seconds)
+        result.theirs_cpu_s.append(theirs.cpu_seconds)
         result.ratios.append(theirs.seconds / ours.seconds)
         result.ours_peak_mb = max(result.ours_peak_mb, ours.peak_mb)
         result.theirs_peak_mb = max(result.theirs_peak_mb, theirs.peak_mb)
@@ -227,15 +229,20 @@ def main() -> int:
         for shape in shapes:
             print(f"{shape.key} ({shape.path.name})", file=sys.stderr, flush=True)
             report["clips"][shape.key] = bench_shape(shape, args.competitors, repeat, args.slow_repeat, Path(tmp))
-    report["load_after"] = os.getloadavg()
+            report["load_after"] = os.getloadavg()
+            # Saved after every clip: a run stopped early still leaves what it measured.
+            save(report, args)
+    print(panel_report.markdown(report))
+    return 0
+
+
+def save(report: dict, args) -> None:
     text = json.dumps(report, indent=1)
     (panel_clips.CACHE / ("panel-quick.json" if args.quick else "panel.json")).write_text(text)
     if args.json:
         args.json.write_text(text)
-    print(panel_report.markdown(report))
     if args.write_docs:
         panel_report.write_docs(report)
-    return 0
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ def _cell(c: dict | None) -> str:
         return f"fails the check ({c['failed'][:90]})"
     ratio = c["ratio"]
     who = f"we are {ratio:.2f}x faster" if ratio >= 1 else f"**it is {1 / ratio:.2f}x faster**"
-    return f"{c['theirs_s']:.2f} s ({who})" + (f" `{c['variant']}`" if c["competitor"] in ("ffmpeg", "opencv") else "")
+    cpu = f", CPU {c['theirs_cpu_s']:.2f} s" if c.get("theirs_cpu_s") else ""
+    return f"{c['theirs_s']:.2f} s ({who}{cpu})" + (f" `{c['variant']}`" if c["competitor"] in ("ffmpeg", "opencv") else "")
 
 
 def speed_table(report: dict) -> str:
@@ -41,7 +42,9 @@ def speed_table(report: dict) -> str:
         else:
             floor_cell = "not run" if floor is None else f"failed: {floor['failed'][:80]}"
         ours = _ours_s(clip)
-        lines.append(f"| {clip['shape']['title']} | {ours:.2f} s | " if ours else f"| {clip['shape']['title']} | - | ")
+        cpu = [c["ours_cpu_s"] for c in comps.values() if c.get("ours_cpu_s")]
+        ours_cell = f"{ours:.2f} s (CPU {statistics.median(cpu):.2f} s)" if ours and cpu else "-"
+        lines.append(f"| {clip['shape']['title']} | {ours_cell} | ")
         lines[-1] += " | ".join(_cell(comps.get(k)) for k, _ in COLUMNS) + f" | {floor_cell} |"
     return "\n".join(lines)
 

@@ -6,10 +6,12 @@ Recipes (the panel times the bare ffmpeg command, without this wrapper):
 - ``nokey``: ``-skip_frame nokey`` (only keyframes are decoded) and select
   the first keyframe at least 1 s after the last one selected. Valid when
   every 1 s window holds a keyframe (keyframes at most 1 s apart).
-- ``nonref``: ``-skip_frame nonref`` (non-reference pictures are not decoded)
+- ``noref``: ``-skip_frame noref`` (non-reference pictures are not decoded)
   and select the first decoded frame at or after each second. Valid for any
   GOP: a reference picture is at most a few frames from every request.
-- ``fps1``: ``fps=1``, the naive recipe: decodes every frame.
+- ``all``: the same selection with every frame decoded (what ``fps=1`` costs;
+  ``fps=1`` itself is not used because it relabels frames with the tick
+  times, so its frames cannot be checked against their true times).
 The check run adds ``showinfo`` to read the times of the frames written (the
 CLI counts them from the file's start, as the bundle counts from the first frame).
 """
@@ -26,8 +28,8 @@ from pathlib import Path
 CANVAS = "scale=1920:1080:force_original_aspect_ratio=decrease,pad=1920:1080:(ow-iw)/2:(oh-ih)/2"
 RECIPES = {
     "nokey": (["-skip_frame", "nokey"], "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)'"),
-    "nonref": (["-skip_frame", "nonref"], "setpts=PTS-STARTPTS,select='gte(t\\,selected_n)'"),
-    "fps1": ([], "fps=1"),
+    "noref": (["-skip_frame", "noref"], "setpts=PTS-STARTPTS,select='gte(t\\,selected_n)'"),
+    "all": ([], "setpts=PTS-STARTPTS,select='gte(t\\,selected_n)'"),
 }
 
 
