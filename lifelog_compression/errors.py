@@ -19,6 +19,8 @@ __all__ = [
     "BundleError",
     "NotAFolderError",
     "BatchFailedError",
+    "MissingDependencyError",
+    "UsageError",
 ]
 
 
@@ -79,6 +81,12 @@ class DamagedSourceError(ExtractError, ValueError):
     exit_code = 9
 
 
+def nothing_decoded(path) -> "DamagedSourceError":
+    """The error for a source the core read to its end without one frame:
+    ``extract_to_dir`` and ``iter_frames`` raise the same one."""
+    return DamagedSourceError(f"{path}: no frame could be decoded", "no frame could be decoded", str(path))
+
+
 class UnsupportedCodecError(ExtractError, ValueError):
     """A video codec no decoder here can read."""
 
@@ -114,3 +122,27 @@ class BatchFailedError(ExtractError):
     """Some files of a batch failed (the others were extracted)."""
 
     exit_code = 15
+
+
+class MissingDependencyError(ExtractError, ImportError):
+    """An optional dependency is not installed (the message names the extra)."""
+
+    exit_code = 17
+
+
+class UsageError(ExtractError, ValueError):
+    """Usage error (bad arguments)."""
+
+    exit_code = 2
+
+
+class InterruptedAfterCommit(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) arrived while a finished bundle was being moved
+    into place: the move was completed first, so the bundle at ``bundle_dir``
+    is whole. ``result`` is the ExtractResult once extract_to_dir knows it."""
+
+    def __init__(self, bundle_dir):
+        super().__init__(f"{bundle_dir}: interrupted while the finished bundle was moved into place; "
+                         "the move was completed")
+        self.bundle_dir = bundle_dir
+        self.result = None
