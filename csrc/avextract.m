@@ -1,8 +1,10 @@
 /*
  * avextract.m: the macOS backend of extract.h, on AVFoundation (decoding and
  * geometry), CoreGraphics (the canvas) and ImageIO (JPEG). Compiled with
- * -fobjc-arc. Never compiled on the machine it was written on: every Apple name
- * here was checked against Apple's documentation, see docs/macos-backend.md.
+ * -fobjc-arc. Compiled and linked against real Apple SDK files (12, 14, 15) on
+ * Linux, never run on a Mac: see docs/macos-backend.md. What it shares with
+ * the FFmpeg backend (path checks, box scan, display matrix, duration rule,
+ * the error line) is plain C in sourcefile.c.
  *
  * Rules kept throughout:
  *   - every exported function wraps its work in @autoreleasepool and @try, so
@@ -19,13 +21,10 @@
 #import <Foundation/Foundation.h>
 #import <ImageIO/ImageIO.h>
 
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "extract.h"
 #include "sourcefile.h"
