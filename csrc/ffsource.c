@@ -271,11 +271,12 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
     size_t count = 0;
     for (int i = 0; i < n; i++) {
         const AVIndexEntry *e = avformat_index_get_entry(st, i);
-        if (!(e->flags & AVINDEX_KEYFRAME) || (e->flags & AVINDEX_DISCARD_FRAME))
+        if (!(e->flags & AVINDEX_KEYFRAME))
             continue;
-        kf[count].seek_ts = e->timestamp;
-        kf[count].pts_us = lc_pts_to_us(src, e->timestamp + delta);
-        kf[count].ordinal = -1;
+        /* A keyframe an edit list hides (a phone's trim) still starts the
+         * decoding of the shown frames after it. */
+        kf[count] = (lc_keyframe){.seek_ts = e->timestamp, .pts_us = lc_pts_to_us(src, e->timestamp + delta),
+                                  .ordinal = -1, .pos = -1, .hidden = !!(e->flags & AVINDEX_DISCARD_FRAME)};
         count++;
     }
     if (count == 0) {
@@ -283,6 +284,7 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
         return;
     }
     qsort(kf, count, sizeof *kf, cmp_keyframe);
+    lc_keyframes_init_ready(kf, count);
     src->keyframes = kf;
     src->n_keyframes = count;
     src->info.keyframe_index = 1;
@@ -415,9 +417,11 @@ lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **ou
         goto fail;
     dec->pkt_timebase = st->time_base;
     dec->thread_count = threads;
-    /* Slices only: frame threads would hold frames back, and every keyframe
-     * hit drains the decoder. Parallelism comes from several workers. */
-    dec->thread_type = FF_THREAD_SLICE;
+    /* Threads inside the decoder are for when there are fewer independent
+     * chunks than cores (a short clip, one long GOP). Frame threads hold
+     * frames back until more packets arrive, which a keyframe hit answers by
+     * draining: correct, and it still beats an idle core. */
+    dec->thread_type = threads > 1 ? FF_THREAD_FRAME | FF_THREAD_SLICE : FF_THREAD_SLICE;
     if ((ret = avcodec_open2(dec, codec, NULL)) < 0)
         goto fail;
     *out = dec;
@@ -459,9 +463,8 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
                     }
                     kf = grown;
                 }
-                kf[count].seek_ts = ts;
-                kf[count].pts_us = lc_pts_to_us(src, ts);
-                kf[count].ordinal = ordinal;
+                kf[count] = (lc_keyframe){.seek_ts = ts, .pts_us = lc_pts_to_us(src, ts),
+                                          .ordinal = ordinal, .pos = pkt->pos};
                 count++;
             }
             ordinal++;
@@ -469,6 +472,7 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
         av_packet_unref(pkt);
     }
     /* Sorted by ordinal already; presentation order of keyframes is the same. */
+    lc_keyframes_init_ready(kf, count);
     free(src->keyframes);
     src->keyframes = kf;
     src->n_keyframes = count;

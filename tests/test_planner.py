@@ -37,3 +37,34 @@ def test_workers_do_not_change_the_result(clip, tmp_path):
     strip = lambda rows: [(r["requested_ts_ms"], r["actual_ts_ms"], r["content_hash"]) for r in rows]
     assert one.frame_count == two.frame_count
     assert strip(load_rows(tmp_path / "one")) == strip(load_rows(tmp_path / "two"))
+
+
+def _rows_true_to(source, bundle, offset_ms=0.0):
+    """Every JPEG read back: the frame it pictures is the one actual_ts_ms names."""
+    from fixtures import read_index
+    from truth import decode, rect_of
+
+    rows = load_rows(bundle)
+    for row in rows:
+        index = read_index(decode(bundle, row), rect_of(row))
+        assert index in source.times_by_index, row
+        assert abs(source.times_by_index[index] - offset_ms - row["actual_ts_ms"]) <= 1, (row, index)
+        assert abs(row["actual_ts_ms"] - row["requested_ts_ms"]) <= 500, row
+    return rows
+
+
+def test_keyframe_on_a_shared_window_edge_serves_neither_request(tmp_path):
+    """A keyframe at exactly 2.5 s lies on the edge of the windows of 2 s and
+    3 s (variable frame rate, as torchcodec's var_fps_video.mp4 at 12.5 s):
+    the rows must picture 2.0 s and 3.0 s, not 2.5 s and 2.533 s."""
+    from fixtures import make_clip
+
+    # 30 fps grid with frames 50-55 and 80-85 missing; keyframes at 0 and 2.5 s.
+    source = make_clip(tmp_path / "vfr.mp4", codec="libx264", gop=600, seconds=4.0,
+                       drop_pattern=[*range(50, 56), *range(80, 86)], extra_args=("-force_key_frames", "0,2.5"))
+    assert any(abs(t - 2500) < 1 for t in source.frame_times_ms)
+    extract_to_dir(source.path, tmp_path / "b")
+    rows = _rows_true_to(source, tmp_path / "b")
+    actual = {r["requested_ts_ms"]: r["actual_ts_ms"] for r in rows}
+    assert actual[2000] == 2000 and actual[3000] == 3000, actual
+    assert all(b - a >= 500 for a, b in zip(sorted(actual.values()), sorted(actual.values())[1:])), actual
