@@ -68,3 +68,44 @@ def test_keyframe_on_a_shared_window_edge_serves_neither_request(tmp_path):
     actual = {r["requested_ts_ms"]: r["actual_ts_ms"] for r in rows}
     assert actual[2000] == 2000 and actual[3000] == 3000, actual
     assert all(b - a >= 500 for a, b in zip(sorted(actual.values()), sorted(actual.values())[1:])), actual
+
+
+def test_trimmed_phone_clip_decodes_from_its_hidden_keyframe(tmp_path):
+    """`ffmpeg -ss 2.3 -c copy` on a clip with sound (a phone's trim): the edit
+    list hides the GOP's keyframe at 2.0 s; the shown frames up to the next
+    keyframe (1.7 s) depend on it."""
+    import subprocess
+
+    from fixtures import make_clip
+
+    quiet = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"]
+    source = make_clip(tmp_path / "video.mp4", codec="libx264", gop=60, bframes=3, seconds=8.0)
+    phone = tmp_path / "phone.mp4"
+    subprocess.run([*quiet, "-i", str(source.path), "-f", "lavfi", "-i", "sine", "-t", "8", "-c:v", "copy",
+                    "-c:a", "aac", str(phone)], check=True)
+    trimmed = tmp_path / "trimmed.mp4"
+    subprocess.run([*quiet, "-ss", "2.3", "-i", str(phone), "-c", "copy", str(trimmed)], check=True)
+    for workers in (1, 2):
+        result = extract_to_dir(trimmed, tmp_path / f"b{workers}", workers=workers)
+        rows = _rows_true_to(source, tmp_path / f"b{workers}", offset_ms=2300)
+        assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(6)]
+        assert rows[0]["actual_ts_ms"] == 0 and result.missing_requests_ms == []
+
+
+def test_intra_refresh_recovery_points_decode_from_an_earlier_point(tmp_path):
+    """x264 intra refresh: one IDR, then recovery points the MP4 marks as sync
+    samples; decoding from one shows nothing until the refresh has swept the
+    picture. Every request still gets its nearest frame, and nothing is
+    called truncated."""
+    from fixtures import make_clip
+
+    source = make_clip(tmp_path / "refresh.mp4", codec="libx264", bframes=3, seconds=12.5,
+                       extra_args=("-x264-params", "intra-refresh=1:keyint=150"))
+    for workers in (1, 2):
+        result = extract_to_dir(source.path, tmp_path / f"b{workers}", workers=workers)
+        rows = _rows_true_to(source, tmp_path / f"b{workers}")
+        assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(13)], workers
+        assert result.missing_requests_ms == [] and not any("truncated" in n for n in result.notes)
+        # The nearest frame (30 fps), not the first one the refresh lets through.
+        for r in rows:
+            assert abs(r["actual_ts_ms"] - r["requested_ts_ms"]) <= 17, r
