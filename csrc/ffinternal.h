@@ -72,7 +72,7 @@ typedef struct lc_session {
     int64_t pictures;            /* pictures since the start */
     int drained, eof;
     int at_end;                  /* eof was the true end of the file, not a read error */
-    int64_t read_ordinal;        /* video packets read so far */
+    int64_t read_ordinal;        /* video packets read so far; -1 after a jump, until known */
     int decoded;                 /* pictures produced for the current request */
 } lc_session;
 

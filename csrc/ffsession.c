@@ -67,7 +67,8 @@ static int read_video_packet(lc_session *s)
         if (ret < 0)
             return ret == AVERROR_EOF ? 1 : -1;
         if (s->pkt->stream_index == s->src->stream_index) {
-            s->read_ordinal++;
+            if (s->read_ordinal >= 0)
+                s->read_ordinal++;
             return 0;
         }
         av_packet_unref(s->pkt);
@@ -85,8 +86,12 @@ static lc_status reopen(lc_session *s, char err[LC_ERRMSG_SIZE])
  * packet scan) and find its packet there. 0 if the demuxer cannot land on it. */
 static int seek_by_byte(lc_session *s, const lc_keyframe *kf)
 {
-    if (kf->pos < 0 || (s->fmt->iformat->flags & AVFMT_NO_BYTE_SEEK) ||
-        av_seek_frame(s->fmt, -1, kf->pos, AVSEEK_FLAG_BYTE) < 0)
+    if (kf->pos < 0 || (s->fmt->iformat->flags & AVFMT_NO_BYTE_SEEK))
+        return 0;
+    /* From here on the packet count is unknown until a packet is matched:
+     * a forward skip after a failed jump starts over from the top. */
+    s->read_ordinal = -1;
+    if (av_seek_frame(s->fmt, -1, kf->pos, AVSEEK_FLAG_BYTE) < 0)
         return 0;
     /* A few packets may come before it (a demuxer resyncing); past it, the
      * demuxer did not land where the scan saw the packet. */
@@ -112,7 +117,7 @@ static lc_status skip_to_ordinal(lc_session *s, const lc_keyframe *kf, int *foun
 {
     lc_status status;
     *found = 0;
-    if (s->read_ordinal > kf->ordinal && (status = reopen(s, err)) != LC_OK)
+    if ((s->read_ordinal < 0 || s->read_ordinal > kf->ordinal) && (status = reopen(s, err)) != LC_OK)
         return status;
     while (s->read_ordinal <= kf->ordinal) {
         if (stopping(s) || read_video_packet(s) != 0)

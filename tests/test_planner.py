@@ -109,3 +109,34 @@ def test_intra_refresh_recovery_points_decode_from_an_earlier_point(tmp_path):
         # The nearest frame (30 fps), not the first one the refresh lets through.
         for r in rows:
             assert abs(r["actual_ts_ms"] - r["requested_ts_ms"]) <= 17, r
+
+
+@pytest.mark.parametrize("shape", ["mts", "mkv_without_cues"])
+def test_index_less_files_split_across_workers_with_identical_rows(shape, tmp_path):
+    """MPEG-TS (.MTS) and Matroska without cues have no index: keyframes come
+    from a packet scan that records byte positions, workers jump there, and
+    any number of workers gives the same rows."""
+    import subprocess
+
+    from fixtures import make_clip
+
+    if shape == "mts":
+        source = make_clip(tmp_path / "clip.mts", container="mpegts", codec="libx264", gop=45, bframes=2, seconds=8.0)
+        path = source.path
+    else:
+        source = make_clip(tmp_path / "clip.mkv", codec="libx264", gop=45, bframes=2, seconds=8.0)
+        path = tmp_path / "nocues.mkv"
+        with open(path, "wb") as out:   # written to a pipe: the muxer cannot go back to add cues
+            subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(source.path), "-c", "copy",
+                            "-f", "matroska", "-"], stdout=out, check=True)
+    runs = {}
+    for workers in (1, 2, 3, 5):
+        result = extract_to_dir(path, tmp_path / f"b{workers}", workers=workers)
+        rows = _rows_true_to(source, tmp_path / f"b{workers}")
+        assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(8)]
+        assert result.frames_decoded <= len(source.frame_times_ms)
+        runs[workers] = [(r["requested_ts_ms"], r["actual_ts_ms"], r["content_hash"]) for r in rows]
+    assert runs[2] == runs[1] and runs[3] == runs[1] and runs[5] == runs[1]
+    from lifelog_compression import load_bundle_metadata
+
+    assert load_bundle_metadata(tmp_path / "b2").sampling["planner"] == "packet scan"
