@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .bundle import load_bundle_metadata, load_manifest
-from .errors import ExtractError, SourceNotFoundError
+from .errors import ExtractError, MissingDependencyError, SourceNotFoundError
+from .optional import require
 
 if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
     import numpy as np
@@ -71,21 +72,8 @@ NEIGHBOUR_DIFFERS_BELOW_DB = 50.0
 PSNR_CAP_DB = 100.0
 
 
-class MissingDependencyError(ExtractError, ImportError):
-    """An optional dependency (numpy, Pillow, the ffmpeg CLI) is not installed."""
-
-    exit_code = 1
-
-
-def _imports():
-    try:
-        import numpy
-        from PIL import Image
-    except ImportError as e:
-        raise MissingDependencyError(
-            f"validate needs numpy and Pillow ({e.name} is missing): "
-            "pip install 'lifelog-compression[validate]'") from e
-    return numpy, Image
+def _imports() -> tuple[Any, Any]:
+    return require("numpy", "validate", "validate"), require("PIL.Image", "validate", "validate")
 
 
 # --- metrics -------------------------------------------------------------------
