@@ -116,6 +116,16 @@ static int is_not_a_video_container(const AVInputFormat *f)
     return strstr(f->name, "_pipe") != NULL;
 }
 
+/* Annex-B elementary streams: packets without times, only frame order. */
+static int is_raw_elementary_stream(const AVInputFormat *f)
+{
+    static const char *names[] = {"h264", "hevc", "vvc", NULL};
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(f->name, names[i]))
+            return 1;
+    return (f->flags & AVFMT_NOTIMESTAMPS) != 0;
+}
+
 static int pick_video_stream(AVFormatContext *fmt)
 {
     int best = -1;
@@ -288,7 +298,7 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
         !strcmp(fmt->iformat->name, "matroska,webm")) {
         int64_t end_us = tail_end_us(src, n > 0 ? index_end_us : claim_us);
         if (end_us != INT64_MIN && (claim_us == INT64_MAX || end_us < claim_us))
-            src->info.duration_ms = end_us / 1000;
+            src->info.duration_ms = lc_duration_ms_from_us(end_us);
         if (n > 0 && avformat_index_get_entries_count(st) > n)
             n = 0;
     }
@@ -383,7 +393,7 @@ lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
     }
     src->time_base = st->time_base;
     fill_info(src, st);
-    if (src->fmt->iformat->flags & AVFMT_NOTIMESTAMPS) {
+    if (is_raw_elementary_stream(src->fmt->iformat)) {
         /* A raw elementary stream (Annex-B .h264/.hevc from a DVR or dashcam)
          * has no container times: pictures are timed by their order at the
          * stream's frame rate (its VUI timing, else the demuxer's 25 fps),
@@ -523,7 +533,7 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
         av_packet_unref(pkt);
     }
     if (src->raw_frame_us)
-        src->info.duration_ms = ordinal * src->raw_frame_us / 1000;
+        src->info.duration_ms = lc_duration_ms_from_us(ordinal * src->raw_frame_us);
     /* Sorted by ordinal already; presentation order of keyframes is the same. */
     lc_keyframes_init_ready(kf, count);
     free(src->keyframes);

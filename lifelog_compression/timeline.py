@@ -18,7 +18,7 @@ def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int
     none), ``probe`` the core's probe, ``duration_ms`` the checked duration
     the requests were made from.
     """
-    notes = _claim_notes(probe, duration_ms)
+    notes = _claim_notes(probe, duration_ms) + _raw_stream_notes(probe)
     if not missing:
         return notes
     missing_set = set(missing)
@@ -59,3 +59,16 @@ def _claim_notes(probe: dict, duration_ms: int) -> list[str]:
         return []
     return [f"source truncated or its header wrong: the header claims {claimed_ms} ms but the file holds video "
             f"up to {duration_ms} ms; requests stop at what the file holds"]
+
+
+# Annex-B elementary streams: no container, no times (csrc/ffsource.c).
+RAW_STREAM_FORMATS = {"h264", "hevc", "vvc"}
+
+
+def _raw_stream_notes(probe: dict) -> list[str]:
+    """A raw stream's frame times are its frame order at its frame rate."""
+    if probe.get("format", {}).get("format_name") not in RAW_STREAM_FORMATS:
+        return []
+    rate = probe.get("summary", {}).get("avg_frame_rate")
+    return [f"a raw {probe['format']['format_name']} elementary stream carries no times: each frame's time is "
+            f"its place in presentation order at the stream's frame rate ({rate} fps)"]

@@ -128,3 +128,20 @@ def test_file_split_mid_gop_keeps_its_own_timeline(tmp_path):
     assert result.missing_requests_ms == [t for t in range(0, rows[0]["requested_ts_ms"], 1000)]
     assert any(f"first {first} ms cannot be decoded" in n for n in result.notes), result.notes
     assert not any("truncated" in n or "gaps" in n for n in result.notes), result.notes
+
+
+@pytest.mark.skipif(_core.backend != "ffmpeg", reason="AVFoundation does not read raw elementary streams")
+@pytest.mark.parametrize("codec, suffix, container", [("libx264", ".h264", "h264"), ("libx265", ".hevc", "hevc")])
+def test_raw_annex_b_stream_is_timed_by_frame_order(codec, suffix, container, tmp_path):
+    """A DVR's or dashcam's .h264/.hevc has no container: it is extracted with
+    times from its frame rate and frame order, not rejected as damaged."""
+    from fixtures import make_clip
+
+    source = make_clip(tmp_path / f"cam{suffix}", container=container, codec=codec, gop=45, bframes=3 if
+                       codec == "libx264" else None, fps=25, seconds=6.0)
+    for workers in (1, 2):
+        result = extract_to_dir(source.path, tmp_path / f"b{workers}", workers=workers)
+        rows = assert_true_to_source(tmp_path / f"b{workers}", source)
+        assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(6)]
+        assert [r["actual_ts_ms"] for r in rows] == [i * 1000 for i in range(6)]
+        assert any("raw" in n and "25 fps" in n for n in result.notes), result.notes
