@@ -77,3 +77,18 @@ def test_requests_past_the_last_frame_decode_nothing_again(tmp_path):
     # The last frame (3.967 s) is in the window of 4 s too.
     assert [f["obtained"] is not None for f in got] == [True] * 5 + [False] * 35
     assert sum(f["frames_decoded"] for f in got) <= len(source.frame_times_ms)
+
+
+def test_batch_time_limit_follows_what_the_file_holds(tmp_path):
+    """batch gives a child time in proportion to the duration the child's core
+    reports: the checked one, not the header's 1e12 ms."""
+    import lifelog_compression as lc
+
+    card = tmp_path / "card"
+    card.mkdir()
+    source = make_clip(tmp_path / "clip.mkv", codec="libx264", gop=30, seconds=3.0)
+    _patched(source.path, card / "forged.mkv", b"\x44\x89\x88", 3, struct.pack(">d", 1e12))
+    result = lc.extract_directory_to_dir(card, tmp_path / "out")
+    (outcome,) = result.files
+    assert outcome.status == "extracted" and abs(outcome.duration_ms - 3000) <= 100, outcome
+    assert_true_to_source(tmp_path / "out" / "forged", source)
