@@ -53,6 +53,10 @@ typedef enum lc_status {
  * requests are the whole-millisecond times t < duration_ms, so rounding up
  * makes that exactly "t < the true duration": 3000.4 ms gives 3001 and a
  * request at 3000, which the last frame (shown until 3000.4) can answer.
+ * A header's claim is checked against what the file holds (the FFmpeg
+ * backend: index entries that lie inside the file, the last packets read from
+ * its tail; raw streams: their frame count): the smaller is reported, so a
+ * forged or cut-off file never makes requests for what is not there.
  *
  * Orientation (rotation_degrees, hflip): the picture as stored (decoded, after
  * the sample aspect ratio) is first mirrored left-right if hflip, then turned
