@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BundleError, OutputError
+from .manifest import ManifestRow
 from .recipe import BUNDLE_FORMAT
 
 FRAMES_DIR = "frames"
@@ -43,30 +44,6 @@ def new_bundle_id() -> str:
 
 def frame_relpath(number: int) -> str:
     return f"{FRAMES_DIR}/{number:08d}.jpg"
-
-
-@dataclass(frozen=True)
-class ManifestRow:
-    """One frame of a bundle, as in manifest.jsonl."""
-
-    frame_id: str
-    frame_relpath: str
-    source_relpath: str
-    requested_ts_ms: int
-    actual_ts_ms: int
-    width: int
-    height: int
-    content_hash: str
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @classmethod
-    def from_json(cls, obj: dict) -> "ManifestRow":
-        names = {"frame_id", "frame_relpath", "source_relpath", "requested_ts_ms", "actual_ts_ms",
-                 "width", "height", "content_hash"}
-        missing = names - obj.keys()
-        if missing:
-            raise BundleError(f"manifest row lacks {', '.join(sorted(missing))}")
-        return cls(**{k: obj[k] for k in names}, extra={k: v for k, v in obj.items() if k not in names})
 
 
 @dataclass(frozen=True)

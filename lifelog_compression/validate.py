@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .bundle import load_bundle_metadata, load_manifest
+from .manifest import ManifestRow
 from .errors import ExtractError, MissingDependencyError, SourceNotFoundError
 from .optional import require
 
@@ -507,11 +508,11 @@ def _decode_jpeg(path: Path):
         return np.asarray(im.convert("RGB"))
 
 
-def _row_rect(row) -> tuple[int, int, int, int] | None:
-    keys = ("content_rect_x", "content_rect_y", "content_rect_width", "content_rect_height")
-    if all(k in row.extra for k in keys):
-        return tuple(int(row.extra[k]) for k in keys)  # type: ignore[return-value]
-    return None
+def _row_rect(row: ManifestRow) -> tuple[int, int, int, int] | None:
+    x, y, w, h = row.content_rect_x, row.content_rect_y, row.content_rect_width, row.content_rect_height
+    if x is None or y is None or w is None or h is None:
+        return None
+    return x, y, w, h
 
 
 def validate_bundle(video: str | os.PathLike, bundle_dir: str | os.PathLike, *, limit: int | None = None,
