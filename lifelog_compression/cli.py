@@ -229,10 +229,12 @@ def _cmd_extract(args) -> int:
 
 # Each command registers its own sub-parser and sets ``func``; a command that
 # lives in its own module adds its register function here.
+from .parquet import register as _register_parquet  # noqa: E402  (pyarrow loads only when run)
 from .sheet import register as _register_sheet  # noqa: E402  (numpy/Pillow load only when run)
 from .validate import register as _register_validate  # noqa: E402
 
-COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet]
+COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
+            _register_parquet]
 
 
 def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> None:
