@@ -21,44 +21,33 @@ from .errors import BundleError, OutputError
 from .manifest import ManifestRow
 from .optional import require
 
-# Columns, in order: (name, pyarrow type name, nullable). Built lazily so that
-# importing this module does not need pyarrow.
+# Columns after bundle_id and bundle_path, in manifest order: (field, type).
+# Type names are pyarrow's, resolved when needed so that importing this module
+# does not need pyarrow.
+_COLUMNS = (
+    ("frame_id", "string!"), ("frame_relpath", "string!"), ("source_relpath", "string!"),
+    ("requested_ts_ms", "int64!"), ("actual_ts_ms", "int64!"), ("width", "int32!"), ("height", "int32!"),
+    ("content_hash", "string!"), ("source_content_hash", "string"), ("extractor", "string"),
+    ("extractor_version", "string"), ("content_rect_x", "int32"), ("content_rect_y", "int32"),
+    ("content_rect_width", "int32"), ("content_rect_height", "int32"), ("source_width", "int32"),
+    ("source_height", "int32"), ("obtained", "string"), ("frames_decoded", "int32"), ("decoded_relpath", "string"),
+)
 _LOCATION = (("lat", "float64"), ("lon", "float64"), ("alt_m", "float64"), ("speed_mps", "float64"),
              ("fix", "string"), ("source", "string"), ("sample_gap_ms", "int64"))
 
 
 def schema() -> Any:
-    """The table's pyarrow schema: one column per manifest field, plus the
-    bundle each row belongs to."""
+    """The table's pyarrow schema: the bundle each row belongs to, then one
+    column per manifest field ("!" above: never null)."""
     pa = require("pyarrow", "parquet", "Parquet export")
-    s, i32, i64 = pa.string(), pa.int32(), pa.int64()
     return pa.schema([
-        pa.field("bundle_id", s, nullable=False),
-        pa.field("bundle_path", s, nullable=False),        # relative to the folder exported
-        pa.field("frame_id", s, nullable=False),
-        pa.field("frame_relpath", s, nullable=False),
-        pa.field("source_relpath", s, nullable=False),
-        pa.field("requested_ts_ms", i64, nullable=False),
-        pa.field("actual_ts_ms", i64, nullable=False),
-        pa.field("width", i32, nullable=False),
-        pa.field("height", i32, nullable=False),
-        pa.field("content_hash", s, nullable=False),
-        pa.field("source_content_hash", s),
-        pa.field("extractor", s),
-        pa.field("extractor_version", s),
-        pa.field("content_rect_x", i32),
-        pa.field("content_rect_y", i32),
-        pa.field("content_rect_width", i32),
-        pa.field("content_rect_height", i32),
-        pa.field("source_width", i32),
-        pa.field("source_height", i32),
-        pa.field("obtained", s),
-        pa.field("frames_decoded", i32),
-        pa.field("decoded_relpath", s),
+        pa.field("bundle_id", pa.string(), nullable=False),
+        pa.field("bundle_path", pa.string(), nullable=False),       # relative to the folder exported
+        *(pa.field(name, getattr(pa, kind.rstrip("!"))(), nullable=not kind.endswith("!")) for name, kind in _COLUMNS),
         pa.field("captured_at", pa.timestamp("ms", tz="UTC")),
         pa.field("location", pa.struct([pa.field(n, getattr(pa, t)()) for n, t in _LOCATION])),
-        pa.field("notes", pa.list_(s)),
-        pa.field("other_fields_json", s),                  # fields this version does not know, as JSON
+        pa.field("notes", pa.list_(pa.string())),
+        pa.field("other_fields_json", pa.string()),                 # fields this version does not know, as JSON
     ])
 
 
