@@ -219,7 +219,7 @@ def extract_directory_to_dir(
     ``output_root``, mirroring the folder tree (``DCIM/100GOPRO/GX010046.MP4``
     -> ``OUTPUT_ROOT/DCIM/100GOPRO/GX010046/``).
 
-    ``workers`` files run at once (default: the number of cores), each in its
+    ``workers`` files run at once (default: the CPUs this process may use), each in its
     own process. A file is stopped once it has run ``min_timeout_s`` plus
     ``timeout_per_video_s`` per second of its video. Complete bundles of the
     same source are skipped unless ``overwrite``. ``prefer_proxy`` decodes a
@@ -239,7 +239,9 @@ def extract_directory_to_dir(
     input_root, output_root = Path(input_root), Path(output_root)
     _check_roots(input_root, output_root)
     items = discover(input_root)
-    cores = os.cpu_count() or 1
+    from . import _core
+
+    cores = _core.usable_cpus()   # affinity and cgroup quota, not the machine's count
     workers = max(1, workers or cores)
     decode_threads = decode_threads or max(1, cores // workers)
     python = python_executable or sys.executable

@@ -233,8 +233,10 @@ from .parquet import register as _register_parquet  # noqa: E402  (pyarrow loads
 from .sheet import register as _register_sheet  # noqa: E402  (numpy/Pillow load only when run)
 from .validate import register as _register_validate  # noqa: E402
 
+from .telemetry.cli import register as _register_probe  # noqa: E402
+
 COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
-            _register_parquet]
+            _register_parquet, _register_probe]
 
 
 def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> None:

@@ -80,6 +80,12 @@ class DamagedSourceError(ExtractError, ValueError):
     exit_code = 9
 
 
+def nothing_decoded(path) -> "DamagedSourceError":
+    """The error for a source the core read to its end without one frame:
+    ``extract_to_dir`` and ``iter_frames`` raise the same one."""
+    return DamagedSourceError(f"{path}: no frame could be decoded", "no frame could be decoded", str(path))
+
+
 class UnsupportedCodecError(ExtractError, ValueError):
     """A video codec no decoder here can read."""
 

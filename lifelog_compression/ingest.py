@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 from . import _core
 from .api import Progress
+from .errors import nothing_decoded
 from .optional import require
 from .recipe import DEFAULT_RECIPE, Recipe
 
@@ -103,7 +104,8 @@ def iter_frames(
     most a few frames ahead of the consumer, so memory does not grow with the
     video's length. Stopping early (``break``, ``close()``, an exception in the
     consumer) stops the native work and joins the thread before returning.
-    Errors about the source are raised from the first ``next()``.
+    Errors about the source are raised from the first ``next()``, including
+    the DamagedSourceError ``extract_to_dir`` raises when no frame decodes.
 
     ``progress`` is called in the consumer's own thread (the one iterating),
     once per request, just before that request's frame is yielded;
@@ -145,6 +147,8 @@ def iter_frames(
         while True:
             item = frames.get()
             if item is _DONE:
+                if index == 0:   # as extract_to_dir: a source with no frame is damaged, not empty
+                    raise nothing_decoded(video)
                 return
             if isinstance(item, BaseException):
                 raise item

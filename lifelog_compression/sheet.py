@@ -18,6 +18,7 @@ from typing import Any
 from .bundle import load_bundle_metadata, load_manifest
 from .errors import OutputError
 from .optional import require
+from .telemetry.labels import time_label
 
 MARGIN = 8           # around the sheet and between thumbnails, px
 LABEL_HEIGHT = 16    # the time line under each thumbnail, px
@@ -120,6 +121,10 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
     source = meta.source_video.get("file_name") or (rows[0].source_relpath if rows else "")
     span = f"{format_ms(rows[0].actual_ts_ms)} - {format_ms(rows[-1].actual_ts_ms)}" if rows else "empty"
     header = f"{bundle.resolve().name}   {source}   {len(rows)} frames, {span}"
+    clock = meta.raw.get("capture_clock")
+    recorded = time_label(rows[0].extra.get("captured_at"), clock, with_date=True) if rows else ""
+    if recorded:
+        header += f"   recorded {recorded}"
     if step > 1:
         header += f"   (one frame in {step} shown)"
     draw.text((MARGIN, (HEADER_HEIGHT + MARGIN) // 2), header, fill=TEXT, font=font, anchor="lm")
@@ -138,7 +143,8 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
             draw.rectangle((left, top, right - 1, bottom - 1), fill=(90, 90, 90), outline=(200, 60, 60))
             draw.text(((left + right) // 2, (top + bottom) // 2), "unreadable", fill=TEXT, font=font, anchor="mm")
         number = row.frame_id.rsplit("_", 1)[-1].lstrip("0") or "0"
-        draw.text((left, bottom + LABEL_HEIGHT // 2), f"{format_ms(row.actual_ts_ms)}  #{number}",
+        when = time_label(row.extra.get("captured_at"), clock)   # local capture time, where known
+        draw.text((left, bottom + LABEL_HEIGHT // 2), f"{format_ms(row.actual_ts_ms)}  {when + '  ' if when else ''}#{number}",
                   fill=TEXT, font=font, anchor="lm")
 
     out.parent.mkdir(parents=True, exist_ok=True)
