@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -44,6 +45,10 @@ def test_every_row_of_every_bundle_with_its_values(tree, tmp_path):
         assert record["bundle_path"] == rel
         assert record["bundle_id"] == lc.load_bundle_metadata(tree / rel).bundle_id
         for key, value in row.items():
+            if key == "captured_at" and value is not None:
+                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            elif key == "location" and value is not None:
+                value = {**dict.fromkeys(record["location"]), **value}
             assert record[key] == value, key
     # Queried as a table, without JSON: the rotated clip's picture is portrait on the canvas.
     portrait = table.filter(pa.compute.less(table["content_rect_width"], table["content_rect_height"]))
