@@ -270,7 +270,7 @@ def _bundle_document(writer, source_path, probe, info, recipe, notes, source_has
         summary["content_hash"] = source_hash
     mdls, mdls_available = mdls_text(source_path)
     writer.write_json(ARTIFACTS["source_metadata"], summary)
-    writer.write_json(ARTIFACTS["source_probe"], probe_document(probe))
+    writer.write_json(ARTIFACTS["source_probe"], probe_document(probe, _core.backend))
     writer.write_text(ARTIFACTS["source_mdls"], mdls)
     writer.write_text(ARTIFACTS["source_xattrs"], xattrs_text(source_path))
     return {

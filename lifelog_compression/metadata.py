@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from typing import Any
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -60,10 +61,11 @@ def source_metadata(path: Path, probe: dict) -> dict:
     }
 
 
-def probe_document(probe: dict) -> dict:
-    """source-probe.json: container, streams and chapters as the library read them."""
+def probe_document(probe: dict[str, Any], backend: str) -> dict[str, Any]:
+    """source-probe.json: container, streams and chapters as the library read
+    them; with FFmpeg in ffprobe's names and types (README "source-probe.json")."""
     return {
-        "probe_kind": "libavformat" if "summary" in probe else "unknown",
+        "probe_kind": "libavformat" if backend == "ffmpeg" else backend,
         "format": probe.get("format", {}),
         "streams": probe.get("streams", []),
         "chapters": probe.get("chapters", []),
