@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BundleError, OutputError
-from .manifest import ManifestRow
+from .manifest import ManifestRow as ManifestRow  # re-exported: its home before manifest.py
 from .recipe import BUNDLE_FORMAT
 
 FRAMES_DIR = "frames"
@@ -54,12 +54,12 @@ class BundleMetadata:
     format_version: int
     created_at: str
     frame_count: int
-    producer: dict
-    sampling: dict
-    image: dict
-    source_video: dict
-    notes: list
-    raw: dict = field(compare=False, repr=False)
+    producer: dict[str, Any]
+    sampling: dict[str, Any]
+    image: dict[str, Any]
+    source_video: dict[str, Any]
+    notes: list[str]
+    raw: dict[str, Any] = field(compare=False, repr=False)
 
 
 class BundleWriter:
@@ -77,7 +77,7 @@ class BundleWriter:
             (self.work_dir / METADATA_DIR).mkdir()
         except OSError as e:
             raise OutputError(f"{self.output_dir}: cannot create the bundle folder: {e.strerror}") from e
-        self.rows: list[dict] = []
+        self.rows: list[dict[str, Any]] = []
         self.bytes_written = 0
 
     def _check_output(self) -> None:
@@ -90,7 +90,7 @@ class BundleWriter:
             if not is_bundle(out):
                 raise OutputError(f"{out}: exists and is not a Visual Bundle; refusing to replace it")
 
-    def add_frame(self, jpeg: bytes, row: dict) -> dict:
+    def add_frame(self, jpeg: bytes, row: dict[str, Any]) -> dict[str, Any]:
         """Writes the next frame file; returns the completed manifest row."""
         number = len(self.rows) + 1
         rel = frame_relpath(number)
@@ -115,7 +115,7 @@ class BundleWriter:
     def write_json(self, relpath: str, obj: Any) -> None:
         self.write_text(relpath, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
-    def commit(self, bundle: dict, extra_row_fields: dict) -> None:
+    def commit(self, bundle: dict[str, Any], extra_row_fields: dict[str, Any]) -> None:
         """Writes manifest and bundle.json, then moves the bundle into place."""
         lines = [json.dumps({**row, **extra_row_fields}, ensure_ascii=False) for row in self.rows]
         self.write_text(MANIFEST, "".join(line + "\n" for line in lines))
@@ -145,12 +145,12 @@ class BundleWriter:
 def is_bundle(path: Path) -> bool:
     try:
         with open(Path(path) / BUNDLE_JSON, encoding="utf-8") as f:
-            return json.load(f).get("format") == BUNDLE_FORMAT
+            return bool(json.load(f).get("format") == BUNDLE_FORMAT)
     except (OSError, ValueError, AttributeError):
         return False
 
 
-def load_bundle_metadata(bundle_dir: str | os.PathLike) -> BundleMetadata:
+def load_bundle_metadata(bundle_dir: str | os.PathLike[str]) -> BundleMetadata:
     """Reads bundle.json of a bundle folder."""
     path = Path(bundle_dir) / BUNDLE_JSON
     try:
@@ -175,7 +175,7 @@ def load_bundle_metadata(bundle_dir: str | os.PathLike) -> BundleMetadata:
     )
 
 
-def load_manifest(bundle_dir: str | os.PathLike) -> list[ManifestRow]:
+def load_manifest(bundle_dir: str | os.PathLike[str]) -> list[ManifestRow]:
     """Reads manifest.jsonl of a bundle folder, in time order."""
     path = Path(bundle_dir) / MANIFEST
     try:

@@ -80,7 +80,7 @@ class DamagedSourceError(ExtractError, ValueError):
     exit_code = 9
 
 
-def nothing_decoded(path) -> "DamagedSourceError":
+def nothing_decoded(path: object) -> "DamagedSourceError":
     """The error for a source the core read to its end without one frame:
     ``extract_to_dir`` and ``iter_frames`` raise the same one."""
     return DamagedSourceError(f"{path}: no frame could be decoded", "no frame could be decoded", str(path))

@@ -10,9 +10,9 @@ import shutil
 import subprocess
 import sys
 import threading
-from typing import Any
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 HASH_CHUNK = 1 << 20
 
@@ -49,7 +49,7 @@ class SourceHasher(threading.Thread):
         self._cancelled.set()
 
 
-def source_metadata(path: Path, probe: dict) -> dict:
+def source_metadata(path: Path, probe: dict[str, Any]) -> dict[str, Any]:
     """source-metadata.json: SPEC.md's summary of the source video."""
     st = path.stat()
     summary = dict(probe.get("summary", {}))

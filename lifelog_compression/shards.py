@@ -30,8 +30,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from .bundle import BUNDLE_JSON, MANIFEST, ManifestRow, frame_relpath, load_bundle_metadata, load_manifest
+from .bundle import BUNDLE_JSON, MANIFEST, frame_relpath, load_bundle_metadata, load_manifest
 from .errors import BundleError, OutputError
+from .manifest import ManifestRow
 
 DEFAULT_SHARD_BYTES = 192 * 1024 * 1024
 BLOCK = tarfile.BLOCKSIZE
@@ -123,7 +124,7 @@ class ShardWriter:
                  + _member_bytes(_BUNDLE_JSON_RESERVE) + _CLOSING)
         if len(self._shards) == 1:
             total += sum(_member_bytes(len(b)) for b in self._metadata.values())
-        return total <= self.shard_bytes
+        return bool(total <= self.shard_bytes)
 
     def add_frame(self, jpeg: bytes, row: dict[str, Any]) -> dict[str, Any]:
         """Spools the next frame; returns its manifest row (as far as known)."""
@@ -198,7 +199,7 @@ def _row_fields(row: ManifestRow) -> dict[str, Any]:
     return {k: v for k, v in row.to_json().items() if k not in ("frame_id", "frame_relpath", "content_hash")}
 
 
-def pack(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, *, shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Path]:
+def pack(bundle_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Path]:
     """Packs a bundle folder into tar shards in ``out_dir``; returns their paths."""
     bundle_dir = Path(bundle_dir)
     meta = load_bundle_metadata(bundle_dir)
@@ -226,7 +227,7 @@ def _safe_members(tar: tarfile.TarFile, path: Path) -> Iterator[tarfile.TarInfo]
         yield m
 
 
-def read_shards(shard_dir: str | os.PathLike) -> Iterator[tuple[ManifestRow, bytes]]:
+def read_shards(shard_dir: str | os.PathLike[str]) -> Iterator[tuple[ManifestRow, bytes]]:
     """Yields (manifest row, JPEG bytes) for every frame of a shard folder, in
     time order, checking names, hashes and that each row has its frame."""
     paths = sorted(p for p in Path(shard_dir).iterdir() if _SHARD_NAME.match(p.name))
@@ -259,7 +260,7 @@ def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     return f.read()
 
 
-def unpack(shard_dir: str | os.PathLike, bundle_dir: str | os.PathLike) -> Path:
+def unpack(shard_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]) -> Path:
     """Rebuilds a bundle folder from its shards (written aside, then renamed)."""
     from .bundle import BundleWriter
 

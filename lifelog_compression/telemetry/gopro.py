@@ -15,9 +15,12 @@ per-sample time: the MP4 index is the clock).
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from . import gpmf
+from .mp4 import Movie
 from .model import FIX_NAMES, Position, Telemetry
 
 _GPS_EPOCH_2000 = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -36,7 +39,7 @@ def parse_gpsu(text: str) -> datetime | None:
     return base + timedelta(seconds=frac)
 
 
-def _fix_of(props: dict) -> tuple[int | None, float | None]:
+def _fix_of(props: dict[str, Any]) -> tuple[int | None, float | None]:
     fix = dop = None
     if "GPSF" in props:
         try:
@@ -73,7 +76,7 @@ def read_payload(payload: bytes, start_ms: float, duration_ms: float, out: dict[
                 tel.orientation.extend((start_ms + i * step, tuple(r[:4])) for i, r in enumerate(rows) if len(r) >= 4)
 
 
-def _gps5(tel: Telemetry, rows: list[tuple], props: dict, start_ms: float, step: float) -> None:
+def _gps5(tel: Telemetry, rows: list[tuple[Any, ...]], props: dict[str, Any], start_ms: float, step: float) -> None:
     fix, dop = _fix_of(props)
     fix_name = FIX_NAMES.get(fix, "none") if fix is not None else "3d"
     for i, r in enumerate(rows):
@@ -90,7 +93,7 @@ def _gps5(tel: Telemetry, rows: list[tuple], props: dict, start_ms: float, step:
             tel.gps_times.append((start_ms, utc))
 
 
-def _gps9(tel: Telemetry, rows: list[tuple], start_ms: float, step: float) -> None:
+def _gps9(tel: Telemetry, rows: list[tuple[Any, ...]], start_ms: float, step: float) -> None:
     for i, r in enumerate(rows):
         if len(r) < 9:
             continue
@@ -103,7 +106,7 @@ def _gps9(tel: Telemetry, rows: list[tuple], start_ms: float, step: float) -> No
         tel.positions.append(Position(start_ms + i * step, lat, lon, alt, s2, s3, fix_name, dop, utc, "gpmf"))
 
 
-def read_gpmf(path, movie, video_start_ms: float) -> Telemetry | None:
+def read_gpmf(path: str | os.PathLike[str], movie: Movie, video_start_ms: float) -> Telemetry | None:
     """The GPMF telemetry of an MP4 with a ``gpmd`` track, on the video
     timeline; None without such a track. Of several devices (a camera on a
     Karma drone) the one with the most position fixes is kept."""
