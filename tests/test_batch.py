@@ -74,6 +74,8 @@ def test_proxy_and_chapters_are_recorded(card, tmp_path):
     assert first["recording"]["chapter"] == 1 and second["recording"]["chapter"] == 2
     assert first["recording"]["recording_id"] == second["recording"]["recording_id"] == "0046"
     assert second["recording"]["chapters"] == ["DCIM/100GOPRO/GX010046.MP4", "DCIM/100GOPRO/GX020046.MP4"]
+    # Each chapter's bundle (with its telemetry track) is linked, in recording order.
+    assert first["recording"]["chapter_bundles"] == ["DCIM/100GOPRO/GX010046", "DCIM/100GOPRO/GX020046"]
 
 
 def test_prefer_proxy_decodes_the_proxy(tmp_path, clip):
