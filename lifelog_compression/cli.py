@@ -11,7 +11,7 @@ import re
 import signal
 import sys
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from . import __version__, _core
 from .api import Progress, extract_to_dir
@@ -63,11 +63,11 @@ class _Parser(argparse.ArgumentParser):
     (argparse would print the whole usage first). Sub-parsers are made of the
     same class."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"lifelog_compression: error: {message} (see {self.prog} --help for usage)\n")
 
 
-def _count(minimum: int, meaning: str):
+def _count(minimum: int, meaning: str) -> Callable[[str], int]:
     """An argparse type: an integer of at least ``minimum``."""
 
     def parse(text: str) -> int:
