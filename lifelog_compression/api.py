@@ -16,6 +16,7 @@ from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
 from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 from .telemetry import TelemetryReader
+from .timeline import timeline_notes
 
 if TYPE_CHECKING:
     from ._core import CoreFrame
@@ -69,29 +70,6 @@ class ExtractResult:
 
 def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _notes_for_missing(missing: list[int], requests: list[int], last_actual_ms: int | None, recipe: Recipe) -> list[str]:
-    if not missing:
-        return []
-    notes = []
-    tail = []
-    for t in reversed(requests):
-        if t not in missing:
-            break
-        tail.append(t)
-    if tail and last_actual_ms is not None:
-        notes.append(
-            f"source truncated or unreadable after {last_actual_ms} ms: no frame could be read for the "
-            f"{len(tail)} request(s) from {min(tail)} ms on; the bundle covers what decodes"
-        )
-    inner = sorted(set(missing) - set(tail))
-    if inner:
-        notes.append(
-            f"no frame within -{recipe.tolerance_before_ms}/+{recipe.tolerance_after_ms} ms of "
-            f"{len(inner)} request(s) (gaps in the source): {inner[:20]}{' ...' if len(inner) > 20 else ''}"
-        )
-    return notes
 
 
 def extract_to_dir(
@@ -176,7 +154,8 @@ def extract_to_dir(
             if not writer.rows:
                 raise nothing_decoded(source_path)
             hasher.join()
-            notes = _notes_for_missing(state.missing, requests, state.last_actual_ms, recipe)
+            notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
+                                   recipe, probe, info["duration_ms"])
             transfer = probe.get("summary", {}).get("color_transfer")
             if _core.backend == "ffmpeg" and transfer in HDR_TRANSFERS:
                 notes.append(f"HDR source ({HDR_TRANSFERS[transfer]}): frames are converted without tone "

@@ -121,7 +121,6 @@ def test_mutations_end_as_a_true_bundle_or_one_clean_line(fuzz_results):
     assert not failures(results), summary + "\n" + failures(results)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 item 5 (planner branch): work bounded by what the file holds")
 def test_forged_durations_stay_within_the_bounds(fuzz_results):
     results = [r for r in fuzz_results if r["name"] in FORGED_DURATION_CASES]
     assert len(results) == len(FORGED_DURATION_CASES)

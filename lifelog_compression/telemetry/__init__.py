@@ -194,7 +194,10 @@ class TelemetryReader(threading.Thread):
         finally:
             self._read.set()
         if self.result is not None and self.result.has_samples:
-            self.jsonl = self.result.jsonl()   # beside the extraction too, not after it
+            try:
+                self.jsonl = self.result.jsonl()   # beside the extraction too, not after it
+            except Exception as e:
+                self.result.notes.append(f"telemetry.jsonl not written: {type(e).__name__}: {e}")
 
     def row_fields(self, actual_ts_ms: float) -> dict[str, Any]:
         """``captured_at`` and ``location`` for one row (waits for the reader once)."""
@@ -213,6 +216,6 @@ class TelemetryReader(threading.Thread):
             return
         bundle.update(self.result.bundle_fields())
         bundle["capture_clock"]["notes"] = self.result.clock.notes + self.result.notes
-        if self.result.has_samples:
+        if self.jsonl:
             writer.write_text(TELEMETRY_ARTIFACT, self.jsonl)
             bundle.setdefault("metadata_artifacts", {})["telemetry"] = TELEMETRY_ARTIFACT

@@ -27,7 +27,9 @@ def capture_time_problem(row: ManifestRow, capture_clock: dict[str, Any] | None)
     captured = row.extra["captured_at"]
     start = capture_clock.get("start_utc")
     if start is None:
-        return None if captured is None else f"{row.frame_relpath}: captured_at {captured} but the capture clock has no start"
+        if captured is None:
+            return None
+        return f"{row.frame_relpath}: captured_at {captured} but the capture clock has no start"
     expected = _time(start)
     got = _time(captured) if captured is not None else None
     if expected is None or got is None:

@@ -57,7 +57,8 @@ def parse_block(text: str, start_ms: float, telemetry: Telemetry) -> None:
     if m:
         y, mo, d, hh, mm, ss, frac = m.groups()
         try:
-            local = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss), int((frac or "0").ljust(3, "0")) * 1000)
+            micro = int((frac or "0").ljust(3, "0")) * 1000
+            local = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss), micro)
             telemetry.camera_times.append((start_ms, local))
         except ValueError:
             pass

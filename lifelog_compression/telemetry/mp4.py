@@ -329,7 +329,8 @@ def read_movie(path: str | os.PathLike[str]) -> Movie:
     return movie
 
 
-def read_samples(path: str | os.PathLike[str], samples: list[Sample], *, max_bytes: int = 1 << 30) -> Iterator[tuple[Sample, bytes]]:
+def read_samples(path: str | os.PathLike[str], samples: list[Sample], *,
+                 max_bytes: int = 1 << 30) -> Iterator[tuple[Sample, bytes]]:
     """Yields each sample with its bytes, reading them one at a time; stops
     once ``max_bytes`` have been read in total."""
     total = 0
