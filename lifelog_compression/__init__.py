@@ -14,6 +14,7 @@ from .bundle import BundleMetadata, ManifestRow, load_bundle_metadata, load_mani
 from .errors import *  # noqa: E402,F401,F403
 from .errors import ExtractError  # noqa: E402
 from .ingest import FrameRecord, SourceSummary, iter_frames, probe  # noqa: E402
+from .parquet import export_parquet  # noqa: E402
 from .shards import pack, read_shards, unpack  # noqa: E402
 from .recipe import DEFAULT_RECIPE, Recipe, spec  # noqa: E402
 
@@ -24,6 +25,7 @@ __all__ = [
     "pack",
     "unpack",
     "read_shards",
+    "export_parquet",
     "probe",
     "FrameRecord",
     "SourceSummary",
