@@ -342,8 +342,10 @@ static void quiet_libraries(void)
     av_log_set_level(getenv("LIFELOG_FFMPEG_LOG") ? AV_LOG_WARNING : AV_LOG_QUIET);
 }
 
-lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
+lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE])
 {
+    (void)poll;   /* nothing here waits on anything but the file (extract.h) */
+    (void)ctx;
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, quiet_libraries);
     lc_status status = LC_OK;

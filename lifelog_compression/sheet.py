@@ -144,7 +144,8 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
             draw.text(((left + right) // 2, (top + bottom) // 2), "unreadable", fill=TEXT, font=font, anchor="mm")
         number = row.frame_id.rsplit("_", 1)[-1].lstrip("0") or "0"
         when = time_label(row.extra.get("captured_at"), clock)   # local capture time, where known
-        draw.text((left, bottom + LABEL_HEIGHT // 2), f"{format_ms(row.actual_ts_ms)}  {when + '  ' if when else ''}#{number}",
+        label = f"{format_ms(row.actual_ts_ms)}  {when + '  ' if when else ''}#{number}"
+        draw.text((left, bottom + LABEL_HEIGHT // 2), label,
                   fill=TEXT, font=font, anchor="lm")
 
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -107,8 +107,8 @@ def capture_clock(*, telemetry: Telemetry | None, creation_time: datetime | None
             clock.camera_offset_s = round((naive - gps).total_seconds(), 3)
             if camera_writes_local and clock.utc_offset_min is None:
                 clock.utc_offset_min = _round_zone(clock.camera_offset_s)
-            clock.notes.append(f"camera clock (container creation time) minus GPS time: {clock.camera_offset_s} s"
-                               + (" (camera local time, so this is its zone plus drift)" if camera_writes_local else ""))
+            why = " (camera local time, so this is its zone plus drift)" if camera_writes_local else ""
+            clock.notes.append(f"camera clock (container creation time) minus GPS time: {clock.camera_offset_s} s{why}")
         return clock
     if zoned is not None and _plausible(zoned):
         clock.start, clock.source = zoned.astimezone(timezone.utc), "container"
