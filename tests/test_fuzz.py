@@ -76,10 +76,10 @@ def run_cases(cases: list[dict], folder: Path) -> list[dict]:
     return results
 
 
-# Forged durations the planner still believes (issue 16, item 5: a request list
-# built from the header's claim, every request past the end decoding the last
-# GOP again). They exceed the bounds until the `planner` branch bounds work by
-# what the file holds; they are listed here, not hidden by a looser bound.
+# Forged durations (issue 16, item 5): once a request list built from the
+# header's claim, every request past the end decoding the last GOP again. The
+# core now checks a claim against what the file holds (csrc/ffsource.c); they
+# stay a test of their own so a regression names them.
 FORGED_DURATION_CASES = {
     "fmp4-struct-20",   # mdhd duration 0xFFFFFFFF: 77 h claimed for 3 s -> timeout
     "mkv-struct-9", "mkv-struct-35", "mkv-struct-45",   # TimecodeScale forged: 2,500,000 s -> timeout
@@ -121,7 +121,6 @@ def test_mutations_end_as_a_true_bundle_or_one_clean_line(fuzz_results):
     assert not failures(results), summary + "\n" + failures(results)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 item 5 (planner branch): work bounded by what the file holds")
 def test_forged_durations_stay_within_the_bounds(fuzz_results):
     results = [r for r in fuzz_results if r["name"] in FORGED_DURATION_CASES]
     assert len(results) == len(FORGED_DURATION_CASES)
