@@ -7,7 +7,6 @@ import statistics
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- panel:begin (benchmarks/panel.py --write-docs) -->", "<!-- panel:end -->"
 COLUMNS = [("pyav", "best PyAV script"), ("ffmpeg", "ffmpeg CLI, best recipe"), ("decord", "decord 0.6"),
            ("opencv", "OpenCV")]
 TARGETS = {"pyav": 1.4, "ffmpeg": 1.3}
@@ -109,12 +108,20 @@ def markdown(report: dict) -> str:
                         "Targets of issue 15:", targets(report)])
 
 
-def write_docs(report: dict, path: Path = DOCS) -> None:
-    """Replaces the text between the panel markers of docs/benchmarks.md."""
-    text = path.read_text()
-    block = f"{BEGIN}\n{markdown(report)}\n{END}"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+def write_block(name: str, text: str, path: Path = DOCS) -> None:
+    """Replaces the text between ``<!-- NAME:begin ... -->`` and ``<!-- NAME:end -->`` (appends both if absent)."""
+    doc = path.read_text()
+    begin = re.compile(r"<!-- " + re.escape(name) + r":begin[^>]*-->")
+    end = f"<!-- {name}:end -->"
+    found = begin.search(doc)
+    if found and end in doc[found.end():]:
+        stop = doc.index(end, found.end())
+        doc = doc[:found.end()] + "\n" + text + "\n" + doc[stop:]
     else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
+        doc = doc.rstrip() + f"\n\n<!-- {name}:begin -->\n{text}\n{end}\n"
+    path.write_text(doc)
+
+
+def write_docs(report: dict, path: Path = DOCS) -> None:
+    """The panel's tables into docs/benchmarks.md."""
+    write_block("panel", markdown(report), path)
