@@ -221,7 +221,15 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--write-docs", action="store_true",
                         help="rewrite the panel tables in docs/benchmarks.md (and the fixed costs: overhead.py)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="no runs: print (and with --write-docs write) the last saved results")
     args = parser.parse_args()
+    if args.report_only:
+        report = json.loads((panel_clips.CACHE / ("panel-quick.json" if args.quick else "panel.json")).read_text())
+        print(panel_report.markdown(report))
+        if args.write_docs:
+            panel_report.write_docs(report)
+        return 0
     if not shutil.which("ffmpeg"):
         print("the ffmpeg command-line tool is needed (apt-get install ffmpeg)", file=sys.stderr)
         return 2

@@ -17,6 +17,12 @@ def _ours_s(clip: dict) -> float | None:
     return statistics.median(runs) if runs else None
 
 
+def _title(clip: dict) -> str:
+    """The shape's name and the length of the clip actually run (--quick runs short ones)."""
+    shape = clip["shape"]
+    return f"{shape['title']} [{shape['seconds']} s clip, {clip['shape']['mb']} MB]"
+
+
 def _cell(c: dict | None) -> str:
     if c is None:
         return "not run"
@@ -43,7 +49,7 @@ def speed_table(report: dict) -> str:
         ours = _ours_s(clip)
         cpu = [c["ours_cpu_s"] for c in comps.values() if c.get("ours_cpu_s")]
         ours_cell = f"{ours:.2f} s (CPU {statistics.median(cpu):.2f} s)" if ours and cpu else "-"
-        lines.append(f"| {clip['shape']['title']} | {ours_cell} | ")
+        lines.append(f"| {_title(clip)} | {ours_cell} | ")
         lines[-1] += " | ".join(_cell(comps.get(k)) for k, _ in COLUMNS) + f" | {floor_cell} |"
     return "\n".join(lines)
 
@@ -54,13 +60,13 @@ def memory_table(report: dict) -> str:
     for clip in report["clips"].values():
         comps = clip["competitors"]
         if clip["shape"]["memory_only"]:
-            lines.append(f"| {clip['shape']['title']} ({clip['ours']['seconds']:.1f} s) | "
+            lines.append(f"| {_title(clip)}, `extract` in {clip['ours']['seconds']:.1f} s | "
                          f"{clip['ours']['peak_mb']} MB |" + " |" * (len(COLUMNS) + 1))
             continue
         ours = max([c["ours_peak_mb"] for c in comps.values()] + [clip["ours"]["first_run_peak_mb"]])
         cells = [f"{comps[k]['theirs_peak_mb']} MB" if k in comps and not comps[k]["failed"] else "-"
                  for k, _ in COLUMNS + [("floor", "")]]
-        lines.append(f"| {clip['shape']['title']} | {ours} MB | " + " | ".join(cells) + " |")
+        lines.append(f"| {_title(clip)} | {ours} MB | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -123,5 +129,5 @@ def write_block(name: str, text: str, path: Path = DOCS) -> None:
 
 
 def write_docs(report: dict, path: Path = DOCS) -> None:
-    """The panel's tables into docs/benchmarks.md."""
-    write_block("panel", markdown(report), path)
+    """The panel's tables into docs/benchmarks.md (a --quick run into a block of its own)."""
+    write_block("panel-quick" if report["quick"] else "panel", markdown(report), path)
