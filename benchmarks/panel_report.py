@@ -31,7 +31,7 @@ def _cell(c: dict | None) -> str:
     ratio = c["ratio"]
     who = f"we are {ratio:.2f}x faster" if ratio >= 1 else f"**it is {1 / ratio:.2f}x faster**"
     cpu = f", CPU {c['theirs_cpu_s']:.2f} s" if c.get("theirs_cpu_s") else ""
-    return f"{c['theirs_s']:.2f} s ({who}{cpu})" + (f" `{c['variant']}`" if c["competitor"] in ("ffmpeg", "opencv") else "")
+    return f"{c['theirs_s']:.2f} s against {c['ours_s']:.2f} s ({who}{cpu})" + (f" `{c['variant']}`" if c["competitor"] in ("ffmpeg", "opencv") else "")
 
 
 def speed_table(report: dict) -> str:
@@ -109,7 +109,8 @@ def markdown(report: dict) -> str:
     head = (f"Measured {report['date']} on {report['cores']} cores, load average before the run {load}"
             f"{' (QUICK: short clips)' if report['quick'] else ''}; medians of {report['repeat']} paired runs "
             f"({report['slow_repeat']} for decord and OpenCV).")
-    return "\n\n".join([head, "Wall time (ratio: competitor / `extract` in the same pairs):", speed_table(report),
+    return "\n\n".join([head, "Wall time: the competitor's median against `extract`'s median in the same pairs; the ratio is the "
+                        "median of the pairs' ratios (the `extract` column: median of all its runs on that clip):", speed_table(report),
                         "Peak memory (RSS of the whole process tree):", memory_table(report),
                         "Targets of issue 15:", targets(report)])
 
