@@ -1,6 +1,7 @@
 """The micro-benchmarks' medians as a table in docs/benchmarks.md.
 
-    .venv/bin/python -m pytest benchmarks/micro -q --benchmark-json benchmarks/.cache/micro.json
+    .venv/bin/python -m pytest benchmarks/micro -q --benchmark-timer=time.process_time \
+        --benchmark-json benchmarks/.cache/micro.json
     .venv/bin/python benchmarks/micro/report.py benchmarks/.cache/micro.json [--write-docs]
 """
 
@@ -30,7 +31,8 @@ def table(doc: dict) -> str:
     for name, row in cells.items():
         lines.append(f"| `{name}` | " + " | ".join(f"{row[s] * 1000:.1f} ms" if s in row else "-" for s in shapes) + " |")
     when = doc.get("datetime", "")[:16].replace("T", " ")
-    return f"Medians, measured {when} UTC (load average then: " + ", ".join(
+    timer = doc.get("benchmarks", [{}])[0].get("options", {}).get("timer", "")
+    return f"Medians ({timer}), measured {when} UTC (load average then: " + ", ".join(
         f"{x:.1f}" for x in os.getloadavg()) + ").\n\n" + "\n".join(lines)
 
 
