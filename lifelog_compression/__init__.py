@@ -8,15 +8,44 @@ Only the frames that are needed are decoded.
 
 __version__ = "0.1.0"
 
-from .api import ExtractResult, Progress, extract_to_dir  # noqa: E402
-from .batch import BatchInterrupted, BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir  # noqa: E402
-from .bundle import BundleMetadata, ManifestRow, load_bundle_metadata, load_manifest  # noqa: E402
 from .errors import *  # noqa: E402,F401,F403
 from .errors import ExtractError  # noqa: E402
+<<<<<<< HEAD
 from .ingest import FrameRecord, SourceSummary, iter_frames, probe  # noqa: E402
 from .parquet import export_parquet  # noqa: E402
 from .shards import pack, read_shards, unpack  # noqa: E402
 from .recipe import DEFAULT_RECIPE, Recipe, spec  # noqa: E402
+=======
+
+# Public names -> the module that defines them, imported on first use (PEP 562):
+# `python -m lifelog_compression extract` then loads only what extracting needs
+# (each process of `batch` pays its imports once per file).
+_LAZY = {
+    "api": ("ExtractResult", "Progress", "extract_to_dir"),
+    "batch": ("BatchInterrupted", "BatchProgress", "BatchResult", "FileOutcome", "extract_directory_to_dir"),
+    "bundle": ("BundleMetadata", "ManifestRow", "load_bundle_metadata", "load_manifest"),
+    "ingest": ("FrameRecord", "SourceSummary", "iter_frames", "probe"),
+    "shards": ("pack", "read_shards", "unpack"),
+    "recipe": ("DEFAULT_RECIPE", "Recipe", "spec"),
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lifelog_compression' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
+>>>>>>> bench
 
 __all__ = [
     "extract_to_dir",

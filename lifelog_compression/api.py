@@ -162,7 +162,7 @@ def extract_to_dir(
                              "mapping, so bright scenes look flat or dark")
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
-            bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher.digest, threads)
+            bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher, threads)
             telemetry.finish(writer, bundle)
             bundle.update(bundle_extra or {})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
@@ -273,16 +273,22 @@ class _Collector:
             )
 
 
+<<<<<<< HEAD
 def _bundle_document(writer: BundleWriter | ShardWriter, source_path: Path, probe: dict[str, Any], info: _core.SourceInfo,
                      recipe: Recipe, notes: list[str], source_hash: str | None, threads: int) -> dict[str, Any]:
+=======
+def _bundle_document(writer, source_path, probe, info, recipe, notes, hasher, threads) -> dict:
+>>>>>>> bench
     summary = source_metadata(source_path, probe)
-    if source_hash:
-        summary["content_hash"] = source_hash
-    mdls, mdls_available = mdls_text(source_path)
+    if hasher.digest:
+        summary["content_hash"] = hasher.digest
+    # Read by the hasher's thread while frames were decoded (here only if it could not).
+    mdls, mdls_available = hasher.mdls or mdls_text(source_path)
+    xattrs = hasher.xattrs if hasher.xattrs is not None else xattrs_text(source_path)
     writer.write_json(ARTIFACTS["source_metadata"], summary)
     writer.write_json(ARTIFACTS["source_probe"], probe_document(probe, _core.backend))
     writer.write_text(ARTIFACTS["source_mdls"], mdls)
-    writer.write_text(ARTIFACTS["source_xattrs"], xattrs_text(source_path))
+    writer.write_text(ARTIFACTS["source_xattrs"], xattrs)
     return {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_FORMAT_VERSION,

@@ -86,20 +86,30 @@ WORKERS = _count(0, "0 (one per usable CPU) or more")
 SHARD_MB = _count(1, "at least 1")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+class _TopParser(_Parser):
+    """The top-level parser: its exit-code table is made only when help is shown
+    (it imports every command's module; an `extract` run should not)."""
+
+    def format_help(self) -> str:
+        if self.epilog is None:
+            self.epilog = "exit codes:\n" + _exit_code_table()
+        return super().format_help()
+
+
+def _parser(only_extract: bool = False) -> argparse.ArgumentParser:
+    """The parser; ``only_extract``: with the `extract` command alone (what batch children run)."""
+    parser = _TopParser(
         prog=_prog(),
         description="Turn lifelog video into Visual Bundles: 1 fps JPEG frames on a fixed "
         "1920x1080 canvas, with a manifest of requested and actual times and the source's metadata.",
-        epilog="exit codes:\n" + _exit_code_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version",
                         version=f"lifelog_compression {__version__} ({_core.backend}: {_core.backend_versions})")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    for register in COMMANDS:
+    for register in [_register_extract] if only_extract else COMMANDS:
         register(sub)
     return parser
 
@@ -274,6 +284,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 # Each command registers its own sub-parser and sets ``func``; a command that
+<<<<<<< HEAD
 # lives in its own module adds its register function here.
 from .parquet import register as _register_parquet  # noqa: E402  (pyarrow loads only when run)
 from .sheet import register as _register_sheet  # noqa: E402  (numpy/Pillow load only when run)
@@ -282,6 +293,30 @@ from .validate import register as _register_validate  # noqa: E402
 
 COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
             _register_parquet, _register_probe]
+=======
+# lives in its own module is registered through a function that imports it
+# (an `extract` run, once per file in `batch`, imports none of them).
+def _register_sheet(sub) -> None:
+    from .sheet import register  # numpy/Pillow load only when run
+
+    register(sub)
+
+
+def _register_validate(sub) -> None:
+    from .validate import register
+
+    register(sub)
+
+
+def _register_probe(sub) -> None:
+    from .telemetry.cli import register
+
+    register(sub)
+
+
+COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
+            _register_probe]
+>>>>>>> bench
 
 
 def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -304,7 +339,7 @@ def _cli_message(e: ExtractError) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
-    parser = _parser()
+    parser = _parser(only_extract=argv[:1] == ["extract"])
     _did_you_mean(parser, argv)
     args = parser.parse_args(argv)
     # A batch parent stops its children with SIGTERM: clean up as for Ctrl-C.

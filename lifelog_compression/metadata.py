@@ -18,11 +18,14 @@ HASH_CHUNK = 1 << 20
 
 
 class SourceHasher(threading.Thread):
-    """sha256 of the source file, computed beside the extraction.
+    """sha256 of the source file, and its Spotlight and extended attributes,
+    read beside the extraction.
 
     hashlib releases the GIL on large buffers and the native core holds no GIL
     while decoding, so the hash costs no wall time on a machine with a spare
-    core, and little I/O, since the decoder reads the same pages.
+    core, and little I/O, since the decoder reads the same pages. The
+    attributes come first: on macOS ``mdls`` is a process of its own (tens of
+    milliseconds) that would otherwise run after the last frame.
     """
 
     def __init__(self, path: Path):
@@ -30,9 +33,13 @@ class SourceHasher(threading.Thread):
         self.path = path
         self.digest: str | None = None
         self.error: str | None = None
+        self.mdls: tuple[str, bool] | None = None   # mdls_text(path), once read
+        self.xattrs: str | None = None              # xattrs_text(path), once read
         self._cancelled = threading.Event()
 
     def run(self) -> None:
+        self.mdls = mdls_text(self.path)
+        self.xattrs = xattrs_text(self.path)
         h = hashlib.sha256()
         try:
             with open(self.path, "rb") as f:
