@@ -26,7 +26,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 if TYPE_CHECKING:   # what each command's register(sub) receives
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    Subparsers = argparse._SubParsersAction[Any]
 
 
 def exit_codes() -> dict[int, str]:
@@ -284,39 +284,34 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 # Each command registers its own sub-parser and sets ``func``; a command that
-<<<<<<< HEAD
-# lives in its own module adds its register function here.
-from .parquet import register as _register_parquet  # noqa: E402  (pyarrow loads only when run)
-from .sheet import register as _register_sheet  # noqa: E402  (numpy/Pillow load only when run)
-from .telemetry.cli import register as _register_probe  # noqa: E402
-from .validate import register as _register_validate  # noqa: E402
-
-COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
-            _register_parquet, _register_probe]
-=======
 # lives in its own module is registered through a function that imports it
 # (an `extract` run, once per file in `batch`, imports none of them).
-def _register_sheet(sub) -> None:
+def _register_sheet(sub: Subparsers) -> None:
     from .sheet import register  # numpy/Pillow load only when run
 
     register(sub)
 
 
-def _register_validate(sub) -> None:
+def _register_validate(sub: Subparsers) -> None:
     from .validate import register
 
     register(sub)
 
 
-def _register_probe(sub) -> None:
+def _register_probe(sub: Subparsers) -> None:
     from .telemetry.cli import register
 
     register(sub)
 
 
+def _register_parquet(sub: Subparsers) -> None:
+    from .parquet import register  # pyarrow loads only when run
+
+    register(sub)
+
+
 COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
-            _register_probe]
->>>>>>> bench
+            _register_parquet, _register_probe]
 
 
 def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> None:
