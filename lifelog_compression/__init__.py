@@ -10,6 +10,12 @@ __version__ = "0.1.0"
 
 from .errors import *  # noqa: E402,F401,F403
 from .errors import ExtractError  # noqa: E402
+<<<<<<< HEAD
+from .ingest import FrameRecord, SourceSummary, iter_frames, probe  # noqa: E402
+from .parquet import export_parquet  # noqa: E402
+from .shards import pack, read_shards, unpack  # noqa: E402
+from .recipe import DEFAULT_RECIPE, Recipe, spec  # noqa: E402
+=======
 
 # Public names -> the module that defines them, imported on first use (PEP 562):
 # `python -m lifelog_compression extract` then loads only what extracting needs
@@ -39,6 +45,7 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_WHERE))
 
+>>>>>>> bench
 
 __all__ = [
     "extract_to_dir",
@@ -47,6 +54,7 @@ __all__ = [
     "pack",
     "unpack",
     "read_shards",
+    "export_parquet",
     "probe",
     "FrameRecord",
     "SourceSummary",

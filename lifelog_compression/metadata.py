@@ -12,6 +12,7 @@ import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 HASH_CHUNK = 1 << 20
 
@@ -55,7 +56,7 @@ class SourceHasher(threading.Thread):
         self._cancelled.set()
 
 
-def source_metadata(path: Path, probe: dict) -> dict:
+def source_metadata(path: Path, probe: dict[str, Any]) -> dict[str, Any]:
     """source-metadata.json: SPEC.md's summary of the source video."""
     st = path.stat()
     summary = dict(probe.get("summary", {}))
@@ -67,10 +68,11 @@ def source_metadata(path: Path, probe: dict) -> dict:
     }
 
 
-def probe_document(probe: dict) -> dict:
-    """source-probe.json: container, streams and chapters as the library read them."""
+def probe_document(probe: dict[str, Any], backend: str) -> dict[str, Any]:
+    """source-probe.json: container, streams and chapters as the library read
+    them; with FFmpeg in ffprobe's names and types (README "source-probe.json")."""
     return {
-        "probe_kind": "libavformat" if "summary" in probe else "unknown",
+        "probe_kind": "libavformat" if backend == "ffmpeg" else backend,
         "format": probe.get("format", {}),
         "streams": probe.get("streams", []),
         "chapters": probe.get("chapters", []),
