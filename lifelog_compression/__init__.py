@@ -10,12 +10,16 @@ __version__ = "0.1.0"
 
 from .errors import *  # noqa: E402,F401,F403
 from .errors import ExtractError  # noqa: E402
-<<<<<<< HEAD
-from .ingest import FrameRecord, SourceSummary, iter_frames, probe  # noqa: E402
-from .parquet import export_parquet  # noqa: E402
-from .shards import pack, read_shards, unpack  # noqa: E402
-from .recipe import DEFAULT_RECIPE, Recipe, spec  # noqa: E402
-=======
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+if TYPE_CHECKING:  # type checkers see every name; at run time they load on first use (below)
+    from .api import ExtractResult, Progress, extract_to_dir
+    from .batch import BatchInterrupted, BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir
+    from .bundle import BundleMetadata, ManifestRow, load_bundle_metadata, load_manifest
+    from .ingest import FrameRecord, SourceSummary, iter_frames, probe
+    from .parquet import export_parquet
+    from .recipe import DEFAULT_RECIPE, Recipe, spec
+    from .shards import pack, read_shards, unpack
 
 # Public names -> the module that defines them, imported on first use (PEP 562):
 # `python -m lifelog_compression extract` then loads only what extracting needs
@@ -25,13 +29,14 @@ _LAZY = {
     "batch": ("BatchInterrupted", "BatchProgress", "BatchResult", "FileOutcome", "extract_directory_to_dir"),
     "bundle": ("BundleMetadata", "ManifestRow", "load_bundle_metadata", "load_manifest"),
     "ingest": ("FrameRecord", "SourceSummary", "iter_frames", "probe"),
+    "parquet": ("export_parquet",),
     "shards": ("pack", "read_shards", "unpack"),
     "recipe": ("DEFAULT_RECIPE", "Recipe", "spec"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'lifelog_compression' has no attribute {name!r}")
@@ -45,7 +50,6 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_WHERE))
 
->>>>>>> bench
 
 __all__ = [
     "extract_to_dir",

@@ -273,12 +273,8 @@ class _Collector:
             )
 
 
-<<<<<<< HEAD
 def _bundle_document(writer: BundleWriter | ShardWriter, source_path: Path, probe: dict[str, Any], info: _core.SourceInfo,
-                     recipe: Recipe, notes: list[str], source_hash: str | None, threads: int) -> dict[str, Any]:
-=======
-def _bundle_document(writer, source_path, probe, info, recipe, notes, hasher, threads) -> dict:
->>>>>>> bench
+                     recipe: Recipe, notes: list[str], hasher: SourceHasher, threads: int) -> dict[str, Any]:
     summary = source_metadata(source_path, probe)
     if hasher.digest:
         summary["content_hash"] = hasher.digest

@@ -11,7 +11,7 @@ import re
 import signal
 import sys
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, cast
 
 from . import __version__, _core
 from .api import Progress, extract_to_dir
@@ -106,7 +106,8 @@ def _parser(only_extract: bool = False) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version",
                         version=f"lifelog_compression {__version__} ({_core.backend}: {_core.backend_versions})")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # Sub-parsers are plain _Parser: the exit-code table is the top level's alone.
+    sub = cast("Subparsers", parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser))
     sub.required = True
 
     for register in [_register_extract] if only_extract else COMMANDS:
@@ -284,39 +285,34 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 # Each command registers its own sub-parser and sets ``func``; a command that
-<<<<<<< HEAD
-# lives in its own module adds its register function here.
-from .parquet import register as _register_parquet  # noqa: E402  (pyarrow loads only when run)
-from .sheet import register as _register_sheet  # noqa: E402  (numpy/Pillow load only when run)
-from .telemetry.cli import register as _register_probe  # noqa: E402
-from .validate import register as _register_validate  # noqa: E402
-
-COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
-            _register_parquet, _register_probe]
-=======
 # lives in its own module is registered through a function that imports it
 # (an `extract` run, once per file in `batch`, imports none of them).
-def _register_sheet(sub) -> None:
+def _register_parquet(sub: Subparsers) -> None:
+    from .parquet import register  # pyarrow loads only when run
+
+    register(sub)
+
+
+def _register_sheet(sub: Subparsers) -> None:
     from .sheet import register  # numpy/Pillow load only when run
 
     register(sub)
 
 
-def _register_validate(sub) -> None:
+def _register_validate(sub: Subparsers) -> None:
     from .validate import register
 
     register(sub)
 
 
-def _register_probe(sub) -> None:
+def _register_probe(sub: Subparsers) -> None:
     from .telemetry.cli import register
 
     register(sub)
 
 
 COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
-            _register_probe]
->>>>>>> bench
+            _register_parquet, _register_probe]
 
 
 def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> None:
