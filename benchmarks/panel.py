@@ -24,10 +24,12 @@ extract seconds.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +48,7 @@ import panel_report  # noqa: E402
 PY = sys.executable
 COMPETITORS = ("pyav", "ffmpeg", "floor", "decord", "opencv")
 SLOW = {"decord", "opencv"}
+NEEDS = {"pyav": ("av", "simplejpeg"), "floor": ("av",), "decord": ("decord", "cv2"), "opencv": ("cv2",)}
 
 
 @dataclass
@@ -121,6 +124,10 @@ def _fresh(path: Path) -> Path:
 def run_competitor(name: str, shape, video: Path, bundle: Path, tmp: Path,
                    pairs: int, timeout: float) -> Result:
     result = Result(name)
+    missing = [m for m in NEEDS.get(name, ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        result.failed = f"not installed ({', '.join(missing)}: pip install -e .[bench])"
+        return result
     out = tmp / "theirs"
     chosen = None
     failures = []
@@ -189,7 +196,7 @@ def bench_shape(shape, competitors, repeat: int, slow_repeat: int, tmp: Path) ->
     }
     if shape.memory_only:
         runs = [first]
-        for _ in range(max(0, repeat - 1)):
+        for _ in range(min(repeat, 2) - 1):  # memory, not speed: two runs are enough
             shutil.rmtree(tmp / "ours", ignore_errors=True)
             runs.append(measure.run(ours_cmd(video, tmp / "ours")))
         entry["ours"].update(seconds=round(statistics.median(r.seconds for r in runs), 3),
@@ -212,8 +219,17 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="clip keys (default: all)")
     parser.add_argument("--competitors", nargs="*", choices=COMPETITORS, default=list(COMPETITORS))
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--write-docs", action="store_true", help="rewrite the panel tables in docs/benchmarks.md")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="rewrite the panel tables in docs/benchmarks.md (and the fixed costs: overhead.py)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="no runs: print (and with --write-docs write) the last saved results")
     args = parser.parse_args()
+    if args.report_only:
+        report = json.loads((panel_clips.CACHE / ("panel-quick.json" if args.quick else "panel.json")).read_text())
+        print(panel_report.markdown(report))
+        if args.write_docs:
+            panel_report.write_docs(report)
+        return 0
     if not shutil.which("ffmpeg"):
         print("the ffmpeg command-line tool is needed (apt-get install ffmpeg)", file=sys.stderr)
         return 2
@@ -233,6 +249,9 @@ def main() -> int:
             # Saved after every clip: a run stopped early still leaves what it measured.
             save(report, args)
     print(panel_report.markdown(report))
+    if args.write_docs and not args.quick:
+        # The fixed costs belong to the same table set: one command regenerates them all.
+        subprocess.run([PY, str(HERE / "overhead.py"), "--write-docs"], check=True)
     return 0
 
 

@@ -180,7 +180,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         return LC_OK;
     }
     lc_keyframe *kf = &j->src->keyframes[item->keyframe];
-    if (item->mode == LC_PLAN_KEYFRAME && lc_keyframe_ready(kf) <= kf->pts_us + 1000 &&
+    if (item->mode == LC_PLAN_KEYFRAME && lc_keyframe_pictures_itself(kf) &&
         !lc_plan_continue(j->src->keyframes, s->keyframe, s->consumed_us, item->keyframe, item)) {
         if ((s->keyframe != item->keyframe || !s->held) &&
             (status = lc_session_start(s, item->keyframe, err)) != LC_OK)
@@ -193,8 +193,10 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
             if (picture)
                 out.obtained = lc_session_frame_us(s, picture) == s->own_us ? LC_OBTAINED_KEYFRAME
                                                                              : LC_OBTAINED_FORWARD;
-            else   /* a recovery point or a damaged keyframe: no picture of its own */
-                lc_keyframe_learn(kf, s->own_us, s->first_us != LC_PLAN_NEVER ? s->first_us : s->own_us + 1001);
+            else if (s->first_us != LC_PLAN_NEVER)   /* a recovery point: its pictures come later */
+                lc_keyframe_learn(kf, s->own_us, s->first_us);
+            else   /* drained after its packet alone, nothing came: later, or damaged */
+                lc_keyframe_learn_late(kf, s->own_us);
         }
     }
     if (!picture) {

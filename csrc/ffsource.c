@@ -297,7 +297,8 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
     if (n == 0 || claim_us == INT64_MAX || claim_us > index_end_us + 1000000 ||
         !strcmp(fmt->iformat->name, "matroska,webm")) {
         int64_t end_us = tail_end_us(src, n > 0 ? index_end_us : claim_us);
-        if (end_us != INT64_MIN && (claim_us == INT64_MAX || end_us < claim_us))
+        /* A tail before the start is no end (a clock that wrapped): keep the claim. */
+        if (end_us > 0 && (claim_us == INT64_MAX || end_us < claim_us))
             src->info.duration_ms = lc_duration_ms_from_us(end_us);
         if (n > 0 && avformat_index_get_entries_count(st) > n)
             n = 0;

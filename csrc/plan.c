@@ -47,8 +47,12 @@ size_t lc_keyframe_at_or_before(const lc_keyframe *kf, size_t n_kf, int64_t us)
 
 static int64_t distance(int64_t a, int64_t b) { return a > b ? a - b : b - a; }
 
-/* A keyframe that pictures itself when decoded alone. */
-static int shown_and_ready(const lc_keyframe *k)
+void lc_keyframe_learn_late(lc_keyframe *kf, int64_t own_us)
+{
+    lc_keyframe_learn(kf, own_us, own_us + READY_SLACK_US + 1);
+}
+
+int lc_keyframe_pictures_itself(const lc_keyframe *k)
 {
     return !k->hidden && lc_keyframe_ready(k) <= k->pts_us + READY_SLACK_US;
 }
@@ -60,7 +64,7 @@ static size_t nearest_in_window(const lc_keyframe *kf, size_t n_kf, const lc_pla
 {
     size_t best = n_kf;
     for (size_t k = lc_keyframe_at_or_before(kf, n_kf, it->lo_us); k < n_kf && kf[k].pts_us <= it->hi_us; k++) {
-        if (kf[k].pts_us < it->lo_us || (!kf[k].hidden && !shown_and_ready(&kf[k])))
+        if (kf[k].pts_us < it->lo_us || (!kf[k].hidden && !lc_keyframe_pictures_itself(&kf[k])))
             continue;
         if (best == n_kf || distance(kf[k].pts_us, it->t_us) < distance(kf[best].pts_us, it->t_us))
             best = k;

@@ -68,6 +68,13 @@ int64_t lc_keyframe_ready(const lc_keyframe *kf);
  * when only "later" is known). Hidden keyframes learn nothing. Thread-safe. */
 void lc_keyframe_learn(lc_keyframe *kf, int64_t own_us, int64_t first_picture_us);
 
+/* Decoding from kf gave no picture of its own (it was drained after its
+ * packet alone): it is ready later than its own time, how much later unknown. */
+void lc_keyframe_learn_late(lc_keyframe *kf, int64_t own_us);
+/* A shown keyframe that gives its own picture when decoded alone (nothing
+ * learnt against it): one a request may picture. */
+int lc_keyframe_pictures_itself(const lc_keyframe *kf);
+
 /* The last keyframe at or before us (the first keyframe if none is). */
 size_t lc_keyframe_at_or_before(const lc_keyframe *kf, size_t n_kf, int64_t us);
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import __version__, _core
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
@@ -17,6 +17,10 @@ from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, 
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 from .telemetry import TelemetryReader
 from .timeline import timeline_notes
+
+if TYPE_CHECKING:
+    from ._core import CoreFrame
+    from .shards import ShardWriter
 
 
 # Transfer characteristics (FFmpeg's names) that need tone mapping for SDR.
@@ -57,7 +61,7 @@ class ExtractResult:
         """Seconds of video per second of work."""
         return (self.duration_ms / 1000) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["bundle_dir"] = str(self.bundle_dir)
         d["realtime_factor"] = round(self.realtime_factor, 2)
@@ -69,16 +73,16 @@ def _utc_now() -> str:
 
 
 def extract_to_dir(
-    input: str | os.PathLike,
-    output_dir: str | os.PathLike,
+    input: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
     *,
     overwrite: bool = False,
     progress: Callable[[Progress], None] | None = None,
     recipe: Recipe = DEFAULT_RECIPE,
     workers: int = 0,
     source_relpath: str | None = None,
-    decode_from: str | os.PathLike | None = None,
-    bundle_extra: dict | None = None,
+    decode_from: str | os.PathLike[str] | None = None,
+    bundle_extra: dict[str, Any] | None = None,
     shards: bool = False,
     shard_bytes: int | None = None,
 ) -> ExtractResult:
@@ -118,6 +122,7 @@ def extract_to_dir(
         info = src.info
         probe = json.loads(src.probe_json())
         requests = recipe.request_times_ms(info["duration_ms"])
+        writer: BundleWriter | ShardWriter
         if shards:
             from .shards import DEFAULT_SHARD_BYTES, ShardWriter
 
@@ -157,7 +162,7 @@ def extract_to_dir(
                              "mapping, so bright scenes look flat or dark")
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
-            bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher.digest, threads)
+            bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher, threads)
             telemetry.finish(writer, bundle)
             bundle.update(bundle_extra or {})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
@@ -206,7 +211,8 @@ def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes
 class _Collector:
     """Receives frames from the core (in request order) and writes them."""
 
-    def __init__(self, writer, recipe, source_relpath, requests, duration_ms, started, progress):
+    def __init__(self, writer: BundleWriter | ShardWriter, recipe: Recipe, source_relpath: str, requests: list[int],
+                 duration_ms: int, started: float, progress: Callable[[Progress], None] | None):
         self.writer = writer
         self.recipe = recipe
         self.source_relpath = source_relpath
@@ -220,14 +226,15 @@ class _Collector:
         self.frames_decoded = 0
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
-        self.annotate: Callable[[float], dict] = lambda actual_ms: {}   # captured_at, location
+        self.annotate: Callable[[float], dict[str, Any]] = lambda actual_ms: {}   # captured_at, location
 
-    def on_frame(self, f: dict) -> None:
+    def on_frame(self, f: CoreFrame) -> None:
         self.frames_decoded += f["frames_decoded"]
-        if f["jpeg"] is None:
+        actual_us = f["actual_us"]
+        if f["jpeg"] is None or actual_us is None:
             self.missing.append(f["requested_ms"])
         else:
-            actual_ms = round(f["actual_us"] / 1000)
+            actual_ms = round(actual_us / 1000)
             self.last_actual_ms = actual_ms
             self.keyframe_hits += f["obtained"] == "keyframe"
             x, y, w, h = f["content_rect"]
@@ -266,15 +273,18 @@ class _Collector:
             )
 
 
-def _bundle_document(writer, source_path, probe, info, recipe, notes, source_hash, threads) -> dict:
+def _bundle_document(writer: BundleWriter | ShardWriter, source_path: Path, probe: dict[str, Any], info: _core.SourceInfo,
+                     recipe: Recipe, notes: list[str], hasher: SourceHasher, threads: int) -> dict[str, Any]:
     summary = source_metadata(source_path, probe)
-    if source_hash:
-        summary["content_hash"] = source_hash
-    mdls, mdls_available = mdls_text(source_path)
+    if hasher.digest:
+        summary["content_hash"] = hasher.digest
+    # Read by the hasher's thread while frames were decoded (here only if it could not).
+    mdls, mdls_available = hasher.mdls or mdls_text(source_path)
+    xattrs = hasher.xattrs if hasher.xattrs is not None else xattrs_text(source_path)
     writer.write_json(ARTIFACTS["source_metadata"], summary)
-    writer.write_json(ARTIFACTS["source_probe"], probe_document(probe))
+    writer.write_json(ARTIFACTS["source_probe"], probe_document(probe, _core.backend))
     writer.write_text(ARTIFACTS["source_mdls"], mdls)
-    writer.write_text(ARTIFACTS["source_xattrs"], xattrs_text(source_path))
+    writer.write_text(ARTIFACTS["source_xattrs"], xattrs)
     return {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_FORMAT_VERSION,

@@ -5,11 +5,13 @@ first presentation time (SPEC.md)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .recipe import Recipe
 
 
 def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int | None,
-                   last_actual_ms: int | None, recipe: Recipe, probe: dict, duration_ms: int) -> list[str]:
+                   last_actual_ms: int | None, recipe: Recipe, probe: dict[str, Any], duration_ms: int) -> list[str]:
     """Notes for bundle.json: an undecodable lead, a tail that could not be
     read, gaps between, and a header duration the file does not hold.
 
@@ -49,11 +51,12 @@ def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int
     return notes
 
 
-def _claim_notes(probe: dict, duration_ms: int) -> list[str]:
+def _claim_notes(probe: dict[str, Any], duration_ms: int) -> list[str]:
     """A header duration more than a second beyond what the file holds (a
     forged or broken header, a file cut off after its index was written)."""
     video = [s for s in probe.get("streams", []) if s.get("codec_type") == "video" and s.get("duration")]
-    claimed_s = max([s["duration"] for s in video] or [probe.get("format", {}).get("duration") or 0])
+    # Durations are ffprobe's strings ("3.000000"), as in source-probe.json.
+    claimed_s = max([float(s["duration"]) for s in video] or [float(probe.get("format", {}).get("duration") or 0)])
     claimed_ms = round(claimed_s * 1000)
     if claimed_ms <= duration_ms + 1000:
         return []
@@ -65,7 +68,7 @@ def _claim_notes(probe: dict, duration_ms: int) -> list[str]:
 RAW_STREAM_FORMATS = {"h264", "hevc", "vvc"}
 
 
-def _raw_stream_notes(probe: dict) -> list[str]:
+def _raw_stream_notes(probe: dict[str, Any]) -> list[str]:
     """A raw stream's frame times are its frame order at its frame rate."""
     if probe.get("format", {}).get("format_name") not in RAW_STREAM_FORMATS:
         return []

@@ -1,7 +1,7 @@
 """Per-stage costs of one frame, under pytest-benchmark:
 
-    .venv/bin/python -m pytest benchmarks/micro -q            # table of timings
-    .venv/bin/python -m pytest benchmarks/micro -q --benchmark-json out.json
+    .venv/bin/python -m pytest benchmarks/micro -q --benchmark-timer=time.process_time
+    (CPU time: on a shared machine wall time measures the scheduler; report.py makes the docs table)
 
 What each measures (one frame, one thread, the camera's full size in):
 - test_decode_keyframe: a fresh decoder decodes one keyframe (FFmpeg via

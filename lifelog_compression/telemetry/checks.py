@@ -5,6 +5,10 @@ capture times rise with the rows."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..manifest import ManifestRow
 
 
 def _time(text: str) -> datetime | None:
@@ -15,7 +19,7 @@ def _time(text: str) -> datetime | None:
     return t if t.tzinfo else None
 
 
-def capture_time_problem(row, capture_clock: dict | None) -> str | None:
+def capture_time_problem(row: ManifestRow, capture_clock: dict[str, Any] | None) -> str | None:
     """Why this manifest row's ``captured_at`` disagrees with bundle.json's
     ``capture_clock``, or None (also None for a bundle without 1.1 fields)."""
     if capture_clock is None or "captured_at" not in row.extra:

@@ -17,12 +17,14 @@ kept as camera-clock readings, not as UTC. A position of (0, 0) means no fix.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .model import Position, Telemetry
+from .mp4 import Movie
 
 MAX_SRT_BYTES = 256 * 1024 * 1024
 MAX_BLOCK_CHARS = 4096
@@ -132,7 +134,7 @@ def sidecar_for(video: str | Path) -> Path | None:
     return None
 
 
-def read_text_track(path, movie, video_start_ms: float) -> Telemetry | None:
+def read_text_track(path: str | os.PathLike[str], movie: Movie, video_start_ms: float) -> Telemetry | None:
     """DJI telemetry in a subtitle text track (``tx3g``) of the MP4 itself."""
     from .mp4 import read_samples
 

@@ -16,9 +16,12 @@ per-sample time: the MP4 index is the clock).
 from __future__ import annotations
 
 import math
+import os
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from . import gpmf
+from .mp4 import Movie
 from .model import FIX_NAMES, Position, Telemetry
 
 _GPS_EPOCH_2000 = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -43,7 +46,7 @@ def parse_gpsu(text: str) -> datetime | None:
     return base + timedelta(seconds=frac)
 
 
-def _fix_of(props: dict) -> tuple[int | None, float | None]:
+def _fix_of(props: dict[str, Any]) -> tuple[int | None, float | None]:
     fix = dop = None
     if "GPSF" in props:
         try:
@@ -87,11 +90,12 @@ def read_payload(payload: bytes, start_ms: float, duration_ms: float, out: dict[
                     tel.notes.append(f"GPMF {item.key} at {start_ms:.0f} ms not decoded: {e}")
 
 
-def _finite(v) -> bool:
+def _finite(v: object) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def _position(t_ms, lat, lon, alt, s2, s3, fix, dop, utc) -> Position | None:
+def _position(t_ms: float, lat: Any, lon: Any, alt: Any, s2: Any, s3: Any, fix: str, dop: Any,
+              utc: datetime | None) -> Position | None:
     """A Position from decoded values, or None for coordinates that cannot be."""
     if not (_finite(lat) and _finite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
         return None
@@ -99,7 +103,7 @@ def _position(t_ms, lat, lon, alt, s2, s3, fix, dop, utc) -> Position | None:
     return Position(t_ms, lat, lon, alt, s2, s3, fix, dop, utc, "gpmf")
 
 
-def _gps5(tel: Telemetry, rows: list[tuple], props: dict, start_ms: float, step: float) -> None:
+def _gps5(tel: Telemetry, rows: list[tuple[Any, ...]], props: dict[str, Any], start_ms: float, step: float) -> None:
     fix, dop = _fix_of(props)
     fix_name = FIX_NAMES.get(fix, "none") if fix is not None else "3d"
     for i, r in enumerate(rows):
@@ -118,7 +122,7 @@ def _gps5(tel: Telemetry, rows: list[tuple], props: dict, start_ms: float, step:
             tel.gps_times.append((start_ms, utc))
 
 
-def _gps9(tel: Telemetry, rows: list[tuple], start_ms: float, step: float) -> None:
+def _gps9(tel: Telemetry, rows: list[tuple[Any, ...]], start_ms: float, step: float) -> None:
     for i, r in enumerate(rows):
         if len(r) < 9:
             continue
@@ -134,7 +138,7 @@ def _gps9(tel: Telemetry, rows: list[tuple], start_ms: float, step: float) -> No
                 tel.gps_times.append((p.t_ms, utc))
 
 
-def read_gpmf(path, movie, video_start_ms: float) -> Telemetry | None:
+def read_gpmf(path: str | os.PathLike[str], movie: Movie, video_start_ms: float) -> Telemetry | None:
     """The GPMF telemetry of an MP4 with a ``gpmd`` track, on the video
     timeline; None without such a track. Of several devices (a camera on a
     Karma drone) the one with the most position fixes is kept."""

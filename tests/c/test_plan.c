@@ -181,6 +181,12 @@ static void test_start_point_without_picture_in_time(void)
     CHECK(lc_plan_retry_before(4, 0) == 4 && lc_plan_retry_before(4, 1) == 3 && lc_plan_retry_before(4, 2) == 1 &&
           lc_plan_retry_before(4, 3) == 0 && lc_plan_retry_before(4, 70) == 0, "retry steps");
     CHECK(lc_plan_start(kf, n_kf, &early, 0) == LC_PLAN_NONE, "nothing before the first keyframe");
+    /* Drained after its packet alone with nothing out: later than its own
+     * time, so no longer pictured alone, but still a start for later windows. */
+    lc_keyframe_learn_late(&kf[2], 4000000);
+    CHECK(!lc_keyframe_pictures_itself(&kf[2]), "late keyframe is not a hit");
+    lc_plan_item after = {.t_us = 5000000, .lo_us = 4500000, .hi_us = 5500000, .mode = LC_PLAN_FORWARD};
+    CHECK(lc_plan_start(kf, n_kf, &after, n_kf) == 2, "late keyframe still starts a later window");
     /* A keyframe that gave nothing at all is never a start again. */
     lc_keyframe_learn(&kf[3], 6000000, LC_PLAN_NEVER);
     CHECK(lc_plan_start(kf, n_kf, &early, n_kf) == 2, "skips the dead keyframe (%zu)", lc_plan_start(kf, n_kf, &early, n_kf));
