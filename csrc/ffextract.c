@@ -27,6 +27,7 @@ typedef struct slot {
     int ready;
     lc_frame frame;
     unsigned char *jpeg;   /* owned copy of the JPEG or RGB bytes, freed once the sink had it */
+    char *colour_mapping;  /* owned copy: the canvas that wrote it may be gone by delivery */
 } slot;
 
 typedef struct job {
@@ -278,11 +279,13 @@ static AVFrame *decode_keyframe(worker *w, const lc_plan_item *item, int continu
     return f;
 }
 
-static void publish(job *j, size_t i, const lc_frame *frame, unsigned char *jpeg_copy)
+static void publish(job *j, size_t i, const lc_frame *frame, unsigned char *jpeg_copy, char *mapping_copy)
 {
     pthread_mutex_lock(&j->mu);
     j->slots[i].frame = *frame;
     j->slots[i].jpeg = jpeg_copy;
+    j->slots[i].colour_mapping = mapping_copy;
+    j->slots[i].frame.colour_mapping = mapping_copy;
     if (frame->rgb)
         j->slots[i].frame.rgb = jpeg_copy;
     else
@@ -330,6 +333,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
     }
 
     unsigned char *copy = NULL;
+    char *mapping = NULL;
     out.frames_decoded = w->decoded;
     if (picture) {
         out.actual_us = frame_us(w, picture);
@@ -342,8 +346,12 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         if (!(copy = malloc(size)))
             return lc_fail(err, LC_ERR_NOMEM, "out of memory");
         memcpy(copy, bytes, size);
+        if (out.colour_mapping && !(mapping = strdup(out.colour_mapping))) {
+            free(copy);
+            return lc_fail(err, LC_ERR_NOMEM, "out of memory");
+        }
     }
-    publish(j, i, &out, copy);
+    publish(j, i, &out, copy, mapping);
     return LC_OK;
 }
 
@@ -433,6 +441,8 @@ static lc_status deliver(job *j, lc_frame_sink sink, lc_poll_fn poll, void *ctx,
             if (!adopted)
                 free(s->jpeg);
             s->jpeg = NULL;
+            free(s->colour_mapping);
+            s->colour_mapping = NULL;
             pthread_mutex_lock(&j->mu);
             j->delivered++;
             pthread_cond_broadcast(&j->changed);
@@ -484,7 +494,7 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     pthread_cond_init(&j.changed, NULL);
     memset(workers, 0, sizeof workers);
 
-    if (n_requests == 0)
+    if (n_requests == 0 || (status = lc_canvas_check(src, err)) != LC_OK)
         goto done;
     j.sequential = !src->info.keyframe_index;
     if (j.sequential && !src->keyframes_scanned && (status = lc_scan_keyframes(src, poll, ctx, err)) != LC_OK)
@@ -544,8 +554,10 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
 
 done:
     if (j.slots)
-        for (size_t i = 0; i < n_requests; i++)
+        for (size_t i = 0; i < n_requests; i++) {
             free(j.slots[i].jpeg);
+            free(j.slots[i].colour_mapping);
+        }
     free(j.slots);
     free(j.chunks);
     free(j.items);
