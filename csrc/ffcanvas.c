@@ -49,7 +49,7 @@ struct lc_canvas {
     double stream_peak;
     const char *stream_peak_from;
     char dovi[40];               /* "Dolby Vision profile 8.4" when the stream says so */
-    char mapping[400];           /* what colour.c does beyond matrix and range, for the sink */
+    char mapping[600];            /* what colour.c does beyond matrix and range, for the sink */
     struct SwsContext *sws;      /* NULL when the picture needs no scaling */
     lc_colour *colour;           /* NULL for RGB sources: swscale writes JFIF planes itself */
     lc_rect rect;

@@ -39,7 +39,7 @@ struct lc_tonemap {
     float tone[LIGHT_N];          /* max(R,G,B) -> gain of the roll-off */
     float encode[LIGHT_N];        /* linear SDR light -> BT.1886 signal */
     double peak;                  /* content peak / reference white */
-    char description[320];
+    char description[512];
 };
 
 static float lookup_signal(const float *table, float s)

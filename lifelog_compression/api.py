@@ -12,13 +12,10 @@ from typing import Callable
 
 from . import __version__, _core
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
+from .colour import colour_doc
 from .errors import DamagedSourceError
 from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
-
-
-# Transfer characteristics (FFmpeg's names) that need tone mapping for SDR.
-HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
 
 
 @dataclass(frozen=True)
@@ -158,13 +155,12 @@ def extract_to_dir(
                                          str(source_path))
             hasher.join()
             notes = _notes_for_missing(state.missing, requests, state.last_actual_ms, recipe)
-            transfer = probe.get("summary", {}).get("color_transfer")
-            if _core.backend == "ffmpeg" and transfer in HDR_TRANSFERS:
-                notes.append(f"HDR source ({HDR_TRANSFERS[transfer]}): frames are converted without tone "
-                             "mapping, so bright scenes look flat or dark")
+            colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
+            notes.extend(colour_notes)
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
             bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher.digest)
+            bundle["colour"] = colour
             bundle.update(bundle_extra or {})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
             writer.commit(bundle, extra)
@@ -205,11 +201,15 @@ class _Collector:
         self.last_actual_ms: int | None = None
         self.keyframe_hits = 0
         self.frames_decoded = 0
+        self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
 
     def on_frame(self, f: dict) -> None:
         self.frames_decoded += f["frames_decoded"]
+        mapping = f.get("colour_mapping")
+        if mapping and mapping not in self.colour_mappings:
+            self.colour_mappings.append(mapping)
         if f["jpeg"] is None:
             self.missing.append(f["requested_ms"])
         else:
