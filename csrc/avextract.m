@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "extract.h"
+#include "sourcefile.h"
 
 /* Requests handed to the generator per call. The handler keeps each decoded
  * CGImage until the calling thread has encoded it; issuing in chunks bounds that
@@ -50,18 +51,6 @@ struct lc_source {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static lc_status fail(char *err, lc_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, LC_ERRMSG_SIZE, fmt, ap);
-    va_end(ap);
-    for (char *p = err; *p; p++)   /* the contract wants one line */
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    return status;
-}
-
 static const char *utf8(NSString *s)
 {
     const char *c = [s isKindOfClass:[NSString class]] ? s.UTF8String : NULL;
@@ -71,7 +60,7 @@ static const char *utf8(NSString *s)
 static lc_status from_exception(id e, char *err)
 {
     NSString *why = [e isKindOfClass:[NSException class]] ? [(NSException *)e reason] : [e description];
-    return fail(err, LC_ERR_INTERNAL, "Objective-C exception: %s", utf8(why));
+    return lc_fail(err, LC_ERR_INTERNAL, "Objective-C exception: %s", utf8(why));
 }
 
 static NSString *fourcc(FourCharCode c)
@@ -94,55 +83,7 @@ static int64_t to_us(CMTime t)
     return CMTimeConvertScale(t, 1000000, kCMTimeRoundingMethod_RoundHalfAwayFromZero).value;
 }
 
-/* Top-level boxes of an ISO-BMFF/QuickTime file (plain C, read only on demand):
- * tells a recording cut off before its index ('moov') was written apart from a
- * file that is no movie at all, and gives the major brand for the probe. */
-typedef struct lc_boxes { int is_iso, has_moov; char brand[5]; } lc_boxes;
-
-static lc_boxes scan_boxes(const char *path)
-{
-    lc_boxes b = {0, 0, ""};
-    unsigned char h[16];
-    long pos = 0, size;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return b;
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0)
-        size = 0;
-    while (pos + 8 <= size) {
-        if (fseek(f, pos, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
-            break;
-        uint64_t len = (uint64_t)h[0] << 24 | (uint64_t)h[1] << 16 | (uint64_t)h[2] << 8 | h[3];
-        if (pos == 0) {
-            b.is_iso = !memcmp(h + 4, "ftyp", 4) || !memcmp(h + 4, "mdat", 4) || !memcmp(h + 4, "wide", 4) ||
-                       !memcmp(h + 4, "free", 4) || !memcmp(h + 4, "moov", 4);
-            if (!b.is_iso)
-                break;
-            if (!memcmp(h + 4, "ftyp", 4) && fread(b.brand, 1, 4, f) != 4)
-                b.brand[0] = 0;
-        }
-        if (!memcmp(h + 4, "moov", 4)) {
-            b.has_moov = 1;
-            break;
-        }
-        if (len == 1) {   /* 64-bit size follows the type */
-            if (fread(h + 8, 1, 8, f) != 8)
-                break;
-            len = 0;
-            for (int i = 8; i < 16; i++)
-                len = len << 8 | h[i];
-        } else if (len == 0) {
-            break;        /* "runs to the end of the file": nothing follows */
-        }
-        if (len < 8 || len > (uint64_t)(size - pos))
-            break;
-        pos += (long)len;
-    }
-    fclose(f);
-    return b;
-}
-
-static NSString *container_name(const lc_boxes *b)
+static NSString *container_name(const lc_mp4_boxes *b)
 {
     if (!b->is_iso)
         return nil;
@@ -193,55 +134,22 @@ static CMFormatDescriptionRef first_description(AVAssetTrack *t)
 
 /* ---- open ------------------------------------------------------------- */
 
-static lc_status check_file(const char *path, char *err)
-{
-    struct stat sb;
-    FILE *f;
-    if (stat(path, &sb) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return fail(err, LC_ERR_NOT_FOUND, "no such file");
-        return fail(err, LC_ERR_IO, "cannot read the file: %s", strerror(errno));
-    }
-    if (S_ISDIR(sb.st_mode))
-        return fail(err, LC_ERR_IS_DIRECTORY, "the path is a folder, not a video file");
-    if (sb.st_size == 0)
-        return fail(err, LC_ERR_EMPTY, "the file is empty (0 bytes)");
-    if (!(f = fopen(path, "rb")))
-        return fail(err, LC_ERR_IO, "cannot read the file: %s", strerror(errno));
-    fclose(f);
-    return LC_OK;
-}
-
 static lc_status classify_failure(const char *path, NSError *error, char *err)
 {
-    lc_boxes b = scan_boxes(path);
+    lc_mp4_boxes b = lc_scan_mp4_boxes(path);
     const char *why = error ? utf8(error.localizedDescription) : "AVFoundation found no tracks";
     if (b.is_iso && !b.has_moov)
-        return fail(err, LC_ERR_INDEX_MISSING, "the recording's index (MP4 'moov' box) is missing: "
+        return lc_fail(err, LC_ERR_INDEX_MISSING, "the recording's index (MP4 'moov' box) is missing: "
                     "the file was probably cut off while recording");
     if ([error.domain isEqualToString:AVFoundationErrorDomain] &&
         (error.code == AVErrorDecoderNotFound || error.code == AVErrorFormatUnsupported))
-        return fail(err, LC_ERR_UNSUPPORTED, "AVFoundation cannot decode this video: %s", why);
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "AVFoundation cannot decode this video: %s", why);
     if ([error.domain isEqualToString:NSPOSIXErrorDomain] ||
         ([error.domain isEqualToString:NSCocoaErrorDomain] && error.code == NSFileReadNoPermissionError))
-        return fail(err, LC_ERR_IO, "cannot read the file: %s", why);
+        return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", why);
     if (b.is_iso)
-        return fail(err, LC_ERR_DAMAGED, "looks like an MP4/QuickTime file but AVFoundation cannot read it: %s", why);
-    return fail(err, LC_ERR_NOT_MEDIA, "not a video file AVFoundation recognises: %s", why);
-}
-
-/* preferredTransform -> clockwise quarter turns and a mirror, with the same
- * convention as the FFmpeg backend: undo the mirror first, then read the angle.
- * CGAffineTransform uses QuickTime's a b c d, y pointing down, so atan2(b, a)
- * is the clockwise angle. */
-static void read_orientation(CGAffineTransform t, int *rotation, int *hflip)
-{
-    double a = t.a, b = t.b;
-    *hflip = t.a * t.d - t.b * t.c < 0;
-    if (*hflip)
-        a = -a;
-    int cw = (int)lround(atan2(b, a) * 180.0 / M_PI / 90.0) * 90;
-    *rotation = ((cw % 360) + 360) % 360;
+        return lc_fail(err, LC_ERR_DAMAGED, "looks like an MP4/QuickTime file but AVFoundation cannot read it: %s", why);
+    return lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file AVFoundation recognises: %s", why);
 }
 
 static lc_status open_asset(lc_source *src, char *err)
@@ -256,19 +164,19 @@ static lc_status open_asset(lc_source *src, char *err)
     if (!video) {
         if (asset.tracks.count == 0)
             return classify_failure(src->path, nil, err);
-        return fail(err, LC_ERR_NO_VIDEO, "no video stream (%lu track(s), none of them video)",
+        return lc_fail(err, LC_ERR_NO_VIDEO, "no video stream (%lu track(s), none of them video)",
                     (unsigned long)asset.tracks.count);
     }
     if (!load_keys(video, @[ @"formatDescriptions", @"timeRange", @"naturalSize", @"preferredTransform",
                               @"decodable" ], &error))
-        return fail(err, LC_ERR_DAMAGED, "the video track cannot be read: %s", utf8(error.localizedDescription));
+        return lc_fail(err, LC_ERR_DAMAGED, "the video track cannot be read: %s", utf8(error.localizedDescription));
     if (video.formatDescriptions.count == 0)
-        return fail(err, LC_ERR_DAMAGED, "the video track has no sample description");
+        return lc_fail(err, LC_ERR_DAMAGED, "the video track has no sample description");
     CMFormatDescriptionRef desc = first_description(video);
     if (asset.hasProtectedContent)
-        return fail(err, LC_ERR_UNSUPPORTED, "the video is protected (DRM) content");
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "the video is protected (DRM) content");
     if (!video.decodable)
-        return fail(err, LC_ERR_UNSUPPORTED, "no decoder on this Mac for the video codec '%s'",
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "no decoder on this Mac for the video codec '%s'",
                     utf8(fourcc(CMFormatDescriptionGetMediaSubType(desc))));
 
     lc_source_info *info = &src->info;
@@ -281,7 +189,9 @@ static lc_status open_asset(lc_source *src, char *err)
     CGSize shown = CMVideoFormatDescriptionGetPresentationDimensions(desc, true, true);
     if (shown.width < 1 || shown.height < 1)
         shown = video.naturalSize;
-    read_orientation(video.preferredTransform, &info->rotation_degrees, &info->hflip);
+    /* CGAffineTransform's a b c d are the track matrix's, in ISO order and meaning. */
+    CGAffineTransform t = video.preferredTransform;
+    lc_orientation_from_matrix(t.a, t.b, t.c, t.d, &info->rotation_degrees, &info->hflip);
     int dw = (int)lround(fabs(shown.width)), dh = (int)lround(fabs(shown.height));
     info->display_width = info->rotation_degrees % 180 ? dh : dw;
     info->display_height = info->rotation_degrees % 180 ? dw : dh;
@@ -290,7 +200,7 @@ static lc_status open_asset(lc_source *src, char *err)
     src->start = CMTIME_IS_NUMERIC(range.start) ? range.start : kCMTimeZero;
     info->start_offset_us = to_us(src->start);
     CMTime duration = CMTIME_IS_NUMERIC(range.duration) ? range.duration : CMTimeSubtract(asset.duration, src->start);
-    info->duration_ms = CMTIME_IS_NUMERIC(duration) ? (to_us(duration) + 500) / 1000 : 0;
+    info->duration_ms = CMTIME_IS_NUMERIC(duration) ? lc_duration_ms_from_us(to_us(duration)) : 0;
     info->keyframe_index = 0;   /* AVFoundation plans the decoding itself */
 
     src->asset = CFBridgingRetain(asset);
@@ -300,14 +210,14 @@ static lc_status open_asset(lc_source *src, char *err)
 
 lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
 {
-    lc_status status = check_file(path, err);
+    lc_status status = lc_check_path(path, err);
     lc_source *src = NULL;
     *out = NULL;
     if (status != LC_OK)
         goto done;
     src = calloc(1, sizeof *src);
     if (!src || !(src->path = strdup(path))) {
-        status = fail(err, LC_ERR_NOMEM, "out of memory");
+        status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
         goto done;
     }
     @autoreleasepool {
@@ -498,7 +408,7 @@ static lc_status build_probe(lc_source *src, CMSampleBufferRef *sample, char **j
     AVAssetTrack *video = (__bridge AVAssetTrack *)src->track;
     CMFormatDescriptionRef desc = first_description(video);
     const lc_source_info *info = &src->info;
-    lc_boxes boxes = scan_boxes(src->path);
+    lc_mp4_boxes boxes = lc_scan_mp4_boxes(src->path);
     NSArray<AVMetadataItem *> *metadata = asset.metadata;
 
     NSMutableArray *streams = [NSMutableArray array];
@@ -563,10 +473,10 @@ static lc_status build_probe(lc_source *src, CMSampleBufferRef *sample, char **j
                        ? [NSJSONSerialization dataWithJSONObject:probe options:NSJSONWritingSortedKeys error:&error]
                        : nil;
     if (!json)
-        return fail(err, LC_ERR_INTERNAL, "cannot write the probe as JSON: %s",
+        return lc_fail(err, LC_ERR_INTERNAL, "cannot write the probe as JSON: %s",
                     error ? utf8(error.localizedDescription) : "invalid value");
     if (!(*json_out = malloc(json.length + 1)))
-        return fail(err, LC_ERR_NOMEM, "out of memory");
+        return lc_fail(err, LC_ERR_NOMEM, "out of memory");
     memcpy(*json_out, json.bytes, json.length);
     (*json_out)[json.length] = 0;
     return LC_OK;
@@ -720,12 +630,12 @@ static lc_status encode_frame(extract_res *r, lc_rect rect, const lc_recipe *rec
     r->jpeg = CFDataCreateMutable(kCFAllocatorDefault, 0);
     r->dest = r->jpeg ? CGImageDestinationCreateWithData(r->jpeg, CFSTR("public.jpeg"), 1, NULL) : NULL;
     if (!r->drawn || !r->dest)
-        return fail(err, LC_ERR_NOMEM, "cannot allocate the JPEG encoder");
+        return lc_fail(err, LC_ERR_NOMEM, "cannot allocate the JPEG encoder");
     NSDictionary *options = @{(__bridge NSString *)kCGImageDestinationLossyCompressionQuality :
                                   @(recipe->jpeg_quality / 100.0)};
     CGImageDestinationAddImage(r->dest, r->drawn, (__bridge CFDictionaryRef)options);
     if (!CGImageDestinationFinalize(r->dest))
-        return fail(err, LC_ERR_INTERNAL, "ImageIO could not encode the JPEG");
+        return lc_fail(err, LC_ERR_INTERNAL, "ImageIO could not encode the JPEG");
     return LC_OK;
 }
 
@@ -796,7 +706,7 @@ static lc_status run_extract(lc_source *src, const int64_t *requests_ms, size_t 
         [AVAssetImageGenerator assetImageGeneratorWithAsset:(__bridge AVURLAsset *)src->asset];
     LCAVExtractBatch *batch = [[LCAVExtractBatch alloc] initWithCount:n];
     if (!generator || !batch)
-        return fail(err, LC_ERR_NOMEM, "cannot create the image generator");
+        return lc_fail(err, LC_ERR_NOMEM, "cannot create the image generator");
     r->generator = CFBridgingRetain(generator);
     r->batch = CFBridgingRetain(batch);
     generator.appliesPreferredTrackTransform = YES;
@@ -819,7 +729,7 @@ static lc_status run_extract(lc_source *src, const int64_t *requests_ms, size_t 
                                                  (uint32_t)kCGImageByteOrder32Little | (uint32_t)kCGImageAlphaNoneSkipFirst)
                          : NULL;
     if (!r->canvas)
-        return fail(err, LC_ERR_NOMEM, "cannot allocate the %dx%d canvas", recipe->canvas_width,
+        return lc_fail(err, LC_ERR_NOMEM, "cannot allocate the %dx%d canvas", recipe->canvas_width,
                     recipe->canvas_height);
     for (size_t i = 0; i < n; i++)
         batch->requested_us[i] = requests_ms[i] * 1000 + info->start_offset_us;
@@ -890,10 +800,10 @@ static lc_status run_extract(lc_source *src, const int64_t *requests_ms, size_t 
                 break;
             dispatch_semaphore_wait(batch->wakeup, dispatch_time(DISPATCH_TIME_NOW, 100 * NSEC_PER_MSEC));
         }
-        return fail(err, LC_ERR_CANCELLED, "cancelled");
+        return lc_fail(err, LC_ERR_CANCELLED, "cancelled");
     }
     if (failures == n)
-        return fail(err, LC_ERR_DAMAGED, "no frame could be decoded: %s", utf8(batch->first_error));
+        return lc_fail(err, LC_ERR_DAMAGED, "no frame could be decoded: %s", utf8(batch->first_error));
     return LC_OK;
 }
 
@@ -906,7 +816,7 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     if (n_requests == 0)
         return LC_OK;
     if (recipe->raw_rgb)   /* the contract allows it; ingest.py decodes the JPEG instead */
-        return fail(err, LC_ERR_UNSUPPORTED, "raw RGB output is not implemented on this backend");
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "raw RGB output is not implemented on this backend");
     @autoreleasepool {
         @try {
             status = run_extract(src, requests_ms, n_requests, recipe, sink, poll, ctx, &res, err);

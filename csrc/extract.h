@@ -43,15 +43,38 @@ typedef enum lc_status {
     LC_STATUS_COUNT
 } lc_status;
 
-/* What the backend learnt when it opened the source. */
+/* What the backend learnt when it opened the source.
+ *
+ * Duration rule (both backends, so they make the same requests for the same
+ * file): the video duration as the container states it (the stream's, else
+ * the file's minus the video start), converted to microseconds rounded to the
+ * nearest microsecond, then rounded UP to a whole millisecond
+ * (lc_duration_ms_from_us in sourcefile.c, the one place that rounds). The
+ * requests are the whole-millisecond times t < duration_ms, so rounding up
+ * makes that exactly "t < the true duration": 3000.4 ms gives 3001 and a
+ * request at 3000, which the last frame (shown until 3000.4) can answer.
+ *
+ * Orientation (rotation_degrees, hflip): the picture as stored (decoded, after
+ * the sample aspect ratio) is first mirrored left-right if hflip, then turned
+ * clockwise by rotation_degrees; the result is exactly what a player honouring
+ * the display matrix shows (QuickTime/AVFoundation preferredTransform, FFmpeg
+ * 7's autorotate). The display matrix of ISO/IEC 14496-12 (as in
+ * libavutil/display.h) maps a stored point (x, y) to (x, y) * M with
+ * M = [[a, b], [c, d]], y pointing down; in that order a mirror-then-turn is
+ * M = H * R(rotation), H = diag(-1, 1), R(90) = [[0, 1], [-1, 0]]. So a
+ * matrix with a negative determinant mirrors; R = H * M (its first row
+ * negated) gives the turn. The 8 cases: identity, 90, 180, 270; hflip;
+ * vflip = hflip + 180; transpose (x' = y, y' = x) = hflip + 270;
+ * anti-transpose (x' = -y, y' = -x) = hflip + 90. */
 typedef struct lc_source_info {
-    int64_t duration_ms;        /* video duration on the bundle timeline (0 = first frame) */
+    int64_t duration_ms;        /* video duration on the bundle timeline (0 = first frame),
+                                   rounded up to the millisecond (rule above) */
     int64_t start_offset_us;    /* presentation time of the first video frame on the
                                    source's own clock, in microseconds (0 for most files) */
     int coded_width, coded_height;      /* as stored */
     int display_width, display_height; /* after sample aspect ratio and rotation */
-    int rotation_degrees;       /* clockwise rotation applied for display: 0, 90, 180, 270 */
-    int hflip;                  /* 1 if the display matrix mirrors the picture */
+    int rotation_degrees;       /* clockwise turn for display, after the mirror: 0, 90, 180, 270 */
+    int hflip;                  /* 1: mirror left-right first (the display matrix mirrors) */
     int keyframe_index;         /* 1 if request planning can seek by the container's index */
 } lc_source_info;
 

@@ -17,6 +17,7 @@
 #include <libavutil/avutil.h>
 #include <libswscale/version.h>
 
+#include "cpus.h"
 #include "ffinternal.h"
 
 #define LOOKAHEAD 32
@@ -419,12 +420,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int cores(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : (int)n;
-}
-
 /* Hands finished slots to the sink in request order, polling while it waits. */
 static lc_status deliver(job *j, lc_frame_sink sink, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE])
 {
@@ -517,7 +512,7 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     /* recipe->workers is the thread budget: workers first, since they keep
      * whole frames apart; what no worker can use goes to slice threads inside
      * each decoder. A batch running files side by side gives each file 1. */
-    int budget = recipe->workers > 0 ? recipe->workers : cores();
+    int budget = recipe->workers > 0 ? recipe->workers : lc_usable_cpus();
     int n_workers = j.sequential ? 1 : budget;   /* sequential: one forward pass over the file */
     if ((size_t)n_workers > j.n_chunks)
         n_workers = (int)j.n_chunks;

@@ -12,6 +12,7 @@
 
 #include "extract.h"
 #include "plan.h"
+#include "sourcefile.h"
 
 struct lc_source {
     char *path;
@@ -29,8 +30,6 @@ struct lc_source {
     int keyframes_scanned;
 };
 
-/* Sets err to a formatted one-line message and returns status. */
-lc_status lc_fail(char err[LC_ERRMSG_SIZE], lc_status status, const char *fmt, ...);
 /* The library's own words for an AVERROR code. */
 const char *lc_av_error(int averror, char buf[AV_ERROR_MAX_STRING_SIZE]);
 

@@ -3,25 +3,16 @@
  * reading geometry and timeline, and finding keyframes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <libavutil/display.h>
+#include <unistd.h>
 
 #include "ffinternal.h"
-
-lc_status lc_fail(char err[LC_ERRMSG_SIZE], lc_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, LC_ERRMSG_SIZE, fmt, ap);
-    va_end(ap);
-    return status;
-}
 
 const char *lc_av_error(int averror, char buf[AV_ERROR_MAX_STRING_SIZE])
 {
@@ -37,48 +28,6 @@ int64_t lc_pts_to_us(const lc_source *src, int64_t pts)
 int64_t lc_us_to_pts(const lc_source *src, int64_t us)
 {
     return src->start_pts + av_rescale_q(us, (AVRational){1, 1000000}, src->time_base);
-}
-
-/* MP4/MOV keep their index in a top-level 'moov' box; a camera that loses
- * power writes 'mdat' but never the 'moov'. Walk the top-level boxes. */
-static int mp4_has_moov(const char *path, int *is_mp4)
-{
-    FILE *f = fopen(path, "rb");
-    int found = 0;
-    *is_mp4 = 0;
-    if (!f)
-        return 0;
-    fseeko(f, 0, SEEK_END);
-    off_t size = ftello(f), pos = 0;
-    while (pos + 8 <= size) {
-        unsigned char h[16];
-        if (fseeko(f, pos, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
-            break;
-        uint64_t box = ((uint64_t)h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3];
-        if (pos == 0)
-            *is_mp4 = !memcmp(h + 4, "ftyp", 4) || !memcmp(h + 4, "mdat", 4) ||
-                      !memcmp(h + 4, "wide", 4) || !memcmp(h + 4, "free", 4);
-        if (!*is_mp4)
-            break;
-        if (!memcmp(h + 4, "moov", 4)) {
-            found = 1;
-            break;
-        }
-        if (box == 1) {
-            if (fread(h + 8, 1, 8, f) != 8)
-                break;
-            box = 0;
-            for (int i = 8; i < 16; i++)
-                box = (box << 8) | h[i];
-        } else if (box == 0) {
-            break;   /* "to the end of the file": nothing follows */
-        }
-        if (box < 8)
-            break;
-        pos += (off_t)box;
-    }
-    fclose(f);
-    return found;
 }
 
 /* Was the file recognised as some container at all? Decides between "not a
@@ -99,20 +48,60 @@ static const AVInputFormat *sniff_format(const char *path, int *score)
     return fmt;
 }
 
+/* Does the operating system really refuse to read the file? Demuxers also
+ * return AVERROR(EIO) for a file that simply ends inside its headers (a WebM
+ * cut to a few hundred bytes), which is damage, not a refusal. So ask the OS:
+ * open it and read its first and last READ_CHECK bytes, the parts a demuxer
+ * reads while opening. Returns the errno of a refusal, or 0. */
+#define READ_CHECK (16 << 20)
+static int os_refuses_read(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return errno;
+    char *buf = malloc(1 << 20);
+    int refusal = 0;
+    struct stat st;
+    if (!buf || fstat(fd, &st) != 0) {
+        refusal = buf ? errno : 0;
+        goto done;
+    }
+    off_t starts[2] = {0, st.st_size > READ_CHECK ? st.st_size - READ_CHECK : 0};
+    for (int i = 0; i < 2 && !refusal; i++) {
+        off_t at = starts[i], end = starts[i] + READ_CHECK;
+        while (at < end) {
+            ssize_t got = pread(fd, buf, 1 << 20, at);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got < 0)
+                refusal = errno;
+            if (got <= 0)
+                break;
+            at += got;
+        }
+    }
+done:
+    free(buf);
+    close(fd);
+    return refusal;
+}
+
 static lc_status classify_open_failure(const char *path, int averror, char err[LC_ERRMSG_SIZE])
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
-    int is_mp4 = 0, score = 0;
-    if (averror == AVERROR(EACCES) || averror == AVERROR(EIO))
-        return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", lc_av_error(averror, ebuf));
-    if (!mp4_has_moov(path, &is_mp4) && is_mp4)
+    int score = 0, refusal = 0;
+    if ((averror == AVERROR(EACCES) || averror == AVERROR(EIO)) && (refusal = os_refuses_read(path)))
+        return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", strerror(refusal));
+    lc_mp4_boxes boxes = lc_scan_mp4_boxes(path);
+    if (boxes.is_iso && !boxes.has_moov)
         return lc_fail(err, LC_ERR_INDEX_MISSING,
                        "the recording's index (MP4 'moov' box) is missing: the file was "
                        "probably cut off while recording");
     const AVInputFormat *guess = sniff_format(path, &score);
     if (guess && score >= AVPROBE_SCORE_EXTENSION)
         return lc_fail(err, LC_ERR_DAMAGED, "looks like %s but its structure is damaged: %s",
-                       guess->name, lc_av_error(averror, ebuf));
+                       guess->name, averror == AVERROR(EIO) ? "its headers are cut off or corrupt"
+                                                            : lc_av_error(averror, ebuf));
     return lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (no known container format)");
 }
 
@@ -162,28 +151,14 @@ static const int32_t *display_matrix(const AVStream *st)
 #endif
 }
 
-/* Display matrix -> clockwise quarter turns and a mirror. A matrix with a
- * negative determinant mirrors; undo the mirror first, then read the angle. */
+/* Display matrix -> clockwise quarter turns and a mirror (extract.h's convention). */
 static void read_orientation(const AVStream *st, int *rotation, int *hflip)
 {
     const int32_t *m = display_matrix(st);
     *rotation = 0;
     *hflip = 0;
-    if (!m)
-        return;
-    int32_t u[9];
-    memcpy(u, m, sizeof u);
-    double det = (double)m[0] * m[4] - (double)m[1] * m[3];
-    if (det < 0) {
-        *hflip = 1;
-        u[0] = -u[0];
-        u[3] = -u[3];
-    }
-    double ccw = av_display_rotation_get(u);
-    if (isnan(ccw))
-        return;
-    int cw = (int)lround(-ccw / 90.0) * 90;
-    *rotation = ((cw % 360) + 360) % 360;
+    if (m)
+        lc_orientation_from_matrix(m[0], m[1], m[3], m[4], rotation, hflip);
 }
 
 static void fill_info(lc_source *src, AVStream *st)
@@ -215,7 +190,7 @@ static void fill_info(lc_source *src, AVStream *st)
         int64_t fmt_start = src->fmt->start_time != AV_NOPTS_VALUE ? src->fmt->start_time : 0;
         dur_us = src->fmt->duration - (info->start_offset_us - fmt_start);
     }
-    info->duration_ms = dur_us > 0 ? dur_us / 1000 : 0;
+    info->duration_ms = lc_duration_ms_from_us(dur_us);
 }
 
 static int cmp_keyframe(const void *a, const void *b)
@@ -299,22 +274,14 @@ lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, quiet_libraries);
-    struct stat sb;
     lc_status status = LC_OK;
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     lc_source *src = NULL;
     int ret;
     *out = NULL;
 
-    if (stat(path, &sb) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return lc_fail(err, LC_ERR_NOT_FOUND, "no such file");
-        return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", strerror(errno));
-    }
-    if (S_ISDIR(sb.st_mode))
-        return lc_fail(err, LC_ERR_IS_DIRECTORY, "is a folder, not a video file");
-    if (sb.st_size == 0)
-        return lc_fail(err, LC_ERR_EMPTY, "the file is empty (0 bytes)");
+    if ((status = lc_check_path(path, err)) != LC_OK)
+        return status;
 
     src = calloc(1, sizeof *src);
     if (!src || !(src->path = strdup(path))) {

@@ -102,6 +102,29 @@ void jsonw_int(jsonw *w, const char *k, int64_t value)
     puts_(w, num);
 }
 
+/* printf writes the decimal point of the process locale (LC_NUMERIC), and
+ * GUI hosts call setlocale(LC_ALL, ""): "de_DE.UTF-8" gives "11,842", which
+ * is not JSON. %g never groups digits and glibc/BSD printf write ASCII
+ * digits, so whatever sits between the digits of the mantissa is the decimal
+ * point (one or more bytes): write it as '.'. Unlike uselocale() this needs
+ * no per-thread locale object and is the same on every platform. */
+static void c_number(const char *in, char out[64])
+{
+    size_t o = 0;
+    int in_point = 0;
+    for (const char *p = in; *p && o < 63; p++) {
+        int plain = (*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == 'e' || *p == 'E';
+        if (plain) {
+            out[o++] = *p;
+            in_point = 0;
+        } else if (!in_point) {
+            out[o++] = '.';
+            in_point = 1;
+        }
+    }
+    out[o] = '\0';
+}
+
 void jsonw_double(jsonw *w, const char *k, double value)
 {
     char num[64];
@@ -111,7 +134,9 @@ void jsonw_double(jsonw *w, const char *k, double value)
         return;
     }
     snprintf(num, sizeof num, "%.12g", value);
-    puts_(w, num);
+    char text[64];
+    c_number(num, text);
+    puts_(w, text);
 }
 
 void jsonw_bool(jsonw *w, const char *k, int value)

@@ -9,11 +9,13 @@
  *   Source.probe_json()          str: container, streams, chapters, summary
  *   Source.extract(requests_ms, on_frame, *, canvas_width, ..., workers)
  *   Source.close(), context manager
+ *   usable_cpus()                int: CPUs this process may use (cpus.h)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
 
+#include "cpus.h"
 #include "extract.h"
 
 typedef struct {
@@ -62,7 +64,7 @@ typedef struct {
     PyObject_HEAD
     lc_source *src;
     PyObject *path;       /* str, for messages */
-    int busy;             /* an extract is running on this source */
+    int busy;             /* a call that releases the GIL is using src */
 } SourceObject;
 
 static const struct {
@@ -113,6 +115,32 @@ static void raise_status(lc_status status, PyObject *path, const char *err)
     Py_DECREF(exc);
 }
 
+/*
+ * Every method that releases the GIL marks the source busy first, so that
+ * another thread (or Python code the call itself runs: an __index__, the
+ * frame callback) cannot close it or start a second call on it meanwhile;
+ * close() then raises instead of freeing the decoder under the running call.
+ * The check and the mark happen with the GIL held, which makes them atomic.
+ */
+static const char busy_message[] =
+    "the source is in use by another call (extract or probe_json); close it after that call returns";
+
+static int begin_call(SourceObject *self)
+{
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, busy_message);
+        return -1;
+    }
+    if (!self->src) {
+        PyErr_SetString(PyExc_ValueError, "the source is closed");
+        return -1;
+    }
+    self->busy = 1;
+    return 0;
+}
+
+static void end_call(SourceObject *self) { self->busy = 0; }
+
 static int Source_init(SourceObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"path", NULL};
@@ -120,20 +148,32 @@ static int Source_init(SourceObject *self, PyObject *args, PyObject *kwds)
     char err[LC_ERRMSG_SIZE] = "";
     lc_source *src = NULL;
     lc_status status;
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, busy_message);
+        return -1;
+    }
     if (self->src) {
         PyErr_SetString(PyExc_RuntimeError, "Source is already open");
         return -1;
     }
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&", kwlist, PyUnicode_FSConverter, &path_bytes))
         return -1;
+    /* The argument's own code (__fspath__) may have run: look again. */
+    if (self->busy || self->src) {
+        PyErr_SetString(PyExc_RuntimeError, "Source was opened meanwhile by another call");
+        Py_DECREF(path_bytes);
+        return -1;
+    }
     Py_XSETREF(self->path, PyUnicode_DecodeFSDefault(PyBytes_AS_STRING(path_bytes)));
     if (!self->path) {
         Py_DECREF(path_bytes);
         return -1;
     }
+    self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     status = lc_open(PyBytes_AS_STRING(path_bytes), &src, err);
     Py_END_ALLOW_THREADS
+    self->busy = 0;
     Py_DECREF(path_bytes);
     if (status != LC_OK) {
         raise_status(status, self->path, err);
@@ -159,23 +199,13 @@ static int Source_traverse(SourceObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static int check_open(SourceObject *self)
-{
-    if (!self->src) {
-        PyErr_SetString(PyExc_ValueError, "the source is closed");
-        return -1;
-    }
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "an extraction is running on this source");
-        return -1;
-    }
-    return 0;
-}
-
 static PyObject *Source_get_info(SourceObject *self, void *closure)
 {
-    if (check_open(self) < 0)
+    /* No GIL release here, but a running call may still be refining what the
+     * backend knows about its source. */
+    if (begin_call(self) < 0)
         return NULL;
+    end_call(self);
     const lc_source_info *i = lc_info(self->src);
     return Py_BuildValue("{sLsLsisisisisisNsN}", "duration_ms", (long long)i->duration_ms,
                          "start_offset_us", (long long)i->start_offset_us, "coded_width", i->coded_width,
@@ -189,11 +219,12 @@ static PyObject *Source_probe_json(SourceObject *self, PyObject *unused)
 {
     char err[LC_ERRMSG_SIZE] = "", *json = NULL;
     lc_status status;
-    if (check_open(self) < 0)
+    if (begin_call(self) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     status = lc_probe_json(self->src, &json, err);
     Py_END_ALLOW_THREADS
+    end_call(self);
     if (status != LC_OK) {
         raise_status(status, self->path, err);
         return NULL;
@@ -289,7 +320,7 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
     static char *kwlist[] = {"requests_ms", "on_frame", "canvas_width", "canvas_height",
                              "tolerance_before_ms", "tolerance_after_ms", "jpeg_quality", "workers",
                              "chroma_444", "scale_filter", "raw_rgb", NULL};
-    PyObject *requests, *on_frame, *seq = NULL;
+    PyObject *requests, *on_frame, *seq = NULL, *result = NULL;
     /* The Python layer always passes its Recipe; these only serve direct calls. */
     lc_recipe recipe = {1920, 1080, 500, 500, 80, 0, 0, 0, LC_SCALE_LANCZOS};
     int chroma_444 = 0, scale_filter = 0, raw_rgb = 0;
@@ -309,8 +340,6 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
         return NULL;
     }
     recipe.scale_filter = (lc_scale_filter)scale_filter;
-    if (check_open(self) < 0)
-        return NULL;
     if (!PyCallable_Check(on_frame)) {
         PyErr_SetString(PyExc_TypeError, "on_frame must be callable");
         return NULL;
@@ -322,15 +351,30 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
                                           "tolerances and workers >= 0");
         return NULL;
     }
-    if (!(seq = PySequence_Fast(requests, "requests_ms must be a sequence of integers")))
+    module_state *state = PyType_GetModuleState(Py_TYPE(self));
+    extract_ctx ctx = {on_frame, NULL, state ? (PyTypeObject *)state->pixels_type : NULL};
+    if (!ctx.pixels_type)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    /* Busy before any Python code of the caller runs (an item's __index__ may
+     * close the source), and the requests copied into a tuple of our own (the
+     * same code may empty the list we were given) and then into a C array,
+     * every item converted before the GIL is released. */
+    if (begin_call(self) < 0)
+        return NULL;
+    if (!(seq = PySequence_Tuple(requests))) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "requests_ms must be a sequence of integers");
+        }
+        goto fail;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
     if (!(times = PyMem_Calloc(n ? (size_t)n : 1, sizeof *times))) {
-        Py_DECREF(seq);
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        times[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+        times[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(seq, i));
         if (times[i] == -1 && PyErr_Occurred())
             goto fail;
         if (i > 0 && times[i] <= times[i - 1]) {
@@ -340,34 +384,26 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
     }
     Py_CLEAR(seq);
 
-    module_state *state = PyType_GetModuleState(Py_TYPE(self));
-    extract_ctx ctx = {on_frame, NULL, state ? (PyTypeObject *)state->pixels_type : NULL};
-    if (!ctx.pixels_type) {
-        PyMem_Free(times);
-        return NULL;
-    }
-    self->busy = 1;
     ctx.tstate = PyEval_SaveThread();
     status = lc_extract(self->src, times, (size_t)n, &recipe, sink, poll, &ctx, err);
     PyEval_RestoreThread(ctx.tstate);
-    self->busy = 0;
-    PyMem_Free(times);
     if (status != LC_OK) {
         if (!PyErr_Occurred())   /* a callback's own exception wins */
             raise_status(status, self->path, err);
-        return NULL;
+        goto fail;
     }
-    Py_RETURN_NONE;
+    result = Py_NewRef(Py_None);
 fail:
+    end_call(self);
     Py_XDECREF(seq);
     PyMem_Free(times);
-    return NULL;
+    return result;
 }
 
 static PyObject *Source_close(SourceObject *self, PyObject *unused)
 {
     if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "an extraction is running on this source");
+        PyErr_SetString(PyExc_RuntimeError, busy_message);
         return NULL;
     }
     lc_close(self->src);
@@ -457,6 +493,17 @@ static int core_clear(PyObject *m)
     return 0;
 }
 
+static PyObject *core_usable_cpus(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromLong(lc_usable_cpus());
+}
+
+static PyMethodDef core_methods[] = {
+    {"usable_cpus", core_usable_cpus, METH_NOARGS,
+     "usable_cpus() -> int\n\nCPUs this process may use: the smallest of the online CPUs, the\n"
+     "affinity mask (taskset) and the cgroup CPU quota; what workers=0 means."},
+    {NULL}};
+
 static PyModuleDef_Slot core_slots[] = {{Py_mod_exec, core_exec}, {0, NULL}};
 
 static struct PyModuleDef core_module = {
@@ -464,6 +511,7 @@ static struct PyModuleDef core_module = {
     .m_name = "lifelog_compression._core",
     .m_doc = "Native frame extraction core (see csrc/extract.h).",
     .m_size = sizeof(module_state),
+    .m_methods = core_methods,
     .m_slots = core_slots,
     .m_traverse = core_traverse,
     .m_clear = core_clear,

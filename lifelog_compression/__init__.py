@@ -9,7 +9,7 @@ Only the frames that are needed are decoded.
 __version__ = "0.1.0"
 
 from .api import ExtractResult, Progress, extract_to_dir  # noqa: E402
-from .batch import BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir  # noqa: E402
+from .batch import BatchInterrupted, BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir  # noqa: E402
 from .bundle import BundleMetadata, ManifestRow, load_bundle_metadata, load_manifest  # noqa: E402
 from .errors import *  # noqa: E402,F401,F403
 from .errors import ExtractError  # noqa: E402
@@ -30,6 +30,7 @@ __all__ = [
     "Progress",
     "BatchProgress",
     "BatchResult",
+    "BatchInterrupted",
     "FileOutcome",
     "load_bundle_metadata",
     "load_manifest",

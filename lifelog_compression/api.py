@@ -13,9 +13,10 @@ from typing import Callable
 from . import __version__, _core
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
 from .colour import colour_doc
-from .errors import DamagedSourceError
+from .errors import nothing_decoded
 from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
+from .telemetry import TelemetryReader
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class ExtractResult:
     bytes_written: int
     keyframe_hits: int
     frames_decoded: int
+    decode_threads: int = 0
     missing_requests_ms: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -106,7 +108,8 @@ def extract_to_dir(
     written as JPEG. The bundle is written aside and moved into place when
     complete; an existing non-empty ``output_dir`` is refused unless
     ``overwrite`` is true and it is a bundle. ``progress`` is called after each
-    request. ``workers`` = 0 uses one decoding worker per core.
+    request. ``workers`` is the number of decoding threads; 0 uses one per
+    CPU this process may use (affinity mask and cgroup quota respected).
 
     For batch use: ``source_relpath`` names the source in the manifest
     (default: its file name); ``decode_from`` decodes another file with the
@@ -123,6 +126,8 @@ def extract_to_dir(
     source_path = Path(input)
     output_dir = Path(output_dir)
     started = time.monotonic()
+    # Decided here, not left to the core, so that bundle.json can say it.
+    threads = workers if workers > 0 else _core.usable_cpus()
     with _core.Source(os.fspath(source_path)) as src:
         info = src.info
         probe = json.loads(src.probe_json())
@@ -135,32 +140,37 @@ def extract_to_dir(
             writer = BundleWriter(output_dir, overwrite=overwrite)
         hasher = SourceHasher(source_path)
         hasher.start()
+        # Time and place (Visual Bundle 1.1), read beside the frames like the hash.
+        telemetry = TelemetryReader(source_path, video_start_ms=info["start_offset_us"] / 1000,
+                                    duration_ms=info["duration_ms"], summary=probe.get("summary"))
+        telemetry.start()
         decoder = src
         try:
             if decode_from is not None:
                 decoder = _core.Source(os.fspath(decode_from))
             state = _Collector(writer, recipe, source_relpath or source_path.name, requests, info["duration_ms"],
                                started, progress)
+            state.annotate = telemetry.row_fields
             if decode_from is not None:
                 state.decoded_relpath = Path(decode_from).name if source_relpath is None else str(
                     Path(source_relpath).parent / Path(decode_from).name)
             decoder.extract(
                 requests,
                 state.on_frame,
-                workers=workers,
+                workers=threads,
                 **recipe.native_kwargs(),
             )
             if not writer.rows:
-                raise DamagedSourceError(f"{source_path}: no frame could be decoded", "no frame could be decoded",
-                                         str(source_path))
+                raise nothing_decoded(source_path)
             hasher.join()
             notes = _notes_for_missing(state.missing, requests, state.last_actual_ms, recipe)
             colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
             notes.extend(colour_notes)
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
-            bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher.digest)
+            bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher.digest, threads)
             bundle["colour"] = colour
+            telemetry.finish(writer, bundle)
             bundle.update(bundle_extra or {})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
             writer.commit(bundle, extra)
@@ -181,6 +191,7 @@ def extract_to_dir(
         bytes_written=writer.bytes_written,
         keyframe_hits=state.keyframe_hits,
         frames_decoded=state.frames_decoded,
+        decode_threads=threads,
         missing_requests_ms=state.missing,
         notes=notes,
     )
@@ -204,6 +215,7 @@ class _Collector:
         self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
+        self.annotate: Callable[[float], dict] = lambda actual_ms: {}   # captured_at, location
 
     def on_frame(self, f: dict) -> None:
         self.frames_decoded += f["frames_decoded"]
@@ -236,6 +248,7 @@ class _Collector:
                     "obtained": f["obtained"],
                     "frames_decoded": f["frames_decoded"],
                     **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
+                    **self.annotate(actual_ms),
                 },
             )
         if self.progress:
@@ -251,7 +264,7 @@ class _Collector:
             )
 
 
-def _bundle_document(writer, source_path, probe, info, recipe, notes, source_hash) -> dict:
+def _bundle_document(writer, source_path, probe, info, recipe, notes, source_hash, threads) -> dict:
     summary = source_metadata(source_path, probe)
     if source_hash:
         summary["content_hash"] = source_hash
@@ -270,6 +283,7 @@ def _bundle_document(writer, source_path, probe, info, recipe, notes, source_has
             "version": __version__,
             "backend": _core.backend,
             "backend_versions": _core.backend_versions,
+            "decode_threads": threads,
         },
         "sampling": {
             **recipe.sampling_doc(),

@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .bundle import is_bundle
 from .discover import BatchInput, discover
@@ -39,6 +39,12 @@ class FileOutcome:
     bytes_written: int = 0
     duration_ms: int = 0
     elapsed_s: float = 0.0
+    # For failures: the error class (as ``extract --json`` names it:
+    # "NotAVideoError", ...; "Timeout" when the time limit stopped it, "Crash"
+    # when the extractor died of a signal) and the extractor's exit code
+    # (negative: the signal that ended it). 0 for the others.
+    error: str | None = None
+    exit_code: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,10 @@ class BatchProgress:
     elapsed_s: float
     eta_s: float | None
     running: list[str] = field(default_factory=list)
+    # Seconds of video this run has to extract: what the children reported,
+    # plus an estimate by file size for those not started yet (None until
+    # one file has told its duration).
+    video_s_total: float | None = None
 
     @property
     def realtime_factor(self) -> float:
@@ -64,6 +74,11 @@ class BatchResult:
     output_root: Path
     files: list[FileOutcome]
     elapsed_s: float
+    # Set when Ctrl-C (or SIGTERM) stopped the run: ``files`` then holds only
+    # the files that finished, ``unfinished`` the ones that were running or
+    # waiting (their bundles were not made; a rerun resumes them).
+    interrupted: bool = False
+    unfinished: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -81,18 +96,31 @@ class BatchResult:
     def video_s(self) -> float:
         return sum(f.duration_ms for f in self.files if f.status == "extracted") / 1000
 
-    def to_json(self) -> dict:
+    def to_json(self, files: bool = True) -> dict[str, Any]:
+        """The result as ``batch --json`` prints it (``files=False``: the
+        totals only, as in the ``summary`` event of ``--jsonl``)."""
         counts = {s: sum(f.status == s for f in self.files) for s in ("extracted", "skipped", "failed")}
         return {
             "output_root": str(self.output_root),
-            "files": [asdict(f) for f in self.files],
+            **({"files": [asdict(f) for f in self.files]} if files else {}),
             **counts,
             "frame_count": self.frame_count,
             "bytes_written": self.bytes_written,
             "video_s": round(self.video_s, 3),
             "elapsed_s": round(self.elapsed_s, 3),
             "realtime_factor": round(self.video_s / self.elapsed_s, 2) if self.elapsed_s > 0 else 0.0,
+            "interrupted": self.interrupted,
+            "unfinished": self.unfinished,
         }
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a batch; ``result`` says what was done.
+    A KeyboardInterrupt, so code that catches that keeps working."""
+
+    def __init__(self, result: BatchResult):
+        super().__init__("batch interrupted")
+        self.result = result
 
 
 def _mtime_iso(path: Path) -> str:
@@ -185,12 +213,13 @@ def extract_directory_to_dir(
     timeout_per_video_s: float = 1.0,
     python_executable: str | None = None,
     decode_threads: int | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> BatchResult:
     """Extracts every video below ``input_root`` into a bundle below
     ``output_root``, mirroring the folder tree (``DCIM/100GOPRO/GX010046.MP4``
     -> ``OUTPUT_ROOT/DCIM/100GOPRO/GX010046/``).
 
-    ``workers`` files run at once (default: the number of cores), each in its
+    ``workers`` files run at once (default: the CPUs this process may use), each in its
     own process. A file is stopped once it has run ``min_timeout_s`` plus
     ``timeout_per_video_s`` per second of its video. Complete bundles of the
     same source are skipped unless ``overwrite``. ``prefer_proxy`` decodes a
@@ -199,11 +228,20 @@ def extract_directory_to_dir(
     (default: this interpreter). ``decode_threads`` per file defaults to the
     cores left to each worker. Failures are reported in the result, not
     raised; bad roots raise.
+
+    ``on_event`` receives one JSON-ready dict per event, as ``batch --jsonl``
+    prints them: ``started`` (relpath, bundle_relpath), ``done``, ``failed``
+    and ``skipped`` (the file's FileOutcome fields), and ``summary`` (the
+    totals of :meth:`BatchResult.to_json`) last; each has ``event`` and
+    ``elapsed_s``. Both callbacks run in the calling thread. Ctrl-C raises
+    :class:`BatchInterrupted`, whose ``result`` holds what was finished.
     """
     input_root, output_root = Path(input_root), Path(output_root)
     _check_roots(input_root, output_root)
     items = discover(input_root)
-    cores = os.cpu_count() or 1
+    from . import _core
+
+    cores = _core.usable_cpus()   # affinity and cgroup quota, not the machine's count
     workers = max(1, workers or cores)
     decode_threads = decode_threads or max(1, cores // workers)
     python = python_executable or sys.executable
@@ -211,10 +249,16 @@ def extract_directory_to_dir(
     outcomes: dict[str, FileOutcome] = {}
     pending: list[BatchInput] = []
     total_bytes = sum(i.size for i in items) or 1
+
+    def emit(event: str, **fields: Any) -> None:
+        if on_event:
+            on_event({"event": event, **fields, "elapsed_s": round(time.monotonic() - started, 3)})
+
     for item in items:
         out_dir = output_root / item.bundle_relpath
         if not overwrite and _is_complete_for(out_dir, item.path):
             outcomes[item.relpath] = FileOutcome(item.relpath, item.bundle_relpath, "skipped", "complete already")
+            emit("skipped", **asdict(outcomes[item.relpath]))
         else:
             pending.append(item)
     done_bytes = sum(i.size for i in items if i.relpath in outcomes)
@@ -230,7 +274,18 @@ def extract_directory_to_dir(
         skipped = sum(i.size for i in items if outcomes.get(i.relpath, None) and outcomes[i.relpath].status == "skipped")
         worked = bytes_now - skipped
         eta = elapsed / worked * (total_bytes - bytes_now) if worked > 0 else None
-        progress(BatchProgress(len(outcomes), len(items), video_s, elapsed, eta, [c.item.relpath for c in running]))
+        progress(BatchProgress(len(outcomes), len(items), video_s, elapsed, eta, [c.item.relpath for c in running],
+                               video_total()))
+
+    def video_total() -> float | None:
+        known = {o.relpath: o.duration_ms for o in outcomes.values() if o.status == "extracted"}
+        known.update({c.item.relpath: c.duration_ms for c in running if c.duration_ms})
+        if not known:
+            return None
+        sizes = {i.relpath: i.size for i in items}
+        known_bytes = sum(sizes[r] for r in known) or 1
+        unknown_bytes = sum(c.item.size for c in running if not c.duration_ms) + sum(i.size for i in pending)
+        return (sum(known.values()) + sum(known.values()) / known_bytes * unknown_bytes) / 1000
 
     def launch(item: BatchInput) -> _Child:
         out_dir = output_root / item.bundle_relpath
@@ -247,6 +302,7 @@ def extract_directory_to_dir(
         if overwrite:
             cmd.append("--overwrite")
         cmd += ["--bundle-extra", json.dumps(extra), str(item.path), str(out_dir)]
+        emit("started", relpath=item.relpath, bundle_relpath=item.bundle_relpath)
         return _Child(item, cmd, out_dir)
 
     def settle(child: _Child, timed_out: bool) -> None:
@@ -259,18 +315,25 @@ def extract_directory_to_dir(
             outcome = FileOutcome(item.relpath, item.bundle_relpath, "extracted", "; ".join(r.get("notes", [])),
                                   r["frame_count"], r["bytes_written"], r["duration_ms"], r["elapsed_s"])
         else:
+            error = None
             if timed_out:
                 reason = f"stopped after {time.monotonic() - child.started:.0f} s (time limit for its duration)"
+                error = "Timeout"
             elif code is not None and code < 0:
                 reason = f"the extractor crashed ({signal.Signals(-code).name})"
+                error = "Crash"
             elif child.error is not None:
                 reason = child.error["message"].removeprefix(str(item.path) + ": ")
+                error = child.error["error"]
             else:
                 reason = (child.stderr.strip().splitlines() or [f"exit code {code}"])[-1]
+                error = "InternalError"
             child.remove_own_partials()
             outcome = FileOutcome(item.relpath, item.bundle_relpath, "failed", reason,
-                                  elapsed_s=time.monotonic() - child.started)
+                                  elapsed_s=time.monotonic() - child.started, error=error,
+                                  exit_code=code if code is not None else -signal.SIGKILL)
         outcomes[item.relpath] = outcome
+        emit("done" if outcome.status == "extracted" else "failed", **asdict(outcome))
         done_bytes += item.size
 
     try:
@@ -288,7 +351,7 @@ def extract_directory_to_dir(
                     running.remove(child)
                     settle(child, timed_out)
             report()
-    except BaseException:
+    except BaseException as e:
         # Ctrl-C reaches the children too (same process group); SIGTERM makes
         # sure, and each cleans up its own unfinished folder before exiting.
         for child in running:
@@ -302,8 +365,16 @@ def extract_directory_to_dir(
                 child.proc.wait()
             child.finish()
             child.remove_own_partials()
-        raise
-    return BatchResult(output_root, [outcomes[i.relpath] for i in items], time.monotonic() - started)
+        if not isinstance(e, KeyboardInterrupt):
+            raise
+        finished = [outcomes[i.relpath] for i in items if i.relpath in outcomes]
+        unfinished = [i.relpath for i in items if i.relpath not in outcomes]
+        result = BatchResult(output_root, finished, time.monotonic() - started, True, unfinished)
+        emit("summary", **result.to_json(files=False))
+        raise BatchInterrupted(result) from None
+    result = BatchResult(output_root, [outcomes[i.relpath] for i in items], time.monotonic() - started)
+    emit("summary", **result.to_json(files=False))
+    return result
 
 
 def _durations_agree(original: Path, proxy: Path) -> bool:

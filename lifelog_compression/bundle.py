@@ -109,7 +109,7 @@ class BundleWriter:
             raise OutputError(f"{out}: exists and is not a folder")
         if out.is_dir() and any(out.iterdir()):
             if not self.overwrite:
-                raise OutputError(f"{out}: exists and is not empty (use --overwrite to replace a bundle)")
+                raise OutputError(f"{out}: exists and is not empty (overwrite=True replaces a bundle)")
             if not is_bundle(out):
                 raise OutputError(f"{out}: exists and is not a Visual Bundle; refusing to replace it")
 

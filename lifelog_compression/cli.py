@@ -1,10 +1,13 @@
-"""Command line: ``python -m lifelog_compression extract|spec``."""
+"""Command line: ``python -m lifelog_compression COMMAND`` (or the
+``lifelog-compression`` console script)."""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import signal
 import sys
 from dataclasses import asdict
@@ -22,20 +25,38 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def _exit_code_table() -> str:
-    rows = [f"  {EXIT_OK:>3}  success", f"  {EXIT_INTERNAL:>3}  unexpected internal error",
-            f"  {EXIT_USAGE:>3}  usage error (bad arguments)"]
+def exit_codes() -> dict[int, str]:
+    """Every exit code of the command line and what it means, in order: the
+    error classes' own codes plus those the commands return themselves."""
+    from .validate import EXIT_VALIDATION_FAILED
+
+    codes = {EXIT_OK: "success", EXIT_INTERNAL: "unexpected internal error (LIFELOG_DEBUG=1 shows the traceback)",
+             EXIT_USAGE: "usage error (bad arguments)",
+             EXIT_VALIDATION_FAILED: "validate: some frame fails against its source",
+             EXIT_INTERRUPTED: "interrupted (Ctrl-C); no bundle is left behind"}
     for name in _error_names:
         cls = getattr(_errors, name)
-        if cls is not ExtractError:
-            rows.append(f"  {cls.exit_code:>3}  {cls.__doc__.strip().splitlines()[0]}")
-    rows.append(f"  {EXIT_INTERRUPTED:>3}  interrupted (Ctrl-C); no bundle is left behind")
-    return "\n".join(rows)
+        if cls is not ExtractError and cls.__doc__:
+            # Docstrings are reST; help is plain text.
+            text = re.sub(r"``([^`]*)``", r"\1", cls.__doc__.strip().splitlines()[0]).rstrip(".")
+            codes[cls.exit_code] = text if text[1:2].isupper() else text[0].lower() + text[1:]  # not "MP4"
+    return dict(sorted(codes.items()))
+
+
+def _exit_code_table() -> str:
+    return "\n".join(f"  {code:>3}  {meaning}" for code, meaning in exit_codes().items())
+
+
+def _prog() -> str:
+    """How the user ran us: the console script or ``python -m``."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name and name not in ("__main__.py", "-c") and not name.endswith(".py") \
+        else "python -m lifelog_compression"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lifelog_compression",
+        prog=_prog(),
         description="Turn lifelog video into Visual Bundles: 1 fps JPEG frames on a fixed "
         "1920x1080 canvas, with a manifest of requested and actual times and the source's metadata.",
         epilog="exit codes:\n" + _exit_code_table(),
@@ -92,35 +113,50 @@ def _register_batch(sub) -> None:
                        "(.LRV/.LRF) are not extracted beside their originals; GoPro chapters are linked in "
                        "bundle.json. Where two inputs would share a bundle folder (a.mp4, a.mov), each uses "
                        "its whole file name (a.mp4/, a.mov/). Nothing in OUTPUT_ROOT is ever deleted.")
-    p.add_argument("input_dir", metavar="INPUT_DIR")
-    p.add_argument("output_root", metavar="OUTPUT_ROOT")
+    p.add_argument("input_dir", metavar="INPUT_DIR", help="the folder to search for videos (a camera card, a folder tree)")
+    p.add_argument("output_root", metavar="OUTPUT_ROOT",
+                   help="where the bundles go, mirroring INPUT_DIR's tree (outside INPUT_DIR)")
     p.add_argument("--workers", type=int, default=0, help="files at once (default: one per core)")
     p.add_argument("--overwrite", action="store_true", help="redo files whose bundle is complete already")
     p.add_argument("--prefer-proxy", action="store_true",
                    help="decode a camera's low-resolution proxy (LRV/LRF) when its duration matches the original")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true",
+                     help="print the result as one JSON object on stdout (also after Ctrl-C: what was done)")
+    out.add_argument("--jsonl", action="store_true",
+                     help="print one JSON object per event on stdout as it happens: started, done, failed, "
+                     "skipped, and summary last")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=_cmd_batch)
 
 
 def _cmd_batch(args) -> int:
-    from .batch import BatchProgress, extract_directory_to_dir
+    from .batch import BatchInterrupted, BatchProgress, extract_directory_to_dir
 
-    bar = ProgressBar("batch", enabled=None if not args.quiet else False)
+    bar = ProgressBar("batch", enabled=None if not args.quiet else False, unit="files")
 
     def on_progress(p: BatchProgress) -> None:
-        bar.update(p.files_done, p.files_total, p.video_s_done, p.elapsed_s, eta_s=p.eta_s)
+        bar.update(p.files_done, p.files_total, p.video_s_done, p.elapsed_s, eta_s=p.eta_s,
+                   video_total_s=p.video_s_total, running=p.running)
+
+    def on_event(event: dict) -> None:
+        print(json.dumps(event), flush=True)
 
     try:
         result = extract_directory_to_dir(args.input_dir, args.output_root, workers=args.workers or None,
                                           overwrite=args.overwrite, progress=on_progress,
-                                          prefer_proxy=args.prefer_proxy)
+                                          prefer_proxy=args.prefer_proxy, on_event=on_event if args.jsonl else None)
+    except BatchInterrupted as e:
+        bar.close()
+        if args.json:   # a script still learns what was done before the interruption
+            print(json.dumps(e.result.to_json()), flush=True)
+        raise
     finally:
         bar.close()
     summary = result.to_json()
     if args.json:
         print(json.dumps(summary))
-    elif not args.quiet:
+    elif not args.quiet and not args.jsonl:
         print(f"batch: {len(result.files)} files: {summary['extracted']} extracted, {summary['skipped']} "
               f"complete already, {summary['failed']} failed; {result.frame_count} frames, "
               f"{result.bytes_written / 1e6:.1f} MB; {result.video_s:.0f} s of video in {result.elapsed_s:.1f} s "
@@ -134,14 +170,14 @@ def _register_pack(sub) -> None:
     p = sub.add_parser("pack", help="a bundle folder -> upload shards (tar)",
                        description="Pack a bundle into uncompressed tar shards of at most --shard-mb MiB, each "
                        "with bundle.json, its own manifest.jsonl and its frames. OUT_DIR must be new or empty.")
-    p.add_argument("bundle_dir", metavar="BUNDLE_DIR")
-    p.add_argument("out_dir", metavar="OUT_DIR")
+    p.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder to pack")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="the folder for shard-0001.tar, ... (new or empty)")
     p.add_argument("--shard-mb", type=int, default=192, help="largest shard in MiB (default 192)")
     p.set_defaults(func=_cmd_pack)
     u = sub.add_parser("unpack", help="upload shards -> a bundle folder",
                        description="Rebuild a bundle folder from its shards, checking member names and hashes.")
-    u.add_argument("shard_dir", metavar="SHARD_DIR")
-    u.add_argument("bundle_dir", metavar="BUNDLE_DIR")
+    u.add_argument("shard_dir", metavar="SHARD_DIR", help="the folder holding shard-0001.tar, ...")
+    u.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder to create (must not exist or be empty)")
     u.set_defaults(func=_cmd_unpack)
 
 
@@ -162,19 +198,22 @@ def _cmd_unpack(args) -> int:
 
 
 def _cmd_extract(args) -> int:
-    bar = ProgressBar("extract", enabled=None if not args.quiet else False)
+    bar = ProgressBar("extract", enabled=None if not args.quiet else False, unit="frames")
 
     def on_progress(p: Progress) -> None:
         if args.progress_jsonl:
             print(json.dumps({"progress": asdict(p)}), flush=True)
         bar.update(p.requests_done, p.requests_total, p.source_ms_done / 1000, p.elapsed_s,
-                   force=p.requests_done == p.requests_total)
+                   force=p.requests_done == p.requests_total, video_total_s=p.duration_ms / 1000)
 
     try:
         result = extract_to_dir(args.video, args.bundle_dir, overwrite=args.overwrite, progress=on_progress,
                                 workers=args.workers, source_relpath=args.source_relpath,
                                 decode_from=args.decode_from, bundle_extra=args.bundle_extra,
                                 shards=args.shards, shard_bytes=args.shard_mb * 1024 * 1024)
+    except _errors.SourceIsDirectoryError as e:
+        hint = f"; for a folder of videos use: {_prog()} batch {args.video} OUTPUT_ROOT"
+        raise _errors.SourceIsDirectoryError(str(e) + hint, e.reason, e.path) from e
     finally:
         bar.close()
     if args.json:
@@ -194,19 +233,41 @@ from .sheet import register as _register_sheet  # noqa: E402  (numpy/Pillow load
 from .validate import register as _register_validate  # noqa: E402
 
 COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet]
+from .telemetry.cli import register as _register_probe  # noqa: E402
+COMMANDS.append(_register_probe)
+
+
+def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A mistyped command gets a suggestion (argparse only lists the choices)."""
+    words = [a for a in argv if not a.startswith("-")]
+    commands = [name for action in parser._subparsers._group_actions for name in action.choices] \
+        if parser._subparsers else []
+    if words and argv and argv[0] == words[0] and words[0] not in commands:
+        close = difflib.get_close_matches(words[0], commands, n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else f" (commands: {', '.join(commands)})"
+        parser.error(f"unknown command '{words[0]}'{hint}")
+
+
+def _cli_message(e: ExtractError) -> str:
+    """The library's message, with Python's spelling of an option turned into
+    the command line's (errors are raised for Python callers first)."""
+    return str(e).replace("overwrite=True", "--overwrite")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    _did_you_mean(parser, argv)
+    args = parser.parse_args(argv)
     # A batch parent stops its children with SIGTERM: clean up as for Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return args.func(args)
     except ExtractError as e:
-        print(f"lifelog_compression: error: {e}", file=sys.stderr)
+        print(f"lifelog_compression: error: {_cli_message(e)}", file=sys.stderr)
         if getattr(args, "json", False):
-            print(json.dumps({"error": type(e).__name__, "message": str(e), "exit_code": e.exit_code}))
+            print(json.dumps({"error": type(e).__name__, "message": _cli_message(e), "exit_code": e.exit_code}))
         return e.exit_code
     except KeyboardInterrupt:
         print("lifelog_compression: interrupted; no bundle was left behind", file=sys.stderr)

@@ -19,6 +19,7 @@ __all__ = [
     "BundleError",
     "NotAFolderError",
     "BatchFailedError",
+    "MissingDependencyError",
 ]
 
 
@@ -79,6 +80,12 @@ class DamagedSourceError(ExtractError, ValueError):
     exit_code = 9
 
 
+def nothing_decoded(path) -> "DamagedSourceError":
+    """The error for a source the core read to its end without one frame:
+    ``extract_to_dir`` and ``iter_frames`` raise the same one."""
+    return DamagedSourceError(f"{path}: no frame could be decoded", "no frame could be decoded", str(path))
+
+
 class UnsupportedCodecError(ExtractError, ValueError):
     """A video codec no decoder here can read."""
 
@@ -114,3 +121,9 @@ class BatchFailedError(ExtractError):
     """Some files of a batch failed (the others were extracted)."""
 
     exit_code = 15
+
+
+class MissingDependencyError(ExtractError, ImportError):
+    """An optional dependency is not installed (the message names the extra)."""
+
+    exit_code = 17

@@ -4,6 +4,7 @@ folder written and read back), and a fast look at a source without decoding.
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
@@ -15,6 +16,8 @@ from typing import Any, Callable, Iterator
 
 from . import _core
 from .api import Progress
+from .errors import nothing_decoded
+from .optional import require
 from .recipe import DEFAULT_RECIPE, Recipe
 
 
@@ -32,6 +35,19 @@ class FrameRecord:
     frames_decoded: int
     jpeg: bytes | None = None
     array: Any = None               # numpy.ndarray (H, W, 3) uint8 RGB with as_array=True
+
+    def __repr__(self) -> str:
+        # The pixels are megabytes: show their size, not their bytes.
+        if self.jpeg is not None:
+            payload = f"jpeg=<{len(self.jpeg)} bytes>"
+        elif self.array is not None:
+            payload = f"array=<{'x'.join(map(str, self.array.shape))} {self.array.dtype}>"
+        else:
+            payload = "no pixels"
+        return (f"FrameRecord(index={self.index}, requested_ts_ms={self.requested_ts_ms}, "
+                f"actual_ts_ms={self.actual_ts_ms}, content_rect={self.content_rect}, "
+                f"source_size={self.source_size}, obtained={self.obtained!r}, "
+                f"frames_decoded={self.frames_decoded}, {payload})")
 
 
 @dataclass(frozen=True)
@@ -88,10 +104,16 @@ def iter_frames(
     most a few frames ahead of the consumer, so memory does not grow with the
     video's length. Stopping early (``break``, ``close()``, an exception in the
     consumer) stops the native work and joins the thread before returning.
-    Errors about the source are raised from the first ``next()``.
+    Errors about the source are raised from the first ``next()``, including
+    the DamagedSourceError ``extract_to_dir`` raises when no frame decodes.
+
+    ``progress`` is called in the consumer's own thread (the one iterating),
+    once per request, just before that request's frame is yielded;
+    ``frames_written`` counts the frames yielded so far, this one included.
+    A generator still open when the interpreter exits is stopped cleanly then.
     """
-    if as_array:
-        import numpy as np  # only this mode needs numpy
+    if as_array:  # only this mode needs numpy (and Pillow where the backend hands over JPEG)
+        np = require("numpy", "arrays", "iter_frames(as_array=True)")
     # Backends without raw canvases (AVFoundation) hand over JPEG: decode it here.
     raw = as_array and _core.backend == "ffmpeg"
     frames: queue.Queue = queue.Queue(maxsize=2)
@@ -101,12 +123,8 @@ def iter_frames(
     def on_frame(f: dict) -> None:
         if stop.is_set():
             raise _Stop
-        if progress:
-            progress(Progress(f["request_index"] + 1, len(requests), 0, min(duration, f["requested_ms"] + 1000),
-                              duration, time.monotonic() - started))
-        if f["actual_us"] is None:
-            return
-        if not _put_until_stopped(frames, stop, f):
+        # A request without a frame still goes through, for the progress callback.
+        if (f["actual_us"] is not None or progress) and not _put_until_stopped(frames, stop, f):
             raise _Stop
 
     def produce() -> None:
@@ -123,21 +141,29 @@ def iter_frames(
     requests = recipe.request_times_ms(duration)
     thread = threading.Thread(target=produce, name="lifelog-iter-frames", daemon=True)
     thread.start()
+    _running.add((stop, thread))
     try:
         index = 0
         while True:
             item = frames.get()
             if item is _DONE:
+                if index == 0:   # as extract_to_dir: a source with no frame is damaged, not empty
+                    raise nothing_decoded(video)
                 return
             if isinstance(item, BaseException):
                 raise item
+            has_frame = item["actual_us"] is not None
+            if progress:
+                progress(Progress(item["request_index"] + 1, len(requests), index + has_frame,
+                                  min(duration, item["requested_ms"] + 1000), duration, time.monotonic() - started))
+            if not has_frame:
+                continue
             array = jpeg = None
             if raw:
                 w, h = recipe.canvas_width, recipe.canvas_height
                 array = np.frombuffer(item["rgb"], dtype=np.uint8).reshape(h, w, 3)
             elif as_array:
-                from PIL import Image
-
+                Image = require("PIL.Image", "arrays", "iter_frames(as_array=True) on this backend")
                 array = np.asarray(Image.open(io.BytesIO(item["jpeg"])).convert("RGB"))
             else:
                 jpeg = item["jpeg"]
@@ -152,7 +178,22 @@ def iter_frames(
             except queue.Empty:
                 pass
             thread.join(timeout=0.05)
+        _running.discard((stop, thread))
         src.close()
+
+
+# Producers of generators still open. At interpreter exit they are stopped
+# while threads still run normally: later, when module teardown closes the
+# generator, the thread would be frozen mid-extraction.
+_running: set[tuple[threading.Event, threading.Thread]] = set()
+
+
+@atexit.register
+def _stop_running() -> None:
+    for stop, _ in list(_running):
+        stop.set()
+    for _, thread in list(_running):
+        thread.join(timeout=10)
 
 
 def _put_until_stopped(q: queue.Queue, stop: threading.Event, item) -> bool:

@@ -13,10 +13,12 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .bundle import load_bundle_metadata, load_manifest
 from .errors import OutputError
-from .validate import MissingDependencyError
+from .optional import require
+from .telemetry.labels import time_label
 
 MARGIN = 8           # around the sheet and between thumbnails, px
 LABEL_HEIGHT = 16    # the time line under each thumbnail, px
@@ -27,12 +29,8 @@ TEXT = (230, 230, 230)
 MAX_SHEET_HEIGHT = 65000
 
 
-def _pillow():
-    try:
-        from PIL import Image, ImageDraw, ImageFont
-    except ImportError as e:
-        raise MissingDependencyError("sheet needs Pillow: pip install 'lifelog-compression[validate]'") from e
-    return Image, ImageDraw, ImageFont
+def _pillow() -> tuple[Any, Any, Any]:
+    return tuple(require(f"PIL.{name}", "validate", "sheet") for name in ("Image", "ImageDraw", "ImageFont"))
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
     rows = load_manifest(bundle)
     out = Path(out_path) if out_path is not None else default_sheet_path(bundle)
     if out.exists() and not overwrite:
-        raise OutputError(f"{out}: exists (use --overwrite to replace it)", "exists", str(out))
+        raise OutputError(f"{out}: exists (overwrite=True replaces it)", "exists", str(out))
     canvas = (int(meta.image.get("canvas_width", 1920)), int(meta.image.get("canvas_height", 1080)))
 
     step = 1
@@ -123,6 +121,10 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
     source = meta.source_video.get("file_name") or (rows[0].source_relpath if rows else "")
     span = f"{format_ms(rows[0].actual_ts_ms)} - {format_ms(rows[-1].actual_ts_ms)}" if rows else "empty"
     header = f"{bundle.resolve().name}   {source}   {len(rows)} frames, {span}"
+    clock = meta.raw.get("capture_clock")
+    recorded = time_label(rows[0].extra.get("captured_at"), clock, with_date=True) if rows else ""
+    if recorded:
+        header += f"   recorded {recorded}"
     if step > 1:
         header += f"   (one frame in {step} shown)"
     draw.text((MARGIN, (HEADER_HEIGHT + MARGIN) // 2), header, fill=TEXT, font=font, anchor="lm")
@@ -141,7 +143,8 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
             draw.rectangle((left, top, right - 1, bottom - 1), fill=(90, 90, 90), outline=(200, 60, 60))
             draw.text(((left + right) // 2, (top + bottom) // 2), "unreadable", fill=TEXT, font=font, anchor="mm")
         number = row.frame_id.rsplit("_", 1)[-1].lstrip("0") or "0"
-        draw.text((left, bottom + LABEL_HEIGHT // 2), f"{format_ms(row.actual_ts_ms)}  #{number}",
+        when = time_label(row.extra.get("captured_at"), clock)   # local capture time, where known
+        draw.text((left, bottom + LABEL_HEIGHT // 2), f"{format_ms(row.actual_ts_ms)}  {when + '  ' if when else ''}#{number}",
                   fill=TEXT, font=font, anchor="lm")
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +161,7 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
             try:
                 os.link(tmp, out)
             except FileExistsError as e:
-                raise OutputError(f"{out}: exists (use --overwrite to replace it)", "exists", str(out)) from e
+                raise OutputError(f"{out}: exists (overwrite=True replaces it)", "exists", str(out)) from e
     except OSError as e:
         if isinstance(e, OutputError):
             raise

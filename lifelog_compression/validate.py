@@ -38,8 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 from .bundle import load_bundle_metadata, load_manifest
 from .colour import HDR_TRANSFERS
+from .errors import ExtractError, MissingDependencyError, SourceNotFoundError
+from .optional import require
 from .tonemap_reference import hdr_to_sdr
-from .errors import ExtractError, SourceNotFoundError
 
 if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
     import numpy as np
@@ -76,21 +77,8 @@ NEIGHBOUR_DIFFERS_BELOW_DB = 50.0
 PSNR_CAP_DB = 100.0
 
 
-class MissingDependencyError(ExtractError, ImportError):
-    """An optional dependency (numpy, Pillow, the ffmpeg CLI) is not installed."""
-
-    exit_code = 1
-
-
-def _imports():
-    try:
-        import numpy
-        from PIL import Image
-    except ImportError as e:
-        raise MissingDependencyError(
-            f"validate needs numpy and Pillow ({e.name} is missing): "
-            "pip install 'lifelog-compression[validate]'") from e
-    return numpy, Image
+def _imports() -> tuple[Any, Any]:
+    return require("numpy", "validate", "validate"), require("PIL.Image", "validate", "validate")
 
 
 # --- metrics -------------------------------------------------------------------

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything lifelog_compression needs on Debian/Ubuntu: the system
 # packages (compiler, FFmpeg and libjpeg-turbo headers, the ffmpeg CLI for
-# fixtures and benchmarks), a virtual environment in .venv, and the package
-# itself built from source with its test extras. Safe to run again.
+# fixtures and benchmarks, the locale sources test_locale.py compiles), a
+# virtual environment in .venv, and the package itself built from source
+# (editable) with its test extras, plus `build` for the source distribution
+# scripts/test.sh tests. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages="build-essential pkg-config python3-dev python3-venv libavformat-dev libavcodec-dev \
-libavutil-dev libswscale-dev libturbojpeg0-dev ffmpeg"
+libavutil-dev libswscale-dev libturbojpeg0-dev ffmpeg locales"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -23,5 +25,5 @@ fi
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test]" build
 .venv/bin/python -c "import lifelog_compression._core as c; print('setup: ready:', c.backend_versions)" >&2

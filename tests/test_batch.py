@@ -173,7 +173,7 @@ def test_cli_interrupt_then_resume(tmp_path):
                         "-g", "600", str(root / f"clip{i}.mp4")], check=True)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", str(root), str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*cmd, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (out / "clip0" / "bundle.json").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -184,6 +184,14 @@ def test_cli_interrupt_then_resume(tmp_path):
     assert not list(out.rglob(".*partial*")), "no partial bundle after Ctrl-C"
     done_before = {p.name for p in out.iterdir() if (p / "bundle.json").exists()}
     assert "clip0" in done_before and len(done_before) < 4
+    # --json still says what was done before the interruption.
+    interrupted = json.loads(proc.stdout.read())
+    proc.stdout.close()
+    proc.stderr.close()
+    assert interrupted["interrupted"] is True
+    assert {f["bundle_relpath"] for f in interrupted["files"] if f["status"] == "extracted"} == done_before
+    assert sorted(interrupted["unfinished"]) == sorted(f"clip{i}.mp4" for i in range(4)
+                                                       if f"clip{i}" not in done_before)
     rerun = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120)
     summary = json.loads(rerun.stdout)
     assert rerun.returncode == 0 and summary["skipped"] == len(done_before)
@@ -196,3 +204,48 @@ def test_cli_exit_code_and_summary(card, tmp_path):
     assert out.returncode == 15
     assert "4 extracted" in out.stdout and "2 failed" in out.stdout
     assert "failed: notes.mp4: " in out.stdout
+
+
+def test_json_failures_carry_error_class_and_exit_code(tmp_path, clip):
+    root = tmp_path / "in"
+    root.mkdir()
+    make_text_file(root / "notes.mp4")
+    truncate(clip("h264_bframes_mp4").path, root / "cut-off.mp4", 0.5)
+    shutil.copy(clip("hevc_mp4").path, root / "good.mp4")
+    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "batch", "--json", str(root),
+                          str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 15
+    by = {f["relpath"]: f for f in json.loads(out.stdout)["files"]}
+    assert (by["notes.mp4"]["error"], by["notes.mp4"]["exit_code"]) == ("NotAVideoError", lc.NotAVideoError.exit_code)
+    assert (by["cut-off.mp4"]["error"], by["cut-off.mp4"]["exit_code"]) == ("MissingIndexError",
+                                                                          lc.MissingIndexError.exit_code)
+    assert (by["good.mp4"]["status"], by["good.mp4"]["error"], by["good.mp4"]["exit_code"]) == ("extracted", None, 0)
+
+
+def test_jsonl_event_stream(tmp_path, clip):
+    root = tmp_path / "in"
+    root.mkdir()
+    make_text_file(root / "notes.mp4")
+    shutil.copy(clip("hevc_mp4").path, root / "a.mp4")
+    shutil.copy(clip("h264_bframes_mp4").path, root / "b.mp4")
+    cmd = [sys.executable, "-m", "lifelog_compression", "batch", "--jsonl", str(root), str(tmp_path / "o")]
+    lc.extract_to_dir(root / "a.mp4", tmp_path / "o" / "a")     # complete already (same size and time): skipped
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 15, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "skipped" and events[0]["relpath"] == "a.mp4"
+    assert kinds[-1] == "summary" and kinds.count("summary") == 1
+    assert sorted(e["relpath"] for e in events if e["event"] == "started") == ["b.mp4", "notes.mp4"]
+    for e in events[1:-1]:
+        if e["event"] != "started":   # each file's end comes after its start
+            start = next(i for i, s in enumerate(events) if s["event"] == "started" and s["relpath"] == e["relpath"])
+            assert start < events.index(e)
+    done = next(e for e in events if e["event"] == "done")
+    failed = next(e for e in events if e["event"] == "failed")
+    assert done["relpath"] == "b.mp4" and done["frame_count"] == 6 and done["exit_code"] == 0
+    assert failed["relpath"] == "notes.mp4" and failed["error"] == "NotAVideoError" and failed["exit_code"] == 6
+    summary = events[-1]
+    assert (summary["extracted"], summary["skipped"], summary["failed"]) == (1, 1, 1)
+    assert summary["interrupted"] is False and "files" not in summary
+    assert all(isinstance(e["elapsed_s"], float | int) for e in events)

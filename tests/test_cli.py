@@ -1,8 +1,15 @@
 """The command line: help, version, spec, extract with --json."""
 
+import argparse
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+import lifelog_compression as lc
 
 
 def run(*args):
@@ -44,3 +51,70 @@ def test_extract_json_result(clip, tmp_path):
 def test_extract_plain_summary(clip, tmp_path):
     out = run("extract", clip("hevc_mp4").path, tmp_path / "b")
     assert out.returncode == 0 and out.stdout.startswith("wrote 5 frames to ")
+
+
+def test_every_positional_has_help():
+    from lifelog_compression.cli import _parser
+
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if not action.option_strings:
+                assert action.help and action.help != argparse.SUPPRESS, f"{name} {action.dest} has no help"
+
+
+def test_exit_code_table_is_complete_ordered_and_plain():
+    from lifelog_compression.validate import EXIT_VALIDATION_FAILED
+
+    out = run("--help").stdout
+    table = out[out.index("exit codes:"):]
+    codes = [int(m) for m in re.findall(r"^\s+(\d+)  ", table, re.M)]
+    assert codes == sorted(codes) and len(codes) == len(set(codes))
+    expected = {0, 1, 2, EXIT_VALIDATION_FAILED, 130} | {getattr(lc, n).exit_code for n in lc.errors.__all__} - {1}
+    assert set(codes) == expected | {1}
+    assert "``" not in out and ":class:" not in out
+
+
+def test_a_mistyped_command_gets_a_suggestion():
+    out = run("extrat", "a.mp4", "b")
+    assert out.returncode == 2 and "did you mean 'extract'?" in out.stderr
+
+
+def test_a_folder_given_to_extract_suggests_batch(tmp_path):
+    out = run("extract", tmp_path, tmp_path / "b")
+    assert out.returncode == lc.SourceIsDirectoryError.exit_code
+    assert f"batch {tmp_path} OUTPUT_ROOT" in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+def test_library_errors_speak_python_and_the_cli_speaks_flags(clip, tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "mine.txt").write_text("x")
+    with pytest.raises(lc.OutputError) as e:
+        lc.extract_to_dir(clip("hevc_mp4").path, tmp_path / "b")
+    assert "--overwrite" not in str(e.value) and "overwrite=True" in str(e.value)
+    out = run("extract", clip("hevc_mp4").path, tmp_path / "b")
+    assert out.returncode == 12 and "--overwrite" in out.stderr and "overwrite=True" not in out.stderr
+
+
+def test_the_console_script_is_installed_and_names_itself():
+    script = Path(sys.executable).parent / "lifelog-compression"
+    out = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("usage: lifelog-compression ")
+
+
+def _without(module, code):
+    """Runs ``code`` in a fresh interpreter where ``module`` cannot be imported."""
+    return subprocess.run([sys.executable, "-c", f"import sys; sys.modules[{module!r}] = None\n{code}"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_missing_optional_dependency_names_the_extra(clip, tmp_path):
+    lc.extract_to_dir(clip("hevc_mp4").path, tmp_path / "b")
+    out = _without("PIL", f"from lifelog_compression.cli import main; sys.exit(main(['sheet', {str(tmp_path / 'b')!r}]))")
+    assert out.returncode == lc.MissingDependencyError.exit_code == 17, out.stderr
+    assert "Pillow" in out.stderr and "lifelog-compression[validate]" in out.stderr and "internal" not in out.stderr
+    out = _without("numpy", "import lifelog_compression as lc\n"
+                   "try:\n    next(lc.iter_frames(%r, as_array=True))\n"
+                   "except lc.MissingDependencyError as e:\n    print(e); sys.exit(e.exit_code)" % str(clip("hevc_mp4").path))
+    assert out.returncode == 17 and "lifelog-compression[arrays]" in out.stdout and "numpy" in out.stdout

@@ -2,6 +2,8 @@
 
 import io
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -81,3 +83,43 @@ def test_probe_reads_the_summary(clip, tmp_path):
     bundle_summary = lc.load_bundle_metadata(tmp_path / "b").source_video
     for key in ("duration_ms", "display_width", "coded_width", "video_codec", "bit_depth"):
         assert summary.fields[key] == bundle_summary[key]
+
+
+def test_repr_shows_sizes_not_pixels(clip):
+    it = lc.iter_frames(clip("hevc_mp4").path)
+    frame = next(it)
+    it.close()
+    assert f"jpeg=<{len(frame.jpeg)} bytes>" in repr(frame) and len(repr(frame)) < 300
+    it = lc.iter_frames(clip("hevc_mp4").path, as_array=True)
+    frame = next(it)
+    it.close()
+    assert "array=<1080x1920x3 uint8>" in repr(frame) and len(repr(frame)) < 300
+
+
+def test_a_generator_open_at_exit_stops_quietly(clip):
+    script = ("import sys, lifelog_compression as lc\n"
+              "it = lc.iter_frames(sys.argv[1])\n"
+              "print(next(it).actual_ts_ms)\n")
+    out = subprocess.run([sys.executable, "-c", script, clip("long_gop_mp4").path],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == "0\n" and out.stderr == ""
+
+
+def test_progress_runs_in_the_consumers_thread_and_counts_frames(clip):
+    calls = []
+    frames = []
+    for frame in lc.iter_frames(clip("vfr_mp4").path,
+                                progress=lambda p: calls.append((threading.get_ident(), p))):
+        frames.append(frame)
+        assert calls[-1][1].frames_written == len(frames)
+    assert {ident for ident, _ in calls} == {threading.get_ident()}
+    assert calls[-1][1].requests_done == calls[-1][1].requests_total == len(calls)
+    assert calls[-1][1].frames_written == len(frames)
+
+
+def test_extract_progress_runs_in_the_callers_thread(clip, tmp_path):
+    calls = []
+    result = lc.extract_to_dir(clip("hevc_mp4").path, tmp_path / "b",
+                               progress=lambda p: calls.append((threading.get_ident(), p.frames_written)))
+    assert {ident for ident, _ in calls} == {threading.get_ident()}
+    assert [n for _, n in calls] == list(range(1, result.frame_count + 1))

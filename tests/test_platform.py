@@ -16,6 +16,8 @@ def test_backend_matches_the_platform():
 
 
 def test_objective_c_backend_includes_only_apple_headers_and_the_contract():
+    """avextract.m sees Apple's headers, the contract and the plain C shared
+    with the FFmpeg backend (sourcefile.h), nothing of FFmpeg or Python."""
     text = (CSRC / "avextract.m").read_text()
     includes = re.findall(r'^\s*#\s*(?:include|import)\s*([<"][^>"]+[>"])', text, re.M)
     apple = {"AVFoundation", "CoreGraphics", "CoreMedia", "CoreVideo", "Foundation", "ImageIO", "CoreFoundation"}
@@ -24,7 +26,7 @@ def test_objective_c_backend_includes_only_apple_headers_and_the_contract():
     for inc in includes:
         name = inc[1:-1]
         if inc.startswith('"'):
-            assert name == "extract.h", f"avextract.m includes {inc}"
+            assert name in ("extract.h", "sourcefile.h"), f"avextract.m includes {inc}"
         else:
             assert name in system or name.split("/")[0] in apple, f"avextract.m includes {inc}"
     assert not re.search(r"#\s*(include|import)\s*[<\"](Python|libav)", text)
@@ -45,3 +47,19 @@ def test_every_contract_function_is_implemented_by_both_backends():
     for name in functions:
         assert re.search(rf"\b{name}\([^;]*\)\s*\{{", ffmpeg, re.S), f"{name} missing in the FFmpeg backend"
         assert re.search(rf"\b{name}\([^;]*\)\s*\{{", apple, re.S), f"{name} missing in avextract.m"
+
+
+def test_the_package_under_test_is_the_one_installed():
+    """scripts/test.sh sets LIFELOG_TEST_INSTALLED to the fresh environment it
+    installed the sdist into: the tests must then run against that install,
+    never against a source checkout (which would hide files missing from the
+    sdist). Either way the native core sits inside the imported package."""
+    import os
+    import lifelog_compression
+
+    package = Path(lifelog_compression.__file__).resolve().parent
+    assert Path(_core.__file__).resolve().parent == package
+    installed = os.environ.get("LIFELOG_TEST_INSTALLED")
+    if installed:
+        assert package.is_relative_to(Path(installed).resolve()), f"{package} is not inside {installed}"
+        assert "site-packages" in package.parts

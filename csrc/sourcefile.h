@@ -1,0 +1,63 @@
+/*
+ * sourcefile.h: what both backends (ffsource.c on FFmpeg, avextract.m on
+ * AVFoundation) learn about a source file without a decoder, written once in
+ * plain C: the path checks, the MP4/QuickTime top-level box scan, the
+ * orientation in a display matrix, the duration rounding rule and the one-line
+ * error message. No FFmpeg, Apple or Python headers here, so tests/c/ can test
+ * it on Linux with nothing but a C compiler.
+ */
+#ifndef LC_SOURCEFILE_H
+#define LC_SOURCEFILE_H
+
+#include <stdint.h>
+
+#include "extract.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define LC_PRINTF(f, a)
+#endif
+
+/* Writes the formatted message into err (truncated to LC_ERRMSG_SIZE, line
+ * breaks replaced by spaces: the contract promises one line) and returns
+ * status, so a failure reads `return lc_fail(err, LC_ERR_X, "...", ...);`. */
+lc_status lc_fail(char err[LC_ERRMSG_SIZE], lc_status status, const char *fmt, ...) LC_PRINTF(3, 4);
+
+/* The checks made before any library sees the path: no file there
+ * (LC_ERR_NOT_FOUND), a folder (LC_ERR_IS_DIRECTORY), zero bytes
+ * (LC_ERR_EMPTY), not readable (LC_ERR_IO). LC_OK when it is a non-empty
+ * readable file. */
+lc_status lc_check_path(const char *path, char err[LC_ERRMSG_SIZE]);
+
+/* The top-level boxes of an ISO-BMFF/QuickTime file. A camera that loses power
+ * writes 'mdat' but never the 'moov' (the index); this tells that recording
+ * apart from a file that is no movie at all. */
+typedef struct lc_mp4_boxes {
+    int is_iso;      /* the first box is one an MP4/MOV starts with (ftyp, mdat, moov, wide, free) */
+    int has_moov;    /* a top-level 'moov' box starts inside the file */
+    char brand[5];   /* ftyp's major brand, NUL-terminated; "" without ftyp */
+} lc_mp4_boxes;
+
+/* Walks the top-level boxes of the file at `path`. Bounded: each step moves
+ * forward by a box size that is checked against the file size first (32- or
+ * 64-bit sizes; size 0 means "to the end of the file"; sizes below the header
+ * are invalid), so the walk never overflows, never loops and never reads past
+ * the end. A file that cannot be opened gives all zeros. */
+lc_mp4_boxes lc_scan_mp4_boxes(const char *path);
+
+/* The orientation of a display matrix, decomposed by the convention stated in
+ * extract.h (lc_source_info: mirror first, then turn clockwise). a, b, c, d
+ * are the matrix's linear part in ISO/IEC 14496-12 order and meaning
+ * (x' = a*x + c*y + tx, y' = b*x + d*y + ty, y down), in any common scale:
+ * FFmpeg's display matrix [0], [1], [3], [4] and CGAffineTransform's a, b, c,
+ * d are both this. Angles are rounded to the nearest quarter turn; a
+ * degenerate matrix gives 0 and no mirror. */
+void lc_orientation_from_matrix(double a, double b, double c, double d, int *rotation_degrees, int *hflip);
+
+/* The duration rule of extract.h (lc_source_info.duration_ms): a duration in
+ * microseconds (already rounded to the nearest microsecond) rounded up to a
+ * whole millisecond; 0 for an unknown or non-positive duration. */
+int64_t lc_duration_ms_from_us(int64_t duration_us);
+
+#endif

@@ -1,0 +1,106 @@
+"""Where the camera was at a given moment, and the track summary.
+
+A row's position is interpolated linearly between the two fixes around its
+time, and only there: before the first fix, after the last, or across a
+stretch where the receiver reported no fix, there is no position (null), and
+never an extrapolated one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+from .model import Position, rfc3339
+
+# Two fixes further apart than this are not bridged (the receiver was silent).
+MAX_BRIDGE_MS = 5000.0
+EARTH_RADIUS_M = 6_371_008.8
+
+
+class Track:
+    """The fixes of one source, ready to be asked for positions."""
+
+    def __init__(self, positions: list[Position]):
+        ordered = sorted(positions, key=lambda p: p.t_ms)
+        self.fixes = [p for p in ordered if p.has_fix]
+        self.times = [p.t_ms for p in self.fixes]
+        # Number of no-fix samples at or before each time: a gap between two
+        # fixes holds a loss of fix when the count changes between them.
+        self._lost_times = [p.t_ms for p in ordered if not p.has_fix]
+        self.source = self.fixes[0].source if self.fixes else None
+
+    def _lost_between(self, a: float, b: float) -> bool:
+        i = bisect.bisect_right(self._lost_times, a)
+        return i < len(self._lost_times) and self._lost_times[i] < b
+
+    def at(self, t_ms: float) -> dict | None:
+        """SPEC.md's ``location`` at ``t_ms``, or None."""
+        if not self.fixes or t_ms < self.times[0] or t_ms > self.times[-1]:
+            return None
+        i = bisect.bisect_left(self.times, t_ms)
+        if self.times[i] == t_ms:
+            a = b = self.fixes[i]
+        else:
+            a, b = self.fixes[i - 1], self.fixes[i]
+            if b.t_ms - a.t_ms > MAX_BRIDGE_MS or self._lost_between(a.t_ms, b.t_ms):
+                return None
+        span = b.t_ms - a.t_ms
+        w = (t_ms - a.t_ms) / span if span > 0 else 0.0
+        dlon = b.lon - a.lon
+        if dlon > 180:
+            dlon -= 360
+        elif dlon < -180:
+            dlon += 360
+        lon = a.lon + w * dlon
+        lon = (lon + 180) % 360 - 180
+        return {
+            "lat": round(a.lat + w * (b.lat - a.lat), 7),
+            "lon": round(lon, 7),
+            "alt_m": _mix(a.alt_m, b.alt_m, w, 2),
+            "speed_mps": _mix(a.speed_mps, b.speed_mps, w, 2),
+            "fix": "3d" if a.fix == b.fix == "3d" else "2d",
+            "source": a.source,
+            "sample_gap_ms": round(min(t_ms - a.t_ms, b.t_ms - t_ms), 1),
+        }
+
+    def summary(self, start_utc=None) -> dict | None:
+        """SPEC.md's ``track``: samples, first and last fix time, bounding box,
+        distance travelled; None without fixes. Fix times come from the
+        samples' own GPS time, else from the capture clock's start."""
+        if not self.fixes:
+            return None
+        from datetime import timedelta
+
+        def when(p: Position):
+            if p.utc is not None:
+                return rfc3339(p.utc)
+            return rfc3339(start_utc + timedelta(milliseconds=p.t_ms)) if start_utc is not None else None
+
+        lats = [p.lat for p in self.fixes]
+        lons = [p.lon for p in self.fixes]
+        distance = sum(haversine_m(p, q) for p, q in zip(self.fixes, self.fixes[1:]))
+        return {
+            "samples": len(self.fixes),
+            "first_fix_utc": when(self.fixes[0]),
+            "last_fix_utc": when(self.fixes[-1]),
+            "first_fix_ms": round(self.fixes[0].t_ms, 1),
+            "last_fix_ms": round(self.fixes[-1].t_ms, 1),
+            "bbox": [round(min(lats), 7), round(min(lons), 7), round(max(lats), 7), round(max(lons), 7)],
+            "distance_m": round(distance, 1),
+            "source": self.source,
+        }
+
+
+def _mix(a: float | None, b: float | None, w: float, digits: int) -> float | None:
+    if a is None or b is None:
+        return None
+    return round(a + w * (b - a), digits)
+
+
+def haversine_m(p: Position, q: Position) -> float:
+    """Great-circle distance between two positions, in metres."""
+    la1, la2 = math.radians(p.lat), math.radians(q.lat)
+    dla, dlo = la2 - la1, math.radians(q.lon - p.lon)
+    h = math.sin(dla / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin(dlo / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
