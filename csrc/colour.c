@@ -7,9 +7,10 @@
  * that 10- to 16-bit input keeps its precision. Chroma comes from chroma
  * alone, luma takes the chroma sample of its 2x2 block in 4:2:0 (the luma
  * weights of Cb and Cr are small, at most 0.1 for BT.709 -> BT.601).
- * HDR: per pixel R'G'B' through the tone map, luma from each pixel and chroma
- * from the mean of the block's mapped R'G'B'.
+ * HDR: the tone map tabulated on a lattice of (Y, Cb, Cr) and interpolated,
+ * luma from each pixel and chroma from the mean of the block's mapped colours.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +22,8 @@ struct lc_colour {
     float y_off, y_scale, c_off, c_scale;   /* HDR: code -> normalised y 0..1, c -0.5..0.5 */
     float rv, gu, gv, bu;       /* HDR: the source matrix's R'G'B' from (y, cb, cr) */
     lc_tonemap *tm;
-    float *scratch;             /* three rows of two lines of floats */
-    int scratch_width;
+    float *grid;                /* HDR: the tabulated map (see build_grid) */
+    float grid_scale, grid_scale_y;   /* code -> lattice coordinate (chroma, luma) */
 };
 
 /* JFIF (BT.601, full range) from non-linear R'G'B' 0..1, in 8-bit codes. */
@@ -34,6 +35,8 @@ static inline uint8_t to8(float v)
 {
     return v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
 }
+
+static int build_grid(lc_colour *c);
 
 lc_colour *lc_colour_new(const lc_colour_desc *d)
 {
@@ -70,8 +73,9 @@ lc_colour *lc_colour_new(const lc_colour_desc *d)
     c->gv = (float)rgb[1][2];
     c->bu = (float)rgb[2][1];
     if (d->transfer != LC_TRANSFER_SDR &&
-        !(c->tm = lc_tonemap_new(d->transfer, d->bt2020_primaries, d->peak_nits, d->peak_from))) {
-        free(c);
+        (!(c->tm = lc_tonemap_new(d->transfer, d->bt2020_primaries, d->peak_nits, d->peak_from)) ||
+         build_grid(c) != 0)) {
+        lc_colour_free(c);
         return NULL;
     }
     return c;
@@ -82,7 +86,7 @@ void lc_colour_free(lc_colour *c)
     if (!c)
         return;
     lc_tonemap_free(c->tm);
-    free(c->scratch);
+    free(c->grid);
     free(c);
 }
 
@@ -91,26 +95,43 @@ const char *lc_colour_mapping(const lc_colour *c)
     return c->tm ? lc_tonemap_describe(c->tm) : NULL;
 }
 
-/* The SDR affine map, for 8-bit (uint8_t) or deeper (uint16_t) samples. */
+/* The SDR affine map, for 8-bit (uint8_t) or deeper (uint16_t) samples, in
+ * fixed point with `shift` fraction bits (sized so no sum overflows 32 bits
+ * at any depth). Coefficients are copied to locals: the output bytes may
+ * alias anything, so the compiler would reload them for every pixel. */
 #define DEFINE_AFFINE(NAME, T)                                                                          \
     static void NAME(const lc_colour *c, const uint8_t *const src[3], const int ss[3],                  \
                      uint8_t *const dst[3], const int ds[3], int w, int h, int cs)                       \
     {                                                                                                   \
-        const int cw = w >> cs;                                                                          \
+        const int shift = c->depth > 10 ? 20 : 16;                                                       \
+        const float one = (float)(1 << shift);                                                           \
+        const int32_t yy = (int32_t)lrintf(c->a[0][0] * one), yb = (int32_t)lrintf(c->a[0][1] * one);   \
+        const int32_t yr = (int32_t)lrintf(c->a[0][2] * one), yo = (int32_t)lrintf(c->o[0] * one);      \
+        const int32_t bb = (int32_t)lrintf(c->a[1][1] * one), br = (int32_t)lrintf(c->a[1][2] * one);   \
+        const int32_t bo = (int32_t)lrintf(c->o[1] * one), rb = (int32_t)lrintf(c->a[2][1] * one);      \
+        const int32_t rr = (int32_t)lrintf(c->a[2][2] * one), ro = (int32_t)lrintf(c->o[2] * one);      \
+        const int32_t top = 255 << shift;                                                                \
+        const int cw = w >> cs, step = 1 << cs;                                                          \
         for (int y = 0; y < h; y++) {                                                                    \
-            const T *ly = (const T *)(src[0] + (long)y * ss[0]);                                        \
-            const T *cb = (const T *)(src[1] + (long)(y >> cs) * ss[1]);                                \
-            const T *cr = (const T *)(src[2] + (long)(y >> cs) * ss[2]);                                \
-            uint8_t *out = dst[0] + (long)y * ds[0];                                                     \
-            for (int x = 0; x < w; x++)                                                                  \
-                out[x] = to8(c->a[0][0] * ly[x] + c->a[0][1] * cb[x >> cs] + c->a[0][2] * cr[x >> cs] + \
-                             c->o[0]);                                                                   \
+            const T *restrict ly = (const T *)(src[0] + (long)y * ss[0]);                               \
+            const T *restrict cb = (const T *)(src[1] + (long)(y >> cs) * ss[1]);                       \
+            const T *restrict cr = (const T *)(src[2] + (long)(y >> cs) * ss[2]);                       \
+            uint8_t *restrict out = dst[0] + (long)y * ds[0];                                            \
+            for (int x = 0; x < cw; x++) {                                                               \
+                int32_t t = yb * cb[x] + yr * cr[x] + yo;                                                \
+                for (int k = 0; k < step; k++) {                                                         \
+                    int32_t v = yy * ly[x * step + k] + t;                                               \
+                    out[x * step + k] = (uint8_t)((v < 0 ? 0 : v > top ? top : v) >> shift);             \
+                }                                                                                        \
+            }                                                                                            \
             if (y & cs)                                                                                  \
                 continue;                                                                                \
-            uint8_t *ob = dst[1] + (long)(y >> cs) * ds[1], *orr = dst[2] + (long)(y >> cs) * ds[2];   \
+            uint8_t *restrict ob = dst[1] + (long)(y >> cs) * ds[1];                                     \
+            uint8_t *restrict orr = dst[2] + (long)(y >> cs) * ds[2];                                    \
             for (int x = 0; x < cw; x++) {                                                               \
-                ob[x] = to8(c->a[1][1] * cb[x] + c->a[1][2] * cr[x] + c->o[1]);         \
-                orr[x] = to8(c->a[2][1] * cb[x] + c->a[2][2] * cr[x] + c->o[2]);                         \
+                int32_t b = bb * cb[x] + br * cr[x] + bo, r = rb * cb[x] + rr * cr[x] + ro;              \
+                ob[x] = (uint8_t)((b < 0 ? 0 : b > top ? top : b) >> shift);                             \
+                orr[x] = (uint8_t)((r < 0 ? 0 : r > top ? top : r) >> shift);                            \
             }                                                                                            \
         }                                                                                                \
     }
@@ -118,49 +139,96 @@ const char *lc_colour_mapping(const lc_colour *c)
 DEFINE_AFFINE(affine8, uint8_t)
 DEFINE_AFFINE(affine16, uint16_t)
 
-/* HDR: `lines` (1 or 2) luma lines sharing one chroma line, through the tone map. */
+/* HDR: the tone map is tabulated once per source on a GRID_Y x GRID x GRID lattice of
+ * (Y, Cb, Cr) codes, with the JFIF (Y, Cb, Cr) it gives, and interpolated
+ * trilinearly per pixel. Mapped light in BT.1886-encoded SDR is smooth in the
+ * HDR signal (HLG's square-root segment and gamma 1.2 / 2.4 cancel; PQ and
+ * gamma 2.4 are both near-perceptual), so 65 nodes per axis keep it
+ * within a level or two on flat colours (tests/test_hdr.py) at a quarter of the per-pixel
+ * cost of running the curves (docs/benchmarks.md). In a 4:2:0 block the
+ * chroma weights are shared, so the lattice is first reduced along chroma to
+ * the few luma nodes the block's pixels need. */
+#define GRID_Y 65   /* luma nodes */
+#define GRID 65     /* chroma nodes: PQ saturated colours need them (33 doubled the mean error) */
+
+static int build_grid(lc_colour *c)
+{
+    float r[GRID], g[GRID], b[GRID];
+    const double top = (double)((1 << c->depth) - 1);
+    if (!(c->grid = malloc(sizeof(float) * 3 * GRID_Y * GRID * GRID)))
+        return -1;
+    c->grid_scale = (float)((GRID - 1) / top);
+    c->grid_scale_y = (float)((GRID_Y - 1) / top);
+    for (int iy = 0; iy < GRID_Y; iy++)
+        for (int iu = 0; iu < GRID; iu++) {
+            for (int iv = 0; iv < GRID; iv++) {
+                float yn = ((float)(iy * top / (GRID_Y - 1)) - c->y_off) * c->y_scale;
+                float u = ((float)(iu * top / (GRID - 1)) - c->c_off) * c->c_scale;
+                float v = ((float)(iv * top / (GRID - 1)) - c->c_off) * c->c_scale;
+                r[iv] = yn + c->rv * v;
+                g[iv] = yn + c->gu * u + c->gv * v;
+                b[iv] = yn + c->bu * u;
+            }
+            lc_tonemap_pixels(c->tm, r, g, b, GRID);
+            float *node = c->grid + (size_t)((iy * GRID + iu) * GRID) * 3;
+            for (int iv = 0; iv < GRID; iv++)
+                for (int k = 0; k < 3; k++)
+                    node[iv * 3 + k] = 255.0f * (JFIF[k][0] * r[iv] + JFIF[k][1] * g[iv] + JFIF[k][2] * b[iv]) +
+                                       (k ? 128.0f : 0.0f);
+        }
+    return 0;
+}
+
 #define DEFINE_MAPPED(NAME, T)                                                                          \
-    static void NAME(lc_colour *c, const uint8_t *const src[3], const int ss[3], uint8_t *const dst[3],  \
-                     const int ds[3], int w, int h, int cs)                                              \
+    static void NAME(const lc_colour *c, const uint8_t *const src[3], const int ss[3],                  \
+                     uint8_t *const dst[3], const int ds[3], int w, int h, int cs)                       \
     {                                                                                                   \
-        const int lines = 1 << cs, n = w * lines;                                                        \
-        float *r = c->scratch, *g = r + 2 * w, *b = g + 2 * w;                                          \
+        const int lines = 1 << cs, cw = w >> cs;                                                         \
+        const float *restrict grid = c->grid, gs = c->grid_scale, gsy = c->grid_scale_y;                 \
+        const float share = 1.0f / (float)(lines * lines);                                               \
+        float reduced[GRID_Y][3];                                                                        \
         for (int y = 0; y < h; y += lines) {                                                             \
             const T *cb = (const T *)(src[1] + (long)(y >> cs) * ss[1]);                                \
             const T *cr = (const T *)(src[2] + (long)(y >> cs) * ss[2]);                                \
-            for (int l = 0; l < lines; l++) {                                                            \
-                const T *ly = (const T *)(src[0] + (long)(y + l) * ss[0]);                              \
-                for (int x = 0; x < w; x++) {                                                            \
-                    float yn = ((float)ly[x] - c->y_off) * c->y_scale;                                   \
-                    float u = ((float)cb[x >> cs] - c->c_off) * c->c_scale;                              \
-                    float v = ((float)cr[x >> cs] - c->c_off) * c->c_scale;                              \
-                    r[l * w + x] = yn + c->rv * v;                                                       \
-                    g[l * w + x] = yn + c->gu * u + c->gv * v;                                           \
-                    b[l * w + x] = yn + c->bu * u;                                                       \
-                }                                                                                        \
-            }                                                                                            \
-            lc_tonemap_pixels(c->tm, r, g, b, n);                                                        \
-            for (int l = 0; l < lines; l++) {                                                            \
-                uint8_t *out = dst[0] + (long)(y + l) * ds[0];                                           \
-                for (int x = 0; x < w; x++) {                                                            \
-                    int i = l * w + x;                                                                   \
-                    out[x] = to8(255.0f * (JFIF[0][0] * r[i] + JFIF[0][1] * g[i] + JFIF[0][2] * b[i]) +  \
-                                 0.5f);                                                                  \
-                }                                                                                        \
-            }                                                                                            \
             uint8_t *ob = dst[1] + (long)(y >> cs) * ds[1], *orr = dst[2] + (long)(y >> cs) * ds[2];   \
-            const float share = 255.0f / (float)(lines * lines);                                        \
-            for (int x = 0; x < (w >> cs); x++) {                                                        \
-                float rs = 0, gs = 0, bs = 0;                                                            \
+            for (int x = 0; x < cw; x++) {                                                               \
+                float fu = (float)cb[x] * gs, fv = (float)cr[x] * gs;                                    \
+                int iu = (int)fu, iv = (int)fv;                                                          \
+                iu = iu > GRID - 2 ? GRID - 2 : iu;                                                      \
+                iv = iv > GRID - 2 ? GRID - 2 : iv;                                                      \
+                float au = fu - (float)iu, av = fv - (float)iv;                                          \
+                float w00 = (1 - au) * (1 - av), w01 = (1 - au) * av, w10 = au * (1 - av), w11 = au * av; \
+                int iy[4], lo = GRID_Y, hi = 0;                                                          \
+                float ay[4];                                                                             \
                 for (int l = 0; l < lines; l++)                                                          \
                     for (int k = 0; k < lines; k++) {                                                    \
-                        int i = l * w + (x << cs) + k;                                                   \
-                        rs += r[i];                                                                      \
-                        gs += g[i];                                                                      \
-                        bs += b[i];                                                                      \
+                        const T *ly = (const T *)(src[0] + (long)(y + l) * ss[0]);                      \
+                        float f = (float)ly[(x << cs) + k] * gsy;                                        \
+                        int i = (int)f;                                                                  \
+                        i = i > GRID_Y - 2 ? GRID_Y - 2 : i;                                             \
+                        iy[l * lines + k] = i;                                                           \
+                        ay[l * lines + k] = f - (float)i;                                                \
+                        lo = i < lo ? i : lo;                                                            \
+                        hi = i + 1 > hi ? i + 1 : hi;                                                    \
                     }                                                                                    \
-                ob[x] = to8(share * (JFIF[1][0] * rs + JFIF[1][1] * gs + JFIF[1][2] * bs) + 128.5f);    \
-                orr[x] = to8(share * (JFIF[2][0] * rs + JFIF[2][1] * gs + JFIF[2][2] * bs) + 128.5f);   \
+                for (int n = lo; n <= hi; n++) {                                                         \
+                    const float *p = grid + (size_t)(((n * GRID + iu) * GRID + iv) * 3);                 \
+                    for (int ch = 0; ch < 3; ch++)                                                       \
+                        reduced[n][ch] = w00 * p[ch] + w01 * p[3 + ch] + w10 * p[GRID * 3 + ch] +        \
+                                         w11 * p[GRID * 3 + 3 + ch];                                     \
+                }                                                                                        \
+                float sb = 0, sr = 0;                                                                    \
+                for (int l = 0; l < lines; l++)                                                          \
+                    for (int k = 0; k < lines; k++) {                                                    \
+                        int q = l * lines + k;                                                           \
+                        const float *a = reduced[iy[q]], *b = reduced[iy[q] + 1];                        \
+                        dst[0][(long)(y + l) * ds[0] + (x << cs) + k] =                                  \
+                            to8(a[0] + ay[q] * (b[0] - a[0]) + 0.5f);                                    \
+                        sb += a[1] + ay[q] * (b[1] - a[1]);                                              \
+                        sr += a[2] + ay[q] * (b[2] - a[2]);                                              \
+                    }                                                                                    \
+                ob[x] = to8(sb * share + 0.5f);                                                          \
+                orr[x] = to8(sr * share + 0.5f);                                                         \
             }                                                                                            \
         }                                                                                                \
     }
@@ -168,21 +236,12 @@ DEFINE_AFFINE(affine16, uint16_t)
 DEFINE_MAPPED(mapped8, uint8_t)
 DEFINE_MAPPED(mapped16, uint16_t)
 
-int lc_colour_convert(lc_colour *c, const uint8_t *const src[3], const int src_stride[3],
-                      uint8_t *const dst[3], const int dst_stride[3], int width, int height,
-                      int chroma_shift)
+void lc_colour_convert(const lc_colour *c, const uint8_t *const src[3], const int src_stride[3],
+                       uint8_t *const dst[3], const int dst_stride[3], int width, int height,
+                       int chroma_shift)
 {
-    if (!c->tm) {
+    if (!c->tm)
         (c->depth > 8 ? affine16 : affine8)(c, src, src_stride, dst, dst_stride, width, height, chroma_shift);
-        return 0;
-    }
-    if (c->scratch_width < width) {
-        float *grown = realloc(c->scratch, sizeof(float) * 6 * (size_t)width);
-        if (!grown)
-            return -1;
-        c->scratch = grown;
-        c->scratch_width = width;
-    }
-    (c->depth > 8 ? mapped16 : mapped8)(c, src, src_stride, dst, dst_stride, width, height, chroma_shift);
-    return 0;
+    else
+        (c->depth > 8 ? mapped16 : mapped8)(c, src, src_stride, dst, dst_stride, width, height, chroma_shift);
 }

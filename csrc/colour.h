@@ -32,11 +32,10 @@ lc_colour *lc_colour_new(const lc_colour_desc *desc);
 void lc_colour_free(lc_colour *c);
 
 /* Converts a width x height picture (both even when chroma_shift is 1).
- * chroma_shift 1: 4:2:0 in and out; 0: 4:4:4 in and out. Returns 0, or -1
- * when out of memory. */
-int lc_colour_convert(lc_colour *c, const uint8_t *const src[3], const int src_stride[3],
-                      uint8_t *const dst[3], const int dst_stride[3], int width, int height,
-                      int chroma_shift);
+ * chroma_shift 1: 4:2:0 in and out; 0: 4:4:4 in and out. */
+void lc_colour_convert(const lc_colour *c, const uint8_t *const src[3], const int src_stride[3],
+                       uint8_t *const dst[3], const int dst_stride[3], int width, int height,
+                       int chroma_shift);
 
 /* What was done beyond matrix and range (the tone mapping), or NULL. */
 const char *lc_colour_mapping(const lc_colour *c);

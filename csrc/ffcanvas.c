@@ -396,9 +396,8 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     const uint8_t *const *jfif = scaled;   /* RGB sources: swscale wrote JFIF planes */
     const int *jfif_stride = scaled_stride;
     if (cv->colour) {
-        if (lc_colour_convert(cv->colour, scaled, scaled_stride, turned ? cv->turn_plane : dst,
-                              turned ? cv->turn_stride : cv->stride, cv->turn_w, cv->turn_h, cv->chroma_shift) != 0)
-            return lc_fail(err, LC_ERR_NOMEM, "out of memory");
+        lc_colour_convert(cv->colour, scaled, scaled_stride, turned ? cv->turn_plane : dst,
+                          turned ? cv->turn_stride : cv->stride, cv->turn_w, cv->turn_h, cv->chroma_shift);
         jfif = (const uint8_t *const *)cv->turn_plane;
         jfif_stride = cv->turn_stride;
     }

@@ -42,14 +42,14 @@ struct lc_tonemap {
     char description[512];
 };
 
-static float lookup_signal(const float *table, float s)
+static inline float lookup_signal(const float *restrict table, float s)
 {
     float f = s <= 0.0f ? 0.0f : s >= 1.0f ? (float)SIGNAL_STEPS - 0.5f : s * SIGNAL_STEPS;
     int i = (int)f;
     return table[i] + (table[i + 1] - table[i]) * (f - (float)i);
 }
 
-static float lookup_light(const float *table, float x)
+static inline float lookup_light(const float *restrict table, float x)
 {
     union { float f; uint32_t u; } v = {x};
     const uint32_t lo = (uint32_t)(127 + LIGHT_LO) << 23;
@@ -200,37 +200,42 @@ const char *lc_tonemap_describe(const lc_tonemap *t)
     return t->description;
 }
 
-void lc_tonemap_pixels(const lc_tonemap *t, float *r, float *g, float *b, int n)
+void lc_tonemap_pixels(const lc_tonemap *t, float *restrict r, float *restrict g, float *restrict b, int n)
 {
-    const float (*m)[3] = t->to_709;
-    const int hlg = t->transfer == LC_TRANSFER_HLG;
+    /* Locals and restrict: the pixel arrays are floats like the tables, and
+     * without them every store would force every table pointer to reload. */
+    const float *restrict signal = t->signal, *restrict ootf = t->ootf, *restrict tone = t->tone,
+                          *restrict encode = t->encode;
+    const float m00 = t->to_709[0][0], m01 = t->to_709[0][1], m02 = t->to_709[0][2];
+    const float m10 = t->to_709[1][0], m11 = t->to_709[1][1], m12 = t->to_709[1][2];
+    const float m20 = t->to_709[2][0], m21 = t->to_709[2][1], m22 = t->to_709[2][2];
+    const int hlg = t->transfer == LC_TRANSFER_HLG, gamut = t->gamut;
     const float knee = (float)KNEE;
     for (int i = 0; i < n; i++) {
-        float R = lookup_signal(t->signal, r[i]), G = lookup_signal(t->signal, g[i]),
-              B = lookup_signal(t->signal, b[i]);
+        float R = lookup_signal(signal, r[i]), G = lookup_signal(signal, g[i]), B = lookup_signal(signal, b[i]);
         if (hlg) {
-            float k = lookup_light(t->ootf, 0.2627f * R + 0.6780f * G + 0.0593f * B);
+            float k = lookup_light(ootf, 0.2627f * R + 0.6780f * G + 0.0593f * B);
             R *= k;
             G *= k;
             B *= k;
         }
-        if (t->gamut) {
-            float r2 = m[0][0] * R + m[0][1] * G + m[0][2] * B;
-            float g2 = m[1][0] * R + m[1][1] * G + m[1][2] * B;
-            float b2 = m[2][0] * R + m[2][1] * G + m[2][2] * B;
+        if (gamut) {
+            float r2 = m00 * R + m01 * G + m02 * B;
+            float g2 = m10 * R + m11 * G + m12 * B;
+            float b2 = m20 * R + m21 * G + m22 * B;
             R = r2;
             G = g2;
             B = b2;
         }
         float top = R > G ? (R > B ? R : B) : (G > B ? G : B);
         if (top > knee) {
-            float k = lookup_light(t->tone, top);
+            float k = lookup_light(tone, top);
             R *= k;
             G *= k;
             B *= k;
         }
-        r[i] = lookup_light(t->encode, R);
-        g[i] = lookup_light(t->encode, G);
-        b[i] = lookup_light(t->encode, B);
+        r[i] = lookup_light(encode, R);
+        g[i] = lookup_light(encode, G);
+        b[i] = lookup_light(encode, B);
     }
 }
