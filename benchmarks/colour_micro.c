@@ -48,7 +48,9 @@ static picture make(enum AVPixelFormat fmt, int w, int h, int depth)
         for (int y = 0; y < ph; y++)
             for (int x = 0; x < pw; x++) {
                 seed = seed * 1103515245u + 12345u;
-                int v = plane ? 128 + ((x + 2 * y) % 200) - 100 : 16 + (x * 219 / pw + y % 37 + (seed >> 28)) % 219;
+                /* Luma: ramps, texture and noise; chroma: smooth, as in camera footage. */
+                int v = plane ? 128 + (plane == 1 ? 90 * x / pw - 45 : 60 * y / ph - 30) + (int)(seed >> 29) - 4
+                              : 16 + (x * 219 / pw + y % 37 + (seed >> 28)) % 219;
                 if (depth > 8)
                     ((uint16_t *)(p.data[plane] + (long)y * p.stride[plane]))[x] = (uint16_t)(v << (depth - 8));
                 else
