@@ -88,8 +88,10 @@ def paired(label_a: str, run_a, label_b: str, run_b, repeat: int) -> dict:
             "runs": {label_a: [round(x, 3) for x in a], label_b: [round(x, 3) for x in b]}}
 
 
-def bench_hdr(repeat: int) -> None:
+def bench_hdr(repeat: int, only: str | None) -> None:
     for size, rate, tag in (("1920x1080", "10M", "1080p"), ("3840x2160", "40M", "4k")):
+        if only and only != tag:
+            continue
         hlg = clip(f"colour-{tag}-hlg10", size, "hlg10", rate)
         for kind in ("sdr10", "sdr8"):
             sdr = clip(f"colour-{tag}-{kind}", size, kind, rate)
@@ -98,9 +100,11 @@ def bench_hdr(repeat: int) -> None:
                   f"HDR costs {100 * (r['ratio'] - 1):+.1f} %  runs {r['runs']}", flush=True)
 
 
-def bench_sdr(repeat: int, before: Path) -> None:
+def bench_sdr(repeat: int, before: Path, only: str | None) -> None:
     for name, size, kind, rate in (("colour-1080p-h264", "1920x1080", "h264", "10M"),
                                    ("colour-4k-sdr8", "3840x2160", "sdr8", "40M")):
+        if only and only not in name:
+            continue
         video = clip(name, size, kind, rate)
         r = paired("after", lambda: extract_seconds(video), "before", lambda: extract_seconds(video, before), repeat)
         print(f"{name}: this build {r['after']:.3f} s, before {r['before']:.3f} s, "
@@ -137,13 +141,14 @@ def main() -> int:
     parser.add_argument("what", choices=["hdr", "sdr", "micro"])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--before", type=Path, help="folder with an older build's lifelog_compression/ (sdr)")
+    parser.add_argument("--only", choices=["1080p", "4k"], help="one picture size only")
     args = parser.parse_args()
     if args.what == "hdr":
-        bench_hdr(args.repeat)
+        bench_hdr(args.repeat, args.only)
     elif args.what == "sdr":
         if not args.before:
             parser.error("sdr needs --before DIR")
-        bench_sdr(args.repeat, args.before)
+        bench_sdr(args.repeat, args.before, args.only)
     else:
         bench_micro()
     return 0
