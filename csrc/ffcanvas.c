@@ -45,7 +45,9 @@ struct lc_canvas {
     int stride[4];
     picture_kind kind;
     int configured;
-    /* HDR metadata of the stream, for frames that carry none of their own. */
+    /* What the container says, for frames whose bitstream does not say it
+     * (no VUI colour description): transfer, primaries, HDR metadata. */
+    int stream_trc, stream_primaries;
     double stream_peak;
     const char *stream_peak_from;
     char dovi[40];               /* "Dolby Vision profile 8.4" when the stream says so */
@@ -132,6 +134,8 @@ lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src)
     cv->rotation = src->info.rotation_degrees;
     cv->hflip = src->info.hflip;
     const AVStream *st = src->fmt->streams[src->stream_index];
+    cv->stream_trc = st->codecpar->color_trc;
+    cv->stream_primaries = st->codecpar->color_primaries;
     const AVPacketSideData *cll = stream_side_data(st, AV_PKT_DATA_CONTENT_LIGHT_LEVEL);
     const AVPacketSideData *mdm = stream_side_data(st, AV_PKT_DATA_MASTERING_DISPLAY_METADATA);
     cv->stream_peak = peak_of(cll ? cll->data : NULL, mdm ? mdm->data : NULL, &cv->stream_peak_from);
@@ -258,8 +262,10 @@ static picture_kind kind_of(const lc_canvas *cv, const AVFrame *frame, const cha
         peak = cv->stream_peak;
         *peak_from = cv->stream_peak_from;
     }
-    return (picture_kind){frame->width, frame->height, fmt, frame->colorspace, full_range, frame->color_trc,
-                          frame->color_primaries, peak};
+    int trc = frame->color_trc != AVCOL_TRC_UNSPECIFIED ? (int)frame->color_trc : cv->stream_trc;
+    int primaries = frame->color_primaries != AVCOL_PRI_UNSPECIFIED ? (int)frame->color_primaries
+                                                                     : cv->stream_primaries;
+    return (picture_kind){frame->width, frame->height, fmt, frame->colorspace, full_range, trc, primaries, peak};
 }
 
 static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRMSG_SIZE])
