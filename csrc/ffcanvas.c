@@ -346,8 +346,10 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
     return LC_OK;
 }
 
-/* Copies a w x h source plane into a destination rect, turned clockwise by
- * `rotation` after an optional mirror. Each destination pixel (x, y) reads the
+/* Copies a w x h source plane into a destination rect, mirrored left-right if
+ * `hflip` and then turned clockwise by `rotation`: extract.h's orientation
+ * convention, which sourcefile.c's decomposition of the display matrix
+ * follows. Each destination pixel (x, y) reads the
  * source at row r0 + x*rx + y*ry, column c0 + x*cx + y*cy. */
 static void turn_plane(const uint8_t *src, int src_stride, int sw, int sh, uint8_t *dst,
                        int dst_stride, int dw, int dh, int rotation, int hflip)

@@ -13,7 +13,7 @@ from typing import Callable
 from . import __version__, _core
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
 from .colour import colour_doc
-from .errors import nothing_decoded
+from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
 from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 from .telemetry import TelemetryReader
@@ -121,11 +121,16 @@ def extract_to_dir(
     (``output_dir/shard-0001.tar``, ... of at most ``shard_bytes``, default
     192 MiB; see shards.py) instead of a folder. Raises an
     :class:`~lifelog_compression.errors.ExtractError` subclass naming the file
-    and the reason; Ctrl-C raises KeyboardInterrupt and leaves no bundle.
+    and the reason; Ctrl-C raises KeyboardInterrupt and leaves no bundle,
+    except during the final move into place: that is finished first and
+    :class:`~lifelog_compression.errors.InterruptedAfterCommit` (a
+    KeyboardInterrupt carrying the ``result``) is raised.
     """
+    _check_arguments(workers=workers, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes)
     source_path = Path(input)
     output_dir = Path(output_dir)
     started = time.monotonic()
+    interrupted: InterruptedAfterCommit | None = None
     # Decided here, not left to the core, so that bundle.json can say it.
     threads = workers if workers > 0 else _core.usable_cpus()
     with _core.Source(os.fspath(source_path)) as src:
@@ -135,7 +140,7 @@ def extract_to_dir(
         if shards:
             from .shards import DEFAULT_SHARD_BYTES, ShardWriter
 
-            writer = ShardWriter(output_dir, shard_bytes=shard_bytes or DEFAULT_SHARD_BYTES)
+            writer = ShardWriter(output_dir, shard_bytes=DEFAULT_SHARD_BYTES if shard_bytes is None else shard_bytes)
         else:
             writer = BundleWriter(output_dir, overwrite=overwrite)
         hasher = SourceHasher(source_path)
@@ -173,7 +178,10 @@ def extract_to_dir(
             telemetry.finish(writer, bundle)
             bundle.update(bundle_extra or {})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
-            writer.commit(bundle, extra)
+            try:
+                writer.commit(bundle, extra)
+            except InterruptedAfterCommit as e:   # the bundle is whole and in place: say so below
+                interrupted = e
         except BaseException:
             hasher.cancel()
             writer.abandon()
@@ -181,7 +189,7 @@ def extract_to_dir(
         finally:
             if decoder is not src:
                 decoder.close()
-    return ExtractResult(
+    result = ExtractResult(
         bundle_dir=output_dir,
         bundle_id=bundle["bundle_id"],
         frame_count=len(writer.rows),
@@ -195,6 +203,21 @@ def extract_to_dir(
         missing_requests_ms=state.missing,
         notes=notes,
     )
+    if interrupted is not None:
+        interrupted.result = result
+        raise interrupted
+    return result
+
+
+def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes: int | None) -> None:
+    """Caller mistakes are usage errors, never a silent default."""
+    if not isinstance(workers, int) or workers < 0:
+        raise UsageError(f"workers must be 0 (one per usable CPU) or more, not {workers!r}")
+    if shards and overwrite:
+        raise UsageError("overwrite cannot be combined with shards: shards are only written into a new or "
+                         "empty folder")
+    if shard_bytes is not None and (not isinstance(shard_bytes, int) or shard_bytes <= 0):
+        raise UsageError(f"the shard size must be positive, not {shard_bytes!r}")
 
 
 class _Collector:

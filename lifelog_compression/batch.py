@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bundle import is_bundle
+from .workdir import remove_abandoned
 from .discover import BatchInput, discover
-from .errors import NotAFolderError, OutputError, SourceNotFoundError
+from .errors import NotAFolderError, OutputError, SourceNotFoundError, UsageError
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ class _Child:
 
         if not self.out_dir.parent.exists():
             return
+        remove_abandoned(self.out_dir)   # also puts back a bundle it had moved aside
         for p in set(self.out_dir.parent.glob(f".{self.out_dir.name}.partial-*")) - self.partials_before:
             shutil.rmtree(p, ignore_errors=True)
 
@@ -236,6 +238,9 @@ def extract_directory_to_dir(
     ``elapsed_s``. Both callbacks run in the calling thread. Ctrl-C raises
     :class:`BatchInterrupted`, whose ``result`` holds what was finished.
     """
+    for name, value in (("workers", workers), ("decode_threads", decode_threads)):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise UsageError(f"{name} must be 0 (one per usable CPU) or more, not {value!r}")
     input_root, output_root = Path(input_root), Path(output_root)
     _check_roots(input_root, output_root)
     items = discover(input_root)
@@ -263,6 +268,7 @@ def extract_directory_to_dir(
             pending.append(item)
     done_bytes = sum(i.size for i in items if i.relpath in outcomes)
     running: list[_Child] = []
+    bundle_of = {i.relpath: i.bundle_relpath for i in items}
 
     def report() -> None:
         if not progress:
@@ -293,7 +299,9 @@ def extract_directory_to_dir(
         if item.proxy_relpath:
             extra["proxy"] = {"relpath": item.proxy_relpath, "decoded": False}
         if item.recording:
-            extra["recording"] = item.recording.to_json()
+            # Chapters' bundles (and so their telemetry tracks), in recording order.
+            extra["recording"] = {**item.recording.to_json(),
+                                  "chapter_bundles": [bundle_of[c] for c in item.recording.chapters if c in bundle_of]}
         cmd = [python, "-m", "lifelog_compression", "extract", "--json", "--quiet", "--progress-jsonl",
                "--workers", str(decode_threads), "--source-relpath", item.relpath]
         if prefer_proxy and item.proxy_relpath and _durations_agree(item.path, input_root / item.proxy_relpath):

@@ -3,7 +3,9 @@
 A bundle is written into a hidden sibling folder and renamed into place only
 when it is complete, so a folder named like the bundle is always whole. An
 existing bundle is replaced only on request, and only after its successor is
-complete; a folder that is not a bundle is never replaced.
+complete; a folder that is not a bundle is never replaced. Leftovers of a
+writer that was killed are removed by the next writer of the same bundle
+(workdir.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from .errors import BundleError, OutputError
 from .recipe import BUNDLE_FORMAT
+from .workdir import WriterLock, remove_abandoned, signals_deferred
 
 FRAMES_DIR = "frames"
 METADATA_DIR = "metadata"
@@ -91,14 +94,20 @@ class BundleWriter:
     def __init__(self, output_dir: Path, *, overwrite: bool = False):
         self.output_dir = Path(output_dir)
         self.overwrite = overwrite
+        self._lock: WriterLock | None = None
+        # First, so that an old bundle a killed writer had moved aside is back
+        # before anything is decided about the folder.
+        remove_abandoned(self.output_dir)
         self._check_output()
         parent = self.output_dir.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            self.work_dir = parent / f".{self.output_dir.name}.partial-{secrets.token_hex(4)}"
+            self._lock = WriterLock(self.output_dir)
+            self.work_dir = self._lock.work_dir
             (self.work_dir / FRAMES_DIR).mkdir(parents=True)
             (self.work_dir / METADATA_DIR).mkdir()
         except OSError as e:
+            self.abandon()
             raise OutputError(f"{self.output_dir}: cannot create the bundle folder: {e.strerror}") from e
         self.rows: list[dict] = []
         self.bytes_written = 0
@@ -133,7 +142,10 @@ class BundleWriter:
         return full
 
     def write_text(self, relpath: str, text: str) -> None:
-        (self.work_dir / relpath).write_text(text, encoding="utf-8")
+        try:
+            (self.work_dir / relpath).write_text(text, encoding="utf-8")
+        except OSError as e:   # a full disk is the output's fault, not ours
+            raise OutputError(f"{self.output_dir}: cannot write {relpath}: {e.strerror}") from e
 
     def write_json(self, relpath: str, obj: Any) -> None:
         self.write_text(relpath, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
@@ -145,24 +157,35 @@ class BundleWriter:
         self.write_json(BUNDLE_JSON, bundle)
         self._check_output()   # the folder may have appeared meanwhile
         out = self.output_dir
-        replaced = None
-        try:
-            if out.is_dir() and any(out.iterdir()):
-                replaced = out.parent / f".{out.name}.replaced-{secrets.token_hex(4)}"
-                os.rename(out, replaced)
-            elif out.is_dir():
-                out.rmdir()
-            os.rename(self.work_dir, out)
-        except OSError as e:
-            if replaced is not None and not out.exists():
-                os.rename(replaced, out)
-            raise OutputError(f"{out}: cannot move the finished bundle into place: {e.strerror}") from e
-        if replaced is not None:
-            shutil.rmtree(replaced, ignore_errors=True)
+        # A Ctrl-C between the two renames would leave no bundle at all and
+        # one in between would leave the old one aside: finish first.
+        with signals_deferred() as deferred:
+            replaced = None
+            try:
+                if out.is_dir() and any(out.iterdir()):
+                    replaced = self._lock.replaced_dir if self._lock else \
+                        out.parent / f".{out.name}.replaced-{secrets.token_hex(4)}"
+                    os.rename(out, replaced)
+                elif out.is_dir():
+                    out.rmdir()
+                os.rename(self.work_dir, out)
+            except OSError as e:
+                if replaced is not None and not out.exists():
+                    os.rename(replaced, out)
+                raise OutputError(f"{out}: cannot move the finished bundle into place: {e.strerror}") from e
+            if replaced is not None:
+                shutil.rmtree(replaced, ignore_errors=True)
+            if self._lock:
+                self._lock.release()
+                self._lock = None   # nothing of ours is left to abandon
+        deferred.deliver(out)
 
     def abandon(self) -> None:
         """Removes the unfinished folder (it is ours: nothing else is touched)."""
-        shutil.rmtree(self.work_dir, ignore_errors=True)
+        if self._lock is None:
+            return
+        shutil.rmtree(self._lock.work_dir, ignore_errors=True)
+        self._lock.release()
 
 
 def is_bundle(path: Path) -> bool:

@@ -54,8 +54,36 @@ def _prog() -> str:
         else "python -m lifelog_compression"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one line on stderr and exit 2, like every other error
+    (argparse would print the whole usage first). Sub-parsers are made of the
+    same class."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"lifelog_compression: error: {message} (see {self.prog} --help for usage)\n")
+
+
+def _count(minimum: int, meaning: str):
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {meaning}, not {value}")
+        return value
+
+    return parse
+
+
+WORKERS = _count(0, "0 (one per usable CPU) or more")
+SHARD_MB = _count(1, "at least 1")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=_prog(),
         description="Turn lifelog video into Visual Bundles: 1 fps JPEG frames on a fixed "
         "1920x1080 canvas, with a manifest of requested and actual times and the source's metadata.",
@@ -82,10 +110,12 @@ def _register_extract(sub) -> None:
                    help="replace an existing bundle at BUNDLE_DIR, once the new one is complete")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary line")
-    p.add_argument("--workers", type=int, default=0, help="decoding threads (default: one per core)")
+    p.add_argument("--workers", type=WORKERS, default=0,
+                   help="decoding threads (default: one per CPU this process may use)")
     p.add_argument("--shards", action="store_true",
                    help="write upload shards (BUNDLE_DIR/shard-0001.tar, ...) instead of a bundle folder")
-    p.add_argument("--shard-mb", type=int, default=192, help="largest shard in MiB with --shards (default 192)")
+    p.add_argument("--shard-mb", type=SHARD_MB, default=192,
+                   help="largest shard in MiB with --shards (default 192)")
     # For `batch`, which runs each file in a child process of its own.
     p.add_argument("--progress-jsonl", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--source-relpath", help=argparse.SUPPRESS)
@@ -116,7 +146,8 @@ def _register_batch(sub) -> None:
     p.add_argument("input_dir", metavar="INPUT_DIR", help="the folder to search for videos (a camera card, a folder tree)")
     p.add_argument("output_root", metavar="OUTPUT_ROOT",
                    help="where the bundles go, mirroring INPUT_DIR's tree (outside INPUT_DIR)")
-    p.add_argument("--workers", type=int, default=0, help="files at once (default: one per core)")
+    p.add_argument("--workers", type=WORKERS, default=0,
+                   help="files at once (default: one per CPU this process may use)")
     p.add_argument("--overwrite", action="store_true", help="redo files whose bundle is complete already")
     p.add_argument("--prefer-proxy", action="store_true",
                    help="decode a camera's low-resolution proxy (LRV/LRF) when its duration matches the original")
@@ -172,7 +203,7 @@ def _register_pack(sub) -> None:
                        "with bundle.json, its own manifest.jsonl and its frames. OUT_DIR must be new or empty.")
     p.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder to pack")
     p.add_argument("out_dir", metavar="OUT_DIR", help="the folder for shard-0001.tar, ... (new or empty)")
-    p.add_argument("--shard-mb", type=int, default=192, help="largest shard in MiB (default 192)")
+    p.add_argument("--shard-mb", type=SHARD_MB, default=192, help="largest shard in MiB (default 192)")
     p.set_defaults(func=_cmd_pack)
     u = sub.add_parser("unpack", help="upload shards -> a bundle folder",
                        description="Rebuild a bundle folder from its shards, checking member names and hashes.")
@@ -206,16 +237,26 @@ def _cmd_extract(args) -> int:
         bar.update(p.requests_done, p.requests_total, p.source_ms_done / 1000, p.elapsed_s,
                    force=p.requests_done == p.requests_total, video_total_s=p.duration_ms / 1000)
 
+    if args.shards and args.overwrite:
+        raise _errors.UsageError("--overwrite cannot be combined with --shards: shards are only written into a "
+                                 "new or empty folder")
+    interrupted = None
     try:
         result = extract_to_dir(args.video, args.bundle_dir, overwrite=args.overwrite, progress=on_progress,
                                 workers=args.workers, source_relpath=args.source_relpath,
                                 decode_from=args.decode_from, bundle_extra=args.bundle_extra,
                                 shards=args.shards, shard_bytes=args.shard_mb * 1024 * 1024)
+    except _errors.InterruptedAfterCommit as e:
+        # The bundle is whole and in place: report it as made, and say why
+        # the interrupt did not stop it.
+        interrupted, result = e, e.result
     except _errors.SourceIsDirectoryError as e:
         hint = f"; for a folder of videos use: {_prog()} batch {args.video} OUTPUT_ROOT"
         raise _errors.SourceIsDirectoryError(str(e) + hint, e.reason, e.path) from e
     finally:
         bar.close()
+    if interrupted is not None:
+        print(f"lifelog_compression: {interrupted}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json()))
     elif not args.quiet:

@@ -20,6 +20,7 @@ __all__ = [
     "NotAFolderError",
     "BatchFailedError",
     "MissingDependencyError",
+    "UsageError",
 ]
 
 
@@ -127,3 +128,21 @@ class MissingDependencyError(ExtractError, ImportError):
     """An optional dependency is not installed (the message names the extra)."""
 
     exit_code = 17
+
+
+class UsageError(ExtractError, ValueError):
+    """Usage error (bad arguments)."""
+
+    exit_code = 2
+
+
+class InterruptedAfterCommit(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) arrived while a finished bundle was being moved
+    into place: the move was completed first, so the bundle at ``bundle_dir``
+    is whole. ``result`` is the ExtractResult once extract_to_dir knows it."""
+
+    def __init__(self, bundle_dir):
+        super().__init__(f"{bundle_dir}: interrupted while the finished bundle was moved into place; "
+                         "the move was completed")
+        self.bundle_dir = bundle_dir
+        self.result = None

@@ -120,6 +120,14 @@ class ShardWriter:
     def commit(self, bundle: dict, extra_row_fields: dict) -> None:
         """Completes every shard, then renames them into place."""
         self._close_current()
+        try:
+            self._complete_shards(bundle, extra_row_fields)
+        except OSError as e:   # a full disk is the output's fault, not ours
+            raise OutputError(f"{self.out_dir}: cannot complete the shards: {e.strerror}") from e
+        for i, shard in enumerate(self._shards, 1):
+            os.rename(shard["path"], self.out_dir / f"shard-{i:04d}.tar")
+
+    def _complete_shards(self, bundle: dict, extra_row_fields: dict) -> None:
         count = len(self._shards)
         for i, shard in enumerate(self._shards, 1):
             lines = "".join(json.dumps({**self.rows[r], **extra_row_fields}, ensure_ascii=False) + "\n"
@@ -132,8 +140,6 @@ class ShardWriter:
             with tarfile.open(shard["path"], "a", format=tarfile.USTAR_FORMAT) as tar:
                 for name, data in members.items():
                     tar.addfile(_tarinfo(name, len(data)), io.BytesIO(data))
-        for i, shard in enumerate(self._shards, 1):
-            os.rename(shard["path"], self.out_dir / f"shard-{i:04d}.tar")
 
     def abandon(self) -> None:
         """Removes this writer's unfinished shards (nothing else)."""

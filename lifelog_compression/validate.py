@@ -40,6 +40,7 @@ from .bundle import load_bundle_metadata, load_manifest
 from .colour import HDR_TRANSFERS
 from .errors import ExtractError, MissingDependencyError, SourceNotFoundError
 from .optional import require
+from .telemetry.checks import capture_time_problem
 from .tonemap_reference import hdr_to_sdr
 
 if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
@@ -640,6 +641,10 @@ def validate_bundle(video: str | os.PathLike, bundle_dir: str | os.PathLike, *, 
             check.fail(COLOUR, f"{row.frame_relpath}: colours differ from the source frame by "
                        f"{check.colour_error:.1f} levels on average (> {MAX_COLOUR_ERROR:g}): "
                        "a range or matrix mix-up")
+        # Visual Bundle 1.1: captured_at is the capture clock's start + actual_ts_ms.
+        clock_problem = capture_time_problem(row, meta.raw.get("capture_clock"))
+        if clock_problem:
+            check.fail(TIME, clock_problem)
     return ValidationReport(
         video=str(video),
         bundle_dir=str(bundle_dir),

@@ -31,6 +31,10 @@ Conventions (each is proved by tests/test_fixtures.py with ffmpeg/ffprobe):
   ``transpose=clock``. We do not use ``-metadata:s:v:0 rotate=N``: FFmpeg 5.1
   ignores it when encoding, and with ``-c copy`` it writes the *inverse*
   matrix (a picture turned N degrees counter-clockwise).
+- ``hflip`` adds a mirror: a player mirrors the stored picture left-right
+  first, then turns it by ``rotate`` (csrc/extract.h's convention), so the 8
+  combinations give all 8 matrices (``hflip`` + 270 is the transpose, ``hflip``
+  + 90 the anti-transpose, ``hflip`` + 180 a vertical flip).
 - ``start_offset_s`` uses ``-output_ts_offset``. MP4 then starts at exactly
   that time (ffprobe's first pts_time == start_offset_s). MPEG-TS always adds
   the muxer's own 1.4 s on top (so a TS file starts at 1.4 s even without an
@@ -216,6 +220,7 @@ class Clip:
     start_offset_s: float = 0.0
     gop: int | None = None
     bframes: int | None = None
+    hflip: bool = False
     # Position of each kept frame on the constant-rate grid it was drawn on.
     grid_positions: list[int] = field(default_factory=list)
 
@@ -285,12 +290,14 @@ def _runs(positions: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def _stored_picture(index: int, display: tuple[int, int], pre_rotation: tuple[int, int],
-                    coded: tuple[int, int], rotate: int) -> np.ndarray:
-    """The coded frame whose display (stretch by SAR, then rotate clockwise) is
-    draw_frame(index, *display)."""
+                    coded: tuple[int, int], rotate: int, hflip: bool = False) -> np.ndarray:
+    """The coded frame whose display (stretch by SAR, mirror if hflip, then
+    rotate clockwise) is draw_frame(index, *display)."""
     picture = draw_frame(index, *display)
     # np.rot90 turns counter-clockwise: that undoes a clockwise display rotation.
     picture = np.rot90(picture, k=rotate // 90)
+    if hflip:
+        picture = picture[:, ::-1]   # a left-right mirror is its own inverse
     if pre_rotation != coded:
         shrink = pre_rotation[0] > coded[0]
         resample = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
@@ -311,6 +318,7 @@ def make_clip(
     gop: int | None = None,
     bframes: int | None = None,
     rotate: int = 0,
+    hflip: bool = False,
     sar: tuple[int, int] | None = None,
     start_offset_s: float = 0.0,
     drop_pattern: DropPattern = None,
@@ -322,8 +330,8 @@ def make_clip(
     float, "30000/1001" or Fraction); round(seconds * fps) frames are drawn.
     `gop` is the keyframe interval in frames (scene-cut keyframes are turned
     off so the GOP is exact), `bframes` the B-frame count (x264, x265,
-    MPEG-2). `rotate` (0/90/180/270, clockwise, MP4/MOV only) is written as the
-    track matrix; `sar` = (num, den) marks non-square pixels (display width =
+    MPEG-2). `rotate` (0/90/180/270, clockwise, MP4/MOV only) and `hflip` (a
+    left-right mirror before the turn) are written as the track matrix; `sar` = (num, den) marks non-square pixels (display width =
     width * num / den); the stored frames are pre-squeezed and pre-rotated so
     that a correct player shows draw_frame at the display size.
     `start_offset_s` shifts every timestamp (-output_ts_offset). `drop_pattern`
@@ -340,8 +348,8 @@ def make_clip(
     rotate %= 360
     if rotate not in (0, 90, 180, 270):
         raise ValueError(f"rotate={rotate}: only multiples of 90 degrees")
-    if rotate and container not in ("mp4", "mov"):
-        raise ValueError(f"rotate: the track matrix is an MP4/MOV feature, not {container}")
+    if (rotate or hflip) and container not in ("mp4", "mov"):
+        raise ValueError(f"rotate/hflip: the track matrix is an MP4/MOV feature, not {container}")
     rate = Fraction(fps) if not isinstance(fps, float) else Fraction(fps).limit_denominator(1001)
     total = max(1, round(seconds * rate))
 
@@ -384,7 +392,7 @@ def make_clip(
         try:
             for n in range(total):
                 if n in ordinal:
-                    frame = _stored_picture(ordinal[n], display, pre_rotation, (width, height), rotate)
+                    frame = _stored_picture(ordinal[n], display, pre_rotation, (width, height), rotate, hflip)
                 else:
                     # Dropped positions get a blank picture read_index rejects,
                     # so a frame that slips through the filter cannot pass as another.
@@ -399,8 +407,8 @@ def make_clip(
     if code != 0:
         tmp.unlink(missing_ok=True)
         raise RuntimeError(f"ffmpeg failed ({code}) making {path.name}: {message}\n{' '.join(args)}")
-    if rotate:
-        _write_track_matrix(tmp, rotate, pre_rotation)
+    if rotate or hflip:
+        _write_track_matrix(tmp, rotate, pre_rotation, hflip)
     os.replace(tmp, path)
 
     step_ms = 1000 / rate
@@ -420,6 +428,7 @@ def make_clip(
         pix_fmt=pix_fmt,
         container=container,
         rotate=rotate,
+        hflip=hflip,
         sar=sar,
         start_offset_s=start_offset_s,
         gop=gop,
@@ -461,20 +470,34 @@ def _boxes(data: bytes | memoryview, start: int, end: int):
         pos += size
 
 
-def _write_track_matrix(path: Path, rotate: int, size: tuple[int, int]) -> None:
-    """Overwrite the video track's tkhd matrix with a clockwise `rotate`.
+def track_matrix(rotate: int, hflip: bool = False) -> tuple[int, int, int, int]:
+    """(a, b, c, d) of the display matrix that mirrors left-right (if `hflip`)
+    and then turns clockwise by `rotate`.
 
-    ISO/IEC 14496-12 maps (x, y) to (a*x + c*y + tx, b*x + d*y + ty), y down.
-    A clockwise turn by theta is a = d = cos, b = sin, c = -sin; the
-    translation moves the turned picture back into positive coordinates, as
-    cameras write it (`size` is the un-rotated display size of the tkhd).
+    ISO/IEC 14496-12 maps (x, y) to (a*x + c*y + tx, b*x + d*y + ty), y down:
+    the row vector (x, y) times [[a, b], [c, d]]. A clockwise turn by theta is
+    a = d = cos, b = sin, c = -sin; the mirror is diag(-1, 1), and applied
+    first it is the left factor of the product.
+    """
+    cos, sin = {0: (1, 0), 90: (0, 1), 180: (-1, 0), 270: (0, -1)}[rotate]
+    turn = ((cos, sin), (-sin, cos))
+    first = ((-1, 0), (0, 1)) if hflip else ((1, 0), (0, 1))
+    (a, b), (c, d) = [[sum(first[i][k] * turn[k][j] for k in range(2)) for j in range(2)] for i in range(2)]
+    return a, b, c, d
+
+
+def _write_track_matrix(path: Path, rotate: int, size: tuple[int, int], hflip: bool = False) -> None:
+    """Overwrite the video track's tkhd matrix with `track_matrix(rotate, hflip)`.
+
+    The translation moves the transformed picture back into positive
+    coordinates, as cameras write it (`size` is the un-rotated display size of
+    the tkhd).
     """
     w, h = size
-    a, b, c, d, tx, ty = {
-        90: (0, 1, -1, 0, h, 0),
-        180: (-1, 0, 0, -1, w, h),
-        270: (0, -1, 1, 0, 0, w),
-    }[rotate]
+    a, b, c, d = track_matrix(rotate, hflip)
+    corners = [(x, y) for x in (0, w) for y in (0, h)]
+    tx = -min(a * x + c * y for x, y in corners)
+    ty = -min(b * x + d * y for x, y in corners)
     fixed = lambda v: int(v * 65536) & 0xFFFFFFFF  # 16.16, two's complement
     matrix = struct.pack(">9I", fixed(a), fixed(b), 0, fixed(c), fixed(d), 0, fixed(tx), fixed(ty), 0x40000000)
     data = bytearray(path.read_bytes())

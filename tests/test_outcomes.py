@@ -4,8 +4,11 @@ where extract fails, a killed writer's leftovers are removed by the next run,
 an interrupted swap is finished, and user mistakes are usage errors."""
 
 import io
+import json
 import os
 import random
+import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -16,6 +19,7 @@ from PIL import Image
 
 import lifelog_compression as lc
 from fixtures import make_clip, read_index
+from truth import assert_true_to_source
 from truth import assert_true_to_source
 
 
@@ -82,3 +86,156 @@ def test_iter_frames_raises_what_extract_raises(tmp_path):
     for f in frames:
         index = read_index(np.asarray(Image.open(io.BytesIO(f.jpeg)).convert("RGB")), f.content_rect)
         assert clip.times_by_index[index] == pytest.approx(f.actual_ts_ms, abs=1.0)
+
+
+# --- a full disk --------------------------------------------------------------
+
+def needs_mount_namespace():
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) for a private tmpfs of a given size")
+
+
+def test_full_disk_while_writing_metadata_manifest_and_bundle_json_is_exit_12(tmp_path):
+    """A tmpfs just too small, page by page: each write after the frames in
+    turn meets the full disk, and each time the answer is exit 12 in one line
+    with nothing left behind; one page more and the bundle is whole."""
+    needs_mount_namespace()
+    clip = make_clip(tmp_path / "c.mp4", codec="libx264", width=160, height=96, seconds=4.0, gop=10)
+    reference = tmp_path / "reference"
+    lc.extract_to_dir(clip.path, reference)
+    page = os.sysconf("SC_PAGESIZE")
+    frames_pages = sum(-(-p.stat().st_size // page) for p in (reference / "frames").iterdir())
+    later_files = {"metadata/source-metadata.json", "metadata/source-probe.json", "metadata/source-mdls.txt",
+                   "metadata/source-xattrs.txt", "manifest.jsonl", "bundle.json"}
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    failed_at = set()
+    for extra in range(0, 12):
+        script = (f"mount -t tmpfs -o size={(frames_pages + extra) * page} none {mnt} && "
+                  f"{sys.executable} -m lifelog_compression extract -q {clip.path} {mnt}/b; code=$?; "
+                  f"ls -A {mnt} >&2; if [ $code = 0 ]; then cp -r {mnt}/b {tmp_path}/made; fi; exit $code")
+        run = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+        if run.returncode == 0:
+            break
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode == 12, run.stderr
+        assert len(lines) == 1, f"one error line and an empty disk expected: {run.stderr}"
+        assert "No space left on device" in lines[0] and f"{mnt}/b" in lines[0], lines[0]
+        failed_at.add(lines[0].split("cannot write ")[1].split(":")[0])
+    else:
+        pytest.fail("the bundle never fitted")
+    assert later_files <= failed_at, f"writes never met the full disk: {sorted(later_files - failed_at)}"
+    assert_true_to_source(tmp_path / "made", clip)
+
+
+# --- leftovers of a killed writer --------------------------------------------
+
+def hidden(parent, name="b"):
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}."))
+
+
+def test_leftovers_of_a_killed_writer_are_removed_by_the_next_run(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", codec="libx264", width=160, height=96, seconds=30.0, gop=300)
+    out = tmp_path / "b"
+    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", "-q", "--workers", "1",
+                             str(clip.path), str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Killed once it has written a frame into its hidden folder.
+        while not list(tmp_path.glob(".b.partial-*/frames/00000001.jpg")):
+            assert proc.poll() is None, "the writer finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    left = hidden(tmp_path)
+    assert any(n.endswith(".lock") for n in left) and len(left) == 2, left
+    # Not ours to judge: a folder without a lock, and one whose writer lives.
+    (tmp_path / ".b.partial-0therapp").mkdir()
+    from lifelog_compression.workdir import WriterLock
+    alive = WriterLock(out)
+    alive.work_dir.mkdir()
+    try:
+        lc.extract_to_dir(clip.path, out)
+        assert hidden(tmp_path) == sorted([".b.partial-0therapp", alive.work_dir.name, alive.path.name])
+    finally:
+        alive.work_dir.rmdir()
+        alive.release()
+    assert len(assert_true_to_source(out, clip)) == 30
+
+
+KILLED_MID_SWAP = """
+import os, signal, sys
+from pathlib import Path
+from lifelog_compression.workdir import WriterLock
+out = Path(sys.argv[1])
+lock = WriterLock(out)
+lock.work_dir.mkdir()
+os.rename(out, lock.replaced_dir)     # the old bundle is aside...
+os.kill(os.getpid(), signal.SIGKILL)  # ...and the writer dies before its own is in place
+"""
+
+
+def test_a_bundle_moved_aside_by_a_killed_writer_is_put_back(clip, tmp_path):
+    c = clip("h264_bframes_mp4")
+    out = tmp_path / "b"
+    old = lc.extract_to_dir(c.path, out)
+    run = subprocess.run([sys.executable, "-c", KILLED_MID_SWAP, str(out)], capture_output=True, timeout=60)
+    assert run.returncode == -signal.SIGKILL and not out.exists()
+    with pytest.raises(lc.OutputError, match="exists and is not empty"):   # restored, so refused
+        lc.extract_to_dir(c.path, out)
+    assert hidden(tmp_path) == []
+    assert lc.load_bundle_metadata(out).bundle_id == old.bundle_id
+    assert_true_to_source(out, c)
+
+
+# --- Ctrl-C during the swap ---------------------------------------------------
+
+def test_ctrl_c_during_the_overwrite_swap_finishes_it_and_says_so(clip, tmp_path):
+    c = clip("h264_bframes_mp4")
+    out = tmp_path / "b"
+    old = lc.extract_to_dir(c.path, out)
+    # An old bundle with many files takes a while to delete: the swap window
+    # is wide enough to be hit from here.
+    clutter = out / "frames" / "old"
+    clutter.mkdir()
+    for i in range(20000):
+        (clutter / str(i)).touch()
+    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", "--overwrite", "--json", "-q",
+                             str(c.path), str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not list(tmp_path.glob(".b.replaced-*")):
+        assert proc.poll() is None, f"finished before the swap was seen: {proc.communicate()}"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "interrupted while the finished bundle was moved into place" in stderr
+    assert json.loads(stdout)["frame_count"] == 6
+    assert hidden(tmp_path) == []
+    assert lc.load_bundle_metadata(out).bundle_id != old.bundle_id and not clutter.exists()
+    assert len(assert_true_to_source(out, c)) == 6
+
+
+# --- user mistakes ------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("extract", "{clip}", "{out}", "--workers", "-3"),
+    ("extract", "{clip}", "{out}", "--shard-mb", "0"),
+    ("extract", "{clip}", "{out}", "--shards", "--overwrite"),
+    ("batch", "{dir}", "{out}", "--workers", "-1"),
+    ("pack", "{dir}", "{out}", "--shard-mb", "0"),
+])
+def test_user_mistakes_are_usage_errors(args, clip, tmp_path):
+    c = clip("short_mp4")
+    run = run_cli(*(a.format(clip=c.path, dir=c.path.parent, out=tmp_path / "o") for a in args))
+    line = one_line(run)
+    assert run.returncode == 2 and "error" in line and "internal" not in line, line
+    assert not (tmp_path / "o").exists()
+
+
+def test_api_mistakes_are_usage_errors(clip, tmp_path):
+    c = clip("short_mp4")
+    for kwargs in ({"workers": -3}, {"shards": True, "shard_bytes": 0}, {"shards": True, "overwrite": True}):
+        with pytest.raises(lc.UsageError) as info:
+            lc.extract_to_dir(c.path, tmp_path / "o", **kwargs)
+        assert isinstance(info.value, ValueError) and info.value.exit_code == 2
+    with pytest.raises(lc.UsageError):
+        lc.extract_directory_to_dir(c.path.parent, tmp_path / "o", workers=-1)
+    assert not (tmp_path / "o").exists()

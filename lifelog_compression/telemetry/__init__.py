@@ -181,6 +181,8 @@ class TelemetryReader(threading.Thread):
         self._args = (path, video_start_ms, duration_ms, summary)
         self.result: SourceTelemetry | None = None
         self.error: str | None = None
+        self.jsonl = ""
+        self._read = threading.Event()   # rows can be annotated; the artifact may still be in the making
 
     def run(self) -> None:
         path, start, duration, summary = self._args
@@ -188,10 +190,14 @@ class TelemetryReader(threading.Thread):
             self.result = read_source_telemetry(path, video_start_ms=start, duration_ms=duration, summary=summary)
         except Exception as e:   # a reader bug must not cost the user the bundle
             self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self._read.set()
+        if self.result is not None and self.result.has_samples:
+            self.jsonl = self.result.jsonl()   # beside the extraction too, not after it
 
     def row_fields(self, actual_ts_ms: float) -> dict:
         """``captured_at`` and ``location`` for one row (waits for the reader once)."""
-        self.join()
+        self._read.wait()
         if self.result is None:
             return {"captured_at": None, "location": None}
         return self.result.row_fields(actual_ts_ms)
@@ -207,5 +213,5 @@ class TelemetryReader(threading.Thread):
         bundle.update(self.result.bundle_fields())
         bundle["capture_clock"]["notes"] = self.result.clock.notes + self.result.notes
         if self.result.has_samples:
-            writer.write_text(TELEMETRY_ARTIFACT, self.result.jsonl())
+            writer.write_text(TELEMETRY_ARTIFACT, self.jsonl)
             bundle.setdefault("metadata_artifacts", {})["telemetry"] = TELEMETRY_ARTIFACT

@@ -26,6 +26,7 @@ from .model import Position, Telemetry
 
 MAX_SRT_BYTES = 256 * 1024 * 1024
 MAX_BLOCK_CHARS = 4096
+MAX_POSITIONS = 1_000_000   # 9 hours at 30 fps
 
 _RANGE = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})\s*-->\s*(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
 _NUM = r"(-?\d+(?:\.\d+)?)"
@@ -47,6 +48,8 @@ def _ms(h: str, m: str, s: str, frac: str) -> int:
 
 def parse_block(text: str, start_ms: float, telemetry: Telemetry) -> None:
     """Adds what one subtitle block's text says at ``start_ms``."""
+    if len(telemetry.positions) >= MAX_POSITIONS or len(telemetry.camera_times) >= MAX_POSITIONS:
+        return
     text = _TAGS.sub(" ", text[:MAX_BLOCK_CHARS])
     m = _DATETIME.search(text)
     if m:

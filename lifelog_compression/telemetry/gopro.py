@@ -21,8 +21,14 @@ from . import gpmf
 from .model import FIX_NAMES, Position, Telemetry
 
 _GPS_EPOCH_2000 = datetime(2000, 1, 1, tzinfo=timezone.utc)
-# Bytes of GPMF read at most (an hour of GoPro telemetry is ~25 MB).
-MAX_GPMF_BYTES = 512 * 1024 * 1024
+# Bytes of GPMF read at most (an hour of GoPro telemetry is ~25 MB), and
+# samples kept at most (GPS5 at 18 Hz is 65 000 an hour, CORI at 60 fps
+# 216 000): a forged track cannot make the reader take unbounded time or memory.
+MAX_GPMF_BYTES = 256 * 1024 * 1024
+MAX_POSITIONS = 1_000_000
+MAX_ORIENTATIONS = 500_000
+# The streams decoded; the others are counted, not unpacked.
+DECODED = {"GPS5", "GPS9", "CORI"}
 
 
 def parse_gpsu(text: str) -> datetime | None:
@@ -56,6 +62,13 @@ def read_payload(payload: bytes, start_ms: float, duration_ms: float, out: dict[
     for stream in gpmf.streams(payload):
         tel = out.setdefault(stream.device, Telemetry(source="gpmf", device=stream.device))
         for item, props in stream.data:
+            if item.key not in DECODED:
+                tel.streams[item.key] = tel.streams.get(item.key, 0) + item.repeat
+                continue
+            if len(tel.positions) >= MAX_POSITIONS or len(tel.orientation) >= MAX_ORIENTATIONS:
+                if "sample limit" not in " ".join(tel.notes):
+                    tel.notes.append(f"GPMF sample limit reached at {start_ms:.0f} ms: later samples are not read")
+                return
             try:
                 rows = gpmf.numbers(item, props)
             except gpmf.GpmfError as e:

@@ -14,7 +14,7 @@ def rfc3339(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass
+@dataclass(slots=True)
 class Position:
     """One position sample. ``t_ms`` is on the video timeline; ``utc`` is the
     sample's own GPS time stamp where the source gives one per sample."""
@@ -78,8 +78,8 @@ class Telemetry:
         records = [(p.t_ms, p.to_json()) for p in self.positions]
         records += [(t, {"t_ms": round(t, 3), "kind": "orientation", "source": "gpmf",
                          "quat_wxyz": [round(v, 6) for v in q]}) for t, q in self.orientation]
-        records += [(t, {"t_ms": round(t, 3), "kind": "gps_time", "utc": rfc3339(u)}) for t, u in self.gps_times
-                    if not any(p.utc for p in self.positions)]
+        if not any(p.utc for p in self.positions):   # GPS9 stamps every position itself
+            records += [(t, {"t_ms": round(t, 3), "kind": "gps_time", "utc": rfc3339(u)}) for t, u in self.gps_times]
         records += [(t, {"t_ms": round(t, 3), "kind": "camera_time", "local": c.isoformat(timespec="milliseconds")})
                     for t, c in self.camera_times]
         if self.clip_point is not None:

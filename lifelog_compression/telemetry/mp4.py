@@ -221,7 +221,8 @@ def _parse_trak(buf: memoryview, start: int, end: int, movie_timescale: int) -> 
                     track.timescale, track.duration = struct.unpack_from(">IQ", buf, ps + 20)
                 else:
                     track.timescale, track.duration = struct.unpack_from(">II", buf, ps + 12)
-            elif kind == b"hdlr" and pe - ps >= 24:
+            elif kind == b"hdlr" and pe - ps >= 24 and not track.handler:
+                # The media handler (mdia) comes before minf's data handler ('alis', 'url ').
                 track.handler = bytes(buf[ps + 8:ps + 12]).decode("latin-1")
                 name = bytes(buf[ps + 24:pe]).strip(b"\x00")
                 # QuickTime writes a Pascal string (length byte first), MP4 a C string.
@@ -282,8 +283,9 @@ def _parse_meta(buf: memoryview, ps: int, pe: int, tags: dict[str, str]) -> None
     items: list[tuple[int, int, int]] = []
     for kind, s, e in _boxes(buf, ps, pe):
         if kind == b"keys" and e - s >= 8:
+            # Each key is a box whose type is its namespace ('mdta') and whose payload is its name.
             for _, ks, ke in _boxes(buf, s + 8, e):
-                keys.append(bytes(buf[ks + 4:ke]).decode("utf-8", "replace") if ke - ks >= 4 else "")
+                keys.append(bytes(buf[ks:ke]).decode("utf-8", "replace"))
         elif kind == b"ilst":
             for item, s2, e2 in _boxes(buf, s, e):
                 items.append((struct.unpack(">I", item)[0], s2, e2))

@@ -58,7 +58,7 @@ class Track:
             "lat": round(a.lat + w * (b.lat - a.lat), 7),
             "lon": round(lon, 7),
             "alt_m": _mix(a.alt_m, b.alt_m, w, 2),
-            "speed_mps": _mix(a.speed_mps, b.speed_mps, w, 2),
+            "speed_mps": _mix(a.speed_mps, b.speed_mps, w, 3),
             "fix": "3d" if a.fix == b.fix == "3d" else "2d",
             "source": a.source,
             "sample_gap_ms": round(min(t_ms - a.t_ms, b.t_ms - t_ms), 1),

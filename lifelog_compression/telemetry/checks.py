@@ -1,0 +1,35 @@
+"""What ``validate`` checks of the 1.1 time fields: every row's
+``captured_at`` is the capture clock's start plus its ``actual_ts_ms``, so
+capture times rise with the rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+    return t if t.tzinfo else None
+
+
+def capture_time_problem(row, capture_clock: dict | None) -> str | None:
+    """Why this manifest row's ``captured_at`` disagrees with bundle.json's
+    ``capture_clock``, or None (also None for a bundle without 1.1 fields)."""
+    if capture_clock is None or "captured_at" not in row.extra:
+        return None
+    captured = row.extra["captured_at"]
+    start = capture_clock.get("start_utc")
+    if start is None:
+        return None if captured is None else f"{row.frame_relpath}: captured_at {captured} but the capture clock has no start"
+    expected = _time(start)
+    got = _time(captured) if captured is not None else None
+    if expected is None or got is None:
+        return f"{row.frame_relpath}: captured_at {captured!r} is not an RFC 3339 time with a zone"
+    expected += timedelta(milliseconds=row.actual_ts_ms)
+    if abs((got - expected).total_seconds()) > 0.0015:
+        return (f"{row.frame_relpath}: captured_at {captured} is not the capture clock's start + actual_ts_ms "
+                f"({expected.isoformat(timespec='milliseconds')})")
+    return None
