@@ -85,6 +85,17 @@ static const struct {
     {LC_ERR_CANCELLED, "ExtractError"},
 };
 
+/* lc_open's poll: Ctrl-C while a backend waits for the platform (AVFoundation
+ * loading an asset's keys). `opaque` is the opening thread's saved state. */
+static int open_poll(void *opaque)
+{
+    PyThreadState **tstate = opaque;
+    PyEval_RestoreThread(*tstate);
+    int stop = PyErr_CheckSignals() < 0;
+    *tstate = PyEval_SaveThread();
+    return stop;
+}
+
 /* Raises the exception for a backend status, message "PATH: reason". */
 static void raise_status(lc_status status, PyObject *path, const char *err)
 {
@@ -170,13 +181,14 @@ static int Source_init(SourceObject *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    status = lc_open(PyBytes_AS_STRING(path_bytes), &src, err);
-    Py_END_ALLOW_THREADS
+    PyThreadState *tstate = PyEval_SaveThread();
+    status = lc_open(PyBytes_AS_STRING(path_bytes), &src, open_poll, &tstate, err);
+    PyEval_RestoreThread(tstate);
     self->busy = 0;
     Py_DECREF(path_bytes);
     if (status != LC_OK) {
-        raise_status(status, self->path, err);
+        if (!PyErr_Occurred())   /* Ctrl-C while opening: KeyboardInterrupt is already set */
+            raise_status(status, self->path, err);
         return -1;
     }
     self->src = src;

@@ -11,6 +11,7 @@ itself).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # Transfer characteristics (FFmpeg's names) that need tone mapping for SDR.
 HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
@@ -19,12 +20,12 @@ OUTPUT = "JFIF YCbCr (BT.601 matrix, full range), SDR, BT.709 primaries"
 _PEAK = re.compile(r"up to (\d+(?:\.\d+)?) cd/m2 \(([^)]*)\)")
 
 
-def colour_doc(summary: dict, mappings: list[str], backend: str) -> tuple[dict, list[str]]:
+def colour_doc(summary: dict[str, Any], mappings: list[str], backend: str) -> tuple[dict[str, Any], list[str]]:
     """bundle.json's ``colour`` object and any notes, from the probe summary
     and the distinct ``colour_mapping`` lines the backend reported."""
     transfer = summary.get("color_transfer")
     primaries = summary.get("color_primaries")
-    doc: dict = {
+    doc: dict[str, Any] = {
         "source_transfer": transfer,
         "source_primaries": primaries,
         "source_matrix": summary.get("color_matrix"),

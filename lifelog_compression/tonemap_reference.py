@@ -26,25 +26,32 @@ HLG_B = 1 - 4 * HLG_A
 HLG_GAMMA = 1.2
 
 
-def _gamut_2020_to_709(np):
-    def to_xyz(primaries, white):
+def _gamut_2020_to_709() -> "np.ndarray":
+    import numpy as np
+
+    def to_xyz(primaries: list[tuple[float, float]], white: tuple[float, float]) -> "np.ndarray":
         xyz = np.array([[x / y, 1.0, (1 - x - y) / y] for x, y in primaries]).T
         w = np.array([white[0] / white[1], 1.0, (1 - white[0] - white[1]) / white[1]])
-        return xyz * np.linalg.solve(xyz, w)
+        scaled: np.ndarray = xyz * np.linalg.solve(xyz, w)
+        return scaled
 
     d65 = (0.3127, 0.3290)
     bt2020 = to_xyz([(0.708, 0.292), (0.170, 0.797), (0.131, 0.046)], d65)
     bt709 = to_xyz([(0.640, 0.330), (0.300, 0.600), (0.150, 0.060)], d65)
-    return np.linalg.inv(bt709) @ bt2020
+    matrix: np.ndarray = np.linalg.inv(bt709) @ bt2020
+    return matrix
 
 
-def _mobius(np, x, j: float, peak: float):
+def _mobius(x: "np.ndarray", j: float, peak: float) -> "np.ndarray":
+    import numpy as np
+
     if peak <= 1.0:
         return x
     a = -j * j * (peak - 1) / (j * j - 2 * j + peak)
     b = (j * j - 2 * j * peak + peak) / (peak - 1)
     scale = (b * b + 2 * b * j + j * j) / (b - a)
-    return np.where(x <= j, x, scale * (x + a) / (x + b))
+    rolled: np.ndarray = np.where(x <= j, x, scale * (x + a) / (x + b))
+    return rolled
 
 
 def hdr_to_sdr(signal: "np.ndarray", transfer: str, bt2020: bool, peak_cd_m2: float | None) -> "np.ndarray":
@@ -68,7 +75,8 @@ def hdr_to_sdr(signal: "np.ndarray", transfer: str, bt2020: bool, peak_cd_m2: fl
     else:
         raise ValueError(f"not an HDR transfer: {transfer}")
     if bt2020:
-        light = light @ _gamut_2020_to_709(np).T
+        light = light @ _gamut_2020_to_709().T
     top = np.maximum(light.max(axis=-1), 1e-12)
-    light = light * (_mobius(np, top, KNEE, peak / REFERENCE_WHITE) / top)[..., None]
-    return np.clip(light, 0.0, 1.0) ** (1 / 2.4)
+    light = light * (_mobius(top, KNEE, peak / REFERENCE_WHITE) / top)[..., None]
+    encoded: np.ndarray = np.clip(light, 0.0, 1.0) ** (1 / 2.4)
+    return encoded
