@@ -126,6 +126,9 @@ typedef struct lc_frame {
     size_t rgb_size;
     int *rgb_adopted;            /* ...unless the sink sets *rgb_adopted = 1 (when non-NULL):
                                     then the buffer is the sink's, to release with lc_free */
+    const char *colour_mapping;  /* what was done to the colours beyond the matrix and range
+                                    conversion (an HDR tone map), as one line; NULL when nothing.
+                                    Valid only during the sink call. */
 } lc_frame;
 
 /* Return 0 to go on, non-zero to stop (lc_extract then returns LC_ERR_CANCELLED). */

@@ -97,6 +97,9 @@ lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src);
 lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out,
                            char err[LC_ERRMSG_SIZE]);
 void lc_canvas_free(lc_canvas *cv);
+/* LC_ERR_UNSUPPORTED for sources whose colours cannot be pictured right
+ * (Dolby Vision profile 5): reported instead of mis-rendered. */
+lc_status lc_canvas_check(const lc_source *src, char err[LC_ERRMSG_SIZE]);
 
 /* ffprobe_json.c */
 char *lc_build_probe_json(const lc_source *src);

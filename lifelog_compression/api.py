@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import __version__, _core
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
+from .colour import colour_doc
 from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
 from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
@@ -21,10 +22,6 @@ from .timeline import timeline_notes
 if TYPE_CHECKING:
     from ._core import CoreFrame
     from .shards import ShardWriter
-
-
-# Transfer characteristics (FFmpeg's names) that need tone mapping for SDR.
-HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
 
 
 @dataclass(frozen=True)
@@ -156,13 +153,12 @@ def extract_to_dir(
             hasher.join()
             notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
                                    recipe, probe, info["duration_ms"])
-            transfer = probe.get("summary", {}).get("color_transfer")
-            if _core.backend == "ffmpeg" and transfer in HDR_TRANSFERS:
-                notes.append(f"HDR source ({HDR_TRANSFERS[transfer]}): frames are converted without tone "
-                             "mapping, so bright scenes look flat or dark")
+            colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
+            notes.extend(colour_notes)
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
             bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher, threads)
+            bundle["colour"] = colour
             telemetry.finish(writer, bundle)
             bundle.update(bundle_extra or {})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
@@ -224,12 +220,16 @@ class _Collector:
         self.last_actual_ms: int | None = None
         self.keyframe_hits = 0
         self.frames_decoded = 0
+        self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
         self.annotate: Callable[[float], dict[str, Any]] = lambda actual_ms: {}   # captured_at, location
 
     def on_frame(self, f: CoreFrame) -> None:
         self.frames_decoded += f["frames_decoded"]
+        mapping = f.get("colour_mapping")
+        if mapping and mapping not in self.colour_mappings:
+            self.colour_mappings.append(mapping)
         actual_us = f["actual_us"]
         if f["jpeg"] is None or actual_us is None:
             self.missing.append(f["requested_ms"])
