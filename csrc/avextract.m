@@ -1,8 +1,10 @@
 /*
  * avextract.m: the macOS backend of extract.h, on AVFoundation (decoding and
  * geometry), CoreGraphics (the canvas) and ImageIO (JPEG). Compiled with
- * -fobjc-arc. Never compiled on the machine it was written on: every Apple name
- * here was checked against Apple's documentation, see docs/macos-backend.md.
+ * -fobjc-arc. Compiled and linked against real Apple SDK files (12, 14, 15) on
+ * Linux, never run on a Mac: see docs/macos-backend.md. What it shares with
+ * the FFmpeg backend (path checks, box scan, display matrix, duration rule,
+ * the error line) is plain C in sourcefile.c.
  *
  * Rules kept throughout:
  *   - every exported function wraps its work in @autoreleasepool and @try, so
@@ -19,13 +21,10 @@
 #import <Foundation/Foundation.h>
 #import <ImageIO/ImageIO.h>
 
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "extract.h"
 #include "sourcefile.h"
@@ -92,20 +91,31 @@ static NSString *container_name(const lc_mp4_boxes *b)
     return strncmp(b->brand, "3g", 2) ? @"mp4" : @"3gp";
 }
 
-/* Loads keys the documented way and reports the first failure. Blocking is fine
- * here: module.c released the GIL, and the handler runs on a queue of
- * AVFoundation's, never on the (runloop-less) calling thread. */
-static BOOL load_keys(id<AVAsynchronousKeyValueLoading> obj, NSArray<NSString *> *keys, NSError **error)
+typedef enum load_result { LOADED, LOAD_FAILED, LOAD_CANCELLED } load_result;
+
+/* Loads keys the documented way and reports the first failure. Waiting here is
+ * fine (module.c released the GIL; the handler runs on a queue of
+ * AVFoundation's, never on the runloop-less calling thread), but loading can
+ * take long on a slow or network volume, so the wait is cut into 100 ms slices
+ * and `poll` (Ctrl-C) is asked between them; a stop cancels an asset's loading. */
+static load_result load_keys(id<AVAsynchronousKeyValueLoading> obj, NSArray<NSString *> *keys, lc_poll_fn poll,
+                             void *ctx, NSError **error)
 {
     dispatch_semaphore_t done = dispatch_semaphore_create(0);
     [obj loadValuesAsynchronouslyForKeys:keys completionHandler:^{
-        dispatch_semaphore_signal(done);
+        dispatch_semaphore_signal(done);   /* the block keeps the semaphore alive after a stop */
     }];
-    dispatch_semaphore_wait(done, DISPATCH_TIME_FOREVER);
+    while (dispatch_semaphore_wait(done, dispatch_time(DISPATCH_TIME_NOW, 100 * NSEC_PER_MSEC)) != 0) {
+        if (poll && poll(ctx) != 0) {
+            if ([(id)obj isKindOfClass:[AVAsset class]])
+                [(AVAsset *)obj cancelLoading];
+            return LOAD_CANCELLED;
+        }
+    }
     for (NSString *key in keys)
         if ([obj statusOfValueForKey:key error:error] != AVKeyValueStatusLoaded)
-            return NO;
-    return YES;
+            return LOAD_FAILED;
+    return LOADED;
 }
 
 /* tracksWithMediaType: is deprecated for Objective-C at macOS 15; filtering
@@ -152,13 +162,18 @@ static lc_status classify_failure(const char *path, NSError *error, char *err)
     return lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file AVFoundation recognises: %s", why);
 }
 
-static lc_status open_asset(lc_source *src, char *err)
+static lc_status open_asset(lc_source *src, lc_poll_fn poll, void *ctx, char *err)
 {
     NSURL *url = [NSURL fileURLWithFileSystemRepresentation:src->path isDirectory:NO relativeToURL:nil];
     AVURLAsset *asset = [AVURLAsset URLAssetWithURL:url
                                             options:@{AVURLAssetPreferPreciseDurationAndTimingKey : @YES}];
     NSError *error = nil;
-    if (!asset || !load_keys(asset, @[ @"tracks", @"duration", @"hasProtectedContent" ], &error))
+    load_result loaded = asset ? load_keys(asset, @[ @"tracks", @"duration", @"hasProtectedContent" ], poll, ctx,
+                                           &error)
+                               : LOAD_FAILED;
+    if (loaded == LOAD_CANCELLED)
+        return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
+    if (loaded != LOADED)
         return classify_failure(src->path, error, err);
     AVAssetTrack *video = first_track(asset, AVMediaTypeVideo);
     if (!video) {
@@ -167,8 +182,11 @@ static lc_status open_asset(lc_source *src, char *err)
         return lc_fail(err, LC_ERR_NO_VIDEO, "no video stream (%lu track(s), none of them video)",
                     (unsigned long)asset.tracks.count);
     }
-    if (!load_keys(video, @[ @"formatDescriptions", @"timeRange", @"naturalSize", @"preferredTransform",
-                              @"decodable" ], &error))
+    loaded = load_keys(video, @[ @"formatDescriptions", @"timeRange", @"naturalSize", @"preferredTransform",
+                                 @"decodable" ], poll, ctx, &error);
+    if (loaded == LOAD_CANCELLED)
+        return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
+    if (loaded != LOADED)
         return lc_fail(err, LC_ERR_DAMAGED, "the video track cannot be read: %s", utf8(error.localizedDescription));
     if (video.formatDescriptions.count == 0)
         return lc_fail(err, LC_ERR_DAMAGED, "the video track has no sample description");
@@ -208,7 +226,7 @@ static lc_status open_asset(lc_source *src, char *err)
     return LC_OK;
 }
 
-lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
+lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE])
 {
     lc_status status = lc_check_path(path, err);
     lc_source *src = NULL;
@@ -222,7 +240,7 @@ lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
     }
     @autoreleasepool {
         @try {
-            status = open_asset(src, err);
+            status = open_asset(src, poll, ctx, err);
         } @catch (id e) {
             status = from_exception(e, err);
         }
@@ -297,15 +315,20 @@ static NSString *ext_string(CMFormatDescriptionRef desc, CFStringRef key)
 
 static id bit_depth(CMFormatDescriptionRef desc)
 {
+    /* The key is macOS 12.0 (CMFormatDescription.h of SDK 12: API_AVAILABLE
+     * (macos(12.0))). The #if keeps an SDK 11 build compiling; @available
+     * keeps macOS 11 from reading the symbol, which the compiler weak-links
+     * for a deployment target below 12 (an address test would be flagged as
+     * always true at target 12 and above). */
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 120000
     if (@available(macOS 12.0, *)) {
-        /* Availability of this key was not confirmed (docs/macos-backend.md):
-         * the address test keeps an older system from reading a missing symbol. */
-        if (&kCMFormatDescriptionExtension_BitsPerComponent != NULL) {
-            id v = (__bridge id)CMFormatDescriptionGetExtension(desc, kCMFormatDescriptionExtension_BitsPerComponent);
-            if ([v isKindOfClass:[NSNumber class]])
-                return v;
-        }
+        id v = (__bridge id)CMFormatDescriptionGetExtension(desc, kCMFormatDescriptionExtension_BitsPerComponent);
+        if ([v isKindOfClass:[NSNumber class]])
+            return v;
     }
+#else
+    (void)desc;
+#endif
     return [NSNull null];
 }
 
@@ -625,13 +648,33 @@ static void extract_cleanup(extract_res *r)
     }
 }
 
-static lc_status encode_frame(extract_res *r, lc_rect rect, const lc_recipe *recipe, char *err)
+/* Draws the decoded picture (as stored, track matrix not applied) into the
+ * content rect, oriented by extract.h's convention: mirrored left-right if
+ * hflip, then turned clockwise. CoreGraphics' bitmap space has y up, so a
+ * clockwise turn on screen is a negative angle; the CTM call made last acts
+ * first on the picture, so the mirror is the last call. */
+static void draw_oriented(CGContextRef cg, CGImageRef image, CGRect dst, int rotation_degrees, int hflip)
+{
+    int quarter = rotation_degrees % 180 != 0;
+    CGFloat w = quarter ? dst.size.height : dst.size.width;   /* the picture's size before the turn */
+    CGFloat h = quarter ? dst.size.width : dst.size.height;
+    CGContextSaveGState(cg);
+    CGContextTranslateCTM(cg, CGRectGetMidX(dst), CGRectGetMidY(dst));
+    CGContextRotateCTM(cg, -rotation_degrees * M_PI / 180.0);
+    if (hflip)
+        CGContextScaleCTM(cg, -1, 1);
+    CGContextDrawImage(cg, CGRectMake(-w / 2, -h / 2, w, h), image);
+    CGContextRestoreGState(cg);
+}
+
+static lc_status encode_frame(extract_res *r, const lc_source_info *info, lc_rect rect, const lc_recipe *recipe,
+                              char *err)
 {
     /* CoreGraphics counts y from the bottom; the contract's content_y from the top. */
     CGRect dst = CGRectMake(rect.x, recipe->canvas_height - rect.y - rect.height, rect.width, rect.height);
     CGContextSetRGBFillColor(r->canvas, 0, 0, 0, 1);   /* bitmap contents start undefined */
     CGContextFillRect(r->canvas, CGRectMake(0, 0, recipe->canvas_width, recipe->canvas_height));
-    CGContextDrawImage(r->canvas, dst, r->image);
+    draw_oriented(r->canvas, r->image, dst, info->rotation_degrees, info->hflip);
     r->drawn = CGBitmapContextCreateImage(r->canvas);
     r->jpeg = CFDataCreateMutable(kCFAllocatorDefault, 0);
     r->dest = r->jpeg ? CGImageDestinationCreateWithData(r->jpeg, CFSTR("public.jpeg"), 1, NULL) : NULL;
@@ -671,7 +714,7 @@ static lc_status deliver(const lc_source *src, LCAVExtractBatch *batch, size_t i
         int64_t t_us = requests_ms[i] * 1000;
         if (actual_us >= t_us - recipe->tolerance_before_ms * 1000LL &&
             actual_us <= t_us + recipe->tolerance_after_ms * 1000LL) {
-            if ((status = encode_frame(r, rect, recipe, err)) != LC_OK)
+            if ((status = encode_frame(r, &src->info, rect, recipe, err)) != LC_OK)
                 goto done;
             frame.obtained = LC_OBTAINED_PLATFORM;
             frame.actual_us = actual_us;
@@ -715,19 +758,30 @@ static lc_status run_extract(lc_source *src, const int64_t *requests_ms, size_t 
         return lc_fail(err, LC_ERR_NOMEM, "cannot create the image generator");
     r->generator = CFBridgingRetain(generator);
     r->batch = CFBridgingRetain(batch);
-    generator.appliesPreferredTrackTransform = YES;
+    /* The orientation is drawn here (draw_oriented), not by the generator:
+     * Apple documents appliesPreferredTrackTransform for "rotation by 90, 180,
+     * or 270 degrees" only, and mirrored matrices must come out exactly as the
+     * FFmpeg backend draws them (extract.h's convention, from the same
+     * decomposition in sourcefile.c). */
+    generator.appliesPreferredTrackTransform = NO;
     generator.requestedTimeToleranceBefore = CMTimeMake(recipe->tolerance_before_ms, 1000);
     generator.requestedTimeToleranceAfter = CMTimeMake(recipe->tolerance_after_ms, 1000);
 #if LC_AV_MAXIMUM_SIZE
-    /* Apple does not say whether maximumSize bounds the picture before or after
-     * the track transform. A square box as long as the content rect's long side
-     * gives the content rect's size either way (the aspect ratio is kept). The
-     * generator never scales up; CoreGraphics does that when drawing. */
+    /* The generator's picture is the stored one (no track transform): a square
+     * box as long as the content rect's long side bounds it to the content
+     * rect's size, turned or not (the aspect ratio is kept). The generator
+     * never scales up; CoreGraphics does that when drawing. */
     CGFloat box = rect.width > rect.height ? rect.width : rect.height;
     generator.maximumSize = CGSizeMake(box, box);
 #endif
+    /* dynamicRangePolicy exists only in the macOS 15 SDK (Xcode 16): @available
+     * guards at run time only, so older SDKs (Xcode 15, the default on GitHub's
+     * macos-14 image) need the compile-time test too. ForceSDR is the
+     * documented default; setting it states the intent (PQ/HLG -> BT.709). */
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000
     if (@available(macOS 15.0, *))
         generator.dynamicRangePolicy = AVAssetImageGeneratorDynamicRangePolicyForceSDR;
+#endif
 
     r->space = CGColorSpaceCreateWithName(kCGColorSpaceSRGB);
     r->canvas = r->space ? CGBitmapContextCreate(NULL, (size_t)recipe->canvas_width, (size_t)recipe->canvas_height,

@@ -53,6 +53,10 @@ typedef enum lc_status {
  * requests are the whole-millisecond times t < duration_ms, so rounding up
  * makes that exactly "t < the true duration": 3000.4 ms gives 3001 and a
  * request at 3000, which the last frame (shown until 3000.4) can answer.
+ * A header's claim is checked against what the file holds (the FFmpeg
+ * backend: index entries that lie inside the file, the last packets read from
+ * its tail; raw streams: their frame count): the smaller is reported, so a
+ * forged or cut-off file never makes requests for what is not there.
  *
  * Orientation (rotation_degrees, hflip): the picture as stored (decoded, after
  * the sample aspect ratio) is first mirrored left-right if hflip, then turned
@@ -122,6 +126,9 @@ typedef struct lc_frame {
     size_t rgb_size;
     int *rgb_adopted;            /* ...unless the sink sets *rgb_adopted = 1 (when non-NULL):
                                     then the buffer is the sink's, to release with lc_free */
+    const char *colour_mapping;  /* what was done to the colours beyond the matrix and range
+                                    conversion (an HDR tone map), as one line; NULL when nothing.
+                                    Valid only during the sink call. */
 } lc_frame;
 
 /* Return 0 to go on, non-zero to stop (lc_extract then returns LC_ERR_CANCELLED). */
@@ -136,7 +143,12 @@ const char *lc_backend_name(void);
 /* Versions of the libraries the backend runs on, as one line. */
 const char *lc_backend_versions(void);
 
-lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE]);
+/* poll (may be NULL) is called about every 100 ms, on the calling thread, while
+ * the backend waits for the platform inside lc_open (AVFoundation loads an
+ * asset's keys asynchronously, which can take long on a slow or network
+ * volume); non-zero stops with LC_ERR_CANCELLED. The FFmpeg backend opens
+ * without such waits and does not call it. */
+lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE]);
 const lc_source_info *lc_info(const lc_source *src);
 
 /* Full container/stream probe as a JSON object text, malloc'd (free with lc_free):

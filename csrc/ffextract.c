@@ -22,12 +22,12 @@
 
 #define LOOKAHEAD 32
 #define MAX_WORKERS 16
-#define PENDING_MAX 4
 
 typedef struct slot {
     int ready;
     lc_frame frame;
     unsigned char *jpeg;   /* owned copy of the JPEG or RGB bytes, freed once the sink had it */
+    char *colour_mapping;  /* owned copy: the canvas that wrote it may be gone by delivery */
 } slot;
 
 typedef struct job {
@@ -38,214 +38,41 @@ typedef struct job {
     lc_chunk *chunks;
     size_t n_chunks;
     slot *slots;
-    int sequential;          /* no trustworthy index: skip forward over packets instead of seeking */
     int decoder_threads;
     size_t lookahead;        /* requests a worker may run ahead of the sink */
     pthread_mutex_t mu;
     pthread_cond_t changed;
     size_t next_chunk, delivered;
     int stop, workers_running;
+    int64_t end_us;          /* the last picture of the file, once a worker decoded to its end */
     lc_status status;
     char err[LC_ERRMSG_SIZE];
 } job;
 
-/* A worker's decoding session: which keyframe it decodes forward from. */
 typedef struct worker {
     job *job;
     pthread_t thread;
-    AVFormatContext *fmt;
-    AVCodecContext *dec;
-    AVPacket *pkt;
-    int held;                /* pkt holds the keyframe packet, not yet sent */
-    AVFrame *pending[PENDING_MAX];   /* decoded but not yet consumed, in time order */
-    int n_pending;
+    lc_session session;
     lc_canvas *canvas;
-    long session_keyframe;   /* -1: no session (after a drain or an error) */
-    int64_t floor_us;        /* frames before the keyframe are leading pictures: dropped */
-    int drained, eof;
-    int64_t read_ordinal;    /* video packets read so far (sequential mode) */
-    int decoded;             /* frames the decoder produced for the current request */
 } worker;
-
-/* Read without the lock, between packets, so a stop (Ctrl-C, a sink that
- * quits) ends a long forward decode at once instead of after the request. */
-static int stopping(const job *j)
-{
-    return __atomic_load_n(&j->stop, __ATOMIC_RELAXED);
-}
-
-static void clear_pending(worker *w)
-{
-    while (w->n_pending > 0)
-        av_frame_free(&w->pending[--w->n_pending]);
-}
-
-static void push_pending_front(worker *w, AVFrame *f)
-{
-    if (w->n_pending == PENDING_MAX) {
-        av_frame_free(&f);
-        return;
-    }
-    memmove(&w->pending[1], &w->pending[0], sizeof(AVFrame *) * w->n_pending);
-    w->pending[0] = f;
-    w->n_pending++;
-}
-
-static int64_t frame_us(const worker *w, const AVFrame *f)
-{
-    int64_t ts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
-    return ts == AV_NOPTS_VALUE ? INT64_MIN : lc_pts_to_us(w->job->src, ts);
-}
-
-static int64_t packet_ts(const AVPacket *p)
-{
-    return p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
-}
-
-/* Next packet of the video stream; AVERROR_EOF at the end or on a read error
- * (a truncated file simply ends there). */
-static int read_video_packet(worker *w)
-{
-    for (;;) {
-        int ret = av_read_frame(w->fmt, w->pkt);
-        if (ret < 0)
-            return ret == AVERROR(EAGAIN) ? ret : AVERROR_EOF;
-        if (w->pkt->stream_index == w->job->src->stream_index) {
-            w->read_ordinal++;
-            return 0;
-        }
-        av_packet_unref(w->pkt);
-    }
-}
-
-static lc_status reopen(worker *w, char err[LC_ERRMSG_SIZE])
-{
-    lc_close_demuxer(w->job->src, &w->fmt);
-    w->read_ordinal = 0;
-    return lc_open_demuxer(w->job->src, &w->fmt, err);
-}
-
-/* Starts a session at keyframe k: the demuxer positioned so that pkt holds
- * the keyframe's packet, the decoder empty. */
-static lc_status start_session(worker *w, size_t k, char err[LC_ERRMSG_SIZE])
-{
-    const lc_source *src = w->job->src;
-    const lc_keyframe *kf = &src->keyframes[k];
-    lc_status status;
-    av_packet_unref(w->pkt);
-    w->held = 0;
-    clear_pending(w);
-    avcodec_flush_buffers(w->dec);
-    w->session_keyframe = -1;
-    w->drained = w->eof = 0;
-    if (w->job->sequential) {
-        /* Forward only: skip packets up to the keyframe's position, or start
-         * over from the top when it lies behind us. */
-        if (w->read_ordinal > kf->ordinal && (status = reopen(w, err)) != LC_OK)
-            return status;
-        while (w->read_ordinal <= kf->ordinal) {
-            if (stopping(w->job) || read_video_packet(w) < 0) {
-                w->eof = 1;
-                return LC_OK;
-            }
-            if (w->read_ordinal - 1 == kf->ordinal)
-                break;
-            av_packet_unref(w->pkt);
-        }
-    } else {
-        /* Demuxers differ in whether they seek by decode or presentation
-         * time (MP4 indexes decode times, but seeks by presentation time), so
-         * seek by the presentation time and skip over whatever comes before
-         * the keyframe: a key packet nearer to it than to the previous one. */
-        int64_t lower_us = k > 0 ? kf[-1].pts_us + (kf->pts_us - kf[-1].pts_us) / 2 : INT64_MIN;
-        if (av_seek_frame(w->fmt, src->stream_index, lc_us_to_pts(src, kf->pts_us), AVSEEK_FLAG_BACKWARD) < 0 &&
-            av_seek_frame(w->fmt, src->stream_index, kf->seek_ts, AVSEEK_FLAG_BACKWARD) < 0) {
-            w->eof = 1;
-            return LC_OK;
-        }
-        for (;;) {
-            if (read_video_packet(w) < 0) {
-                w->eof = 1;
-                return LC_OK;
-            }
-            int64_t ts = packet_ts(w->pkt);
-            if ((w->pkt->flags & AV_PKT_FLAG_KEY) && (ts == AV_NOPTS_VALUE || lc_pts_to_us(src, ts) >= lower_us))
-                break;
-            av_packet_unref(w->pkt);
-        }
-    }
-    w->held = 1;
-    w->session_keyframe = (long)k;
-    int64_t ts = packet_ts(w->pkt);
-    w->floor_us = ts == AV_NOPTS_VALUE ? kf->pts_us : lc_pts_to_us(src, ts);
-    return LC_OK;
-}
-
-/* The next decoded frame of the session, in presentation order; NULL at the
- * end. With more_packets = 0 the decoder gets nothing beyond the keyframe:
- * it is drained instead, and the session ends. */
-static AVFrame *next_frame(worker *w, const lc_plan_item *item, int more_packets)
-{
-    if (w->n_pending > 0) {
-        AVFrame *f = w->pending[0];
-        memmove(&w->pending[0], &w->pending[1], sizeof(AVFrame *) * --w->n_pending);
-        return f;
-    }
-    AVFrame *f = av_frame_alloc();
-    if (!f)
-        return NULL;
-    for (;;) {
-        if (stopping(w->job))
-            break;
-        int ret = avcodec_receive_frame(w->dec, f);
-        if (ret == 0) {
-            w->decoded++;
-            return f;
-        }
-        if (ret == AVERROR_EOF || (ret != AVERROR(EAGAIN) && w->drained))
-            break;
-        if (ret != AVERROR(EAGAIN))
-            continue;   /* a damaged frame: the decoder goes on with the next */
-        if (w->drained)
-            break;
-        if (!w->held && (!more_packets || w->eof || read_video_packet(w) < 0)) {
-            if (more_packets)
-                w->eof = 1;
-            avcodec_send_packet(w->dec, NULL);
-            w->drained = 1;
-            continue;
-        }
-        w->held = 0;
-        /* Frames before the window are never pictured: let the decoder skip
-         * those that nothing references. */
-        int64_t ts = packet_ts(w->pkt);
-        int early = ts != AV_NOPTS_VALUE && lc_pts_to_us(w->job->src, ts) < item->lo_us &&
-                    !(w->pkt->flags & AV_PKT_FLAG_KEY);
-        w->dec->skip_frame = early ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
-        avcodec_send_packet(w->dec, w->pkt);   /* errors: damaged packet, go on */
-        av_packet_unref(w->pkt);
-    }
-    av_frame_free(&f);
-    w->session_keyframe = -1;
-    return NULL;
-}
 
 static int64_t distance(int64_t a, int64_t b) { return a > b ? a - b : b - a; }
 
 /* The frame nearest the request inside its window, decoding forward in the
  * current session; a frame past the request stays pending for the next one. */
-static AVFrame *decode_forward(worker *w, const lc_plan_item *item)
+static AVFrame *decode_forward(lc_session *s, const lc_plan_item *item)
 {
     AVFrame *best = NULL, *f;
     int64_t best_us = 0;
-    while ((f = next_frame(w, item, 1)) != NULL) {
-        int64_t us = frame_us(w, f);
-        if (us < w->floor_us || us < item->lo_us) {
+    while ((f = lc_session_next(s, item, 1)) != NULL) {
+        int64_t us = lc_session_frame_us(s, f);
+        /* Before the keyframe: leading pictures of an open GOP, not ours. */
+        if (us < s->own_us || us < item->lo_us) {
             av_frame_free(&f);
             continue;
         }
         if (us > item->hi_us) {
-            push_pending_front(w, f);
+            lc_session_push_back(s, f);
             break;
         }
         if (!best || distance(us, item->t_us) < distance(best_us, item->t_us)) {
@@ -254,7 +81,7 @@ static AVFrame *decode_forward(worker *w, const lc_plan_item *item)
             best_us = us;
         }
         if (us >= item->t_us) {
-            push_pending_front(w, f);
+            lc_session_push_back(s, f);
             break;
         }
         av_frame_free(&f);
@@ -263,27 +90,75 @@ static AVFrame *decode_forward(worker *w, const lc_plan_item *item)
 }
 
 /* Decodes the keyframe alone, unless the next item goes on from it. */
-static AVFrame *decode_keyframe(worker *w, const lc_plan_item *item, int continues)
+static AVFrame *decode_keyframe(lc_session *s, const lc_plan_item *item, int continues)
 {
     AVFrame *f;
-    while ((f = next_frame(w, item, continues)) != NULL) {
-        int64_t us = frame_us(w, f);
-        if (us >= w->floor_us)
+    while ((f = lc_session_next(s, item, continues)) != NULL) {
+        if (lc_session_frame_us(s, f) >= s->own_us)
             break;
         av_frame_free(&f);
     }
-    if (f && (frame_us(w, f) < item->lo_us || frame_us(w, f) > item->hi_us)) {
-        push_pending_front(w, f);
+    if (f && (lc_session_frame_us(s, f) < item->lo_us || lc_session_frame_us(s, f) > item->hi_us)) {
+        lc_session_push_back(s, f);
         f = NULL;
     }
     return f;
 }
 
-static void publish(job *j, size_t i, const lc_frame *frame, unsigned char *jpeg_copy)
+/* A session that ran to the true end of the file knows where decodable
+ * content ends: later requests need no decoding to find nothing. */
+static void note_end(job *j, const lc_session *s)
+{
+    if (!s->at_end || s->first_us == LC_PLAN_NEVER)
+        return;
+    pthread_mutex_lock(&j->mu);
+    if (s->last_us < j->end_us)
+        j->end_us = s->last_us;
+    pthread_mutex_unlock(&j->mu);
+}
+
+static int64_t known_end(job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int64_t end = j->end_us;
+    pthread_mutex_unlock(&j->mu);
+    return end;
+}
+
+/* Decodes forward for the item, starting again from earlier keyframes while
+ * the start point gives no picture in time (the planner decides where). */
+static lc_status picture_forward(worker *w, const lc_plan_item *item, AVFrame **picture, char err[LC_ERRMSG_SIZE])
+{
+    lc_session *s = &w->session;
+    lc_keyframe *kf = w->job->src->keyframes;
+    size_t n_kf = w->job->src->n_keyframes, before = n_kf;
+    lc_status status;
+    for (unsigned attempt = 0;; attempt++) {
+        size_t start = lc_plan_start(kf, n_kf, item, before);
+        if (start == LC_PLAN_NONE)
+            return LC_OK;
+        if (!lc_plan_continue(kf, s->keyframe, s->consumed_us, start, item) &&
+            (status = lc_session_start(s, start, err)) != LC_OK)
+            return status;
+        *picture = decode_forward(s, item);
+        if (s->keyframe == LC_PLAN_NONE)
+            note_end(w->job, s);
+        if (*picture || __atomic_load_n(&w->job->stop, __ATOMIC_RELAXED))
+            return LC_OK;
+        lc_keyframe_learn(&kf[s->started], s->own_us, s->first_us);
+        if (!lc_plan_start_failed(item, s->first_us))
+            return LC_OK;
+        before = lc_plan_retry_before(s->started, attempt);
+    }
+}
+
+static void publish(job *j, size_t i, const lc_frame *frame, unsigned char *jpeg_copy, char *mapping_copy)
 {
     pthread_mutex_lock(&j->mu);
     j->slots[i].frame = *frame;
     j->slots[i].jpeg = jpeg_copy;
+    j->slots[i].colour_mapping = mapping_copy;
+    j->slots[i].frame.colour_mapping = mapping_copy;
     if (frame->rgb)
         j->slots[i].frame.rgb = jpeg_copy;
     else
@@ -296,44 +171,48 @@ static void publish(job *j, size_t i, const lc_frame *frame, unsigned char *jpeg
 static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG_SIZE])
 {
     job *j = w->job;
-    lc_plan_item item = j->items[i];
+    lc_session *s = &w->session;
+    const lc_plan_item *item = &j->items[i];
     lc_status status;
     AVFrame *picture = NULL;
-    lc_frame out = {.request_index = i, .requested_ms = item.t_us / 1000};
-    w->decoded = 0;
+    lc_frame out = {.request_index = i, .requested_ms = item->t_us / 1000};
+    s->decoded = 0;
 
-    if (item.mode == LC_PLAN_KEYFRAME) {
-        if (w->session_keyframe != (long)item.keyframe &&
-            (status = start_session(w, item.keyframe, err)) != LC_OK)
+    if (lc_plan_past_end(item, known_end(j))) {
+        publish(j, i, &out, NULL, NULL);
+        return LC_OK;
+    }
+    lc_keyframe *kf = &j->src->keyframes[item->keyframe];
+    if (item->mode == LC_PLAN_KEYFRAME && lc_keyframe_pictures_itself(kf) &&
+        !lc_plan_continue(j->src->keyframes, s->keyframe, s->consumed_us, item->keyframe, item)) {
+        if ((s->keyframe != item->keyframe || !s->held) &&
+            (status = lc_session_start(s, item->keyframe, err)) != LC_OK)
             return status;
         /* The index time was an estimate: trust the packet's own time. */
-        if (!w->eof && w->floor_us >= item.lo_us && w->floor_us <= item.hi_us) {
-            picture = decode_keyframe(w, &item, continues);
+        if (s->held && s->own_us >= item->lo_us && s->own_us <= item->hi_us) {
+            picture = decode_keyframe(s, item, continues);
             /* An edit list can hide the keyframe itself (MP4 trimmed without
              * re-encoding): then the first shown frame came from decoding on. */
             if (picture)
-                out.obtained = frame_us(w, picture) == w->floor_us ? LC_OBTAINED_KEYFRAME : LC_OBTAINED_FORWARD;
-        }
-        if (!picture) {
-            item.mode = LC_PLAN_FORWARD;
-            item.keyframe = lc_keyframe_at_or_before(j->src->keyframes, j->src->n_keyframes,
-                                                     w->floor_us > item.hi_us && item.keyframe > 0
-                                                         ? j->src->keyframes[item.keyframe - 1].pts_us
-                                                         : item.lo_us);
+                out.obtained = lc_session_frame_us(s, picture) == s->own_us ? LC_OBTAINED_KEYFRAME
+                                                                             : LC_OBTAINED_FORWARD;
+            else if (s->first_us != LC_PLAN_NEVER)   /* a recovery point: its pictures come later */
+                lc_keyframe_learn(kf, s->own_us, s->first_us);
+            else   /* drained after its packet alone, nothing came: later, or damaged */
+                lc_keyframe_learn_late(kf, s->own_us);
         }
     }
-    if (item.mode == LC_PLAN_FORWARD) {
-        if (w->session_keyframe != (long)item.keyframe &&
-            (status = start_session(w, item.keyframe, err)) != LC_OK)
+    if (!picture) {
+        if ((status = picture_forward(w, item, &picture, err)) != LC_OK)
             return status;
-        picture = decode_forward(w, &item);
         out.obtained = picture ? LC_OBTAINED_FORWARD : LC_OBTAINED_NONE;
     }
 
     unsigned char *copy = NULL;
-    out.frames_decoded = w->decoded;
+    char *mapping = NULL;
+    out.frames_decoded = s->decoded;
     if (picture) {
-        out.actual_us = frame_us(w, picture);
+        out.actual_us = lc_session_frame_us(s, picture);
         status = lc_canvas_encode(w->canvas, picture, &out, err);
         av_frame_free(&picture);
         if (status != LC_OK)
@@ -343,8 +222,12 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         if (!(copy = malloc(size)))
             return lc_fail(err, LC_ERR_NOMEM, "out of memory");
         memcpy(copy, bytes, size);
+        if (out.colour_mapping && !(mapping = strdup(out.colour_mapping))) {
+            free(copy);
+            return lc_fail(err, LC_ERR_NOMEM, "out of memory");
+        }
     }
-    publish(j, i, &out, copy);
+    publish(j, i, &out, copy, mapping);
     return LC_OK;
 }
 
@@ -362,10 +245,7 @@ static void fail_job(job *j, lc_status status, const char *err)
 
 static void worker_close(worker *w)
 {
-    clear_pending(w);
-    av_packet_free(&w->pkt);
-    avcodec_free_context(&w->dec);
-    lc_close_demuxer(w->job->src, &w->fmt);
+    lc_session_close(&w->session);
     lc_canvas_free(w->canvas);
     w->canvas = NULL;
 }
@@ -375,12 +255,9 @@ static void *worker_main(void *arg)
     worker *w = arg;
     job *j = w->job;
     char err[LC_ERRMSG_SIZE] = "";
-    lc_status status = lc_open_demuxer(j->src, &w->fmt, err);
-    if (status == LC_OK)
-        status = lc_open_decoder(j->src, j->decoder_threads, &w->dec, err);
-    if (status == LC_OK && (!(w->pkt = av_packet_alloc()) || !(w->canvas = lc_canvas_new(j->recipe, j->src))))
+    lc_status status = lc_session_open(&w->session, j->src, j->decoder_threads, &j->stop, err);
+    if (status == LC_OK && !(w->canvas = lc_canvas_new(j->recipe, j->src)))
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
-    w->session_keyframe = -1;
 
     while (status == LC_OK) {
         pthread_mutex_lock(&j->mu);
@@ -428,6 +305,8 @@ static lc_status deliver(job *j, lc_frame_sink sink, lc_poll_fn poll, void *ctx,
             if (!adopted)
                 free(s->jpeg);
             s->jpeg = NULL;
+            free(s->colour_mapping);
+            s->colour_mapping = NULL;
             pthread_mutex_lock(&j->mu);
             j->delivered++;
             pthread_cond_broadcast(&j->changed);
@@ -471,7 +350,7 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
                      const lc_recipe *recipe, lc_frame_sink sink, lc_poll_fn poll, void *ctx,
                      char err[LC_ERRMSG_SIZE])
 {
-    job j = {.src = src, .recipe = recipe, .n_items = n_requests, .status = LC_OK};
+    job j = {.src = src, .recipe = recipe, .n_items = n_requests, .status = LC_OK, .end_us = INT64_MAX};
     worker workers[MAX_WORKERS];
     int started = 0;
     lc_status status = LC_OK;
@@ -479,10 +358,9 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     pthread_cond_init(&j.changed, NULL);
     memset(workers, 0, sizeof workers);
 
-    if (n_requests == 0)
+    if (n_requests == 0 || (status = lc_canvas_check(src, err)) != LC_OK)
         goto done;
-    j.sequential = !src->info.keyframe_index;
-    if (j.sequential && !src->keyframes_scanned && (status = lc_scan_keyframes(src, poll, ctx, err)) != LC_OK)
+    if (!src->info.keyframe_index && !src->keyframes_scanned && (status = lc_scan_keyframes(src, poll, ctx, err)) != LC_OK)
         goto done;
     if (src->n_keyframes == 0) {
         status = lc_fail(err, LC_ERR_DAMAGED, "no decodable video packets");
@@ -503,7 +381,10 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
      * whole frames apart; what no worker can use goes to slice threads inside
      * each decoder. A batch running files side by side gives each file 1. */
     int budget = recipe->workers > 0 ? recipe->workers : lc_usable_cpus();
-    int n_workers = j.sequential ? 1 : budget;   /* sequential: one forward pass over the file */
+    /* Index-less files seek by the byte positions the scan found, so they
+     * split across workers like indexed ones. Raw streams are timed by their
+     * order from the top: one forward pass. */
+    int n_workers = src->raw_frame_us ? 1 : budget;
     if ((size_t)n_workers > j.n_chunks)
         n_workers = (int)j.n_chunks;
     if (n_workers > MAX_WORKERS)
@@ -539,8 +420,10 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
 
 done:
     if (j.slots)
-        for (size_t i = 0; i < n_requests; i++)
+        for (size_t i = 0; i < n_requests; i++) {
             free(j.slots[i].jpeg);
+            free(j.slots[i].colour_mapping);
+        }
     free(j.slots);
     free(j.chunks);
     free(j.items);

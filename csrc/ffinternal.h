@@ -29,6 +29,9 @@ struct lc_source {
     size_t n_keyframes;
     int keyframes_scanned;
     int64_t bytes_read;          /* by demuxers already closed (workers, scans); see ffio.c */
+    /* Raw elementary streams (Annex-B .h264/.hevc) carry no times: pictures
+     * are timed by their order at the stream's frame rate, this long each. */
+    int64_t raw_frame_us;
 };
 
 /* The library's own words for an AVERROR code. */
@@ -53,6 +56,47 @@ int lc_open_input(const char *path, AVFormatContext **fmt);
 lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE]);
 /* Closes a demuxer opened on src and adds what it read to src's count. */
 void lc_close_demuxer(const lc_source *src, AVFormatContext **fmt);
+/* ffsession.c: one worker's decoding session, started at a keyframe. */
+#define LC_SESSION_PENDING_MAX 4
+typedef struct lc_session {
+    lc_source *src;
+    const int *stop;             /* read between packets: non-zero ends the work */
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVPacket *pkt;
+    int held;                    /* pkt holds the keyframe packet, not yet sent */
+    AVFrame *pending[LC_SESSION_PENDING_MAX];   /* decoded, not yet consumed, in time order */
+    int n_pending;
+    size_t keyframe;             /* LC_PLAN_NONE: no session running */
+    size_t started;              /* the keyframe the last session started at (kept after its end) */
+    int64_t own_us;              /* that keyframe packet's own presentation time */
+    int64_t first_ordinal;       /* its place among the packets (raw streams) */
+    int64_t first_us;            /* the session's first picture, LC_PLAN_NEVER before one */
+    int64_t last_us;             /* its latest picture */
+    int64_t consumed_us, undo_consumed_us;   /* latest picture handed out and not pushed back */
+    int64_t sent_before_t_us;    /* latest frame sent whole, at or before the request */
+    int64_t pictures;            /* pictures since the start */
+    int drained, eof;
+    int at_end;                  /* eof was the true end of the file, not a read error */
+    int64_t read_ordinal;        /* video packets read so far; -1 after a jump, until known */
+    int decoded;                 /* pictures produced for the current request */
+} lc_session;
+
+lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop,
+                          char err[LC_ERRMSG_SIZE]);
+/* Positions at keyframe k, decoder empty. If k cannot be reached, the
+ * session is at its end at once (eof set, keyframe LC_PLAN_NONE). */
+lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE]);
+/* The next picture in presentation order; NULL when the session ends. With
+ * more_packets = 0 the decoder gets nothing beyond what it holds: it is
+ * drained. item decides which frames the decoder may skip. */
+AVFrame *lc_session_next(lc_session *s, const lc_plan_item *item, int more_packets);
+/* Gives back the picture lc_session_next just returned: the next call returns it again. */
+void lc_session_push_back(lc_session *s, AVFrame *f);
+/* A picture's time on the bundle timeline (INT64_MIN when unknown). */
+int64_t lc_session_frame_us(const lc_session *s, const AVFrame *f);
+void lc_session_end(lc_session *s);
+void lc_session_close(lc_session *s);
 
 /* ffcanvas.c: one picture onto the canvas and out as JPEG. */
 typedef struct lc_canvas lc_canvas;
@@ -60,6 +104,9 @@ lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src);
 lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out,
                            char err[LC_ERRMSG_SIZE]);
 void lc_canvas_free(lc_canvas *cv);
+/* LC_ERR_UNSUPPORTED for sources whose colours cannot be pictured right
+ * (Dolby Vision profile 5): reported instead of mis-rendered. */
+lc_status lc_canvas_check(const lc_source *src, char err[LC_ERRMSG_SIZE]);
 
 /* ffprobe_json.c */
 char *lc_build_probe_json(const lc_source *src);

@@ -118,6 +118,16 @@ static int is_not_a_video_container(const AVInputFormat *f)
     return strstr(f->name, "_pipe") != NULL;
 }
 
+/* Annex-B elementary streams: packets without times, only frame order. */
+static int is_raw_elementary_stream(const AVInputFormat *f)
+{
+    static const char *names[] = {"h264", "hevc", "vvc", NULL};
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(f->name, names[i]))
+            return 1;
+    return (f->flags & AVFMT_NOTIMESTAMPS) != 0;
+}
+
 static int pick_video_stream(AVFormatContext *fmt)
 {
     int best = -1;
@@ -201,9 +211,45 @@ static int cmp_keyframe(const void *a, const void *b)
     return (x->pts_us > y->pts_us) - (x->pts_us < y->pts_us);
 }
 
+/* The end of the last video packet the file holds, read from its tail
+ * (INT64_MIN if nothing could be read there): a header's duration is a claim,
+ * this is what decodes. Index-less files jump near the end by bytes; indexed
+ * ones seek by time (the index makes that cheap), to claim_us when the index
+ * cannot say more. Reads at most to the end of the file. */
+static int64_t tail_end_us(lc_source *src, int64_t from_us)
+{
+    AVFormatContext *fmt = src->fmt;
+    int64_t size = fmt->pb ? avio_size(fmt->pb) : -1, end_us = INT64_MIN;
+    int ok;
+    if (!src->info.keyframe_index && size > 0 && !(fmt->iformat->flags & AVFMT_NO_BYTE_SEEK))
+        ok = av_seek_frame(fmt, -1, size > (4 << 20) ? size - (4 << 20) : 0, AVSEEK_FLAG_BYTE) >= 0;
+    else
+        ok = av_seek_frame(fmt, src->stream_index, lc_us_to_pts(src, from_us), AVSEEK_FLAG_BACKWARD) >= 0;
+    AVPacket *pkt = ok ? av_packet_alloc() : NULL;
+    while (pkt && av_read_frame(fmt, pkt) >= 0) {
+        int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+        if (pkt->stream_index == src->stream_index && ts != AV_NOPTS_VALUE && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
+            int64_t us = lc_pts_to_us(src, ts + (pkt->duration > 0 ? pkt->duration : 0));
+            if (us > end_us)
+                end_us = us;
+        }
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    return end_us;
+}
+
+/* An index entry whose bytes lie past the end of the file (a copy or a
+ * recording cut off after the index was written) promises what is not there. */
+static int in_file(const AVIndexEntry *e, int64_t file_size)
+{
+    return file_size <= 0 || e->pos < 0 || e->pos + (e->size > 0 ? e->size : 1) <= file_size;
+}
+
 /* Trust the container index only where it is written on disk for the whole
  * file (MP4 sample tables, Matroska cues, AVI idx1). Demuxers with a generic
- * index only know what they have read so far. */
+ * index only know what they have read so far. Also checks the duration the
+ * header claims against what the file holds (see tail_end_us). */
 static void keyframes_from_index(lc_source *src, AVStream *st)
 {
     AVFormatContext *fmt = src->fmt;
@@ -215,13 +261,13 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
     int trusted = 0;
     for (int i = 0; indexed[i]; i++)
         trusted |= !strcmp(fmt->iformat->name, indexed[i]);
-    if (!trusted || (fmt->iformat->flags & AVFMT_GENERIC_INDEX))
-        return;
+    if (fmt->iformat->flags & AVFMT_GENERIC_INDEX)
+        trusted = 0;
     /* Matroska reads its cues lazily, on the first seek. The first keyframe
      * packet after the seek also tells how far presentation runs ahead of
      * decoding (MP4 indexes decode times). */
-    if (av_seek_frame(fmt, src->stream_index, st->start_time != AV_NOPTS_VALUE ? st->start_time : 0,
-                      AVSEEK_FLAG_BACKWARD) >= 0) {
+    if (trusted && av_seek_frame(fmt, src->stream_index, st->start_time != AV_NOPTS_VALUE ? st->start_time : 0,
+                                 AVSEEK_FLAG_BACKWARD) >= 0) {
         AVPacket *pkt = av_packet_alloc();
         for (int i = 0; pkt && i < 500 && av_read_frame(fmt, pkt) >= 0; i++) {
             int done = pkt->stream_index == src->stream_index && (pkt->flags & AV_PKT_FLAG_KEY);
@@ -233,14 +279,38 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
         }
         av_packet_free(&pkt);
     }
-    int n = avformat_index_get_entries_count(st);
+    int n = trusted ? avformat_index_get_entries_count(st) : 0;
+    int64_t claim_us = src->info.duration_ms > 0 ? src->info.duration_ms * 1000 : INT64_MAX;
+    int64_t index_end_us = INT64_MIN, file_size = fmt->pb ? avio_size(fmt->pb) : -1;
+    for (int i = 0; i < n; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if (!in_file(e, file_size))
+            continue;
+        int64_t us = lc_pts_to_us(src, e->timestamp + delta);
+        if (us > index_end_us)
+            index_end_us = us;
+    }
+    /* A claim within a second of the index's last entry is what the index
+     * shows (MP4 lists every frame). Beyond that (Matroska cues list
+     * keyframes only; a forged or broken header), read the tail. A tail that
+     * adds index entries shows the index was not complete (Matroska without
+     * cues indexes what it reads). */
+    src->info.keyframe_index = n > 0;
+    if (n == 0 || claim_us == INT64_MAX || claim_us > index_end_us + 1000000 ||
+        !strcmp(fmt->iformat->name, "matroska,webm")) {
+        int64_t end_us = tail_end_us(src, n > 0 ? index_end_us : claim_us);
+        /* A tail before the start is no end (a clock that wrapped): keep the claim. */
+        if (end_us > 0 && (claim_us == INT64_MAX || end_us < claim_us))
+            src->info.duration_ms = lc_duration_ms_from_us(end_us);
+        if (n > 0 && avformat_index_get_entries_count(st) > n)
+            n = 0;
+    }
+    src->info.keyframe_index = 0;
     if (n <= 0)
         return;
-    int64_t last_ts = avformat_index_get_entry(st, n - 1)->timestamp;
-    int64_t last_us = lc_pts_to_us(src, last_ts);
     int64_t dur_us = src->info.duration_ms * 1000;
     int64_t slack = dur_us / 4 > 10000000 ? dur_us / 4 : 10000000;
-    if (dur_us > 0 && last_us < dur_us - slack)
+    if (dur_us > 0 && index_end_us < dur_us - slack)
         return;   /* covers only the start: not an on-disk index */
     lc_keyframe *kf = malloc(sizeof *kf * (size_t)n);
     if (!kf)
@@ -248,11 +318,12 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
     size_t count = 0;
     for (int i = 0; i < n; i++) {
         const AVIndexEntry *e = avformat_index_get_entry(st, i);
-        if (!(e->flags & AVINDEX_KEYFRAME) || (e->flags & AVINDEX_DISCARD_FRAME))
+        if (!(e->flags & AVINDEX_KEYFRAME) || !in_file(e, file_size))
             continue;
-        kf[count].seek_ts = e->timestamp;
-        kf[count].pts_us = lc_pts_to_us(src, e->timestamp + delta);
-        kf[count].ordinal = -1;
+        /* A keyframe an edit list hides (a phone's trim) still starts the
+         * decoding of the shown frames after it. */
+        kf[count] = (lc_keyframe){.seek_ts = e->timestamp, .pts_us = lc_pts_to_us(src, e->timestamp + delta),
+                                  .ordinal = -1, .pos = -1, .hidden = !!(e->flags & AVINDEX_DISCARD_FRAME)};
         count++;
     }
     if (count == 0) {
@@ -260,6 +331,7 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
         return;
     }
     qsort(kf, count, sizeof *kf, cmp_keyframe);
+    lc_keyframes_init_ready(kf, count);
     src->keyframes = kf;
     src->n_keyframes = count;
     src->info.keyframe_index = 1;
@@ -272,8 +344,10 @@ static void quiet_libraries(void)
     av_log_set_level(getenv("LIFELOG_FFMPEG_LOG") ? AV_LOG_WARNING : AV_LOG_QUIET);
 }
 
-lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
+lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE])
 {
+    (void)poll;   /* nothing here waits on anything but the file (extract.h) */
+    (void)ctx;
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, quiet_libraries);
     lc_status status = LC_OK;
@@ -325,7 +399,27 @@ lc_status lc_open(const char *path, lc_source **out, char err[LC_ERRMSG_SIZE])
     }
     src->time_base = st->time_base;
     fill_info(src, st);
-    keyframes_from_index(src, st);
+    if (is_raw_elementary_stream(src->fmt->iformat)) {
+        /* A raw elementary stream (Annex-B .h264/.hevc from a DVR or dashcam)
+         * has no container times: pictures are timed by their order at the
+         * stream's frame rate (its VUI timing, else the demuxer's 25 fps),
+         * and the scan that counts them gives the duration. */
+        AVRational rate = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+        if (rate.num <= 0 || rate.den <= 0) {
+            status = lc_fail(err, LC_ERR_UNSUPPORTED, "a raw %s stream without a frame rate: its frames "
+                             "cannot be timed", avcodec_get_name(st->codecpar->codec_id));
+            goto fail;
+        }
+        src->raw_frame_us = av_rescale(1000000, rate.den, rate.num);
+        if (src->raw_frame_us <= 0)
+            src->raw_frame_us = 1;
+        src->start_pts = 0;
+        src->info.start_offset_us = 0;
+        if ((status = lc_scan_keyframes(src, NULL, NULL, err)) != LC_OK)
+            goto fail;
+    } else {
+        keyframes_from_index(src, st);
+    }
     *out = src;
     return LC_OK;
 
@@ -385,9 +479,11 @@ lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **ou
         goto fail;
     dec->pkt_timebase = st->time_base;
     dec->thread_count = threads;
-    /* Slices only: frame threads would hold frames back, and every keyframe
-     * hit drains the decoder. Parallelism comes from several workers. */
-    dec->thread_type = FF_THREAD_SLICE;
+    /* Threads inside the decoder are for when there are fewer independent
+     * chunks than cores (a short clip, one long GOP). Frame threads hold
+     * frames back until more packets arrive, which a keyframe hit answers by
+     * draining: correct, and it still beats an idle core. */
+    dec->thread_type = threads > 1 ? FF_THREAD_FRAME | FF_THREAD_SLICE : FF_THREAD_SLICE;
     if ((ret = avcodec_open2(dec, codec, NULL)) < 0)
         goto fail;
     *out = dec;
@@ -418,8 +514,12 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
         }
         if (pkt->stream_index == src->stream_index) {
             int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-            /* The first packet is where decoding can start even without a flag. */
-            if (ts != AV_NOPTS_VALUE && ((pkt->flags & AV_PKT_FLAG_KEY) || ordinal == 0)) {
+            int key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+            /* The first packet is where decoding can start even without a
+             * flag. Raw streams are read from their first keyframe on, in
+             * one pass: their pictures are counted, not timed. */
+            int add = src->raw_frame_us ? key && count == 0 : ts != AV_NOPTS_VALUE && (key || ordinal == 0);
+            if (add) {
                 if (count == cap) {
                     cap = cap ? cap * 2 : 256;
                     lc_keyframe *grown = realloc(kf, cap * sizeof *kf);
@@ -429,16 +529,19 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
                     }
                     kf = grown;
                 }
-                kf[count].seek_ts = ts;
-                kf[count].pts_us = lc_pts_to_us(src, ts);
-                kf[count].ordinal = ordinal;
+                kf[count] = (lc_keyframe){.seek_ts = ts, .ordinal = ordinal, .pos = pkt->pos,
+                                          .pts_us = src->raw_frame_us ? ordinal * src->raw_frame_us
+                                                                      : lc_pts_to_us(src, ts)};
                 count++;
             }
             ordinal++;
         }
         av_packet_unref(pkt);
     }
+    if (src->raw_frame_us)
+        src->info.duration_ms = lc_duration_ms_from_us(ordinal * src->raw_frame_us);
     /* Sorted by ordinal already; presentation order of keyframes is the same. */
+    lc_keyframes_init_ready(kf, count);
     free(src->keyframes);
     src->keyframes = kf;
     src->n_keyframes = count;

@@ -86,6 +86,17 @@ static const struct {
     {LC_ERR_CANCELLED, "ExtractError"},
 };
 
+/* lc_open's poll: Ctrl-C while a backend waits for the platform (AVFoundation
+ * loading an asset's keys). `opaque` is the opening thread's saved state. */
+static int open_poll(void *opaque)
+{
+    PyThreadState **tstate = opaque;
+    PyEval_RestoreThread(*tstate);
+    int stop = PyErr_CheckSignals() < 0;
+    *tstate = PyEval_SaveThread();
+    return stop;
+}
+
 /* Raises the exception for a backend status, message "PATH: reason". */
 static void raise_status(lc_status status, PyObject *path, const char *err)
 {
@@ -171,13 +182,14 @@ static int Source_init(SourceObject *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    status = lc_open(PyBytes_AS_STRING(path_bytes), &src, err);
-    Py_END_ALLOW_THREADS
+    PyThreadState *tstate = PyEval_SaveThread();
+    status = lc_open(PyBytes_AS_STRING(path_bytes), &src, open_poll, &tstate, err);
+    PyEval_RestoreThread(tstate);
     self->busy = 0;
     Py_DECREF(path_bytes);
     if (status != LC_OK) {
-        raise_status(status, self->path, err);
+        if (!PyErr_Occurred())   /* Ctrl-C while opening: KeyboardInterrupt is already set */
+            raise_status(status, self->path, err);
         return -1;
     }
     self->src = src;
@@ -290,12 +302,12 @@ static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
         pixels = PyBytes_FromStringAndSize((const char *)f->jpeg, (Py_ssize_t)f->jpeg_size);
     if (!pixels)
         return NULL;
-    return Py_BuildValue("{snsLsLsssis(iiii)s(ii)sNsO}", "request_index", (Py_ssize_t)f->request_index,
+    return Py_BuildValue("{snsLsLsssis(iiii)s(ii)sNsOsz}", "request_index", (Py_ssize_t)f->request_index,
                          "requested_ms", (long long)f->requested_ms, "actual_us", (long long)f->actual_us,
                          "obtained", obtained_name(f->obtained), "frames_decoded", f->frames_decoded,
                          "content_rect", f->content_x, f->content_y, f->content_width, f->content_height,
                          "source_size", f->source_width, f->source_height, f->rgb ? "rgb" : "jpeg", pixels,
-                         f->rgb ? "jpeg" : "rgb", Py_None);
+                         f->rgb ? "jpeg" : "rgb", Py_None, "colour_mapping", f->colour_mapping);
 }
 
 static int sink(void *opaque, const lc_frame *frame)

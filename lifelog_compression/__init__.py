@@ -8,14 +8,52 @@ Only the frames that are needed are decoded.
 
 __version__ = "0.1.0"
 
-from .api import ExtractResult, Progress, extract_to_dir  # noqa: E402
-from .batch import BatchInterrupted, BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir  # noqa: E402
-from .bundle import BundleMetadata, ManifestRow, load_bundle_metadata, load_manifest  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
 from .errors import *  # noqa: E402,F401,F403
 from .errors import ExtractError  # noqa: E402
-from .ingest import FrameRecord, SourceSummary, iter_frames, probe  # noqa: E402
-from .shards import pack, read_shards, unpack  # noqa: E402
-from .recipe import DEFAULT_RECIPE, Recipe, spec  # noqa: E402
+
+# Public names -> the module that defines them, imported on first use (PEP 562):
+# `python -m lifelog_compression extract` then loads only what extracting needs
+# (each process of `batch` pays its imports once per file).
+_LAZY = {
+    "api": ("ExtractResult", "Progress", "extract_to_dir"),
+    "batch": ("BatchInterrupted", "BatchProgress", "BatchResult", "FileOutcome", "extract_directory_to_dir"),
+    "bundle": ("BundleMetadata", "load_bundle_metadata", "load_manifest"),
+    "manifest": ("ManifestRow",),
+    "ingest": ("FrameRecord", "SourceSummary", "iter_frames", "probe"),
+    "parquet": ("export_parquet",),
+    "shards": ("pack", "read_shards", "unpack"),
+    "recipe": ("DEFAULT_RECIPE", "Recipe", "spec"),
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+if TYPE_CHECKING:   # what the lazy imports give, for type checkers (mypy reads these)
+    from .api import ExtractResult, Progress, extract_to_dir
+    from .batch import BatchInterrupted, BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir
+    from .bundle import BundleMetadata, load_bundle_metadata, load_manifest
+    from .ingest import FrameRecord, SourceSummary, iter_frames, probe
+    from .manifest import ManifestRow
+    from .parquet import export_parquet
+    from .recipe import DEFAULT_RECIPE, Recipe, spec
+    from .shards import pack, read_shards, unpack
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lifelog_compression' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = [
     "extract_to_dir",
@@ -24,6 +62,7 @@ __all__ = [
     "pack",
     "unpack",
     "read_shards",
+    "export_parquet",
     "probe",
     "FrameRecord",
     "SourceSummary",

@@ -8,18 +8,20 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import __version__, _core, storage
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
+from .colour import colour_doc
 from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
 from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 from .telemetry import TelemetryReader
+from .timeline import timeline_notes
 
-
-# Transfer characteristics (FFmpeg's names) that need tone mapping for SDR.
-HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
+if TYPE_CHECKING:
+    from ._core import CoreFrame
+    from .shards import ShardWriter
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class ExtractResult:
         """Seconds of video per second of work."""
         return (self.duration_ms / 1000) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["bundle_dir"] = str(self.bundle_dir)
         d["realtime_factor"] = round(self.realtime_factor, 2)
@@ -71,40 +73,17 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _notes_for_missing(missing: list[int], requests: list[int], last_actual_ms: int | None, recipe: Recipe) -> list[str]:
-    if not missing:
-        return []
-    notes = []
-    tail = []
-    for t in reversed(requests):
-        if t not in missing:
-            break
-        tail.append(t)
-    if tail and last_actual_ms is not None:
-        notes.append(
-            f"source truncated or unreadable after {last_actual_ms} ms: no frame could be read for the "
-            f"{len(tail)} request(s) from {min(tail)} ms on; the bundle covers what decodes"
-        )
-    inner = sorted(set(missing) - set(tail))
-    if inner:
-        notes.append(
-            f"no frame within -{recipe.tolerance_before_ms}/+{recipe.tolerance_after_ms} ms of "
-            f"{len(inner)} request(s) (gaps in the source): {inner[:20]}{' ...' if len(inner) > 20 else ''}"
-        )
-    return notes
-
-
 def extract_to_dir(
-    input: str | os.PathLike,
-    output_dir: str | os.PathLike,
+    input: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
     *,
     overwrite: bool = False,
     progress: Callable[[Progress], None] | None = None,
     recipe: Recipe = DEFAULT_RECIPE,
     workers: int = 0,
     source_relpath: str | None = None,
-    decode_from: str | os.PathLike | None = None,
-    bundle_extra: dict | None = None,
+    decode_from: str | os.PathLike[str] | None = None,
+    bundle_extra: dict[str, Any] | None = None,
     shards: bool = False,
     shard_bytes: int | None = None,
 ) -> ExtractResult:
@@ -157,6 +136,7 @@ def extract_to_dir(
         info = src.info
         probe = json.loads(src.probe_json())
         requests = recipe.request_times_ms(info["duration_ms"])
+        writer: BundleWriter | ShardWriter
         if shards:
             from .shards import DEFAULT_SHARD_BYTES, ShardWriter
 
@@ -189,15 +169,15 @@ def extract_to_dir(
             if not writer.rows:
                 raise nothing_decoded(source.text)
             hasher.join()
-            notes = _notes_for_missing(state.missing, requests, state.last_actual_ms, recipe)
-            transfer = probe.get("summary", {}).get("color_transfer")
-            if _core.backend == "ffmpeg" and transfer in HDR_TRANSFERS:
-                notes.append(f"HDR source ({HDR_TRANSFERS[transfer]}): frames are converted without tone "
-                             "mapping, so bright scenes look flat or dark")
+            notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
+                                   recipe, probe, info["duration_ms"])
+            colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
+            notes.extend(colour_notes)
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
             bytes_read = src.bytes_read
-            bundle = _bundle_document(writer, source, probe, info, recipe, notes, hasher.digest, threads)
+            bundle = _bundle_document(writer, source, probe, info, recipe, notes, hasher, threads)
+            bundle["colour"] = colour
             bundle["source_bytes_read"] = bytes_read
             telemetry.finish(writer, bundle)
             bundle.update(bundle_extra or {})
@@ -248,7 +228,8 @@ def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes
 class _Collector:
     """Receives frames from the core (in request order) and writes them."""
 
-    def __init__(self, writer, recipe, source_relpath, requests, duration_ms, started, progress):
+    def __init__(self, writer: BundleWriter | ShardWriter, recipe: Recipe, source_relpath: str, requests: list[int],
+                 duration_ms: int, started: float, progress: Callable[[Progress], None] | None):
         self.writer = writer
         self.recipe = recipe
         self.source_relpath = source_relpath
@@ -260,16 +241,21 @@ class _Collector:
         self.last_actual_ms: int | None = None
         self.keyframe_hits = 0
         self.frames_decoded = 0
+        self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
-        self.annotate: Callable[[float], dict] = lambda actual_ms: {}   # captured_at, location
+        self.annotate: Callable[[float], dict[str, Any]] = lambda actual_ms: {}   # captured_at, location
 
-    def on_frame(self, f: dict) -> None:
+    def on_frame(self, f: CoreFrame) -> None:
         self.frames_decoded += f["frames_decoded"]
-        if f["jpeg"] is None:
+        mapping = f.get("colour_mapping")
+        if mapping and mapping not in self.colour_mappings:
+            self.colour_mappings.append(mapping)
+        actual_us = f["actual_us"]
+        if f["jpeg"] is None or actual_us is None:
             self.missing.append(f["requested_ms"])
         else:
-            actual_ms = round(f["actual_us"] / 1000)
+            actual_ms = round(actual_us / 1000)
             self.last_actual_ms = actual_ms
             self.keyframe_hits += f["obtained"] == "keyframe"
             x, y, w, h = f["content_rect"]
@@ -308,18 +294,22 @@ class _Collector:
             )
 
 
-def _bundle_document(writer, source, probe, info, recipe, notes, source_hash, threads) -> dict:
+def _bundle_document(writer: BundleWriter | ShardWriter, source: storage.Location, probe: dict[str, Any],
+                     info: _core.SourceInfo, recipe: Recipe, notes: list[str], hasher: SourceHasher | storage.NoHash,
+                     threads: int) -> dict[str, Any]:
     if source.is_local:
-        summary = source_metadata(Path(source.text), probe)
-        mdls, mdls_available = mdls_text(Path(source.text))
-        xattrs = xattrs_text(Path(source.text))
+        source_path = Path(source.text)
+        summary = source_metadata(source_path, probe)
+        # Read by the hasher's thread while frames were decoded (here only if it could not).
+        mdls, mdls_available = hasher.mdls or mdls_text(source_path)
+        xattrs = hasher.xattrs if hasher.xattrs is not None else xattrs_text(source_path)
     else:
         summary, mdls, xattrs = storage.remote_source_files(source, probe, storage.identity(source))
         mdls_available = False
-    if source_hash:
-        summary["content_hash"] = source_hash
+    if hasher.digest:
+        summary["content_hash"] = hasher.digest
     writer.write_json(ARTIFACTS["source_metadata"], summary)
-    writer.write_json(ARTIFACTS["source_probe"], probe_document(probe))
+    writer.write_json(ARTIFACTS["source_probe"], probe_document(probe, _core.backend))
     writer.write_text(ARTIFACTS["source_mdls"], mdls)
     writer.write_text(ARTIFACTS["source_xattrs"], xattrs)
     return {

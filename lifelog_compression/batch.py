@@ -5,7 +5,8 @@ lifelog_compression extract``), so a file that crashes or hangs the decoder
 costs only that file: the child is stopped after a time limit proportional to
 the video's duration, and the batch goes on. Complete bundles for the same
 source (same size and modification time) are skipped on a rerun. Nothing in
-the output root is deleted but what this run itself created.
+the output root is deleted but what this run itself created and the hidden
+leftovers of killed writers (workdir.py).
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ def _is_complete_for(bundle_dir: Path, source: Path) -> bool:
         return False
     try:
         video = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8")).get("source_video", {})
-        return video.get("file_size_bytes") == source.stat().st_size and video.get("file_modified_at") == _mtime_iso(source)
+        return bool(video.get("file_size_bytes") == source.stat().st_size
+                    and video.get("file_modified_at") == _mtime_iso(source))
     except (OSError, ValueError):
         return False
 
@@ -161,17 +163,19 @@ class _Child:
         self.partials_before = set(out_dir.parent.glob(f".{out_dir.name}.partial-*")) if out_dir.parent.exists() else set()
         self.started = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stderr is not None   # both are pipes
+        self._stdout, self._stderr = self.proc.stdout, self.proc.stderr
         self.duration_ms = 0
         self.requests_done = 0
         self.requests_total = 0
-        self.result: dict | None = None
-        self.error: dict | None = None
+        self.result: dict[str, Any] | None = None
+        self.error: dict[str, Any] | None = None
         self.stderr = ""
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
-        for line in self.proc.stdout:
+        for line in self._stdout:
             try:
                 msg = json.loads(line)
             except ValueError:
@@ -184,12 +188,12 @@ class _Child:
                 self.error = msg
             elif "frame_count" in msg:
                 self.result = msg
-        self.stderr = self.proc.stderr.read()
+        self.stderr = self._stderr.read()
 
     def finish(self) -> None:
         self._reader.join()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        self._stdout.close()
+        self._stderr.close()
 
     def remove_own_partials(self) -> None:
         """A child killed mid-file cannot clean up: its half-written folder is
@@ -204,8 +208,8 @@ class _Child:
 
 
 def extract_directory_to_dir(
-    input_root: str | os.PathLike,
-    output_root: str | os.PathLike,
+    input_root: str | os.PathLike[str],
+    output_root: str | os.PathLike[str],
     *,
     workers: int | None = None,
     overwrite: bool = False,
@@ -295,7 +299,7 @@ def extract_directory_to_dir(
 
     def launch(item: BatchInput) -> _Child:
         out_dir = output_root / item.bundle_relpath
-        extra = {"batch": {"input_relpath": item.relpath}}
+        extra: dict[str, Any] = {"batch": {"input_relpath": item.relpath}}
         if item.proxy_relpath:
             extra["proxy"] = {"relpath": item.proxy_relpath, "decoded": False}
         if item.recording:

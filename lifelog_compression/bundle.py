@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BundleError, OutputError
+from .manifest import ManifestRow as ManifestRow  # re-exported: its home before manifest.py
 from .recipe import BUNDLE_FORMAT
 from .workdir import WriterLock, remove_abandoned, signals_deferred
 
@@ -49,30 +50,6 @@ def frame_relpath(number: int) -> str:
 
 
 @dataclass(frozen=True)
-class ManifestRow:
-    """One frame of a bundle, as in manifest.jsonl."""
-
-    frame_id: str
-    frame_relpath: str
-    source_relpath: str
-    requested_ts_ms: int
-    actual_ts_ms: int
-    width: int
-    height: int
-    content_hash: str
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @classmethod
-    def from_json(cls, obj: dict) -> "ManifestRow":
-        names = {"frame_id", "frame_relpath", "source_relpath", "requested_ts_ms", "actual_ts_ms",
-                 "width", "height", "content_hash"}
-        missing = names - obj.keys()
-        if missing:
-            raise BundleError(f"manifest row lacks {', '.join(sorted(missing))}")
-        return cls(**{k: obj[k] for k in names}, extra={k: v for k, v in obj.items() if k not in names})
-
-
-@dataclass(frozen=True)
 class BundleMetadata:
     """bundle.json: the main fields, and the whole document in ``raw``."""
 
@@ -80,12 +57,12 @@ class BundleMetadata:
     format_version: int
     created_at: str
     frame_count: int
-    producer: dict
-    sampling: dict
-    image: dict
-    source_video: dict
-    notes: list
-    raw: dict = field(compare=False, repr=False)
+    producer: dict[str, Any]
+    sampling: dict[str, Any]
+    image: dict[str, Any]
+    source_video: dict[str, Any]
+    notes: list[str]
+    raw: dict[str, Any] = field(compare=False, repr=False)
 
 
 class BundleWriter:
@@ -109,7 +86,7 @@ class BundleWriter:
         except OSError as e:
             self.abandon()
             raise OutputError(f"{self.output_dir}: cannot create the bundle folder: {e.strerror}") from e
-        self.rows: list[dict] = []
+        self.rows: list[dict[str, Any]] = []
         self.bytes_written = 0
 
     def _check_output(self) -> None:
@@ -122,7 +99,7 @@ class BundleWriter:
             if not is_bundle(out):
                 raise OutputError(f"{out}: exists and is not a Visual Bundle; refusing to replace it")
 
-    def add_frame(self, jpeg: bytes, row: dict) -> dict:
+    def add_frame(self, jpeg: bytes, row: dict[str, Any]) -> dict[str, Any]:
         """Writes the next frame file; returns the completed manifest row."""
         number = len(self.rows) + 1
         rel = frame_relpath(number)
@@ -150,7 +127,7 @@ class BundleWriter:
     def write_json(self, relpath: str, obj: Any) -> None:
         self.write_text(relpath, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
-    def commit(self, bundle: dict, extra_row_fields: dict) -> None:
+    def commit(self, bundle: dict[str, Any], extra_row_fields: dict[str, Any]) -> None:
         """Writes manifest and bundle.json, then moves the bundle into place."""
         lines = [json.dumps({**row, **extra_row_fields}, ensure_ascii=False) for row in self.rows]
         self.write_text(MANIFEST, "".join(line + "\n" for line in lines))
@@ -191,12 +168,12 @@ class BundleWriter:
 def is_bundle(path: Path) -> bool:
     try:
         with open(Path(path) / BUNDLE_JSON, encoding="utf-8") as f:
-            return json.load(f).get("format") == BUNDLE_FORMAT
+            return bool(json.load(f).get("format") == BUNDLE_FORMAT)
     except (OSError, ValueError, AttributeError):
         return False
 
 
-def load_bundle_metadata(bundle_dir: str | os.PathLike) -> BundleMetadata:
+def load_bundle_metadata(bundle_dir: str | os.PathLike[str]) -> BundleMetadata:
     """Reads bundle.json of a bundle folder."""
     path = Path(bundle_dir) / BUNDLE_JSON
     try:
@@ -221,7 +198,7 @@ def load_bundle_metadata(bundle_dir: str | os.PathLike) -> BundleMetadata:
     )
 
 
-def load_manifest(bundle_dir: str | os.PathLike) -> list[ManifestRow]:
+def load_manifest(bundle_dir: str | os.PathLike[str]) -> list[ManifestRow]:
     """Reads manifest.jsonl of a bundle folder, in time order."""
     path = Path(bundle_dir) / MANIFEST
     try:

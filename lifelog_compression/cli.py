@@ -11,6 +11,7 @@ import re
 import signal
 import sys
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from . import __version__, _core
 from .api import Progress, extract_to_dir
@@ -23,6 +24,9 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+if TYPE_CHECKING:   # what each command's register(sub) receives
+    Subparsers = argparse._SubParsersAction[Any]
 
 
 def exit_codes() -> dict[int, str]:
@@ -59,11 +63,11 @@ class _Parser(argparse.ArgumentParser):
     (argparse would print the whole usage first). Sub-parsers are made of the
     same class."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"lifelog_compression: error: {message} (see {self.prog} --help for usage)\n")
 
 
-def _count(minimum: int, meaning: str):
+def _count(minimum: int, meaning: str) -> Callable[[str], int]:
     """An argparse type: an integer of at least ``minimum``."""
 
     def parse(text: str) -> int:
@@ -82,25 +86,35 @@ WORKERS = _count(0, "0 (one per usable CPU) or more")
 SHARD_MB = _count(1, "at least 1")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+class _TopParser(_Parser):
+    """The top-level parser: its exit-code table is made only when help is shown
+    (it imports every command's module; an `extract` run should not)."""
+
+    def format_help(self) -> str:
+        if self.epilog is None:
+            self.epilog = "exit codes:\n" + _exit_code_table()
+        return super().format_help()
+
+
+def _parser(only_extract: bool = False) -> argparse.ArgumentParser:
+    """The parser; ``only_extract``: with the `extract` command alone (what batch children run)."""
+    parser = _TopParser(
         prog=_prog(),
         description="Turn lifelog video into Visual Bundles: 1 fps JPEG frames on a fixed "
         "1920x1080 canvas, with a manifest of requested and actual times and the source's metadata.",
-        epilog="exit codes:\n" + _exit_code_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version",
                         version=f"lifelog_compression {__version__} ({_core.backend}: {_core.backend_versions})")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    for register in COMMANDS:
+    for register in [_register_extract] if only_extract else COMMANDS:
         register(sub)
     return parser
 
 
-def _register_extract(sub) -> None:
+def _register_extract(sub: Subparsers) -> None:
     p = sub.add_parser("extract", help="one video file -> one bundle folder",
                        description="Extract a Visual Bundle from one video file. The bundle is written "
                        "aside and appears at BUNDLE_DIR only when complete.")
@@ -124,25 +138,26 @@ def _register_extract(sub) -> None:
     p.set_defaults(func=_cmd_extract)
 
 
-def _register_spec(sub) -> None:
+def _register_spec(sub: Subparsers) -> None:
     p = sub.add_parser("spec", help="print the recipe and bundle layout as JSON",
                        description="Print the extraction recipe and the bundle layout as JSON.")
     p.set_defaults(func=_cmd_spec)
 
 
-def _cmd_spec(args) -> int:
+def _cmd_spec(args: argparse.Namespace) -> int:
     print(json.dumps(spec(), indent=2))
     return EXIT_OK
 
 
-def _register_batch(sub) -> None:
+def _register_batch(sub: Subparsers) -> None:
     p = sub.add_parser("batch", help="a folder of videos -> a folder of bundles",
                        description="Extract every video below INPUT_DIR into OUTPUT_ROOT, mirroring the folder "
                        "tree (DCIM/100GOPRO/GX010046.MP4 -> OUTPUT_ROOT/DCIM/100GOPRO/GX010046/). Files run in "
                        "parallel, each in its own process; complete bundles are skipped on a rerun; proxies "
                        "(.LRV/.LRF) are not extracted beside their originals; GoPro chapters are linked in "
                        "bundle.json. Where two inputs would share a bundle folder (a.mp4, a.mov), each uses "
-                       "its whole file name (a.mp4/, a.mov/). Nothing in OUTPUT_ROOT is ever deleted.")
+                       "its whole file name (a.mp4/, a.mov/). Nothing in OUTPUT_ROOT is deleted but "
+                       "the hidden leftovers of runs that were killed.")
     p.add_argument("input_dir", metavar="INPUT_DIR", help="the folder to search for videos (a camera card, a folder tree)")
     p.add_argument("output_root", metavar="OUTPUT_ROOT",
                    help="where the bundles go, mirroring INPUT_DIR's tree (outside INPUT_DIR)")
@@ -167,7 +182,7 @@ def _register_batch(sub) -> None:
     p.set_defaults(func=_cmd_batch)
 
 
-def _cmd_batch(args) -> int:
+def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import BatchInterrupted, BatchProgress, extract_directory_to_dir
 
     from .storage import require_local
@@ -180,7 +195,7 @@ def _cmd_batch(args) -> int:
         bar.update(p.files_done, p.files_total, p.video_s_done, p.elapsed_s, eta_s=p.eta_s,
                    video_total_s=p.video_s_total, running=p.running)
 
-    def on_event(event: dict) -> None:
+    def on_event(event: dict[str, Any]) -> None:
         print(json.dumps(event), flush=True)
 
     try:
@@ -213,7 +228,7 @@ def _cmd_batch(args) -> int:
     return _errors.BatchFailedError.exit_code if result.failed else EXIT_OK
 
 
-def _register_pack(sub) -> None:
+def _register_pack(sub: Subparsers) -> None:
     p = sub.add_parser("pack", help="a bundle folder -> upload shards (tar)",
                        description="Pack a bundle into uncompressed tar shards of at most --shard-mb MiB, each "
                        "with bundle.json, its own manifest.jsonl and its frames. OUT_DIR must be new or empty.")
@@ -228,7 +243,7 @@ def _register_pack(sub) -> None:
     u.set_defaults(func=_cmd_unpack)
 
 
-def _cmd_pack(args) -> int:
+def _cmd_pack(args: argparse.Namespace) -> int:
     from .shards import pack
 
     paths = pack(args.bundle_dir, args.out_dir, shard_bytes=args.shard_mb * 1024 * 1024)
@@ -236,7 +251,7 @@ def _cmd_pack(args) -> int:
     return EXIT_OK
 
 
-def _cmd_unpack(args) -> int:
+def _cmd_unpack(args: argparse.Namespace) -> int:
     from .shards import unpack
 
     unpack(args.shard_dir, args.bundle_dir)
@@ -244,7 +259,7 @@ def _cmd_unpack(args) -> int:
     return EXIT_OK
 
 
-def _cmd_extract(args) -> int:
+def _cmd_extract(args: argparse.Namespace) -> int:
     bar = ProgressBar("extract", enabled=None if not args.quiet else False, unit="frames")
 
     def on_progress(p: Progress) -> None:
@@ -285,20 +300,41 @@ def _cmd_extract(args) -> int:
 
 
 # Each command registers its own sub-parser and sets ``func``; a command that
-# lives in its own module adds its register function here.
-from .sheet import register as _register_sheet  # noqa: E402  (numpy/Pillow load only when run)
-from .validate import register as _register_validate  # noqa: E402
+# lives in its own module is registered through a function that imports it
+# (an `extract` run, once per file in `batch`, imports none of them).
+def _register_sheet(sub: Subparsers) -> None:
+    from .sheet import register  # numpy/Pillow load only when run
 
-COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet]
-from .telemetry.cli import register as _register_probe  # noqa: E402
-COMMANDS.append(_register_probe)
+    register(sub)
+
+
+def _register_validate(sub: Subparsers) -> None:
+    from .validate import register
+
+    register(sub)
+
+
+def _register_probe(sub: Subparsers) -> None:
+    from .telemetry.cli import register
+
+    register(sub)
+
+
+def _register_parquet(sub: Subparsers) -> None:
+    from .parquet import register  # pyarrow loads only when run
+
+    register(sub)
+
+
+COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
+            _register_parquet, _register_probe]
 
 
 def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     """A mistyped command gets a suggestion (argparse only lists the choices)."""
     words = [a for a in argv if not a.startswith("-")]
-    commands = [name for action in parser._subparsers._group_actions for name in action.choices] \
-        if parser._subparsers else []
+    commands = [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                for name in action.choices]
     if words and argv and argv[0] == words[0] and words[0] not in commands:
         close = difflib.get_close_matches(words[0], commands, n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else f" (commands: {', '.join(commands)})"
@@ -314,13 +350,14 @@ def _cli_message(e: ExtractError) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
-    parser = _parser()
+    parser = _parser(only_extract=argv[:1] == ["extract"])
     _did_you_mean(parser, argv)
     args = parser.parse_args(argv)
     # A batch parent stops its children with SIGTERM: clean up as for Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except ExtractError as e:
         print(f"lifelog_compression: error: {_cli_message(e)}", file=sys.stderr)
         if getattr(args, "json", False):

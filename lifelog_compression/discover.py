@@ -17,6 +17,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any, Iterator
 
 VIDEO_EXTENSIONS = {
     ".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".3gp",
@@ -39,7 +40,7 @@ class Recording:
     chapter: int
     chapters: list[str] = field(default_factory=list)   # relpaths of all chapters, in order
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"camera": "gopro", "recording_id": self.recording_id, "chapter": self.chapter,
                 "chapters": self.chapters}
 
@@ -59,7 +60,7 @@ class BatchInput:
         return self.path.stat().st_size
 
 
-def _walk(root: Path):
+def _walk(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
@@ -111,7 +112,7 @@ def discover(input_root: Path) -> list[BatchInput]:
     rel = {p: PurePosixPath(p.relative_to(input_root).as_posix()) for p in files}
 
     originals = [p for p in files if p.suffix.lower() not in PROXY_EXTENSIONS]
-    original_keys = {}
+    original_keys: dict[tuple[str, str], Path] = {}
     for p in originals:
         for key in _original_keys(p):
             original_keys.setdefault(key, p)
@@ -138,9 +139,9 @@ def discover(input_root: Path) -> list[BatchInput]:
 
     chapters: dict[tuple[str, str], list[tuple[int, Path]]] = {}
     for p in inputs_paths:
-        key = _recording_key(p)
-        if key:
-            chapters.setdefault((key[0], key[1]), []).append((key[2], p))
+        rec = _recording_key(p)
+        if rec:
+            chapters.setdefault((rec[0], rec[1]), []).append((rec[2], p))
 
     result = []
     for p in inputs_paths:
@@ -148,11 +149,11 @@ def discover(input_root: Path) -> list[BatchInput]:
         item = BatchInput(path=p, relpath=str(rel[p]), bundle_relpath=folder(p, whole))
         if p in proxy_of:
             item.proxy_relpath = str(rel[proxy_of[p]])
-        key = _recording_key(p)
-        if key:
-            siblings = sorted(chapters[(key[0], key[1])])
-            if len(siblings) > 1 or key[2] > 1:
-                item.recording = Recording(recording_id=key[1], chapter=key[2],
+        rec = _recording_key(p)
+        if rec:
+            siblings = sorted(chapters[(rec[0], rec[1])])
+            if len(siblings) > 1 or rec[2] > 1:
+                item.recording = Recording(recording_id=rec[1], chapter=rec[2],
                                            chapters=[str(rel[s]) for _, s in siblings])
         result.append(item)
     return result

@@ -23,11 +23,11 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, cast
 
 from . import storage
 from .batch import BatchProgress, BatchResult
-from .discover import VIDEO_EXTENSIONS, PROXY_EXTENSIONS, discover
+from .discover import PROXY_EXTENSIONS, VIDEO_EXTENSIONS, BatchInput, discover
 from .errors import ExtractError, MissingDependencyError
 from .recipe import DEFAULT_RECIPE, Recipe
 
@@ -41,7 +41,7 @@ class FileTask:
     source: str              # a local path or a URL
     relpath: str             # the source relative to the input root: the manifest's source_relpath
     bundle: str              # a local path or a URL
-    extra: dict = field(default_factory=dict)   # bundle.json additions (batch, recording)
+    extra: dict[str, Any] = field(default_factory=dict)   # bundle.json additions (batch, recording)
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class DistributedResult(BatchResult):
 
 # ---- what to extract --------------------------------------------------------------------------
 
-def plan(sources: str | os.PathLike | Iterable[str | os.PathLike], output: str | os.PathLike) -> list[FileTask]:
+def plan(sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], output: str | os.PathLike[str]) -> list[FileTask]:
     """The tasks for ``sources``: a local folder (walked as ``batch`` does:
     proxies, chapters, mirrored tree), an ``s3://``/``gs://`` prefix (every
     video below it, mirrored), or a list of files and URLs (each to
@@ -94,7 +94,7 @@ def plan(sources: str | os.PathLike | Iterable[str | os.PathLike], output: str |
     return tasks
 
 
-def _batch_extra(item) -> dict:
+def _batch_extra(item: BatchInput) -> dict[str, Any]:
     extra: dict[str, Any] = {"batch": {"input_relpath": item.relpath}}
     if item.proxy_relpath:
         extra["proxy"] = {"relpath": item.proxy_relpath, "decoded": False}
@@ -139,8 +139,8 @@ def complete_for(bundle: storage.Location, source: storage.Location) -> bool:
     if video.get("file_size_bytes") != ident.get("size"):
         return False
     if ident.get("etag"):
-        return video.get("etag") == ident["etag"]
-    return video.get("file_modified_at") == ident.get("modified_at")
+        return bool(video.get("etag") == ident["etag"])
+    return bool(video.get("file_modified_at") == ident.get("modified_at"))
 
 
 def extract_file(task: FileTask, *, overwrite: bool = False, recipe: Recipe = DEFAULT_RECIPE,
@@ -152,13 +152,13 @@ def extract_file(task: FileTask, *, overwrite: bool = False, recipe: Recipe = DE
     from .api import extract_to_dir
 
     started = time.monotonic()
-    common = dict(relpath=task.relpath, bundle=task.bundle, node=socket.gethostname(), pid=os.getpid())
+    common: dict[str, Any] = dict(relpath=task.relpath, bundle=task.bundle, node=socket.gethostname(), pid=os.getpid())
     try:
         source = storage.location(task.source)
         bundle = storage.location(task.bundle, output=True)
         if not overwrite and complete_for(bundle, source):
             return FileResult(status="skipped", reason="complete already", **common)
-        r = extract_to_dir(source, bundle, overwrite=overwrite, recipe=recipe, workers=workers,
+        r = extract_to_dir(source.text, bundle.text, overwrite=overwrite, recipe=recipe, workers=workers,
                            source_relpath=task.relpath, bundle_extra=task.extra or None)
         return FileResult(status="extracted", reason="; ".join(r.notes), frame_count=r.frame_count,
                           bytes_written=r.bytes_written, source_bytes_read=r.source_bytes_read,
@@ -173,7 +173,7 @@ def extract_file(task: FileTask, *, overwrite: bool = False, recipe: Recipe = DE
 
 # ---- the driver ---------------------------------------------------------------------------------
 
-def _ray():
+def _ray() -> Any:
     try:
         import ray
     except ImportError as e:
@@ -181,7 +181,7 @@ def _ray():
     return ray
 
 
-def connect(address: str | None = None):
+def connect(address: str | None = None) -> Any:
     """Joins the Ray cluster at ``address`` (None: RAY_ADDRESS, or a local one
     started here), unless this process is connected already."""
     ray = _ray()
@@ -191,8 +191,8 @@ def connect(address: str | None = None):
 
 
 def extract_many(
-    sources: str | os.PathLike | Iterable[str | os.PathLike],
-    output: str | os.PathLike,
+    sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
     *,
     address: str | None = None,
     cpus_per_file: float = 1,
@@ -233,13 +233,14 @@ def extract_many(
         for ref in pending:
             ray.cancel(ref, force=True)
         raise
-    return DistributedResult(storage.location(output, output=True).text, [results[i] for i in range(len(tasks))],
+    files: Any = [results[i] for i in range(len(tasks))]   # FileResult: BatchResult reads the same fields
+    return DistributedResult(cast(Path, storage.location(output, output=True).text), files,
                              time.monotonic() - started)
 
 
-def _settle(ray, ref, task: FileTask, max_retries: int) -> FileResult:
+def _settle(ray: Any, ref: Any, task: FileTask, max_retries: int) -> FileResult:
     try:
-        return ray.get(ref)
+        return cast(FileResult, ray.get(ref))
     except ray.exceptions.RayError as e:   # the worker died on every attempt (or Ray lost the task)
         reason = f"the worker died {max_retries + 1} time(s): {type(e).__name__}"
         return FileResult(task.relpath, task.bundle, "failed", type(e).__name__, EXIT_INTERNAL, reason)
@@ -257,12 +258,12 @@ def _progress(results: dict[int, FileResult], total: int, started: float) -> Bat
 # ---- Ray Data -----------------------------------------------------------------------------------
 
 def frames_dataset(
-    sources: str | os.PathLike | Iterable[str | os.PathLike],
+    sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
     address: str | None = None,
     cpus_per_file: float = 1,
     recipe: Recipe = DEFAULT_RECIPE,
-):
+) -> Any:
     """A Ray Dataset of the sampled frames of ``sources`` (as for ``plan``),
     one row per frame, for feeding models without writing bundles: ``source``
     (path or URL), ``source_relpath``, ``requested_ts_ms``, ``actual_ts_ms``,
@@ -283,7 +284,7 @@ class _FrameRows:
         self.recipe = recipe
         self.workers = workers
 
-    def __call__(self, item: dict) -> Iterator[dict]:
+    def __call__(self, item: dict[str, Any]) -> Iterator[dict[str, Any]]:
         import hashlib
 
         from .ingest import iter_frames
@@ -296,7 +297,7 @@ class _FrameRows:
                 "requested_ts_ms": f.requested_ts_ms,
                 "actual_ts_ms": f.actual_ts_ms,
                 "jpeg": f.jpeg,
-                "content_hash": "sha256:" + hashlib.sha256(f.jpeg).hexdigest(),
+                "content_hash": "sha256:" + hashlib.sha256(f.jpeg or b"").hexdigest(),
                 "width": self.recipe.canvas_width,
                 "height": self.recipe.canvas_height,
                 "content_rect_x": x,
@@ -312,7 +313,7 @@ class _FrameRows:
 
 # ---- command line -------------------------------------------------------------------------------
 
-def run_batch(args, progress: Callable[[BatchProgress], None]) -> DistributedResult:
+def run_batch(args: Any, progress: Callable[[BatchProgress], None]) -> BatchResult:
     """``batch INPUT OUTPUT --ray [ADDRESS]`` (cli.py draws the progress line
     and prints the summary, as for a local batch)."""
     from .errors import SourceNotFoundError

@@ -4,6 +4,8 @@ carries the exit code the command line uses for it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ExtractError",
     "SourceNotFoundError",
@@ -82,7 +84,7 @@ class DamagedSourceError(ExtractError, ValueError):
     exit_code = 9
 
 
-def nothing_decoded(path) -> "DamagedSourceError":
+def nothing_decoded(path: object) -> "DamagedSourceError":
     """The error for a source the core read to its end without one frame:
     ``extract_to_dir`` and ``iter_frames`` raise the same one."""
     return DamagedSourceError(f"{path}: no frame could be decoded", "no frame could be decoded", str(path))
@@ -142,11 +144,11 @@ class InterruptedAfterCommit(KeyboardInterrupt):
     into place: the move was completed first, so the bundle at ``bundle_dir``
     is whole. ``result`` is the ExtractResult once extract_to_dir knows it."""
 
-    def __init__(self, bundle_dir):
+    def __init__(self, bundle_dir: object) -> None:
         super().__init__(f"{bundle_dir}: interrupted while the finished bundle was moved into place; "
                          "the move was completed")
         self.bundle_dir = bundle_dir
-        self.result = None
+        self.result: Any = None   # an ExtractResult (api.py imports this module)
 
 
 class UnsupportedLocationError(UsageError):

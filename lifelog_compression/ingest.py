@@ -12,13 +12,19 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import _core, storage
 from .api import Progress
 from .errors import nothing_decoded
 from .optional import require
 from .recipe import DEFAULT_RECIPE, Recipe
+
+if TYPE_CHECKING:   # numpy is optional at run time; CoreFrame exists only in _core.pyi
+    import numpy
+    from numpy.typing import NDArray
+
+    from ._core import CoreFrame
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class FrameRecord:
     obtained: str
     frames_decoded: int
     jpeg: bytes | None = None
-    array: Any = None               # numpy.ndarray (H, W, 3) uint8 RGB with as_array=True
+    array: NDArray[numpy.uint8] | None = None   # (H, W, 3) RGB with as_array=True
 
     def __repr__(self) -> str:
         # The pixels are megabytes: show their size, not their bytes.
@@ -61,10 +67,10 @@ class SourceSummary:
     container_format: str
     rotation_degrees: int
     has_audio: bool
-    fields: dict = field(default_factory=dict, repr=False)
+    fields: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-def probe(video: str | os.PathLike) -> SourceSummary:
+def probe(video: str | os.PathLike[str]) -> SourceSummary:
     """The source's summary read from its container headers; no frame is decoded."""
     with storage.open_source(video) as src:
         summary = json.loads(src.probe_json())["summary"]
@@ -89,7 +95,7 @@ _DONE = object()
 
 
 def iter_frames(
-    video: str | os.PathLike,
+    video: str | os.PathLike[str],
     *,
     as_array: bool = False,
     progress: Callable[[Progress], None] | None = None,
@@ -116,11 +122,11 @@ def iter_frames(
         np = require("numpy", "arrays", "iter_frames(as_array=True)")
     # Backends without raw canvases (AVFoundation) hand over JPEG: decode it here.
     raw = as_array and _core.backend == "ffmpeg"
-    frames: queue.Queue = queue.Queue(maxsize=2)
+    frames: queue.Queue[Any] = queue.Queue(maxsize=2)   # core frames, _DONE or an exception
     stop = threading.Event()
     started = time.monotonic()
 
-    def on_frame(f: dict) -> None:
+    def on_frame(f: CoreFrame) -> None:
         if stop.is_set():
             raise _Stop
         # A request without a frame still goes through, for the progress callback.
@@ -196,7 +202,7 @@ def _stop_running() -> None:
         thread.join(timeout=10)
 
 
-def _put_until_stopped(q: queue.Queue, stop: threading.Event, item) -> bool:
+def _put_until_stopped(q: queue.Queue[Any], stop: threading.Event, item: object) -> bool:
     """Puts item, waiting for room; False if the consumer stopped first."""
     while not stop.is_set():
         try:

@@ -12,16 +12,20 @@ import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 HASH_CHUNK = 1 << 20
 
 
 class SourceHasher(threading.Thread):
-    """sha256 of the source file, computed beside the extraction.
+    """sha256 of the source file, and its Spotlight and extended attributes,
+    read beside the extraction.
 
     hashlib releases the GIL on large buffers and the native core holds no GIL
     while decoding, so the hash costs no wall time on a machine with a spare
-    core, and little I/O, since the decoder reads the same pages.
+    core, and little I/O, since the decoder reads the same pages. The
+    attributes come first: on macOS ``mdls`` is a process of its own (tens of
+    milliseconds) that would otherwise run after the last frame.
     """
 
     def __init__(self, path: Path):
@@ -29,9 +33,13 @@ class SourceHasher(threading.Thread):
         self.path = path
         self.digest: str | None = None
         self.error: str | None = None
+        self.mdls: tuple[str, bool] | None = None   # mdls_text(path), once read
+        self.xattrs: str | None = None              # xattrs_text(path), once read
         self._cancelled = threading.Event()
 
     def run(self) -> None:
+        self.mdls = mdls_text(self.path)
+        self.xattrs = xattrs_text(self.path)
         h = hashlib.sha256()
         try:
             with open(self.path, "rb") as f:
@@ -48,7 +56,7 @@ class SourceHasher(threading.Thread):
         self._cancelled.set()
 
 
-def source_metadata(path: Path, probe: dict) -> dict:
+def source_metadata(path: Path, probe: dict[str, Any]) -> dict[str, Any]:
     """source-metadata.json: SPEC.md's summary of the source video."""
     st = path.stat()
     summary = dict(probe.get("summary", {}))
@@ -60,10 +68,11 @@ def source_metadata(path: Path, probe: dict) -> dict:
     }
 
 
-def probe_document(probe: dict) -> dict:
-    """source-probe.json: container, streams and chapters as the library read them."""
+def probe_document(probe: dict[str, Any], backend: str) -> dict[str, Any]:
+    """source-probe.json: container, streams and chapters as the library read
+    them; with FFmpeg in ffprobe's names and types (README "source-probe.json")."""
     return {
-        "probe_kind": "libavformat" if "summary" in probe else "unknown",
+        "probe_kind": "libavformat" if backend == "ffmpeg" else backend,
         "format": probe.get("format", {}),
         "streams": probe.get("streams", []),
         "chapters": probe.get("chapters", []),

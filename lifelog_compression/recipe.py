@@ -7,6 +7,7 @@ comparable if they are made the same way. bundle.json records them.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from . import __version__
 
@@ -37,7 +38,7 @@ class Recipe:
     chroma_subsampling: str = "4:2:0"
     scale_filter: str = "lanczos"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.chroma_subsampling not in CHROMA:
             raise ValueError(f"chroma_subsampling must be one of {sorted(CHROMA)}")
         if self.scale_filter not in SCALE_FILTERS:
@@ -47,7 +48,7 @@ class Recipe:
         if self.canvas_width % 2 or self.canvas_height % 2 or min(self.canvas_width, self.canvas_height) < 2:
             raise ValueError("canvas sizes must be even and >= 2")
 
-    def sampling_doc(self) -> dict:
+    def sampling_doc(self) -> dict[str, Any]:
         """bundle.json's ``sampling`` object (also in ``spec``)."""
         return {
             "requested_interval_ms": self.interval_ms,
@@ -56,7 +57,7 @@ class Recipe:
             "timeline_origin": "presentation time of the first video frame",
         }
 
-    def image_doc(self) -> dict:
+    def image_doc(self) -> dict[str, Any]:
         """bundle.json's ``image`` object (also in ``spec``)."""
         return {
             "format": "jpeg",
@@ -70,7 +71,7 @@ class Recipe:
             "color": "JFIF YCbCr (BT.601 full range), converted from the source's own matrix and range",
         }
 
-    def native_kwargs(self) -> dict:
+    def native_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the native ``Source.extract`` for this recipe."""
         return {
             "canvas_width": self.canvas_width,
@@ -91,7 +92,7 @@ class Recipe:
 DEFAULT_RECIPE = Recipe()
 
 
-def spec(recipe: Recipe = DEFAULT_RECIPE) -> dict:
+def spec(recipe: Recipe = DEFAULT_RECIPE) -> dict[str, Any]:
     """The recipe and output format as a JSON-ready dict (``lifelog_compression spec``)."""
     return {
         "format": BUNDLE_FORMAT,

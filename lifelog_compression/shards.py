@@ -1,12 +1,21 @@
-"""Upload transport: a bundle as uncompressed tar shards (SPEC.md).
+"""Upload transport: a bundle as uncompressed tar shards (SPEC.md) that
+WebDataset-style readers understand.
 
-Each ``shard-0001.tar``, ``shard-0002.tar``, ... holds ``bundle.json``, a
-``manifest.jsonl`` with exactly that shard's rows, and those frames; the first
-shard also carries ``metadata/``. The union of the shard manifests is the
-bundle's manifest. No shard exceeds the limit unless one frame alone does.
-Shards are written as hidden ``.partial`` files and renamed when complete.
-Reading checks every member's name and type, so a hostile shard cannot lead
-a consumer outside its folder.
+Each ``shard-0001.tar``, ``shard-0002.tar``, ... holds, in this order:
+``bundle.json`` (plus a ``shard`` object), ``manifest.jsonl`` with exactly that
+shard's rows, ``metadata/*`` (first shard only), then per frame
+``00000001.jpg`` beside ``00000001.json`` (that frame's manifest row), in time
+order. Readers that group members by key (the name up to the first dot, as
+``webdataset`` does) see one sample per frame with its picture and its row.
+The union of the shard manifests is the bundle's manifest. No shard exceeds
+the limit unless one frame alone does.
+
+Shards are reproducible: fixed owners (0, no names), mode 0644, every mtime
+set to the bundle's ``created_at`` and a fixed member order, so packing the
+same bundle twice gives the same bytes (content-addressed uploads dedupe).
+They are written as hidden ``.partial`` files and renamed when complete.
+Reading checks every member's name and type, so a hostile shard cannot lead a
+consumer outside its folder.
 """
 
 from __future__ import annotations
@@ -17,19 +26,23 @@ import json
 import os
 import re
 import tarfile
-import time
+from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Any, Iterator
 
-from .bundle import BUNDLE_JSON, MANIFEST, ManifestRow, frame_relpath, load_bundle_metadata
+from .bundle import BUNDLE_JSON, MANIFEST, frame_relpath, load_bundle_metadata, load_manifest
 from .errors import BundleError, OutputError
+from .manifest import ManifestRow
 
 DEFAULT_SHARD_BYTES = 192 * 1024 * 1024
 BLOCK = tarfile.BLOCKSIZE
 # tarfile pads a closed archive to whole records of 20 blocks.
 _CLOSING = tarfile.RECORDSIZE + 2 * BLOCK
 _BUNDLE_JSON_RESERVE = 64 * 1024
-_SAFE_NAME = re.compile(r"^(bundle\.json|manifest\.jsonl|frames/\d{8}\.jpg|metadata/[A-Za-z0-9][A-Za-z0-9._-]*)$")
+# Row bytes not known while frames stream in: the source hash is added at the end.
+_ROW_SLACK = 96
+_SAFE_NAME = re.compile(r"^(bundle\.json|manifest\.jsonl|\d{8}\.(jpg|json)|frames/\d{8}\.jpg"
+                        r"|metadata/[A-Za-z0-9][A-Za-z0-9._-]*)$")
 _SHARD_NAME = re.compile(r"^shard-\d{4,}\.tar$")
 
 
@@ -37,19 +50,40 @@ def _member_bytes(size: int) -> int:
     return BLOCK + -(-size // BLOCK) * BLOCK
 
 
-def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
+def frame_key(relpath: str) -> str:
+    """The shard key of a frame: ``frames/00000001.jpg`` -> ``00000001``."""
+    return Path(relpath).stem
+
+
+def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.size = size
     info.mode = 0o644
-    info.mtime = int(time.time())
+    info.mtime = mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
     info.type = tarfile.REGTYPE
     return info
 
 
+def _epoch(created_at: Any) -> int:
+    """The bundle's creation time as the members' mtime (0 if unreadable)."""
+    try:
+        return int(datetime.fromisoformat(str(created_at).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
+
+
 class ShardWriter:
-    """Writes frames into shards as they come; ``commit`` adds each shard's
-    manifest and bundle.json and moves the shards into place. Offers the same
-    calls as BundleWriter, so extraction can write either."""
+    """Writes frames into shards as they come; ``commit`` lays each shard out
+    (bundle.json, manifest, metadata, then the frames with their rows) and
+    moves the shards into place. Offers the same calls as BundleWriter, so
+    extraction can write either.
+
+    The rows are complete only at ``commit`` (the source hash), so frames are
+    spooled into a hidden tar per shard and copied into the final shard then:
+    one more write of the JPEG bytes, in exchange for a layout readers can
+    stream."""
 
     def __init__(self, out_dir: Path, *, shard_bytes: int = DEFAULT_SHARD_BYTES, overwrite: bool = False):
         self.out_dir = Path(out_dir)
@@ -62,49 +96,52 @@ class ShardWriter:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise OutputError(f"{self.out_dir}: cannot create the shard folder: {e.strerror}") from e
-        self.rows: list[dict] = []
+        self.rows: list[dict[str, Any]] = []
         self.bytes_written = 0
-        self._shards: list[dict] = []   # {"path", "rows": [row indexes], "size"}
-        self._tar: tarfile.TarFile | None = None
+        self._shards: list[dict[str, Any]] = []   # {"spool", "path", "rows": [row indexes], "size", "manifest"}
+        self._spool: tarfile.TarFile | None = None
         self._metadata: dict[str, bytes] = {}
 
-    def _partial(self, number: int) -> Path:
-        return self.out_dir / f".shard-{number:04d}.tar.partial"
-
     def _open_next(self) -> None:
-        self._close_current()
+        self._close_spool()
         number = len(self._shards) + 1
-        path = self._partial(number)
-        self._tar = tarfile.open(path, "w", format=tarfile.USTAR_FORMAT)
-        self._shards.append({"path": path, "rows": [], "size": 0, "manifest": 0})
+        spool = self.out_dir / f".shard-{number:04d}.frames.partial"
+        try:
+            self._spool = tarfile.open(spool, "w", format=tarfile.USTAR_FORMAT)
+        except OSError as e:
+            raise OutputError(f"{self.out_dir}: cannot write {spool.name}: {e.strerror}") from e
+        self._shards.append({"spool": spool, "path": self.out_dir / f".shard-{number:04d}.tar.partial",
+                             "rows": [], "size": 0, "manifest": 0})
 
-    def _close_current(self) -> None:
-        if self._tar is not None:
-            self._tar.close()
-            self._tar = None
+    def _close_spool(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
-    def _fits(self, shard: dict, frame_size: int, row_bytes: int) -> bool:
-        total = (shard["size"] + _member_bytes(frame_size) + _member_bytes(shard["manifest"] + row_bytes)
+    def _fits(self, shard: dict[str, Any], frame_size: int, row_bytes: int) -> bool:
+        total = (shard["size"] + _member_bytes(frame_size) + _member_bytes(row_bytes)
+                 + _member_bytes(shard["manifest"] + row_bytes)
                  + _member_bytes(_BUNDLE_JSON_RESERVE) + _CLOSING)
         if len(self._shards) == 1:
             total += sum(_member_bytes(len(b)) for b in self._metadata.values())
-        return total <= self.shard_bytes
+        return bool(total <= self.shard_bytes)
 
-    def add_frame(self, jpeg: bytes, row: dict) -> dict:
+    def add_frame(self, jpeg: bytes, row: dict[str, Any]) -> dict[str, Any]:
+        """Spools the next frame; returns its manifest row (as far as known)."""
         number = len(self.rows) + 1
         rel = frame_relpath(number)
         full = {"frame_id": f"frame_{number:08d}", "frame_relpath": rel, **row,
                 "content_hash": "sha256:" + hashlib.sha256(jpeg).hexdigest()}
-        # Room for the row as it will be written, with the source hash added.
-        row_bytes = len(json.dumps(full, ensure_ascii=False)) + 96
+        row_bytes = len(json.dumps(full, ensure_ascii=False).encode("utf-8")) + _ROW_SLACK
         if not self._shards or (self._shards[-1]["rows"] and not self._fits(self._shards[-1], len(jpeg), row_bytes)):
             self._open_next()
         shard = self._shards[-1]
+        assert self._spool is not None
         try:
-            self._tar.addfile(_tarinfo(rel, len(jpeg)), io.BytesIO(jpeg))
+            self._spool.addfile(_tarinfo(frame_key(rel) + ".jpg", len(jpeg), 0), io.BytesIO(jpeg))
         except OSError as e:
-            raise OutputError(f"{self.out_dir}: cannot write {shard['path'].name}: {e.strerror}") from e
-        shard["size"] += _member_bytes(len(jpeg))
+            raise OutputError(f"{self.out_dir}: cannot write {shard['spool'].name}: {e.strerror}") from e
+        shard["size"] += _member_bytes(len(jpeg)) + _member_bytes(row_bytes)
         shard["manifest"] += row_bytes
         shard["rows"].append(len(self.rows))
         self.rows.append(full)
@@ -114,37 +151,42 @@ class ShardWriter:
     def write_text(self, relpath: str, text: str) -> None:
         self._metadata[relpath] = text.encode("utf-8")
 
-    def write_json(self, relpath: str, obj) -> None:
+    def write_json(self, relpath: str, obj: Any) -> None:
         self.write_text(relpath, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
-    def commit(self, bundle: dict, extra_row_fields: dict) -> None:
-        """Completes every shard, then renames them into place."""
-        self._close_current()
-        try:
-            self._complete_shards(bundle, extra_row_fields)
-        except OSError as e:   # a full disk is the output's fault, not ours
-            raise OutputError(f"{self.out_dir}: cannot complete the shards: {e.strerror}") from e
+    def commit(self, bundle: dict[str, Any], extra_row_fields: dict[str, Any]) -> None:
+        """Lays out every shard, then renames them into place."""
+        self._close_spool()
+        count = len(self._shards)
+        mtime = _epoch(bundle.get("created_at"))
+        for i, shard in enumerate(self._shards, 1):
+            rows = [{**self.rows[r], **extra_row_fields} for r in shard["rows"]]
+            doc = {**bundle, "shard": {"index": i, "count": count, "frame_count": len(rows)}}
+            head = {BUNDLE_JSON: (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+                    MANIFEST: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")}
+            if i == 1:
+                head.update(sorted(self._metadata.items()))
+            try:
+                with tarfile.open(shard["path"], "w", format=tarfile.USTAR_FORMAT) as tar, \
+                        tarfile.open(shard["spool"], "r:") as spool:
+                    for name, data in head.items():
+                        tar.addfile(_tarinfo(name, len(data), mtime), io.BytesIO(data))
+                    for row, member in zip(rows, spool.getmembers()):
+                        key = frame_key(row["frame_relpath"])
+                        tar.addfile(_tarinfo(key + ".jpg", member.size, mtime), spool.extractfile(member))
+                        data = json.dumps(row, ensure_ascii=False).encode("utf-8")
+                        tar.addfile(_tarinfo(key + ".json", len(data), mtime), io.BytesIO(data))
+            except OSError as e:
+                raise OutputError(f"{self.out_dir}: cannot write {shard['path'].name}: {e.strerror}") from e
+            shard["spool"].unlink()
         for i, shard in enumerate(self._shards, 1):
             os.rename(shard["path"], self.out_dir / f"shard-{i:04d}.tar")
 
-    def _complete_shards(self, bundle: dict, extra_row_fields: dict) -> None:
-        count = len(self._shards)
-        for i, shard in enumerate(self._shards, 1):
-            lines = "".join(json.dumps({**self.rows[r], **extra_row_fields}, ensure_ascii=False) + "\n"
-                            for r in shard["rows"])
-            doc = {**bundle, "shard": {"index": i, "count": count, "frame_count": len(shard["rows"])}}
-            members = {MANIFEST: lines.encode("utf-8"),
-                       BUNDLE_JSON: (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")}
-            if i == 1:
-                members.update(self._metadata)
-            with tarfile.open(shard["path"], "a", format=tarfile.USTAR_FORMAT) as tar:
-                for name, data in members.items():
-                    tar.addfile(_tarinfo(name, len(data)), io.BytesIO(data))
-
     def abandon(self) -> None:
         """Removes this writer's unfinished shards (nothing else)."""
-        self._close_current()
+        self._close_spool()
         for shard in self._shards:
+            shard["spool"].unlink(missing_ok=True)
             shard["path"].unlink(missing_ok=True)
         try:
             self.out_dir.rmdir()   # only if it is empty: it was made for these shards
@@ -152,12 +194,15 @@ class ShardWriter:
             pass
 
 
-def pack(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, *, shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Path]:
+def _row_fields(row: ManifestRow) -> dict[str, Any]:
+    """A manifest row without the fields a writer assigns (id, path, hash)."""
+    return {k: v for k, v in row.to_json().items() if k not in ("frame_id", "frame_relpath", "content_hash")}
+
+
+def pack(bundle_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Path]:
     """Packs a bundle folder into tar shards in ``out_dir``; returns their paths."""
     bundle_dir = Path(bundle_dir)
     meta = load_bundle_metadata(bundle_dir)
-    from .bundle import load_manifest
-
     rows = load_manifest(bundle_dir)
     writer = ShardWriter(Path(out_dir), shard_bytes=shard_bytes)
     try:
@@ -165,9 +210,7 @@ def pack(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, *, shard_byt
             writer.write_text(f"metadata/{name}", (bundle_dir / "metadata" / name).read_text(encoding="utf-8"))
         for row in rows:
             data = (bundle_dir / row.frame_relpath).read_bytes()
-            fields = {"source_relpath": row.source_relpath, "requested_ts_ms": row.requested_ts_ms,
-                      "actual_ts_ms": row.actual_ts_ms, "width": row.width, "height": row.height, **row.extra}
-            written = writer.add_frame(data, fields)
+            written = writer.add_frame(data, _row_fields(row))
             if written["content_hash"] != row.content_hash:
                 raise BundleError(f"{bundle_dir / row.frame_relpath}: content does not match its manifest hash")
         writer.commit(meta.raw, {})
@@ -184,7 +227,7 @@ def _safe_members(tar: tarfile.TarFile, path: Path) -> Iterator[tarfile.TarInfo]
         yield m
 
 
-def read_shards(shard_dir: str | os.PathLike) -> Iterator[tuple[ManifestRow, bytes]]:
+def read_shards(shard_dir: str | os.PathLike[str]) -> Iterator[tuple[ManifestRow, bytes]]:
     """Yields (manifest row, JPEG bytes) for every frame of a shard folder, in
     time order, checking names, hashes and that each row has its frame."""
     paths = sorted(p for p in Path(shard_dir).iterdir() if _SHARD_NAME.match(p.name))
@@ -195,18 +238,29 @@ def read_shards(shard_dir: str | os.PathLike) -> Iterator[tuple[ManifestRow, byt
             members = {m.name: m for m in _safe_members(tar, path)}
             if MANIFEST not in members or BUNDLE_JSON not in members:
                 raise BundleError(f"{path}: lacks {MANIFEST} or {BUNDLE_JSON}")
-            text = tar.extractfile(members[MANIFEST]).read().decode("utf-8")
-            for line in text.splitlines():
-                row = ManifestRow.from_json(json.loads(line))
-                if row.frame_relpath not in members:
+            for line in _read(tar, members[MANIFEST]).decode("utf-8").splitlines():
+                obj = json.loads(line)
+                row = ManifestRow.from_json(obj)
+                key = frame_key(row.frame_relpath)
+                # Shards before the per-frame layout kept frames under frames/.
+                name = key + ".jpg" if key + ".jpg" in members else row.frame_relpath
+                if name not in members:
                     raise BundleError(f"{path}: {row.frame_relpath} is in the manifest but not in the shard")
-                data = tar.extractfile(members[row.frame_relpath]).read()
+                data = _read(tar, members[name])
                 if "sha256:" + hashlib.sha256(data).hexdigest() != row.content_hash:
-                    raise BundleError(f"{path}: {row.frame_relpath} does not match its hash")
+                    raise BundleError(f"{path}: {name} does not match its hash")
+                if key + ".json" in members and json.loads(_read(tar, members[key + ".json"])) != obj:
+                    raise BundleError(f"{path}: {key}.json differs from its manifest row")
                 yield row, data
 
 
-def unpack(shard_dir: str | os.PathLike, bundle_dir: str | os.PathLike) -> Path:
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    f: IO[bytes] | None = tar.extractfile(member)
+    assert f is not None   # regular files only (_safe_members)
+    return f.read()
+
+
+def unpack(shard_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]) -> Path:
     """Rebuilds a bundle folder from its shards (written aside, then renamed)."""
     from .bundle import BundleWriter
 
@@ -216,17 +270,17 @@ def unpack(shard_dir: str | os.PathLike, bundle_dir: str | os.PathLike) -> Path:
         raise BundleError(f"{shard_dir}: no shard-*.tar files")
     with tarfile.open(first[0], "r:") as tar:
         members = {m.name: m for m in _safe_members(tar, first[0])}
-        bundle = json.loads(tar.extractfile(members[BUNDLE_JSON]).read())
-        metadata = {n: tar.extractfile(m).read().decode("utf-8") for n, m in members.items() if n.startswith("metadata/")}
+        if BUNDLE_JSON not in members:
+            raise BundleError(f"{first[0]}: lacks {BUNDLE_JSON}")
+        bundle = json.loads(_read(tar, members[BUNDLE_JSON]))
+        metadata = {n: _read(tar, m).decode("utf-8") for n, m in members.items() if n.startswith("metadata/")}
     bundle.pop("shard", None)
     writer = BundleWriter(bundle_dir)
     try:
         for name, text in metadata.items():
             writer.write_text(name, text)
         for row, data in read_shards(shard_dir):
-            fields = {"source_relpath": row.source_relpath, "requested_ts_ms": row.requested_ts_ms,
-                      "actual_ts_ms": row.actual_ts_ms, "width": row.width, "height": row.height, **row.extra}
-            writer.add_frame(data, fields)
+            writer.add_frame(data, _row_fields(row))
         writer.commit(bundle, {})
     except BaseException:
         writer.abandon()

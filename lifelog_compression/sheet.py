@@ -13,7 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .bundle import load_bundle_metadata, load_manifest
 from .errors import OutputError
@@ -30,7 +30,8 @@ MAX_SHEET_HEIGHT = 65000
 
 
 def _pillow() -> tuple[Any, Any, Any]:
-    return tuple(require(f"PIL.{name}", "validate", "sheet") for name in ("Image", "ImageDraw", "ImageFont"))
+    image, draw, font = (require(f"PIL.{name}", "validate", "sheet") for name in ("Image", "ImageDraw", "ImageFont"))
+    return image, draw, font
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,13 @@ def format_ms(ms: int) -> str:
     return f"{sign}{h}:{m:02d}:{s:02d}.{milli:03d}" if h else f"{sign}{m}:{s:02d}.{milli:03d}"
 
 
-def default_sheet_path(bundle_dir: str | os.PathLike) -> Path:
+def default_sheet_path(bundle_dir: str | os.PathLike[str]) -> Path:
     """``<bundle_dir>-contact-sheet.jpg`` beside the bundle (never inside it)."""
     bundle = Path(bundle_dir).resolve()
     return bundle.parent / f"{bundle.name}-contact-sheet.jpg"
 
 
-def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLike | None = None, *,
+def make_contact_sheet(bundle_dir: str | os.PathLike[str], out_path: str | os.PathLike[str] | None = None, *,
                        columns: int = 6, thumb_width: int = 320, overwrite: bool = False) -> Path:
     """Draws every frame of a bundle as a thumbnail, in manifest order, with its
     actual time and frame number underneath, and writes the sheet to
@@ -144,7 +145,8 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
             draw.text(((left + right) // 2, (top + bottom) // 2), "unreadable", fill=TEXT, font=font, anchor="mm")
         number = row.frame_id.rsplit("_", 1)[-1].lstrip("0") or "0"
         when = time_label(row.extra.get("captured_at"), clock)   # local capture time, where known
-        draw.text((left, bottom + LABEL_HEIGHT // 2), f"{format_ms(row.actual_ts_ms)}  {when + '  ' if when else ''}#{number}",
+        label = f"{format_ms(row.actual_ts_ms)}  {when + '  ' if when else ''}#{number}"
+        draw.text((left, bottom + LABEL_HEIGHT // 2), label,
                   fill=TEXT, font=font, anchor="lm")
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -171,7 +173,7 @@ def make_contact_sheet(bundle_dir: str | os.PathLike, out_path: str | os.PathLik
     return out
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     """Adds ``sheet BUNDLE_DIR [OUT] [--columns N] [--thumb-width PX] [--overwrite]`` to the CLI."""
     p = sub.add_parser("sheet", help="a contact sheet of a bundle (thumbnails with times)",
                        description="Draw every frame of a bundle as a thumbnail with its time. The sheet is "
@@ -186,7 +188,7 @@ def register(sub) -> None:
     p.set_defaults(func=_cmd_sheet)
 
 
-def _at_least(low: int):
+def _at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
         if value < low:
@@ -197,7 +199,7 @@ def _at_least(low: int):
     return parse
 
 
-def _cmd_sheet(args) -> int:
+def _cmd_sheet(args: Any) -> int:
     path = make_contact_sheet(args.bundle_dir, args.out, columns=args.columns, thumb_width=args.thumb_width,
                               overwrite=args.overwrite)
     print(path)

@@ -30,11 +30,15 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from . import _core
 from .errors import (ExtractError, MissingDependencyError, OutputError, SourceNotFoundError,
                      UnsupportedLocationError)
 from .telemetry import TelemetryReader
+
+if TYPE_CHECKING:
+    from .api import ExtractResult
 
 # Schemes whose objects can be read (presigned for the core) and written.
 OBJECT_STORES = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"}
@@ -78,7 +82,7 @@ class Location:
         return self.text
 
 
-def location(value: str | os.PathLike | Location, *, output: bool = False) -> Location:
+def location(value: str | os.PathLike[str] | Location, *, output: bool = False) -> Location:
     """Classifies ``value``; raises UnsupportedLocationError for a scheme this
     package cannot read (or, with ``output``, write)."""
     if isinstance(value, Location):
@@ -103,7 +107,7 @@ def location(value: str | os.PathLike | Location, *, output: bool = False) -> Lo
     return loc
 
 
-def require_local(*values: str | os.PathLike, hint: str) -> None:
+def require_local(*values: str | os.PathLike[str], hint: str) -> None:
     """For commands that take local paths only: a URL is a usage error."""
     for value in values:
         text = os.fspath(value)
@@ -124,10 +128,10 @@ def check_local_source(loc: Location) -> None:
             "by seeking); save the stream to a file first", path=loc.text)
 
 
-def filesystem(loc: Location):
+def filesystem(loc: Location) -> Any:
     """The fsspec filesystem of an object-store location."""
     try:
-        import fsspec
+        import fsspec  # type: ignore[import-untyped]
 
         return fsspec.filesystem(loc.scheme)
     except ImportError as e:
@@ -152,7 +156,7 @@ def reader_url(loc: Location) -> str:
     try:
         if not fs.exists(_key(loc)):
             raise SourceNotFoundError(f"{loc.text}: no such object", "no such object", loc.text)
-        return fs.sign(_key(loc), expiration=PRESIGN_SECONDS)
+        return str(fs.sign(_key(loc), expiration=PRESIGN_SECONDS))
     except NotImplementedError as e:
         raise UnsupportedLocationError(f"{loc.text}: this storage gives no signed URL to read it with",
                                        path=loc.text) from e
@@ -162,7 +166,7 @@ def reader_url(loc: Location) -> str:
         raise SourceNotFoundError(f"{loc.text}: cannot reach the object: {e}", str(e), loc.text) from e
 
 
-def open_source(value: str | os.PathLike | Location):
+def open_source(value: str | os.PathLike[str] | Location) -> Any:
     """A native ``_core.Source`` (a context manager) on a local path or URL.
     Errors name the location as given, never a presigned URL (it holds a
     signature that would be valid for hours in a log)."""
@@ -184,43 +188,42 @@ def _renamed(e: ExtractError, loc: Location, url: str) -> ExtractError:
 class _SignedSource:
     """A Source opened on a presigned URL, whose errors name the object instead."""
 
-    def __init__(self, src, loc: Location, url: str):
+    def __init__(self, src: _core.Source, loc: Location, url: str):
         self._src, self._loc, self._url = src, loc, url
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._src, name)
 
-    def extract(self, *args, **kwargs):
+    def extract(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return self._src.extract(*args, **kwargs)
         except ExtractError as e:
             raise _renamed(e, self._loc, self._url) from None
 
-    def probe_json(self):
+    def probe_json(self) -> str:
         try:
             return self._src.probe_json()
         except ExtractError as e:
             raise _renamed(e, self._loc, self._url) from None
 
-    def __enter__(self):
+    def __enter__(self) -> "_SignedSource":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self._src.close()
-        return False
 
 
-def _iso(dt) -> str | None:
+def _iso(dt: Any) -> str | None:
     if dt is None:
         return None
     if isinstance(dt, (int, float)):
         dt = datetime.fromtimestamp(dt, timezone.utc)
     if isinstance(dt, str):
         return dt
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return str(dt.astimezone(timezone.utc).isoformat()).replace("+00:00", "Z")
 
 
-def identity(loc: Location) -> dict:
+def identity(loc: Location) -> dict[str, Any]:
     """What makes a source the same source on a rerun: size and mtime for a
     file; size and ETag (or Last-Modified) for an object or URL."""
     if loc.is_local:
@@ -235,7 +238,7 @@ def identity(loc: Location) -> dict:
             "modified_at": _iso(modified)}
 
 
-def _http_identity(loc: Location) -> dict:
+def _http_identity(loc: Location) -> dict[str, Any]:
     """Size, ETag and Last-Modified of a URL: a HEAD, or where HEAD is refused
     (a presigned GET URL refuses it) a one-byte ranged GET. Never raises:
     the metadata of a source must not cost the user the bundle."""
@@ -261,6 +264,8 @@ class NoHash:
     object and undo the sparse reads: the source is identified by its ETag."""
 
     digest = None
+    mdls = None        # api.py writes the remote stand-ins instead
+    xattrs = None
 
     def __init__(self, loc: Location):
         self.error = (f"the source is read in byte ranges from {loc.scheme}:// and not hashed whole; "
@@ -281,7 +286,7 @@ class NoTelemetry(TelemetryReader):
     over the network it would cost a read of every sample. Rows get null
     ``captured_at``/``location`` and bundle.json says why."""
 
-    def read(self, path, **kwargs):
+    def read(self, path: Any, **kwargs: Any) -> Any:
         raise NotALocalFile("telemetry is read from local files only")
 
 
@@ -289,7 +294,7 @@ class NotALocalFile(Exception):
     """Why NoTelemetry has nothing (it appears in bundle.json's notes)."""
 
 
-def remote_source_files(loc: Location, probe: dict, ident: dict) -> tuple[dict, str, str]:
+def remote_source_files(loc: Location, probe: dict[str, Any], ident: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     """source-metadata.json, source-mdls.txt and source-xattrs.txt for a
     source that is not a local file (the summary from its probe and identity)."""
     summary = {
@@ -306,7 +311,7 @@ def remote_source_files(loc: Location, probe: dict, ident: dict) -> tuple[dict, 
 
 # ---- outputs on object storage ---------------------------------------------------------------
 
-def remote_bundle_json(loc: Location) -> dict | None:
+def remote_bundle_json(loc: Location) -> dict[str, Any] | None:
     """bundle.json of a published bundle at ``loc``, or None."""
     import json
 
@@ -314,7 +319,8 @@ def remote_bundle_json(loc: Location) -> dict | None:
     path = _key(loc).rstrip("/") + "/" + BUNDLE_JSON
     try:
         with fs.open(path, "rb") as f:
-            return json.loads(f.read())
+            doc = json.loads(f.read())
+            return doc if isinstance(doc, dict) else None
     except FileNotFoundError:
         return None
     except ValueError:
@@ -373,14 +379,15 @@ def publish(local_dir: Path, loc: Location, *, overwrite: bool = False) -> None:
             pass
 
 
-def _find(fs, prefix: str) -> list[str]:
+def _find(fs: Any, prefix: str) -> list[str]:
     try:
-        return fs.find(prefix)
+        return list(fs.find(prefix))
     except FileNotFoundError:
         return []
 
 
-def extract_to_remote(source: Location, output: Location, *, overwrite: bool = False, **kwargs):
+def extract_to_remote(source: Location, output: Location, *, overwrite: bool = False,
+                      **kwargs: Any) -> "ExtractResult":
     """``extract_to_dir`` into object storage: extract into a local temporary
     folder, then publish (see ``publish``)."""
     from .api import extract_to_dir
@@ -388,7 +395,7 @@ def extract_to_remote(source: Location, output: Location, *, overwrite: bool = F
     check_remote_output(output, overwrite)
     tmp = Path(tempfile.mkdtemp(prefix="lifelog-bundle-"))
     try:
-        result = extract_to_dir(source, tmp / "bundle", **kwargs)
+        result = extract_to_dir(source.text, tmp / "bundle", **kwargs)
         publish(tmp / "bundle", output, overwrite=overwrite)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -10,7 +10,10 @@ converting to RGB with the source's own colour matrix at 16 bits -- and then
 resampled in floating point (Pillow's Lanczos) into the content rect the
 source's display geometry calls for. Against that reference the JPEG gets
 PSNR (luma and RGB) and SSIM (luma), and must resemble the frame at
-``actual_ts_ms`` more than the frames one before and one after it.
+``actual_ts_ms`` more than the frames one before and one after it. An HDR
+source whose bundle records a tone mapping (bundle.json ``colour.mapping``) is
+mapped to SDR the same documented way, computed again in numpy from the
+standards' formulas (``tonemap_reference.py``), after resampling.
 
 Nothing here uses the native core, so a bug there cannot hide itself. numpy and
 Pillow are needed (``pip install 'lifelog-compression[validate]'``); they are
@@ -34,12 +37,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .bundle import load_bundle_metadata, load_manifest
+from .colour import HDR_TRANSFERS
+from .manifest import ManifestRow
 from .errors import ExtractError, MissingDependencyError, SourceNotFoundError
 from .optional import require
 from .telemetry.checks import capture_time_problem
+from .tonemap_reference import hdr_to_sdr
 
 if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
     import numpy as np
+    from numpy import ndarray   # for annotations inside functions, where np is the imported module
 
 # The command line's answer when a bundle does not hold up against its source.
 EXIT_VALIDATION_FAILED = 14
@@ -106,9 +113,10 @@ def colour_error(a: "np.ndarray", b: "np.ndarray", block: int = COLOUR_BLOCK) ->
     if h == 0 or w == 0:
         return float(np.abs(np.asarray(a, np.float64).mean((0, 1)) - np.asarray(b, np.float64).mean((0, 1))).mean())
 
-    def means(x):
+    def means(x: "ndarray") -> "ndarray":
         x = np.asarray(x[:h, :w], np.float64)
-        return x.reshape(h // block, block, w // block, block, -1).mean(axis=(1, 3))
+        block_means: ndarray = x.reshape(h // block, block, w // block, block, -1).mean(axis=(1, 3))
+        return block_means
 
     return float(np.abs(means(a) - means(b)).mean())
 
@@ -117,7 +125,8 @@ def _gaussian_taps(size: int = 11, sigma: float = 1.5) -> "np.ndarray":
     np, _ = _imports()
     x = np.arange(size, dtype=np.float64) - (size - 1) / 2
     taps = np.exp(-(x * x) / (2 * sigma * sigma))
-    return taps / taps.sum()
+    normalised: ndarray = taps / taps.sum()
+    return normalised
 
 
 def _filter_valid(img: "np.ndarray", taps: "np.ndarray") -> "np.ndarray":
@@ -129,7 +138,7 @@ def _filter_valid(img: "np.ndarray", taps: "np.ndarray") -> "np.ndarray":
     rows = taps[0] * img[:, : w - n + 1]
     for k in range(1, n):
         rows = rows + taps[k] * img[:, k : w - n + 1 + k]
-    out = taps[0] * rows[: h - n + 1]
+    out: np.ndarray = taps[0] * rows[: h - n + 1]
     for k in range(1, n):
         out = out + taps[k] * rows[k : h - n + 1 + k]
     return out
@@ -214,6 +223,8 @@ class SourceGeometry:
     rotation: int              # clockwise degrees a player turns the picture
     color_matrix: str          # vf_scale's in_color_matrix name
     full_range: bool
+    transfer: str | None = None    # FFmpeg's name of the transfer characteristics
+    primaries: str | None = None
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -246,7 +257,7 @@ class SourceReference:
 
     KERNELS = ("lanczos", "bicubic", "box")
 
-    def __init__(self, video: str | os.PathLike, *, cache: bool = False, resample: str = "lanczos"):
+    def __init__(self, video: str | os.PathLike[str], *, cache: bool = False, resample: str = "lanczos"):
         if resample not in self.KERNELS:
             raise ValueError(f"resample must be one of {self.KERNELS}")
         _need_ffmpeg()
@@ -254,21 +265,26 @@ class SourceReference:
         self.path = Path(video)
         if not self.path.is_file():
             raise SourceNotFoundError(f"{self.path}: no such file", "no such file", str(self.path))
-        self.cache: dict[tuple, Any] | None = {} if cache else None
+        self.cache: dict[tuple[int, tuple[int, int], bool, float | None], Any] | None = {} if cache else None
+        # Set by validate_bundle when the bundle says its HDR frames were tone
+        # mapped: the reference is then mapped the same documented way.
+        self.tone_map = False
+        self.peak_cd_m2: float | None = None
         self._probe()
 
-    def _ffprobe(self, *args: str) -> dict:
+    def _ffprobe(self, *args: str) -> dict[str, Any]:
         out = subprocess.run(["ffprobe", "-v", "error", *args, "-of", "json", str(self.path)],
                              capture_output=True, text=True)
         if out.returncode != 0:
             raise ExtractError(f"{self.path}: ffprobe cannot read it: {out.stderr.strip()[-300:]}",
                                "unreadable", str(self.path))
-        return json.loads(out.stdout)
+        doc: dict[str, Any] = json.loads(out.stdout)
+        return doc
 
     def _probe(self) -> None:
         doc = self._ffprobe(
             "-show_entries", "stream=index,codec_type,width,height,sample_aspect_ratio,time_base,pix_fmt,"
-            "color_space,color_range:stream_disposition=attached_pic:stream_side_data=rotation:format=start_time")
+            "color_space,color_range,color_transfer,color_primaries:stream_disposition=attached_pic:stream_side_data=rotation:format=start_time")
         # The recording, not cover art: a still marked attached_pic is also a
         # "video" stream, and may even come first.
         videos = [st for st in doc.get("streams", []) if st.get("codec_type") == "video"
@@ -293,6 +309,7 @@ class SourceReference:
             coded_width=int(st["width"]), coded_height=int(st["height"]), sample_aspect=sample_aspect,
             rotation=rotation, color_matrix=_matrix_name(st.get("color_space"), int(st["height"])),
             full_range=st.get("color_range") == "pc" or pix_fmt.startswith("yuvj"),
+            transfer=st.get("color_transfer"), primaries=st.get("color_primaries"),
         )
         tb = Fraction(st["time_base"].replace(":", "/")) if "time_base" in st else Fraction(1, 90000)
         packets = self._ffprobe("-select_streams", str(self.stream_index), "-show_entries", "packet=pts,dts,flags")
@@ -342,7 +359,7 @@ class SourceReference:
         # decoded frame on the stream's own clock, so select picks by true pts.
         seek = float(times[0] - self.format_start) - 1.0
         w, h = self.geometry.decoded_size
-        frames: list = []
+        frames: list["ndarray"] = []
         for attempt_seek in ([seek] if seek > 0 else []) + [None]:
             cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin"]
             if attempt_seek is not None:
@@ -376,9 +393,11 @@ class SourceReference:
         np, Image = _imports()
         kernel = {"lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC,
                   "box": Image.Resampling.BOX}[self.resample]
-        key = lambda i: (i, rect_size)
+        def key(i: int) -> tuple[int, tuple[int, int], bool, float | None]:
+            return i, rect_size, self.tone_map, self.peak_cd_m2
+
         wanted = [i for i in indices if self.cache is None or key(i) not in self.cache]
-        rendered = {}
+        rendered: dict[int, ndarray] = {}
         if wanted:
             for i, rgb16 in zip(range(wanted[0], wanted[-1] + 1), self._decode(wanted[0], wanted[-1])):
                 if i not in wanted:
@@ -389,10 +408,14 @@ class SourceReference:
                                                .resize(tuple(rect_size), kernel))
                                     for c in range(3)], axis=2)
                     np.clip(rgb, 0, 255, out=rgb)  # Lanczos and bicubic overshoot at edges
+                if self.tone_map:
+                    # After resampling, as the core maps the scaled picture.
+                    rgb = (hdr_to_sdr(rgb / 255.0, self.geometry.transfer or "",
+                                      self.geometry.primaries == "bt2020", self.peak_cd_m2) * 255).astype(np.float32)
                 rendered[i] = rgb
                 if self.cache is not None:
                     self.cache[key(i)] = rgb
-        return [rendered[i] if i in rendered else self.cache[key(i)] for i in indices]
+        return [rendered[i] if i in rendered else (self.cache or {})[key(i)] for i in indices]
 
     def canvas(self, index: int, rect: tuple[int, int, int, int],
                canvas_size: tuple[int, int] = (1920, 1080)) -> "np.ndarray":
@@ -400,7 +423,7 @@ class SourceReference:
         lossless picture a bundle frame approximates, float32 RGB."""
         np, _ = _imports()
         x, y, w, h = rect
-        out = np.zeros((canvas_size[1], canvas_size[0], 3), np.float32)
+        out: ndarray = np.zeros((canvas_size[1], canvas_size[0], 3), np.float32)
         out[y : y + h, x : x + w] = self.render([index], (w, h))[0]
         return out
 
@@ -485,7 +508,7 @@ class ValidationReport:
     def failed(self) -> list[FrameCheck]:
         return [f for f in self.frames if not f.ok]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The report as a JSON-ready dict (``validate --json``)."""
         d = asdict(self)
         d["ok"] = self.ok
@@ -499,23 +522,24 @@ class ValidationReport:
 # --- validation ----------------------------------------------------------------
 
 
-def _decode_jpeg(path: Path):
+def _decode_jpeg(path: Path) -> "np.ndarray":
     np, Image = _imports()
     with Image.open(io.BytesIO(path.read_bytes())) as im:
         if im.format != "JPEG":
             raise ValueError(f"not a JPEG but {im.format}")
         im.load()  # a truncated file fails here, not later
-        return np.asarray(im.convert("RGB"))
+        rgb: ndarray = np.asarray(im.convert("RGB"))
+        return rgb
 
 
-def _row_rect(row) -> tuple[int, int, int, int] | None:
-    keys = ("content_rect_x", "content_rect_y", "content_rect_width", "content_rect_height")
-    if all(k in row.extra for k in keys):
-        return tuple(int(row.extra[k]) for k in keys)  # type: ignore[return-value]
-    return None
+def _row_rect(row: ManifestRow) -> tuple[int, int, int, int] | None:
+    x, y, w, h = row.content_rect_x, row.content_rect_y, row.content_rect_width, row.content_rect_height
+    if x is None or y is None or w is None or h is None:
+        return None
+    return x, y, w, h
 
 
-def validate_bundle(video: str | os.PathLike, bundle_dir: str | os.PathLike, *, limit: int | None = None,
+def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike[str], *, limit: int | None = None,
                     reference: SourceReference | None = None, time_check: bool = True,
                     min_psnr_y: float = MIN_PSNR_Y) -> ValidationReport:
     """Checks every manifest row of the bundle at ``bundle_dir`` (the first
@@ -539,6 +563,10 @@ def validate_bundle(video: str | os.PathLike, bundle_dir: str | os.PathLike, *, 
     if limit is not None:
         rows = rows[: max(0, limit)]
     src = reference or SourceReference(video)
+    colour = meta.raw.get("colour") or {}
+    if src.geometry.transfer in HDR_TRANSFERS and colour.get("mapping"):
+        src.tone_map = True
+        src.peak_cd_m2 = colour.get("peak_cd_m2")
     image = meta.image or {}
     canvas = (int(image.get("canvas_width", 1920)), int(image.get("canvas_height", 1080)))
     sampling = meta.sampling or {}
@@ -641,7 +669,7 @@ def validate_bundle(video: str | os.PathLike, bundle_dir: str | os.PathLike, *, 
 # --- command line --------------------------------------------------------------
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     """Adds ``validate VIDEO BUNDLE_DIR [--limit N] [--json]`` to the CLI."""
     p = sub.add_parser(
         "validate", help="prove a bundle against its source video",
@@ -665,7 +693,7 @@ def _fmt(s: Summary, digits: int, unit: str = "") -> str:
     return f"min {s.min:.{digits}f}  mean {s.mean:.{digits}f}  max {s.max:.{digits}f}{unit}"
 
 
-def _cmd_validate(args) -> int:
+def _cmd_validate(args: Any) -> int:
     report = validate_bundle(args.video, args.bundle_dir, limit=args.limit)
     if args.json:
         print(json.dumps(report.to_json()))

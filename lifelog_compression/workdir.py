@@ -23,6 +23,8 @@ import signal
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import Any, Iterator
 
 from .errors import InterruptedAfterCommit
 
@@ -118,7 +120,7 @@ def remove_abandoned(output_dir: Path) -> list[Path]:
 class _Deferred:
     def __init__(self) -> None:
         self.caught: list[int] = []
-        self.previous: dict[int, object] = {}
+        self.previous: dict[int, Any] = {}   # signal.signal's previous handlers
 
     def deliver(self, bundle_dir: Path) -> None:
         """Acts on a signal that arrived during the swap, now that it is done."""
@@ -135,7 +137,7 @@ class _Deferred:
 
 
 @contextmanager
-def signals_deferred():
+def signals_deferred() -> Iterator[_Deferred]:
     """Ctrl-C and SIGTERM wait until the block is done, then take effect
     (``_Deferred.deliver``). Signals reach Python code only in the main
     thread, so elsewhere this does nothing."""
@@ -144,7 +146,7 @@ def signals_deferred():
         yield deferred
         return
 
-    def record(signum, frame):
+    def record(signum: int, frame: FrameType | None) -> None:
         deferred.caught.append(signum)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -152,6 +154,6 @@ def signals_deferred():
     try:
         yield deferred
     finally:
-        for signum, handler in deferred.previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        for number, handler in deferred.previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 

@@ -26,5 +26,7 @@ fi
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-.venv/bin/python -m pip install -q -e ".[test]" build
+# editable_mode=compat puts the tree on sys.path with a plain .pth entry:
+# type checkers (mypy) follow that, not setuptools' import-hook finder.
+.venv/bin/python -m pip install -q -e ".[test]" build --config-settings editable_mode=compat
 .venv/bin/python -c "import lifelog_compression._core as c; print('setup: ready:', c.backend_versions)" >&2

@@ -28,6 +28,11 @@ rm -rf .venv-sdist
 # processes `batch` starts with `python -m`) can only find .venv-sdist's
 # site-packages. test_platform.py asserts that when LIFELOG_TEST_INSTALLED is set.
 tar -xzf "$sdist" -C "$work"
+# Data that lives beside the checkout rather than in it (CI puts ../shared
+# there; test_telemetry.py looks for it) is linked beside the unpacked tree too.
+for shared in "$root/../shared" "$root/../../shared"; do
+    if [ -d "$shared" ]; then ln -s "$(cd "$shared" && pwd)" "$work/shared"; break; fi
+done
 cd "$work"/lifelog_compression-*/
 rm -rf lifelog_compression
 status=0

@@ -91,11 +91,11 @@ def test_prefer_proxy_decodes_the_proxy(tmp_path, clip):
     doc = json.loads((tmp_path / "out/GH010007/bundle.json").read_text())
     assert doc["proxy"]["decoded"] is agree
     if agree:
-        assert all(r.extra["decoded_relpath"] == "GL010007.LRV" for r in rows)
-        assert rows[0].extra["source_width"] == 321
+        assert all(r.decoded_relpath == "GL010007.LRV" for r in rows)
+        assert rows[0].source_width == 321
         assert all(r.source_relpath == "GH010007.MP4" for r in rows)
     else:
-        assert rows[0].extra["source_width"] == 320
+        assert rows[0].source_width == 320
 
 
 def test_rerun_skips_complete_bundles_and_overwrite_redoes(card, tmp_path):

@@ -49,9 +49,9 @@ def test_extract_under_a_comma_decimal_locale(german_locale, tmp_path):
     assert run.returncode == 0, run.stderr
     child = json.loads(run.stdout)
     probe = json.loads(child["probe"])           # strict JSON, as written under the locale
-    assert probe["format"]["duration"] == pytest.approx(2.5, abs=0.05)
+    assert float(probe["format"]["duration"]) == pytest.approx(2.5, abs=0.05)   # ffprobe's string form
     assert child["frames"] == 3
     rows = assert_true_to_source(out, clip)      # every JPEG read back
     assert [r["requested_ts_ms"] for r in rows] == [0, 1000, 2000]
     written = json.loads((out / "metadata" / "source-probe.json").read_text())
-    assert written["format"]["duration"] == pytest.approx(2.5, abs=0.05)
+    assert float(written["format"]["duration"]) == pytest.approx(2.5, abs=0.05)

@@ -37,3 +37,118 @@ def test_workers_do_not_change_the_result(clip, tmp_path):
     strip = lambda rows: [(r["requested_ts_ms"], r["actual_ts_ms"], r["content_hash"]) for r in rows]
     assert one.frame_count == two.frame_count
     assert strip(load_rows(tmp_path / "one")) == strip(load_rows(tmp_path / "two"))
+
+
+def _rows_true_to(source, bundle, offset_ms=0.0):
+    """Every JPEG read back: the frame it pictures is the one actual_ts_ms names."""
+    from fixtures import read_index
+    from truth import decode, rect_of
+
+    rows = load_rows(bundle)
+    for row in rows:
+        index = read_index(decode(bundle, row), rect_of(row))
+        assert index in source.times_by_index, row
+        assert abs(source.times_by_index[index] - offset_ms - row["actual_ts_ms"]) <= 1, (row, index)
+        assert abs(row["actual_ts_ms"] - row["requested_ts_ms"]) <= 500, row
+    return rows
+
+
+def test_keyframe_on_a_shared_window_edge_serves_neither_request(tmp_path):
+    """A keyframe at exactly 2.5 s lies on the edge of the windows of 2 s and
+    3 s (variable frame rate, as torchcodec's var_fps_video.mp4 at 12.5 s):
+    the rows must picture 2.0 s and 3.0 s, not 2.5 s and 2.533 s."""
+    from fixtures import make_clip
+
+    # 30 fps grid with frames 50-55 and 80-85 missing; keyframes at 0 and 2.5 s.
+    source = make_clip(tmp_path / "vfr.mp4", codec="libx264", gop=600, seconds=4.0,
+                       drop_pattern=[*range(50, 56), *range(80, 86)], extra_args=("-force_key_frames", "0,2.5"))
+    assert any(abs(t - 2500) < 1 for t in source.frame_times_ms)
+    extract_to_dir(source.path, tmp_path / "b")
+    rows = _rows_true_to(source, tmp_path / "b")
+    actual = {r["requested_ts_ms"]: r["actual_ts_ms"] for r in rows}
+    assert actual[2000] == 2000 and actual[3000] == 3000, actual
+    assert all(b - a >= 500 for a, b in zip(sorted(actual.values()), sorted(actual.values())[1:])), actual
+
+
+def test_trimmed_phone_clip_decodes_from_its_hidden_keyframe(tmp_path):
+    """`ffmpeg -ss 2.3 -c copy` on a clip with sound (a phone's trim): the edit
+    list hides the GOP's keyframe at 2.0 s; the shown frames up to the next
+    keyframe (1.7 s) depend on it."""
+    import subprocess
+
+    from fixtures import make_clip
+
+    quiet = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"]
+    source = make_clip(tmp_path / "video.mp4", codec="libx264", gop=60, bframes=3, seconds=8.0)
+    phone = tmp_path / "phone.mp4"
+    subprocess.run([*quiet, "-i", str(source.path), "-f", "lavfi", "-i", "sine", "-t", "8", "-c:v", "copy",
+                    "-c:a", "aac", str(phone)], check=True)
+    trimmed = tmp_path / "trimmed.mp4"
+    subprocess.run([*quiet, "-ss", "2.3", "-i", str(phone), "-c", "copy", str(trimmed)], check=True)
+    for workers in (1, 2):
+        result = extract_to_dir(trimmed, tmp_path / f"b{workers}", workers=workers)
+        rows = _rows_true_to(source, tmp_path / f"b{workers}", offset_ms=2300)
+        assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(6)]
+        assert rows[0]["actual_ts_ms"] == 0 and result.missing_requests_ms == []
+
+
+def test_intra_refresh_recovery_points_decode_from_an_earlier_point(tmp_path):
+    """x264 intra refresh: one IDR, then recovery points the MP4 marks as sync
+    samples; decoding from one shows nothing until the refresh has swept the
+    picture. Every request still gets its nearest frame, and nothing is
+    called truncated."""
+    from fixtures import make_clip
+
+    source = make_clip(tmp_path / "refresh.mp4", codec="libx264", bframes=3, seconds=12.5,
+                       extra_args=("-x264-params", "intra-refresh=1:keyint=150"))
+    for workers in (1, 2):
+        result = extract_to_dir(source.path, tmp_path / f"b{workers}", workers=workers)
+        rows = _rows_true_to(source, tmp_path / f"b{workers}")
+        assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(13)], workers
+        assert result.missing_requests_ms == [] and not any("truncated" in n for n in result.notes)
+        # The nearest frame (30 fps), not the first one the refresh lets through.
+        for r in rows:
+            assert abs(r["actual_ts_ms"] - r["requested_ts_ms"]) <= 17, r
+
+
+@pytest.mark.parametrize("shape", ["mts", "mkv_without_cues"])
+def test_index_less_files_split_across_workers_with_identical_rows(shape, tmp_path):
+    """MPEG-TS (.MTS) and Matroska without cues have no index: keyframes come
+    from a packet scan that records byte positions, workers jump there, and
+    any number of workers gives the same rows."""
+    import subprocess
+
+    from fixtures import make_clip
+
+    if shape == "mts":
+        source = make_clip(tmp_path / "clip.mts", container="mpegts", codec="libx264", gop=45, bframes=2, seconds=8.0)
+        path = source.path
+    else:
+        source = make_clip(tmp_path / "clip.mkv", codec="libx264", gop=45, bframes=2, seconds=8.0)
+        path = tmp_path / "nocues.mkv"
+        with open(path, "wb") as out:   # written to a pipe: the muxer cannot go back to add cues
+            subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(source.path), "-c", "copy",
+                            "-f", "matroska", "-"], stdout=out, check=True)
+    runs = {}
+    for workers in (1, 2, 3, 5):
+        result = extract_to_dir(path, tmp_path / f"b{workers}", workers=workers)
+        rows = _rows_true_to(source, tmp_path / f"b{workers}")
+        assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(8)]
+        assert result.frames_decoded <= len(source.frame_times_ms)
+        runs[workers] = [(r["requested_ts_ms"], r["actual_ts_ms"], r["content_hash"]) for r in rows]
+    assert runs[2] == runs[1] and runs[3] == runs[1] and runs[5] == runs[1]
+    from lifelog_compression import load_bundle_metadata
+
+    assert load_bundle_metadata(tmp_path / "b2").sampling["planner"] == "packet scan"
+
+
+def test_decoder_threads_inside_one_chunk_give_the_same_rows(clip, tmp_path):
+    """One long GOP is one chunk: a budget of 4 threads goes to the decoder's
+    own (frame) threads instead of idle workers; rows stay identical."""
+    source = clip("long_gop_mp4")
+    one = extract_to_dir(source.path, tmp_path / "one", workers=1)
+    four = extract_to_dir(source.path, tmp_path / "four", workers=4)
+    strip = lambda rows: [(r["requested_ts_ms"], r["actual_ts_ms"], r["content_hash"]) for r in rows]
+    assert strip(_rows_true_to(source, tmp_path / "four")) == strip(load_rows(tmp_path / "one"))
+    # Frame threads run a few frames ahead, never a GOP more.
+    assert one.frames_decoded <= four.frames_decoded <= one.frames_decoded + 4 * len(load_rows(tmp_path / "one"))

@@ -124,3 +124,17 @@ def test_every_redraw_fits_any_width(monkeypatch):
 
 def test_durations_read_shortly():
     assert [format_duration(s) for s in (8, 310, 3720)] == ["8s", "5m10s", "1h02m"]
+
+
+def test_batch_off_a_terminal_names_files_in_plain_lines(clip, tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(clip("hevc_mp4").path, root / "a.mp4")
+    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", root,
+                          tmp_path / "out"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "LIFELOG_PROGRESS_INTERVAL": "0"})
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert lines and "\r" not in out.stderr and all(line.startswith("batch: ") for line in lines)
+    assert any("running: a.mp4" in line for line in lines)
+    assert "1/1 files" in lines[-1] and "5/5 s of video (100%)" in lines[-1]

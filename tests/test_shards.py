@@ -35,7 +35,14 @@ def test_pack_respects_the_limit_and_the_union_is_the_manifest(bundle, tmp_path)
         assert path.stat().st_size <= limit
         names, rows, doc = shard_manifest(path)
         assert "bundle.json" in names and doc["shard"]["index"] == i and doc["shard"]["count"] == len(paths)
-        assert sorted(n for n in names if n.startswith("frames/")) == sorted(r["frame_relpath"] for r in rows)
+        # bundle.json and the manifest first, the first shard's metadata, then per frame its JPEG and its row.
+        metadata = sorted(n for n in names if n.startswith("metadata/"))
+        assert bool(metadata) == (i == 1)
+        keys = [r["frame_relpath"].removeprefix("frames/").removesuffix(".jpg") for r in rows]
+        assert names == ["bundle.json", "manifest.jsonl", *metadata,
+                         *(f"{k}.{ext}" for k in keys for ext in ("jpg", "json"))]
+        with tarfile.open(path) as tar:
+            assert [json.loads(tar.extractfile(f"{k}.json").read()) for k in keys] == rows
         union += rows
     assert union == load_rows(bundle)
     assert not list((tmp_path / "shards").glob(".*"))
@@ -59,7 +66,7 @@ def test_read_back_and_unpack(bundle, tmp_path):
 def test_extract_straight_to_shards(clip, tmp_path, bundle):
     result = lc.extract_to_dir(clip("h264_bframes_mp4").path, tmp_path / "s", shards=True, shard_bytes=300 * 1024)
     rows = [r for r, _ in lc.read_shards(tmp_path / "s")]
-    strip = lambda r: (r.requested_ts_ms, r.actual_ts_ms, r.content_hash, r.extra["source_content_hash"])
+    strip = lambda r: (r.requested_ts_ms, r.actual_ts_ms, r.content_hash, r.source_content_hash)
     expected = [lc.ManifestRow.from_json(r) for r in load_rows(bundle)]
     assert [strip(r) for r in rows] == [strip(r) for r in expected] and result.frame_count == len(rows)
     assert all(p.stat().st_size <= 300 * 1024 for p in (tmp_path / "s").glob("shard-*.tar"))
@@ -107,3 +114,38 @@ def test_cli_pack_and_unpack(bundle, tmp_path):
     assert out.returncode == 0 and "shard" in out.stdout
     out = run("unpack", tmp_path / "s", tmp_path / "b2")
     assert out.returncode == 0 and load_rows(tmp_path / "b2") == load_rows(bundle)
+
+
+def test_packing_twice_gives_the_same_bytes(bundle, tmp_path):
+    first = lc.pack(bundle, tmp_path / "a", shard_bytes=300 * 1024)
+    second = lc.pack(bundle, tmp_path / "b", shard_bytes=300 * 1024)
+    assert len(first) > 1
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+    created = lc.load_bundle_metadata(bundle).created_at
+    with tarfile.open(first[0]) as tar:
+        members = tar.getmembers()
+    assert {(m.uid, m.gid, m.uname, m.gname, m.mode) for m in members} == {(0, 0, "", "", 0o644)}
+    from datetime import datetime
+
+    assert {m.mtime for m in members} == {int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())}
+
+
+def test_webdataset_reads_a_sample_per_frame(bundle, tmp_path):
+    import hashlib
+
+    import webdataset as wds
+
+    paths = lc.pack(bundle, tmp_path / "s", shard_bytes=300 * 1024)
+    dataset = wds.WebDataset([str(p) for p in paths], shardshuffle=False)
+    frames = [s for s in dataset if s["__key__"].isdigit()]
+    rows = load_rows(bundle)
+    assert [s["__key__"] for s in frames] == [f"{i:08d}" for i in range(1, len(rows) + 1)]
+    for sample, row in zip(frames, rows):
+        assert set(sample) >= {"jpg", "json"}
+        assert json.loads(sample["json"]) == row
+        assert "sha256:" + hashlib.sha256(sample["jpg"]).hexdigest() == row["content_hash"]
+    # Decoded the way training code does it: pictures and rows, in time order.
+    decoded = [s for s in wds.WebDataset([str(p) for p in paths], shardshuffle=False).decode("rgb8")
+               if s["__key__"].isdigit()]
+    assert decoded[0]["jpg"].shape == (1080, 1920, 3)
+    assert [s["json"]["actual_ts_ms"] for s in decoded] == [r["actual_ts_ms"] for r in rows]

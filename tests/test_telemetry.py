@@ -175,6 +175,23 @@ def test_gopro_without_gps_time_uses_its_local_container_clock(clip, tmp_path):
     assert len(st.telemetry.orientation) == 90
 
 
+def test_gps_without_any_fix(clip, tmp_path):
+    """The receiver never locks: positions are kept in the artifact, rows get
+    no location, GPSU (unreliable without a fix) does not set the clock."""
+    payloads = [device(gps5_stream([gps5_point(p * 10 + i) for i in range(10)], fix=0,
+                                   gpsu=utc(2016, 1, 1) + timedelta(seconds=p))) for p in range(2)]
+    path = mux_gpmf(clip("short_mp4").path, payloads, tmp_path / "GX010009.MP4", payload_s=0.2,
+                    metadata={"creation_time": "2024-03-03T08:00:00.000000Z"})
+    out = tmp_path / "b"
+    lc.extract_to_dir(path, out)
+    rows, doc = rows_of(out), doc_of(out)
+    assert all(r["location"] is None for r in rows)
+    assert "track" not in doc and doc["capture_clock"]["source"] == "container"
+    assert any("no fix" in n for n in doc["capture_clock"]["notes"])
+    lines = [json.loads(x) for x in (out / TELEMETRY_ARTIFACT).read_text().splitlines()]
+    assert len(lines) == 20 and {x["fix"] for x in lines} == {"none"}
+
+
 # --- GPS9 (per-sample GPS time), CORI, a TYPE structure ---------------------------------------------
 
 GPS9_START = utc(2023, 7, 1, 8, 30, 0, 250_000)
@@ -312,6 +329,32 @@ def test_sample_limit_stops_reading_with_a_note(monkeypatch):
     assert len(tel.positions) == 30 and any("sample limit" in n for n in tel.notes)
 
 
+def test_mutated_gpmf_payloads_never_raise_nor_give_impossible_positions():
+    import random
+
+    from lifelog_compression.telemetry import gopro
+
+    samples = [(48.0, 2.0, 10.0, 1.0, 1.0, GPS9_START, 1.0, 3)] * 5
+    payload = device(gps5_stream([gps5_point(i) for i in range(10)], gpsu=GPS_START), gps9_stream(samples),
+                     cori_stream([(1.0, 0.0, 0.0, 0.0)] * 10), typed_stream("XTRA", "f[2]Lb", "ffLb", [(0.5, 1, 2, 3)]))
+    rng = random.Random(11)
+    kept = 0
+    for case in range(400):
+        data = bytearray(payload)
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if case % 4 == 0:
+            data = data[:rng.randrange(len(data))]
+        devices: dict = {}
+        gopro.read_payload(bytes(data), 0.0, 1000.0, devices)
+        for tel in devices.values():
+            for p in tel.positions:
+                kept += 1
+                assert math.isfinite(p.lat) and -90 <= p.lat <= 90 and -180 <= p.lon <= 180
+                json.dumps(p.to_json(), allow_nan=False)
+    assert kept > 1000    # most mutations leave most samples readable
+
+
 def test_random_bytes_and_text_give_no_telemetry(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(os.urandom(64 * 1024))
@@ -398,6 +441,17 @@ def test_quicktime_location_and_creationdate(clip, tmp_path):
     assert any("whole clip" in n for n in clock["notes"])
     assert rows[0]["captured_at"] == "2023-05-06T12:32:10.000Z"
     assert time_label(rows[0]["captured_at"], clock, with_date=True) == "2023-05-06 14:32:10 UTC+02:00"
+
+
+def test_udta_xyz_tag_gives_one_point(clip, tmp_path):
+    mov = tmp_path / "clip.mov"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip("short_mp4").path), "-map", "0", "-c", "copy",
+                    "-metadata", "location=-33.8568+151.2153+005.000/", str(mov)], check=True)
+    assert read_movie(mov).tags == {"\u00a9xyz": "-33.8568+151.2153+005.000/"}
+    st = read_source_telemetry(mov, duration_ms=400)
+    assert st.location_at(123) == {"lat": -33.8568, "lon": 151.2153, "alt_m": 5.0, "speed_mps": None, "fix": "3d",
+                                   "source": "quicktime", "sample_gap_ms": None}
+    assert any("\u00a9xyz tag" in n for n in st.notes)
 
 
 def test_iso6709():
@@ -527,4 +581,61 @@ def test_validate_checks_captured_at_against_the_clock(gps5_clip, tmp_path):
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = validate_bundle(path, out, limit=2, time_check=False)
     assert [c.frame_id for c in report.failed] == ["frame_00000002"]
-    assert "captured_at 2024-05-01T10:00:02.000Z is not the capture clock's start" in report.failed[0].failures[0].message
+    message = report.failed[0].failures[0].message
+    assert "captured_at 2024-05-01T10:00:02.000Z is not the capture clock's start" in message
+
+
+def test_shards_carry_the_time_fields_and_the_artifact(gps5_clip, tmp_path):
+    _, path = gps5_clip
+    lc.extract_to_dir(path, tmp_path / "shards", shards=True)
+    rows = [row for row, _ in lc.read_shards(tmp_path / "shards")]
+    assert [r.extra["captured_at"] for r in rows][:2] == ["2024-05-01T10:00:00.000Z", "2024-05-01T10:00:01.000Z"]
+    lc.unpack(tmp_path / "shards", tmp_path / "unpacked")
+    assert (tmp_path / "unpacked" / TELEMETRY_ARTIFACT).read_text() == \
+        read_source_telemetry(path, duration_ms=6000).jsonl()
+
+
+def test_chapters_of_one_recording_continue_one_clock(clip, tmp_path):
+    """Two GoPro chapters, each with its own GPMF: batch links them, and the
+    second chapter's clock starts where the first one's video ends."""
+    card = tmp_path / "card" / "DCIM" / "100GOPRO"
+    card.mkdir(parents=True)
+    base = clip("h264_bframes_mp4")
+    for chapter in (1, 2):
+        first = (chapter - 1) * 60
+        payloads = [device(gps5_stream([gps5_point(first + p * 10 + i) for i in range(10)],
+                                       gpsu=GPS_START + timedelta(seconds=(chapter - 1) * 6 + p)))
+                    for p in range(6)]
+        mux_gpmf(base.path, payloads, card / f"GX0{chapter}0007.MP4",
+                 metadata={"creation_time": f"2024-05-01T12:00:0{3 + (chapter - 1) * 6}.000000Z"})
+    result = lc.extract_directory_to_dir(tmp_path / "card", tmp_path / "out")
+    assert not result.failed
+    one, two = (tmp_path / "out" / "DCIM" / "100GOPRO" / name for name in ("GX010007", "GX020007"))
+    assert doc_of(one)["recording"]["chapter_bundles"] == ["DCIM/100GOPRO/GX010007", "DCIM/100GOPRO/GX020007"]
+    clocks = [doc_of(b)["capture_clock"] for b in (one, two)]
+    assert [c["start_utc"] for c in clocks] == ["2024-05-01T10:00:00.000Z", "2024-05-01T10:00:06.000Z"]
+    assert [c["camera_offset_s"] for c in clocks] == [7203.0, 7203.0]
+    last_of_one, first_of_two = rows_of(one)[-1], rows_of(two)[0]
+    assert parse_time(first_of_two["captured_at"]) - parse_time(last_of_one["captured_at"]) == timedelta(seconds=1)
+    assert first_of_two["location"]["lat"] == pytest.approx(gps5_point(60)[0], abs=1e-7)
+
+
+def test_contact_sheet_labels_local_capture_time(gps5_clip, tmp_path, monkeypatch):
+    from PIL import ImageDraw
+
+    from lifelog_compression.sheet import make_contact_sheet
+
+    _, path = gps5_clip
+    lc.extract_to_dir(path, tmp_path / "b")
+    drawn: list[str] = []
+    real_text = ImageDraw.ImageDraw.text
+
+    def spy(self, xy, text, *args, **kwargs):
+        drawn.append(text)
+        return real_text(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
+    make_contact_sheet(tmp_path / "b", tmp_path / "sheet.jpg")
+    # GPS says 10:00 UTC; the camera's clock is 2 h ahead: its zone is UTC+2.
+    assert any("recorded 2024-05-01 12:00:00 UTC+02:00" in t for t in drawn)
+    assert "0:01.000  12:00:01  #2" in drawn and "0:05.000  12:00:05  #6" in drawn

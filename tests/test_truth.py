@@ -5,7 +5,8 @@ import math
 import pytest
 
 from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
-from truth import assert_true_to_source, nearest_frame_ms
+from fixtures import read_index
+from truth import assert_true_to_source, decode, load_rows, nearest_frame_ms, rect_of
 
 CLIPS = ["h264_bframes_mp4", "hevc_mp4", "vp9_webm", "av1_mkv", "mpeg2_ts", "mjpeg_avi", "hevc_10bit_mp4",
          "h264_444_mp4", "odd_size_mp4", "start_offset_mp4", "start_offset_ts", "vfr_mp4", "long_gop_mp4",
@@ -96,3 +97,51 @@ def test_audio_and_cover_art_are_not_the_video(clip, tmp_path):
     assert result.frame_count == 5
     assert_true_to_source(tmp_path / "b", source)
     assert load_bundle_metadata(tmp_path / "b").source_video["has_audio"] is True
+
+
+def _start_time_s(path) -> float:
+    import subprocess
+
+    out = subprocess.run(["ffprobe", "-v", "quiet", "-select_streams", "v", "-show_entries", "stream=start_time",
+                          "-of", "default=nw=1:nk=1", str(path)], capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[0])
+
+
+def test_file_split_mid_gop_keeps_its_own_timeline(tmp_path):
+    """A camcorder's .MTS split by size: the second part starts mid-GOP. 0 stays
+    the stream's first presentation time, although those frames cannot be
+    decoded; rows stay aligned, and the notes say how long the lead is."""
+    from fixtures import make_clip
+
+    source = make_clip(tmp_path / "cam.mts", container="mpegts", codec="libx264", gop=90, bframes=2, seconds=8.0)
+    data = source.path.read_bytes()
+    split = tmp_path / "split.mts"
+    split.write_bytes(data[(len(data) * 3 // 10) // 188 * 188:])   # whole TS packets, as a card splits
+    offset_ms = (_start_time_s(split) - _start_time_s(source.path)) * 1000
+    result = extract_to_dir(split, tmp_path / "b")
+    rows = load_rows(tmp_path / "b")
+    for row in rows:
+        index = read_index(decode(tmp_path / "b", row), rect_of(row))
+        assert abs(source.times_by_index[index] - offset_ms - row["actual_ts_ms"]) <= 1, (row, index)
+    first = rows[0]["actual_ts_ms"]
+    assert 0 < first <= 3000 and rows[0]["requested_ts_ms"] > 0
+    assert result.missing_requests_ms == [t for t in range(0, rows[0]["requested_ts_ms"], 1000)]
+    assert any(f"first {first} ms cannot be decoded" in n for n in result.notes), result.notes
+    assert not any("truncated" in n or "gaps" in n for n in result.notes), result.notes
+
+
+@pytest.mark.skipif(_core.backend != "ffmpeg", reason="AVFoundation does not read raw elementary streams")
+@pytest.mark.parametrize("codec, suffix, container", [("libx264", ".h264", "h264"), ("libx265", ".hevc", "hevc")])
+def test_raw_annex_b_stream_is_timed_by_frame_order(codec, suffix, container, tmp_path):
+    """A DVR's or dashcam's .h264/.hevc has no container: it is extracted with
+    times from its frame rate and frame order, not rejected as damaged."""
+    from fixtures import make_clip
+
+    source = make_clip(tmp_path / f"cam{suffix}", container=container, codec=codec, gop=45, bframes=3 if
+                       codec == "libx264" else None, fps=25, seconds=6.0)
+    for workers in (1, 2):
+        result = extract_to_dir(source.path, tmp_path / f"b{workers}", workers=workers)
+        rows = assert_true_to_source(tmp_path / f"b{workers}", source)
+        assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(6)]
+        assert [r["actual_ts_ms"] for r in rows] == [i * 1000 for i in range(6)]
+        assert any("raw" in n and "25 fps" in n for n in result.notes), result.notes

@@ -15,12 +15,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from . import dji, gopro
 from .clock import CaptureClock, capture_clock
 from .location import clip_location
 from .model import Position, Telemetry, rfc3339
-from .mp4 import Mp4Error, read_movie
+from .mp4 import Movie, Mp4Error, read_movie
 from .track import Track
 
 TELEMETRY_ARTIFACT = "metadata/telemetry.jsonl"
@@ -38,7 +39,7 @@ class SourceTelemetry:
     track: Track
     notes: list[str] = field(default_factory=list)
 
-    def location_at(self, actual_ts_ms: float) -> dict | None:
+    def location_at(self, actual_ts_ms: float) -> dict[str, Any] | None:
         """SPEC.md's row ``location``: interpolated from the track, or the
         clip's single tagged point, or None."""
         if self.track.fixes:
@@ -49,11 +50,11 @@ class SourceTelemetry:
                     "fix": p.fix, "source": "quicktime", "sample_gap_ms": None}
         return None
 
-    def row_fields(self, actual_ts_ms: float) -> dict:
+    def row_fields(self, actual_ts_ms: float) -> dict[str, Any]:
         """The 1.1 fields of one manifest row."""
         return {"captured_at": self.clock.captured_at(actual_ts_ms), "location": self.location_at(actual_ts_ms)}
 
-    def track_summary(self) -> dict | None:
+    def track_summary(self) -> dict[str, Any] | None:
         """bundle.json ``track`` (None without positions)."""
         summary = self.track.summary(self.clock.start)
         if summary is None and self.telemetry.clip_point is not None:
@@ -69,7 +70,7 @@ class SourceTelemetry:
         t = self.telemetry
         return bool(t.positions or t.orientation or t.gps_times or t.camera_times or t.clip_point)
 
-    def bundle_fields(self) -> dict:
+    def bundle_fields(self) -> dict[str, Any]:
         """bundle.json keys: ``capture_clock`` always, ``track`` with positions."""
         fields = {"capture_clock": self.clock.to_json()}
         summary = self.track_summary()
@@ -80,7 +81,7 @@ class SourceTelemetry:
     def jsonl(self) -> str:
         return "".join(line + "\n" for line in self.telemetry.jsonl_lines())
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The summary ``probe`` prints."""
         t = self.telemetry
         return {
@@ -92,7 +93,7 @@ class SourceTelemetry:
         }
 
 
-def _camera_writes_local(movie) -> bool:
+def _camera_writes_local(movie: Movie | None) -> bool:
     """GoPro cameras write local time into creation_time."""
     return movie is not None and (movie.track("gpmd") is not None
                                   or any("gopro" in t.handler_name.lower() for t in movie.tracks))
@@ -108,8 +109,8 @@ def _parse_summary_time(text: str | None) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
-def read_source_telemetry(path: str | os.PathLike, *, video_start_ms: float = 0.0, duration_ms: int = 0,
-                          summary: dict | None = None) -> SourceTelemetry:
+def read_source_telemetry(path: str | os.PathLike[str], *, video_start_ms: float = 0.0, duration_ms: int = 0,
+                          summary: dict[str, Any] | None = None) -> SourceTelemetry:
     """Reads everything time and place about ``path``. ``video_start_ms`` is
     the first video frame's time on the container's clock (bundle.json
     ``sampling.source_start_offset_ms``); ``summary`` is the probe summary
@@ -176,7 +177,7 @@ class TelemetryReader(threading.Thread):
     no GIL while decoding), and annotates rows and bundle.json. Telemetry never
     makes a bundle fail: an error becomes a note and null fields."""
 
-    def __init__(self, path: str | os.PathLike, *, video_start_ms: float, duration_ms: int, summary: dict | None):
+    def __init__(self, path: str | os.PathLike[str], *, video_start_ms: float, duration_ms: int, summary: dict[str, Any] | None):
         super().__init__(name="lifelog-telemetry", daemon=True)
         self._args = (path, video_start_ms, duration_ms, summary)
         self.result: SourceTelemetry | None = None
@@ -193,21 +194,24 @@ class TelemetryReader(threading.Thread):
         finally:
             self._read.set()
         if self.result is not None and self.result.has_samples:
-            self.jsonl = self.result.jsonl()   # beside the extraction too, not after it
+            try:
+                self.jsonl = self.result.jsonl()   # beside the extraction too, not after it
+            except Exception as e:
+                self.result.notes.append(f"telemetry.jsonl not written: {type(e).__name__}: {e}")
 
-    def read(self, path, **kwargs) -> SourceTelemetry:
+    def read(self, path: str | os.PathLike[str], **kwargs: Any) -> SourceTelemetry:
         """The reading itself; a subclass for sources that are not local files
         (storage.NoTelemetry) raises here instead."""
         return read_source_telemetry(path, **kwargs)
 
-    def row_fields(self, actual_ts_ms: float) -> dict:
+    def row_fields(self, actual_ts_ms: float) -> dict[str, Any]:
         """``captured_at`` and ``location`` for one row (waits for the reader once)."""
         self._read.wait()
         if self.result is None:
             return {"captured_at": None, "location": None}
         return self.result.row_fields(actual_ts_ms)
 
-    def finish(self, writer, bundle: dict) -> None:
+    def finish(self, writer: Any, bundle: dict[str, Any]) -> None:   # a BundleWriter or ShardWriter
         """Adds ``capture_clock``/``track`` to bundle.json and writes the
         full-rate telemetry artifact when there is any."""
         self.join()
@@ -217,6 +221,6 @@ class TelemetryReader(threading.Thread):
             return
         bundle.update(self.result.bundle_fields())
         bundle["capture_clock"]["notes"] = self.result.clock.notes + self.result.notes
-        if self.result.has_samples:
+        if self.jsonl:
             writer.write_text(TELEMETRY_ARTIFACT, self.jsonl)
             bundle.setdefault("metadata_artifacts", {})["telemetry"] = TELEMETRY_ARTIFACT

@@ -5,6 +5,10 @@ capture times rise with the rows."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..manifest import ManifestRow
 
 
 def _time(text: str) -> datetime | None:
@@ -15,7 +19,7 @@ def _time(text: str) -> datetime | None:
     return t if t.tzinfo else None
 
 
-def capture_time_problem(row, capture_clock: dict | None) -> str | None:
+def capture_time_problem(row: ManifestRow, capture_clock: dict[str, Any] | None) -> str | None:
     """Why this manifest row's ``captured_at`` disagrees with bundle.json's
     ``capture_clock``, or None (also None for a bundle without 1.1 fields)."""
     if capture_clock is None or "captured_at" not in row.extra:
@@ -23,7 +27,9 @@ def capture_time_problem(row, capture_clock: dict | None) -> str | None:
     captured = row.extra["captured_at"]
     start = capture_clock.get("start_utc")
     if start is None:
-        return None if captured is None else f"{row.frame_relpath}: captured_at {captured} but the capture clock has no start"
+        if captured is None:
+            return None
+        return f"{row.frame_relpath}: captured_at {captured} but the capture clock has no start"
     expected = _time(start)
     got = _time(captured) if captured is not None else None
     if expected is None or got is None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 
-def probe_report(video: str | os.PathLike) -> dict:
+def probe_report(video: str | os.PathLike[str]) -> dict[str, Any]:
     """The source summary (as ``lc.probe``), plus capture clock, track and telemetry."""
     from ..ingest import probe
     from . import read_source_telemetry
@@ -20,7 +21,7 @@ def probe_report(video: str | os.PathLike) -> dict:
     return {"file": Path(video).name, "source_video": summary, **tele.to_json()}
 
 
-def _text(report: dict) -> str:
+def _text(report: dict[str, Any]) -> str:
     v = report["source_video"]
     lines = [f"{report['file']}: {v.get('container_format')}, {v.get('video_codec')} "
              f"{v.get('display_width')}x{v.get('display_height')}, {v.get('duration_ms', 0) / 1000:.3f} s"
@@ -50,7 +51,7 @@ def _text(report: dict) -> str:
     return "\n".join(lines)
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     """Adds ``probe VIDEO [--json]`` to the CLI."""
     p = sub.add_parser("probe", help="what a video is, when and where it was recorded (no decoding)",
                        description="Print the source summary read from the container headers, the capture "
@@ -61,7 +62,7 @@ def register(sub) -> None:
     p.set_defaults(func=_cmd_probe)
 
 
-def _cmd_probe(args) -> int:
+def _cmd_probe(args: Any) -> int:
     report = probe_report(args.video)
     print(json.dumps(report) if args.json else _text(report))
     return 0

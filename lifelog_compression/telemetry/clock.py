@@ -20,6 +20,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from .model import Telemetry, rfc3339
 
@@ -44,7 +45,7 @@ class CaptureClock:
             return None
         return rfc3339(self.start + timedelta(milliseconds=actual_ts_ms))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "start_utc": rfc3339(self.start) if self.start else None,
             "source": self.source,
@@ -97,18 +98,20 @@ def capture_clock(*, telemetry: Telemetry | None, creation_time: datetime | None
     if creation_time is not None and camera is None:
         clock.notes.append(f"container creation time {creation_time.isoformat()} is not plausible (clock not set)")
     if zoned is not None and _plausible(zoned):
-        clock.utc_offset_min = int(zoned.utcoffset().total_seconds() // 60)
+        offset = zoned.utcoffset()
+        clock.utc_offset_min = int(offset.total_seconds() // 60) if offset is not None else None
     if gps is not None and _plausible(gps):
         clock.start, clock.source = gps, "gps"
-        clock.notes.append(f"start from {len(telemetry.gps_times)} GPS time reading(s) in the telemetry")
+        readings = len(telemetry.gps_times) if telemetry is not None else 0   # gps implies telemetry
+        clock.notes.append(f"start from {readings} GPS time reading(s) in the telemetry")
         if camera is not None:
             # The camera's clock as written, read as if it were UTC.
             naive = camera.replace(tzinfo=timezone.utc)
             clock.camera_offset_s = round((naive - gps).total_seconds(), 3)
             if camera_writes_local and clock.utc_offset_min is None:
                 clock.utc_offset_min = _round_zone(clock.camera_offset_s)
-            clock.notes.append(f"camera clock (container creation time) minus GPS time: {clock.camera_offset_s} s"
-                               + (" (camera local time, so this is its zone plus drift)" if camera_writes_local else ""))
+            why = " (camera local time, so this is its zone plus drift)" if camera_writes_local else ""
+            clock.notes.append(f"camera clock (container creation time) minus GPS time: {clock.camera_offset_s} s{why}")
         return clock
     if zoned is not None and _plausible(zoned):
         clock.start, clock.source = zoned.astimezone(timezone.utc), "container"

@@ -17,12 +17,14 @@ kept as camera-clock readings, not as UTC. A position of (0, 0) means no fix.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .model import Position, Telemetry
+from .mp4 import Movie
 
 MAX_SRT_BYTES = 256 * 1024 * 1024
 MAX_BLOCK_CHARS = 4096
@@ -55,7 +57,8 @@ def parse_block(text: str, start_ms: float, telemetry: Telemetry) -> None:
     if m:
         y, mo, d, hh, mm, ss, frac = m.groups()
         try:
-            local = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss), int((frac or "0").ljust(3, "0")) * 1000)
+            micro = int((frac or "0").ljust(3, "0")) * 1000
+            local = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss), micro)
             telemetry.camera_times.append((start_ms, local))
         except ValueError:
             pass
@@ -131,7 +134,7 @@ def sidecar_for(video: str | Path) -> Path | None:
     return None
 
 
-def read_text_track(path, movie, video_start_ms: float) -> Telemetry | None:
+def read_text_track(path: str | os.PathLike[str], movie: Movie, video_start_ms: float) -> Telemetry | None:
     """DJI telemetry in a subtitle text track (``tx3g``) of the MP4 itself."""
     from .mp4 import read_samples
 

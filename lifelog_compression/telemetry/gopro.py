@@ -15,9 +15,13 @@ per-sample time: the MP4 index is the clock).
 
 from __future__ import annotations
 
+import math
+import os
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from . import gpmf
+from .mp4 import Movie
 from .model import FIX_NAMES, Position, Telemetry
 
 _GPS_EPOCH_2000 = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -42,7 +46,7 @@ def parse_gpsu(text: str) -> datetime | None:
     return base + timedelta(seconds=frac)
 
 
-def _fix_of(props: dict) -> tuple[int | None, float | None]:
+def _fix_of(props: dict[str, Any]) -> tuple[int | None, float | None]:
     fix = dop = None
     if "GPSF" in props:
         try:
@@ -71,28 +75,43 @@ def read_payload(payload: bytes, start_ms: float, duration_ms: float, out: dict[
                 return
             try:
                 rows = gpmf.numbers(item, props)
-            except gpmf.GpmfError as e:
+                tel.streams[item.key] = tel.streams.get(item.key, 0) + len(rows)
+                step = duration_ms / len(rows) if rows else 0.0
+                if item.key == "GPS5":
+                    _gps5(tel, rows, props, start_ms, step)
+                elif item.key == "GPS9":
+                    _gps9(tel, rows, start_ms, step)
+                else:
+                    tel.orientation.extend((start_ms + i * step, tuple(r[:4])) for i, r in enumerate(rows)
+                                           if len(r) >= 4 and all(_finite(v) for v in r[:4]))
+            except (gpmf.GpmfError, ValueError, TypeError, OverflowError) as e:
+                # Values of the wrong type or range: this item is skipped, the rest is read.
                 if len(tel.notes) < 20:
                     tel.notes.append(f"GPMF {item.key} at {start_ms:.0f} ms not decoded: {e}")
-                continue
-            tel.streams[item.key] = tel.streams.get(item.key, 0) + len(rows)
-            n = len(rows)
-            step = duration_ms / n if n else 0.0
-            if item.key == "GPS5":
-                _gps5(tel, rows, props, start_ms, step)
-            elif item.key == "GPS9":
-                _gps9(tel, rows, start_ms, step)
-            elif item.key == "CORI":
-                tel.orientation.extend((start_ms + i * step, tuple(r[:4])) for i, r in enumerate(rows) if len(r) >= 4)
 
 
-def _gps5(tel: Telemetry, rows: list[tuple], props: dict, start_ms: float, step: float) -> None:
+def _finite(v: object) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def _position(t_ms: float, lat: Any, lon: Any, alt: Any, s2: Any, s3: Any, fix: str, dop: Any,
+              utc: datetime | None) -> Position | None:
+    """A Position from decoded values, or None for coordinates that cannot be."""
+    if not (_finite(lat) and _finite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    alt, s2, s3, dop = (v if _finite(v) else None for v in (alt, s2, s3, dop))
+    return Position(t_ms, lat, lon, alt, s2, s3, fix, dop, utc, "gpmf")
+
+
+def _gps5(tel: Telemetry, rows: list[tuple[Any, ...]], props: dict[str, Any], start_ms: float, step: float) -> None:
     fix, dop = _fix_of(props)
     fix_name = FIX_NAMES.get(fix, "none") if fix is not None else "3d"
     for i, r in enumerate(rows):
         if len(r) < 5:
             continue
-        tel.positions.append(Position(start_ms + i * step, r[0], r[1], r[2], r[3], r[4], fix_name, dop, None, "gpmf"))
+        p = _position(start_ms + i * step, r[0], r[1], r[2], r[3], r[4], fix_name, dop, None)
+        if p is not None:
+            tel.positions.append(p)
     if "GPSU" in props and fix_name != "none":
         # GPSU is read once a payload; taken as the time of its first sample.
         try:
@@ -103,20 +122,23 @@ def _gps5(tel: Telemetry, rows: list[tuple], props: dict, start_ms: float, step:
             tel.gps_times.append((start_ms, utc))
 
 
-def _gps9(tel: Telemetry, rows: list[tuple], start_ms: float, step: float) -> None:
+def _gps9(tel: Telemetry, rows: list[tuple[Any, ...]], start_ms: float, step: float) -> None:
     for i, r in enumerate(rows):
         if len(r) < 9:
             continue
         lat, lon, alt, s2, s3, days, secs, dop, fix = r[:9]
-        fix_name = FIX_NAMES.get(int(fix), "none")
+        fix_name = FIX_NAMES.get(int(fix), "none") if _finite(fix) else "none"
         utc = None
-        if fix_name != "none" and 0 < days < 100 * 366:
+        if fix_name != "none" and _finite(days) and _finite(secs) and 0 < days < 100 * 366 and 0 <= secs < 86401:
             utc = _GPS_EPOCH_2000 + timedelta(days=int(days), seconds=float(secs))
-            tel.gps_times.append((start_ms + i * step, utc))
-        tel.positions.append(Position(start_ms + i * step, lat, lon, alt, s2, s3, fix_name, dop, utc, "gpmf"))
+        p = _position(start_ms + i * step, lat, lon, alt, s2, s3, fix_name, dop, utc)
+        if p is not None:
+            tel.positions.append(p)
+            if utc is not None:
+                tel.gps_times.append((p.t_ms, utc))
 
 
-def read_gpmf(path, movie, video_start_ms: float) -> Telemetry | None:
+def read_gpmf(path: str | os.PathLike[str], movie: Movie, video_start_ms: float) -> Telemetry | None:
     """The GPMF telemetry of an MP4 with a ``gpmd`` track, on the video
     timeline; None without such a track. Of several devices (a camera on a
     Karma drone) the one with the most position fixes is kept."""

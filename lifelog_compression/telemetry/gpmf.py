@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator
 
 MAX_DEPTH = 8
 
@@ -93,7 +93,7 @@ def _struct_for(types: str) -> tuple[str, int]:
     return ">" + "".join(c for c, _ in codes), sum(n for _, n in codes)
 
 
-def values(item: Klv, type_string: str | None = None) -> list[tuple]:
+def values(item: Klv, type_string: str | None = None) -> list[tuple[Any, ...]]:
     """The item's samples as tuples of Python values (unscaled). A ``?``
     item needs the stream's TYPE string. Text ('c') items give one string
     per sample."""
@@ -132,7 +132,7 @@ def _div(fixed: list[tuple[int, float]], index: int) -> float:
     return 0.0
 
 
-def scaled(rows: list[tuple], scal: list[float] | None) -> list[tuple]:
+def scaled(rows: list[tuple[Any, ...]], scal: list[float] | None) -> list[tuple[Any, ...]]:
     """Applies a SCAL divisor: one value for every element, or one per element."""
     if not scal:
         return rows
@@ -189,7 +189,7 @@ def scale_of(props: dict[str, Klv]) -> list[float] | None:
         return None
 
 
-def numbers(item: Klv, props: dict[str, Klv]) -> list[tuple]:
+def numbers(item: Klv, props: dict[str, Klv]) -> list[tuple[Any, ...]]:
     """The item's samples with TYPE and SCAL applied."""
     type_item = props.get("TYPE")
     return scaled(values(item, type_item.text() if type_item is not None else None), scale_of(props))

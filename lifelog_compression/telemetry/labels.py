@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 
-def local_time(captured_at: str | None, capture_clock: dict | None) -> datetime | None:
+def local_time(captured_at: str | None, capture_clock: dict[str, Any] | None) -> datetime | None:
     """The row's capture time in the camera's zone (``utc_offset_min``), or in
     UTC when the zone is unknown; None without a capture time."""
     if not captured_at:
@@ -20,7 +21,7 @@ def local_time(captured_at: str | None, capture_clock: dict | None) -> datetime 
     return t.astimezone(timezone.utc)
 
 
-def time_label(captured_at: str | None, capture_clock: dict | None, *, with_date: bool = False) -> str:
+def time_label(captured_at: str | None, capture_clock: dict[str, Any] | None, *, with_date: bool = False) -> str:
     """``15:45:33`` (local) or ``23:45:33Z`` (zone unknown); '' without a time."""
     t = local_time(captured_at, capture_clock)
     if t is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 FIX_NAMES = {0: "none", 1: "none", 2: "2d", 3: "3d"}
 
@@ -34,7 +35,7 @@ class Position:
     def has_fix(self) -> bool:
         return self.fix in ("2d", "3d") and not (self.lat == 0 and self.lon == 0)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = {"t_ms": round(self.t_ms, 3), "kind": "position", "source": self.source,
              "lat": round(self.lat, 8), "lon": round(self.lon, 8),
              "alt_m": _r(self.alt_m, 3), "speed_mps": _r(self.speed_mps, 3), "fix": self.fix}

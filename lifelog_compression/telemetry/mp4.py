@@ -124,7 +124,8 @@ def _expand_stts(stts: bytes, limit: int) -> list[tuple[int, int]]:
     return out
 
 
-def _sample_offsets(stsc: bytes, stco: bytes, co64: bool, sizes, const_size: int, count: int) -> list[int]:
+def _sample_offsets(stsc: bytes, stco: bytes, co64: bool, sizes: tuple[int, ...] | None, const_size: int,
+                    count: int) -> list[int]:
     """File offset of each sample, from chunk offsets and samples per chunk."""
     if len(stsc) < 8 or len(stco) < 8:
         return []
@@ -298,7 +299,7 @@ def _parse_meta(buf: memoryview, ps: int, pe: int, tags: dict[str, str]) -> None
                 break
 
 
-def read_movie(path: str | os.PathLike) -> Movie:
+def read_movie(path: str | os.PathLike[str]) -> Movie:
     """Reads the index of an MP4/QuickTime file. Raises Mp4Error for a file
     without a usable index, OSError if it cannot be read."""
     with open(path, "rb") as f:
@@ -328,7 +329,8 @@ def read_movie(path: str | os.PathLike) -> Movie:
     return movie
 
 
-def read_samples(path: str | os.PathLike, samples: list[Sample], *, max_bytes: int = 1 << 30) -> Iterator[tuple[Sample, bytes]]:
+def read_samples(path: str | os.PathLike[str], samples: list[Sample], *,
+                 max_bytes: int = 1 << 30) -> Iterator[tuple[Sample, bytes]]:
     """Yields each sample with its bytes, reading them one at a time; stops
     once ``max_bytes`` have been read in total."""
     total = 0

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import bisect
 import math
+from typing import TYPE_CHECKING, Any
 
 from .model import Position, rfc3339
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # Two fixes further apart than this are not bridged (the receiver was silent).
 MAX_BRIDGE_MS = 5000.0
@@ -34,7 +38,7 @@ class Track:
         i = bisect.bisect_right(self._lost_times, a)
         return i < len(self._lost_times) and self._lost_times[i] < b
 
-    def at(self, t_ms: float) -> dict | None:
+    def at(self, t_ms: float) -> dict[str, Any] | None:
         """SPEC.md's ``location`` at ``t_ms``, or None."""
         if not self.fixes or t_ms < self.times[0] or t_ms > self.times[-1]:
             return None
@@ -64,7 +68,7 @@ class Track:
             "sample_gap_ms": round(min(t_ms - a.t_ms, b.t_ms - t_ms), 1),
         }
 
-    def summary(self, start_utc=None) -> dict | None:
+    def summary(self, start_utc: datetime | None = None) -> dict[str, Any] | None:
         """SPEC.md's ``track``: samples, first and last fix time, bounding box,
         distance travelled; None without fixes. Fix times come from the
         samples' own GPS time, else from the capture clock's start."""
@@ -72,7 +76,7 @@ class Track:
             return None
         from datetime import timedelta
 
-        def when(p: Position):
+        def when(p: Position) -> str | None:
             if p.utc is not None:
                 return rfc3339(p.utc)
             return rfc3339(start_utc + timedelta(milliseconds=p.t_ms)) if start_utc is not None else None

@@ -1,0 +1,79 @@
+"""Types of the native core (csrc/module.c). Most callers want the Python
+layer (extract_to_dir, iter_frames, probe); these are its building blocks."""
+
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Literal, TypedDict, final
+
+from typing_extensions import Buffer, NotRequired
+
+backend: str                    # "ffmpeg" or "avfoundation"
+backend_versions: str           # the libraries' versions, for --version and bundle.json
+
+def usable_cpus() -> int:
+    """CPUs this process may use (affinity, cgroup quota)."""
+
+class SourceInfo(TypedDict):
+    duration_ms: int
+    start_offset_us: int
+    coded_width: int
+    coded_height: int
+    display_width: int
+    display_height: int
+    rotation_degrees: int
+    hflip: bool
+    keyframe_index: bool
+
+class CoreFrame(TypedDict):
+    """What ``on_frame`` receives, once per request in request order.
+    ``actual_us`` is None when no frame lies in the request's window."""
+
+    request_index: int
+    requested_ms: int
+    actual_us: int | None
+    obtained: Literal["keyframe", "decoded_forward", "platform"] | None
+    frames_decoded: int
+    content_rect: tuple[int, int, int, int]
+    source_size: tuple[int, int]
+    jpeg: bytes | None
+    rgb: Pixels | bytes | None
+    # Frames only: what was done to the colours beyond matrix and range (an
+    # HDR tone map, csrc/tonemap.h), or None.
+    colour_mapping: NotRequired[str | None]
+
+@final
+class Pixels(Buffer):
+    """A read-only buffer owning one raw RGB canvas (numpy.frombuffer wraps it)."""
+
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+    def __len__(self) -> int: ...
+
+@final
+class Source:
+    """An opened video file: timeline, geometry and keyframes, read once."""
+
+    path: object
+    def __init__(self, path: str | bytes) -> None: ...
+    @property
+    def info(self) -> SourceInfo: ...
+    def probe_json(self) -> str: ...
+    def extract(
+        self,
+        requests_ms: Sequence[int],
+        on_frame: Callable[[CoreFrame], object],
+        *,
+        canvas_width: int = ...,
+        canvas_height: int = ...,
+        tolerance_before_ms: int = ...,
+        tolerance_after_ms: int = ...,
+        jpeg_quality: int = ...,
+        workers: int = ...,
+        chroma_444: bool = ...,
+        scale_filter: int = ...,
+        raw_rgb: bool = ...,
+    ) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Source: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...

@@ -1,0 +1,76 @@
+"""One manifest row (SPEC.md, manifest.jsonl) as a typed record.
+
+The required fields and the recommended ones this package writes are typed
+attributes; a field this version does not know (a newer producer's) is kept
+in ``other_fields`` and written back unchanged, so reading and re-writing a
+row loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .errors import BundleError
+
+REQUIRED = ("frame_id", "frame_relpath", "source_relpath", "requested_ts_ms", "actual_ts_ms",
+            "width", "height", "content_hash")
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One frame of a bundle, as in manifest.jsonl. Optional fields are None
+    when the row lacks them (older bundles, other producers)."""
+
+    frame_id: str
+    frame_relpath: str
+    source_relpath: str
+    requested_ts_ms: int
+    actual_ts_ms: int
+    width: int                                   # the canvas
+    height: int
+    content_hash: str                            # "sha256:<hex>" of the JPEG bytes
+    source_content_hash: str | None = None       # "sha256:<hex>" of the source file
+    extractor: str | None = None
+    extractor_version: str | None = None
+    content_rect_x: int | None = None            # where the picture sits on the canvas
+    content_rect_y: int | None = None
+    content_rect_width: int | None = None
+    content_rect_height: int | None = None
+    source_width: int | None = None              # the decoded picture, before rotation
+    source_height: int | None = None
+    obtained: str | None = None                  # "keyframe", "decoded_forward", "platform", ...
+    frames_decoded: int | None = None            # what finding this frame cost
+    decoded_relpath: str | None = None           # the proxy decoded instead of the source
+    captured_at: str | None = None               # SPEC 1.1: UTC, RFC 3339
+    location: dict[str, Any] | None = None       # SPEC 1.1: interpolated telemetry position
+    notes: list[str] | None = None
+    other_fields: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Optional fields the row held as an explicit null (written back as null).
+    null_fields: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> ManifestRow:
+        """A row from its JSON object; BundleError if a required field is missing."""
+        missing = [k for k in REQUIRED if k not in obj]
+        if missing:
+            raise BundleError(f"manifest row lacks {', '.join(missing)}")
+        known = _TYPED & obj.keys()
+        return cls(**{k: obj[k] for k in known}, other_fields={k: v for k, v in obj.items() if k not in _TYPED},
+                   null_fields=frozenset(k for k in known if obj[k] is None))
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as manifest.jsonl holds it: absent optional fields are left out."""
+        out = {name: getattr(self, name) for name in _ORDER}
+        out = {k: v for k, v in out.items() if v is not None or k in REQUIRED or k in self.null_fields}
+        return {**out, **self.other_fields}
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Every field beyond the required ones (what ``extra`` held before the
+        fields were typed); kept for older callers."""
+        return {k: v for k, v in self.to_json().items() if k not in REQUIRED}
+
+
+_ORDER = tuple(f.name for f in fields(ManifestRow) if f.name not in ("other_fields", "null_fields"))
+_TYPED = frozenset(_ORDER)

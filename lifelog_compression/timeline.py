@@ -1,0 +1,77 @@
+"""What bundle.json's notes say about the source's timeline: a start that
+cannot be decoded, requests without a frame, a header that claims more than
+the file holds. The timeline itself never moves: 0 is the video stream's
+first presentation time (SPEC.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .recipe import Recipe
+
+
+def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int | None,
+                   last_actual_ms: int | None, recipe: Recipe, probe: dict[str, Any], duration_ms: int) -> list[str]:
+    """Notes for bundle.json: an undecodable lead, a tail that could not be
+    read, gaps between, and a header duration the file does not hold.
+
+    ``missing`` are the request times without a frame, ``first_actual_ms`` /
+    ``last_actual_ms`` the first and last pictured frames' times (None if
+    none), ``probe`` the core's probe, ``duration_ms`` the checked duration
+    the requests were made from.
+    """
+    notes = _claim_notes(probe, duration_ms) + _raw_stream_notes(probe)
+    if not missing:
+        return notes
+    missing_set = set(missing)
+    lead = [t for t in requests if first_actual_ms is not None and t < first_actual_ms and t in missing_set]
+    lead = lead if lead and lead == [t for t in requests[: len(lead)]] else []
+    if lead:
+        notes.append(
+            f"the video stream starts without a decodable keyframe (as a file cut or split by size does): "
+            f"its first {first_actual_ms} ms cannot be decoded, so the {len(lead)} request(s) before it have no "
+            f"frame; rows keep the stream's own timeline (0 = its first presentation time)"
+        )
+    tail = []
+    for t in reversed(requests):
+        if t not in missing_set or t in lead:
+            break
+        tail.append(t)
+    if tail and last_actual_ms is not None:
+        notes.append(
+            f"source truncated or unreadable after {last_actual_ms} ms: no frame could be read for the "
+            f"{len(tail)} request(s) from {min(tail)} ms on; the bundle covers what decodes"
+        )
+    inner = sorted(missing_set - set(tail) - set(lead))
+    if inner:
+        notes.append(
+            f"no frame within -{recipe.tolerance_before_ms}/+{recipe.tolerance_after_ms} ms of "
+            f"{len(inner)} request(s) (gaps in the source): {inner[:20]}{' ...' if len(inner) > 20 else ''}"
+        )
+    return notes
+
+
+def _claim_notes(probe: dict[str, Any], duration_ms: int) -> list[str]:
+    """A header duration more than a second beyond what the file holds (a
+    forged or broken header, a file cut off after its index was written)."""
+    video = [s for s in probe.get("streams", []) if s.get("codec_type") == "video" and s.get("duration")]
+    # Durations are ffprobe's strings ("3.000000"), as in source-probe.json.
+    claimed_s = max([float(s["duration"]) for s in video] or [float(probe.get("format", {}).get("duration") or 0)])
+    claimed_ms = round(claimed_s * 1000)
+    if claimed_ms <= duration_ms + 1000:
+        return []
+    return [f"source truncated or its header wrong: the header claims {claimed_ms} ms but the file holds video "
+            f"up to {duration_ms} ms; requests stop at what the file holds"]
+
+
+# Annex-B elementary streams: no container, no times (csrc/ffsource.c).
+RAW_STREAM_FORMATS = {"h264", "hevc", "vvc"}
+
+
+def _raw_stream_notes(probe: dict[str, Any]) -> list[str]:
+    """A raw stream's frame times are its frame order at its frame rate."""
+    if probe.get("format", {}).get("format_name") not in RAW_STREAM_FORMATS:
+        return []
+    rate = probe.get("summary", {}).get("avg_frame_rate")
+    return [f"a raw {probe['format']['format_name']} elementary stream carries no times: each frame's time is "
+            f"its place in presentation order at the stream's frame rate ({rate} fps)"]

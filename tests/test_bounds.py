@@ -1,0 +1,94 @@
+"""Work and memory are bounded by what the file holds, never by what a header
+claims: forged durations, fragments, truncation, requests past the end."""
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from fixtures import make_clip, truncate
+from lifelog_compression import _core, extract_to_dir
+from truth import assert_true_to_source
+
+FFMPEG_ONLY = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's checks")
+
+
+def _patched(source: Path, dest: Path, find: bytes, offset: int, value: bytes) -> Path:
+    data = bytearray(source.read_bytes())
+    at = data.find(find)
+    assert at >= 0, f"{find!r} not in {source.name}"
+    data[at + offset: at + offset + len(value)] = value
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def _check_bounded(path: Path, source, tmp_path: Path):
+    """The core reports the duration the file holds; the bundle is true."""
+    with _core.Source(str(path)) as src:
+        assert abs(src.info["duration_ms"] - source.duration_s * 1000) <= 100, src.info
+    result = extract_to_dir(path, tmp_path / "b")
+    rows = assert_true_to_source(tmp_path / "b", source)
+    assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(round(source.duration_s))]
+    assert result.request_count == len(rows)
+    return result
+
+
+def test_matroska_duration_forged_to_1e12_ms(tmp_path):
+    source = make_clip(tmp_path / "clip.mkv", codec="libx264", gop=30, seconds=4.0)
+    # Segment Duration: EBML ID 0x4489, size 8, a big-endian double in ms.
+    forged = _patched(source.path, tmp_path / "forged.mkv", b"\x44\x89\x88", 3, struct.pack(">d", 1e12))
+    result = _check_bounded(forged, source, tmp_path)
+    assert any("header claims 1000000000000 ms" in n for n in result.notes), result.notes
+
+
+def test_fragmented_mp4_whose_mdhd_claims_0xffffffff(tmp_path):
+    source = make_clip(tmp_path / "frag.mp4", codec="libx264", gop=30, seconds=4.0,
+                       extra_args=("-movflags", "frag_keyframe+empty_moov"))
+    # mdhd version 0: type, version/flags, creation, modification, timescale, duration.
+    forged = _patched(source.path, tmp_path / "forged.mp4", b"mdhd", 4 + 4 + 8 + 4, b"\xff\xff\xff\xff")
+    _check_bounded(forged, source, tmp_path)
+
+
+@FFMPEG_ONLY
+def test_index_promising_frames_past_the_end_of_the_file(tmp_path):
+    """The index (at the front) lists 10 s of frames; the copy stopped at 55 %:
+    the duration is what the file holds, and nothing is called truncated twice."""
+    source = make_clip(tmp_path / "fs.mp4", codec="libx264", gop=150, bframes=2, seconds=10.0,
+                       extra_args=("-movflags", "+faststart"))
+    cut = truncate(source.path, tmp_path / "cut.mp4", 0.55)
+    with _core.Source(str(cut)) as src:
+        held_ms = src.info["duration_ms"]
+    assert 3000 < held_ms < 6500, held_ms
+    result = extract_to_dir(cut, tmp_path / "b")
+    rows = assert_true_to_source(tmp_path / "b", source)
+    assert len(rows) == result.request_count == -(-held_ms // 1000)
+    # Each GOP decoded once at most, with frames nothing references skipped.
+    assert result.frames_decoded <= held_ms * 30 // 1000
+
+
+@FFMPEG_ONLY
+def test_requests_past_the_last_frame_decode_nothing_again(tmp_path):
+    """One keyframe in 4 s: once a worker decoded to the end of the file,
+    requests after the last frame get no frame without decoding the GOP again."""
+    source = make_clip(tmp_path / "gop.mp4", codec="libx264", gop=300, seconds=4.0)
+    got = []
+    with _core.Source(str(source.path)) as src:
+        src.extract([i * 1000 for i in range(40)], lambda f: got.append(f) and None, workers=1)
+    # The last frame (3.967 s) is in the window of 4 s too.
+    assert [f["obtained"] is not None for f in got] == [True] * 5 + [False] * 35
+    assert sum(f["frames_decoded"] for f in got) <= len(source.frame_times_ms)
+
+
+def test_batch_time_limit_follows_what_the_file_holds(tmp_path):
+    """batch gives a child time in proportion to the duration the child's core
+    reports: the checked one, not the header's 1e12 ms."""
+    import lifelog_compression as lc
+
+    card = tmp_path / "card"
+    card.mkdir()
+    source = make_clip(tmp_path / "clip.mkv", codec="libx264", gop=30, seconds=3.0)
+    _patched(source.path, card / "forged.mkv", b"\x44\x89\x88", 3, struct.pack(">d", 1e12))
+    result = lc.extract_directory_to_dir(card, tmp_path / "out")
+    (outcome,) = result.files
+    assert outcome.status == "extracted" and abs(outcome.duration_ms - 3000) <= 100, outcome
+    assert_true_to_source(tmp_path / "out" / "forged", source)
