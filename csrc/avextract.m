@@ -258,6 +258,12 @@ const lc_source_info *lc_info(const lc_source *src)
     return &src->info;
 }
 
+int64_t lc_bytes_read(const lc_source *src)
+{
+    (void)src;
+    return -1;   /* AVFoundation reads through its own caches and does not say */
+}
+
 void lc_close(lc_source *src)
 {
     if (!src)

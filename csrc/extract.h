@@ -126,6 +126,9 @@ typedef struct lc_frame {
     size_t rgb_size;
     int *rgb_adopted;            /* ...unless the sink sets *rgb_adopted = 1 (when non-NULL):
                                     then the buffer is the sink's, to release with lc_free */
+    const char *colour_mapping;  /* what was done to the colours beyond the matrix and range
+                                    conversion (an HDR tone map), as one line; NULL when nothing.
+                                    Valid only during the sink call. */
 } lc_frame;
 
 /* Return 0 to go on, non-zero to stop (lc_extract then returns LC_ERR_CANCELLED). */
@@ -157,6 +160,11 @@ lc_status lc_probe_json(lc_source *src, char **json_out, char err[LC_ERRMSG_SIZE
 lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_requests,
                      const lc_recipe *recipe, lc_frame_sink sink, lc_poll_fn poll,
                      void *ctx, char err[LC_ERRMSG_SIZE]);
+
+/* Bytes read from the source so far by the probing context, the keyframe scan
+ * and every worker (what travelled over the network for a URL), or -1 when
+ * the backend cannot tell. Safe to call while lc_extract runs. */
+int64_t lc_bytes_read(const lc_source *src);
 
 void lc_close(lc_source *src);
 void lc_free(void *p);

@@ -27,6 +27,7 @@ typedef struct slot {
     int ready;
     lc_frame frame;
     unsigned char *jpeg;   /* owned copy of the JPEG or RGB bytes, freed once the sink had it */
+    char *colour_mapping;  /* owned copy: the canvas that wrote it may be gone by delivery */
 } slot;
 
 typedef struct job {
@@ -151,11 +152,13 @@ static lc_status picture_forward(worker *w, const lc_plan_item *item, AVFrame **
     }
 }
 
-static void publish(job *j, size_t i, const lc_frame *frame, unsigned char *jpeg_copy)
+static void publish(job *j, size_t i, const lc_frame *frame, unsigned char *jpeg_copy, char *mapping_copy)
 {
     pthread_mutex_lock(&j->mu);
     j->slots[i].frame = *frame;
     j->slots[i].jpeg = jpeg_copy;
+    j->slots[i].colour_mapping = mapping_copy;
+    j->slots[i].frame.colour_mapping = mapping_copy;
     if (frame->rgb)
         j->slots[i].frame.rgb = jpeg_copy;
     else
@@ -176,7 +179,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
     s->decoded = 0;
 
     if (lc_plan_past_end(item, known_end(j))) {
-        publish(j, i, &out, NULL);
+        publish(j, i, &out, NULL, NULL);
         return LC_OK;
     }
     lc_keyframe *kf = &j->src->keyframes[item->keyframe];
@@ -206,6 +209,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
     }
 
     unsigned char *copy = NULL;
+    char *mapping = NULL;
     out.frames_decoded = s->decoded;
     if (picture) {
         out.actual_us = lc_session_frame_us(s, picture);
@@ -218,8 +222,12 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         if (!(copy = malloc(size)))
             return lc_fail(err, LC_ERR_NOMEM, "out of memory");
         memcpy(copy, bytes, size);
+        if (out.colour_mapping && !(mapping = strdup(out.colour_mapping))) {
+            free(copy);
+            return lc_fail(err, LC_ERR_NOMEM, "out of memory");
+        }
     }
-    publish(j, i, &out, copy);
+    publish(j, i, &out, copy, mapping);
     return LC_OK;
 }
 
@@ -297,6 +305,8 @@ static lc_status deliver(job *j, lc_frame_sink sink, lc_poll_fn poll, void *ctx,
             if (!adopted)
                 free(s->jpeg);
             s->jpeg = NULL;
+            free(s->colour_mapping);
+            s->colour_mapping = NULL;
             pthread_mutex_lock(&j->mu);
             j->delivered++;
             pthread_cond_broadcast(&j->changed);
@@ -348,7 +358,7 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     pthread_cond_init(&j.changed, NULL);
     memset(workers, 0, sizeof workers);
 
-    if (n_requests == 0)
+    if (n_requests == 0 || (status = lc_canvas_check(src, err)) != LC_OK)
         goto done;
     if (!src->info.keyframe_index && !src->keyframes_scanned && (status = lc_scan_keyframes(src, poll, ctx, err)) != LC_OK)
         goto done;
@@ -410,8 +420,10 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
 
 done:
     if (j.slots)
-        for (size_t i = 0; i < n_requests; i++)
+        for (size_t i = 0; i < n_requests; i++) {
             free(j.slots[i].jpeg);
+            free(j.slots[i].colour_mapping);
+        }
     free(j.slots);
     free(j.chunks);
     free(j.items);

@@ -28,6 +28,7 @@ struct lc_source {
     lc_keyframe *keyframes;
     size_t n_keyframes;
     int keyframes_scanned;
+    int64_t bytes_read;          /* by demuxers already closed (workers, scans); see ffio.c */
     /* Raw elementary streams (Annex-B .h264/.hevc) carry no times: pictures
      * are timed by their order at the stream's frame rate, this long each. */
     int64_t raw_frame_us;
@@ -49,6 +50,12 @@ lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **ou
 /* Reads every video packet once to find keyframes where no index exists. */
 lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE]);
 
+/* ffio.c: local files and http(s) URLs, and the bytes read from them. */
+int lc_is_url(const char *path);
+int lc_open_input(const char *path, AVFormatContext **fmt);
+lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE]);
+/* Closes a demuxer opened on src and adds what it read to src's count. */
+void lc_close_demuxer(const lc_source *src, AVFormatContext **fmt);
 /* ffsession.c: one worker's decoding session, started at a keyframe. */
 #define LC_SESSION_PENDING_MAX 4
 typedef struct lc_session {
@@ -97,6 +104,9 @@ lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src);
 lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out,
                            char err[LC_ERRMSG_SIZE]);
 void lc_canvas_free(lc_canvas *cv);
+/* LC_ERR_UNSUPPORTED for sources whose colours cannot be pictured right
+ * (Dolby Vision profile 5): reported instead of mis-rendered. */
+lc_status lc_canvas_check(const lc_source *src, char err[LC_ERRMSG_SIZE]);
 
 /* ffprobe_json.c */
 char *lc_build_probe_json(const lc_source *src);

@@ -47,7 +47,7 @@ void lc_session_close(lc_session *s)
     clear_pending(s);
     av_packet_free(&s->pkt);
     avcodec_free_context(&s->dec);
-    avformat_close_input(&s->fmt);
+    lc_close_demuxer(s->src, &s->fmt);
 }
 
 void lc_session_end(lc_session *s)
@@ -77,7 +77,7 @@ static int read_video_packet(lc_session *s)
 
 static lc_status reopen(lc_session *s, char err[LC_ERRMSG_SIZE])
 {
-    avformat_close_input(&s->fmt);
+    lc_close_demuxer(s->src, &s->fmt);
     s->read_ordinal = 0;
     return lc_open_demuxer(s->src, &s->fmt, err);
 }

@@ -90,6 +90,8 @@ static lc_status classify_open_failure(const char *path, int averror, char err[L
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     int score = 0, refusal = 0;
+    if (lc_is_url(path))
+        return lc_url_open_failure(averror, err);
     if ((averror == AVERROR(EACCES) || averror == AVERROR(EIO)) && (refusal = os_refuses_read(path)))
         return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", strerror(refusal));
     lc_mp4_boxes boxes = lc_scan_mp4_boxes(path);
@@ -354,7 +356,8 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
     int ret;
     *out = NULL;
 
-    if ((status = lc_check_path(path, err)) != LC_OK)
+    /* A URL has no stat: the http protocol says what is missing (ffio.c). */
+    if (!lc_is_url(path) && (status = lc_check_path(path, err)) != LC_OK)
         return status;
 
     src = calloc(1, sizeof *src);
@@ -362,7 +365,7 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    ret = avformat_open_input(&src->fmt, path, NULL, NULL);
+    ret = lc_open_input(path, &src->fmt);
     if (ret < 0) {
         status = classify_open_failure(path, ret, err);
         goto fail;
@@ -431,7 +434,7 @@ void lc_close(lc_source *src)
 {
     if (!src)
         return;
-    avformat_close_input(&src->fmt);
+    lc_close_demuxer(src, &src->fmt);
     free(src->keyframes);
     free(src->path);
     free(src);
@@ -443,17 +446,17 @@ lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     AVFormatContext *fmt = NULL;
-    int ret = avformat_open_input(&fmt, src->path, NULL, NULL);
+    int ret = lc_open_input(src->path, &fmt);
     if (ret < 0)
         return lc_fail(err, LC_ERR_IO, "cannot open the file again: %s", lc_av_error(ret, ebuf));
     /* Streams only appear after find_stream_info in headerless containers. */
     if ((unsigned)src->stream_index >= fmt->nb_streams &&
         (ret = avformat_find_stream_info(fmt, NULL)) < 0) {
-        avformat_close_input(&fmt);
+        lc_close_demuxer(src, &fmt);
         return lc_fail(err, LC_ERR_DAMAGED, "cannot read the streams: %s", lc_av_error(ret, ebuf));
     }
     if ((unsigned)src->stream_index >= fmt->nb_streams) {
-        avformat_close_input(&fmt);
+        lc_close_demuxer(src, &fmt);
         return lc_fail(err, LC_ERR_DAMAGED, "the video stream vanished on reopening");
     }
     for (unsigned i = 0; i < fmt->nb_streams; i++)
@@ -548,6 +551,6 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
 done:
     free(kf);
     av_packet_free(&pkt);
-    avformat_close_input(&fmt);
+    lc_close_demuxer(src, &fmt);
     return status;
 }

@@ -6,6 +6,7 @@
  *
  *   Source(path)                 opens and probes (GIL released)
  *   Source.info                  dict: timeline and geometry the backend read
+ *   Source.bytes_read            int: bytes read from the file or URL so far
  *   Source.probe_json()          str: container, streams, chapters, summary
  *   Source.extract(requests_ms, on_frame, *, canvas_width, ..., workers)
  *   Source.close(), context manager
@@ -227,6 +228,16 @@ static PyObject *Source_get_info(SourceObject *self, void *closure)
                          PyBool_FromLong(i->keyframe_index));
 }
 
+/* Not check_open: the count may be read while an extraction runs. */
+static PyObject *Source_get_bytes_read(SourceObject *self, void *closure)
+{
+    if (!self->src) {
+        PyErr_SetString(PyExc_ValueError, "the source is closed");
+        return NULL;
+    }
+    return PyLong_FromLongLong((long long)lc_bytes_read(self->src));
+}
+
 static PyObject *Source_probe_json(SourceObject *self, PyObject *unused)
 {
     char err[LC_ERRMSG_SIZE] = "", *json = NULL;
@@ -291,12 +302,12 @@ static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
         pixels = PyBytes_FromStringAndSize((const char *)f->jpeg, (Py_ssize_t)f->jpeg_size);
     if (!pixels)
         return NULL;
-    return Py_BuildValue("{snsLsLsssis(iiii)s(ii)sNsO}", "request_index", (Py_ssize_t)f->request_index,
+    return Py_BuildValue("{snsLsLsssis(iiii)s(ii)sNsOsz}", "request_index", (Py_ssize_t)f->request_index,
                          "requested_ms", (long long)f->requested_ms, "actual_us", (long long)f->actual_us,
                          "obtained", obtained_name(f->obtained), "frames_decoded", f->frames_decoded,
                          "content_rect", f->content_x, f->content_y, f->content_width, f->content_height,
                          "source_size", f->source_width, f->source_height, f->rgb ? "rgb" : "jpeg", pixels,
-                         f->rgb ? "jpeg" : "rgb", Py_None);
+                         f->rgb ? "jpeg" : "rgb", Py_None, "colour_mapping", f->colour_mapping);
 }
 
 static int sink(void *opaque, const lc_frame *frame)
@@ -450,6 +461,8 @@ static PyMethodDef Source_methods[] = {
 
 static PyGetSetDef Source_getset[] = {
     {"info", (getter)Source_get_info, NULL, "Timeline and geometry read when the source was opened.", NULL},
+    {"bytes_read", (getter)Source_get_bytes_read, NULL,
+     "Bytes read from the source so far (probing and every worker), -1 if the backend cannot tell.", NULL},
     {NULL}};
 
 static PyMemberDef Source_members[] = {

@@ -35,6 +35,11 @@ lc_status lc_check_path(const char *path, char err[LC_ERRMSG_SIZE])
     }
     if (S_ISDIR(sb.st_mode))
         return lc_fail(err, LC_ERR_IS_DIRECTORY, "is a folder, not a video file");
+    /* Before fopen, which would wait for a writer. No size, no seeking, and
+     * the planner seeks: say so rather than "empty". */
+    if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode) || S_ISSOCK(sb.st_mode))
+        return lc_fail(err, LC_ERR_NOT_MEDIA, "is a pipe or a device, not a file: pipes are not "
+                       "supported (frames are found by seeking); save the stream to a file first");
     if (sb.st_size == 0)
         return lc_fail(err, LC_ERR_EMPTY, "the file is empty (0 bytes)");
     if (!(f = fopen(path, "rb")))

@@ -26,8 +26,9 @@ lc_status lc_fail(char err[LC_ERRMSG_SIZE], lc_status status, const char *fmt, .
 
 /* The checks made before any library sees the path: no file there
  * (LC_ERR_NOT_FOUND), a folder (LC_ERR_IS_DIRECTORY), zero bytes
- * (LC_ERR_EMPTY), not readable (LC_ERR_IO). LC_OK when it is a non-empty
- * readable file. */
+ * (LC_ERR_EMPTY), not readable (LC_ERR_IO), a pipe, socket or device
+ * (LC_ERR_NOT_MEDIA: frames are found by seeking). LC_OK when it is a
+ * non-empty readable file. */
 lc_status lc_check_path(const char *path, char err[LC_ERRMSG_SIZE]);
 
 /* The top-level boxes of an ISO-BMFF/QuickTime file. A camera that loses power

@@ -8,18 +8,10 @@ Only the frames that are needed are decoded.
 
 __version__ = "0.1.0"
 
-from .errors import *  # noqa: E402,F401,F403
-from .errors import ExtractError  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
-if TYPE_CHECKING:  # type checkers see every name; at run time they load on first use (below)
-    from .api import ExtractResult, Progress, extract_to_dir
-    from .batch import BatchInterrupted, BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir
-    from .bundle import BundleMetadata, ManifestRow, load_bundle_metadata, load_manifest
-    from .ingest import FrameRecord, SourceSummary, iter_frames, probe
-    from .parquet import export_parquet
-    from .recipe import DEFAULT_RECIPE, Recipe, spec
-    from .shards import pack, read_shards, unpack
+from .errors import *  # noqa: E402,F401,F403
+from .errors import ExtractError  # noqa: E402
 
 # Public names -> the module that defines them, imported on first use (PEP 562):
 # `python -m lifelog_compression extract` then loads only what extracting needs
@@ -27,13 +19,25 @@ if TYPE_CHECKING:  # type checkers see every name; at run time they load on firs
 _LAZY = {
     "api": ("ExtractResult", "Progress", "extract_to_dir"),
     "batch": ("BatchInterrupted", "BatchProgress", "BatchResult", "FileOutcome", "extract_directory_to_dir"),
-    "bundle": ("BundleMetadata", "ManifestRow", "load_bundle_metadata", "load_manifest"),
+    "bundle": ("BundleMetadata", "load_bundle_metadata", "load_manifest"),
+    "manifest": ("ManifestRow",),
     "ingest": ("FrameRecord", "SourceSummary", "iter_frames", "probe"),
     "parquet": ("export_parquet",),
     "shards": ("pack", "read_shards", "unpack"),
     "recipe": ("DEFAULT_RECIPE", "Recipe", "spec"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+if TYPE_CHECKING:   # what the lazy imports give, for type checkers (mypy reads these)
+    from .api import ExtractResult, Progress, extract_to_dir
+    from .batch import BatchInterrupted, BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir
+    from .bundle import BundleMetadata, load_bundle_metadata, load_manifest
+    from .ingest import FrameRecord, SourceSummary, iter_frames, probe
+    from .manifest import ManifestRow
+    from .parquet import export_parquet
+    from .recipe import DEFAULT_RECIPE, Recipe, spec
+    from .shards import pack, read_shards, unpack
 
 
 def __getattr__(name: str) -> Any:

@@ -5,7 +5,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Literal, TypedDict, final
 
-from typing_extensions import Buffer
+from typing_extensions import Buffer, NotRequired
 
 backend: str                    # "ffmpeg" or "avfoundation"
 backend_versions: str           # the libraries' versions, for --version and bundle.json
@@ -37,6 +37,9 @@ class CoreFrame(TypedDict):
     source_size: tuple[int, int]
     jpeg: bytes | None
     rgb: Pixels | bytes | None
+    # Frames only: what was done to the colours beyond matrix and range (an
+    # HDR tone map, csrc/tonemap.h), or None.
+    colour_mapping: NotRequired[str | None]
 
 @final
 class Pixels(Buffer):

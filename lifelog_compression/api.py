@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import __version__, _core
+from . import __version__, _core, storage
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
+from .colour import colour_doc
 from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
 from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
@@ -21,10 +22,6 @@ from .timeline import timeline_notes
 if TYPE_CHECKING:
     from ._core import CoreFrame
     from .shards import ShardWriter
-
-
-# Transfer characteristics (FFmpeg's names) that need tone mapping for SDR.
-HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +40,7 @@ class Progress:
 class ExtractResult:
     """What ``extract_to_dir`` made."""
 
-    bundle_dir: Path
+    bundle_dir: Path | str          # a str for a bundle published to object storage
     bundle_id: str
     frame_count: int
     request_count: int
@@ -55,6 +52,10 @@ class ExtractResult:
     decode_threads: int = 0
     missing_requests_ms: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    source_bytes_read: int = -1     # what the core read (over a URL: what the server sent); -1 unknown
+
+    def with_bundle_dir(self, bundle_dir: Path | str) -> "ExtractResult":
+        return replace(self, bundle_dir=bundle_dir)
 
     @property
     def realtime_factor(self) -> float:
@@ -110,15 +111,28 @@ def extract_to_dir(
     except during the final move into place: that is finished first and
     :class:`~lifelog_compression.errors.InterruptedAfterCommit` (a
     KeyboardInterrupt carrying the ``result``) is raised.
+
+    ``input`` may be an ``http(s)://``, ``s3://`` or ``gs://`` URL (read in
+    byte ranges) and ``output_dir`` an ``s3://`` or ``gs://`` prefix (published
+    when complete); see storage.py. Another scheme raises
+    UnsupportedLocationError before anything is created.
     """
     _check_arguments(workers=workers, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes)
-    source_path = Path(input)
-    output_dir = Path(output_dir)
+    # URLs and object storage (storage.py): checked before anything is created.
+    source = storage.location(input)
+    output = storage.location(output_dir, output=True)
+    if not output.is_local:
+        return storage.extract_to_remote(
+            source, output, overwrite=overwrite, progress=progress, recipe=recipe, workers=workers,
+            source_relpath=source_relpath, decode_from=decode_from, bundle_extra=bundle_extra, shards=shards,
+            shard_bytes=shard_bytes)
+    source_path = Path(source.text)
+    output_dir = Path(output.text)
     started = time.monotonic()
     interrupted: InterruptedAfterCommit | None = None
     # Decided here, not left to the core, so that bundle.json can say it.
     threads = workers if workers > 0 else _core.usable_cpus()
-    with _core.Source(os.fspath(source_path)) as src:
+    with storage.open_source(source) as src:
         info = src.info
         probe = json.loads(src.probe_json())
         requests = recipe.request_times_ms(info["duration_ms"])
@@ -129,17 +143,18 @@ def extract_to_dir(
             writer = ShardWriter(output_dir, shard_bytes=DEFAULT_SHARD_BYTES if shard_bytes is None else shard_bytes)
         else:
             writer = BundleWriter(output_dir, overwrite=overwrite)
-        hasher = SourceHasher(source_path)
+        hasher = SourceHasher(source_path) if source.is_local else storage.NoHash(source)
         hasher.start()
         # Time and place (Visual Bundle 1.1), read beside the frames like the hash.
-        telemetry = TelemetryReader(source_path, video_start_ms=info["start_offset_us"] / 1000,
+        reader = TelemetryReader if source.is_local else storage.NoTelemetry
+        telemetry = reader(source_path, video_start_ms=info["start_offset_us"] / 1000,
                                     duration_ms=info["duration_ms"], summary=probe.get("summary"))
         telemetry.start()
         decoder = src
         try:
             if decode_from is not None:
                 decoder = _core.Source(os.fspath(decode_from))
-            state = _Collector(writer, recipe, source_relpath or source_path.name, requests, info["duration_ms"],
+            state = _Collector(writer, recipe, source_relpath or source.name, requests, info["duration_ms"],
                                started, progress)
             state.annotate = telemetry.row_fields
             if decode_from is not None:
@@ -152,17 +167,18 @@ def extract_to_dir(
                 **recipe.native_kwargs(),
             )
             if not writer.rows:
-                raise nothing_decoded(source_path)
+                raise nothing_decoded(source.text)
             hasher.join()
             notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
                                    recipe, probe, info["duration_ms"])
-            transfer = probe.get("summary", {}).get("color_transfer")
-            if _core.backend == "ffmpeg" and transfer in HDR_TRANSFERS:
-                notes.append(f"HDR source ({HDR_TRANSFERS[transfer]}): frames are converted without tone "
-                             "mapping, so bright scenes look flat or dark")
+            colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
+            notes.extend(colour_notes)
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
-            bundle = _bundle_document(writer, source_path, probe, info, recipe, notes, hasher, threads)
+            bytes_read = src.bytes_read
+            bundle = _bundle_document(writer, source, probe, info, recipe, notes, hasher, threads)
+            bundle["colour"] = colour
+            bundle["source_bytes_read"] = bytes_read
             telemetry.finish(writer, bundle)
             bundle.update(bundle_extra or {})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
@@ -190,6 +206,7 @@ def extract_to_dir(
         decode_threads=threads,
         missing_requests_ms=state.missing,
         notes=notes,
+        source_bytes_read=bytes_read,
     )
     if interrupted is not None:
         interrupted.result = result
@@ -224,12 +241,16 @@ class _Collector:
         self.last_actual_ms: int | None = None
         self.keyframe_hits = 0
         self.frames_decoded = 0
+        self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
         self.annotate: Callable[[float], dict[str, Any]] = lambda actual_ms: {}   # captured_at, location
 
     def on_frame(self, f: CoreFrame) -> None:
         self.frames_decoded += f["frames_decoded"]
+        mapping = f.get("colour_mapping")
+        if mapping and mapping not in self.colour_mappings:
+            self.colour_mappings.append(mapping)
         actual_us = f["actual_us"]
         if f["jpeg"] is None or actual_us is None:
             self.missing.append(f["requested_ms"])
@@ -273,14 +294,20 @@ class _Collector:
             )
 
 
-def _bundle_document(writer: BundleWriter | ShardWriter, source_path: Path, probe: dict[str, Any], info: _core.SourceInfo,
-                     recipe: Recipe, notes: list[str], hasher: SourceHasher, threads: int) -> dict[str, Any]:
-    summary = source_metadata(source_path, probe)
+def _bundle_document(writer: BundleWriter | ShardWriter, source: storage.Location, probe: dict[str, Any],
+                     info: _core.SourceInfo, recipe: Recipe, notes: list[str], hasher: SourceHasher | storage.NoHash,
+                     threads: int) -> dict[str, Any]:
+    if source.is_local:
+        source_path = Path(source.text)
+        summary = source_metadata(source_path, probe)
+        # Read by the hasher's thread while frames were decoded (here only if it could not).
+        mdls, mdls_available = hasher.mdls or mdls_text(source_path)
+        xattrs = hasher.xattrs if hasher.xattrs is not None else xattrs_text(source_path)
+    else:
+        summary, mdls, xattrs = storage.remote_source_files(source, probe, storage.identity(source))
+        mdls_available = False
     if hasher.digest:
         summary["content_hash"] = hasher.digest
-    # Read by the hasher's thread while frames were decoded (here only if it could not).
-    mdls, mdls_available = hasher.mdls or mdls_text(source_path)
-    xattrs = hasher.xattrs if hasher.xattrs is not None else xattrs_text(source_path)
     writer.write_json(ARTIFACTS["source_metadata"], summary)
     writer.write_json(ARTIFACTS["source_probe"], probe_document(probe, _core.backend))
     writer.write_text(ARTIFACTS["source_mdls"], mdls)

@@ -11,7 +11,7 @@ import re
 import signal
 import sys
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, cast
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from . import __version__, _core
 from .api import Progress, extract_to_dir
@@ -26,7 +26,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 if TYPE_CHECKING:   # what each command's register(sub) receives
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    Subparsers = argparse._SubParsersAction[Any]
 
 
 def exit_codes() -> dict[int, str]:
@@ -106,8 +106,7 @@ def _parser(only_extract: bool = False) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version",
                         version=f"lifelog_compression {__version__} ({_core.backend}: {_core.backend_versions})")
-    # Sub-parsers are plain _Parser: the exit-code table is the top level's alone.
-    sub = cast("Subparsers", parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     for register in [_register_extract] if only_extract else COMMANDS:
@@ -174,12 +173,22 @@ def _register_batch(sub: Subparsers) -> None:
                      help="print one JSON object per event on stdout as it happens: started, done, failed, "
                      "skipped, and summary last")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    # Beyond one machine (distributed.py, docs/distributed.md).
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="one Ray task per file on the cluster at ADDRESS (default: RAY_ADDRESS or a local "
+                   "one); INPUT_DIR may then be an s3:// or gs:// prefix and OUTPUT_ROOT an s3:// or gs:// "
+                   "prefix; needs lifelog-compression[ray]")
+    p.add_argument("--cpus-per-file", type=float, default=1, help="with --ray: CPUs each file's task asks for")
     p.set_defaults(func=_cmd_batch)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import BatchInterrupted, BatchProgress, extract_directory_to_dir
 
+    from .storage import require_local
+
+    if args.ray is None:
+        require_local(args.input_dir, args.output_root, hint="URLs need --ray")
     bar = ProgressBar("batch", enabled=None if not args.quiet else False, unit="files")
 
     def on_progress(p: BatchProgress) -> None:
@@ -190,9 +199,15 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(json.dumps(event), flush=True)
 
     try:
-        result = extract_directory_to_dir(args.input_dir, args.output_root, workers=args.workers or None,
-                                          overwrite=args.overwrite, progress=on_progress,
-                                          prefer_proxy=args.prefer_proxy, on_event=on_event if args.jsonl else None)
+        if args.ray is not None:   # one Ray task per file (distributed.py)
+            from .distributed import run_batch
+
+            result = run_batch(args, on_progress)
+        else:
+            result = extract_directory_to_dir(args.input_dir, args.output_root, workers=args.workers or None,
+                                              overwrite=args.overwrite, progress=on_progress,
+                                              prefer_proxy=args.prefer_proxy,
+                                              on_event=on_event if args.jsonl else None)
     except BatchInterrupted as e:
         bar.close()
         if args.json:   # a script still learns what was done before the interruption
@@ -287,12 +302,6 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 # Each command registers its own sub-parser and sets ``func``; a command that
 # lives in its own module is registered through a function that imports it
 # (an `extract` run, once per file in `batch`, imports none of them).
-def _register_parquet(sub: Subparsers) -> None:
-    from .parquet import register  # pyarrow loads only when run
-
-    register(sub)
-
-
 def _register_sheet(sub: Subparsers) -> None:
     from .sheet import register  # numpy/Pillow load only when run
 
@@ -307,6 +316,12 @@ def _register_validate(sub: Subparsers) -> None:
 
 def _register_probe(sub: Subparsers) -> None:
     from .telemetry.cli import register
+
+    register(sub)
+
+
+def _register_parquet(sub: Subparsers) -> None:
+    from .parquet import register  # pyarrow loads only when run
 
     register(sub)
 

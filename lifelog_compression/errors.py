@@ -23,6 +23,7 @@ __all__ = [
     "BatchFailedError",
     "MissingDependencyError",
     "UsageError",
+    "UnsupportedLocationError",
 ]
 
 
@@ -148,3 +149,7 @@ class InterruptedAfterCommit(KeyboardInterrupt):
                          "the move was completed")
         self.bundle_dir = bundle_dir
         self.result: Any = None   # an ExtractResult (api.py imports this module)
+
+
+class UnsupportedLocationError(UsageError):
+    """A location this package cannot use (unknown URL scheme, a pipe); nothing was created."""

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from . import _core
+from . import _core, storage
 from .api import Progress
 from .errors import nothing_decoded
 from .optional import require
@@ -72,9 +72,9 @@ class SourceSummary:
 
 def probe(video: str | os.PathLike[str]) -> SourceSummary:
     """The source's summary read from its container headers; no frame is decoded."""
-    with _core.Source(os.fspath(video)) as src:
+    with storage.open_source(video) as src:
         summary = json.loads(src.probe_json())["summary"]
-    summary["file_size_bytes"] = os.stat(video).st_size
+    summary["file_size_bytes"] = storage.identity(storage.location(video))["size"]
     return SourceSummary(
         duration_ms=summary["duration_ms"],
         display_width=summary["display_width"],
@@ -142,7 +142,7 @@ def iter_frames(
         except BaseException as e:  # handed to the consumer, raised there
             _put_until_stopped(frames, stop, e)
 
-    src = _core.Source(os.fspath(video))
+    src = storage.open_source(video)
     duration = src.info["duration_ms"]
     requests = recipe.request_times_ms(duration)
     thread = threading.Thread(target=produce, name="lifelog-iter-frames", daemon=True)

@@ -10,7 +10,10 @@ converting to RGB with the source's own colour matrix at 16 bits -- and then
 resampled in floating point (Pillow's Lanczos) into the content rect the
 source's display geometry calls for. Against that reference the JPEG gets
 PSNR (luma and RGB) and SSIM (luma), and must resemble the frame at
-``actual_ts_ms`` more than the frames one before and one after it.
+``actual_ts_ms`` more than the frames one before and one after it. An HDR
+source whose bundle records a tone mapping (bundle.json ``colour.mapping``) is
+mapped to SDR the same documented way, computed again in numpy from the
+standards' formulas (``tonemap_reference.py``), after resampling.
 
 Nothing here uses the native core, so a bug there cannot hide itself. numpy and
 Pillow are needed (``pip install 'lifelog-compression[validate]'``); they are
@@ -34,10 +37,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .bundle import load_bundle_metadata, load_manifest
+from .colour import HDR_TRANSFERS
 from .manifest import ManifestRow
 from .errors import ExtractError, MissingDependencyError, SourceNotFoundError
 from .optional import require
 from .telemetry.checks import capture_time_problem
+from .tonemap_reference import hdr_to_sdr
 
 if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
     import numpy as np
@@ -218,6 +223,8 @@ class SourceGeometry:
     rotation: int              # clockwise degrees a player turns the picture
     color_matrix: str          # vf_scale's in_color_matrix name
     full_range: bool
+    transfer: str | None = None    # FFmpeg's name of the transfer characteristics
+    primaries: str | None = None
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -258,7 +265,11 @@ class SourceReference:
         self.path = Path(video)
         if not self.path.is_file():
             raise SourceNotFoundError(f"{self.path}: no such file", "no such file", str(self.path))
-        self.cache: dict[tuple[int, tuple[int, int]], Any] | None = {} if cache else None
+        self.cache: dict[tuple[int, tuple[int, int], bool, float | None], Any] | None = {} if cache else None
+        # Set by validate_bundle when the bundle says its HDR frames were tone
+        # mapped: the reference is then mapped the same documented way.
+        self.tone_map = False
+        self.peak_cd_m2: float | None = None
         self._probe()
 
     def _ffprobe(self, *args: str) -> dict[str, Any]:
@@ -273,7 +284,7 @@ class SourceReference:
     def _probe(self) -> None:
         doc = self._ffprobe(
             "-show_entries", "stream=index,codec_type,width,height,sample_aspect_ratio,time_base,pix_fmt,"
-            "color_space,color_range:stream_disposition=attached_pic:stream_side_data=rotation:format=start_time")
+            "color_space,color_range,color_transfer,color_primaries:stream_disposition=attached_pic:stream_side_data=rotation:format=start_time")
         # The recording, not cover art: a still marked attached_pic is also a
         # "video" stream, and may even come first.
         videos = [st for st in doc.get("streams", []) if st.get("codec_type") == "video"
@@ -298,6 +309,7 @@ class SourceReference:
             coded_width=int(st["width"]), coded_height=int(st["height"]), sample_aspect=sample_aspect,
             rotation=rotation, color_matrix=_matrix_name(st.get("color_space"), int(st["height"])),
             full_range=st.get("color_range") == "pc" or pix_fmt.startswith("yuvj"),
+            transfer=st.get("color_transfer"), primaries=st.get("color_primaries"),
         )
         tb = Fraction(st["time_base"].replace(":", "/")) if "time_base" in st else Fraction(1, 90000)
         packets = self._ffprobe("-select_streams", str(self.stream_index), "-show_entries", "packet=pts,dts,flags")
@@ -381,8 +393,8 @@ class SourceReference:
         np, Image = _imports()
         kernel = {"lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC,
                   "box": Image.Resampling.BOX}[self.resample]
-        def key(i: int) -> tuple[int, tuple[int, int]]:
-            return i, rect_size
+        def key(i: int) -> tuple[int, tuple[int, int], bool, float | None]:
+            return i, rect_size, self.tone_map, self.peak_cd_m2
 
         wanted = [i for i in indices if self.cache is None or key(i) not in self.cache]
         rendered: dict[int, ndarray] = {}
@@ -396,6 +408,10 @@ class SourceReference:
                                                .resize(tuple(rect_size), kernel))
                                     for c in range(3)], axis=2)
                     np.clip(rgb, 0, 255, out=rgb)  # Lanczos and bicubic overshoot at edges
+                if self.tone_map:
+                    # After resampling, as the core maps the scaled picture.
+                    rgb = (hdr_to_sdr(rgb / 255.0, self.geometry.transfer or "",
+                                      self.geometry.primaries == "bt2020", self.peak_cd_m2) * 255).astype(np.float32)
                 rendered[i] = rgb
                 if self.cache is not None:
                     self.cache[key(i)] = rgb
@@ -547,6 +563,10 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
     if limit is not None:
         rows = rows[: max(0, limit)]
     src = reference or SourceReference(video)
+    colour = meta.raw.get("colour") or {}
+    if src.geometry.transfer in HDR_TRANSFERS and colour.get("mapping"):
+        src.tone_map = True
+        src.peak_cd_m2 = colour.get("peak_cd_m2")
     image = meta.image or {}
     canvas = (int(image.get("canvas_width", 1920)), int(image.get("canvas_height", 1080)))
     sampling = meta.sampling or {}

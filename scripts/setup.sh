@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything lifelog_compression needs on Debian/Ubuntu: the system
 # packages (compiler, FFmpeg and libjpeg-turbo headers, the ffmpeg CLI for
-# fixtures and benchmarks, the locale sources test_locale.py compiles), a
-# virtual environment in .venv, and the package itself built from source
-# (editable) with its test extras, plus `build` for the source distribution
-# scripts/test.sh tests. Safe to run again.
+# fixtures and benchmarks, the locale sources test_locale.py compiles; nginx,
+# which the tests start on loopback for HTTP range reads), a virtual
+# environment in .venv, and the package itself built from source (editable)
+# with its test extras (Ray, moto's S3 server, fsspec/s3fs), plus `build` for
+# the source distribution scripts/test.sh tests. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages="build-essential pkg-config python3-dev python3-venv libavformat-dev libavcodec-dev \
-libavutil-dev libswscale-dev libturbojpeg0-dev ffmpeg locales"
+libavutil-dev libswscale-dev libturbojpeg0-dev ffmpeg locales nginx"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

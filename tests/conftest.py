@@ -10,6 +10,9 @@ import pytest
 # tests, not a package; put this folder first on the import path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# Real servers on loopback (nginx, moto's S3), started once per session when a test asks.
+from servers import http_server, s3_server  # noqa: E402,F401
+
 
 @pytest.fixture(scope="session")
 def clip_cache(tmp_path_factory) -> Path:
@@ -37,3 +40,15 @@ def clip(clip_cache):
         return made[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def noisy_long_clip(clip_cache):
+    """60 s, keyframe every 0.5 s, 320x240 with noise at 3 Mbit/s: small to
+    decode, but every frame costs bytes (22 MB), so what is read shows."""
+    from fixtures import make_clip
+
+    folder = clip_cache / "storage"
+    folder.mkdir(exist_ok=True)
+    return make_clip(folder / "noisy-60s.mp4", gop=15, seconds=60,
+                     extra_args=("-vf", "noise=alls=40:allf=t", "-b:v", "3M", "-maxrate", "3M", "-bufsize", "1M"))

@@ -60,7 +60,8 @@ def test_hdr_source_is_noted(tmp_path):
                     "-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc",
                     str(clip)], check=True)
     result = extract_to_dir(clip, tmp_path / "b")
-    assert any("HLG" in n for n in result.notes), result.notes
+    assert any("HLG" in n and "tone mapped" in n for n in result.notes), result.notes
+    assert not any("flat" in n for n in result.notes), result.notes
     from lifelog_compression import load_bundle_metadata
 
     assert load_bundle_metadata(tmp_path / "b").source_video["color_transfer"] == "arib-std-b67"

@@ -23,7 +23,8 @@ def test_spec_is_in_step_with_the_shared_one():
     shared = next((p for p in SHARED if p.is_file()), None)
     ours = (REPO / "docs" / "SPEC.md").read_text()
     if shared is not None:   # beside the checkout in CI and in the developers' tree
-        assert ours == shared.read_text(), "docs/SPEC.md differs from the shared SPEC.md: copy it over"
+        # The shared text verbatim, then this implementation's own details.
+        assert ours.startswith(shared.read_text()), "docs/SPEC.md does not start with the shared SPEC.md: copy it over"
     else:                    # a user's clone: at least the format's version is the one the code writes
         from lifelog_compression import recipe
         assert f"`format_version` = {recipe.spec()['format_version']}" in ours

@@ -188,7 +188,7 @@ class TelemetryReader(threading.Thread):
     def run(self) -> None:
         path, start, duration, summary = self._args
         try:
-            self.result = read_source_telemetry(path, video_start_ms=start, duration_ms=duration, summary=summary)
+            self.result = self.read(path, video_start_ms=start, duration_ms=duration, summary=summary)
         except Exception as e:   # a reader bug must not cost the user the bundle
             self.error = f"{type(e).__name__}: {e}"
         finally:
@@ -198,6 +198,11 @@ class TelemetryReader(threading.Thread):
                 self.jsonl = self.result.jsonl()   # beside the extraction too, not after it
             except Exception as e:
                 self.result.notes.append(f"telemetry.jsonl not written: {type(e).__name__}: {e}")
+
+    def read(self, path: str | os.PathLike[str], **kwargs: Any) -> SourceTelemetry:
+        """The reading itself; a subclass for sources that are not local files
+        (storage.NoTelemetry) raises here instead."""
+        return read_source_telemetry(path, **kwargs)
 
     def row_fields(self, actual_ts_ms: float) -> dict[str, Any]:
         """``captured_at`` and ``location`` for one row (waits for the reader once)."""

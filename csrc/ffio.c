@@ -1,0 +1,261 @@
+/*
+ * ffio.c: where the FFmpeg backend's bytes come from (a local file or an
+ * http(s) URL), and how many it read.
+ *
+ * A URL is read through bounded range requests, so sparse extraction stays
+ * sparse over the network. Handing the URL straight to libavformat's http
+ * protocol is not enough: it asks for open-ended ranges ("bytes=N-") on every
+ * seek and the server pushes megabytes into the socket buffers before the
+ * seek closes the connection (measured here: 10x the file's size sent for a
+ * 1 fps extraction that needed 12% of it). So the demuxer reads from an
+ * AVIOContext of ours that fetches windows [pos, pos + n) with the http
+ * protocol's offset/end_offset options: after a seek a window is the packet
+ * the demuxer asks for (or 32 KB for header reads), and it doubles while
+ * reading stays sequential (decoding forward through a GOP), so what is sent
+ * is at most about twice what is used plus a little per seek. All of it is C on libavformat: no Python runs on the read
+ * path and the GIL stays released for the whole extraction (module.c).
+ *
+ * Object storage (s3://, gs://) reaches this file as a presigned https URL
+ * made by the Python layer (storage.py).
+ */
+#include <string.h>
+
+#include <libavutil/mem.h>
+
+#include "ffinternal.h"
+
+#define FIRST_WINDOW (32 * 1024)
+#define LARGEST_WINDOW (8 * 1024 * 1024)
+/* Small, so that avio_read hands a packet read (larger than this) straight
+ * to read_packet with its exact size: after a seek the window is then just
+ * the packet the demuxer wants. */
+#define AVIO_BUFFER (4 * 1024)
+/* A forward seek this close is read through instead of a new request. */
+#define READ_THROUGH (64 * 1024)
+
+typedef struct range_reader {
+    char *url;
+    AVIOContext *win;        /* the open window, or NULL */
+    int64_t win_pos;         /* next byte the window will deliver */
+    int64_t win_end;         /* end of the window (exclusive) */
+    int64_t next_len;        /* length of the next window if reading goes on sequentially */
+    int64_t pos;             /* next byte the demuxer wants */
+    int64_t size;            /* the resource's size, from the first response (-1 unknown) */
+    int64_t requested;       /* bytes asked for in all windows: what the server sends */
+} range_reader;
+
+int lc_is_url(const char *path)
+{
+    return !strncmp(path, "http://", 7) || !strncmp(path, "https://", 8);
+}
+
+static void url_options(AVDictionary **opts)
+{
+    /* Bounded time: a server that stops answering fails the read after 30 s
+     * instead of hanging the extraction. Only network protocols: a redirect
+     * must not turn into a local file or a subprocess. */
+    av_dict_set(opts, "rw_timeout", "30000000", 0);
+    av_dict_set(opts, "protocol_whitelist", "http,https,tcp,tls", 0);
+}
+
+static int open_window(range_reader *r, int64_t len)
+{
+    AVDictionary *opts = NULL;
+    int64_t end = r->size >= 0 && r->pos + len > r->size ? r->size : r->pos + len;
+    int ret;
+    avio_closep(&r->win);
+    url_options(&opts);
+    av_dict_set_int(&opts, "offset", r->pos, 0);
+    av_dict_set_int(&opts, "end_offset", end, 0);
+    ret = avio_open2(&r->win, r->url, AVIO_FLAG_READ, NULL, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        return ret;
+    if (r->size < 0)
+        r->size = avio_size(r->win);
+    if (r->size >= 0 && end > r->size)
+        end = r->size;
+    r->win_pos = r->pos;
+    r->win_end = end;
+    r->requested += end - r->pos;
+    return 0;
+}
+
+static int read_packet(void *opaque, uint8_t *buf, int buf_size)
+{
+    range_reader *r = opaque;
+    if (r->size >= 0 && r->pos >= r->size)
+        return AVERROR_EOF;
+    /* Read through a short gap rather than asking again. */
+    if (r->win && r->pos > r->win_pos && r->pos - r->win_pos <= READ_THROUGH && r->pos < r->win_end) {
+        int ret = avio_skip(r->win, r->pos - r->win_pos);
+        if (ret < 0)
+            avio_closep(&r->win);
+        else
+            r->win_pos = r->pos;
+    }
+    if (!r->win || r->pos != r->win_pos || r->pos >= r->win_end) {
+        int sequential = r->win && r->pos == r->win_end;
+        /* A read larger than the buffer is exact demand; a buffered one is not. */
+        int64_t len = sequential ? r->next_len : buf_size > AVIO_BUFFER ? 0 : FIRST_WINDOW;
+        if (len < buf_size)
+            len = buf_size;
+        int ret = open_window(r, len);
+        if (ret < 0)
+            return ret;
+        r->next_len = len * 2 > LARGEST_WINDOW ? LARGEST_WINDOW : len * 2;
+    }
+    int want = r->win_end - r->pos < buf_size ? (int)(r->win_end - r->pos) : buf_size;
+    int n = avio_read_partial(r->win, buf, want);
+    if (n == 0)
+        n = AVERROR_EOF;
+    if (n < 0) {
+        avio_closep(&r->win);
+        return n;
+    }
+    r->pos += n;
+    r->win_pos += n;
+    return n;
+}
+
+static int64_t seek(void *opaque, int64_t offset, int whence)
+{
+    range_reader *r = opaque;
+    whence &= ~AVSEEK_FORCE;
+    if (whence == AVSEEK_SIZE)
+        return r->size >= 0 ? r->size : AVERROR(ENOSYS);
+    if (whence == SEEK_CUR)
+        offset += r->pos;
+    else if (whence == SEEK_END) {
+        if (r->size < 0)
+            return AVERROR(ENOSYS);
+        offset += r->size;
+    } else if (whence != SEEK_SET)
+        return AVERROR(EINVAL);
+    if (offset < 0)
+        return AVERROR(EINVAL);
+    r->pos = offset;   /* the next read opens a window there if it must */
+    return offset;
+}
+
+static void free_reader(AVIOContext **pb)
+{
+    if (!*pb)
+        return;
+    range_reader *r = (*pb)->opaque;
+    avio_closep(&r->win);
+    av_free(r->url);
+    av_free(r);
+    av_freep(&(*pb)->buffer);
+    avio_context_free(pb);
+}
+
+/* A range reader over url; its first window tells the size and whether the
+ * server honours ranges at all. */
+static int new_reader(const char *url, AVIOContext **out)
+{
+    range_reader *r = av_mallocz(sizeof *r);
+    unsigned char *buffer = av_malloc(AVIO_BUFFER);
+    int ret;
+    *out = NULL;
+    if (!r || !buffer || !(r->url = av_strdup(url))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    r->size = -1;
+    if ((ret = open_window(r, FIRST_WINDOW)) < 0)
+        goto fail;
+    r->next_len = 2 * FIRST_WINDOW;
+    if (r->size == 0) {
+        ret = AVERROR_EOF;
+        goto fail;
+    }
+    if (!(r->win->seekable & AVIO_SEEKABLE_NORMAL)) {
+        ret = AVERROR(ESPIPE);   /* no Range support: the planner could not seek */
+        goto fail;
+    }
+    *out = avio_alloc_context(buffer, AVIO_BUFFER, 0, r, read_packet, NULL, seek);
+    if (!*out) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    return 0;
+fail:
+    if (r) {
+        avio_closep(&r->win);
+        av_free(r->url);
+    }
+    av_free(r);
+    av_free(buffer);
+    return ret;
+}
+
+lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE])
+{
+    char ebuf[AV_ERROR_MAX_STRING_SIZE];
+    switch (averror) {
+    case AVERROR_HTTP_NOT_FOUND:
+        return lc_fail(err, LC_ERR_NOT_FOUND, "no such object (HTTP 404)");
+    case AVERROR_HTTP_UNAUTHORIZED:
+    case AVERROR_HTTP_FORBIDDEN:
+        return lc_fail(err, LC_ERR_IO, "access refused (%s)", lc_av_error(averror, ebuf));
+    case AVERROR(ESPIPE):
+        return lc_fail(err, LC_ERR_IO, "the server does not answer range requests, and frames "
+                       "are found by seeking");
+    case AVERROR_INVALIDDATA:
+        /* The file checks (moov walk, sniffing) would read the object again;
+         * over the network say only what libavformat found. */
+        return lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file, or a damaged one (no container "
+                       "format could be read)");
+    case AVERROR_EOF:
+        return lc_fail(err, LC_ERR_EMPTY, "the object is empty (0 bytes)");
+    default:
+        return lc_fail(err, LC_ERR_IO, "cannot read the URL: %s", lc_av_error(averror, ebuf));
+    }
+}
+
+int lc_open_input(const char *path, AVFormatContext **fmt)
+{
+    AVIOContext *pb = NULL;
+    int ret;
+    if (!lc_is_url(path))
+        return avformat_open_input(fmt, path, NULL, NULL);
+    if ((ret = new_reader(path, &pb)) < 0)
+        return ret;
+    if (!(*fmt = avformat_alloc_context())) {
+        free_reader(&pb);
+        return AVERROR(ENOMEM);
+    }
+    (*fmt)->pb = pb;
+    (*fmt)->flags |= AVFMT_FLAG_CUSTOM_IO;
+    ret = avformat_open_input(fmt, path, NULL, NULL);   /* frees *fmt on failure, not pb */
+    if (ret < 0)
+        free_reader(&pb);
+    return ret;
+}
+
+/* What a demuxer cost: the bytes the server was asked for over a URL (all of
+ * them are sent), the bytes read from a file. */
+static int64_t cost(const AVFormatContext *fmt)
+{
+    if (!fmt || !fmt->pb)
+        return 0;
+    if (fmt->flags & AVFMT_FLAG_CUSTOM_IO)
+        return ((const range_reader *)fmt->pb->opaque)->requested;
+    return fmt->pb->bytes_read;
+}
+
+void lc_close_demuxer(const lc_source *src, AVFormatContext **fmt)
+{
+    AVIOContext *custom = *fmt && ((*fmt)->flags & AVFMT_FLAG_CUSTOM_IO) ? (*fmt)->pb : NULL;
+    /* Workers hold the source as const; the counter is the one field they
+     * update, atomically (the source itself was allocated writable). */
+    __atomic_fetch_add((int64_t *)&src->bytes_read, cost(*fmt), __ATOMIC_RELAXED);
+    avformat_close_input(fmt);
+    free_reader(&custom);
+}
+
+int64_t lc_bytes_read(const lc_source *src)
+{
+    return __atomic_load_n(&src->bytes_read, __ATOMIC_RELAXED) + cost(src->fmt);
+}
