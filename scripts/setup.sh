@@ -28,5 +28,5 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
 # editable_mode=compat puts the tree on sys.path with a plain .pth entry:
 # type checkers (mypy) follow that, not setuptools' import-hook finder.
-.venv/bin/python -m pip install -q -e ".[test]" build --config-settings editable_mode=compat
+.venv/bin/python -m pip install -q -c scripts/test-constraints.txt -e ".[test]" build --config-settings editable_mode=compat
 .venv/bin/python -c "import lifelog_compression._core as c; print('setup: ready:', c.backend_versions)" >&2

@@ -20,7 +20,7 @@ echo "test: built $(basename "$sdist")" >&2
 rm -rf .venv-sdist
 "${PYTHON:-python3}" -m venv .venv-sdist
 .venv-sdist/bin/python -m pip install -q --upgrade pip
-.venv-sdist/bin/python -m pip install -q "$sdist[test]"
+.venv-sdist/bin/python -m pip install -q -c scripts/test-constraints.txt "$sdist[test]"
 
 # Run the tests shipped in the sdist, from its unpacked tree (so paths such as
 # tests/test_x.py work as arguments), with the tree's own copy of the Python
