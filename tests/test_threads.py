@@ -41,9 +41,13 @@ def test_other_python_threads_keep_running(slow_clip, tmp_path):
         t.join()
     assert [d for d, _ in seen] == list(range(1, 41)), "one progress call per request, in order"
     # Between two callbacks the core decodes ~1 s of video without the GIL:
-    # the counting thread must have run during most of those stretches.
+    # the counting thread must have run during most of those stretches. (Not
+    # all: frames the worker finished ahead are handed over back to back, and
+    # then the other thread may not get the GIL in between. Were the GIL held
+    # while decoding, it would advance only during the callbacks' own
+    # microseconds of Python, in few if any stretches.)
     advanced = sum(1 for (_, a), (_, b) in zip(seen, seen[1:]) if b - a > 1000)
-    assert advanced >= 30, seen
+    assert advanced >= 20, seen
 
 
 def test_exception_in_progress_stops_and_leaves_nothing(slow_clip, tmp_path):
