@@ -19,11 +19,9 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .bundle import is_bundle
 from .workdir import remove_abandoned
 from .discover import BatchInput, discover
 from .errors import NotAFolderError, OutputError, SourceNotFoundError, UsageError
@@ -123,23 +121,6 @@ class BatchInterrupted(KeyboardInterrupt):
     def __init__(self, result: BatchResult):
         super().__init__("batch interrupted")
         self.result = result
-
-
-def _mtime_iso(path: Path) -> str:
-    st = path.stat()
-    return datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _is_complete_for(bundle_dir: Path, source: Path) -> bool:
-    """A finished bundle of this very file: same size and modification time."""
-    if not is_bundle(bundle_dir):
-        return False
-    try:
-        video = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8")).get("source_video", {})
-        return bool(video.get("file_size_bytes") == source.stat().st_size
-                    and video.get("file_modified_at") == _mtime_iso(source))
-    except (OSError, ValueError):
-        return False
 
 
 def _check_roots(input_root: Path, output_root: Path) -> None:
@@ -248,7 +229,7 @@ def extract_directory_to_dir(
     input_root, output_root = Path(input_root), Path(output_root)
     _check_roots(input_root, output_root)
     items = discover(input_root)
-    from . import _core
+    from . import _core, storage   # the parent needs them; children import their own
 
     cores = _core.usable_cpus()   # affinity and cgroup quota, not the machine's count
     workers = max(1, workers or cores)
@@ -265,7 +246,7 @@ def extract_directory_to_dir(
 
     for item in items:
         out_dir = output_root / item.bundle_relpath
-        if not overwrite and _is_complete_for(out_dir, item.path):
+        if not overwrite and storage.complete_for(storage.location(out_dir), storage.location(item.path)):
             outcomes[item.relpath] = FileOutcome(item.relpath, item.bundle_relpath, "skipped", "complete already")
             emit("skipped", **asdict(outcomes[item.relpath]))
         else:

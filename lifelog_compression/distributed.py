@@ -120,29 +120,6 @@ def _plan_prefix(root: storage.Location, out: storage.Location) -> list[FileTask
 
 # ---- one file, on a worker ----------------------------------------------------------------------
 
-def complete_for(bundle: storage.Location, source: storage.Location) -> bool:
-    """A finished bundle of this very source: same size, and same modification
-    time (a file) or ETag (an object, a URL that gives one)."""
-    import json
-
-    try:
-        if bundle.is_local:
-            doc = json.loads((Path(bundle.text) / storage.BUNDLE_JSON).read_text(encoding="utf-8"))
-        else:
-            doc = storage.remote_bundle_json(bundle)
-        if not doc or doc.get("format") != "visual-bundle":
-            return False
-        video = doc.get("source_video", {})
-        ident = storage.identity(source)
-    except (OSError, ValueError, ExtractError):
-        return False
-    if video.get("file_size_bytes") != ident.get("size"):
-        return False
-    if ident.get("etag"):
-        return bool(video.get("etag") == ident["etag"])
-    return bool(video.get("file_modified_at") == ident.get("modified_at"))
-
-
 def extract_file(task: FileTask, *, overwrite: bool = False, recipe: Recipe = DEFAULT_RECIPE,
                  workers: int = 1) -> FileResult:
     """Extracts one task where it runs (a Ray worker, or here); never raises
@@ -156,7 +133,7 @@ def extract_file(task: FileTask, *, overwrite: bool = False, recipe: Recipe = DE
     try:
         source = storage.location(task.source)
         bundle = storage.location(task.bundle, output=True)
-        if not overwrite and complete_for(bundle, source):
+        if not overwrite and storage.complete_for(bundle, source):
             return FileResult(status="skipped", reason="complete already", **common)
         r = extract_to_dir(source.text, bundle.text, overwrite=overwrite, recipe=recipe, workers=workers,
                            source_relpath=task.relpath, bundle_extra=task.extra or None)

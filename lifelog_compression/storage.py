@@ -21,6 +21,7 @@ seeking).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -238,6 +239,28 @@ def identity(loc: Location) -> dict[str, Any]:
             "modified_at": _iso(modified)}
 
 
+def complete_for(bundle: Location, source: Location) -> bool:
+    """A finished bundle of this very source: same size, and same modification
+    time (a file) or ETag (an object, a URL that gives one). Local `batch` and
+    Ray's `extract_many` both skip by it."""
+    try:
+        if bundle.is_local:
+            doc = json.loads((Path(bundle.text) / BUNDLE_JSON).read_text(encoding="utf-8"))
+        else:
+            doc = remote_bundle_json(bundle)
+        if not doc or doc.get("format") != "visual-bundle":
+            return False
+        video = doc.get("source_video", {})
+        ident = identity(source)
+    except (OSError, ValueError, AttributeError, ExtractError):
+        return False
+    if video.get("file_size_bytes") != ident.get("size"):
+        return False
+    if ident.get("etag"):
+        return bool(video.get("etag") == ident["etag"])
+    return bool(video.get("file_modified_at") == ident.get("modified_at"))
+
+
 def _http_identity(loc: Location) -> dict[str, Any]:
     """Size, ETag and Last-Modified of a URL: a HEAD, or where HEAD is refused
     (a presigned GET URL refuses it) a one-byte ranged GET. Never raises:
@@ -313,8 +336,6 @@ def remote_source_files(loc: Location, probe: dict[str, Any], ident: dict[str, A
 
 def remote_bundle_json(loc: Location) -> dict[str, Any] | None:
     """bundle.json of a published bundle at ``loc``, or None."""
-    import json
-
     fs = filesystem(loc)
     path = _key(loc).rstrip("/") + "/" + BUNDLE_JSON
     try:
