@@ -1,9 +1,10 @@
 """extract_directory_to_dir: a whole camera folder, in parallel, resumable.
 
-Each file is extracted by a child process of its own (``python -m
-lifelog_compression extract``), so a file that crashes or hangs the decoder
-costs only that file: the child is stopped after a time limit proportional to
-the video's duration, and the batch goes on. Complete bundles for the same
+Files are extracted in child processes (batch_child.py), one file at a time
+each, so a file that crashes or hangs the decoder costs only that file: its
+child is stopped after a time limit proportional to the video's duration, or
+dies, and a fresh child takes the next file. Children are kept from file to
+file, since starting one costs more CPU than extracting a short clip. Complete bundles for the same
 source (same size and modification time) are skipped on a rerun. Nothing in
 the output root is deleted but what this run itself created and the hidden
 leftovers of killed writers (workdir.py).
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .batch_child import JOB_END
 from .workdir import remove_abandoned
 from .discover import BatchInput, discover
 from .errors import NotAFolderError, OutputError, SourceNotFoundError, UsageError
@@ -135,46 +137,35 @@ def _check_roots(input_root: Path, output_root: Path) -> None:
         raise OutputError(f"{output_root}: exists and is not a folder")
 
 
-class _Child:
-    """One running ``extract`` child process and what it has said so far."""
+class _Job:
+    """One file handed to a child, and what the child has said of it so far."""
 
-    def __init__(self, item: BatchInput, cmd: list[str], out_dir: Path):
+    def __init__(self, item: BatchInput, argv: list[str], out_dir: Path):
         self.item = item
+        self.argv = argv
         self.out_dir = out_dir
         self.partials_before = set(out_dir.parent.glob(f".{out_dir.name}.partial-*")) if out_dir.parent.exists() else set()
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None and self.proc.stderr is not None   # both are pipes
-        self._stdout, self._stderr = self.proc.stdout, self.proc.stderr
         self.duration_ms = 0
         self.requests_done = 0
         self.requests_total = 0
         self.result: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
         self.stderr = ""
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.exit_code: int | None = None   # set last, by the child's job_end line
 
-    def _read(self) -> None:
-        for line in self._stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            if "progress" in msg:
-                p = msg["progress"]
-                self.duration_ms = p["duration_ms"]
-                self.requests_done, self.requests_total = p["requests_done"], p["requests_total"]
-            elif "error" in msg:
-                self.error = msg
-            elif "frame_count" in msg:
-                self.result = msg
-        self.stderr = self._stderr.read()
-
-    def finish(self) -> None:
-        self._reader.join()
-        self._stdout.close()
-        self._stderr.close()
+    def take(self, msg: dict[str, Any]) -> None:
+        if "progress" in msg:
+            p = msg["progress"]
+            self.duration_ms = p["duration_ms"]
+            self.requests_done, self.requests_total = p["requests_done"], p["requests_total"]
+        elif JOB_END in msg:
+            self.stderr = msg.get("stderr", "")
+            self.exit_code = msg[JOB_END]
+        elif "error" in msg:
+            self.error = msg
+        elif "frame_count" in msg:
+            self.result = msg
 
     def remove_own_partials(self) -> None:
         """A child killed mid-file cannot clean up: its half-written folder is
@@ -186,6 +177,86 @@ class _Child:
         remove_abandoned(self.out_dir)   # also puts back a bundle it had moved aside
         for p in set(self.out_dir.parent.glob(f".{self.out_dir.name}.partial-*")) - self.partials_before:
             shutil.rmtree(p, ignore_errors=True)
+
+
+class _Child:
+    """A child process that extracts the files it is handed, one at a time
+    (batch_child.py): the interpreter and FFmpeg's libraries load once per
+    child, not once per file. A child that crashes or hangs on a file is
+    replaced for the next one."""
+
+    def __init__(self, python: str):
+        self.proc = subprocess.Popen([python, "-m", "lifelog_compression.batch_child"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr   # all pipes
+        self.job: _Job | None = None
+        self.files = 0
+        self._stderr_tail: list[str] = []   # what the child said outside any file's own stderr
+        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for r in self._readers:
+            r.start()
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout
+        for line in self.proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(msg, dict) and self.job is not None:
+                self.job.take(msg)
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr
+        for line in self.proc.stderr:
+            self._stderr_tail = (self._stderr_tail + [line])[-20:]
+
+    def start(self, job: _Job) -> None:
+        assert self.proc.stdin
+        self.job = job
+        self.files += 1
+        job.started = time.monotonic()
+        try:
+            self.proc.stdin.write(json.dumps(job.argv) + "\n")
+            self.proc.stdin.flush()
+        except OSError:   # it died before reading: settled as a crash
+            pass
+
+    def job_ended(self) -> bool:
+        return self.job is not None and self.job.exit_code is not None
+
+    def died(self) -> bool:
+        return self.proc.poll() is not None
+
+    def stderr_tail(self) -> str:
+        return "".join(self._stderr_tail)
+
+    def close(self, signal_to_send: int | None = None, wait_s: float = 10) -> None:
+        """Ends the child: closes its input (it leaves after its file), or
+        signals it first; kills it if it does not leave within wait_s."""
+        if signal_to_send is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal_to_send)
+        try:
+            assert self.proc.stdin
+            self.proc.stdin.close()
+        except OSError:   # it is gone already: a broken pipe
+            pass
+        try:
+            self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for r in self._readers:
+            r.join()
+        assert self.proc.stdout and self.proc.stderr
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+# A child is retired after this many files: a bound on whatever a long-lived
+# process might accumulate, at one process start per this many files.
+FILES_PER_CHILD = 256
 
 
 def extract_directory_to_dir(
@@ -206,8 +277,8 @@ def extract_directory_to_dir(
     ``output_root``, mirroring the folder tree (``DCIM/100GOPRO/GX010046.MP4``
     -> ``OUTPUT_ROOT/DCIM/100GOPRO/GX010046/``).
 
-    ``workers`` files run at once (default: the CPUs this process may use), each in its
-    own process. A file is stopped once it has run ``min_timeout_s`` plus
+    ``workers`` files run at once (default: the CPUs this process may use), in
+    as many child processes, reused from file to file. A file is stopped once it has run ``min_timeout_s`` plus
     ``timeout_per_video_s`` per second of its video. Complete bundles of the
     same source are skipped unless ``overwrite``. ``prefer_proxy`` decodes a
     camera's low-resolution proxy (LRV/LRF) instead of the original when their
@@ -252,7 +323,8 @@ def extract_directory_to_dir(
         else:
             pending.append(item)
     done_bytes = sum(i.size for i in items if i.relpath in outcomes)
-    running: list[_Child] = []
+    running: list[_Job] = []
+    children: list[_Child] = []   # alive; at most `workers`
     bundle_of = {i.relpath: i.bundle_relpath for i in items}
 
     def report() -> None:
@@ -278,7 +350,7 @@ def extract_directory_to_dir(
         unknown_bytes = sum(c.item.size for c in running if not c.duration_ms) + sum(i.size for i in pending)
         return (sum(known.values()) + sum(known.values()) / known_bytes * unknown_bytes) / 1000
 
-    def launch(item: BatchInput) -> _Child:
+    def launch(item: BatchInput) -> _Job:
         out_dir = output_root / item.bundle_relpath
         extra: dict[str, Any] = {"batch": {"input_relpath": item.relpath}}
         if item.proxy_relpath:
@@ -287,7 +359,7 @@ def extract_directory_to_dir(
             # Chapters' bundles (and so their telemetry tracks), in recording order.
             extra["recording"] = {**item.recording.to_json(),
                                   "chapter_bundles": [bundle_of[c] for c in item.recording.chapters if c in bundle_of]}
-        cmd = [python, "-m", "lifelog_compression", "extract", "--json", "--quiet", "--progress-jsonl",
+        cmd = ["extract", "--json", "--quiet", "--progress-jsonl",
                "--workers", str(decode_threads), "--source-relpath", item.relpath]
         if prefer_proxy and item.proxy_relpath and _durations_agree(item.path, input_root / item.proxy_relpath):
             extra["proxy"]["decoded"] = True
@@ -295,35 +367,56 @@ def extract_directory_to_dir(
         if overwrite:
             cmd.append("--overwrite")
         cmd += ["--bundle-extra", json.dumps(extra), str(item.path), str(out_dir)]
+        job = _Job(item, cmd, out_dir)
+        for gone in [c for c in children if c.job is None and c.died()]:   # killed from outside while idle
+            gone.close()
+            children.remove(gone)
+        child = next((c for c in children if c.job is None), None)
+        if child is None:
+            child = _Child(python)
+            children.append(child)
+        child.start(job)
         emit("started", relpath=item.relpath, bundle_relpath=item.bundle_relpath)
-        return _Child(item, cmd, out_dir)
+        return job
 
     def settle(child: _Child, timed_out: bool) -> None:
         nonlocal done_bytes
-        child.finish()
-        item = child.item
-        code = child.proc.returncode
-        if child.result is not None and code == 0:
-            r = child.result
+        child_job = child.job
+        assert child_job is not None
+        job = child_job
+        ended = child.job_ended() and not timed_out
+        if not ended or child.files >= FILES_PER_CHILD:
+            # Dead, hung or retired: it goes. Closing it reads all it said, so a
+            # child that died right after its last line still counts as ended.
+            child.close(wait_s=10)
+            children.remove(child)
+            ended = child.job_ended() and not timed_out
+        child.job = None
+        running.remove(job)
+        item = job.item
+        code = job.exit_code if ended else child.proc.returncode
+        if job.result is not None and code == 0:
+            r = job.result
             outcome = FileOutcome(item.relpath, item.bundle_relpath, "extracted", "; ".join(r.get("notes", [])),
                                   r["frame_count"], r["bytes_written"], r["duration_ms"], r["elapsed_s"])
         else:
             error = None
             if timed_out:
-                reason = f"stopped after {time.monotonic() - child.started:.0f} s (time limit for its duration)"
+                reason = f"stopped after {time.monotonic() - job.started:.0f} s (time limit for its duration)"
                 error = "Timeout"
             elif code is not None and code < 0:
                 reason = f"the extractor crashed ({signal.Signals(-code).name})"
                 error = "Crash"
-            elif child.error is not None:
-                reason = child.error["message"].removeprefix(str(item.path) + ": ")
-                error = child.error["error"]
+            elif job.error is not None:
+                reason = job.error["message"].removeprefix(str(item.path) + ": ")
+                error = job.error["error"]
             else:
-                reason = (child.stderr.strip().splitlines() or [f"exit code {code}"])[-1]
+                said = job.stderr if ended else child.stderr_tail()
+                reason = (said.strip().splitlines() or [f"exit code {code}"])[-1]
                 error = "InternalError"
-            child.remove_own_partials()
+            job.remove_own_partials()
             outcome = FileOutcome(item.relpath, item.bundle_relpath, "failed", reason,
-                                  elapsed_s=time.monotonic() - child.started, error=error,
+                                  elapsed_s=time.monotonic() - job.started, error=error,
                                   exit_code=code if code is not None else -signal.SIGKILL)
         outcomes[item.relpath] = outcome
         emit("done" if outcome.status == "extracted" else "failed", **asdict(outcome))
@@ -333,31 +426,26 @@ def extract_directory_to_dir(
         while pending or running:
             while pending and len(running) < workers:
                 running.append(launch(pending.pop(0)))
-            time.sleep(0.05)
-            for child in list(running):
-                limit = min_timeout_s + timeout_per_video_s * child.duration_ms / 1000
-                timed_out = child.proc.poll() is None and time.monotonic() - child.started > limit
+            time.sleep(0.01)
+            for child in [c for c in children if c.job is not None]:
+                job = child.job
+                assert job is not None
+                limit = min_timeout_s + timeout_per_video_s * job.duration_ms / 1000
+                timed_out = not child.job_ended() and time.monotonic() - job.started > limit
                 if timed_out:
                     child.proc.kill()
-                    child.proc.wait()
-                if child.proc.poll() is not None:
-                    running.remove(child)
+                if timed_out or child.job_ended() or child.died():
                     settle(child, timed_out)
             report()
     except BaseException as e:
         # Ctrl-C reaches the children too (same process group); SIGTERM makes
         # sure, and each cleans up its own unfinished folder before exiting.
-        for child in running:
-            if child.proc.poll() is None:
-                child.proc.send_signal(signal.SIGTERM)
-        for child in running:
-            try:
-                child.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
-                child.proc.wait()
-            child.finish()
-            child.remove_own_partials()
+        busy = [c for c in children if c.job is not None and not c.job_ended()]
+        for child in children:
+            child.close(signal.SIGTERM if child in busy else None, wait_s=10)
+        for child in busy:
+            assert child.job is not None
+            child.job.remove_own_partials()
         if not isinstance(e, KeyboardInterrupt):
             raise
         finished = [outcomes[i.relpath] for i in items if i.relpath in outcomes]
@@ -365,6 +453,8 @@ def extract_directory_to_dir(
         result = BatchResult(output_root, finished, time.monotonic() - started, True, unfinished)
         emit("summary", **result.to_json(files=False))
         raise BatchInterrupted(result) from None
+    for child in children:
+        child.close()
     result = BatchResult(output_root, [outcomes[i.relpath] for i in items], time.monotonic() - started)
     emit("summary", **result.to_json(files=False))
     return result

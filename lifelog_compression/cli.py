@@ -153,7 +153,7 @@ def _register_batch(sub: Subparsers) -> None:
     p = sub.add_parser("batch", help="a folder of videos -> a folder of bundles",
                        description="Extract every video below INPUT_DIR into OUTPUT_ROOT, mirroring the folder "
                        "tree (DCIM/100GOPRO/GX010046.MP4 -> OUTPUT_ROOT/DCIM/100GOPRO/GX010046/). Files run in "
-                       "parallel, each in its own process; complete bundles are skipped on a rerun; proxies "
+                       "parallel in child processes (a crash or hang costs only its file); complete bundles are skipped on a rerun; proxies "
                        "(.LRV/.LRF) are not extracted beside their originals; GoPro chapters are linked in "
                        "bundle.json. Where two inputs would share a bundle folder (a.mp4, a.mov), each uses "
                        "its whole file name (a.mp4/, a.mov/). Nothing in OUTPUT_ROOT is deleted but "

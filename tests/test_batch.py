@@ -130,42 +130,85 @@ def test_output_inside_input_is_refused(card):
         lc.extract_directory_to_dir(card / "notes.mp4", card.parent / "o")
 
 
-def _wrapper(tmp_path, body):
-    """An interpreter stand-in for the children: misbehaves for one file."""
+def _misbehaving_python(tmp_path, name, action):
+    """An interpreter for the children that misbehaves on the file called
+    `name`: Python's own sitecustomize hook wraps the extraction the child
+    runs, so the child really crashes or hangs in the middle of that file
+    (after its earlier files, in the same long-lived process)."""
+    hook = tmp_path / "misbehave"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(f"""
+import os, signal, time
+from pathlib import Path
+import lifelog_compression.api as api
+
+real = api.extract_to_dir
+
+def extract_to_dir(input, output_dir, **kw):
+    if Path(input).name == {name!r}:
+        out = Path(output_dir)
+        {action}
+    return real(input, output_dir, **kw)
+
+api.extract_to_dir = extract_to_dir
+""")
     script = tmp_path / "python-wrapper.sh"
-    script.write_text(f"#!/bin/sh\nPY={sys.executable}\n{body}\nexec \"$PY\" \"$@\"\n")
+    script.write_text(f"#!/bin/sh\nPYTHONPATH={hook}${{PYTHONPATH:+:$PYTHONPATH}} exec {sys.executable} \"$@\"\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script)
 
 
 def test_a_child_that_dies_mid_file_costs_only_that_file(card, tmp_path):
-    # For one file (matched on its own argument: its chapter sibling names it
-    # too) the child gets as far as its half-written folder, then dies.
-    wrapper = _wrapper(tmp_path, 'case "$*" in *"source-relpath DCIM/100GOPRO/GX020046"*) '
-                                 'for a; do last=$a; done; '
-                                 'mkdir -p "$(dirname "$last")/.$(basename "$last").partial-dead/frames"; '
-                                 'kill -SEGV $$;; esac')
+    # The child gets as far as its half-written folder, then dies.
+    wrapper = _misbehaving_python(tmp_path, "GX020046.MP4",
+                                  "(out.parent / f'.{out.name}.partial-dead' / 'frames').mkdir(parents=True); "
+                                  "os.kill(os.getpid(), signal.SIGSEGV)")
     out = tmp_path / "out"
-    result = lc.extract_directory_to_dir(card, out, python_executable=wrapper)
+    result = lc.extract_directory_to_dir(card, out, python_executable=wrapper, workers=1)
     by = {f.relpath: f for f in result.files}
     assert by["DCIM/100GOPRO/GX020046.MP4"].status == "failed"
     assert "crashed" in by["DCIM/100GOPRO/GX020046.MP4"].reason
+    assert by["DCIM/100GOPRO/GX020046.MP4"].exit_code == -signal.SIGSEGV
+    # The files before and after it in the same worker are extracted (by the
+    # dead child's successor for those after).
     assert by["DCIM/100GOPRO/GX010046.MP4"].status == "extracted"
+    assert by["Phone Videos/Ünïcode trip/clip one.mp4"].status == "extracted"
     assert not (out / "DCIM/100GOPRO/GX020046").exists()
     assert not list(out.rglob(".*partial*")), "the dead child's half-written folder is removed"
 
 
 def test_a_hanging_child_is_stopped(card, tmp_path):
-    wrapper = _wrapper(tmp_path, 'case "$*" in *"source-relpath notes.mp4"*) exec sleep 600;; esac')
+    wrapper = _misbehaving_python(tmp_path, "clip one.mov", "time.sleep(600)")
     started = time.monotonic()
-    result = lc.extract_directory_to_dir(card, tmp_path / "out", python_executable=wrapper,
+    result = lc.extract_directory_to_dir(card, tmp_path / "out", python_executable=wrapper, workers=1,
                                          min_timeout_s=15.0, timeout_per_video_s=0.0)
     by = {f.relpath: f for f in result.files}
     # 15 s: far beyond what a real file here needs even on a loaded machine,
     # far below the 600 s the hanging child would sleep.
-    assert by["notes.mp4"].status == "failed" and "stopped" in by["notes.mp4"].reason
+    hung = by["Phone Videos/Ünïcode trip/clip one.mov"]
+    assert hung.status == "failed" and "stopped" in hung.reason and hung.error == "Timeout"
     assert by["DCIM/100GOPRO/GX010046.MP4"].status == "extracted"
     assert time.monotonic() - started < 120
+
+
+def test_children_are_reused_across_files(card, tmp_path, clip):
+    """One worker: every file goes through the same child process (the
+    interpreter and FFmpeg's libraries load once), and each bundle is still
+    true to its own source."""
+    pids = tmp_path / "pids"
+    wrapper = _misbehaving_python(tmp_path, "never-a-file", "pass")
+    hook = tmp_path / "misbehave" / "sitecustomize.py"
+    hook.write_text(hook.read_text() + f"\nopen({str(pids)!r}, 'a').write(str(os.getpid()) + '\\n')\n")
+    out = tmp_path / "out"
+    result = lc.extract_directory_to_dir(card, out, python_executable=wrapper, workers=1)
+    extracted = [f for f in result.files if f.status == "extracted"]
+    assert len(extracted) == 4 and len(result.failed) == 2
+    assert len(pids.read_text().split()) == 1, "one child for all files"
+    made_from = {"DCIM/100GOPRO/GX010046.MP4": "hevc_mp4", "DCIM/100GOPRO/GX020046.MP4": "h264_bframes_mp4",
+                 "Phone Videos/Ünïcode trip/clip one.mp4": "vfr_mp4",
+                 "Phone Videos/Ünïcode trip/clip one.mov": "start_offset_mp4"}
+    for f in extracted:
+        assert_true_to_source(out / f.bundle_relpath, clip(made_from[f.relpath]))
 
 
 def test_cli_interrupt_then_resume(tmp_path):
