@@ -62,7 +62,7 @@ def linux_extension():
         "lifelog_compression._core",
         sources=COMMON_SOURCES
         + ["csrc/plan.c", "csrc/jsonw.c", "csrc/ffsource.c", "csrc/ffcanvas.c", "csrc/colour.c", "csrc/tonemap.c",
-           "csrc/ffprobe_json.c", "csrc/ffsession.c", "csrc/ffextract.c", "csrc/ffio.c"],
+           "csrc/ffprobe_json.c", "csrc/ffstreams.c", "csrc/ffsession.c", "csrc/ffextract.c", "csrc/ffio.c"],
         include_dirs=[f[2:] for f in cflags if f.startswith("-I")],
         extra_compile_args=[f for f in cflags if not f.startswith("-I")] + ["-std=c11", "-O2", "-D_GNU_SOURCE"],
         library_dirs=[f[2:] for f in ldflags if f.startswith("-L")],

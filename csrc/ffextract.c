@@ -183,7 +183,13 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         return LC_OK;
     }
     lc_keyframe *kf = &j->src->keyframes[item->keyframe];
-    if (item->mode == LC_PLAN_KEYFRAME && lc_keyframe_pictures_itself(kf) &&
+    /* Decoded alone when the source was opened (ffstreams.c); not when the
+     * next request decodes on from this keyframe, which needs it decoded in
+     * this session anyway. */
+    if (item->mode == LC_PLAN_KEYFRAME && !continues && (picture = lc_take_first_picture(j->src, item->keyframe))) {
+        out.obtained = LC_OBTAINED_KEYFRAME;
+        s->decoded = 1;
+    } else if (item->mode == LC_PLAN_KEYFRAME && lc_keyframe_pictures_itself(kf) &&
         !lc_plan_continue(j->src->keyframes, s->keyframe, s->consumed_us, item->keyframe, item)) {
         if ((s->keyframe != item->keyframe || !s->held) &&
             (status = lc_session_start(s, item->keyframe, err)) != LC_OK)
@@ -419,6 +425,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         pthread_join(workers[i].thread, NULL);
 
 done:
+    /* Only the first extraction can use it; its memory goes now. */
+    av_frame_free(&src->first_picture);
     if (j.slots)
         for (size_t i = 0; i < n_requests; i++) {
             free(j.slots[i].jpeg);

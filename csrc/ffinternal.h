@@ -32,6 +32,10 @@ struct lc_source {
     /* Raw elementary streams (Annex-B .h264/.hevc) carry no times: pictures
      * are timed by their order at the stream's frame rate, this long each. */
     int64_t raw_frame_us;
+    /* The first keyframe's picture, when opening decoded it (ffstreams.c):
+     * the first request's keyframe need not be decoded again. Freed after
+     * the first extraction. */
+    AVFrame *first_picture;
 };
 
 /* The library's own words for an AVERROR code. */
@@ -47,6 +51,13 @@ lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[
 /* A decoder for the source's video stream. */
 lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out,
                           char err[LC_ERRMSG_SIZE]);
+/* ffstreams.c: the streams' parameters (avformat_find_stream_info), and the
+ * video stream chosen by pick; H.264's first keyframe is decoded once and
+ * kept. An AVERROR when the streams cannot be read. */
+int lc_read_streams(lc_source *src, int raw_stream, int (*pick)(AVFormatContext *));
+/* A copy of the kept first picture when it is keyframe k's, else NULL. */
+AVFrame *lc_take_first_picture(lc_source *src, size_t k);
+
 /* Reads every video packet once to find keyframes where no index exists. */
 lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE]);
 

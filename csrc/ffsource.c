@@ -375,12 +375,11 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
                          src->fmt->iformat->name);
         goto fail;
     }
-    ret = avformat_find_stream_info(src->fmt, NULL);
+    ret = lc_read_streams(src, is_raw_elementary_stream(src->fmt->iformat), pick_video_stream);
     if (ret < 0) {
         status = lc_fail(err, LC_ERR_DAMAGED, "cannot read the streams: %s", lc_av_error(ret, ebuf));
         goto fail;
     }
-    src->stream_index = pick_video_stream(src->fmt);
     if (src->stream_index < 0) {
         status = lc_fail(err, LC_ERR_NO_VIDEO, "has no video stream (%s with %u other stream%s)",
                          src->fmt->iformat->name, src->fmt->nb_streams,
@@ -435,6 +434,7 @@ void lc_close(lc_source *src)
     if (!src)
         return;
     lc_close_demuxer(src, &src->fmt);
+    av_frame_free(&src->first_picture);
     free(src->keyframes);
     free(src->path);
     free(src);

@@ -132,19 +132,32 @@ def extract_to_dir(
     interrupted: InterruptedAfterCommit | None = None
     # Decided here, not left to the core, so that bundle.json can say it.
     threads = workers if workers > 0 else _core.usable_cpus()
-    with storage.open_source(source) as src:
+    # The hash starts first: opening a source is one core's work (FFmpeg
+    # decodes a picture to learn the stream's parameters), and on a spare
+    # core the hash costs no wall time. A source that fails to open cancels it.
+    hasher = SourceHasher(source_path) if source.is_local else storage.NoHash(source)
+    hasher.start()
+    try:
+        src = storage.open_source(source)
+    except BaseException:
+        hasher.cancel()
+        raise
+    with src:
         info = src.info
         probe = json.loads(src.probe_json())
         requests = recipe.request_times_ms(info["duration_ms"])
         writer: BundleWriter | ShardWriter
-        if shards:
-            from .shards import DEFAULT_SHARD_BYTES, ShardWriter
+        try:
+            if shards:
+                from .shards import DEFAULT_SHARD_BYTES, ShardWriter
 
-            writer = ShardWriter(output_dir, shard_bytes=DEFAULT_SHARD_BYTES if shard_bytes is None else shard_bytes)
-        else:
-            writer = BundleWriter(output_dir, overwrite=overwrite)
-        hasher = SourceHasher(source_path) if source.is_local else storage.NoHash(source)
-        hasher.start()
+                writer = ShardWriter(output_dir,
+                                     shard_bytes=DEFAULT_SHARD_BYTES if shard_bytes is None else shard_bytes)
+            else:
+                writer = BundleWriter(output_dir, overwrite=overwrite)
+        except BaseException:
+            hasher.cancel()
+            raise
         # Time and place (Visual Bundle 1.1), read beside the frames like the hash.
         reader = TelemetryReader if source.is_local else storage.NoTelemetry
         telemetry = reader(source_path, video_start_ms=info["start_offset_us"] / 1000,
