@@ -14,7 +14,7 @@ from . import __version__, _core, storage
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
 from .colour import colour_doc
 from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
-from .metadata import SourceHasher, mdls_text, probe_document, source_metadata, xattrs_text
+from .metadata import SourceHasher, hasher_for, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 from .telemetry import TelemetryReader
 from .timeline import timeline_notes
@@ -135,7 +135,7 @@ def extract_to_dir(
     # The hash starts first: opening a source is one core's work (FFmpeg
     # decodes a picture to learn the stream's parameters), and on a spare
     # core the hash costs no wall time. A source that fails to open cancels it.
-    hasher = SourceHasher(source_path) if source.is_local else storage.NoHash(source)
+    hasher = hasher_for(source_path) if source.is_local else storage.NoHash(source)
     hasher.start()
     try:
         src = storage.open_source(source)

@@ -13,8 +13,7 @@ import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
-from . import __version__, _core
-from .api import Progress, extract_to_dir
+from . import __version__
 from .errors import ExtractError, __all__ as _error_names
 from . import errors as _errors
 from .progress import ProgressBar
@@ -27,6 +26,7 @@ EXIT_INTERRUPTED = 130
 
 if TYPE_CHECKING:   # what each command's register(sub) receives
     Subparsers = argparse._SubParsersAction[Any]
+    from .api import Progress
 
 
 def exit_codes() -> dict[int, str]:
@@ -104,14 +104,24 @@ def _parser(only_extract: bool = False) -> argparse.ArgumentParser:
         "1920x1080 canvas, with a manifest of requested and actual times and the source's metadata.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version",
-                        version=f"lifelog_compression {__version__} ({_core.backend}: {_core.backend_versions})")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and the libraries, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     for register in [_register_extract] if only_extract else COMMANDS:
         register(sub)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """--version: names the native core's libraries, which load only when asked."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> NoReturn:
+        from . import _core
+
+        print(f"lifelog_compression {__version__} ({_core.backend}: {_core.backend_versions})")
+        parser.exit()
 
 
 def _register_extract(sub: Subparsers) -> None:
@@ -260,6 +270,20 @@ def _cmd_unpack(args: argparse.Namespace) -> int:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
+    from . import metadata
+
+    # The source's hash starts before the extraction's modules (FFmpeg's
+    # libraries among them) are imported: one core imports, the other hashes.
+    metadata.hash_early(args.video)
+    try:
+        return _extract(args)
+    finally:
+        metadata.cancel_early()
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from .api import extract_to_dir
+
     bar = ProgressBar("extract", enabled=None if not args.quiet else False, unit="frames")
 
     def on_progress(p: Progress) -> None:

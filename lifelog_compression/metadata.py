@@ -52,8 +52,40 @@ class SourceHasher(threading.Thread):
         except OSError as e:
             self.error = str(e)
 
+    def start(self) -> None:
+        if self.ident is None:   # not started early already (hash_early)
+            super().start()
+
     def cancel(self) -> None:
         self._cancelled.set()
+
+
+# Hashers started ahead of the extraction that will use them, by path.
+_early: dict[str, SourceHasher] = {}
+
+
+def hash_early(path: str) -> None:
+    """Starts hashing the local file at ``path`` now, for the extraction of it
+    that follows in this process (:func:`hasher_for` hands it over). The
+    command line calls it before importing the extraction's modules, so the
+    hash runs on the core that Python's imports leave idle."""
+    if "://" not in path and os.path.isfile(path):
+        hasher = SourceHasher(Path(path))
+        hasher.start()
+        _early[os.path.abspath(path)] = hasher
+
+
+def hasher_for(path: Path) -> SourceHasher:
+    """The hasher :func:`hash_early` started for ``path`` (started), else a
+    new one (not started: ``start()`` is safe to call on either)."""
+    return _early.pop(os.path.abspath(path), None) or SourceHasher(path)
+
+
+def cancel_early() -> None:
+    """Stops the early hashers no extraction took (it failed before): a
+    long-lived process (a batch child) must not go on reading the file."""
+    while _early:
+        _early.popitem()[1].cancel()
 
 
 def source_metadata(path: Path, probe: dict[str, Any]) -> dict[str, Any]:

@@ -118,3 +118,40 @@ def test_missing_optional_dependency_names_the_extra(clip, tmp_path):
                    "try:\n    next(lc.iter_frames(%r, as_array=True))\n"
                    "except lc.MissingDependencyError as e:\n    print(e); sys.exit(e.exit_code)" % str(clip("hevc_mp4").path))
     assert out.returncode == 17 and "lifelog-compression[arrays]" in out.stdout and "numpy" in out.stdout
+
+
+def test_extract_hash_started_early_is_the_files(clip, tmp_path):
+    """The command line starts hashing the source before it imports the
+    extraction (metadata.hash_early); the rows still carry the file's sha256."""
+    import hashlib
+
+    path = clip("h264_bframes_mp4").path
+    out = run("extract", path, tmp_path / "b")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in (tmp_path / "b" / "manifest.jsonl").read_text().splitlines()]
+    assert {r["source_content_hash"] for r in rows} == {"sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+@pytest.mark.parametrize("where", ["folder", "unknown scheme"])
+def test_a_failed_extract_stops_its_early_hash(tmp_path, monkeypatch, where):
+    """A batch child goes on to its next file after one fails: the hash
+    started early for the failed file must stop, not read it to the end,
+    whether the source was refused (not a video) or the output (an unknown
+    scheme, refused before the extraction looks at the source)."""
+    from lifelog_compression import metadata
+    from lifelog_compression.cli import main
+
+    started = []
+    real_start = metadata.SourceHasher.start
+    monkeypatch.setattr(metadata.SourceHasher, "start", lambda self: (started.append(self), real_start(self)))
+    notes = tmp_path / "notes.mp4"
+    with open(notes, "wb") as f:
+        f.write(b"shopping list\n" * 100)
+        f.truncate(4 << 30)   # 4 GiB (holes): seconds of hashing if nothing stops it
+    out, code = ((str(tmp_path / "b"), lc.NotAVideoError.exit_code) if where == "folder"
+                 else ("ftp://example.invalid/b", lc.UsageError.exit_code))
+    assert main(["extract", str(notes), out]) == code
+    assert len({id(h) for h in started}) == 1   # the extraction took over the early one
+    started[0].join(timeout=10)
+    assert not started[0].is_alive() and started[0].digest is None
+    assert not (tmp_path / "b").exists()
