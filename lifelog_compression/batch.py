@@ -185,7 +185,8 @@ class _Child:
     child, not once per file. A child that crashes or hangs on a file is
     replaced for the next one."""
 
-    def __init__(self, python: str):
+    def __init__(self, python: str, wake: threading.Event):
+        self.wake = wake   # set when a file ends or the child dies: the batch loop looks then
         self.proc = subprocess.Popen([python, "-m", "lifelog_compression.batch_child"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr   # all pipes
@@ -206,6 +207,9 @@ class _Child:
                 continue
             if isinstance(msg, dict) and self.job is not None:
                 self.job.take(msg)
+                if JOB_END in msg:
+                    self.wake.set()
+        self.wake.set()   # the child is gone
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr
@@ -325,6 +329,7 @@ def extract_directory_to_dir(
     done_bytes = sum(i.size for i in items if i.relpath in outcomes)
     running: list[_Job] = []
     children: list[_Child] = []   # alive; at most `workers`
+    wake = threading.Event()
     bundle_of = {i.relpath: i.bundle_relpath for i in items}
 
     def report() -> None:
@@ -373,7 +378,7 @@ def extract_directory_to_dir(
             children.remove(gone)
         child = next((c for c in children if c.job is None), None)
         if child is None:
-            child = _Child(python)
+            child = _Child(python, wake)
             children.append(child)
         child.start(job)
         emit("started", relpath=item.relpath, bundle_relpath=item.bundle_relpath)
@@ -426,7 +431,9 @@ def extract_directory_to_dir(
         while pending or running:
             while pending and len(running) < workers:
                 running.append(launch(pending.pop(0)))
-            time.sleep(0.01)
+            # Woken when a file ends; else every 50 ms for time limits and progress.
+            wake.wait(0.05)
+            wake.clear()
             for child in [c for c in children if c.job is not None]:
                 job = child.job
                 assert job is not None
