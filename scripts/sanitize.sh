@@ -25,7 +25,7 @@ python=${PYTHON:-python3}
 # -O1 keeps stack traces readable; -fno-omit-frame-pointer makes them complete.
 CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -g -O1" \
 LDFLAGS="-fsanitize=address,undefined" \
-    "$work/venv/bin/python" -m pip install -q --no-build-isolation -e "$work/src[test]" \
+    "$work/venv/bin/python" -m pip install -q -c scripts/test-constraints.txt --no-build-isolation -e "$work/src[test]" \
         --config-settings editable_mode=compat
 
 # CPython itself is not built with ASan: the runtime must be loaded first.
