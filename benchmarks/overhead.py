@@ -87,8 +87,8 @@ def measure_all(files: int, runs: int) -> dict:
     rows["interpreter"] = median_run([PY, "-c", "pass"], runs)
     rows["import lifelog_compression (names load on first use)"] = median_run(
         [PY, "-c", "import lifelog_compression"], runs)
-    rows["import the command line (lifelog_compression.cli: the core, FFmpeg's libraries)"] = median_run(
-        [PY, "-c", "import lifelog_compression.cli"], runs)
+    rows["import what `extract` runs (lifelog_compression.cli and .api: the core, FFmpeg's libraries)"] = median_run(
+        [PY, "-c", "import lifelog_compression.cli, lifelog_compression.api"], runs)
     with tempfile.TemporaryDirectory(prefix="lifelog-overhead-") as tmp:
         tmp = Path(tmp)
         extract = []
