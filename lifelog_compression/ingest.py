@@ -1,5 +1,5 @@
 """For ingest services: frames streamed straight from the native core (no
-folder written and read back), and a fast look at a source without decoding.
+folder written and read back), and a fast look at a source from its headers.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ class FrameRecord:
     frames_decoded: int
     jpeg: bytes | None = None
     array: NDArray[numpy.uint8] | None = None   # (H, W, 3) RGB with as_array=True
+    # When and where (Visual Bundle 1.1), as in a manifest row: the UTC
+    # recording time ("...Z") and the interpolated GPS position, None without.
+    captured_at: str | None = None
+    location: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         # The pixels are megabytes: show their size, not their bytes.
@@ -53,7 +57,7 @@ class FrameRecord:
         return (f"FrameRecord(index={self.index}, requested_ts_ms={self.requested_ts_ms}, "
                 f"actual_ts_ms={self.actual_ts_ms}, content_rect={self.content_rect}, "
                 f"source_size={self.source_size}, obtained={self.obtained!r}, "
-                f"frames_decoded={self.frames_decoded}, {payload})")
+                f"frames_decoded={self.frames_decoded}, captured_at={self.captured_at!r}, {payload})")
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,8 @@ class SourceSummary:
 
 
 def probe(video: str | os.PathLike[str]) -> SourceSummary:
-    """The source's summary read from its container headers; no frame is decoded."""
+    """The source's summary read from its container headers (an H.264 stream's
+    first keyframe is decoded for its pixel format and colour, as ffprobe does)."""
     with storage.open_source(video) as src:
         summary = json.loads(src.probe_json())["summary"]
     summary["file_size_bytes"] = storage.identity(storage.location(video))["size"]
@@ -145,6 +150,14 @@ def iter_frames(
     src = storage.open_source(video)
     duration = src.info["duration_ms"]
     requests = recipe.request_times_ms(duration)
+    # Time and place, read beside the frames as extract_to_dir does.
+    from .telemetry import TelemetryReader
+
+    loc = storage.location(video)
+    telemetry = (TelemetryReader if loc.is_local else storage.NoTelemetry)(
+        loc.text, video_start_ms=src.info["start_offset_us"] / 1000, duration_ms=duration,
+        summary=json.loads(src.probe_json()).get("summary"))
+    telemetry.start()
     thread = threading.Thread(target=produce, name="lifelog-iter-frames", daemon=True)
     thread.start()
     _running.add((stop, thread))
@@ -173,8 +186,10 @@ def iter_frames(
                 array = np.asarray(Image.open(io.BytesIO(item["jpeg"])).convert("RGB"))
             else:
                 jpeg = item["jpeg"]
-            yield FrameRecord(index, item["requested_ms"], round(item["actual_us"] / 1000), item["content_rect"],
-                              item["source_size"], item["obtained"], item["frames_decoded"], jpeg, array)
+            actual_ms = round(item["actual_us"] / 1000)
+            yield FrameRecord(index, item["requested_ms"], actual_ms, item["content_rect"], item["source_size"],
+                              item["obtained"], item["frames_decoded"], jpeg, array,
+                              **telemetry.row_fields(actual_ms))
             index += 1
     finally:
         stop.set()

@@ -639,3 +639,23 @@ def test_contact_sheet_labels_local_capture_time(gps5_clip, tmp_path, monkeypatc
     # GPS says 10:00 UTC; the camera's clock is 2 h ahead: its zone is UTC+2.
     assert any("recorded 2024-05-01 12:00:00 UTC+02:00" in t for t in drawn)
     assert "0:01.000  12:00:01  #2" in drawn and "0:05.000  12:00:05  #6" in drawn
+
+
+def test_iter_frames_carry_the_rows_time_and_place(gps5_clip, tmp_path):
+    """Ingest code gets what a bundle's manifest rows say: captured_at and
+    location per frame, from the same telemetry."""
+    _, path = gps5_clip
+    lc.extract_to_dir(path, tmp_path / "b")
+    rows = rows_of(tmp_path / "b")
+    records = list(lc.iter_frames(path))
+    assert [(f.actual_ts_ms, f.captured_at, f.location) for f in records] == [
+        (r["actual_ts_ms"], r["captured_at"], r["location"]) for r in rows]
+    assert records[0].captured_at == "2024-05-01T10:00:00.000Z" and records[1].location is not None
+
+
+def test_iter_frames_without_telemetry_say_none(clip):
+    base = clip("h264_bframes_mp4")
+    records = list(lc.iter_frames(base.path))
+    assert records and all(f.location is None for f in records)
+    # The container's clock (or the file's time) still dates every frame.
+    assert all(f.captured_at and f.captured_at.endswith("Z") for f in records)

@@ -1,5 +1,6 @@
 """``probe VIDEO [--json]``: what a source is, when it was recorded and where,
-read from its headers and telemetry without decoding a frame."""
+read from its headers and telemetry (H.264: its first keyframe decoded, for its pixel
+format and colour)."""
 
 from __future__ import annotations
 
@@ -53,10 +54,10 @@ def _text(report: dict[str, Any]) -> str:
 
 def register(sub: Any) -> None:
     """Adds ``probe VIDEO [--json]`` to the CLI."""
-    p = sub.add_parser("probe", help="what a video is, when and where it was recorded (no decoding)",
+    p = sub.add_parser("probe", help="what a video is, when and where it was recorded (from its headers)",
                        description="Print the source summary read from the container headers, the capture "
-                       "clock (GPS, container or file time) and the telemetry's fix range, without decoding "
-                       "a frame.")
+                       "clock (GPS, container or file time) and the telemetry's fix range, decoding "
+                       "nothing but an H.264 stream's first keyframe (for its pixel format and colour).")
     p.add_argument("video", metavar="VIDEO", help="the video file")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=_cmd_probe)
