@@ -98,7 +98,13 @@ const char *lc_colour_mapping(const lc_colour *c)
 /* The SDR affine map, for 8-bit (uint8_t) or deeper (uint16_t) samples, in
  * fixed point with `shift` fraction bits (sized so no sum overflows 32 bits
  * at any depth). Coefficients are copied to locals: the output bytes may
- * alias anything, so the compiler would reload them for every pixel. */
+ * alias anything, so the compiler would reload them for every pixel.
+ * Laid out for the compiler's vectorizer (as plain per-pixel loops the 8-bit
+ * map cost 4.3 ms per 1080p picture, 1.7 ms like this): the luma term of
+ * each chroma sample is computed once per chroma row, for a strip of
+ * STRIP samples at a time, and widened to one entry per luma pixel, so each
+ * luma row is one contiguous multiply-add. */
+#define STRIP 512
 #define DEFINE_AFFINE(NAME, T)                                                                          \
     static void NAME(const lc_colour *c, const uint8_t *const src[3], const int ss[3],                  \
                      uint8_t *const dst[3], const int ds[3], int w, int h, int cs)                       \
@@ -111,27 +117,37 @@ const char *lc_colour_mapping(const lc_colour *c)
         const int32_t bo = (int32_t)lrintf(c->o[1] * one), rb = (int32_t)lrintf(c->a[2][1] * one);      \
         const int32_t rr = (int32_t)lrintf(c->a[2][2] * one), ro = (int32_t)lrintf(c->o[2] * one);      \
         const int32_t top = 255 << shift;                                                                \
-        const int cw = w >> cs, step = 1 << cs;                                                          \
-        for (int y = 0; y < h; y++) {                                                                    \
-            const T *restrict ly = (const T *)(src[0] + (long)y * ss[0]);                               \
-            const T *restrict cb = (const T *)(src[1] + (long)(y >> cs) * ss[1]);                       \
-            const T *restrict cr = (const T *)(src[2] + (long)(y >> cs) * ss[2]);                       \
-            uint8_t *restrict out = dst[0] + (long)y * ds[0];                                            \
-            for (int x = 0; x < cw; x++) {                                                               \
-                int32_t t = yb * cb[x] + yr * cr[x] + yo;                                                \
-                for (int k = 0; k < step; k++) {                                                         \
-                    int32_t v = yy * ly[x * step + k] + t;                                               \
-                    out[x * step + k] = (uint8_t)((v < 0 ? 0 : v > top ? top : v) >> shift);             \
+        const int cw = w >> cs;                                                                          \
+        int32_t tc[STRIP], tl[2 * STRIP];                                                                \
+        for (int x0 = 0; x0 < cw; x0 += STRIP) {                                                         \
+            const int n = cw - x0 < STRIP ? cw - x0 : STRIP, ln = n << cs;                               \
+            for (int y = 0; y < h; y++) {                                                                \
+                if (!(y & cs)) {                                                                         \
+                    const T *restrict cb = (const T *)(src[1] + (long)(y >> cs) * ss[1]) + x0;           \
+                    const T *restrict cr = (const T *)(src[2] + (long)(y >> cs) * ss[2]) + x0;           \
+                    uint8_t *restrict ob = dst[1] + (long)(y >> cs) * ds[1] + x0;                        \
+                    uint8_t *restrict orr = dst[2] + (long)(y >> cs) * ds[2] + x0;                       \
+                    for (int x = 0; x < n; x++) {                                                        \
+                        int32_t b = bb * cb[x] + br * cr[x] + bo, r = rb * cb[x] + rr * cr[x] + ro;      \
+                        tc[x] = yb * cb[x] + yr * cr[x] + yo;                                            \
+                        b = b < 0 ? 0 : b > top ? top : b;                                               \
+                        r = r < 0 ? 0 : r > top ? top : r;                                               \
+                        ob[x] = (uint8_t)(b >> shift);                                                   \
+                        orr[x] = (uint8_t)(r >> shift);                                                  \
+                    }                                                                                    \
+                    if (cs)                                                                              \
+                        for (int x = 0; x < n; x++)                                                      \
+                            tl[2 * x] = tl[2 * x + 1] = tc[x];                                           \
+                    else                                                                                 \
+                        memcpy(tl, tc, sizeof tc[0] * (size_t)n);                                        \
                 }                                                                                        \
-            }                                                                                            \
-            if (y & cs)                                                                                  \
-                continue;                                                                                \
-            uint8_t *restrict ob = dst[1] + (long)(y >> cs) * ds[1];                                     \
-            uint8_t *restrict orr = dst[2] + (long)(y >> cs) * ds[2];                                    \
-            for (int x = 0; x < cw; x++) {                                                               \
-                int32_t b = bb * cb[x] + br * cr[x] + bo, r = rb * cb[x] + rr * cr[x] + ro;              \
-                ob[x] = (uint8_t)((b < 0 ? 0 : b > top ? top : b) >> shift);                             \
-                orr[x] = (uint8_t)((r < 0 ? 0 : r > top ? top : r) >> shift);                            \
+                const T *restrict ly = (const T *)(src[0] + (long)y * ss[0]) + (x0 << cs);               \
+                uint8_t *restrict out = dst[0] + (long)y * ds[0] + (x0 << cs);                           \
+                for (int x = 0; x < ln; x++) {                                                           \
+                    int32_t v = yy * ly[x] + tl[x];                                                      \
+                    v = v < 0 ? 0 : v > top ? top : v;                                                   \
+                    out[x] = (uint8_t)(v >> shift);                                                      \
+                }                                                                                        \
             }                                                                                            \
         }                                                                                                \
     }
