@@ -155,3 +155,18 @@ def test_a_failed_extract_stops_its_early_hash(tmp_path, monkeypatch, where):
     started[0].join(timeout=10)
     assert not started[0].is_alive() and started[0].digest is None
     assert not (tmp_path / "b").exists()
+
+
+def test_installed_command_extracts_and_reports(clip, tmp_path):
+    """The `lifelog-compression` console script is the same entry point as
+    `python -m`: its --json result reaches a pipe whole (the process leaves
+    without tearing the interpreter down, after flushing)."""
+    command = Path(sys.executable).with_name("lifelog-compression")
+    assert command.exists(), "installed with the package"
+    out = subprocess.run([str(command), "extract", "--json", str(clip("hevc_mp4").path), str(tmp_path / "b")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["frame_count"] == 5 and (tmp_path / "b" / "bundle.json").exists()
+    bad = subprocess.run([str(command), "extract", str(tmp_path / "missing.mp4"), str(tmp_path / "c")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == lc.SourceNotFoundError.exit_code and "missing.mp4" in bad.stderr
