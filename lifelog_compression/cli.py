@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import json
 import os
 import re
@@ -96,6 +97,7 @@ class _TopParser(_Parser):
         return super().format_help()
 
 
+@functools.lru_cache(maxsize=None)   # built once per process: a batch child parses a command line per file
 def _parser(only_extract: bool = False) -> argparse.ArgumentParser:
     """The parser; ``only_extract``: with the `extract` command alone (what batch children run)."""
     parser = _TopParser(
