@@ -203,9 +203,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         require_local(args.input_dir, args.output_root, hint="URLs need --ray")
     bar = ProgressBar("batch", enabled=None if not args.quiet else False, unit="files")
 
+    shown_done = -1
+
     def on_progress(p: BatchProgress) -> None:
+        nonlocal shown_done
+        # Each finished file is drawn at once: short clips finish between redraws.
         bar.update(p.files_done, p.files_total, p.video_s_done, p.elapsed_s, eta_s=p.eta_s,
-                   video_total_s=p.video_s_total, running=p.running)
+                   video_total_s=p.video_s_total, running=p.running, force=p.files_done != shown_done)
+        shown_done = p.files_done
 
     def on_event(event: dict[str, Any]) -> None:
         print(json.dumps(event), flush=True)
