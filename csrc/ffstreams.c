@@ -97,10 +97,9 @@ int lc_read_streams(lc_source *src, int raw_stream, int (*pick)(AVFormatContext 
     if ((ret = find_stream_info(src->fmt, learnt ? k : -1)) < 0)
         goto done;
     src->stream_index = pick(src->fmt);
-    if (src->stream_index != k || !learnt)
-        av_frame_free(&src->first_picture);
     if (learnt && src->stream_index != k) {
         /* find_stream_info found another stream to prefer: the ordinary way. */
+        av_frame_free(&src->first_picture);
         if ((ret = reopen(src)) < 0 || (ret = find_stream_info(src->fmt, -1)) < 0)
             goto done;
         src->stream_index = pick(src->fmt);
@@ -117,7 +116,7 @@ AVFrame *lc_take_first_picture(lc_source *src, size_t k)
     if (!f || k >= src->n_keyframes)
         return NULL;
     int64_t ts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
-    if (ts == AV_NOPTS_VALUE || src->raw_frame_us || lc_pts_to_us(src, ts) != src->keyframes[k].pts_us)
+    if (ts == AV_NOPTS_VALUE || lc_pts_to_us(src, ts) != src->keyframes[k].pts_us)
         return NULL;
     return av_frame_clone(f);
 }

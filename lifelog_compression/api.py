@@ -16,7 +16,6 @@ from .colour import colour_doc
 from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
 from .metadata import SourceHasher, hasher_for, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
-from .telemetry import TelemetryReader
 from .timeline import timeline_notes
 
 if TYPE_CHECKING:
@@ -159,10 +158,7 @@ def extract_to_dir(
             hasher.cancel()
             raise
         # Time and place (Visual Bundle 1.1), read beside the frames like the hash.
-        reader = TelemetryReader if source.is_local else storage.NoTelemetry
-        telemetry = reader(source_path, video_start_ms=info["start_offset_us"] / 1000,
-                                    duration_ms=info["duration_ms"], summary=probe.get("summary"))
-        telemetry.start()
+        telemetry = storage.start_telemetry(source, info, probe.get("summary"))
         decoder = src
         try:
             if decode_from is not None:

@@ -220,7 +220,6 @@ class _Child:
         assert self.proc.stdin
         self.job = job
         self.files += 1
-        job.started = time.monotonic()
         try:
             self.proc.stdin.write(json.dumps(job.argv) + "\n")
             self.proc.stdin.flush()
@@ -386,9 +385,8 @@ def extract_directory_to_dir(
 
     def settle(child: _Child, timed_out: bool) -> None:
         nonlocal done_bytes
-        child_job = child.job
-        assert child_job is not None
-        job = child_job
+        job = child.job
+        assert job is not None
         ended = child.job_ended() and not timed_out
         if not ended or child.files >= FILES_PER_CHILD:
             # Dead, hung or retired: it goes. Closing it reads all it said, so a

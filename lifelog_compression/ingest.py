@@ -151,13 +151,7 @@ def iter_frames(
     duration = src.info["duration_ms"]
     requests = recipe.request_times_ms(duration)
     # Time and place, read beside the frames as extract_to_dir does.
-    from .telemetry import TelemetryReader
-
-    loc = storage.location(video)
-    telemetry = (TelemetryReader if loc.is_local else storage.NoTelemetry)(
-        loc.text, video_start_ms=src.info["start_offset_us"] / 1000, duration_ms=duration,
-        summary=json.loads(src.probe_json()).get("summary"))
-    telemetry.start()
+    telemetry = storage.start_telemetry(storage.location(video), src.info, json.loads(src.probe_json()).get("summary"))
     thread = threading.Thread(target=produce, name="lifelog-iter-frames", daemon=True)
     thread.start()
     _running.add((stop, thread))

@@ -313,6 +313,17 @@ class NoTelemetry(TelemetryReader):
         raise NotALocalFile("telemetry is read from local files only")
 
 
+def start_telemetry(loc: Location, info: _core.SourceInfo, summary: dict[str, Any] | None) -> TelemetryReader:
+    """The time-and-place reader for a source (``info``: its core Source's
+    ``info``), started: it reads beside the frames. Local files only; others
+    get NoTelemetry's null fields and note."""
+    reader = TelemetryReader if loc.is_local else NoTelemetry
+    telemetry = reader(loc.text, video_start_ms=info["start_offset_us"] / 1000, duration_ms=info["duration_ms"],
+                       summary=summary)
+    telemetry.start()
+    return telemetry
+
+
 class NotALocalFile(Exception):
     """Why NoTelemetry has nothing (it appears in bundle.json's notes)."""
 
