@@ -89,13 +89,20 @@ typedef enum lc_scale_filter {
     LC_SCALE_AREA = 3
 } lc_scale_filter;
 
+/* The most threads one extraction may be given (lifelog_compression/limits.py
+ * has the same number): FFmpeg runs at most 16 threads per decoder and the
+ * backend at most 16 workers; threads beyond that only hold memory. */
+#define LC_MAX_WORKERS 64
+#define LC_STR_(x) #x
+#define LC_STR(x) LC_STR_(x)
+
 /* The recipe, as numbers. The Python layer owns the defaults. */
 typedef struct lc_recipe {
     int canvas_width, canvas_height;  /* even, e.g. 1920x1080 */
     int tolerance_before_ms;          /* window is [t - before, t + after] */
     int tolerance_after_ms;
     int jpeg_quality;                 /* 1..100 */
-    int workers;                      /* threads to use in all; 0 = one per core */
+    int workers;                      /* threads to use in all; 0 = one per core; at most LC_MAX_WORKERS */
     int chroma_444;                   /* 1: JPEG 4:4:4; 0: 4:2:0 (the default) */
     int raw_rgb;                      /* 1: hand over the canvas as packed RGB instead of JPEG;
                                          a backend without it returns LC_ERR_UNSUPPORTED */

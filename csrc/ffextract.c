@@ -22,6 +22,8 @@
 
 #define LOOKAHEAD 32
 #define MAX_WORKERS 16
+/* FFmpeg's own limit for threads it picks itself: more only hold pictures. */
+#define MAX_DECODER_THREADS 16
 
 typedef struct slot {
     int ready;
@@ -396,6 +398,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     if (n_workers > MAX_WORKERS)
         n_workers = MAX_WORKERS;
     j.decoder_threads = budget / n_workers;
+    if (j.decoder_threads > MAX_DECODER_THREADS)
+        j.decoder_threads = MAX_DECODER_THREADS;
     /* Raw canvases are 6 MB each: keep only a few in flight. */
     j.lookahead = recipe->raw_rgb ? (size_t)(4 * n_workers) : LOOKAHEAD;
     if (j.decoder_threads < 1)

@@ -38,8 +38,9 @@ static int find_stream_info(AVFormatContext *fmt, int quiet)
 
 /* Decodes stream k's first keyframe alone. On a picture, returns the
  * decoder's parameters (what find_stream_info would learn) and keeps the
- * picture; NULL if no picture came. */
-static AVCodecParameters *decode_first_keyframe(lc_source *src, int k)
+ * picture; NULL if no picture came. *earliest is the earliest time among
+ * stream k's packets up to the keyframe (AV_NOPTS_VALUE if none had one). */
+static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *earliest)
 {
     AVCodecParameters *par = avcodec_parameters_alloc();
     AVCodecContext *dec = NULL;
@@ -50,7 +51,11 @@ static AVCodecParameters *decode_first_keyframe(lc_source *src, int k)
     src->stream_index = k;   /* lc_open_decoder's stream */
     if (!par || !pkt || !picture || lc_open_decoder(src, 1, &dec, err) != LC_OK)
         goto fail;
+    *earliest = AV_NOPTS_VALUE;
     for (int n = 0; !found && n < FIRST_KEYFRAME_PACKETS && av_read_frame(src->fmt, pkt) >= 0; n++) {
+        int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+        if (pkt->stream_index == k && ts != AV_NOPTS_VALUE && (*earliest == AV_NOPTS_VALUE || ts < *earliest))
+            *earliest = ts;
         found = pkt->stream_index == k && (pkt->flags & AV_PKT_FLAG_KEY);
         if (!found)
             av_packet_unref(pkt);
@@ -81,10 +86,12 @@ static int reopen(lc_source *src)
 int lc_read_streams(lc_source *src, int raw_stream, int (*pick)(AVFormatContext *))
 {
     AVCodecParameters *learnt = NULL;
+    int64_t earliest = AV_NOPTS_VALUE;
     int k = raw_stream ? -1 : pick(src->fmt), ret;
     /* A raw stream's frame rate comes from decoding: it is read the ordinary way. */
     if (k >= 0 && src->fmt->streams[k]->codecpar->codec_id == AV_CODEC_ID_H264 &&
-        src->fmt->streams[k]->codecpar->format == AV_PIX_FMT_NONE && (learnt = decode_first_keyframe(src, k))) {
+        src->fmt->streams[k]->codecpar->format == AV_PIX_FMT_NONE &&
+        (learnt = decode_first_keyframe(src, k, &earliest))) {
         if ((ret = reopen(src)) < 0)
             goto done;
         if ((unsigned)k < src->fmt->nb_streams && src->fmt->streams[k]->codecpar->codec_id == AV_CODEC_ID_H264)
@@ -97,8 +104,14 @@ int lc_read_streams(lc_source *src, int raw_stream, int (*pick)(AVFormatContext 
     if ((ret = find_stream_info(src->fmt, learnt ? k : -1)) < 0)
         goto done;
     src->stream_index = pick(src->fmt);
-    if (learnt && src->stream_index != k) {
-        /* find_stream_info found another stream to prefer: the ordinary way. */
+    /* find_stream_info may stop before the stream's first packet when its
+     * parameters are known and the other streams' come first (Matroska whose
+     * video starts seconds after its audio): the stream then gets the file's
+     * start time, earlier than any of its packets. Read the ordinary way then,
+     * and also where find_stream_info found another stream to prefer. */
+    const AVStream *st = learnt && src->stream_index == k ? src->fmt->streams[k] : NULL;
+    if (learnt && (!st || st->start_time == AV_NOPTS_VALUE ||
+                   (earliest != AV_NOPTS_VALUE && st->start_time < earliest))) {
         av_frame_free(&src->first_picture);
         if ((ret = reopen(src)) < 0 || (ret = find_stream_info(src->fmt, -1)) < 0)
             goto done;

@@ -369,9 +369,10 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
     }
     if (recipe.canvas_width < 2 || recipe.canvas_height < 2 || recipe.canvas_width % 2 ||
         recipe.canvas_height % 2 || recipe.jpeg_quality < 1 || recipe.jpeg_quality > 100 ||
-        recipe.tolerance_before_ms < 0 || recipe.tolerance_after_ms < 0 || recipe.workers < 0) {
+        recipe.tolerance_before_ms < 0 || recipe.tolerance_after_ms < 0 || recipe.workers < 0 ||
+        recipe.workers > LC_MAX_WORKERS) {
         PyErr_SetString(PyExc_ValueError, "canvas sizes must be even and >= 2, quality 1..100, "
-                                          "tolerances and workers >= 0");
+                                          "tolerances >= 0, workers 0.." LC_STR(LC_MAX_WORKERS));
         return NULL;
     }
     module_state *state = PyType_GetModuleState(Py_TYPE(self));

@@ -14,6 +14,7 @@ from . import __version__, _core, storage
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
 from .colour import colour_doc
 from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
+from .limits import MAX_WORKERS, check_workers
 from .metadata import SourceHasher, hasher_for, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 from .timeline import timeline_notes
@@ -130,7 +131,7 @@ def extract_to_dir(
     started = time.monotonic()
     interrupted: InterruptedAfterCommit | None = None
     # Decided here, not left to the core, so that bundle.json can say it.
-    threads = workers if workers > 0 else _core.usable_cpus()
+    threads = workers if workers > 0 else min(_core.usable_cpus(), MAX_WORKERS)
     # The hash starts first: opening a source is one core's work (FFmpeg
     # decodes a picture to learn the stream's parameters), and on a spare
     # core the hash costs no wall time. A source that fails to open cancels it.
@@ -225,8 +226,7 @@ def extract_to_dir(
 
 def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes: int | None) -> None:
     """Caller mistakes are usage errors, never a silent default."""
-    if not isinstance(workers, int) or workers < 0:
-        raise UsageError(f"workers must be 0 (one per usable CPU) or more, not {workers!r}")
+    check_workers("workers", workers)
     if shards and overwrite:
         raise UsageError("overwrite cannot be combined with shards: shards are only written into a new or "
                          "empty folder")

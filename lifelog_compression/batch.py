@@ -26,7 +26,8 @@ from typing import Any, Callable
 from .batch_child import JOB_END
 from .workdir import remove_abandoned
 from .discover import BatchInput, discover
-from .errors import NotAFolderError, OutputError, SourceNotFoundError, UsageError
+from .limits import MAX_FILES_AT_ONCE, MAX_WORKERS, check_workers
+from .errors import NotAFolderError, OutputError, SourceNotFoundError
 
 
 @dataclass(frozen=True)
@@ -297,9 +298,9 @@ def extract_directory_to_dir(
     ``elapsed_s``. Both callbacks run in the calling thread. Ctrl-C raises
     :class:`BatchInterrupted`, whose ``result`` holds what was finished.
     """
-    for name, value in (("workers", workers), ("decode_threads", decode_threads)):
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise UsageError(f"{name} must be 0 (one per usable CPU) or more, not {value!r}")
+    for name, value, most in (("workers", workers, MAX_FILES_AT_ONCE), ("decode_threads", decode_threads, MAX_WORKERS)):
+        if value is not None:
+            check_workers(name, value, most)
     input_root, output_root = Path(input_root), Path(output_root)
     _check_roots(input_root, output_root)
     items = discover(input_root)
@@ -307,7 +308,7 @@ def extract_directory_to_dir(
 
     cores = _core.usable_cpus()   # affinity and cgroup quota, not the machine's count
     workers = max(1, workers or cores)
-    decode_threads = decode_threads or max(1, cores // workers)
+    decode_threads = decode_threads or min(MAX_WORKERS, max(1, cores // workers))
     python = python_executable or sys.executable
     started = time.monotonic()
     outcomes: dict[str, FileOutcome] = {}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from . import __version__
 from .errors import ExtractError, __all__ as _error_names
+from .limits import MAX_FILES_AT_ONCE, MAX_WORKERS
 from . import errors as _errors
 from .progress import ProgressBar
 from .recipe import spec
@@ -68,22 +69,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"lifelog_compression: error: {message} (see {self.prog} --help for usage)\n")
 
 
-def _count(minimum: int, meaning: str) -> Callable[[str], int]:
-    """An argparse type: an integer of at least ``minimum``."""
+def _count(minimum: int, meaning: str, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer from ``minimum`` (to ``maximum``)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < minimum:
+        if value < minimum or (maximum is not None and value > maximum):
             raise argparse.ArgumentTypeError(f"must be {meaning}, not {value}")
         return value
 
     return parse
 
 
-WORKERS = _count(0, "0 (one per usable CPU) or more")
+WORKERS = _count(0, f"0 (one per usable CPU) to {MAX_WORKERS}", MAX_WORKERS)
+FILES_AT_ONCE = _count(0, f"0 (one per usable CPU) to {MAX_FILES_AT_ONCE}", MAX_FILES_AT_ONCE)
 SHARD_MB = _count(1, "at least 1")
 
 
@@ -137,7 +139,7 @@ def _register_extract(sub: Subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary line")
     p.add_argument("--workers", type=WORKERS, default=0,
-                   help="decoding threads (default: one per CPU this process may use)")
+                   help=f"decoding threads (default: one per CPU this process may use; at most {MAX_WORKERS})")
     p.add_argument("--shards", action="store_true",
                    help="write upload shards (BUNDLE_DIR/shard-0001.tar, ...) instead of a bundle folder")
     p.add_argument("--shard-mb", type=SHARD_MB, default=192,
@@ -173,8 +175,8 @@ def _register_batch(sub: Subparsers) -> None:
     p.add_argument("input_dir", metavar="INPUT_DIR", help="the folder to search for videos (a camera card, a folder tree)")
     p.add_argument("output_root", metavar="OUTPUT_ROOT",
                    help="where the bundles go, mirroring INPUT_DIR's tree (outside INPUT_DIR)")
-    p.add_argument("--workers", type=WORKERS, default=0,
-                   help="files at once (default: one per CPU this process may use)")
+    p.add_argument("--workers", type=FILES_AT_ONCE, default=0,
+                   help=f"files at once (default: one per CPU this process may use; at most {MAX_FILES_AT_ONCE})")
     p.add_argument("--overwrite", action="store_true", help="redo files whose bundle is complete already")
     p.add_argument("--prefer-proxy", action="store_true",
                    help="decode a camera's low-resolution proxy (LRV/LRF) when its duration matches the original")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from . import _core, storage
 from .api import Progress
 from .errors import nothing_decoded
+from .limits import check_workers
 from .optional import require
 from .recipe import DEFAULT_RECIPE, Recipe
 
@@ -123,6 +124,7 @@ def iter_frames(
     ``frames_written`` counts the frames yielded so far, this one included.
     A generator still open when the interpreter exits is stopped cleanly then.
     """
+    check_workers("workers", workers)
     if as_array:  # only this mode needs numpy (and Pillow where the backend hands over JPEG)
         np = require("numpy", "arrays", "iter_frames(as_array=True)")
     # Backends without raw canvases (AVFoundation) hand over JPEG: decode it here.

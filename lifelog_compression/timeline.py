@@ -56,8 +56,15 @@ def _claim_notes(probe: dict[str, Any], duration_ms: int) -> list[str]:
     forged or broken header, a file cut off after its index was written)."""
     video = [s for s in probe.get("streams", []) if s.get("codec_type") == "video" and s.get("duration")]
     # Durations are ffprobe's strings ("3.000000"), as in source-probe.json.
-    claimed_s = max([float(s["duration"]) for s in video] or [float(probe.get("format", {}).get("duration") or 0)])
-    claimed_ms = round(claimed_s * 1000)
+    if video:
+        claimed_ms = round(max(float(s["duration"]) for s in video) * 1000)
+    else:
+        # The file's duration runs from its earliest stream: the video may
+        # start later (Matroska whose audio leads), and rows count from it.
+        fmt = probe.get("format", {})
+        end_ms = (float(fmt.get("start_time") or 0) + float(fmt.get("duration") or 0)) * 1000
+        start_ms = probe.get("summary", {}).get("video_start_time_ms")
+        claimed_ms = round(end_ms - start_ms) if isinstance(start_ms, (int, float)) else round(end_ms)
     if claimed_ms <= duration_ms + 1000:
         return []
     return [f"source truncated or its header wrong: the header claims {claimed_ms} ms but the file holds video "

@@ -217,9 +217,11 @@ def test_ctrl_c_during_the_overwrite_swap_finishes_it_and_says_so(clip, tmp_path
 
 @pytest.mark.parametrize("args", [
     ("extract", "{clip}", "{out}", "--workers", "-3"),
+    ("extract", "{clip}", "{out}", "--workers", "65"),   # every thread holds pictures: 3000 held 2.5 GB
     ("extract", "{clip}", "{out}", "--shard-mb", "0"),
     ("extract", "{clip}", "{out}", "--shards", "--overwrite"),
     ("batch", "{dir}", "{out}", "--workers", "-1"),
+    ("batch", "{dir}", "{out}", "--workers", "257"),
     ("pack", "{dir}", "{out}", "--shard-mb", "0"),
 ])
 def test_user_mistakes_are_usage_errors(args, clip, tmp_path):
@@ -232,10 +234,29 @@ def test_user_mistakes_are_usage_errors(args, clip, tmp_path):
 
 def test_api_mistakes_are_usage_errors(clip, tmp_path):
     c = clip("short_mp4")
-    for kwargs in ({"workers": -3}, {"shards": True, "shard_bytes": 0}, {"shards": True, "overwrite": True}):
+    for kwargs in ({"workers": -3}, {"workers": 65}, {"workers": True}, {"shards": True, "shard_bytes": 0},
+                   {"shards": True, "overwrite": True}):
         with pytest.raises(lc.UsageError) as info:
             lc.extract_to_dir(c.path, tmp_path / "o", **kwargs)
         assert isinstance(info.value, ValueError) and info.value.exit_code == 2
     with pytest.raises(lc.UsageError):
         lc.extract_directory_to_dir(c.path.parent, tmp_path / "o", workers=-1)
+    with pytest.raises(lc.UsageError):
+        lc.extract_directory_to_dir(c.path.parent, tmp_path / "o", decode_threads=65)
+    with pytest.raises(lc.UsageError):
+        next(lc.iter_frames(c.path, workers=65))
     assert not (tmp_path / "o").exists()
+
+
+def test_the_core_refuses_more_threads_than_the_limit(clip):
+    """Direct callers of the native core meet the same bound (extract.h's
+    LC_MAX_WORKERS is limits.MAX_WORKERS), and the bound itself works."""
+    from lifelog_compression import _core
+    from lifelog_compression.limits import MAX_WORKERS
+
+    frames = []
+    with _core.Source(str(clip("short_mp4").path)) as src:
+        with pytest.raises(ValueError, match=f"workers 0..{MAX_WORKERS}"):
+            src.extract([0], frames.append, workers=MAX_WORKERS + 1)
+        src.extract([0], frames.append, workers=MAX_WORKERS)
+    assert len(frames) == 1 and frames[0]["jpeg"][:2] == b"\xff\xd8"

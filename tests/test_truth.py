@@ -145,3 +145,28 @@ def test_raw_annex_b_stream_is_timed_by_frame_order(codec, suffix, container, tm
         assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(6)]
         assert [r["actual_ts_ms"] for r in rows] == [i * 1000 for i in range(6)]
         assert any("raw" in n and "25 fps" in n for n in result.notes), result.notes
+
+
+def test_video_starting_after_the_audio_in_matroska(tmp_path):
+    """Matroska has no per-stream start: a video that starts 3 s after its
+    audio (a recorder that begins with sound) starts the timeline at its own
+    first frame, with nothing to note, not at the file's start with three
+    "undecodable" seconds."""
+    import subprocess
+
+    from fixtures import make_clip
+
+    source = make_clip(tmp_path / "video.mkv", codec="libx264", gop=30, seconds=4.0)
+    late = tmp_path / "late.mkv"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-itsoffset", "3", "-i", str(source.path),
+                    "-f", "lavfi", "-i", "sine=duration=7", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
+                    "-c:a", "flac", str(late)], check=True)
+    result = extract_to_dir(late, tmp_path / "b")
+    meta = load_bundle_metadata(tmp_path / "b")
+    assert meta.sampling["source_start_offset_ms"] == pytest.approx(3000, abs=50)
+    assert result.notes == [] and result.missing_requests_ms == []
+    rows = load_rows(tmp_path / "b")
+    assert [r["requested_ts_ms"] for r in rows] == [0, 1000, 2000, 3000]
+    for row in rows:
+        index = read_index(decode(tmp_path / "b", row), rect_of(row))
+        assert abs(source.times_by_index[index] - row["actual_ts_ms"]) <= 1, (row, index)

@@ -1,0 +1,20 @@
+"""Bounds on what callers may ask for, checked before any work starts."""
+
+from __future__ import annotations
+
+from .errors import UsageError
+
+# Threads (or files at once in batch) one call may ask for. FFmpeg uses at
+# most 16 threads per decoder and the core at most 16 decoding workers; every
+# thread beyond that only holds memory (each decoder thread keeps pictures of
+# its own: --workers 3000 held 2.5 GB for a 5 KB clip). csrc/extract.h has
+# the same number (LC_MAX_WORKERS), which the core enforces for direct calls.
+MAX_WORKERS = 64
+# Files batch runs at once, each a child process: a bound on processes.
+MAX_FILES_AT_ONCE = 256
+
+
+def check_workers(name: str, value: object, maximum: int = MAX_WORKERS) -> None:
+    """A UsageError unless ``value`` is an int from 0 (one per usable CPU) to ``maximum``."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
+        raise UsageError(f"{name} must be 0 (one per usable CPU) to {maximum}, not {value!r}")
