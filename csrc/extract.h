@@ -124,6 +124,8 @@ typedef struct lc_frame {
     int64_t actual_us;           /* pictured frame's presentation time, bundle timeline, µs */
     lc_obtained obtained;        /* LC_OBTAINED_NONE: nothing below is set */
     int frames_decoded;          /* frames this request sent through the decoder (0 if reused) */
+    int damaged_pictures;        /* pictures in the window the decoder reported damaged: passed
+                                    over (with LC_OBTAINED_NONE, the reason there is no picture) */
     int content_x, content_y, content_width, content_height;  /* picture rect on the canvas */
     int source_width, source_height;  /* decoded picture size before geometry */
     const unsigned char *jpeg;   /* valid only during the sink call */

@@ -77,6 +77,11 @@ static AVFrame *decode_forward(lc_session *s, const lc_plan_item *item)
             lc_session_push_back(s, f);
             break;
         }
+        if (lc_picture_damaged(f)) {   /* not a candidate: look on for a sound one */
+            s->damaged++;
+            av_frame_free(&f);
+            continue;
+        }
         if (!best || distance(us, item->t_us) < distance(best_us, item->t_us)) {
             av_frame_free(&best);
             best = av_frame_clone(f);
@@ -103,6 +108,10 @@ static AVFrame *decode_keyframe(lc_session *s, const lc_plan_item *item, int con
     if (f && (lc_session_frame_us(s, f) < item->lo_us || lc_session_frame_us(s, f) > item->hi_us)) {
         lc_session_push_back(s, f);
         f = NULL;
+    }
+    if (f && lc_picture_damaged(f)) {   /* decoding on may find a sound picture in the window */
+        s->damaged++;
+        av_frame_free(&f);
     }
     return f;
 }
@@ -178,7 +187,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
     lc_status status;
     AVFrame *picture = NULL;
     lc_frame out = {.request_index = i, .requested_ms = item->t_us / 1000};
-    s->decoded = 0;
+    s->decoded = s->damaged = 0;
 
     if (lc_plan_past_end(item, known_end(j))) {
         publish(j, i, &out, NULL, NULL);
@@ -219,6 +228,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
     unsigned char *copy = NULL;
     char *mapping = NULL;
     out.frames_decoded = s->decoded;
+    out.damaged_pictures = s->damaged;
     if (picture) {
         out.actual_us = lc_session_frame_us(s, picture);
         status = lc_canvas_encode(w->canvas, picture, &out, err);

@@ -91,6 +91,8 @@ typedef struct lc_session {
     int at_end;                  /* eof was the true end of the file, not a read error */
     int64_t read_ordinal;        /* video packets read so far; -1 after a jump, until known */
     int decoded;                 /* pictures produced for the current request */
+    int damaged;                 /* of those in its window, the ones the decoder reported damaged */
+    int tainted;                 /* a damaged picture came since the last keyframe (carry_damage) */
 } lc_session;
 
 lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop,
@@ -106,6 +108,10 @@ AVFrame *lc_session_next(lc_session *s, const lc_plan_item *item, int more_packe
 void lc_session_push_back(lc_session *s, AVFrame *f);
 /* A picture's time on the bundle timeline (INT64_MIN when unknown). */
 int64_t lc_session_frame_us(const lc_session *s, const AVFrame *f);
+/* The decoder reported the picture damaged (bitstream errors, concealment, a
+ * missing reference): parts of it may show another moment, from whatever its
+ * buffer held before. Never pictured. */
+int lc_picture_damaged(const AVFrame *f);
 void lc_session_end(lc_session *s);
 void lc_session_close(lc_session *s);
 

@@ -162,7 +162,7 @@ lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE])
     lc_session_end(s);
     s->started = k;
     avcodec_flush_buffers(s->dec);
-    s->drained = s->eof = s->at_end = 0;
+    s->drained = s->eof = s->at_end = s->tainted = 0;
     s->first_us = LC_PLAN_NEVER;
     s->consumed_us = s->undo_consumed_us = INT64_MIN;
     s->last_us = INT64_MIN;
@@ -190,6 +190,11 @@ lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE])
     return LC_OK;
 }
 
+int lc_picture_damaged(const AVFrame *f)
+{
+    return f->decode_error_flags != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT);
+}
+
 int64_t lc_session_frame_us(const lc_session *s, const AVFrame *f)
 {
     if (s->src->raw_frame_us)
@@ -199,9 +204,35 @@ int64_t lc_session_frame_us(const lc_session *s, const AVFrame *f)
 }
 
 /* The decoder produced a picture: note its time for the planner. */
+static int key_picture(const AVFrame *f)
+{
+#ifdef AV_FRAME_FLAG_KEY
+    return !!(f->flags & AV_FRAME_FLAG_KEY);
+#else
+    return f->key_frame;
+#endif
+}
+
+/* Damage travels: a picture predicted from a damaged one shows its damage
+ * although the decoder reports nothing (H.264 flags only the picture it
+ * concealed). So every picture after a damaged one is marked damaged too,
+ * until the next keyframe. In presentation order, which is all a decoder
+ * tells: a B-picture shown before the damaged reference it was predicted
+ * from is not caught. */
+static void carry_damage(lc_session *s, AVFrame *f)
+{
+    if (key_picture(f))
+        s->tainted = 0;
+    if (lc_picture_damaged(f))
+        s->tainted = 1;
+    else if (s->tainted)
+        f->flags |= AV_FRAME_FLAG_CORRUPT;
+}
+
 static void got_picture(lc_session *s, AVFrame *f)
 {
     s->decoded++;
+    carry_damage(s, f);
     if (s->src->raw_frame_us) {
         /* Raw streams: pictures come in presentation order at the stream's
          * rate, numbered from the keyframe's place among the packets. */

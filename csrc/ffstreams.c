@@ -129,7 +129,7 @@ AVFrame *lc_take_first_picture(lc_source *src, size_t k)
     if (!f || k >= src->n_keyframes)
         return NULL;
     int64_t ts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
-    if (ts == AV_NOPTS_VALUE || lc_pts_to_us(src, ts) != src->keyframes[k].pts_us)
+    if (ts == AV_NOPTS_VALUE || lc_pts_to_us(src, ts) != src->keyframes[k].pts_us || lc_picture_damaged(f))
         return NULL;
     return av_frame_clone(f);
 }

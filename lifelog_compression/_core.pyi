@@ -33,6 +33,9 @@ class CoreFrame(TypedDict):
     actual_us: int | None
     obtained: Literal["keyframe", "decoded_forward", "platform"] | None
     frames_decoded: int
+    # Pictures in the request's window the decoder reported damaged (bitstream
+    # errors, concealment): passed over; with actual_us None, why nothing came.
+    damaged_pictures: int
     content_rect: tuple[int, int, int, int]
     source_size: tuple[int, int]
     jpeg: bytes | None

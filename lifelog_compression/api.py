@@ -180,7 +180,7 @@ def extract_to_dir(
                 raise nothing_decoded(source.text)
             hasher.join()
             notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
-                                   recipe, probe, info["duration_ms"])
+                                   recipe, probe, info["duration_ms"], state.damaged, state.damaged_pictures)
             colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
             notes.extend(colour_notes)
             if hasher.error:
@@ -250,6 +250,8 @@ class _Collector:
         self.last_actual_ms: int | None = None
         self.keyframe_hits = 0
         self.frames_decoded = 0
+        self.damaged: list[int] = []   # missing requests whose window held only damaged pictures
+        self.damaged_pictures = 0
         self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
@@ -257,12 +259,15 @@ class _Collector:
 
     def on_frame(self, f: CoreFrame) -> None:
         self.frames_decoded += f["frames_decoded"]
+        self.damaged_pictures += f.get("damaged_pictures", 0)
         mapping = f.get("colour_mapping")
         if mapping and mapping not in self.colour_mappings:
             self.colour_mappings.append(mapping)
         actual_us = f["actual_us"]
         if f["jpeg"] is None or actual_us is None:
             self.missing.append(f["requested_ms"])
+            if f.get("damaged_pictures"):
+                self.damaged.append(f["requested_ms"])
         else:
             actual_ms = round(actual_us / 1000)
             self.last_actual_ms = actual_ms

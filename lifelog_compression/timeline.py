@@ -11,16 +11,22 @@ from .recipe import Recipe
 
 
 def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int | None,
-                   last_actual_ms: int | None, recipe: Recipe, probe: dict[str, Any], duration_ms: int) -> list[str]:
+                   last_actual_ms: int | None, recipe: Recipe, probe: dict[str, Any], duration_ms: int,
+                   damaged: list[int] | None = None, damaged_pictures: int = 0) -> list[str]:
     """Notes for bundle.json: an undecodable lead, a tail that could not be
-    read, gaps between, and a header duration the file does not hold.
+    read, gaps between, damage the decoder reported, and a header duration
+    the file does not hold.
 
     ``missing`` are the request times without a frame, ``first_actual_ms`` /
     ``last_actual_ms`` the first and last pictured frames' times (None if
     none), ``probe`` the core's probe, ``duration_ms`` the checked duration
-    the requests were made from.
+    the requests were made from. ``damaged`` are the missing requests whose
+    window held only pictures the decoder reported damaged, and
+    ``damaged_pictures`` counts every such picture passed over.
     """
     notes = _claim_notes(probe, duration_ms) + _raw_stream_notes(probe)
+    notes += _damage_notes(sorted(set(damaged or []) & set(missing)), damaged_pictures)
+    missing = [t for t in missing if t not in set(damaged or [])]
     if not missing:
         return notes
     missing_set = set(missing)
@@ -49,6 +55,20 @@ def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int
             f"{len(inner)} request(s) (gaps in the source): {inner[:20]}{' ...' if len(inner) > 20 else ''}"
         )
     return notes
+
+
+def _damage_notes(damaged: list[int], pictures: int) -> list[str]:
+    """Pictures the decoder reported damaged (bitstream errors, concealed
+    slices, a missing reference) are never pictured: parts of them may show
+    another moment, whatever their buffer held before."""
+    if not pictures:
+        return []
+    note = (f"source damaged: {pictures} picture(s) near the requests had bitstream errors, or were predicted "
+            "from a picture that had, as the decoder reported; none is pictured")
+    if damaged:
+        note += (f", and {len(damaged)} request(s) had no sound picture in their window: "
+                 f"{damaged[:20]}{' ...' if len(damaged) > 20 else ''}")
+    return [note]
 
 
 def _claim_notes(probe: dict[str, Any], duration_ms: int) -> list[str]:
