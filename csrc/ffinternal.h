@@ -36,6 +36,10 @@ struct lc_source {
      * the first request's keyframe need not be decoded again. Freed after
      * the first extraction. */
     AVFrame *first_picture;
+    /* Where the last packet of any stream ends, on the bundle timeline, when
+     * the file's tail was read (INT64_MIN if not): a file whose audio runs
+     * past its video is not cut short where its video ends. */
+    int64_t streams_end_us;
 };
 
 /* The library's own words for an AVERROR code. */

@@ -269,6 +269,10 @@ static void summary(jsonw *w, const lc_source *src)
     jsonw_string(w, "timecode", timecode);
     jsonw_bool(w, "has_audio", has_audio);
     jsonw_double(w, "video_start_time_ms", info->start_offset_us / 1000.0);
+    if (src->streams_end_us != INT64_MIN)
+        jsonw_int(w, "streams_end_ms", src->streams_end_us / 1000);
+    else
+        jsonw_null(w, "streams_end_ms");
     if (d)
         jsonw_int(w, "bit_depth", d->comp[0].depth);
     else

@@ -228,10 +228,17 @@ static int64_t tail_end_us(lc_source *src, int64_t from_us)
     AVPacket *pkt = ok ? av_packet_alloc() : NULL;
     while (pkt && av_read_frame(fmt, pkt) >= 0) {
         int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-        if (pkt->stream_index == src->stream_index && ts != AV_NOPTS_VALUE && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
-            int64_t us = lc_pts_to_us(src, ts + (pkt->duration > 0 ? pkt->duration : 0));
-            if (us > end_us)
-                end_us = us;
+        if (ts != AV_NOPTS_VALUE && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
+            int64_t end = ts + (pkt->duration > 0 ? pkt->duration : 0);
+            if (pkt->stream_index == src->stream_index) {
+                int64_t us = lc_pts_to_us(src, end);
+                if (us > end_us)
+                    end_us = us;
+            }
+            int64_t any_us = av_rescale_q(end, fmt->streams[pkt->stream_index]->time_base, AV_TIME_BASE_Q) -
+                             src->info.start_offset_us;
+            if (any_us > src->streams_end_us)
+                src->streams_end_us = any_us;
         }
         av_packet_unref(pkt);
     }
@@ -365,6 +372,7 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    src->streams_end_us = INT64_MIN;
     ret = lc_open_input(path, &src->fmt);
     if (ret < 0) {
         status = classify_open_failure(path, ret, err);

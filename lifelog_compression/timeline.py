@@ -71,10 +71,21 @@ def _damage_notes(damaged: list[int], pictures: int) -> list[str]:
     return [note]
 
 
+# How far a header's duration may run past what the file holds before the
+# file counts as cut short. Where the file's tail was read, what it holds is
+# where its last packet of any stream ends (audio may run on past the video;
+# a stream's duration may be the file's, as Matroska states only that).
+CLAIM_SLACK_MS = 250
+# Where it was not, only the video's end is known, and the claim may cover
+# audio that runs on past it.
+UNSEEN_STREAMS_SLACK_MS = 1000
+
+
 def _claim_notes(probe: dict[str, Any], duration_ms: int) -> list[str]:
-    """A header duration more than a second beyond what the file holds (a
-    forged or broken header, a file cut off after its index was written)."""
+    """A header duration beyond what the file holds (a forged or broken
+    header, a file cut off while recording or copying)."""
     video = [s for s in probe.get("streams", []) if s.get("codec_type") == "video" and s.get("duration")]
+    summary = probe.get("summary", {})
     # Durations are ffprobe's strings ("3.000000"), as in source-probe.json.
     if video:
         claimed_ms = round(max(float(s["duration"]) for s in video) * 1000)
@@ -83,9 +94,14 @@ def _claim_notes(probe: dict[str, Any], duration_ms: int) -> list[str]:
         # start later (Matroska whose audio leads), and rows count from it.
         fmt = probe.get("format", {})
         end_ms = (float(fmt.get("start_time") or 0) + float(fmt.get("duration") or 0)) * 1000
-        start_ms = probe.get("summary", {}).get("video_start_time_ms")
+        start_ms = summary.get("video_start_time_ms")
         claimed_ms = round(end_ms - start_ms) if isinstance(start_ms, (int, float)) else round(end_ms)
-    if claimed_ms <= duration_ms + 1000:
+    streams_end_ms = summary.get("streams_end_ms")
+    if isinstance(streams_end_ms, int):
+        slack_ms, held_ms = CLAIM_SLACK_MS, max(duration_ms, streams_end_ms)
+    else:
+        slack_ms, held_ms = UNSEEN_STREAMS_SLACK_MS, duration_ms
+    if claimed_ms <= held_ms + slack_ms:
         return []
     return [f"source truncated or its header wrong: the header claims {claimed_ms} ms but the file holds video "
             f"up to {duration_ms} ms; requests stop at what the file holds"]

@@ -92,3 +92,27 @@ def test_batch_time_limit_follows_what_the_file_holds(tmp_path):
     (outcome,) = result.files
     assert outcome.status == "extracted" and abs(outcome.duration_ms - 3000) <= 100, outcome
     assert_true_to_source(tmp_path / "out" / "forged", source)
+
+
+@FFMPEG_ONLY
+@pytest.mark.parametrize("audio_s, keep, truncated", [
+    (4.0, 1.0, False),    # whole
+    (4.8, 1.0, False),    # whole, its sound runs 0.8 s past its pictures: not cut short
+    (4.0, 0.85, True),    # the last ~0.6 s gone, sound and pictures alike
+])
+def test_matroska_cut_short_is_said_even_by_less_than_a_second(tmp_path, audio_s, keep, truncated):
+    """Matroska states only the file's duration (all streams): where the file
+    holds less than it (a card pulled mid-copy) the bundle says so, while a
+    file whose audio simply runs past its video is not called truncated."""
+    import subprocess
+
+    source = make_clip(tmp_path / "v.mkv", codec="libx264", gop=30, seconds=4.0)
+    both = tmp_path / "both.mkv"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(source.path), "-f", "lavfi", "-i",
+                    f"sine=duration={audio_s}", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "flac",
+                    str(both)], check=True)
+    path = truncate(both, tmp_path / "cut.mkv", keep) if keep < 1 else both
+    result = extract_to_dir(path, tmp_path / "b")
+    assert_true_to_source(tmp_path / "b", source)
+    said = [n for n in result.notes if n.startswith("source truncated or its header wrong")]
+    assert len(said) == int(truncated), result.notes
