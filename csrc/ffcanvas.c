@@ -321,6 +321,9 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
         if (!yuv)
             sws_setColorspaceDetails(cv->sws, sws_getCoefficients(SWS_CS_ITU601), 1,
                                      sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
+        else   /* one range on both sides: swscale takes grey for full range and would squeeze it */
+            sws_setColorspaceDetails(cv->sws, sws_getCoefficients(SWS_CS_DEFAULT), 0,
+                                     sws_getCoefficients(SWS_CS_DEFAULT), 0, 0, 1 << 16, 1 << 16);
     }
     if (yuv) {
         lc_colour_desc cd = {.depth = depth, .full_range = k.range, .transfer = transfer_of(k.trc),

@@ -65,3 +65,26 @@ def test_hdr_source_is_noted(tmp_path):
     from lifelog_compression import load_bundle_metadata
 
     assert load_bundle_metadata(tmp_path / "b").source_video["color_transfer"] == "arib-std-b67"
+
+
+@pytest.mark.parametrize("pix_fmt, tag, want", [
+    ("gray", "pc", (0, 50, 255)),        # full range, as lossless codecs store grey
+    ("gray10le", "pc", (0, 50, 255)),
+    ("gray", "tv", (0, 40, 255)),        # the same samples tagged limited: 50 -> (50-16)*255/219
+])
+def test_grey_sources_keep_their_range(tmp_path, pix_fmt, tag, want):
+    """Grey pictures (FFV1, monochrome cameras) come out at their own levels:
+    swscale takes grey for full range whatever the tag, and converting to the
+    canvas's YCbCr squeezed full-range grey into 16..235 (a washed-out frame)."""
+    path = tmp_path / "grey.mkv"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "color=c=white:s=160x120:r=10:d=1,drawbox=x=0:y=0:w=60:h=120:color=black:t=fill,"
+                    "drawbox=x=60:y=0:w=40:h=120:color=0x323232:t=fill", "-color_range", tag, "-c:v", "ffv1",
+                    "-pix_fmt", pix_fmt, str(path)], check=True)
+    extract_to_dir(path, tmp_path / "b")
+    row = load_rows(tmp_path / "b")[0]
+    x, y, w, h = rect_of(row)
+    grey = decode(tmp_path / "b", row)[y + h // 4: y + 3 * h // 4, x: x + w].mean(axis=2)
+    # Middles of the black (0-60), dark (60-100) and white (100-160) bands.
+    got = tuple(round(float(grey[:, int(w * c / 160) - 8: int(w * c / 160) + 8].mean())) for c in (30, 80, 130))
+    assert all(abs(g - v) <= 2 for g, v in zip(got, want)), f"{pix_fmt} {tag}: got {got}, want {want}"
