@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -98,6 +99,11 @@ class BundleWriter:
                 raise OutputError(f"{out}: exists and is not empty (overwrite=True replaces a bundle)")
             if not is_bundle(out):
                 raise OutputError(f"{out}: exists and is not a Visual Bundle; refusing to replace it")
+            foreign = foreign_files(out)
+            if foreign:
+                raise OutputError(f"{out}: holds files that are not part of its bundle ({', '.join(foreign[:3])}"
+                                  f"{', ...' if len(foreign) > 3 else ''}); replacing it would lose them: move "
+                                  "them out first")
 
     def add_frame(self, jpeg: bytes, row: dict[str, Any]) -> dict[str, Any]:
         """Writes the next frame file; returns the completed manifest row."""
@@ -163,6 +169,26 @@ class BundleWriter:
             return
         shutil.rmtree(self._lock.work_dir, ignore_errors=True)
         self._lock.release()
+
+
+_FRAME_FILE = re.compile(r"[0-9]{8}\.jpg")
+
+
+def foreign_files(bundle: Path) -> list[str]:
+    """Files in a bundle folder that no bundle writes (a user's notes, an
+    edited copy of a frame): an overwrite must not delete them. The metadata
+    folder is the bundle's own, whatever a version puts there."""
+    found = []
+    for path in sorted(bundle.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        rel = path.relative_to(bundle).as_posix()
+        parts = rel.split("/")
+        ours = (rel in (BUNDLE_JSON, MANIFEST) or (len(parts) == 2 and parts[0] == METADATA_DIR) or
+                (len(parts) == 2 and parts[0] == FRAMES_DIR and _FRAME_FILE.fullmatch(parts[1]) is not None))
+        if not ours or path.is_symlink():
+            found.append(rel)
+    return found
 
 
 def is_bundle(path: Path) -> bool:

@@ -135,7 +135,8 @@ def _register_extract(sub: Subparsers) -> None:
     p.add_argument("video", metavar="VIDEO", help="the video file")
     p.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder to create (must not exist or be empty)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing bundle at BUNDLE_DIR, once the new one is complete")
+                   help="replace an existing bundle at BUNDLE_DIR, once the new one is complete (refused if "
+                   "it holds files of yours)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary line")
     p.add_argument("--workers", type=WORKERS, default=0,

@@ -103,6 +103,24 @@ def test_a_folder_that_is_not_a_bundle_is_never_replaced(clip, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["photos"]
 
 
+@pytest.mark.parametrize("extra", ["notes.txt", "frames/00000002-edited.jpg", "frames/keep/me.jpg"])
+def test_a_bundle_holding_a_users_files_is_never_replaced(clip, tmp_path, extra):
+    """A user who kept notes or an edited frame inside a bundle folder does
+    not lose them to --overwrite: the replacement is refused, nothing moves."""
+    source = clip("hevc_mp4").path
+    out = tmp_path / "b"
+    first = lc.extract_to_dir(source, out)
+    (out / extra).parent.mkdir(parents=True, exist_ok=True)
+    (out / extra).write_bytes(b"mine")
+    with pytest.raises(lc.OutputError, match="not part of its bundle") as info:
+        lc.extract_to_dir(source, out, overwrite=True)
+    assert extra in str(info.value)
+    assert (out / extra).read_bytes() == b"mine" and lc.load_bundle_metadata(out).bundle_id == first.bundle_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
+    (out / extra).unlink()   # moved out: now it may be replaced
+    assert lc.extract_to_dir(source, out, overwrite=True).bundle_id != first.bundle_id
+
+
 def test_empty_existing_folder_is_used(clip, tmp_path):
     (tmp_path / "b").mkdir()
     lc.extract_to_dir(clip("hevc_mp4").path, tmp_path / "b")

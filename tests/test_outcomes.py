@@ -193,12 +193,11 @@ def test_ctrl_c_during_the_overwrite_swap_finishes_it_and_says_so(clip, tmp_path
     c = clip("h264_bframes_mp4")
     out = tmp_path / "b"
     old = lc.extract_to_dir(c.path, out)
-    # An old bundle with many files takes a while to delete: the swap window
+    # An old bundle with many frames takes a while to delete: the swap window
     # is wide enough to be hit from here.
-    clutter = out / "frames" / "old"
-    clutter.mkdir()
-    for i in range(20000):
-        (clutter / str(i)).touch()
+    clutter = out / "frames" / f"{100:08d}.jpg"
+    for i in range(100, 20100):
+        (out / "frames" / f"{i:08d}.jpg").touch()
     proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", "--overwrite", "--json", "-q",
                              str(c.path), str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while not list(tmp_path.glob(".b.replaced-*")):
