@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from .bundle import load_bundle_metadata, load_manifest
 from .colour import HDR_TRANSFERS
 from .manifest import ManifestRow
-from .errors import ExtractError, MissingDependencyError, SourceNotFoundError
+from .errors import DamagedSourceError, ExtractError, MissingDependencyError, SourceNotFoundError, UnsupportedCodecError
 from .optional import require
 from .telemetry.checks import capture_time_problem
 from .tonemap_reference import hdr_to_sdr
@@ -60,7 +60,9 @@ TIME = "time"            # actual_ts_ms names no source frame, lies outside the 
 PICTURE = "picture"      # the picture does not resemble the source frame at all
 GEOMETRY = "geometry"    # canvas size or content rect differ from the source's display geometry
 COLOUR = "colour"        # the right picture in the wrong colours (range or matrix mix-up)
-REASONS = (MISSING, CORRUPT, HASH, TIME, PICTURE, GEOMETRY, COLOUR)
+UNCHECKED = "unchecked"  # the source does not decode there (ffmpeg CLI): nothing to compare with
+COUNT = "count"          # the manifest does not hold the rows bundle.json counts (bundle-level)
+REASONS = (MISSING, CORRUPT, HASH, TIME, PICTURE, GEOMETRY, COLOUR, UNCHECKED, COUNT)
 
 # Below this PSNR-Y the JPEG is not a picture of that source frame. A faithful
 # frame scores 30-50 dB even on noisy footage at low quality; a different frame
@@ -76,6 +78,12 @@ MAX_COLOUR_ERROR = 3.0
 # the frame at actual_ts_ms by more than this (PSNR-Y between the two): static
 # footage has identical neighbours, and no picture can tell those apart.
 NEIGHBOUR_DIFFERS_BELOW_DB = 50.0
+# A neighbour must resemble the picture this much better than the frame at
+# actual_ts_ms to count as the one pictured: between near-identical frames the
+# picture's own error (JPEG, an HDR tone map) decides by a fraction of a dB
+# (0.7 dB on static 10-bit PQ footage), while a picture of the wrong frame
+# wins by 1.8 dB even where the two frames differ by only 45 dB.
+TIME_MARGIN_DB = 1.0
 # Identical images have infinite PSNR; a finite cap keeps reports JSON-clean.
 PSNR_CAP_DB = 100.0
 
@@ -314,15 +322,28 @@ class SourceReference:
         tb = Fraction(st["time_base"].replace(":", "/")) if "time_base" in st else Fraction(1, 90000)
         packets = self._ffprobe("-select_streams", str(self.stream_index), "-show_entries", "packet=pts,dts,flags")
         times = set()
+        unstamped = 0
         for pkt in packets.get("packets", []):
             if "D" in pkt.get("flags", ""):
                 continue
-            ts = pkt.get("pts", pkt.get("dts"))
+            ts = pkt.get("pts")
             if ts is None or ts == "N/A":
+                unstamped += 1
                 continue
             times.add(Fraction(int(ts)) * tb)
+        if unstamped:
+            # MPEG program streams stamp only some packets: the decoder's
+            # best-effort times (what extraction uses) come from decoding.
+            frames = self._ffprobe("-select_streams", str(self.stream_index), "-show_entries",
+                                   "frame=best_effort_timestamp")
+            stamped = {Fraction(int(f["best_effort_timestamp"])) * tb for f in frames.get("frames", [])
+                       if f.get("best_effort_timestamp") not in (None, "N/A")}
+            if len(stamped) > len(times):
+                times = stamped
         if not times:
-            raise ExtractError(f"{self.path}: no video packets with timestamps", "no frames", str(self.path))
+            raise UnsupportedCodecError(
+                f"{self.path}: its video carries no timestamps (a raw elementary stream?): validate cannot "
+                "tell which source frame a row names", "no timestamps", str(self.path))
         self.frame_times: list[Fraction] = sorted(times)
         self.origin = self.frame_times[0]
         try:
@@ -380,7 +401,7 @@ class SourceReference:
                 frames = [data[i] for i in range(len(times))]
                 break
         if not frames:
-            raise ExtractError(f"{self.path}: ffmpeg could not decode the source frames at "
+            raise DamagedSourceError(f"{self.path}: ffmpeg could not decode the source frames at "
                                f"{float((times[0] - self.origin) * 1000):.1f}-"
                                f"{float((times[-1] - self.origin) * 1000):.1f} ms",
                                "undecodable", str(self.path))
@@ -433,7 +454,7 @@ class SourceReference:
 
 @dataclass(frozen=True)
 class Failure:
-    """One reason a frame fails (``reason`` is one of ``REASONS``)."""
+    """One reason a frame (or the bundle) fails (``reason`` is one of ``REASONS``)."""
 
     reason: str
     message: str
@@ -499,10 +520,11 @@ class ValidationReport:
     ssim_y: Summary
     colour_error: Summary
     bytes_per_frame: Summary
+    problems: list[Failure] = field(default_factory=list)   # about the bundle as a whole
 
     @property
     def ok(self) -> bool:
-        return all(f.ok for f in self.frames)
+        return not self.problems and all(f.ok for f in self.frames)
 
     @property
     def failed(self) -> list[FrameCheck]:
@@ -560,6 +582,10 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
     meta = load_bundle_metadata(bundle_dir)
     rows = load_manifest(bundle_dir)
     total = len(rows)
+    problems = []
+    if total != meta.frame_count:
+        problems.append(Failure(COUNT, f"manifest.jsonl holds {total} rows, bundle.json counts frame_count "
+                                       f"{meta.frame_count}: rows were lost or added"))
     if limit is not None:
         rows = rows[: max(0, limit)]
     src = reference or SourceReference(video)
@@ -615,7 +641,18 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
         wanted = [index]
         if time_check:
             wanted = list(range(max(0, index - 1), min(len(src.frame_times), index + 2)))
-        refs = dict(zip(wanted, src.render(wanted, (w, h))))
+        try:
+            refs = dict(zip(wanted, src.render(wanted, (w, h))))
+        except DamagedSourceError as e:
+            # A neighbour that does not decode (a file cut off just after the
+            # frame) leaves the frame itself to check, without the time check.
+            try:
+                refs = dict(zip([index], src.render([index], (w, h)))) if len(wanted) > 1 else None
+            except DamagedSourceError:
+                refs = None
+            if refs is None:
+                check.fail(UNCHECKED, f"{row.frame_relpath}: cannot be checked: {e}")
+                continue
         shown = picture[y : y + h, x : x + w].astype(np.float32)
         shown_y, target = luma(shown), refs[index]
         target_y = luma(target)
@@ -632,7 +669,7 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
                 continue  # identical neighbour: the picture cannot tell them apart
             value = psnr(shown_y, other_y)
             setattr(check, attr, value)
-            if value >= check.psnr_y and (better is None or value > better[1]):
+            if value >= check.psnr_y + TIME_MARGIN_DB and (better is None or value > better[1]):
                 better = (neighbour, value, word)
         # One reason per frame: a picture of a neighbouring frame is a wrong
         # time, not a wrong picture, unless it resembles none of them.
@@ -663,6 +700,7 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
         ssim_y=Summary.of([c.ssim_y for c in checks]),
         colour_error=Summary.of([c.colour_error for c in checks]),
         bytes_per_frame=Summary.of([c.bytes for c in checks]),
+        problems=problems,
     )
 
 
@@ -678,7 +716,9 @@ def register(sub: Any) -> None:
         "window and is the one pictured (better than its neighbours); PSNR and SSIM against the source "
         "frame decoded independently by the ffmpeg CLI. Needs numpy, Pillow and ffmpeg.",
         epilog=f"exit codes: 0 every frame passes; {EXIT_VALIDATION_FAILED} some frame fails (missing, corrupt, "
-        "hash mismatch, wrong time, wrong picture or geometry); 3 no video at that path; 13 not a bundle.",
+        "hash mismatch, wrong time, wrong picture or geometry, a source that does not decode there to compare "
+        "with) or the manifest lost rows; 3 no video at that path; 10 a source without timestamps (a raw "
+        ".h264/.hevc stream), whose frames validate cannot name; 13 not a bundle.",
     )
     p.add_argument("video", metavar="VIDEO", help="the source video the bundle was made from")
     p.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder")
@@ -698,7 +738,7 @@ def _cmd_validate(args: Any) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
     else:
-        verdict = "all pass" if report.ok else f"{len(report.failed)} FAIL"
+        verdict = "all pass" if report.ok else f"{len(report.failed) + len(report.problems)} FAIL"
         print(f"validated {len(report.frames)} of {report.frames_total} frames of {report.bundle_dir} "
               f"against {report.video}: {verdict}")
         print(f"  PSNR-Y    {_fmt(report.psnr_y, 2, ' dB')}")
@@ -707,6 +747,8 @@ def _cmd_validate(args: Any) -> int:
         print(f"  colour    {_fmt(report.colour_error, 2, ' levels off (16x16 block means)')}")
         if report.bytes_per_frame.count:
             print(f"  KB/frame  {_fmt(Summary.of([v / 1024 for v in (f.bytes for f in report.frames) if v]), 1)}")
+        for failure in report.problems:
+            print(f"FAIL {failure.reason}: {failure.message}")
         for frame in report.failed:
             for failure in frame.failures:
                 print(f"FAIL {failure.reason}: {failure.message}")

@@ -332,3 +332,55 @@ def test_cli_exit_codes_and_json(copy, capsys):
     assert "FAIL missing: frames/00000001.jpg" in out
     assert main(["validate", str(source.path), str(bundle.parent)]) == 13     # not a bundle
     assert main(["validate", str(bundle / "nope.mp4"), str(bundle)]) == 3     # no video
+
+
+# --- sources and bundles the first version misjudged ------------------------
+
+
+def test_lost_manifest_rows_fail_the_count(copy):
+    """A manifest cut short (three of six rows kept) is a damaged bundle,
+    even though every row left is true."""
+    source, bundle = copy
+    write_rows(bundle, rows_of(bundle)[:3])
+    report = validate_bundle(source.path, bundle)
+    assert not report.ok and [p.reason for p in report.problems] == ["count"]
+    assert "holds 3 rows" in report.problems[0].message and "frame_count 6" in report.problems[0].message
+    assert main(["validate", str(source.path), str(bundle)]) == EXIT_VALIDATION_FAILED
+
+
+def test_program_stream_stamping_only_some_packets(tmp_path):
+    """MPEG-2 in an MPEG program stream (.mpg, .vob: DVD camcorders) stamps
+    only some packets with a presentation time; the decoder's times are the
+    timeline, and a true bundle passes."""
+    from fixtures import make_clip
+
+    source = make_clip(tmp_path / "clip.ts", codec="mpeg2video", gop=12, bframes=2, seconds=4.0)
+    mpg = tmp_path / "clip.mpg"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(source.path), "-c", "copy",
+                    "-f", "vob", str(mpg)], check=True)
+    from lifelog_compression.validate import SourceReference
+
+    # Every frame the decoder gives is on the timeline, stamped or not.
+    decoded = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-count_frames", "-show_entries",
+                              "stream=nb_read_frames", "-of", "csv=p=0", str(mpg)],
+                             capture_output=True, text=True, check=True)
+    count = int(decoded.stdout.split(",")[0])
+    # (The decoder guesses the time of a frame before the first stamp: it may
+    # share it with the next one.)
+    assert count - 1 <= len(SourceReference(mpg).frame_times) <= count
+    extract_to_dir(mpg, tmp_path / "b")
+    report = validate_bundle(mpg, tmp_path / "b")
+    assert report.ok, reasons(report)
+    assert len(report.frames) == 4
+
+
+def test_raw_stream_cannot_be_validated_and_says_why(tmp_path, capsys):
+    """An Annex-B .h264 carries no times: validate says so in one line with
+    the unsupported exit code instead of an internal error."""
+    raw = tmp_path / "clip.h264"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=s=160x120:r=25:d=3", "-c:v", "libx264", str(raw)], check=True)
+    extract_to_dir(raw, tmp_path / "b")
+    assert main(["validate", str(raw), str(tmp_path / "b")]) == 10
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(raw) in err[0] and "no timestamps" in err[0]
