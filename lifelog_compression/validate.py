@@ -554,6 +554,22 @@ def _decode_jpeg(path: Path) -> "np.ndarray":
         return rgb
 
 
+def _references(src: SourceReference, wanted: list[int], index: int,
+                size: tuple[int, int]) -> "dict[int, np.ndarray] | DamagedSourceError":
+    """The source frames ``wanted`` rendered at ``size``; where a neighbour
+    does not decode (a file cut off just after the frame), the frame at
+    ``index`` alone (no time check); the error when not even that decodes."""
+    try:
+        return dict(zip(wanted, src.render(wanted, size)))
+    except DamagedSourceError as e:
+        if wanted == [index]:
+            return e
+        try:
+            return {index: src.render([index], size)[0]}
+        except DamagedSourceError:
+            return e
+
+
 def _row_rect(row: ManifestRow) -> tuple[int, int, int, int] | None:
     x, y, w, h = row.content_rect_x, row.content_rect_y, row.content_rect_width, row.content_rect_height
     if x is None or y is None or w is None or h is None:
@@ -641,18 +657,10 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
         wanted = [index]
         if time_check:
             wanted = list(range(max(0, index - 1), min(len(src.frame_times), index + 2)))
-        try:
-            refs = dict(zip(wanted, src.render(wanted, (w, h))))
-        except DamagedSourceError as e:
-            # A neighbour that does not decode (a file cut off just after the
-            # frame) leaves the frame itself to check, without the time check.
-            try:
-                refs = dict(zip([index], src.render([index], (w, h)))) if len(wanted) > 1 else None
-            except DamagedSourceError:
-                refs = None
-            if refs is None:
-                check.fail(UNCHECKED, f"{row.frame_relpath}: cannot be checked: {e}")
-                continue
+        refs = _references(src, wanted, index, (w, h))
+        if isinstance(refs, DamagedSourceError):
+            check.fail(UNCHECKED, f"{row.frame_relpath}: cannot be checked: {refs}")
+            continue
         shown = picture[y : y + h, x : x + w].astype(np.float32)
         shown_y, target = luma(shown), refs[index]
         target_y = luma(target)
