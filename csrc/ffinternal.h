@@ -40,6 +40,9 @@ struct lc_source {
      * the file's tail was read (INT64_MIN if not): a file whose audio runs
      * past its video is not cut short where its video ends. */
     int64_t streams_end_us;
+    /* Where the video's clock jumped to, more than an hour past everything
+     * before it, near the end (INT64_MIN: no jump): the end is taken before it. */
+    int64_t timeline_jump_us;
 };
 
 /* The library's own words for an AVERROR code. */

@@ -273,6 +273,10 @@ static void summary(jsonw *w, const lc_source *src)
         jsonw_int(w, "streams_end_ms", src->streams_end_us / 1000);
     else
         jsonw_null(w, "streams_end_ms");
+    if (src->timeline_jump_us != INT64_MIN)
+        jsonw_int(w, "timeline_jump_ms", src->timeline_jump_us / 1000);
+    else
+        jsonw_null(w, "timeline_jump_ms");
     if (d)
         jsonw_int(w, "bit_depth", d->comp[0].depth);
     else

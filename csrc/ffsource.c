@@ -216,6 +216,12 @@ static int cmp_keyframe(const void *a, const void *b)
  * this is what decodes. Index-less files jump near the end by bytes; indexed
  * ones seek by time (the index makes that cheap), to claim_us when the index
  * cannot say more. Reads at most to the end of the file. */
+/* A video packet this far beyond every one read before it in the tail is a
+ * jump in the clock (a forged or broken timestamp, recordings joined whose
+ * clocks differ), not content: the end is taken before it. An hour: more than
+ * any real gap between two pictures in file order. */
+#define TIMELINE_JUMP_US (3600LL * 1000000)
+
 static int64_t tail_end_us(lc_source *src, int64_t from_us)
 {
     AVFormatContext *fmt = src->fmt;
@@ -232,6 +238,11 @@ static int64_t tail_end_us(lc_source *src, int64_t from_us)
             int64_t end = ts + (pkt->duration > 0 ? pkt->duration : 0);
             if (pkt->stream_index == src->stream_index) {
                 int64_t us = lc_pts_to_us(src, end);
+                if (end_us != INT64_MIN && us > end_us + TIMELINE_JUMP_US) {
+                    src->timeline_jump_us = us;
+                    av_packet_unref(pkt);
+                    break;
+                }
                 if (us > end_us)
                     end_us = us;
             }
@@ -372,7 +383,7 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    src->streams_end_us = INT64_MIN;
+    src->streams_end_us = src->timeline_jump_us = INT64_MIN;
     ret = lc_open_input(path, &src->fmt);
     if (ret < 0) {
         status = classify_open_failure(path, ret, err);

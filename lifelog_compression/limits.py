@@ -12,6 +12,11 @@ from .errors import UsageError
 MAX_WORKERS = 64
 # Files batch runs at once, each a child process: a bound on processes.
 MAX_FILES_AT_ONCE = 256
+# Requests one file gets, whatever its timeline claims once checked: 69 hours
+# at one a second. Each costs about half a kilobyte until the bundle is
+# written; a clock forged to 10^12 ms, unbounded, held 24 GB before the kernel
+# killed the process.
+MAX_REQUESTS = 250_000
 
 
 def check_workers(name: str, value: object, maximum: int = MAX_WORKERS) -> None:

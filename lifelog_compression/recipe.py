@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import __version__
+from .limits import MAX_REQUESTS
 
 BUNDLE_FORMAT = "visual-bundle"
 BUNDLE_FORMAT_VERSION = 1
@@ -84,8 +85,9 @@ class Recipe:
         }
 
     def request_times_ms(self, duration_ms: int) -> list[int]:
-        """Request times: 0, interval, 2*interval, ... while < duration; at least one."""
-        count = max(1, -(-max(0, duration_ms) // self.interval_ms))
+        """Request times: 0, interval, 2*interval, ... while < duration; at
+        least one, at most limits.MAX_REQUESTS (timeline.py notes the cut)."""
+        count = min(MAX_REQUESTS, max(1, -(-max(0, duration_ms) // self.interval_ms)))
         return [i * self.interval_ms for i in range(count)]
 
 

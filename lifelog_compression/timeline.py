@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .limits import MAX_REQUESTS
 from .recipe import Recipe
 
 
@@ -24,7 +25,8 @@ def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int
     window held only pictures the decoder reported damaged, and
     ``damaged_pictures`` counts every such picture passed over.
     """
-    notes = _claim_notes(probe, duration_ms) + _raw_stream_notes(probe)
+    notes = _jump_notes(probe) or _claim_notes(probe, duration_ms)
+    notes += _raw_stream_notes(probe) + _cap_notes(requests, duration_ms, recipe)
     notes += _damage_notes(sorted(set(damaged or []) & set(missing)), damaged_pictures)
     missing = [t for t in missing if t not in set(damaged or [])]
     if not missing:
@@ -55,6 +57,25 @@ def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int
             f"{len(inner)} request(s) (gaps in the source): {inner[:20]}{' ...' if len(inner) > 20 else ''}"
         )
     return notes
+
+
+def _jump_notes(probe: dict[str, Any]) -> list[str]:
+    """The clock jumped more than an hour past every picture before it near
+    the end of the file (csrc/ffsource.c): the end was taken before the jump."""
+    jump_ms = probe.get("summary", {}).get("timeline_jump_ms")
+    if not isinstance(jump_ms, int):
+        return []
+    return [f"the video's timestamps jump to {jump_ms} ms near the end of the file, more than an hour past "
+            "every picture before them (a broken or forged timestamp, or recordings joined whose clocks "
+            "differ): the bundle stops before the jump"]
+
+
+def _cap_notes(requests: list[int], duration_ms: int, recipe: Recipe) -> list[str]:
+    """Requests stop at MAX_REQUESTS, whatever the timeline claims."""
+    if len(requests) < MAX_REQUESTS or len(requests) * recipe.interval_ms >= duration_ms:
+        return []
+    return [f"the timeline runs {duration_ms} ms; requests stop at the first {MAX_REQUESTS} "
+            f"({MAX_REQUESTS * recipe.interval_ms // 3_600_000} hours), which bound the work and memory of one file"]
 
 
 def _damage_notes(damaged: list[int], pictures: int) -> list[str]:

@@ -116,3 +116,56 @@ def test_matroska_cut_short_is_said_even_by_less_than_a_second(tmp_path, audio_s
     assert_true_to_source(tmp_path / "b", source)
     said = [n for n in result.notes if n.startswith("source truncated or its header wrong")]
     assert len(said) == int(truncated), result.notes
+
+
+def _forge_last_cluster_time(source: Path, dest: Path, ms: int) -> Path:
+    """The last Matroska Cluster's Timestamp (ID 0xE7) rewritten as an
+    8-byte ``ms``, the Cluster's size grown to match."""
+    data = bytearray(source.read_bytes())
+    cluster = data.rfind(b"\x1f\x43\xb6\x75")
+    at = data.find(b"\xe7", cluster + 4)
+    old = 2 + (data[at + 1] & 0x7F)
+    data[at: at + old] = b"\xe7\x88" + ms.to_bytes(8, "big")
+    width = 8 - data[cluster + 4].bit_length() + 1    # the size vint's length
+    size = int.from_bytes(data[cluster + 4: cluster + 4 + width], "big") & ((1 << (7 * width)) - 1)
+    size += 10 - old
+    data[cluster + 4: cluster + 4 + width] = (size | (1 << (7 * width))).to_bytes(width, "big")
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+@FFMPEG_ONLY
+def test_a_clock_forged_far_into_the_future_near_the_end(tmp_path):
+    """A streamed Matroska (no duration, no cues) whose last cluster claims
+    10^12 ms: the end is taken before the jump, with a note, in bounded
+    memory (unbounded, 10^9 requests held 24 GB before the kernel killed it)."""
+    import json
+    import resource
+    import subprocess
+    import sys
+
+    source = make_clip(tmp_path / "live.mkv", codec="libx264", gop=25, seconds=6.0, extra_args=("-live", "1"))
+    forged = _forge_last_cluster_time(source.path, tmp_path / "forged.mkv", 10**12)
+    # In a process of its own with its address space capped, so that a
+    # regression fails this test rather than the machine.
+    cap = 3 << 30
+    run = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", "--json", "-q", str(forged),
+                          str(tmp_path / "b")], capture_output=True, text=True, timeout=120,
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (cap, cap)))
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    rows = assert_true_to_source(tmp_path / "b", source)
+    assert 3 <= len(rows) == result["request_count"] <= 6
+    assert any("timestamps jump to 1000000000" in n for n in result["notes"]), result["notes"]
+
+
+def test_requests_stop_at_the_bound_with_a_note():
+    from lifelog_compression.limits import MAX_REQUESTS
+    from lifelog_compression.recipe import DEFAULT_RECIPE
+    from lifelog_compression.timeline import timeline_notes
+
+    requests = DEFAULT_RECIPE.request_times_ms(10**15)
+    assert len(requests) == MAX_REQUESTS and requests[-1] == (MAX_REQUESTS - 1) * 1000
+    notes = timeline_notes([], requests, 0, requests[-1], DEFAULT_RECIPE, {}, 10**15)
+    assert any(f"requests stop at the first {MAX_REQUESTS}" in n for n in notes), notes
+    assert timeline_notes([], requests[:10], 0, 9000, DEFAULT_RECIPE, {}, 10_000) == []
