@@ -224,6 +224,32 @@ def load_bundle_metadata(bundle_dir: str | os.PathLike[str]) -> BundleMetadata:
     )
 
 
+def frame_file(bundle_dir: str | os.PathLike[str], row: ManifestRow) -> Path:
+    """The file a row names. BundleError where it resolves outside the bundle
+    (a symlink to /etc/passwd put in frames/): tools that read it (validate,
+    pack, sheet) must not read or ship what lies outside. manifest.py already
+    refuses paths that leave it by name."""
+    root = Path(bundle_dir)
+    path = root / row.frame_relpath
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):   # a symlink loop
+        inside = False
+    if not inside:
+        raise BundleError(f"{path}: leads outside the bundle (a symlink): not read")
+    return path
+
+
+def read_frame(bundle_dir: str | os.PathLike[str], row: ManifestRow) -> bytes:
+    """The bytes of the frame a row names; BundleError if it is missing,
+    unreadable or outside the bundle."""
+    path = frame_file(bundle_dir, row)
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise BundleError(f"{path}: the manifest names it but it cannot be read: {e.strerror}") from e
+
+
 def load_manifest(bundle_dir: str | os.PathLike[str]) -> list[ManifestRow]:
     """Reads manifest.jsonl of a bundle folder, in time order."""
     path = Path(bundle_dir) / MANIFEST

@@ -55,6 +55,7 @@ class ManifestRow:
         missing = [k for k in REQUIRED if k not in obj]
         if missing:
             raise BundleError(f"manifest row lacks {', '.join(missing)}")
+        _check_required(obj)
         known = _TYPED & obj.keys()
         return cls(**{k: obj[k] for k in known}, other_fields={k: v for k, v in obj.items() if k not in _TYPED},
                    null_fields=frozenset(k for k in known if obj[k] is None))
@@ -70,6 +71,28 @@ class ManifestRow:
         """Every field beyond the required ones (what ``extra`` held before the
         fields were typed); kept for older callers."""
         return {k: v for k, v in self.to_json().items() if k not in REQUIRED}
+
+
+_INTEGERS = ("requested_ts_ms", "actual_ts_ms", "width", "height")
+_STRINGS = ("frame_id", "frame_relpath", "source_relpath", "content_hash")
+_INT64 = 1 << 63
+
+
+def _check_required(obj: dict[str, Any]) -> None:
+    """Required fields of the right type, and a frame path that stays inside
+    the bundle: tools read the file a row names (validate, pack, sheet), and
+    '../../secret' or '/etc/passwd' must not make them read outside it."""
+    for key in _INTEGERS:
+        value = obj[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not -_INT64 <= value < _INT64:
+            raise BundleError(f"manifest row: {key} must be a whole number, not {value!r}")
+    for key in _STRINGS:
+        if not isinstance(obj[key], str) or not obj[key]:
+            raise BundleError(f"manifest row: {key} must be a non-empty string, not {obj[key]!r}")
+    rel = obj["frame_relpath"]
+    parts = rel.split("/")
+    if rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts) or ":" in parts[0]:
+        raise BundleError(f"manifest row: frame_relpath {rel!r} leaves the bundle or is not a plain relative path")
 
 
 _ORDER = tuple(f.name for f in fields(ManifestRow) if f.name not in ("other_fields", "null_fields"))

@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from .bundle import BUNDLE_JSON, MANIFEST, frame_relpath, load_bundle_metadata, load_manifest
+from .bundle import BUNDLE_JSON, MANIFEST, frame_relpath, load_bundle_metadata, load_manifest, read_frame
 from .errors import BundleError, OutputError
 from .manifest import ManifestRow
 
@@ -204,12 +204,15 @@ def pack(bundle_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
     bundle_dir = Path(bundle_dir)
     meta = load_bundle_metadata(bundle_dir)
     rows = load_manifest(bundle_dir)
+    if len(rows) != meta.frame_count:
+        raise BundleError(f"{bundle_dir}: manifest.jsonl holds {len(rows)} rows, bundle.json counts "
+                          f"{meta.frame_count}: not packed (rows were lost or added)")
     writer = ShardWriter(Path(out_dir), shard_bytes=shard_bytes)
     try:
         for name in sorted(os.listdir(bundle_dir / "metadata")) if (bundle_dir / "metadata").is_dir() else []:
             writer.write_text(f"metadata/{name}", (bundle_dir / "metadata" / name).read_text(encoding="utf-8"))
         for row in rows:
-            data = (bundle_dir / row.frame_relpath).read_bytes()
+            data = read_frame(bundle_dir, row)
             written = writer.add_frame(data, _row_fields(row))
             if written["content_hash"] != row.content_hash:
                 raise BundleError(f"{bundle_dir / row.frame_relpath}: content does not match its manifest hash")
@@ -221,7 +224,11 @@ def pack(bundle_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
 
 
 def _safe_members(tar: tarfile.TarFile, path: Path) -> Iterator[tarfile.TarInfo]:
-    for m in tar.getmembers():
+    try:
+        members = tar.getmembers()
+    except (tarfile.TarError, OSError) as e:
+        raise BundleError(f"{path}: not a readable shard ({e})") from e
+    for m in members:
         if not m.isreg() or not _SAFE_NAME.match(m.name) or ".." in m.name.split("/"):
             raise BundleError(f"{path}: unsafe tar member {m.name!r} ({'not a regular file' if not m.isreg() else 'name'})")
         yield m
@@ -230,14 +237,14 @@ def _safe_members(tar: tarfile.TarFile, path: Path) -> Iterator[tarfile.TarInfo]
 def read_shards(shard_dir: str | os.PathLike[str]) -> Iterator[tuple[ManifestRow, bytes]]:
     """Yields (manifest row, JPEG bytes) for every frame of a shard folder, in
     time order, checking names, hashes and that each row has its frame."""
-    paths = sorted(p for p in Path(shard_dir).iterdir() if _SHARD_NAME.match(p.name))
-    if not paths:
-        raise BundleError(f"{shard_dir}: no shard-*.tar files")
+    paths = _shard_paths(Path(shard_dir))
+    seen: dict[int, Path] = {}
     for path in paths:
-        with tarfile.open(path, "r:") as tar:
+        with _open_shard(path) as tar:
             members = {m.name: m for m in _safe_members(tar, path)}
             if MANIFEST not in members or BUNDLE_JSON not in members:
                 raise BundleError(f"{path}: lacks {MANIFEST} or {BUNDLE_JSON}")
+            _check_place(path, json.loads(_read(tar, members[BUNDLE_JSON])), len(paths), seen)
             for line in _read(tar, members[MANIFEST]).decode("utf-8").splitlines():
                 obj = json.loads(line)
                 row = ManifestRow.from_json(obj)
@@ -254,10 +261,47 @@ def read_shards(shard_dir: str | os.PathLike[str]) -> Iterator[tuple[ManifestRow
                 yield row, data
 
 
+def _shard_paths(shard_dir: Path) -> list[Path]:
+    if not shard_dir.is_dir():
+        raise BundleError(f"{shard_dir}: not a folder of shards")
+    paths = sorted(p for p in shard_dir.iterdir() if _SHARD_NAME.match(p.name))
+    if not paths:
+        raise BundleError(f"{shard_dir}: no shard-*.tar files")
+    return paths
+
+
+def _open_shard(path: Path) -> tarfile.TarFile:
+    """A shard opened for reading; BundleError naming it if it is not a
+    whole tar (a truncated upload, another file under its name)."""
+    try:
+        return tarfile.open(path, "r:")
+    except (tarfile.TarError, OSError) as e:
+        raise BundleError(f"{path}: not a readable shard ({e})") from e
+
+
+def _check_place(path: Path, doc: Any, found: int, seen: dict[int, Path]) -> None:
+    """Each shard names its place (index of count): a copy of one shard, or a
+    folder missing one, would make a bundle that only looks whole."""
+    place = doc.get("shard") if isinstance(doc, dict) else None
+    if not isinstance(place, dict):
+        return   # a bundle packed before shards named their place
+    index, count = place.get("index"), place.get("count")
+    if not isinstance(index, int):
+        raise BundleError(f"{path}: bundle.json names no shard index")
+    if index in seen:
+        raise BundleError(f"{path}: is shard {index} again (as {seen[index].name} is): a copied shard")
+    if count != found:
+        raise BundleError(f"{path}: shard {index} of {count}, but the folder holds {found} shard files")
+    seen[index] = path
+
+
 def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    f: IO[bytes] | None = tar.extractfile(member)
-    assert f is not None   # regular files only (_safe_members)
-    return f.read()
+    try:
+        f: IO[bytes] | None = tar.extractfile(member)
+        assert f is not None   # regular files only (_safe_members)
+        return f.read()
+    except (tarfile.TarError, OSError) as e:
+        raise BundleError(f"{tar.name!s}: {member.name} cannot be read ({e})") from e
 
 
 def unpack(shard_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]) -> Path:
@@ -265,10 +309,8 @@ def unpack(shard_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]
     from .bundle import BundleWriter
 
     shard_dir, bundle_dir = Path(shard_dir), Path(bundle_dir)
-    first = sorted(p for p in shard_dir.iterdir() if _SHARD_NAME.match(p.name))
-    if not first:
-        raise BundleError(f"{shard_dir}: no shard-*.tar files")
-    with tarfile.open(first[0], "r:") as tar:
+    first = _shard_paths(shard_dir)
+    with _open_shard(first[0]) as tar:
         members = {m.name: m for m in _safe_members(tar, first[0])}
         if BUNDLE_JSON not in members:
             raise BundleError(f"{first[0]}: lacks {BUNDLE_JSON}")
@@ -281,6 +323,9 @@ def unpack(shard_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]
             writer.write_text(name, text)
         for row, data in read_shards(shard_dir):
             writer.add_frame(data, _row_fields(row))
+        if isinstance(bundle.get("frame_count"), int) and len(writer.rows) != bundle["frame_count"]:
+            raise BundleError(f"{shard_dir}: the shards hold {len(writer.rows)} frames, bundle.json counts "
+                              f"{bundle['frame_count']}: a shard is missing or extra")
         writer.commit(bundle, {})
     except BaseException:
         writer.abandon()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .bundle import load_bundle_metadata, load_manifest
+from .bundle import frame_file, load_bundle_metadata, load_manifest
 from .errors import OutputError
 from .optional import require
 from .telemetry.labels import time_label
@@ -134,7 +134,7 @@ def make_contact_sheet(bundle_dir: str | os.PathLike[str], out_path: str | os.Pa
     for i, row in enumerate(shown):
         left, top, right, bottom = layout.thumb_box(i)
         try:
-            with Image.open(bundle / row.frame_relpath) as im:
+            with Image.open(frame_file(bundle, row)) as im:
                 # DCT scaling in the decoder: a 1/4 or 1/8 size decode is many
                 # times cheaper than decoding 1080p and shrinking it.
                 im.draft("RGB", size)

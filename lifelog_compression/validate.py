@@ -36,10 +36,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .bundle import load_bundle_metadata, load_manifest
+from .bundle import frame_file, load_bundle_metadata, load_manifest
 from .colour import HDR_TRANSFERS
 from .manifest import ManifestRow
-from .errors import DamagedSourceError, ExtractError, MissingDependencyError, SourceNotFoundError, UnsupportedCodecError
+from .errors import (BundleError, DamagedSourceError, ExtractError, MissingDependencyError, SourceNotFoundError,
+                     UnsupportedCodecError)
 from .optional import require
 from .telemetry.checks import capture_time_problem
 from .tonemap_reference import hdr_to_sdr
@@ -620,7 +621,11 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
     for row in rows:
         check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
         checks.append(check)
-        path = bundle_dir / row.frame_relpath
+        try:
+            path = frame_file(bundle_dir, row)
+        except BundleError as e:
+            check.fail(CORRUPT, str(e))
+            continue
         if not path.is_file():
             check.fail(MISSING, f"{row.frame_relpath}: no such file")
             continue

@@ -149,3 +149,92 @@ def test_webdataset_reads_a_sample_per_frame(bundle, tmp_path):
                if s["__key__"].isdigit()]
     assert decoded[0]["jpg"].shape == (1080, 1920, 3)
     assert [s["json"]["actual_ts_ms"] for s in decoded] == [r["actual_ts_ms"] for r in rows]
+
+
+# --- hostile bundles and shards ----------------------------------------------
+
+
+def _copy_with_rows(bundle, dest, edit):
+    import shutil
+
+    shutil.copytree(bundle, dest)
+    rows = load_rows(dest)
+    edit(rows)
+    (dest / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return dest
+
+
+@pytest.mark.parametrize("relpath", ["../../secret.txt", "/etc/hostname", "frames/../../secret.txt"])
+def test_a_row_naming_a_file_outside_the_bundle_is_never_read(bundle, tmp_path, relpath):
+    """pack would ship it, validate and sheet read it: refused by name."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host secret")
+
+    def point_outside(rows):
+        rows[0]["frame_relpath"] = relpath
+
+    evil = _copy_with_rows(bundle, tmp_path / "a" / "evil", point_outside)
+    with pytest.raises(lc.BundleError, match="leaves the bundle"):
+        lc.pack(evil, tmp_path / "s")
+    assert not (tmp_path / "s").exists() or not list((tmp_path / "s").glob("shard-*.tar"))
+
+
+def test_a_frame_that_is_a_symlink_out_of_the_bundle_is_never_read(bundle, tmp_path, clip):
+    import shutil
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host secret")
+    evil = tmp_path / "evil"
+    shutil.copytree(bundle, evil)
+    frame = evil / load_rows(evil)[0]["frame_relpath"]
+    frame.unlink()
+    frame.symlink_to(secret)
+    with pytest.raises(lc.BundleError, match="outside the bundle"):
+        lc.pack(evil, tmp_path / "s")
+    from lifelog_compression.validate import CORRUPT, validate_bundle
+
+    report = validate_bundle(clip("h264_bframes_mp4").path, evil, limit=1)
+    assert [f.reason for f in report.frames[0].failures] == [CORRUPT]
+
+
+@pytest.mark.parametrize("field, value", [("actual_ts_ms", "abc"), ("actual_ts_ms", 1e23), ("width", None)])
+def test_a_row_of_the_wrong_type_is_a_damaged_bundle(bundle, tmp_path, field, value):
+    def spoil(rows):
+        rows[1][field] = value
+
+    bad = _copy_with_rows(bundle, tmp_path / "bad", spoil)
+    with pytest.raises(lc.BundleError, match=f"{field} must be a whole number"):
+        lc.load_manifest(bad)
+
+
+def test_a_bundle_that_lost_rows_is_not_packed(bundle, tmp_path):
+    lost = _copy_with_rows(bundle, tmp_path / "lost", lambda rows: rows.pop())
+    with pytest.raises(lc.BundleError, match="rows were lost"):
+        lc.pack(lost, tmp_path / "s")
+
+
+def test_damaged_or_doubled_shards_are_refused(bundle, tmp_path):
+    """A truncated upload, a file that is not a tar, a shard copied under a
+    second name, a folder that is a file: each a one-line BundleError."""
+    import shutil
+
+    lc.pack(bundle, tmp_path / "s", shard_bytes=300 * 1024)
+    shards = sorted((tmp_path / "s").glob("shard-*.tar"))
+    assert len(shards) >= 2
+    cases = {}
+    for name, spoil in {
+        "cut": lambda d: d.write_bytes(d.read_bytes()[: d.stat().st_size // 2]),
+        "not-a-tar": lambda d: d.write_bytes(b"no tar here" * 100),
+    }.items():
+        shutil.copytree(tmp_path / "s", tmp_path / name)
+        spoil(tmp_path / name / shards[-1].name)
+        cases[name] = tmp_path / name
+    shutil.copytree(tmp_path / "s", tmp_path / "doubled")
+    shutil.copy(shards[0], tmp_path / "doubled" / f"shard-{len(shards) + 1:04d}.tar")
+    cases["doubled"] = tmp_path / "doubled"
+    cases["a file"] = shards[0]
+    for name, folder in cases.items():
+        with pytest.raises(lc.BundleError) as info:
+            lc.unpack(folder, tmp_path / f"out-{name}")
+        assert str(folder) in str(info.value) or str(shards[-1].name) in str(info.value), (name, info.value)
+        assert not (tmp_path / f"out-{name}").exists(), name
