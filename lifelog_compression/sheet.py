@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bundle import frame_file, load_bundle_metadata, load_manifest
-from .errors import OutputError
+from .errors import OutputError, UsageError
 from .optional import require
 from .telemetry.labels import time_label
 
@@ -27,6 +27,12 @@ BACKGROUND = (40, 40, 40)   # dark grey, so a thumbnail's black bars stay visibl
 TEXT = (230, 230, 230)
 # JPEG cannot be taller than 65535 px; a longer bundle shows every n-th frame.
 MAX_SHEET_HEIGHT = 65000
+# The sheet is drawn whole in memory (3 bytes a pixel): at most 300 MB, also
+# by showing every n-th frame. --thumb-width 100000 asked for 24 GB.
+MAX_SHEET_PIXELS = 100_000_000
+# Thumbnails no larger than the frames, rows no wider than a JPEG may be.
+MAX_COLUMNS = 64
+MAX_THUMB_WIDTH = 1920
 
 
 def _pillow() -> tuple[Any, Any, Any]:
@@ -69,8 +75,9 @@ def sheet_layout(count: int, *, columns: int = 6, thumb_width: int = 320,
                  canvas: tuple[int, int] = (1920, 1080)) -> SheetLayout:
     """The layout of a sheet of ``count`` thumbnails of ``canvas``-sized frames:
     ``columns`` per row, each ``thumb_width`` wide with the canvas's aspect ratio."""
-    if columns < 1 or thumb_width < 16:
-        raise ValueError("columns must be >= 1 and thumb_width >= 16")
+    if not 1 <= columns <= MAX_COLUMNS or not 16 <= thumb_width <= MAX_THUMB_WIDTH:
+        raise UsageError(f"columns must be 1..{MAX_COLUMNS} and the thumbnail width 16..{MAX_THUMB_WIDTH} px, "
+                         f"not {columns} and {thumb_width}")
     thumb_height = max(1, round(thumb_width * canvas[1] / canvas[0]))
     return SheetLayout(count, columns, thumb_width, thumb_height)
 
@@ -105,13 +112,17 @@ def make_contact_sheet(bundle_dir: str | os.PathLike[str], out_path: str | os.Pa
     meta = load_bundle_metadata(bundle)
     rows = load_manifest(bundle)
     out = Path(out_path) if out_path is not None else default_sheet_path(bundle)
+    if out.resolve().is_relative_to(bundle.resolve()):
+        raise OutputError(f"{out}: inside the bundle, which holds only what extraction wrote: write the sheet "
+                          "beside it", "inside the bundle", str(out))
     if out.exists() and not overwrite:
         raise OutputError(f"{out}: exists (overwrite=True replaces it)", "exists", str(out))
     canvas = (int(meta.image.get("canvas_width", 1920)), int(meta.image.get("canvas_height", 1080)))
 
     step = 1
     layout = sheet_layout(len(rows), columns=columns, thumb_width=thumb_width, canvas=canvas)
-    while layout.size[1] > MAX_SHEET_HEIGHT and step < len(rows):
+    while ((layout.size[1] > MAX_SHEET_HEIGHT or layout.size[0] * layout.size[1] > MAX_SHEET_PIXELS)
+           and step < len(rows)):
         step += 1
         layout = sheet_layout(len(rows[::step]), columns=columns, thumb_width=thumb_width, canvas=canvas)
     shown = rows[::step]
@@ -182,20 +193,22 @@ def register(sub: Any) -> None:
                        "written; 13 not a bundle.")
     p.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder")
     p.add_argument("out", metavar="OUT", nargs="?", help="the image to write (default: beside the bundle)")
-    p.add_argument("--columns", type=_at_least(1), default=6, help="thumbnails per row (default 6)")
-    p.add_argument("--thumb-width", type=_at_least(16), default=320, help="thumbnail width in px (default 320)")
+    p.add_argument("--columns", type=_between(1, MAX_COLUMNS), default=6,
+                   help=f"thumbnails per row (default 6, at most {MAX_COLUMNS})")
+    p.add_argument("--thumb-width", type=_between(16, MAX_THUMB_WIDTH), default=320,
+                   help=f"thumbnail width in px (default 320, 16..{MAX_THUMB_WIDTH})")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=_cmd_sheet)
 
 
-def _at_least(low: int) -> Callable[[str], int]:
+def _between(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
-        if value < low:
+        if not low <= value <= high:
             raise ValueError(text)
         return value
 
-    parse.__name__ = f"integer >= {low}"  # argparse names the type in its message
+    parse.__name__ = f"integer {low}..{high}"  # argparse names the type in its message
     return parse
 
 

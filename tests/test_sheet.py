@@ -96,3 +96,26 @@ def test_format_ms():
     assert format_ms(0) == "0:00.000"
     assert format_ms(83_456) == "1:23.456"
     assert format_ms(3_723_004) == "1:02:03.004"
+
+
+def test_sizes_that_would_not_fit_in_memory_are_refused(bundle, tmp_path):
+    """--thumb-width 100000 asked for 24 GB and met the kernel's OOM killer."""
+    from lifelog_compression.cli import main
+    from lifelog_compression.errors import UsageError
+
+    with pytest.raises(UsageError):
+        make_contact_sheet(bundle, tmp_path / "big.jpg", thumb_width=100000)
+    with pytest.raises(UsageError):
+        make_contact_sheet(bundle, tmp_path / "wide.jpg", columns=1000)
+    with pytest.raises(SystemExit) as usage:
+        main(["sheet", str(bundle), str(tmp_path / "x.jpg"), "--thumb-width", "100000"])
+    assert usage.value.code == 2
+    assert not (tmp_path / "big.jpg").exists() and not (tmp_path / "x.jpg").exists()
+
+
+def test_the_sheet_never_goes_into_the_bundle(bundle):
+    from lifelog_compression.errors import OutputError
+
+    with pytest.raises(OutputError, match="inside the bundle"):
+        make_contact_sheet(bundle, bundle / "inside.jpg")
+    assert not (bundle / "inside.jpg").exists()
