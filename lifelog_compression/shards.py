@@ -114,9 +114,13 @@ class ShardWriter:
                              "rows": [], "size": 0, "manifest": 0})
 
     def _close_spool(self) -> None:
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
+        spool, self._spool = self._spool, None
+        if spool is not None:
+            try:
+                spool.close()   # writes the tar's end: a full disk shows here too
+            except OSError as e:
+                raise OutputError(f"{self.out_dir}: cannot write {self._shards[-1]['spool'].name}: "
+                                  f"{e.strerror}") from e
 
     def _fits(self, shard: dict[str, Any], frame_size: int, row_bytes: int) -> bool:
         total = (shard["size"] + _member_bytes(frame_size) + _member_bytes(row_bytes)
@@ -184,7 +188,10 @@ class ShardWriter:
 
     def abandon(self) -> None:
         """Removes this writer's unfinished shards (nothing else)."""
-        self._close_spool()
+        try:
+            self._close_spool()
+        except OutputError:
+            pass   # a full disk: its spool goes below all the same
         for shard in self._shards:
             shard["spool"].unlink(missing_ok=True)
             shard["path"].unlink(missing_ok=True)

@@ -238,3 +238,28 @@ def test_damaged_or_doubled_shards_are_refused(bundle, tmp_path):
             lc.unpack(folder, tmp_path / f"out-{name}")
         assert str(folder) in str(info.value) or str(shards[-1].name) in str(info.value), (name, info.value)
         assert not (tmp_path / f"out-{name}").exists(), name
+
+
+@pytest.mark.parametrize("command", ["extract", "pack"])
+def test_a_full_disk_leaves_no_spool_behind(bundle, clip, tmp_path, command):
+    """Writes that fail half way (here: a file-size limit, as a full disk
+    would) end in one line and exit 12, and the hidden spool is removed
+    (it was left holding the disk full, after an internal error)."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
+
+    src = clip("h264_bframes_mp4").path if command == "extract" else bundle
+    args = ["extract", "-q", "--shards", str(src), str(tmp_path / "out")] if command == "extract" else \
+        ["pack", str(src), str(tmp_path / "out")]
+    run = subprocess.run([sys.executable, "-m", "lifelog_compression", *args], capture_output=True, text=True,
+                         preexec_fn=small_files, timeout=120)
+    assert run.returncode == lc.OutputError.exit_code, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "internal" not in lines[0] and str(tmp_path / "out") in lines[0], lines
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
