@@ -8,7 +8,9 @@
 - GoPro chapters of one recording (``GX010119``, ``GX020119``, ...) are linked.
 - Each input maps to ``OUTPUT_ROOT/<same folders>/<stem>/``. Where two inputs
   would map to the same folder (``a.mp4`` and ``a.mov``, compared without
-  case), each of them uses its whole file name instead (``a.mp4/``, ``a.mov/``).
+  case), each of them uses its whole file name instead (``a.mp4/``, ``a.mov/``);
+  so does an input whose stem is also a folder of inputs (``x.mp4`` beside
+  ``x/y.mp4``: ``x.mp4/`` and ``x/y/``), which would nest one bundle in another.
 """
 
 from __future__ import annotations
@@ -136,6 +138,9 @@ def discover(input_root: Path) -> list[BatchInput]:
     by_folder: dict[str, list[Path]] = {}
     for p in inputs_paths:
         by_folder.setdefault(folder(p, False).lower(), []).append(p)
+    # A stem that is also a folder of inputs (x.mp4 beside x/y.mp4) would put
+    # one bundle inside another: it takes the whole name too.
+    input_folders = {str(a).lower() for p in inputs_paths for a in rel[p].parents if str(a) != "."}
 
     chapters: dict[tuple[str, str], list[tuple[int, Path]]] = {}
     for p in inputs_paths:
@@ -145,7 +150,7 @@ def discover(input_root: Path) -> list[BatchInput]:
 
     result = []
     for p in inputs_paths:
-        whole = len(by_folder[folder(p, False).lower()]) > 1
+        whole = len(by_folder[folder(p, False).lower()]) > 1 or folder(p, False).lower() in input_folders
         item = BatchInput(path=p, relpath=str(rel[p]), bundle_relpath=folder(p, whole))
         if p in proxy_of:
             item.proxy_relpath = str(rel[proxy_of[p]])

@@ -64,6 +64,24 @@ def test_tree_is_mirrored_and_failures_isolated(card, tmp_path, clip):
     assert not [p for p in out.rglob(".*partial*")]
 
 
+def test_a_stem_that_is_also_a_folder_of_videos_never_nests_bundles(tmp_path, clip):
+    """trip.mp4 beside trip/day1.mp4: the bundle of trip.mp4 would be the
+    folder that holds trip/day1's bundle. It takes its whole name instead,
+    and both are whole and true, with any number of workers."""
+    root = tmp_path / "card"
+    (root / "trip").mkdir(parents=True)
+    shutil.copy(clip("hevc_mp4").path, root / "trip.mp4")
+    shutil.copy(clip("h264_bframes_mp4").path, root / "trip" / "day1.mp4")
+    result = lc.extract_directory_to_dir(root, tmp_path / "out", workers=2)
+    by = {f.relpath: f for f in result.files}
+    assert {f.status for f in result.files} == {"extracted"}, [(f.relpath, f.reason) for f in result.files]
+    assert by["trip.mp4"].bundle_relpath == "trip.mp4" and by["trip/day1.mp4"].bundle_relpath == "trip/day1"
+    assert_true_to_source(tmp_path / "out" / "trip.mp4", clip("hevc_mp4"))
+    assert_true_to_source(tmp_path / "out" / "trip" / "day1", clip("h264_bframes_mp4"))
+    assert sorted(p.name for p in (tmp_path / "out" / "trip.mp4").iterdir()) == [
+        "bundle.json", "frames", "manifest.jsonl", "metadata"]
+
+
 def test_proxy_and_chapters_are_recorded(card, tmp_path):
     out = tmp_path / "out"
     lc.extract_directory_to_dir(card, out)
