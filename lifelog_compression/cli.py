@@ -25,6 +25,7 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_READER_GONE = 141   # 128 + SIGPIPE, as a shell reports a writer whose pipe closed
 
 if TYPE_CHECKING:   # what each command's register(sub) receives
     Subparsers = argparse._SubParsersAction[Any]
@@ -39,13 +40,16 @@ def exit_codes() -> dict[int, str]:
     codes = {EXIT_OK: "success", EXIT_INTERNAL: "unexpected internal error (LIFELOG_DEBUG=1 shows the traceback)",
              EXIT_USAGE: "usage error (bad arguments)",
              EXIT_VALIDATION_FAILED: "validate: some frame fails against its source",
-             EXIT_INTERRUPTED: "interrupted (Ctrl-C); no bundle is left behind"}
+             EXIT_INTERRUPTED: "interrupted (Ctrl-C); no bundle is left behind",
+             EXIT_READER_GONE: "stopped: the reader of the output went away; no bundle is left behind"}
     for name in _error_names:
         cls = getattr(_errors, name)
         if cls is not ExtractError and cls.__doc__:
             # Docstrings are reST; help is plain text.
             text = re.sub(r"``([^`]*)``", r"\1", cls.__doc__.strip().splitlines()[0]).rstrip(".")
-            codes[cls.exit_code] = text if text[1:2].isupper() else text[0].lower() + text[1:]  # not "MP4"
+            # The first meaning of a code stays: a subclass (UnsupportedLocationError
+            # of UsageError) names only one way to get it.
+            codes.setdefault(cls.exit_code, text if text[1:2].isupper() else text[0].lower() + text[1:])  # not "MP4"
     return dict(sorted(codes.items()))
 
 
@@ -400,6 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lifelog_compression: interrupted; no bundle was left behind", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (`batch --jsonl | head`): stop as a
+        # Unix tool stops on SIGPIPE, after the same cleanup as Ctrl-C.
+        sys.stdout = open(os.devnull, "w")   # nothing more to flush into the closed pipe
+        print("lifelog_compression: stopped: the reader of the output went away; no bundle was left behind",
+              file=sys.stderr)
+        return EXIT_READER_GONE
     except Exception as e:  # a bug, not bad input: say so in one line, keep the details on request
         if os.environ.get("LIFELOG_DEBUG"):
             raise

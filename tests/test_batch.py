@@ -314,3 +314,26 @@ def test_jsonl_event_stream(tmp_path, clip):
     assert (summary["extracted"], summary["skipped"], summary["failed"]) == (1, 1, 1)
     assert summary["interrupted"] is False and "files" not in summary
     assert all(isinstance(e["elapsed_s"], float | int) for e in events)
+
+
+def test_a_reader_that_goes_away_stops_the_batch_cleanly(tmp_path, clip):
+    """`batch --jsonl | head -1`: the batch stops as a Unix tool stops on
+    SIGPIPE (141), with one line and no half-written bundle, rather than an
+    internal error."""
+    root = tmp_path / "card"
+    root.mkdir()
+    for i in range(4):
+        shutil.copy(clip("h264_bframes_mp4").path, root / f"c{i}.mp4")
+    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "batch", "--jsonl", "--workers", "1",
+                             str(root), str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = json.loads(proc.stdout.readline())
+    assert first["event"] in ("started", "done", "skipped", "failed")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "reader of the output went away" in lines[0], err
+    assert not list((tmp_path / "out").rglob("*partial*"))   # nothing half-written, nor its lock
+    for bundle in (tmp_path / "out").glob("*"):   # what was finished is whole
+        assert lc.load_bundle_metadata(bundle).frame_count == 6
