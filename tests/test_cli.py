@@ -71,7 +71,7 @@ def test_exit_code_table_is_complete_ordered_and_plain():
     table = out[out.index("exit codes:"):]
     codes = [int(m) for m in re.findall(r"^\s+(\d+)  ", table, re.M)]
     assert codes == sorted(codes) and len(codes) == len(set(codes))
-    expected = {0, 1, 2, EXIT_VALIDATION_FAILED, 130} | {getattr(lc, n).exit_code for n in lc.errors.__all__} - {1}
+    expected = {0, 1, 2, EXIT_VALIDATION_FAILED, 130, 141} | {getattr(lc, n).exit_code for n in lc.errors.__all__} - {1}
     assert set(codes) == expected | {1}
     assert "``" not in out and ":class:" not in out
 
