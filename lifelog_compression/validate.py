@@ -279,13 +279,23 @@ class SourceReference:
         # mapped: the reference is then mapped the same documented way.
         self.tone_map = False
         self.peak_cd_m2: float | None = None
+        self._classify()
         self._probe()
+
+    def _classify(self) -> None:
+        """A file the native core refuses is refused here the same way (not a
+        video, its index missing, damaged): one line and its exit code,
+        rather than the ffmpeg CLI's own words."""
+        from . import _core
+
+        with _core.Source(str(self.path)):
+            pass
 
     def _ffprobe(self, *args: str) -> dict[str, Any]:
         out = subprocess.run(["ffprobe", "-v", "error", *args, "-of", "json", str(self.path)],
                              capture_output=True, text=True)
         if out.returncode != 0:
-            raise ExtractError(f"{self.path}: ffprobe cannot read it: {out.stderr.strip()[-300:]}",
+            raise ExtractError(f"{self.path}: ffprobe cannot read it: {' '.join(out.stderr.split())[-300:]}",
                                "unreadable", str(self.path))
         doc: dict[str, Any] = json.loads(out.stdout)
         return doc

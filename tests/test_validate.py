@@ -384,3 +384,17 @@ def test_raw_stream_cannot_be_validated_and_says_why(tmp_path, capsys):
     assert main(["validate", str(raw), str(tmp_path / "b")]) == 10
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(raw) in err[0] and "no timestamps" in err[0]
+
+
+def test_a_source_that_is_not_a_video_is_refused_in_one_line(made, tmp_path, capsys):
+    """validate names a wrong or cut-off source as extract does (exit 6, 8),
+    not with the ffmpeg CLI's own multi-line words and an internal error."""
+    from fixtures import make_text_file, truncate
+
+    _, bundle = made
+    notes = make_text_file(tmp_path / "notes.mp4")
+    cut = truncate(made[0].path, tmp_path / "cut.mp4", 0.5)
+    for source, code in ((notes, 6), (cut, 8)):
+        assert main(["validate", str(source), str(bundle)]) == code
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(source) in err[0], err
