@@ -75,8 +75,13 @@ class BundleWriter:
         self._lock: WriterLock | None = None
         # First, so that an old bundle a killed writer had moved aside is back
         # before anything is decided about the folder.
-        remove_abandoned(self.output_dir)
-        self._check_output()
+        try:
+            remove_abandoned(self.output_dir)
+            self._check_output()
+        except OutputError:
+            raise
+        except OSError as e:   # a name too long, a parent that is a file, no permission
+            raise OutputError(f"{self.output_dir}: cannot be used as the bundle folder: {e.strerror}") from e
         parent = self.output_dir.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)

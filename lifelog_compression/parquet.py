@@ -109,7 +109,11 @@ def export_parquet(root: str | os.PathLike[str], out: str | os.PathLike[str], *,
     bundles = find_bundles(root)
     if not bundles:
         raise BundleError(f"{root}: no Visual Bundle in it")
-    if out.exists() and (not overwrite or out.is_dir()):
+    try:
+        exists = out.exists()
+    except OSError as e:   # a name too long
+        raise OutputError(f"{out}: cannot write: {e.strerror}", "write", str(out)) from e
+    if exists and (not overwrite or out.is_dir()):
         raise OutputError(f"{out}: exists (overwrite=True replaces a file)", "exists", str(out))
     partial = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
     rows = 0
@@ -123,7 +127,10 @@ def export_parquet(root: str | os.PathLike[str], out: str | os.PathLike[str], *,
     except OSError as e:
         raise OutputError(f"{out}: cannot write: {e.strerror or e}", "write", str(out)) from e
     finally:
-        partial.unlink(missing_ok=True)
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:
+            pass   # its folder cannot hold it (not a folder, a name too long): it was never made
     return rows
 
 

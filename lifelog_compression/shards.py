@@ -90,11 +90,13 @@ class ShardWriter:
         if shard_bytes < 64 * 1024 + _BUNDLE_JSON_RESERVE:
             raise ValueError("shard_bytes is too small to hold bundle.json and a frame")
         self.shard_bytes = shard_bytes
-        if self.out_dir.exists() and (not self.out_dir.is_dir() or any(self.out_dir.iterdir())):
-            raise OutputError(f"{self.out_dir}: exists and is not an empty folder; shards are never written over")
         try:
+            if self.out_dir.exists() and (not self.out_dir.is_dir() or any(self.out_dir.iterdir())):
+                raise OutputError(f"{self.out_dir}: exists and is not an empty folder; shards are never written over")
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
+        except OutputError:
+            raise
+        except OSError as e:   # a name too long, no permission
             raise OutputError(f"{self.out_dir}: cannot create the shard folder: {e.strerror}") from e
         self.rows: list[dict[str, Any]] = []
         self.bytes_written = 0

@@ -259,3 +259,21 @@ def test_the_core_refuses_more_threads_than_the_limit(clip):
             src.extract([0], frames.append, workers=MAX_WORKERS + 1)
         src.extract([0], frames.append, workers=MAX_WORKERS)
     assert len(frames) == 1 and frames[0]["jpeg"][:2] == b"\xff\xd8"
+
+
+@pytest.mark.parametrize("command", ["extract", "extract --shards", "batch", "parquet"])
+def test_an_output_name_too_long_is_an_output_error(clip, tmp_path, command):
+    """A 4000-character output path (or a parent that is a file) is exit 12
+    in one line, never an internal error."""
+    c = clip("short_mp4")
+    too_long = str(tmp_path / ("x" * 4000))
+    if command == "parquet":
+        lc.extract_to_dir(c.path, tmp_path / "b")
+        args = ("parquet", tmp_path / "b", too_long + ".parquet")
+    elif command == "batch":
+        args = ("batch", c.path.parent, too_long)
+    else:
+        args = (*command.split(), c.path, too_long)
+    run = run_cli(*args)
+    line = one_line(run)
+    assert run.returncode == lc.OutputError.exit_code and "internal" not in line, line

@@ -23,7 +23,9 @@ def tree(clip, tmp_path_factory):
 
 
 def test_schema_is_typed():
-    schema = lc.parquet.schema()
+    from lifelog_compression import parquet
+
+    schema = parquet.schema()
     types = {f.name: f.type for f in schema}
     assert types["requested_ts_ms"] == pa.int64() and types["actual_ts_ms"] == pa.int64()
     assert types["width"] == pa.int32() and types["content_rect_x"] == pa.int32()
