@@ -117,7 +117,7 @@ def extract_to_dir(
     when complete); see storage.py. Another scheme raises
     UnsupportedLocationError before anything is created.
     """
-    _check_arguments(workers=workers, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes)
+    _check_arguments(workers=workers, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes, recipe=recipe)
     # URLs and object storage (storage.py): checked before anything is created.
     source = storage.location(input)
     output = storage.location(output_dir, output=True)
@@ -224,9 +224,15 @@ def extract_to_dir(
     return result
 
 
-def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes: int | None) -> None:
+def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes: int | None,
+                     recipe: Recipe) -> None:
     """Caller mistakes are usage errors, never a silent default."""
     check_workers("workers", workers)
+    for name, flag in (("overwrite", overwrite), ("shards", shards)):
+        if not isinstance(flag, bool):   # "no" is true, and would replace a bundle
+            raise UsageError(f"{name} must be True or False, not {flag!r}")
+    if not isinstance(recipe, Recipe):
+        raise UsageError(f"recipe must be a lifelog_compression Recipe, not {recipe!r}")
     if shards and overwrite:
         raise UsageError("overwrite cannot be combined with shards: shards are only written into a new or "
                          "empty folder")

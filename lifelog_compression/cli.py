@@ -208,6 +208,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     if args.ray is None:
         require_local(args.input_dir, args.output_root, hint="URLs need --ray")
+        if args.cpus_per_file != 1:
+            raise _errors.UsageError("--cpus-per-file needs --ray (without it, --workers sets the files at once)")
     bar = ProgressBar("batch", enabled=None if not args.quiet else False, unit="files")
 
     shown_done = -1

@@ -221,6 +221,7 @@ def test_ctrl_c_during_the_overwrite_swap_finishes_it_and_says_so(clip, tmp_path
     ("extract", "{clip}", "{out}", "--shards", "--overwrite"),
     ("batch", "{dir}", "{out}", "--workers", "-1"),
     ("batch", "{dir}", "{out}", "--workers", "257"),
+    ("batch", "{dir}", "{out}", "--cpus-per-file", "2"),   # a Ray option, without --ray
     ("pack", "{dir}", "{out}", "--shard-mb", "0"),
 ])
 def test_user_mistakes_are_usage_errors(args, clip, tmp_path):
@@ -234,7 +235,7 @@ def test_user_mistakes_are_usage_errors(args, clip, tmp_path):
 def test_api_mistakes_are_usage_errors(clip, tmp_path):
     c = clip("short_mp4")
     for kwargs in ({"workers": -3}, {"workers": 65}, {"workers": True}, {"shards": True, "shard_bytes": 0},
-                   {"shards": True, "overwrite": True}):
+                   {"shards": True, "overwrite": True}, {"overwrite": "no"}, {"recipe": None}):
         with pytest.raises(lc.UsageError) as info:
             lc.extract_to_dir(c.path, tmp_path / "o", **kwargs)
         assert isinstance(info.value, ValueError) and info.value.exit_code == 2
