@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .batch_child import JOB_END
+from .bundle import is_bundle
 from .workdir import remove_abandoned
 from .discover import BatchInput, discover
 from .limits import MAX_FILES_AT_ONCE, MAX_WORKERS, check_workers
@@ -329,6 +330,14 @@ def extract_directory_to_dir(
         if not overwrite and storage.complete_for(storage.location(out_dir), storage.location(item.path)):
             outcomes[item.relpath] = FileOutcome(item.relpath, item.bundle_relpath, "skipped", "complete already")
             emit("skipped", **asdict(outcomes[item.relpath]))
+        elif not overwrite and is_bundle(out_dir):
+            # A bundle of an earlier version of the file (edited, re-copied):
+            # kept, and the reason said, rather than "exists and is not empty".
+            outcomes[item.relpath] = FileOutcome(
+                item.relpath, item.bundle_relpath, "failed",
+                f"{out_dir}: its bundle was made from another version of the file (size or modification time "
+                "differ); --overwrite replaces it", error="OutputError", exit_code=OutputError.exit_code)
+            emit("failed", **asdict(outcomes[item.relpath]))
         else:
             pending.append(item)
     done_bytes = sum(i.size for i in items if i.relpath in outcomes)

@@ -137,6 +137,7 @@ def test_changed_source_is_not_silently_skipped(card, tmp_path):
     again = {f.relpath: f for f in lc.extract_directory_to_dir(card, out).files}
     changed = again["DCIM/100GOPRO/GX010046.MP4"]
     assert changed.status == "failed" and "overwrite" in changed.reason
+    assert "another version of the file" in changed.reason and changed.exit_code == lc.OutputError.exit_code
 
 
 def test_output_inside_input_is_refused(card):
