@@ -59,7 +59,10 @@ class BatchInput:
 
     @property
     def size(self) -> int:
-        return self.path.stat().st_size
+        try:
+            return self.path.stat().st_size
+        except OSError:   # gone (a broken link): its extraction says so
+            return 0
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -69,7 +72,9 @@ def _walk(root: Path) -> Iterator[Path]:
             if name.startswith("."):
                 continue
             path = Path(dirpath) / name
-            if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file():
+            # A link whose video is gone is reported as missing, not passed over.
+            broken_link = path.is_symlink() and not path.exists()
+            if path.suffix.lower() in VIDEO_EXTENSIONS and (path.is_file() or broken_link):
                 yield path
 
 

@@ -338,3 +338,13 @@ def test_a_reader_that_goes_away_stops_the_batch_cleanly(tmp_path, clip):
     assert not list((tmp_path / "out").rglob("*partial*"))   # nothing half-written, nor its lock
     for bundle in (tmp_path / "out").glob("*"):   # what was finished is whole
         assert lc.load_bundle_metadata(bundle).frame_count == 6
+
+
+def test_a_link_to_a_video_that_is_gone_is_reported(tmp_path, clip):
+    root = tmp_path / "card"
+    root.mkdir()
+    shutil.copy(clip("short_mp4").path, root / "here.mp4")
+    (root / "gone.mp4").symlink_to(tmp_path / "moved-away.mp4")
+    by = {f.relpath: f for f in lc.extract_directory_to_dir(root, tmp_path / "out").files}
+    assert by["here.mp4"].status == "extracted"
+    assert by["gone.mp4"].status == "failed" and by["gone.mp4"].exit_code == lc.SourceNotFoundError.exit_code
