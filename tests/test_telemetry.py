@@ -396,6 +396,23 @@ def test_dji_srt_sidecar(dji_folder, tmp_path):
     assert any("2021-09-05T15:34:09.000" in n and "local time" in n for n in notes)
 
 
+def test_a_sidecar_line_of_megabytes_is_read_in_bounded_time(clip, tmp_path):
+    """A hostile .SRT whose one line is 2 MB of digits: patterns run over the
+    first kilobyte of a line only (over the whole line a "digits:" search
+    costs n^2: 200 KB took 4 minutes, deaf to Ctrl-C). The extraction ends,
+    its frames unplaced."""
+    import sys
+
+    video = tmp_path / "DJI_0002.MP4"
+    shutil.copyfile(clip("short_mp4").path, video)
+    (tmp_path / "DJI_0002.SRT").write_text("1\n00:00:00,000 --> 00:00:01,000\n[latitude: " + "4" * 2_000_000 +
+                                           "] [longitude: 8.0]\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", "-q", str(video), str(tmp_path / "b")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert all(r["location"] is None for r in rows_of(tmp_path / "b"))
+
+
 def test_dji_text_track_inside_the_video(dji_folder, tmp_path):
     embedded = tmp_path / "embedded.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(dji_folder), "-i", str(dji_folder.with_suffix(".SRT")),

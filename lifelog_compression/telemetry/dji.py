@@ -28,6 +28,10 @@ from .mp4 import Movie
 
 MAX_SRT_BYTES = 256 * 1024 * 1024
 MAX_BLOCK_CHARS = 4096
+# A DJI line is under 300 characters. Longer ones are cut before any pattern
+# runs: a search for "digits:" over a line of n digits costs n^2 (a 200 KB
+# line took 4 minutes, holding the GIL through Ctrl-C).
+MAX_LINE_CHARS = 1024
 MAX_POSITIONS = 1_000_000   # 9 hours at 30 fps
 
 _RANGE = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})\s*-->\s*(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
@@ -96,6 +100,7 @@ def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
     start: int | None = None
     text: list[str] = []
     for line in lines:
+        line = line[:MAX_LINE_CHARS]
         m = _RANGE.search(line)
         if m:
             if start is not None:
