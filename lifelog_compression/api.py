@@ -145,6 +145,8 @@ def extract_to_dir(
     with src:
         info = src.info
         probe = json.loads(src.probe_json())
+        if not source.is_local:   # the core names the URL it read, query (a signature) and all
+            probe.get("format", {})["filename"] = source.shown
         requests = recipe.request_times_ms(info["duration_ms"])
         writer: BundleWriter | ShardWriter
         try:
@@ -177,7 +179,7 @@ def extract_to_dir(
                 **recipe.native_kwargs(),
             )
             if not writer.rows:
-                raise nothing_decoded(source.text)
+                raise nothing_decoded(source.shown)
             hasher.join()
             notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
                                    recipe, probe, info["duration_ms"], state.damaged, state.damaged_pictures)

@@ -68,6 +68,21 @@ class Location:
         return self.scheme in OBJECT_STORES
 
     @property
+    def shown(self) -> str:
+        """The location as messages and bundles name it: a URL without its
+        query, fragment and password (a presigned URL's query is a signature,
+        valid for hours in a log or a bundle)."""
+        if self.is_local:
+            return self.text
+        scheme, rest = self.text.split("://", 1)
+        rest = rest.split("#", 1)[0].split("?", 1)[0]
+        host, slash, path = rest.partition("/")
+        if "@" in host:
+            user = host.rsplit("@", 1)[0].split(":", 1)[0]
+            host = f"{user}@{host.rsplit('@', 1)[1]}"
+        return f"{scheme}://{host}{slash}{path}"
+
+    @property
     def name(self) -> str:
         """The last path component (the file name of a source)."""
         if self.is_local:
@@ -103,8 +118,8 @@ def location(value: str | os.PathLike[str] | Location, *, output: bool = False) 
     if loc.scheme not in usable:
         what = "write bundles to" if output else "read videos from"
         raise UnsupportedLocationError(
-            f"{loc.text}: cannot {what} '{loc.scheme}://' (supported: local paths, "
-            f"{', '.join(f'{s}://' for s in sorted(usable))})", path=loc.text)
+            f"{loc.shown}: cannot {what} '{loc.scheme}://' (supported: local paths, "
+            f"{', '.join(f'{s}://' for s in sorted(usable))})", path=loc.shown)
     return loc
 
 
@@ -125,8 +140,8 @@ def check_local_source(loc: Location) -> None:
         return   # the core names what is missing
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
         raise UnsupportedLocationError(
-            f"{loc.text}: is a pipe or a device, not a file: pipes are not supported (frames are found "
-            "by seeking); save the stream to a file first", path=loc.text)
+            f"{loc.shown}: is a pipe or a device, not a file: pipes are not supported (frames are found "
+            "by seeking); save the stream to a file first", path=loc.shown)
 
 
 def filesystem(loc: Location) -> Any:
@@ -138,8 +153,8 @@ def filesystem(loc: Location) -> Any:
     except ImportError as e:
         package = OBJECT_STORES.get(loc.scheme, "fsspec")
         raise MissingDependencyError(
-            f"{loc.text}: '{loc.scheme}://' needs the {package} package: pip install "
-            f"'lifelog-compression[remote]' ({e})", path=loc.text) from e
+            f"{loc.shown}: '{loc.scheme}://' needs the {package} package: pip install "
+            f"'lifelog-compression[remote]' ({e})", path=loc.shown) from e
 
 
 def _key(loc: Location) -> str:
@@ -156,15 +171,15 @@ def reader_url(loc: Location) -> str:
     fs = filesystem(loc)
     try:
         if not fs.exists(_key(loc)):
-            raise SourceNotFoundError(f"{loc.text}: no such object", "no such object", loc.text)
+            raise SourceNotFoundError(f"{loc.shown}: no such object", "no such object", loc.shown)
         return str(fs.sign(_key(loc), expiration=PRESIGN_SECONDS))
     except NotImplementedError as e:
-        raise UnsupportedLocationError(f"{loc.text}: this storage gives no signed URL to read it with",
-                                       path=loc.text) from e
+        raise UnsupportedLocationError(f"{loc.shown}: this storage gives no signed URL to read it with",
+                                       path=loc.shown) from e
     except (OSError, ValueError) as e:
         if isinstance(e, ExtractError):
             raise
-        raise SourceNotFoundError(f"{loc.text}: cannot reach the object: {e}", str(e), loc.text) from e
+        raise SourceNotFoundError(f"{loc.shown}: cannot reach the object: {e}", str(e), loc.shown) from e
 
 
 def open_source(value: str | os.PathLike[str] | Location) -> Any:
@@ -177,13 +192,13 @@ def open_source(value: str | os.PathLike[str] | Location) -> Any:
         src = _core.Source(url)
     except ExtractError as e:
         raise _renamed(e, loc, url) from None
-    return src if url == loc.text else _SignedSource(src, loc, url)
+    return src if url == loc.shown else _SignedSource(src, loc, url)
 
 
 def _renamed(e: ExtractError, loc: Location, url: str) -> ExtractError:
-    if url == loc.text:
+    if url == loc.shown:
         return e
-    return type(e)(f"{loc.text}: {e.reason}", e.reason, loc.text)
+    return type(e)(f"{loc.shown}: {e.reason}", e.reason, loc.shown)
 
 
 class _SignedSource:
@@ -335,7 +350,7 @@ def remote_source_files(loc: Location, probe: dict[str, Any], ident: dict[str, A
         "file_name": loc.name,
         "file_size_bytes": ident.get("size"),
         "file_modified_at": ident.get("modified_at"),
-        "source_url": loc.text,
+        "source_url": loc.shown,
         "etag": ident.get("etag"),
         **probe.get("summary", {}),
     }
@@ -372,10 +387,10 @@ def check_remote_output(loc: Location, overwrite: bool) -> None:
         return
     names = {k.rsplit("/", 1)[-1] for k in existing if k.count("/") == prefix.count("/") + 1}
     if BUNDLE_JSON not in names and FIRST_SHARD not in names:
-        raise OutputError(f"{loc.text}: holds objects that are not a Visual Bundle; refusing to write there",
-                          path=loc.text)
+        raise OutputError(f"{loc.shown}: holds objects that are not a Visual Bundle; refusing to write there",
+                          path=loc.shown)
     if not overwrite:
-        raise OutputError(f"{loc.text}: a bundle exists there (use --overwrite to replace it)", path=loc.text)
+        raise OutputError(f"{loc.shown}: a bundle exists there (use --overwrite to replace it)", path=loc.shown)
 
 
 def publish(local_dir: Path, loc: Location, *, overwrite: bool = False) -> None:
@@ -403,7 +418,7 @@ def publish(local_dir: Path, loc: Location, *, overwrite: bool = False) -> None:
     except ExtractError:
         raise
     except Exception as e:
-        raise OutputError(f"{loc.text}: cannot publish the bundle: {e}", path=loc.text) from e
+        raise OutputError(f"{loc.shown}: cannot publish the bundle: {e}", path=loc.shown) from e
     finally:
         try:
             fs.rm(temp, recursive=True)
