@@ -177,21 +177,28 @@ class BundleWriter:
 
 
 _FRAME_FILE = re.compile(r"[0-9]{8}\.jpg")
+_SHARD_FILE = re.compile(r"shard-[0-9]{4}\.tar")
+
+
+def written_by_a_bundle(rel: str) -> bool:
+    """Whether a bundle (or its shards) writes the file at ``rel`` (posix,
+    relative to the bundle). The metadata folder is the bundle's own,
+    whatever a version puts there."""
+    parts = rel.split("/")
+    return (rel in (BUNDLE_JSON, MANIFEST) or _SHARD_FILE.fullmatch(rel) is not None or
+            (len(parts) == 2 and parts[0] == METADATA_DIR) or
+            (len(parts) == 2 and parts[0] == FRAMES_DIR and _FRAME_FILE.fullmatch(parts[1]) is not None))
 
 
 def foreign_files(bundle: Path) -> list[str]:
     """Files in a bundle folder that no bundle writes (a user's notes, an
-    edited copy of a frame): an overwrite must not delete them. The metadata
-    folder is the bundle's own, whatever a version puts there."""
+    edited copy of a frame): an overwrite must not delete them."""
     found = []
     for path in sorted(bundle.rglob("*")):
         if path.is_dir() and not path.is_symlink():
             continue
         rel = path.relative_to(bundle).as_posix()
-        parts = rel.split("/")
-        ours = (rel in (BUNDLE_JSON, MANIFEST) or (len(parts) == 2 and parts[0] == METADATA_DIR) or
-                (len(parts) == 2 and parts[0] == FRAMES_DIR and _FRAME_FILE.fullmatch(parts[1]) is not None))
-        if not ours or path.is_symlink():
+        if not written_by_a_bundle(rel) or path.is_symlink():
             found.append(rel)
     return found
 

@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from . import _core
+from .bundle import written_by_a_bundle
 from .errors import (ExtractError, MissingDependencyError, OutputError, SourceNotFoundError,
                      UnsupportedLocationError)
 from .telemetry import TelemetryReader
@@ -391,6 +392,11 @@ def check_remote_output(loc: Location, overwrite: bool) -> None:
                           path=loc.shown)
     if not overwrite:
         raise OutputError(f"{loc.shown}: a bundle exists there (use --overwrite to replace it)", path=loc.shown)
+    foreign = sorted(k[len(prefix) + 1:] for k in existing if not written_by_a_bundle(k[len(prefix) + 1:]))
+    if foreign:
+        raise OutputError(f"{loc.shown}: holds objects that are not part of its bundle ({', '.join(foreign[:3])}"
+                          f"{', ...' if len(foreign) > 3 else ''}); replacing it would lose them: move them out "
+                          "first", path=loc.shown)
 
 
 def publish(local_dir: Path, loc: Location, *, overwrite: bool = False) -> None:
@@ -410,8 +416,10 @@ def publish(local_dir: Path, loc: Location, *, overwrite: bool = False) -> None:
         old = [k for k in _find(fs, final + "/")]
         if old:   # replacing (overwrite): the old bundle disappears first, as one object
             entry = [k for k in old if k in (f"{final}/{BUNDLE_JSON}", f"{final}/{FIRST_SHARD}")]
-            fs.rm(entry)
-            fs.rm([k for k in old if k not in entry])
+            rest = [k for k in old if k not in entry]
+            for keys in (entry, rest):
+                if keys:   # s3fs refuses an empty list, after the entry was gone (the old data lost)
+                    fs.rm(keys)
         fs.copy([f"{temp}/{f}" for f in first], [f"{final}/{f}" for f in first])
         for f in last:
             fs.copy(f"{temp}/{f}", f"{final}/{f}")

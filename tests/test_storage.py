@@ -215,6 +215,30 @@ def test_s3_output_existing_bundle_needs_overwrite(s3_server, bucket, clip):
     assert s3_server.keys(bucket, "mine/") == ["mine/notes.txt"]
 
 
+def test_s3_overwrite_never_loses_a_users_objects_or_the_old_bundle(s3_server, bucket, clip):
+    """--overwrite on a bundle prefix that also holds a user's objects is
+    refused, nothing deleted; and replacing a bundle whose only object is its
+    bundle.json works (s3fs refused the empty list of the other objects after
+    bundle.json was gone, leaving nothing)."""
+    src = clip("hevc_mp4").path
+    client = s3_server.client()
+    first = lc.extract_to_dir(src, f"s3://{bucket}/kept")
+    client.put_object(Bucket=bucket, Key="kept/MY-NOTES.txt", Body=b"mine")
+    client.put_object(Bucket=bucket, Key="kept/frames/00000003-edited.jpg", Body=b"mine too")
+    before = s3_server.keys(bucket, "kept/")
+    with pytest.raises(lc.OutputError, match="not part of its bundle") as e:
+        lc.extract_to_dir(src, f"s3://{bucket}/kept", overwrite=True)
+    assert "MY-NOTES.txt" in str(e.value)
+    assert s3_server.keys(bucket, "kept/") == before
+    doc = json.loads(client.get_object(Bucket=bucket, Key="kept/bundle.json")["Body"].read())
+    assert doc["bundle_id"] == first.bundle_id
+
+    client.put_object(Bucket=bucket, Key="lone/bundle.json", Body=json.dumps({"format": "visual-bundle"}).encode())
+    result = lc.extract_to_dir(src, f"s3://{bucket}/lone", overwrite=True)
+    doc = json.loads(client.get_object(Bucket=bucket, Key="lone/bundle.json")["Body"].read())
+    assert doc["bundle_id"] == result.bundle_id and doc["frame_count"] == 5
+
+
 def test_s3_bad_sources_are_named_without_signature(s3_server, bucket, tmp_path):
     with pytest.raises(lc.SourceNotFoundError, match=f"s3://{bucket}/nope.mp4: no such object"):
         lc.extract_to_dir(f"s3://{bucket}/nope.mp4", tmp_path / "b")
