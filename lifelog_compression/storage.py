@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import _core
 from .bundle import written_by_a_bundle
-from .errors import (ExtractError, MissingDependencyError, OutputError, SourceNotFoundError,
+from .workdir import signals_deferred
+from .errors import (ExtractError, InterruptedAfterCommit, MissingDependencyError, OutputError, SourceNotFoundError,
                      UnsupportedLocationError)
 from .telemetry import TelemetryReader
 
@@ -410,19 +411,24 @@ def publish(local_dir: Path, loc: Location, *, overwrite: bool = False) -> None:
     files = sorted(p.relative_to(local_dir).as_posix() for p in Path(local_dir).rglob("*") if p.is_file())
     last = [f for f in (MANIFEST, BUNDLE_JSON, FIRST_SHARD) if f in files]
     first = [f for f in files if f not in last]
+    deferred = None
     try:
         fs.put([str(Path(local_dir) / f) for f in files], [f"{temp}/{f}" for f in files])
         check_remote_output(loc, overwrite)   # the prefix may have been filled meanwhile
-        old = [k for k in _find(fs, final + "/")]
-        if old:   # replacing (overwrite): the old bundle disappears first, as one object
-            entry = [k for k in old if k in (f"{final}/{BUNDLE_JSON}", f"{final}/{FIRST_SHARD}")]
-            rest = [k for k in old if k not in entry]
-            for keys in (entry, rest):
-                if keys:   # s3fs refuses an empty list, after the entry was gone (the old data lost)
-                    fs.rm(keys)
-        fs.copy([f"{temp}/{f}" for f in first], [f"{final}/{f}" for f in first])
-        for f in last:
-            fs.copy(f"{temp}/{f}", f"{final}/{f}")
+        # A Ctrl-C while objects are copied into place would leave part of a
+        # bundle there without bundle.json (and, on overwrite, none of the
+        # old one): finish first, as the local move into place does.
+        with signals_deferred() as deferred:
+            old = [k for k in _find(fs, final + "/")]
+            if old:   # replacing (overwrite): the old bundle disappears first, as one object
+                entry = [k for k in old if k in (f"{final}/{BUNDLE_JSON}", f"{final}/{FIRST_SHARD}")]
+                rest = [k for k in old if k not in entry]
+                for keys in (entry, rest):
+                    if keys:   # s3fs refuses an empty list, after the entry was gone (the old data lost)
+                        fs.rm(keys)
+            fs.copy([f"{temp}/{f}" for f in first], [f"{final}/{f}" for f in first])
+            for f in last:
+                fs.copy(f"{temp}/{f}", f"{final}/{f}")
     except ExtractError:
         raise
     except Exception as e:
@@ -432,6 +438,8 @@ def publish(local_dir: Path, loc: Location, *, overwrite: bool = False) -> None:
             fs.rm(temp, recursive=True)
         except Exception:   # leftovers are hidden; a reader ignores .*.partial-* prefixes
             pass
+    if deferred is not None:
+        deferred.deliver(loc.text)   # InterruptedAfterCommit: the bundle is whole and in place
 
 
 def _find(fs: Any, prefix: str) -> list[str]:
@@ -451,7 +459,11 @@ def extract_to_remote(source: Location, output: Location, *, overwrite: bool = F
     tmp = Path(tempfile.mkdtemp(prefix="lifelog-bundle-"))
     try:
         result = extract_to_dir(source.text, tmp / "bundle", **kwargs)
-        publish(tmp / "bundle", output, overwrite=overwrite)
+        try:
+            publish(tmp / "bundle", output, overwrite=overwrite)
+        except InterruptedAfterCommit as e:   # published whole, then the interrupt: say both
+            e.result = result.with_bundle_dir(output.text)
+            raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result.with_bundle_dir(output.text)

@@ -122,7 +122,7 @@ class _Deferred:
         self.caught: list[int] = []
         self.previous: dict[int, Any] = {}   # signal.signal's previous handlers
 
-    def deliver(self, bundle_dir: Path) -> None:
+    def deliver(self, bundle_dir: Path | str) -> None:
         """Acts on a signal that arrived during the swap, now that it is done."""
         if not self.caught:
             return

@@ -301,3 +301,27 @@ def test_s3_killed_extraction_leaves_no_bundle(s3_server, bucket, noisy_long_cli
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the upload finished before it could be killed"
     assert "killed/bundle.json" not in s3_server.keys(bucket, "killed/")
+
+
+def test_s3_ctrl_c_while_copying_into_place_finishes_the_bundle(s3_server, bucket, noisy_long_clip):
+    """Ctrl-C once objects are being copied into the final prefix: the copy
+    is finished first (as the local move into place is), so the prefix holds
+    a whole bundle and the command says so, instead of frames without
+    bundle.json that block every rerun."""
+    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", "--quiet", "--json",
+                             str(noisy_long_clip.path), f"s3://{bucket}/ctrlc"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(k.startswith("ctrlc/") for k in s3_server.keys(bucket, "ctrlc/")):
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.002)
+    stdout, stderr = proc.communicate(timeout=120)
+    keys = s3_server.keys(bucket, "ctrlc/")
+    assert "ctrlc/bundle.json" in keys, (proc.returncode, stderr)
+    doc = json.loads(s3_server.client().get_object(Bucket=bucket, Key="ctrlc/bundle.json")["Body"].read())
+    assert len([k for k in keys if k.startswith("ctrlc/frames/")]) == doc["frame_count"] > 0
+    assert proc.returncode == 0, stderr
+    assert "interrupted while the finished bundle was moved into place" in stderr
+    assert json.loads(stdout)["frame_count"] == doc["frame_count"]
