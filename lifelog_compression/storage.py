@@ -37,7 +37,7 @@ from . import _core
 from .bundle import written_by_a_bundle
 from .workdir import signals_deferred
 from .errors import (ExtractError, InterruptedAfterCommit, MissingDependencyError, OutputError, SourceNotFoundError,
-                     UnsupportedLocationError)
+                     SourceReadError, UnsupportedLocationError, UsageError)
 from .telemetry import TelemetryReader
 
 if TYPE_CHECKING:
@@ -170,6 +170,7 @@ def reader_url(loc: Location) -> str:
         return loc.text
     if loc.scheme in URL_SCHEMES:
         return loc.text
+    _check_object_key(loc)
     fs = filesystem(loc)
     try:
         if not fs.exists(_key(loc)):
@@ -181,7 +182,30 @@ def reader_url(loc: Location) -> str:
     except (OSError, ValueError) as e:
         if isinstance(e, ExtractError):
             raise
-        raise SourceNotFoundError(f"{loc.shown}: cannot reach the object: {e}", str(e), loc.shown) from e
+        raise SourceNotFoundError(f"{loc.shown}: cannot reach the object: {_one_line(e)}", str(e),
+                                  loc.shown) from e
+    except Exception as e:   # the storage library's own: no credentials, no endpoint
+        raise SourceReadError(f"{loc.shown}: cannot reach the object: {_one_line(e)}", str(e), loc.shown) from e
+
+
+# S3's rule for bucket names (3-63 of lower-case letters, digits, dots, hyphens).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def _check_object_key(loc: Location, *, output: bool = False) -> None:
+    """A bucket and, for a source, an object in it: caught before any
+    request (botocore answers with a validation error of a screenful)."""
+    bucket, _, key = _key(loc).partition("/")
+    if not bucket or (loc.scheme == "s3" and not _BUCKET.fullmatch(bucket)):
+        raise UsageError(f"{loc.shown}: '{bucket}' is not a bucket name", path=loc.shown)
+    if not key.strip("/"):
+        what = "a prefix inside the bucket for the bundle" if output else "the object's key after the bucket"
+        raise UsageError(f"{loc.shown}: needs {what} ({loc.scheme}://BUCKET/KEY)", path=loc.shown)
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def open_source(value: str | os.PathLike[str] | Location) -> Any:
@@ -379,12 +403,15 @@ def remote_bundle_json(loc: Location) -> dict[str, Any] | None:
 def check_remote_output(loc: Location, overwrite: bool) -> None:
     """The same rule as for folders: an existing bundle is replaced only on
     request, anything else at that prefix never. Checked before any work."""
+    _check_object_key(loc, output=True)
     fs = filesystem(loc)
     prefix = _key(loc).rstrip("/")
     try:
         existing = fs.find(prefix + "/", maxdepth=None)
     except FileNotFoundError:
         existing = []
+    except Exception as e:   # no credentials, no endpoint, no such bucket
+        raise OutputError(f"{loc.shown}: cannot reach the storage: {_one_line(e)}", path=loc.shown) from e
     if not existing:
         return
     names = {k.rsplit("/", 1)[-1] for k in existing if k.count("/") == prefix.count("/") + 1}

@@ -325,3 +325,33 @@ def test_s3_ctrl_c_while_copying_into_place_finishes_the_bundle(s3_server, bucke
     assert proc.returncode == 0, stderr
     assert "interrupted while the finished bundle was moved into place" in stderr
     assert json.loads(stdout)["frame_count"] == doc["frame_count"]
+
+
+@pytest.mark.parametrize("source, out, code", [
+    ("s3://", "b", 2),                      # no bucket
+    ("s3://Bad_Bucket!/k.mp4", "b", 2),     # not a bucket name
+    ("s3://bucket-only", "b", 2),           # no object key
+    ("{clip}", "s3://", 2),                 # an output without bucket or prefix
+])
+def test_s3_locations_that_name_nothing_are_usage_errors(clip, tmp_path, source, out, code):
+    r = run_cli("extract", source.format(clip=clip("short_mp4").path), out if "://" in out else tmp_path / out)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == code and len(lines) == 1 and "internal" not in lines[0], r.stderr
+
+
+def test_s3_without_credentials_is_said_in_one_line(s3_server, bucket, clip, tmp_path):
+    """No credentials anywhere: one line, exit 11 reading and 12 writing (both
+    were botocore's NoCredentialsError as an internal error)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") or k == "AWS_ENDPOINT_URL"}
+    env.update({"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                "AWS_EC2_METADATA_DISABLED": "true"})
+    s3_server.client().upload_file(str(clip("short_mp4").path), bucket, "in/clip.mp4")
+    for args, code in (((f"s3://{bucket}/in/clip.mp4", tmp_path / "b"), lc.SourceReadError.exit_code),
+                       ((clip("short_mp4").path, f"s3://{bucket}/out"), lc.OutputError.exit_code)):
+        r = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", *map(str, args)],
+                           capture_output=True, text=True, env=env, timeout=120)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == code and len(lines) == 1 and "internal" not in lines[0], r.stderr
+    assert not (tmp_path / "b").exists()
