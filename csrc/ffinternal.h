@@ -71,6 +71,8 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
 /* ffio.c: local files and http(s) URLs, and the bytes read from them. */
 int lc_is_url(const char *path);
 int lc_open_input(const char *path, AVFormatContext **fmt);
+/* The read error a URL's reader met for good (0: none, or a local file). */
+int lc_input_error(const AVFormatContext *fmt);
 lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE]);
 /* Closes a demuxer opened on src and adds what it read to src's count. */
 void lc_close_demuxer(const lc_source *src, AVFormatContext **fmt);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <libavutil/mem.h>
+#include <libavutil/time.h>
 
 #include "ffinternal.h"
 
@@ -32,6 +33,12 @@
 #define AVIO_BUFFER (4 * 1024)
 /* A forward seek this close is read through instead of a new request. */
 #define READ_THROUGH (64 * 1024)
+/* rw_timeout ends a server that stops answering; one that trickles (a byte
+ * every 50 ms never waits 30 s) is ended when a window has delivered less
+ * than MIN_RATE bytes a second over SLOW_AFTER_US: it would otherwise hold an
+ * extraction for hours. */
+#define SLOW_AFTER_US (30 * 1000000LL)
+#define MIN_RATE 1024
 
 typedef struct range_reader {
     char *url;
@@ -42,6 +49,10 @@ typedef struct range_reader {
     int64_t pos;             /* next byte the demuxer wants */
     int64_t size;            /* the resource's size, from the first response (-1 unknown) */
     int64_t requested;       /* bytes asked for in all windows: what the server sends */
+    int64_t win_opened_us;   /* when the open window was asked for (av_gettime_relative) */
+    int64_t win_got;         /* bytes it has delivered */
+    int error;               /* a read that failed for good (too slow, cut short): every read after
+                                it fails the same way, and an open names it */
 } range_reader;
 
 int lc_is_url(const char *path)
@@ -78,12 +89,22 @@ static int open_window(range_reader *r, int64_t len)
     r->win_pos = r->pos;
     r->win_end = end;
     r->requested += end - r->pos;
+    r->win_opened_us = av_gettime_relative();
+    r->win_got = 0;
     return 0;
+}
+
+static int too_slow(const range_reader *r)
+{
+    int64_t elapsed = av_gettime_relative() - r->win_opened_us;
+    return elapsed > SLOW_AFTER_US && r->win_got < elapsed / 1000000 * MIN_RATE;
 }
 
 static int read_packet(void *opaque, uint8_t *buf, int buf_size)
 {
     range_reader *r = opaque;
+    if (r->error)
+        return r->error;
     if (r->size >= 0 && r->pos >= r->size)
         return AVERROR_EOF;
     /* Read through a short gap rather than asking again. */
@@ -107,14 +128,23 @@ static int read_packet(void *opaque, uint8_t *buf, int buf_size)
     }
     int want = r->win_end - r->pos < buf_size ? (int)(r->win_end - r->pos) : buf_size;
     int n = avio_read_partial(r->win, buf, want);
-    if (n == 0)
-        n = AVERROR_EOF;
+    /* The window promised more (want > 0): an end here is the server closing
+     * the connection early, and any error a failed read. */
+    if (n == 0 || n == AVERROR_EOF)
+        n = AVERROR(ECONNRESET);
+    if (n < 0 && n != AVERROR_EXIT)
+        r->error = n;
     if (n < 0) {
         avio_closep(&r->win);
         return n;
     }
     r->pos += n;
     r->win_pos += n;
+    r->win_got += n;
+    if (too_slow(r)) {
+        avio_closep(&r->win);
+        return r->error = AVERROR(ETIMEDOUT);
+    }
     return n;
 }
 
@@ -209,6 +239,11 @@ lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE])
                        "format could be read)");
     case AVERROR_EOF:
         return lc_fail(err, LC_ERR_EMPTY, "the object is empty (0 bytes)");
+    case AVERROR(ETIMEDOUT):
+        return lc_fail(err, LC_ERR_IO, "the server sends too slowly (under %d bytes a second for %d s)",
+                       MIN_RATE, (int)(SLOW_AFTER_US / 1000000));
+    case AVERROR(ECONNRESET):
+        return lc_fail(err, LC_ERR_IO, "the server closed the connection before sending what it promised");
     default:
         return lc_fail(err, LC_ERR_IO, "cannot read the URL: %s", lc_av_error(averror, ebuf));
     }
@@ -229,9 +264,21 @@ int lc_open_input(const char *path, AVFormatContext **fmt)
     (*fmt)->pb = pb;
     (*fmt)->flags |= AVFMT_FLAG_CUSTOM_IO;
     ret = avformat_open_input(fmt, path, NULL, NULL);   /* frees *fmt on failure, not pb */
-    if (ret < 0)
+    if (ret < 0) {
+        /* A demuxer that met a read error says only that it found no format. */
+        const range_reader *r = pb->opaque;
+        if (r->error)
+            ret = r->error;
         free_reader(&pb);
+    }
     return ret;
+}
+
+int lc_input_error(const AVFormatContext *fmt)
+{
+    if (!fmt || !fmt->pb || !(fmt->flags & AVFMT_FLAG_CUSTOM_IO))
+        return 0;
+    return ((const range_reader *)fmt->pb->opaque)->error;
 }
 
 /* What a demuxer cost: the bytes the server was asked for over a URL (all of

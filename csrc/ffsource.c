@@ -395,6 +395,12 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
         goto fail;
     }
     ret = lc_read_streams(src, is_raw_elementary_stream(src->fmt->iformat), pick_video_stream);
+    /* Over a URL a read that failed (too slow, cut short) explains what the
+     * demuxer could not find: say that instead. */
+    if ((ret < 0 || src->stream_index < 0) && lc_input_error(src->fmt)) {
+        status = lc_url_open_failure(lc_input_error(src->fmt), err);
+        goto fail;
+    }
     if (ret < 0) {
         status = lc_fail(err, LC_ERR_DAMAGED, "cannot read the streams: %s", lc_av_error(ret, ebuf));
         goto fail;

@@ -355,3 +355,43 @@ def test_s3_without_credentials_is_said_in_one_line(s3_server, bucket, clip, tmp
         lines = r.stderr.strip().splitlines()
         assert r.returncode == code and len(lines) == 1 and "internal" not in lines[0], r.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_a_server_that_trickles_is_given_up_in_bounded_time(clip, tmp_path):
+    """A server that answers every range, but a byte every 50 ms, never lets
+    the 30 s read timeout fire: reading gives up once a window has come at
+    under 1 KB/s for 30 s (it held an extraction for 16 minutes and counting,
+    deaf to SIGTERM)."""
+    import http.server
+    import socketserver
+
+    data = clip("short_mp4").path.read_bytes()
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            first, _, last = self.headers.get("Range", "bytes=0-").removeprefix("bytes=").partition("-")
+            lo, hi = int(first), int(last) if last else len(data) - 1
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {lo}-{hi}/{len(data)}")
+            self.send_header("Content-Length", str(hi - lo + 1))
+            self.end_headers()
+            try:
+                for i in range(lo, hi + 1):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass
+
+    socketserver.ThreadingTCPServer.daemon_threads = True
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Trickle) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/slow.mp4"
+        r = run_cli("extract", url, tmp_path / "b")
+        server.shutdown()
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == lc.SourceReadError.exit_code and len(lines) == 1 and url in lines[0], r.stderr
+    assert not (tmp_path / "b").exists()
