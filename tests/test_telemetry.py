@@ -676,3 +676,26 @@ def test_iter_frames_without_telemetry_say_none(clip):
     assert records and all(f.location is None for f in records)
     # The container's clock (or the file's time) still dates every frame.
     assert all(f.captured_at and f.captured_at.endswith("Z") for f in records)
+
+
+def test_fixes_no_camera_could_reach_are_dropped():
+    """A flipped bit in GPMF put one fix 19,000 km away and a speed of
+    9,634 m/s in a row: a fix unreachable at 400 m/s from the track around it
+    is damage, dropped and counted, and so is a speed reading over it."""
+    from lifelog_compression.telemetry.model import Position
+    from lifelog_compression.telemetry.track import Track
+
+    walk = [Position(t_ms=i * 1000.0, lat=33.1266 + i * 1e-5, lon=-117.3273, speed_mps=1.2, source="gpmf")
+            for i in range(10)]
+    walk[4] = Position(t_ms=4000.0, lat=-6.5977, lon=-6.5977, speed_mps=1.2, source="gpmf")    # the flipped fix
+    walk[6] = Position(t_ms=6000.0, lat=33.12666, lon=-117.3273, speed_mps=9634.8, source="gpmf")   # a flipped speed
+    track = Track(walk)
+    summary = track.summary()
+    assert summary is not None and summary["samples"] == 9 and summary["implausible_fixes_dropped"] == 1
+    assert summary["distance_m"] < 20 and summary["bbox"][1] == -117.3273
+    for t in range(0, 9001, 500):
+        here = track.at(float(t))
+        assert here is not None and abs(here["lat"] - 33.1266) < 0.001, (t, here)
+        assert here["speed_mps"] is None or here["speed_mps"] < 2, (t, here)
+    # A track that is all there is: nothing dropped.
+    assert Track(walk[:3]).summary()["samples"] == 3 and "implausible_fixes_dropped" not in Track(walk[:3]).summary()

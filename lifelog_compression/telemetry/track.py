@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .model import Position, rfc3339
@@ -20,6 +21,34 @@ if TYPE_CHECKING:
 # Two fixes further apart than this are not bridged (the receiver was silent).
 MAX_BRIDGE_MS = 5000.0
 EARTH_RADIUS_M = 6_371_008.8
+# Faster than anything a camera rides (an airliner cruises at 250 m/s): a fix
+# this far from the track around it is damage (a flipped bit in GPMF, a
+# garbled SRT line), not a position. Distances under this many metres pass
+# whatever the time between them (one receiver's jitter).
+MAX_SPEED_MPS = 400.0
+JITTER_M = 50.0
+
+
+def plausible(fixes: list[Position]) -> list[Position]:
+    """The fixes that agree with the track: walking out from the fix nearest
+    the median position, each is kept if it is reachable from the last kept
+    one at MAX_SPEED_MPS. A speed reading over it is dropped (None)."""
+    fixes = [replace(p, speed_mps=None) if p.speed_mps is not None and abs(p.speed_mps) > MAX_SPEED_MPS else p
+             for p in fixes]
+    if len(fixes) < 3:
+        return fixes
+    lat = sorted(p.lat for p in fixes)[len(fixes) // 2]
+    lon = sorted(p.lon for p in fixes)[len(fixes) // 2]
+    anchor = min(range(len(fixes)), key=lambda i: (fixes[i].lat - lat) ** 2 + (fixes[i].lon - lon) ** 2)
+    keep = {anchor}
+    for step in (1, -1):
+        last = fixes[anchor]
+        for i in range(anchor + step, len(fixes) if step > 0 else -1, step):
+            gap_s = abs(fixes[i].t_ms - last.t_ms) / 1000
+            if haversine_m(fixes[i], last) <= JITTER_M + MAX_SPEED_MPS * gap_s:
+                keep.add(i)
+                last = fixes[i]
+    return [p for i, p in enumerate(fixes) if i in keep]
 
 
 class Track:
@@ -27,7 +56,9 @@ class Track:
 
     def __init__(self, positions: list[Position]):
         ordered = sorted(positions, key=lambda p: p.t_ms)
-        self.fixes = [p for p in ordered if p.has_fix]
+        fixes = [p for p in ordered if p.has_fix]
+        self.fixes = plausible(fixes)
+        self.implausible = len(fixes) - len(self.fixes)
         self.times = [p.t_ms for p in self.fixes]
         # Number of no-fix samples at or before each time: a gap between two
         # fixes holds a loss of fix when the count changes between them.
@@ -93,6 +124,7 @@ class Track:
             "bbox": [round(min(lats), 7), round(min(lons), 7), round(max(lats), 7), round(max(lons), 7)],
             "distance_m": round(distance, 1),
             "source": self.source,
+            **({"implausible_fixes_dropped": self.implausible} if self.implausible else {}),
         }
 
 
