@@ -699,3 +699,18 @@ def test_fixes_no_camera_could_reach_are_dropped():
         assert here["speed_mps"] is None or here["speed_mps"] < 2, (t, here)
     # A track that is all there is: nothing dropped.
     assert Track(walk[:3]).summary()["samples"] == 3 and "implausible_fixes_dropped" not in Track(walk[:3]).summary()
+
+
+def test_srt_times_with_a_sign_or_absurd_hours_are_skipped(tmp_path):
+    """'-00:00:05,000' was read as +5 s and '99999:59:59,999' put a fix in
+    2034: such blocks are no time of a recording and are skipped."""
+    from lifelog_compression.telemetry.dji import read_srt
+
+    srt = tmp_path / "DJI_0003.SRT"
+    blocks = [("00:00:00,000 --> 00:00:01,000", 47.0), ("99999:59:59,999 --> 99999:59:59,999", 47.1),
+              ("-00:00:05,000 --> 00:00:01,000", 47.2), ("00:00:02,000 --> 00:00:03,000", 47.002)]
+    srt.write_text("".join(f"{i + 1}\n{rng}\n[latitude: {lat}] [longitude: 8.0]\n\n"
+                           for i, (rng, lat) in enumerate(blocks)), encoding="utf-8")
+    tel = read_srt(srt)
+    assert tel is not None
+    assert [(p.t_ms, p.lat) for p in tel.positions] == [(0.0, 47.0), (2000.0, 47.002)]

@@ -34,7 +34,10 @@ MAX_BLOCK_CHARS = 4096
 MAX_LINE_CHARS = 1024
 MAX_POSITIONS = 1_000_000   # 9 hours at 30 fps
 
-_RANGE = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})\s*-->\s*(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
+# A start with a sign or more than two hour digits is no time of a recording
+# (a "-00:00:05" was read as +5 s, "99999:59:59" put a fix in 2034): the
+# block is skipped.
+_RANGE = re.compile(r"(?<![-\d])(\d{1,2}):(\d{2}):(\d{2})[,.](\d{1,3})\s*-->\s*(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
 _NUM = r"(-?\d+(?:\.\d+)?)"
 _LAT = re.compile(r"latitude\s*:\s*" + _NUM, re.IGNORECASE)
 _LON = re.compile(r"longt?itude\s*:\s*" + _NUM, re.IGNORECASE)
