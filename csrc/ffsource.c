@@ -86,6 +86,12 @@ done:
     return refusal;
 }
 
+static lc_status index_cut_off(char err[LC_ERRMSG_SIZE])
+{
+    return lc_fail(err, LC_ERR_INDEX_MISSING, "the recording's index (MP4 'moov' box) is cut off: the file "
+                   "was probably cut short while being copied or recorded");
+}
+
 static lc_status classify_open_failure(const char *path, int averror, char err[LC_ERRMSG_SIZE])
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
@@ -99,6 +105,8 @@ static lc_status classify_open_failure(const char *path, int averror, char err[L
         return lc_fail(err, LC_ERR_INDEX_MISSING,
                        "the recording's index (MP4 'moov' box) is missing: the file was "
                        "probably cut off while recording");
+    if (boxes.is_iso && boxes.moov_cut)
+        return index_cut_off(err);
     const AVInputFormat *guess = sniff_format(path, &score);
     if (guess && score >= AVPROBE_SCORE_EXTENSION)
         return lc_fail(err, LC_ERR_DAMAGED, "looks like %s but its structure is damaged: %s",
@@ -403,6 +411,10 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
     }
     if (ret < 0) {
         status = lc_fail(err, LC_ERR_DAMAGED, "cannot read the streams: %s", lc_av_error(ret, ebuf));
+        goto fail;
+    }
+    if (src->stream_index < 0 && !lc_is_url(path) && lc_scan_mp4_boxes(path).moov_cut) {
+        status = index_cut_off(err);   /* the tracks it would have listed are missing */
         goto fail;
     }
     if (src->stream_index < 0) {

@@ -101,6 +101,7 @@ lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
         }
         if (!memcmp(h + 4, "moov", 4)) {
             b.has_moov = 1;
+            b.moov_cut = len != 0 && len > size - pos;
             break;
         }
         if (len == 0)

@@ -37,6 +37,7 @@ lc_status lc_check_path(const char *path, char err[LC_ERRMSG_SIZE]);
 typedef struct lc_mp4_boxes {
     int is_iso;      /* the first box is one an MP4/MOV starts with (ftyp, mdat, moov, wide, free) */
     int has_moov;    /* a top-level 'moov' box starts inside the file */
+    int moov_cut;    /* ... and its size runs past the end of the file: the index is cut off */
     char brand[5];   /* ftyp's major brand, NUL-terminated; "" without ftyp */
 } lc_mp4_boxes;
 

@@ -78,6 +78,24 @@ def test_index_missing_message_says_so(bad_inputs, tmp_path):
         lc.extract_to_dir(bad_inputs["index_missing"][0], tmp_path / "o")
 
 
+def test_an_index_cut_off_inside_is_said_to_be(clip, tmp_path):
+    """A faststart MP4 cut inside its index (the 'moov' at the front): not
+    "has no video stream" (exit 7) but the index, cut off (exit 8)."""
+    from lifelog_compression.cli import main
+
+    source = clip("faststart_mp4")
+    data = source.path.read_bytes()
+    moov = data.find(b"moov") - 4
+    size = int.from_bytes(data[moov: moov + 4], "big")
+    assert 0 < moov and size > 1000
+    cut = tmp_path / "cut-in-index.mp4"
+    cut.write_bytes(data[: moov + size // 2])
+    with pytest.raises(lc.MissingIndexError, match="cut off"):
+        lc.extract_to_dir(cut, tmp_path / "o")
+    assert main(["extract", str(cut), str(tmp_path / "o")]) == lc.MissingIndexError.exit_code
+    assert not (tmp_path / "o").exists()
+
+
 def test_truncated_file_with_index_gives_what_decodes(clip, tmp_path):
     source = clip("faststart_mp4")   # 6 s, index at the front
     cut = truncate(source.path, tmp_path / "cut.mp4", 0.5)
