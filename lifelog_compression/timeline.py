@@ -27,8 +27,9 @@ def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int
     """
     notes = _jump_notes(probe) or _claim_notes(probe, duration_ms)
     notes += _raw_stream_notes(probe) + _cap_notes(requests, duration_ms, recipe)
-    notes += _damage_notes(sorted(set(damaged or []) & set(missing)), damaged_pictures)
-    missing = [t for t in missing if t not in set(damaged or [])]
+    damaged_set = set(damaged or [])
+    notes += _damage_notes(sorted(damaged_set & set(missing)), damaged_pictures)
+    missing = [t for t in missing if t not in damaged_set]
     if not missing:
         return notes
     missing_set = set(missing)
