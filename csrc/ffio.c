@@ -132,9 +132,9 @@ static int read_packet(void *opaque, uint8_t *buf, int buf_size)
      * the connection early, and any error a failed read. */
     if (n == 0 || n == AVERROR_EOF)
         n = AVERROR(ECONNRESET);
-    if (n < 0 && n != AVERROR_EXIT)
-        r->error = n;
     if (n < 0) {
+        if (n != AVERROR_EXIT)
+            r->error = n;
         avio_closep(&r->win);
         return n;
     }
@@ -166,6 +166,11 @@ static int64_t seek(void *opaque, int64_t offset, int whence)
         return AVERROR(EINVAL);
     r->pos = offset;   /* the next read opens a window there if it must */
     return offset;
+}
+
+static int reader_error(const AVIOContext *pb)
+{
+    return pb ? ((const range_reader *)pb->opaque)->error : 0;
 }
 
 static void free_reader(AVIOContext **pb)
@@ -266,9 +271,9 @@ int lc_open_input(const char *path, AVFormatContext **fmt)
     ret = avformat_open_input(fmt, path, NULL, NULL);   /* frees *fmt on failure, not pb */
     if (ret < 0) {
         /* A demuxer that met a read error says only that it found no format. */
-        const range_reader *r = pb->opaque;
-        if (r->error)
-            ret = r->error;
+        int error = reader_error(pb);
+        if (error)
+            ret = error;
         free_reader(&pb);
     }
     return ret;
@@ -276,9 +281,7 @@ int lc_open_input(const char *path, AVFormatContext **fmt)
 
 int lc_input_error(const AVFormatContext *fmt)
 {
-    if (!fmt || !fmt->pb || !(fmt->flags & AVFMT_FLAG_CUSTOM_IO))
-        return 0;
-    return ((const range_reader *)fmt->pb->opaque)->error;
+    return fmt && (fmt->flags & AVFMT_FLAG_CUSTOM_IO) ? reader_error(fmt->pb) : 0;
 }
 
 /* What a demuxer cost: the bytes the server was asked for over a URL (all of

@@ -62,6 +62,15 @@ static void count_string(jsonw *w, const char *key, int64_t value)
     jsonw_string(w, key, text);
 }
 
+/* A time in µs as whole ms, null for INT64_MIN (not known). */
+static void ms_or_null(jsonw *w, const char *key, int64_t us)
+{
+    if (us != INT64_MIN)
+        jsonw_int(w, key, us / 1000);
+    else
+        jsonw_null(w, key);
+}
+
 static void timestamp(jsonw *w, const char *key, int64_t ts)
 {
     if (ts != AV_NOPTS_VALUE)
@@ -269,14 +278,8 @@ static void summary(jsonw *w, const lc_source *src)
     jsonw_string(w, "timecode", timecode);
     jsonw_bool(w, "has_audio", has_audio);
     jsonw_double(w, "video_start_time_ms", info->start_offset_us / 1000.0);
-    if (src->streams_end_us != INT64_MIN)
-        jsonw_int(w, "streams_end_ms", src->streams_end_us / 1000);
-    else
-        jsonw_null(w, "streams_end_ms");
-    if (src->timeline_jump_us != INT64_MIN)
-        jsonw_int(w, "timeline_jump_ms", src->timeline_jump_us / 1000);
-    else
-        jsonw_null(w, "timeline_jump_ms");
+    ms_or_null(w, "streams_end_ms", src->streams_end_us);
+    ms_or_null(w, "timeline_jump_ms", src->timeline_jump_us);
     if (d)
         jsonw_int(w, "bit_depth", d->comp[0].depth);
     else

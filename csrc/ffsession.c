@@ -203,7 +203,6 @@ int64_t lc_session_frame_us(const lc_session *s, const AVFrame *f)
     return ts == AV_NOPTS_VALUE ? INT64_MIN : lc_pts_to_us(s->src, ts);
 }
 
-/* The decoder produced a picture: note its time for the planner. */
 static int key_picture(const AVFrame *f)
 {
 #ifdef AV_FRAME_FLAG_KEY
@@ -229,6 +228,7 @@ static void carry_damage(lc_session *s, AVFrame *f)
         f->flags |= AV_FRAME_FLAG_CORRUPT;
 }
 
+/* The decoder produced a picture: note its time for the planner. */
 static void got_picture(lc_session *s, AVFrame *f)
 {
     s->decoded++;

@@ -219,17 +219,17 @@ static int cmp_keyframe(const void *a, const void *b)
     return (x->pts_us > y->pts_us) - (x->pts_us < y->pts_us);
 }
 
-/* The end of the last video packet the file holds, read from its tail
- * (INT64_MIN if nothing could be read there): a header's duration is a claim,
- * this is what decodes. Index-less files jump near the end by bytes; indexed
- * ones seek by time (the index makes that cheap), to claim_us when the index
- * cannot say more. Reads at most to the end of the file. */
 /* A video packet this far beyond every one read before it in the tail is a
  * jump in the clock (a forged or broken timestamp, recordings joined whose
  * clocks differ), not content: the end is taken before it. An hour: more than
  * any real gap between two pictures in file order. */
 #define TIMELINE_JUMP_US (3600LL * 1000000)
 
+/* The end of the last video packet the file holds, read from its tail
+ * (INT64_MIN if nothing could be read there): a header's duration is a claim,
+ * this is what decodes. Index-less files jump near the end by bytes; indexed
+ * ones seek by time (the index makes that cheap), to claim_us when the index
+ * cannot say more. Reads at most to the end of the file. */
 static int64_t tail_end_us(lc_source *src, int64_t from_us)
 {
     AVFormatContext *fmt = src->fmt;
