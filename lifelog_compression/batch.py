@@ -28,7 +28,7 @@ from .bundle import is_bundle
 from .workdir import remove_abandoned
 from .discover import BatchInput, discover
 from .limits import MAX_FILES_AT_ONCE, MAX_WORKERS, check_workers
-from .errors import NotAFolderError, OutputError, SourceNotFoundError
+from .errors import NotAFolderError, OutputError, SourceNotFoundError, output_os_errors
 
 
 @dataclass(frozen=True)
@@ -132,16 +132,12 @@ def _check_roots(input_root: Path, output_root: Path) -> None:
         raise SourceNotFoundError(f"{input_root}: no such folder")
     if not input_root.is_dir():
         raise NotAFolderError(f"{input_root}: is a file, not a folder (use `extract` for one file)")
-    try:
+    with output_os_errors(output_root, "cannot be used as the output root"):
         a, b = input_root.resolve(), output_root.resolve()
         if a == b or a in b.parents or b in a.parents:
             raise OutputError(f"{output_root}: the output root must be outside the input root and not contain it")
         if output_root.exists() and not output_root.is_dir():
             raise OutputError(f"{output_root}: exists and is not a folder")
-    except OutputError:
-        raise
-    except OSError as e:   # a name too long, no permission
-        raise OutputError(f"{output_root}: cannot be used as the output root: {e.strerror}") from e
 
 
 class _Job:

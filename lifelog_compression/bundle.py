@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import BundleError, OutputError
+from .errors import BundleError, OutputError, output_os_errors
 from .manifest import ManifestRow as ManifestRow  # re-exported: its home before manifest.py
 from .recipe import BUNDLE_FORMAT
 from .workdir import WriterLock, remove_abandoned, signals_deferred
@@ -75,13 +75,9 @@ class BundleWriter:
         self._lock: WriterLock | None = None
         # First, so that an old bundle a killed writer had moved aside is back
         # before anything is decided about the folder.
-        try:
+        with output_os_errors(self.output_dir, "cannot be used as the bundle folder"):
             remove_abandoned(self.output_dir)
             self._check_output()
-        except OutputError:
-            raise
-        except OSError as e:   # a name too long, a parent that is a file, no permission
-            raise OutputError(f"{self.output_dir}: cannot be used as the bundle folder: {e.strerror}") from e
         parent = self.output_dir.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@ carries the exit code the command line uses for it."""
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 __all__ = [
     "ExtractError",
@@ -106,6 +107,19 @@ class OutputError(ExtractError, OSError):
     """The bundle folder cannot be written, or exists and may not be replaced."""
 
     exit_code = 12
+
+
+@contextmanager
+def output_os_errors(where: object, doing: str) -> Iterator[None]:
+    """An OS error in the block (a name too long, a parent that is a file, no
+    permission) becomes an OutputError "WHERE: DOING: reason"; an OutputError
+    raised there (itself an OSError) passes as it is."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(f"{where}: {doing}: {e.strerror}") from e
 
 
 class BundleError(ExtractError, ValueError):

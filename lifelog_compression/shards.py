@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from .bundle import BUNDLE_JSON, MANIFEST, frame_relpath, load_bundle_metadata, load_manifest, read_frame
-from .errors import BundleError, OutputError
+from .errors import BundleError, OutputError, output_os_errors
 from .manifest import ManifestRow
 
 DEFAULT_SHARD_BYTES = 192 * 1024 * 1024
@@ -90,14 +90,10 @@ class ShardWriter:
         if shard_bytes < 64 * 1024 + _BUNDLE_JSON_RESERVE:
             raise ValueError("shard_bytes is too small to hold bundle.json and a frame")
         self.shard_bytes = shard_bytes
-        try:
+        with output_os_errors(self.out_dir, "cannot create the shard folder"):
             if self.out_dir.exists() and (not self.out_dir.is_dir() or any(self.out_dir.iterdir())):
                 raise OutputError(f"{self.out_dir}: exists and is not an empty folder; shards are never written over")
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        except OutputError:
-            raise
-        except OSError as e:   # a name too long, no permission
-            raise OutputError(f"{self.out_dir}: cannot create the shard folder: {e.strerror}") from e
         self.rows: list[dict[str, Any]] = []
         self.bytes_written = 0
         self._shards: list[dict[str, Any]] = []   # {"spool", "path", "rows": [row indexes], "size", "manifest"}
