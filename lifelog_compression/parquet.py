@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,6 +19,7 @@ from .bundle import BUNDLE_JSON, is_bundle, load_bundle_metadata, load_manifest
 from .errors import BundleError, OutputError
 from .manifest import ManifestRow
 from .optional import require
+from .telemetry.model import parse_time
 
 # Columns after bundle_id and bundle_path, in manifest order: (field, type).
 # Type names are pyarrow's, resolved when needed so that importing this module
@@ -68,21 +68,12 @@ def find_bundles(root: str | os.PathLike[str]) -> list[Path]:
     return sorted(found)
 
 
-def _captured_at(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _record(row: ManifestRow, bundle_id: str, bundle_path: str) -> dict[str, Any]:
     record = row.to_json()
     for key in row.other_fields:
         record.pop(key)
     location = row.location if isinstance(row.location, dict) else None
-    record.update(bundle_id=bundle_id, bundle_path=bundle_path, captured_at=_captured_at(row.captured_at),
+    record.update(bundle_id=bundle_id, bundle_path=bundle_path, captured_at=parse_time(row.captured_at),
                   location={n: location.get(n) for n, _ in _LOCATION} if location else None,
                   other_fields_json=json.dumps(row.other_fields, ensure_ascii=False) if row.other_fields else None)
     return record

@@ -7,16 +7,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .model import parse_time
+
 if TYPE_CHECKING:
     from ..manifest import ManifestRow
 
 
 def _time(text: str) -> datetime | None:
     try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
+        t = parse_time(text)
+    except AttributeError:   # not a string at all
         return None
-    return t if t.tzinfo else None
+    return t if t is not None and t.tzinfo else None
 
 
 def capture_time_problem(row: ManifestRow, capture_clock: dict[str, Any] | None) -> str | None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .model import parse_time
+
 
 def local_time(captured_at: str | None, capture_clock: dict[str, Any] | None) -> datetime | None:
     """The row's capture time in the camera's zone (``utc_offset_min``), or in
     UTC when the zone is unknown; None without a capture time."""
-    if not captured_at:
-        return None
-    try:
-        t = datetime.fromisoformat(captured_at.replace("Z", "+00:00"))
-    except ValueError:
+    t = parse_time(captured_at)
+    if t is None:
         return None
     offset = (capture_clock or {}).get("utc_offset_min")
     if isinstance(offset, int):

@@ -15,6 +15,18 @@ def rfc3339(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_time(text: str | None) -> datetime | None:
+    """An RFC 3339 / ISO 8601 time as bundles and probes write it ('Z' for
+    UTC), or None for nothing or something else; naive if it names no zone
+    (each caller decides what that means)."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 @dataclass(slots=True)
 class Position:
     """One position sample. ``t_ms`` is on the video timeline; ``utc`` is the

@@ -13,7 +13,7 @@ from typing import Any
 from . import dji, gopro
 from .clock import CaptureClock, capture_clock
 from .location import clip_location
-from .model import Telemetry, rfc3339
+from .model import Telemetry, parse_time, rfc3339
 from .mp4 import Movie, Mp4Error, read_movie
 from .track import Track
 
@@ -88,13 +88,8 @@ def _camera_writes_local(movie: Movie | None) -> bool:
 
 
 def _parse_summary_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    t = parse_time(text)
+    return t if t is None or t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def read_source_telemetry(path: str | os.PathLike[str], *, video_start_ms: float = 0.0, duration_ms: int = 0,
