@@ -163,6 +163,33 @@ static lc_status picture_forward(worker *w, const lc_plan_item *item, AVFrame **
     }
 }
 
+/* The last resort for a window still without a picture: decode forward from
+ * each keyframe inside it in turn, earliest first, also those after the
+ * request (the planner picks them: lc_plan_next_in_window). Sets *obtained. */
+static lc_status picture_from_window(worker *w, const lc_plan_item *item, AVFrame **picture,
+                                     lc_obtained *obtained, char err[LC_ERRMSG_SIZE])
+{
+    lc_session *s = &w->session;
+    lc_keyframe *kf = w->job->src->keyframes;
+    size_t n_kf = w->job->src->n_keyframes;
+    lc_status status;
+    for (size_t k = lc_plan_next_in_window(kf, n_kf, item, 0); k != LC_PLAN_NONE;
+         k = lc_plan_next_in_window(kf, n_kf, item, k + 1)) {
+        if (__atomic_load_n(&w->job->stop, __ATOMIC_RELAXED))
+            return LC_OK;
+        if ((status = lc_session_start(s, k, err)) != LC_OK)
+            return status;
+        if ((*picture = decode_forward(s, item))) {
+            *obtained = lc_session_frame_us(s, *picture) == s->own_us ? LC_OBTAINED_KEYFRAME : LC_OBTAINED_FORWARD;
+            return LC_OK;
+        }
+        if (s->keyframe == LC_PLAN_NONE)
+            note_end(w->job, s);
+        lc_keyframe_learn(&kf[s->started], s->own_us, s->first_us);
+    }
+    return LC_OK;
+}
+
 static void publish(job *j, size_t i, const lc_frame *frame, unsigned char *jpeg_copy, char *mapping_copy)
 {
     pthread_mutex_lock(&j->mu);
@@ -224,6 +251,8 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
             return status;
         out.obtained = picture ? LC_OBTAINED_FORWARD : LC_OBTAINED_NONE;
     }
+    if (!picture && (status = picture_from_window(w, item, &picture, &out.obtained, err)) != LC_OK)
+        return status;
 
     unsigned char *copy = NULL;
     char *mapping = NULL;

@@ -153,6 +153,17 @@ int lc_plan_start_failed(const lc_plan_item *it, int64_t first_picture_us)
     return first_picture_us > it->lo_us;
 }
 
+size_t lc_plan_next_in_window(const lc_keyframe *kf, size_t n_kf, const lc_plan_item *it, size_t from)
+{
+    if (n_kf == 0)
+        return LC_PLAN_NONE;
+    size_t k = lc_keyframe_at_or_before(kf, n_kf, it->lo_us);
+    for (k = k > from ? k : from; k < n_kf && kf[k].pts_us <= it->hi_us; k++)
+        if (kf[k].pts_us >= it->lo_us && lc_keyframe_ready(&kf[k]) <= it->hi_us)
+            return k;
+    return LC_PLAN_NONE;
+}
+
 size_t lc_plan_retry_before(size_t failed, unsigned attempt)
 {
     size_t step = attempt >= 8 * sizeof(size_t) - 1 ? failed : ((size_t)1 << attempt) - 1;

@@ -97,6 +97,14 @@ size_t lc_plan_start(const lc_keyframe *kf, size_t n_kf, const lc_plan_item *it,
  * earlier one can still picture the window? */
 int lc_plan_start_failed(const lc_plan_item *it, int64_t first_picture_us);
 
+/* The first keyframe at or after index `from` that lies inside the item's
+ * window and has not shown that it gives no picture in it: the last resort
+ * when neither a hit nor the start points before the request gave a picture.
+ * A stream cut inside a GOP starts with packets that decode to nothing and
+ * has its first decodable keyframe after them; when a window holds it, it
+ * is pictured, even after the request. LC_PLAN_NONE if there is none. */
+size_t lc_plan_next_in_window(const lc_keyframe *kf, size_t n_kf, const lc_plan_item *it, size_t from);
+
 /* After the `attempt`-th failure (0, 1, ...) starting at `failed`: the index
  * to pass as `before` to lc_plan_start. Steps back 1, 2, 4, ... keyframes, so
  * a file whose keyframes are all damaged costs log(n) retries, not n. */

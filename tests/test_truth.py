@@ -130,6 +130,51 @@ def test_file_split_mid_gop_keeps_its_own_timeline(tmp_path):
     assert not any("truncated" in n or "gaps" in n for n in result.notes), result.notes
 
 
+def _video_packets(path) -> list[tuple[float, int, bool]]:
+    """(pts in s, byte position, key flag) of every video packet, by ffprobe."""
+    import subprocess
+
+    out = subprocess.run(["ffprobe", "-v", "quiet", "-select_streams", "v", "-show_entries",
+                          "packet=pts_time,pos,flags", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, check=True)
+    packets = []
+    for line in out.stdout.split():
+        pts, pos, flags = line.split(",")[:3]
+        packets.append((float(pts), int(pos), "K" in flags))
+    return packets
+
+
+@pytest.mark.parametrize("idr_after_ms", [120, 280, 440])
+def test_first_keyframe_of_a_split_file_is_pictured_when_a_window_holds_it(idr_after_ms, tmp_path):
+    """A .MTS split by size inside a GOP: its first packets decode to nothing,
+    and its first decodable keyframe lies within the first request's window
+    (here 120-440 ms after the stream's first presentation time). That
+    keyframe is pictured for request 0, although the start point the scan
+    records at the file's first packet (t = 0, nearer the request) gives
+    nothing."""
+    from fixtures import make_clip
+
+    source = make_clip(tmp_path / "cam.mts", container="mpegts", codec="libx264", gop=25, bframes=2, fps=25,
+                       seconds=6.0)
+    packets = _video_packets(source.path)
+    second_idr = [p for p in packets if p[2]][1]
+    # The packet whose presentation comes idr_after_ms before the IDR's, in file order before it.
+    before = [p for p in packets if p[1] < second_idr[1]]
+    cut = min(before, key=lambda p: abs((second_idr[0] - p[0]) * 1000 - idr_after_ms))
+    split = tmp_path / "split.mts"
+    split.write_bytes(source.path.read_bytes()[cut[1]:])
+    idr_ms = round((second_idr[0] - _start_time_s(split)) * 1000)
+    assert 0 < idr_ms <= 500, idr_ms
+    offset_ms = (_start_time_s(split) - _start_time_s(source.path)) * 1000
+    result = extract_to_dir(split, tmp_path / "b")
+    rows = load_rows(tmp_path / "b")
+    assert rows[0]["requested_ts_ms"] == 0 and rows[0]["actual_ts_ms"] == idr_ms, rows[0]
+    assert result.missing_requests_ms == [] and result.notes == [], result.notes
+    for row in rows:
+        index = read_index(decode(tmp_path / "b", row), rect_of(row))
+        assert abs(source.times_by_index[index] - offset_ms - row["actual_ts_ms"]) <= 1, (row, index)
+
+
 @pytest.mark.skipif(_core.backend != "ffmpeg", reason="AVFoundation does not read raw elementary streams")
 @pytest.mark.parametrize("codec, suffix, container", [("libx264", ".h264", "h264"), ("libx265", ".hevc", "hevc")])
 def test_raw_annex_b_stream_is_timed_by_frame_order(codec, suffix, container, tmp_path):

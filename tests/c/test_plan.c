@@ -192,6 +192,23 @@ static void test_start_point_without_picture_in_time(void)
     CHECK(lc_plan_start(kf, n_kf, &early, n_kf) == 2, "skips the dead keyframe (%zu)", lc_plan_start(kf, n_kf, &early, n_kf));
 }
 
+static void test_keyframes_inside_the_window_are_the_last_resort(void)
+{
+    /* A split .MTS: the scan's start point at 0 (the file's first packet)
+     * decodes to nothing; the first real keyframe is at 440 ms. */
+    lc_keyframe kf[3];
+    int64_t ms[] = {0, 440, 1440};
+    size_t n_kf = keyframes(kf, ms, 3);
+    lc_plan_item first = {.t_us = 0, .lo_us = -500000, .hi_us = 500000, .mode = LC_PLAN_KEYFRAME};
+    CHECK(lc_plan_next_in_window(kf, n_kf, &first, 0) == 0, "the hit itself first");
+    lc_keyframe_learn(&kf[0], 0, LC_PLAN_NEVER);
+    CHECK(lc_plan_next_in_window(kf, n_kf, &first, 0) == 1, "then the keyframe after the request");
+    CHECK(lc_plan_next_in_window(kf, n_kf, &first, 2) == LC_PLAN_NONE, "nothing past the window");
+    lc_keyframe_learn(&kf[1], 440000, 900000);
+    CHECK(lc_plan_next_in_window(kf, n_kf, &first, 0) == LC_PLAN_NONE, "one ready after the window is no help");
+    CHECK(lc_plan_next_in_window(kf, 0, &first, 0) == LC_PLAN_NONE, "no keyframes");
+}
+
 static void test_sessions_continue_only_when_cheaper(void)
 {
     lc_keyframe kf[3];
@@ -239,6 +256,7 @@ int main(void)
     test_keyframes_every_half_second_offset();
     test_hidden_keyframe_starts_but_is_never_pictured();
     test_start_point_without_picture_in_time();
+    test_keyframes_inside_the_window_are_the_last_resort();
     test_sessions_continue_only_when_cheaper();
     test_end_and_skipping();
     test_chunks_group_by_start();
