@@ -254,9 +254,13 @@ static int64_t tail_end_us(lc_source *src, int64_t from_us)
                 if (us > end_us)
                     end_us = us;
             }
+            /* Pictures and sound only: a timecode track's one sample, a
+             * data or subtitle packet, may span the whole clip whatever of
+             * it the file still holds (a half-copied MOV with tmcd). */
+            enum AVMediaType type = fmt->streams[pkt->stream_index]->codecpar->codec_type;
             int64_t any_us = av_rescale_q(end, fmt->streams[pkt->stream_index]->time_base, AV_TIME_BASE_Q) -
                              src->info.start_offset_us;
-            if (any_us > src->streams_end_us)
+            if ((type == AVMEDIA_TYPE_VIDEO || type == AVMEDIA_TYPE_AUDIO) && any_us > src->streams_end_us)
                 src->streams_end_us = any_us;
         }
         av_packet_unref(pkt);

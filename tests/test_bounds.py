@@ -118,6 +118,34 @@ def test_matroska_cut_short_is_said_even_by_less_than_a_second(tmp_path, audio_s
     assert len(said) == int(truncated), result.notes
 
 
+@FFMPEG_ONLY
+@pytest.mark.parametrize("companion", ["tmcd", "subtitle", "none"])
+def test_half_copied_recording_is_said_whatever_its_other_tracks_span(companion, tmp_path):
+    """A MOV with its index at the front, copied half-way: what it holds is
+    judged on its pictures and sound, not on a timecode track's one sample
+    or a subtitle cue that spans the whole clip (every GoPro writes tmcd)."""
+    import subprocess
+
+    source = make_clip(tmp_path / "v.mp4", codec="libx264", gop=30, seconds=8.0)
+    full = tmp_path / "full.mov"
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(source.path), "-f", "lavfi", "-i",
+           "sine=duration=8"]
+    if companion == "subtitle":
+        srt = tmp_path / "cue.srt"
+        srt.write_text("1\n00:00:00,000 --> 00:00:08,000\nall day\n")
+        cmd += ["-i", str(srt), "-map", "2:s", "-c:s", "mov_text"]
+    if companion == "tmcd":
+        cmd += ["-timecode", "01:00:00:00"]
+    subprocess.run(cmd + ["-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-movflags", "+faststart",
+                          str(full)], check=True)
+    cut = truncate(full, tmp_path / "cut.mov", 0.5)
+    result = extract_to_dir(cut, tmp_path / "b")
+    rows = assert_true_to_source(tmp_path / "b", source)
+    assert 2 <= len(rows) <= 6, len(rows)
+    said = [n for n in result.notes if n.startswith("source truncated or its header wrong")]
+    assert len(said) == 1 and "claims 8000 ms" in said[0], result.notes
+
+
 def _forge_last_cluster_time(source: Path, dest: Path, ms: int) -> Path:
     """The last Matroska Cluster's Timestamp (ID 0xE7) rewritten as an
     8-byte ``ms``, the Cluster's size grown to match."""
