@@ -13,6 +13,7 @@
 #include "extract.h"
 #include "plan.h"
 #include "sourcefile.h"
+#include "tracks.h"
 
 struct lc_source {
     char *path;
@@ -44,6 +45,9 @@ struct lc_source {
      * before it, near the end (INT64_MIN: no jump): the end is taken before it. */
     int64_t timeline_jump_us;
 };
+
+/* A video stream as tracks.h weighs it. */
+lc_track lc_track_of(const AVStream *st);
 
 /* The library's own words for an AVERROR code. */
 const char *lc_av_error(int averror, char buf[AV_ERROR_MAX_STRING_SIZE]);

@@ -238,6 +238,37 @@ static void stream(jsonw *w, const AVFormatContext *fmt, AVStream *st)
     jsonw_end_object(w);
 }
 
+/* The other video tracks, and why the chosen one is the recording (tracks.h). */
+static void passed_over(jsonw *w, const lc_source *src)
+{
+    const AVFormatContext *fmt = src->fmt;
+    const lc_track chosen = lc_track_of(fmt->streams[src->stream_index]);
+    jsonw_int(w, "video_stream_index", src->stream_index);
+    jsonw_begin_array(w, "video_tracks_passed_over");
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        const AVStream *st = fmt->streams[i];
+        if ((int)i == src->stream_index || st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
+            continue;
+        const lc_track t = lc_track_of(st);
+        jsonw_begin_object(w, NULL);
+        jsonw_int(w, "index", i);
+        jsonw_string(w, "codec", avcodec_get_name(st->codecpar->codec_id));
+        jsonw_int(w, "width", st->codecpar->width);
+        jsonw_int(w, "height", st->codecpar->height);
+        if (t.frames > 0)
+            jsonw_int(w, "frames", t.frames);
+        else
+            jsonw_null(w, "frames");
+        if (t.duration_us > 0)
+            jsonw_int(w, "duration_ms", t.duration_us / 1000);
+        else
+            jsonw_null(w, "duration_ms");
+        jsonw_string(w, "why", lc_track_passed_over(&chosen, &t));
+        jsonw_end_object(w);
+    }
+    jsonw_end_array(w);
+}
+
 static void summary(jsonw *w, const lc_source *src)
 {
     const AVFormatContext *fmt = src->fmt;
@@ -293,6 +324,7 @@ static void summary(jsonw *w, const lc_source *src)
     jsonw_int(w, "video_bit_rate", par->bit_rate);
     jsonw_int(w, "nb_frames", st->nb_frames);
     jsonw_bool(w, "keyframe_index", info->keyframe_index);
+    passed_over(w, src);
     jsonw_end_object(w);
 }
 

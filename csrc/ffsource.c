@@ -136,24 +136,38 @@ static int is_raw_elementary_stream(const AVInputFormat *f)
     return (f->flags & AVFMT_NOTIMESTAMPS) != 0;
 }
 
+lc_track lc_track_of(const AVStream *st)
+{
+    int still = st->nb_frames == 1;
+#ifdef AV_DISPOSITION_STILL_IMAGE
+    still |= !!(st->disposition & AV_DISPOSITION_STILL_IMAGE);
+#endif
+    int64_t duration_us = st->duration != AV_NOPTS_VALUE && st->duration > 0
+                              ? av_rescale_q(st->duration, st->time_base, AV_TIME_BASE_Q)
+                              : 0;
+    return (lc_track){.cover_art = !!(st->disposition & AV_DISPOSITION_ATTACHED_PIC), .still = still,
+                      .duration_us = duration_us, .frames = st->nb_frames,
+                      .is_default = !!(st->disposition & AV_DISPOSITION_DEFAULT),
+                      .pixels = (int64_t)st->codecpar->width * st->codecpar->height};
+}
+
+/* The video track that is the recording (tracks.h's rules), -1 if none. */
 static int pick_video_stream(AVFormatContext *fmt)
 {
-    int best = -1;
-    int64_t best_pixels = -1;
-    for (unsigned i = 0; i < fmt->nb_streams; i++) {
-        AVStream *st = fmt->streams[i];
-        if (st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
+    lc_track *tracks = fmt->nb_streams ? calloc(fmt->nb_streams, sizeof *tracks) : NULL;
+    int *index = fmt->nb_streams ? calloc(fmt->nb_streams, sizeof *index) : NULL;
+    int n = 0, best = -1;
+    for (unsigned i = 0; tracks && index && i < fmt->nb_streams; i++) {
+        if (fmt->streams[i]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
             continue;
-        if (st->disposition & AV_DISPOSITION_ATTACHED_PIC)
-            continue;   /* cover art, not the recording */
-        int64_t pixels = (int64_t)st->codecpar->width * st->codecpar->height;
-        if (st->disposition & AV_DISPOSITION_DEFAULT)
-            pixels += (int64_t)1 << 40;
-        if (pixels > best_pixels) {
-            best = (int)i;
-            best_pixels = pixels;
-        }
+        tracks[n] = lc_track_of(fmt->streams[i]);
+        index[n++] = (int)i;
     }
+    int k = lc_pick_track(tracks, n);
+    if (k >= 0)
+        best = index[k];
+    free(tracks);
+    free(index);
     return best;
 }
 
