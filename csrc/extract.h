@@ -128,6 +128,8 @@ typedef struct lc_frame {
                                     over (with LC_OBTAINED_NONE, the reason there is no picture) */
     int content_x, content_y, content_width, content_height;  /* picture rect on the canvas */
     int source_width, source_height;  /* decoded picture size before geometry */
+    int deinterlaced;            /* an interlaced picture, pictured from one field (its top one),
+                                    scaled to the full height: no combing */
     const unsigned char *jpeg;   /* valid only during the sink call */
     size_t jpeg_size;
     const unsigned char *rgb;    /* with recipe.raw_rgb instead of jpeg: canvas_height rows of

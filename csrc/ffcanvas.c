@@ -24,7 +24,7 @@
 
 /* What a canvas was configured for; a change mid-stream reconfigures it. */
 typedef struct picture_kind {
-    int w, h, fmt, space, range, trc, primaries;
+    int w, h, field, fmt, space, range, trc, primaries;
     double peak;
 } picture_kind;
 
@@ -251,7 +251,7 @@ static void fill_black(lc_canvas *cv)
     memset(cv->plane[2], 128, (size_t)cv->stride[2] * (cv->canvas_h >> cv->chroma_shift));
 }
 
-static picture_kind kind_of(const lc_canvas *cv, const AVFrame *frame, const char **peak_from)
+static picture_kind kind_of(const lc_canvas *cv, const AVFrame *frame, int field, const char **peak_from)
 {
     int full_range = frame->color_range == AVCOL_RANGE_JPEG;
     enum AVPixelFormat fmt = plain_format(frame->format, &full_range);
@@ -265,15 +265,37 @@ static picture_kind kind_of(const lc_canvas *cv, const AVFrame *frame, const cha
     int trc = frame->color_trc != AVCOL_TRC_UNSPECIFIED ? (int)frame->color_trc : cv->stream_trc;
     int primaries = frame->color_primaries != AVCOL_PRI_UNSPECIFIED ? (int)frame->color_primaries
                                                                      : cv->stream_primaries;
-    return (picture_kind){frame->width, frame->height, fmt, frame->colorspace, full_range, trc, primaries, peak};
+    return (picture_kind){frame->width, frame->height, field, fmt, frame->colorspace, full_range, trc, primaries,
+                          peak};
 }
 
-static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRMSG_SIZE])
+/* An interlaced picture's two fields were taken 1/50 or 1/60 s apart: shown
+ * together, anything that moved is combed. So a still is made of one field,
+ * the top one (its even lines, in every plane: interlaced 4:2:0 alternates
+ * chroma lines between the fields too), which the scaler brings to the full
+ * height like any other source: a single-frame method, half the vertical
+ * detail of a still scene, no combing. FFmpeg 7 moved the flag. */
+static int is_interlaced(const AVFrame *f)
+{
+#ifdef AV_FRAME_FLAG_INTERLACED
+    return !!(f->flags & AV_FRAME_FLAG_INTERLACED);
+#else
+    return f->interlaced_frame;
+#endif
+}
+
+/* Rows of the picture the scaler reads: the top field's, or all of them. */
+static int scaled_rows(const AVFrame *frame, int field)
+{
+    return field ? frame->height / 2 : frame->height;
+}
+
+static lc_status configure(lc_canvas *cv, const AVFrame *frame, int field, char err[LC_ERRMSG_SIZE])
 {
     const char *peak_from = NULL;
-    picture_kind k = kind_of(cv, frame, &peak_from);
+    picture_kind k = kind_of(cv, frame, field, &peak_from);
     const picture_kind *o = &cv->kind;
-    if (cv->configured && k.w == o->w && k.h == o->h && k.fmt == o->fmt && k.space == o->space &&
+    if (cv->configured && k.w == o->w && k.h == o->h && k.field == o->field && k.fmt == o->fmt && k.space == o->space &&
         k.range == o->range && k.trc == o->trc && k.primaries == o->primaries && k.peak == o->peak)
         return LC_OK;
     cv->configured = 0;
@@ -311,8 +333,8 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, char err[LC_ERRM
      * docs/benchmarks.md). Deeper results keep the accurate rounding, which
      * the HDR mapping's extra bits are for. */
     int rounding = depth > 8 ? SWS_ACCURATE_RND : 0;
-    if (!(yuv && k.fmt == (int)mid_fmt && k.w == tw && k.h == th)) {
-        cv->sws = sws_getContext(frame->width, frame->height, k.fmt, tw, th, mid_fmt,
+    if (!(yuv && !field && k.fmt == (int)mid_fmt && k.w == tw && k.h == th)) {
+        cv->sws = sws_getContext(frame->width, scaled_rows(frame, field), k.fmt, tw, th, mid_fmt,
                                  cv->sws_filter | rounding, NULL, NULL, NULL);
         if (!cv->sws)
             return lc_fail(err, LC_ERR_UNSUPPORTED, "cannot convert pictures of format %s (%dx%d)",
@@ -393,7 +415,9 @@ static void turn_plane(const uint8_t *src, int src_stride, int sw, int sh, uint8
 
 lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, char err[LC_ERRMSG_SIZE])
 {
-    lc_status status = configure(cv, frame, err);
+    /* A field needs at least two rows of its own in every plane. */
+    const int field = is_interlaced(frame) && frame->height >= 8;
+    lc_status status = configure(cv, frame, field, err);
     if (status != LC_OK)
         return status;
     const lc_rect r = cv->rect;
@@ -404,7 +428,11 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     const uint8_t *const *scaled = (const uint8_t *const *)frame->data;
     const int *scaled_stride = frame->linesize;
     if (cv->sws) {
-        sws_scale(cv->sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,
+        /* The top field: every other row of each plane. */
+        int linesize[AV_NUM_DATA_POINTERS];
+        for (int p = 0; p < AV_NUM_DATA_POINTERS; p++)
+            linesize[p] = frame->linesize[p] * (field ? 2 : 1);
+        sws_scale(cv->sws, (const uint8_t *const *)frame->data, linesize, 0, scaled_rows(frame, field),
                   cv->mid_plane, cv->mid_stride);
         scaled = (const uint8_t *const *)cv->mid_plane;
         scaled_stride = cv->mid_stride;
@@ -431,6 +459,7 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     out->content_height = r.height;
     out->source_width = frame->width;
     out->source_height = frame->height;
+    out->deinterlaced = field;
     if (cv->raw_rgb) {
         const unsigned char *yuv[3] = {dst[0], dst[1], dst[2]};
         if (tjDecodeYUVPlanes(cv->tj_rgb, yuv, cv->stride, cv->chroma_shift ? TJSAMP_420 : TJSAMP_444,

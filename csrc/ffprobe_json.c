@@ -316,6 +316,7 @@ static void summary(jsonw *w, const lc_source *src)
     else
         jsonw_null(w, "bit_depth");
     jsonw_string(w, "pix_fmt", av_get_pix_fmt_name(par->format));
+    jsonw_string(w, "field_order", field_order_name(par->field_order));
     jsonw_string(w, "color_primaries", av_color_primaries_name(par->color_primaries));
     jsonw_string(w, "color_transfer", av_color_transfer_name(par->color_trc));
     jsonw_string(w, "color_matrix", av_color_space_name(par->color_space));

@@ -19,6 +19,10 @@
 
 /* How far to look for the first keyframe before reading the ordinary way. */
 #define FIRST_KEYFRAME_PACKETS 600
+/* How many of the stream's packets, from its first keyframe on, may go into
+ * the decoder for its first picture: two fields, and the reorder delay of a
+ * stream with B-frames (at most 16 pictures in H.264). */
+#define FIRST_PICTURE_PACKETS 40
 
 /* The probing decoders of stream `quiet` (-1: none) decode nothing. */
 static int find_stream_info(AVFormatContext *fmt, int quiet)
@@ -36,11 +40,37 @@ static int find_stream_info(AVFormatContext *fmt, int quiet)
     return ret;
 }
 
-/* Decodes stream k's first keyframe alone. On a picture, returns the
+/* Sends the keyframe packet in pkt, then stream k's packets after it, until
+ * the decoder gives a picture. A field-coded picture (interlaced AVCHD, PAFF:
+ * each frame two field pictures) comes in two packets, and the keyframe's
+ * first field alone gives none. 1 when `picture` holds one. */
+static int first_picture(AVFormatContext *fmt, int k, AVCodecContext *dec, AVPacket *pkt, AVFrame *picture)
+{
+    for (int n = 0; n < FIRST_PICTURE_PACKETS; n++) {
+        int sent = avcodec_send_packet(dec, pkt);
+        av_packet_unref(pkt);
+        if (sent < 0 && sent != AVERROR(EAGAIN))
+            return 0;
+        int ret = avcodec_receive_frame(dec, picture);
+        if (ret == 0)
+            return 1;
+        if (ret != AVERROR(EAGAIN))
+            return 0;
+        int read;
+        while ((read = av_read_frame(fmt, pkt)) >= 0 && pkt->stream_index != k)
+            av_packet_unref(pkt);
+        if (read < 0)
+            break;
+    }
+    return avcodec_send_packet(dec, NULL) >= 0 && avcodec_receive_frame(dec, picture) == 0;
+}
+
+/* Decodes stream k's first keyframe alone (with `fields`, and the packets
+ * after it until a picture comes: first_picture). On a picture, returns the
  * decoder's parameters (what find_stream_info would learn) and keeps the
  * picture; NULL if no picture came. *earliest is the earliest time among
  * stream k's packets up to the keyframe (AV_NOPTS_VALUE if none had one). */
-static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *earliest)
+static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *earliest, int fields)
 {
     AVCodecParameters *par = avcodec_parameters_alloc();
     AVCodecContext *dec = NULL;
@@ -60,8 +90,10 @@ static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *
         if (!found)
             av_packet_unref(pkt);
     }
-    if (!found || avcodec_send_packet(dec, pkt) < 0 || avcodec_send_packet(dec, NULL) < 0 ||
-        avcodec_receive_frame(dec, picture) < 0 || dec->pix_fmt == AV_PIX_FMT_NONE ||
+    int got = found && (fields ? first_picture(src->fmt, k, dec, pkt, picture)
+                               : avcodec_send_packet(dec, pkt) >= 0 && avcodec_send_packet(dec, NULL) >= 0 &&
+                                     avcodec_receive_frame(dec, picture) == 0);
+    if (!got || dec->pix_fmt == AV_PIX_FMT_NONE ||
         avcodec_parameters_from_context(par, dec) < 0)
         goto fail;
     src->first_picture = picture;
@@ -89,11 +121,19 @@ int lc_read_streams(lc_source *src, int raw_stream, int (*pick)(AVFormatContext 
     int64_t earliest = AV_NOPTS_VALUE;
     int k = raw_stream ? -1 : pick(src->fmt), ret;
     /* A raw stream's frame rate comes from decoding: it is read the ordinary way. */
-    if (k >= 0 && src->fmt->streams[k]->codecpar->codec_id == AV_CODEC_ID_H264 &&
-        src->fmt->streams[k]->codecpar->format == AV_PIX_FMT_NONE &&
-        (learnt = decode_first_keyframe(src, k, &earliest))) {
-        if ((ret = reopen(src)) < 0)
-            goto done;
+    int probed = k >= 0 && src->fmt->streams[k]->codecpar->codec_id == AV_CODEC_ID_H264 &&
+                 src->fmt->streams[k]->codecpar->format == AV_PIX_FMT_NONE;
+    /* The keyframe packet alone, drained, is one picture for frame-coded
+     * video; a field-coded one needs its second field (one reopen more). */
+    if (probed && !(learnt = decode_first_keyframe(src, k, &earliest, 0)) && (ret = reopen(src)) >= 0)
+        learnt = decode_first_keyframe(src, k, &earliest, 1);
+    /* Whatever the probe decode gave, the streams are read from the top: left
+     * where it stopped, find_stream_info would miss the parameters the
+     * packets it consumed carried (an interlaced .MTS whose only keyframe,
+     * with the stream's SPS, was read: 0x0, refused). */
+    if (probed && (ret = reopen(src)) < 0)
+        goto done;
+    if (learnt) {
         if ((unsigned)k < src->fmt->nb_streams && src->fmt->streams[k]->codecpar->codec_id == AV_CODEC_ID_H264)
             ret = avcodec_parameters_copy(src->fmt->streams[k]->codecpar, learnt);
         else

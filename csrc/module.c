@@ -302,13 +302,14 @@ static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
         pixels = PyBytes_FromStringAndSize((const char *)f->jpeg, (Py_ssize_t)f->jpeg_size);
     if (!pixels)
         return NULL;
-    return Py_BuildValue("{snsLsLsssisis(iiii)s(ii)sNsOsz}", "request_index", (Py_ssize_t)f->request_index,
+    return Py_BuildValue("{snsLsLsssisis(iiii)s(ii)sNsOszsO}", "request_index", (Py_ssize_t)f->request_index,
                          "requested_ms", (long long)f->requested_ms, "actual_us", (long long)f->actual_us,
                          "obtained", obtained_name(f->obtained), "frames_decoded", f->frames_decoded,
                          "damaged_pictures", f->damaged_pictures,
                          "content_rect", f->content_x, f->content_y, f->content_width, f->content_height,
                          "source_size", f->source_width, f->source_height, f->rgb ? "rgb" : "jpeg", pixels,
-                         f->rgb ? "jpeg" : "rgb", Py_None, "colour_mapping", f->colour_mapping);
+                         f->rgb ? "jpeg" : "rgb", Py_None, "colour_mapping", f->colour_mapping,
+                         "deinterlaced", f->deinterlaced ? Py_True : Py_False);
 }
 
 static int sink(void *opaque, const lc_frame *frame)

@@ -43,6 +43,9 @@ class CoreFrame(TypedDict):
     # Frames only: what was done to the colours beyond matrix and range (an
     # HDR tone map, csrc/tonemap.h), or None.
     colour_mapping: NotRequired[str | None]
+    # Frames only: an interlaced picture, pictured from its top field scaled to
+    # the full height (csrc/ffcanvas.c); absent from backends that do not say.
+    deinterlaced: NotRequired[bool]
 
 @final
 class Pixels(Buffer):

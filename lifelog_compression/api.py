@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import __version__, _core, storage
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
 from .colour import colour_doc
+from .interlace import interlace_notes
 from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
 from .limits import MAX_WORKERS, check_workers
 from .metadata import SourceHasher, hasher_for, mdls_text, probe_document, source_metadata, xattrs_text
@@ -185,6 +186,7 @@ def extract_to_dir(
                                    recipe, probe, info["duration_ms"], state.damaged, state.damaged_pictures)
             colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
             notes.extend(colour_notes)
+            notes.extend(interlace_notes(probe.get("summary", {}), state.deinterlaced, len(writer.rows)))
             if hasher.error:
                 notes.append(f"source hash not computed: {hasher.error}")
             bytes_read = src.bytes_read
@@ -260,6 +262,7 @@ class _Collector:
         self.frames_decoded = 0
         self.damaged: list[int] = []   # missing requests whose window held only damaged pictures
         self.damaged_pictures = 0
+        self.deinterlaced = 0   # frames pictured from one field of an interlaced picture
         self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
@@ -268,6 +271,7 @@ class _Collector:
     def on_frame(self, f: CoreFrame) -> None:
         self.frames_decoded += f["frames_decoded"]
         self.damaged_pictures += f.get("damaged_pictures", 0)
+        self.deinterlaced += bool(f.get("deinterlaced"))
         mapping = f.get("colour_mapping")
         if mapping and mapping not in self.colour_mappings:
             self.colour_mappings.append(mapping)
