@@ -77,6 +77,10 @@ class Telemetry:
     orientation: list[tuple[float, tuple[float, float, float, float]]] = field(default_factory=list)
     clip_point: Position | None = None              # one location for the whole clip (QuickTime tag)
     streams: dict[str, int] = field(default_factory=dict)   # GPMF data keys seen -> samples
+    position_stream: str = ""                       # the TYPE-described GPMF stream positions came from
+    # While reading: positions of TYPE-described GPMF streams (Karma's GPRI,
+    # GLPI), per stream, with the structure's own time (s) where it has one.
+    typed_positions: dict[str, list[tuple[float | None, Position]]] = field(default_factory=dict)
     device: str = ""
     notes: list[str] = field(default_factory=list)
 
