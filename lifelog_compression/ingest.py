@@ -42,9 +42,11 @@ class FrameRecord:
     frames_decoded: int
     jpeg: bytes | None = None
     array: NDArray[numpy.uint8] | None = None   # (H, W, 3) RGB with as_array=True
-    # When and where (Visual Bundle 1.1), as in a manifest row: the UTC
-    # recording time ("...Z") and the interpolated GPS position, None without.
+    # When and where (Visual Bundle 1.1, 1.2), as in a manifest row: the UTC
+    # recording time ("...Z", None where the camera's zone is unknown), the
+    # camera's local time (no offset) and the interpolated GPS position.
     captured_at: str | None = None
+    captured_local: str | None = None   # SPEC 1.2: wall-clock time without a zone, where that is all we know
     location: dict[str, Any] | None = None
 
     def __repr__(self) -> str:

@@ -42,7 +42,8 @@ class ManifestRow:
     obtained: str | None = None                  # "keyframe", "decoded_forward", "platform", ...
     frames_decoded: int | None = None            # what finding this frame cost
     decoded_relpath: str | None = None           # the proxy decoded instead of the source
-    captured_at: str | None = None               # SPEC 1.1: UTC, RFC 3339
+    captured_at: str | None = None               # SPEC 1.1: UTC, RFC 3339 (null where the zone is unknown)
+    captured_local: str | None = None            # SPEC 1.2: the camera's wall clock, RFC 3339 without offset
     location: dict[str, Any] | None = None       # SPEC 1.1: interpolated telemetry position
     notes: list[str] | None = None
     other_fields: dict[str, Any] = field(default_factory=dict, compare=False)

@@ -45,6 +45,7 @@ def schema() -> Any:
         pa.field("bundle_path", pa.string(), nullable=False),       # relative to the folder exported
         *(pa.field(name, getattr(pa, kind.rstrip("!"))(), nullable=not kind.endswith("!")) for name, kind in _COLUMNS),
         pa.field("captured_at", pa.timestamp("ms", tz="UTC")),
+        pa.field("captured_local", pa.string()),                    # wall clock without a zone, as written
         pa.field("location", pa.struct([pa.field(n, getattr(pa, t)()) for n, t in _LOCATION])),
         pa.field("notes", pa.list_(pa.string())),
         pa.field("other_fields_json", pa.string()),                 # fields this version does not know, as JSON

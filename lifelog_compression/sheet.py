@@ -134,7 +134,8 @@ def make_contact_sheet(bundle_dir: str | os.PathLike[str], out_path: str | os.Pa
     span = f"{format_ms(rows[0].actual_ts_ms)} - {format_ms(rows[-1].actual_ts_ms)}" if rows else "empty"
     header = f"{bundle.resolve().name}   {source}   {len(rows)} frames, {span}"
     clock = meta.raw.get("capture_clock")
-    recorded = time_label(rows[0].extra.get("captured_at"), clock, with_date=True) if rows else ""
+    first = rows[0] if rows else None
+    recorded = time_label(first.captured_at, clock, with_date=True, captured_local=first.captured_local) if first else ""
     if recorded:
         header += f"   recorded {recorded}"
     if step > 1:
@@ -155,7 +156,7 @@ def make_contact_sheet(bundle_dir: str | os.PathLike[str], out_path: str | os.Pa
             draw.rectangle((left, top, right - 1, bottom - 1), fill=(90, 90, 90), outline=(200, 60, 60))
             draw.text(((left + right) // 2, (top + bottom) // 2), "unreadable", fill=TEXT, font=font, anchor="mm")
         number = row.frame_id.rsplit("_", 1)[-1].lstrip("0") or "0"
-        when = time_label(row.extra.get("captured_at"), clock)   # local capture time, where known
+        when = time_label(row.captured_at, clock, captured_local=row.captured_local)   # local time, where known
         label = f"{format_ms(row.actual_ts_ms)}  {when + '  ' if when else ''}#{number}"
         draw.text((left, bottom + LABEL_HEIGHT // 2), label,
                   fill=TEXT, font=font, anchor="lm")

@@ -709,7 +709,7 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
             check.fail(COLOUR, f"{row.frame_relpath}: colours differ from the source frame by "
                        f"{check.colour_error:.1f} levels on average (> {MAX_COLOUR_ERROR:g}): "
                        "a range or matrix mix-up")
-        # Visual Bundle 1.1: captured_at is the capture clock's start + actual_ts_ms.
+        # Visual Bundle 1.1/1.2: captured_at (captured_local) is the capture clock's start (start_local) + actual_ts_ms.
         clock_problem = capture_time_problem(row, meta.raw.get("capture_clock"))
         if clock_problem:
             check.fail(TIME, clock_problem)

@@ -162,13 +162,16 @@ def test_bundle_rows_carry_time_and_place(gps5_clip, tmp_path):
 
 
 def test_gopro_without_gps_time_uses_its_local_container_clock(clip, tmp_path):
-    """No GPSU (GPS off): the container time is the camera's local time; said so."""
+    """No GPSU (GPS off): the container time is the camera's local time, so
+    its relation to UTC is unknown (SPEC 1.2): no captured_at, the wall clock
+    in captured_local; said so."""
     payloads = [device(cori_stream([(1.0, 0.0, 0.0, 0.0)] * 30)) for _ in range(3)]
     path = mux_gpmf(clip("short_mp4").path, payloads, tmp_path / "GX010002.MP4", payload_s=0.2,
                     metadata={"creation_time": "2024-03-03T08:00:00.000000Z"})
     st = read_source_telemetry(path, duration_ms=400)
     assert st.clock.source == "container" and st.clock.camera_offset_s is None
-    assert st.clock.captured_at(250) == "2024-03-03T08:00:00.250Z"
+    assert st.clock.captured_at(250) is None and st.clock.captured_local(250) == "2024-03-03T08:00:00.250"
+    assert st.clock.to_json()["zone"] == "unknown" and st.clock.to_json()["start_utc"] is None
     assert any("local time" in n for n in st.clock.notes)
     assert st.track.at(0) is None and st.track_summary() is None
     assert any("no GPS stream" in n for n in st.notes)
@@ -489,8 +492,12 @@ def test_clock_from_container_and_from_file_time(clip, tmp_path):
     end = datetime(2022, 2, 2, 12, 0, 0, tzinfo=timezone.utc).timestamp()
     os.utime(bare, (end, end))
     st = read_source_telemetry(bare, duration_ms=400)
-    assert st.clock.source == "file_mtime" and st.clock.captured_at(0) == "2022-02-02T11:59:59.600Z"
-    assert time_label(st.clock.captured_at(0), st.clock.to_json()) == "11:59:59Z"
+    # A file's time is the camera's wall clock as this computer shows it: zone unknown (SPEC 1.2).
+    shown = datetime.fromtimestamp(end) - timedelta(milliseconds=400)
+    assert st.clock.source == "file_mtime" and st.clock.captured_at(0) is None
+    assert st.clock.captured_local(0) == shown.isoformat(timespec="milliseconds")
+    assert st.clock.to_json()["zone"] == "unknown" and st.clock.to_json()["start_utc"] is None
+    assert time_label(None, st.clock.to_json(), captured_local=st.clock.captured_local(0)) == shown.strftime("%H:%M:%S")
 
 
 def test_row_order_and_captured_at_rise_together():
@@ -674,8 +681,9 @@ def test_iter_frames_without_telemetry_say_none(clip):
     base = clip("h264_bframes_mp4")
     records = list(lc.iter_frames(base.path))
     assert records and all(f.location is None for f in records)
-    # The container's clock (or the file's time) still dates every frame.
-    assert all(f.captured_at and f.captured_at.endswith("Z") for f in records)
+    # The container's clock (UTC) or the file's time (the camera's wall clock) still dates every frame.
+    assert all((f.captured_at and f.captured_at.endswith("Z")) or (f.captured_local and f.captured_at is None)
+               for f in records)
 
 
 def test_fixes_no_camera_could_reach_are_dropped():

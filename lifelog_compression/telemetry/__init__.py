@@ -74,10 +74,10 @@ class TelemetryReader(threading.Thread):
         return read_source_telemetry(path, **kwargs)
 
     def row_fields(self, actual_ts_ms: float) -> dict[str, Any]:
-        """``captured_at`` and ``location`` for one row (waits for the reader once)."""
+        """``captured_at``, ``captured_local`` and ``location`` for one row (waits for the reader once)."""
         self._read.wait()
         if self.result is None:
-            return {"captured_at": None, "location": None}
+            return {"captured_at": None, "captured_local": None, "location": None}
         return self.result.row_fields(actual_ts_ms)
 
     def finish(self, writer: Any, bundle: dict[str, Any]) -> None:   # a BundleWriter or ShardWriter
@@ -85,7 +85,8 @@ class TelemetryReader(threading.Thread):
         full-rate telemetry artifact when there is any."""
         self.join()
         if self.result is None:
-            bundle["capture_clock"] = {"start_utc": None, "source": None, "camera_offset_s": None,
+            bundle["capture_clock"] = {"start_utc": None, "start_local": None, "zone": "unknown", "source": None,
+                                       "camera_offset_s": None, "utc_offset_min": None,
                                        "notes": [f"telemetry not read: {self.error}"]}
             return
         bundle.update(self.result.bundle_fields())

@@ -31,7 +31,13 @@ def _text(report: dict[str, Any]) -> str:
         lines.append(f"container creation time: {v['creation_time']}")
     c = report["capture_clock"]
     offset = f", camera clock {c['camera_offset_s']:+.3f} s from GPS" if c.get("camera_offset_s") is not None else ""
-    lines.append(f"capture clock: {c['start_utc'] or 'unknown'} (source: {c['source'] or 'none'}{offset})")
+    if c["start_utc"]:
+        when = c["start_utc"]
+    elif c.get("start_local"):
+        when = f"{c['start_local']} camera time, zone unknown"
+    else:
+        when = "unknown"
+    lines.append(f"capture clock: {when} (source: {c['source'] or 'none'}{offset})")
     t = report.get("track")
     if t and t.get("scope") == "clip":
         lines.append(f"location: {t['bbox'][0]}, {t['bbox'][1]} for the whole clip ({t['source']} tag)")

@@ -80,9 +80,22 @@ def parse(buf: bytes, depth: int = 0) -> list[Klv]:
 _ARRAY = re.compile(r"(.)\[(\d+)\]")
 
 
+# A structure's size is one byte, so no structure has more fields than this.
+MAX_FIELDS = 255
+
+
 def expand_type(type_string: str) -> str:
-    """A TYPE string with arrays written out: ``"f[3]L"`` -> ``"fffL"``."""
-    return _ARRAY.sub(lambda m: m.group(1) * min(int(m.group(2)), 255), type_string)
+    """A TYPE string with arrays written out: ``"f[3]L"`` -> ``"fffL"``.
+    GpmfError for one describing more than MAX_FIELDS fields (checked before
+    anything is built: a forged TYPE cannot make it allocate)."""
+    if len(type_string) > 8 * MAX_FIELDS:
+        raise GpmfError(f"TYPE of {len(type_string)} characters describes no structure")
+    fields = 0
+    for part in re.finditer(r"(.)\[(\d+)\]|.", type_string):
+        fields += min(int(part.group(2)), MAX_FIELDS + 1) if part.group(2) else 1
+        if fields > MAX_FIELDS:
+            raise GpmfError(f"TYPE {type_string[:40]!r} describes more than {MAX_FIELDS} fields")
+    return _ARRAY.sub(lambda m: m.group(1) * int(m.group(2)), type_string)
 
 
 def _struct_for(types: str) -> tuple[str, int]:

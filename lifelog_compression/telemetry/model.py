@@ -15,11 +15,17 @@ def rfc3339(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def local_text(t: datetime) -> str:
+    """A wall-clock time without a zone, milliseconds, no offset:
+    2012-09-10T20:52:00.000 (SPEC 1.2 ``captured_local``)."""
+    return t.replace(tzinfo=None).isoformat(timespec="milliseconds")
+
+
 def parse_time(text: str | None) -> datetime | None:
     """An RFC 3339 / ISO 8601 time as bundles and probes write it ('Z' for
     UTC), or None for nothing or something else; naive if it names no zone
     (each caller decides what that means)."""
-    if not text:
+    if not text or not isinstance(text, str):
         return None
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -43,9 +49,15 @@ class Position:
     utc: datetime | None = None
     source: str = "gpmf"
 
+    def __post_init__(self) -> None:
+        # Exactly 0,0 is how receivers and phones say "no fix" (SPEC 1.2),
+        # whatever fix they claim beside it.
+        if self.lat == 0 and self.lon == 0:
+            self.fix = "none"
+
     @property
     def has_fix(self) -> bool:
-        return self.fix in ("2d", "3d") and not (self.lat == 0 and self.lon == 0)
+        return self.fix in ("2d", "3d")
 
     def to_json(self) -> dict[str, Any]:
         d = {"t_ms": round(self.t_ms, 3), "kind": "position", "source": self.source,
@@ -77,6 +89,10 @@ class Telemetry:
     orientation: list[tuple[float, tuple[float, float, float, float]]] = field(default_factory=list)
     clip_point: Position | None = None              # one location for the whole clip (QuickTime tag)
     streams: dict[str, int] = field(default_factory=dict)   # GPMF data keys seen -> samples
+    position_stream: str = ""                       # the TYPE-described GPMF stream positions came from
+    # While reading: positions of TYPE-described GPMF streams (Karma's GPRI,
+    # GLPI), per stream, with the structure's own time (s) where it has one.
+    typed_positions: dict[str, list[tuple[float | None, Position]]] = field(default_factory=dict)
     device: str = ""
     notes: list[str] = field(default_factory=list)
 

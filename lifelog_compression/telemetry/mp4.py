@@ -291,11 +291,16 @@ def _parse_meta(buf: memoryview, ps: int, pe: int, tags: dict[str, str]) -> None
             for item, s2, e2 in _boxes(buf, s, e):
                 items.append((struct.unpack(">I", item)[0], s2, e2))
     for index, s, e in items:
-        if not 1 <= index <= len(keys):
-            continue
+        if keys:
+            if not 1 <= index <= len(keys):
+                continue
+            name = keys[index - 1]
+        else:
+            # iTunes-style metadata (handler 'mdir'): the item's type is its name ('\xa9day').
+            name = struct.pack(">I", index).decode("latin-1")
         for kind, ds, de in _boxes(buf, s, e):
             if kind == b"data" and de - ds >= 8:
-                tags[keys[index - 1]] = bytes(buf[ds + 8:de]).decode("utf-8", "replace").strip("\x00")
+                tags.setdefault(name, bytes(buf[ds + 8:de]).decode("utf-8", "replace").strip("\x00"))
                 break
 
 
@@ -322,8 +327,8 @@ def read_movie(path: str | os.PathLike[str]) -> Movie:
             _parse_meta(moov, ps, pe, movie.tags)
         elif kind == b"udta":
             for item, s, e in _boxes(moov, ps, pe):
-                if item == b"\xa9xyz":
-                    movie.tags["\u00a9xyz"] = _qt_string(bytes(moov[s:e]))
+                if item in (b"\xa9xyz", b"\xa9day"):
+                    movie.tags[item.decode("latin-1")] = _qt_string(bytes(moov[s:e]))
                 elif item == b"meta":
                     _parse_meta(moov, s, e, movie.tags)
     return movie

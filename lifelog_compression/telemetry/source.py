@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dji, gopro
-from .clock import CaptureClock, capture_clock
+from .clock import CaptureClock, ClockReadings, capture_clock
 from .location import clip_location
 from .model import Telemetry, parse_time, rfc3339
 from .mp4 import Movie, Mp4Error, read_movie
@@ -33,19 +33,21 @@ class SourceTelemetry:
         if self.track.fixes:
             return self.track.at(actual_ts_ms)
         p = self.telemetry.clip_point
-        if p is not None:
+        if p is not None and p.has_fix:
             return {"lat": round(p.lat, 7), "lon": round(p.lon, 7), "alt_m": p.alt_m, "speed_mps": None,
                     "fix": p.fix, "source": "quicktime", "sample_gap_ms": None}
         return None
 
     def row_fields(self, actual_ts_ms: float) -> dict[str, Any]:
-        """The 1.1 fields of one manifest row."""
-        return {"captured_at": self.clock.captured_at(actual_ts_ms), "location": self.location_at(actual_ts_ms)}
+        """The time-and-place fields of one manifest row (SPEC 1.1, 1.2)."""
+        return {"captured_at": self.clock.captured_at(actual_ts_ms),
+                "captured_local": self.clock.captured_local(actual_ts_ms),
+                "location": self.location_at(actual_ts_ms)}
 
     def track_summary(self) -> dict[str, Any] | None:
         """bundle.json ``track`` (None without positions)."""
         summary = self.track.summary(self.clock.start)
-        if summary is None and self.telemetry.clip_point is not None:
+        if summary is None and self.telemetry.clip_point is not None and self.telemetry.clip_point.has_fix:
             p = self.telemetry.clip_point
             start = rfc3339(self.clock.start) if self.clock.start else None
             summary = {"samples": 1, "first_fix_utc": start, "last_fix_utc": start, "first_fix_ms": None,
@@ -87,9 +89,26 @@ def _camera_writes_local(movie: Movie | None) -> bool:
                                   or any("gopro" in t.handler_name.lower() for t in movie.tracks))
 
 
-def _parse_summary_time(text: str | None) -> datetime | None:
+# Containers whose creation time is UTC by their specification: Matroska's
+# DateUTC, MP4's mvhd (read here only when this package's own MP4 reader could
+# not index the file). Any other container's time (an AVI IDIT is the
+# camera's wall clock) counts as zoneless unless its text states an offset.
+_UTC_CONTAINERS = ("matroska", "webm", "mp4", "mov")
+
+
+def _summary_time(summary: dict[str, Any] | None) -> datetime | None:
+    """The probe's creation time: aware only when its zone is known."""
+    if not summary:
+        return None
+    text = str(summary.get("creation_time") or "")
     t = parse_time(text)
-    return t if t is None or t.tzinfo else t.replace(tzinfo=timezone.utc)
+    if t is None:
+        return None
+    fmt = str(summary.get("container_format") or "")
+    if any(name in fmt for name in _UTC_CONTAINERS):
+        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    states_offset = t.tzinfo is not None and not text.rstrip().endswith("Z")
+    return t if states_offset else t.replace(tzinfo=None)
 
 
 def read_source_telemetry(path: str | os.PathLike[str], *, video_start_ms: float = 0.0, duration_ms: int = 0,
@@ -128,9 +147,13 @@ def read_source_telemetry(path: str | os.PathLike[str], *, video_start_ms: float
     point = clip_location(tags) if not chosen.fixes else None
     if point is None and not chosen.fixes and summary and summary.get("location_iso6709"):
         point = clip_location({"location": summary["location_iso6709"]})
-    if point is not None:
+    if point is not None and not point[0].has_fix:
+        notes.append(f"the {point[1]} tag says 0,0, which is no fix: location is null")
+    elif point is not None:
         chosen.clip_point = point[0]
         notes.append(f"one location for the whole clip, from the {point[1]} tag: every row gets the same point")
+    if chosen.position_stream:
+        notes.append(f"positions from the GPMF {chosen.position_stream} stream")
     if chosen.source == "gpmf" and chosen.positions and not chosen.fixes:
         notes.append(f"GPMF has {len(chosen.positions)} GPS sample(s) but no fix: location is null")
     elif chosen.source == "gpmf" and not chosen.positions:
@@ -141,15 +164,19 @@ def read_source_telemetry(path: str | os.PathLike[str], *, video_start_ms: float
         notes.append(f"DJI clock reads {local.isoformat(timespec='milliseconds')} at {t0:.0f} ms "
                      "(local time without a zone)")
 
-    creation = movie.creation_time if movie is not None else None
-    if creation is None and summary:
-        creation = _parse_summary_time(summary.get("creation_time"))
     try:
         mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
     except OSError:
         mtime = None
-    clock = capture_clock(telemetry=chosen, creation_time=creation,
-                          apple_date=tags.get("com.apple.quicktime.creationdate"),
-                          camera_writes_local=_camera_writes_local(movie), file_mtime=mtime,
-                          duration_ms=duration_ms)
+    readings = ClockReadings(file_mtime=mtime)
+    if movie is not None:
+        readings.mvhd = movie.creation_time.replace(tzinfo=None) if movie.creation_time else None
+        readings.mvhd_is_local = _camera_writes_local(movie)
+        readings.apple_date = tags.get("com.apple.quicktime.creationdate")
+        readings.day = tags.get("\u00a9day") or tags.get("date")
+    else:
+        readings.container = _summary_time(summary)
+        if summary and summary.get("container_format"):
+            readings.container_name = f"{summary['container_format']} container creation time"
+    clock = capture_clock(readings, telemetry=chosen, duration_ms=duration_ms)
     return SourceTelemetry(chosen, clock, Track(chosen.positions), notes)
