@@ -194,6 +194,31 @@ static void test_start_point_without_picture_in_time(void)
     CHECK(lc_plan_start(kf, n_kf, &early, n_kf) == 2, "skips the dead keyframe (%zu)", lc_plan_start(kf, n_kf, &early, n_kf));
 }
 
+static void test_false_keyframes_are_never_starts(void)
+{
+    /* Sync samples every 2 s, but only the first is a real keyframe. */
+    lc_keyframe kf[4];
+    int64_t ms[] = {0, 2000, 4000, 6000}, req[] = {4000};
+    lc_plan_item it[1];
+    size_t n_kf = keyframes(kf, ms, 4);
+    /* Only the keyframe's own picture tells: an intra one, or one later
+     * (a recovery point's refresh, a hidden keyframe), is no lie. */
+    CHECK(lc_plan_false_keyframe(4000000, 4000000, 0), "predicted picture at its own time");
+    CHECK(!lc_plan_false_keyframe(4000000, 4000000, 1), "intra picture at its own time");
+    CHECK(!lc_plan_false_keyframe(4000000, 4600000, 0), "predicted picture later");
+    CHECK(lc_keyframe_learn_false(&kf[2]) == 1 && lc_keyframe_learn_false(&kf[2]) == 0, "counted once");
+    CHECK(!lc_keyframe_pictures_itself(&kf[2]), "a false keyframe is no hit");
+    plan(kf, n_kf, req, 1, it);
+    CHECK(it[0].mode == LC_PLAN_FORWARD && it[0].keyframe == 1, "4 s forward from 2 s (%zu)", it[0].keyframe);
+    lc_plan_item later = {.t_us = 5000000, .lo_us = 4500000, .hi_us = 5500000, .mode = LC_PLAN_FORWARD};
+    CHECK(lc_plan_start(kf, n_kf, &later, n_kf) == 1, "not even for a window after it");
+    lc_keyframe_learn_false(&kf[1]);
+    CHECK(lc_plan_start(kf, n_kf, &later, n_kf) == 0, "back to the file's start");
+    /* Learning later pictures never brings it back. */
+    lc_keyframe_learn(&kf[1], 2000000, 2500000);
+    CHECK(lc_keyframe_ready(&kf[1]) == LC_PLAN_NEVER, "still never ready");
+}
+
 static void test_sessions_continue_only_when_cheaper(void)
 {
     lc_keyframe kf[3];
@@ -243,6 +268,7 @@ int main(void)
     test_keyframes_every_half_second_offset();
     test_hidden_keyframe_starts_but_is_never_pictured();
     test_start_point_without_picture_in_time();
+    test_false_keyframes_are_never_starts();
     test_sessions_continue_only_when_cheaper();
     test_end_and_skipping();
     test_chunks_group_by_start();
