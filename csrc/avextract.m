@@ -719,6 +719,7 @@ static lc_status deliver(const lc_source *src, LCAVExtractBatch *batch, size_t i
             frame.obtained = LC_OBTAINED_PLATFORM;
             frame.actual_us = actual_us;
             frame.frames_decoded = 1;
+            frame.false_keyframes = 0;   /* the generator does not say where it started */
             frame.content_x = rect.x;
             frame.content_y = rect.y;
             frame.content_width = rect.width;

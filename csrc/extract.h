@@ -126,6 +126,10 @@ typedef struct lc_frame {
     int frames_decoded;          /* frames this request sent through the decoder (0 if reused) */
     int damaged_pictures;        /* pictures in the window the decoder reported damaged: passed
                                     over (with LC_OBTAINED_NONE, the reason there is no picture) */
+    int false_keyframes;         /* keyframes of the container's index this request found to be
+                                    none (sync samples on predicted pictures): never started from
+                                    or pictured; each counted by one request only. 0: none found,
+                                    or the backend cannot tell */
     int content_x, content_y, content_width, content_height;  /* picture rect on the canvas */
     int source_width, source_height;  /* decoded picture size before geometry */
     int deinterlaced;            /* an interlaced picture, pictured from one field (its top one),

@@ -148,7 +148,7 @@ static lc_status picture_forward(worker *w, const lc_plan_item *item, AVFrame **
         size_t start = lc_plan_start(kf, n_kf, item, before);
         if (start == LC_PLAN_NONE)
             return LC_OK;
-        if (!lc_plan_continue(kf, s->keyframe, s->consumed_us, start, item) &&
+        if (!lc_plan_continue(kf, s->keyframe, s->consumed_us, start, item, s->index_lied) &&
             (status = lc_session_start(s, start, err)) != LC_OK)
             return status;
         *picture = decode_forward(s, item);
@@ -214,7 +214,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
     lc_status status;
     AVFrame *picture = NULL;
     lc_frame out = {.request_index = i, .requested_ms = item->t_us / 1000};
-    s->decoded = s->damaged = 0;
+    s->decoded = s->damaged = s->false_keyframes = 0;
 
     if (lc_plan_past_end(item, known_end(j))) {
         publish(j, i, &out, NULL, NULL);
@@ -228,7 +228,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         out.obtained = LC_OBTAINED_KEYFRAME;
         s->decoded = 1;
     } else if (item->mode == LC_PLAN_KEYFRAME && lc_keyframe_pictures_itself(kf) &&
-        !lc_plan_continue(j->src->keyframes, s->keyframe, s->consumed_us, item->keyframe, item)) {
+        !lc_plan_continue(j->src->keyframes, s->keyframe, s->consumed_us, item->keyframe, item, s->index_lied)) {
         if ((s->keyframe != item->keyframe || !s->held) &&
             (status = lc_session_start(s, item->keyframe, err)) != LC_OK)
             return status;
@@ -258,6 +258,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
     char *mapping = NULL;
     out.frames_decoded = s->decoded;
     out.damaged_pictures = s->damaged;
+    out.false_keyframes = s->false_keyframes;
     if (picture) {
         out.actual_us = lc_session_frame_us(s, picture);
         status = lc_canvas_encode(w->canvas, picture, &out, err);

@@ -106,14 +106,24 @@ typedef struct lc_session {
     int decoded;                 /* pictures produced for the current request */
     int damaged;                 /* of those in its window, the ones the decoder reported damaged */
     int tainted;                 /* a damaged picture came since the last keyframe (carry_damage) */
+    int start_checked;           /* a picture at or after the keyframe's own time came */
+    int withholding;             /* started at a false keyframe at the file's start: pictures
+                                    predicted from nothing are dropped until an intra one */
+    int false_keyframes;         /* keyframes found false for the current request (first finder) */
+    int index_lied;              /* this worker found a false keyframe: kept across sessions */
+    size_t passing;              /* the next keyframe after the latest picture (check_passing) */
 } lc_session;
 
 lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop,
                           char err[LC_ERRMSG_SIZE]);
-/* Positions at keyframe k, decoder empty. If k cannot be reached, the
+/* Positions at keyframe k, decoder empty. If k cannot be reached, or its
+ * packet is no key packet (the index lied: lc_keyframe_learn_false), the
  * session is at its end at once (eof set, keyframe LC_PLAN_NONE). */
 lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE]);
-/* The next picture in presentation order; NULL when the session ends. With
+/* The next picture in presentation order; NULL when the session ends,
+ * which it does at once when the keyframe's own picture is a predicted one
+ * (the index lied; keyframe 0 instead decodes on, dropping pictures until
+ * an intra one). With
  * more_packets = 0 the decoder gets nothing beyond what it holds: it is
  * drained. item decides which frames the decoder may skip. */
 AVFrame *lc_session_next(lc_session *s, const lc_plan_item *item, int more_packets);

@@ -131,7 +131,10 @@ static lc_status skip_to_ordinal(lc_session *s, const lc_keyframe *kf, int *foun
     return LC_OK;
 }
 
-/* Files with a trusted index: seek by time and take the keyframe's packet. */
+/* Files with a trusted index: seek by time and take the keyframe's packet.
+ * 1 when pkt holds it, 0 if it cannot be reached, -1 when its packet is no
+ * key packet: the demuxer's parser read the picture (H.264, HEVC) and it is
+ * a predicted one the index calls a keyframe. */
 static int seek_by_index(lc_session *s, size_t k)
 {
     const lc_source *src = s->src;
@@ -148,10 +151,19 @@ static int seek_by_index(lc_session *s, size_t k)
         if (stopping(s) || read_video_packet(s) != 0)
             return 0;
         int64_t ts = packet_ts(s->pkt);
+        if (s->pkt->pos == kf->pos && kf->pos >= 0 && !(s->pkt->flags & AV_PKT_FLAG_KEY))
+            return -1;
         if ((s->pkt->flags & AV_PKT_FLAG_KEY) && (ts == AV_NOPTS_VALUE || lc_pts_to_us(src, ts) >= lower_us))
             return 1;
         av_packet_unref(s->pkt);
     }
+}
+
+/* The index called keyframe k one, and it is none. */
+static void found_false(lc_session *s, size_t k)
+{
+    s->false_keyframes += lc_keyframe_learn_false(&s->src->keyframes[k]);
+    s->index_lied = 1;
 }
 
 lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE])
@@ -162,18 +174,22 @@ lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE])
     lc_session_end(s);
     s->started = k;
     avcodec_flush_buffers(s->dec);
-    s->drained = s->eof = s->at_end = s->tainted = 0;
+    s->drained = s->eof = s->at_end = s->tainted = s->start_checked = s->withholding = 0;
     s->first_us = LC_PLAN_NEVER;
     s->consumed_us = s->undo_consumed_us = INT64_MIN;
     s->last_us = INT64_MIN;
     s->sent_before_t_us = INT64_MIN;
     s->pictures = 0;
+    s->passing = k + 1;
     if (!s->src->info.keyframe_index) {
         found = seek_by_byte(s, kf);
         if (!found && (status = skip_to_ordinal(s, kf, &found, err)) != LC_OK)
             return status;
-    } else {
-        found = seek_by_index(s, k);
+    } else if ((found = seek_by_index(s, k)) < 0) {
+        found_false(s, k);
+        /* Nothing lies before the file's start to decode from instead:
+         * decode on from it, and picture only what an intra picture starts. */
+        found = s->withholding = k == 0;
     }
     if (!found) {
         av_packet_unref(s->pkt);
@@ -228,8 +244,61 @@ static void carry_damage(lc_session *s, AVFrame *f)
         f->flags |= AV_FRAME_FLAG_CORRUPT;
 }
 
-/* The decoder produced a picture: note its time for the planner. */
-static void got_picture(lc_session *s, AVFrame *f)
+/* A picture decoded without references to earlier ones. Decoders that do
+ * not say leave key_frame at its default, 1; H.264's I-pictures without a
+ * recovery point are intra but not "key". */
+static int intra_picture(const AVFrame *f)
+{
+    return key_picture(f) || f->pict_type == AV_PICTURE_TYPE_I;
+}
+
+/* The keyframe's own picture must be intra: a predicted one (an index that
+ * calls P-frames keyframes) is predicted from whatever the decoder had, and
+ * everything decoded on from it too. 0 when the session must end: decoding
+ * starts again from an earlier keyframe. At the file's start there is none:
+ * pictures are withheld until an intra one comes. A first picture later
+ * than the keyframe's time is not judged: H.264 withholds its pictures
+ * itself until a recovery point's refresh completes, and an edit list may
+ * hide the keyframe's own. */
+static int check_start(lc_session *s, const AVFrame *f, int64_t us)
+{
+    if (!s->start_checked && us != INT64_MIN && us >= s->own_us) {
+        s->start_checked = 1;
+        if (lc_plan_false_keyframe(s->own_us, us, intra_picture(f))) {
+            found_false(s, s->started);
+            if (s->started > 0)
+                return 0;
+            s->withholding = 1;
+        }
+    }
+    if (s->withholding && intra_picture(f))
+        s->withholding = 0;
+    return 1;
+}
+
+/* Once the index lied, a predicted picture at a later keyframe's time shows
+ * that keyframe false too, at no cost: decoding goes on through false
+ * keyframes (lc_plan_continue) and learns them before anyone seeks there.
+ * Not before: an H.264 recovery point's picture decoded on from the IDR is
+ * a predicted one (its refresh is spread over the pictures after it), yet
+ * decoding from it does give whole pictures later. */
+static void check_passing(lc_session *s, const AVFrame *f, int64_t us)
+{
+    const lc_keyframe *kf = s->src->keyframes;
+    size_t n = s->src->n_keyframes, k = s->passing;
+    if (!s->index_lied || us == INT64_MIN)
+        return;
+    while (k < n && kf[k].pts_us < us && !lc_plan_false_keyframe(kf[k].pts_us, us, 0))
+        k++;
+    s->passing = k;
+    if (k < n && !kf[k].hidden && lc_plan_false_keyframe(kf[k].pts_us, us, intra_picture(f)))
+        found_false(s, k);
+}
+
+/* The decoder produced a picture: note its time for the planner. 1 to hand
+ * it out, 0 to drop it: predicted from nothing, withheld (and the session
+ * ends if it is no longer withholding: see check_start). */
+static int got_picture(lc_session *s, AVFrame *f)
 {
     s->decoded++;
     carry_damage(s, f);
@@ -241,10 +310,18 @@ static void got_picture(lc_session *s, AVFrame *f)
     }
     s->pictures++;
     int64_t us = lc_session_frame_us(s, f);
+    if (!check_start(s, f, us)) {
+        s->keyframe = LC_PLAN_NONE;
+        return 0;
+    }
+    check_passing(s, f, us);
+    if (s->withholding)
+        return 0;
     if (s->first_us == LC_PLAN_NEVER)
         s->first_us = us;
     if (us > s->last_us)
         s->last_us = us;
+    return 1;
 }
 
 AVFrame *lc_session_next(lc_session *s, const lc_plan_item *item, int more_packets)
@@ -262,8 +339,12 @@ AVFrame *lc_session_next(lc_session *s, const lc_plan_item *item, int more_packe
             break;
         int ret = avcodec_receive_frame(s->dec, f);
         if (ret == 0) {
-            got_picture(s, f);
-            goto out;
+            if (got_picture(s, f))
+                goto out;
+            av_frame_unref(f);
+            if (s->keyframe == LC_PLAN_NONE)
+                break;
+            continue;
         }
         if (ret == AVERROR_EOF || (ret != AVERROR(EAGAIN) && s->drained))
             break;

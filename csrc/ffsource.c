@@ -367,7 +367,7 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
         /* A keyframe an edit list hides (a phone's trim) still starts the
          * decoding of the shown frames after it. */
         kf[count] = (lc_keyframe){.seek_ts = e->timestamp, .pts_us = lc_pts_to_us(src, e->timestamp + delta),
-                                  .ordinal = -1, .pos = -1, .hidden = !!(e->flags & AVINDEX_DISCARD_FRAME)};
+                                  .ordinal = -1, .pos = e->pos, .hidden = !!(e->flags & AVINDEX_DISCARD_FRAME)};
         count++;
     }
     if (count == 0) {

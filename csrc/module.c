@@ -289,10 +289,11 @@ static PyObject *adopt_pixels(PyTypeObject *type, const lc_frame *f)
 static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
 {
     if (f->obtained == LC_OBTAINED_NONE)
-        return Py_BuildValue("{snsLszszsisisOsO}", "request_index", (Py_ssize_t)f->request_index,
+        return Py_BuildValue("{snsLszszsisisisOsO}", "request_index", (Py_ssize_t)f->request_index,
                              "requested_ms", (long long)f->requested_ms, "actual_us", NULL,
                              "obtained", NULL, "frames_decoded", f->frames_decoded, "damaged_pictures",
-                             f->damaged_pictures, "jpeg", Py_None, "rgb", Py_None);
+                             f->damaged_pictures, "false_keyframes", f->false_keyframes, "jpeg", Py_None,
+                             "rgb", Py_None);
     PyObject *pixels;
     if (f->rgb && f->rgb_adopted)
         pixels = adopt_pixels(pixels_type, f);
@@ -302,10 +303,10 @@ static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
         pixels = PyBytes_FromStringAndSize((const char *)f->jpeg, (Py_ssize_t)f->jpeg_size);
     if (!pixels)
         return NULL;
-    return Py_BuildValue("{snsLsLsssisis(iiii)s(ii)sNsOszsO}", "request_index", (Py_ssize_t)f->request_index,
+    return Py_BuildValue("{snsLsLsssisisis(iiii)s(ii)sNsOszsO}", "request_index", (Py_ssize_t)f->request_index,
                          "requested_ms", (long long)f->requested_ms, "actual_us", (long long)f->actual_us,
                          "obtained", obtained_name(f->obtained), "frames_decoded", f->frames_decoded,
-                         "damaged_pictures", f->damaged_pictures,
+                         "damaged_pictures", f->damaged_pictures, "false_keyframes", f->false_keyframes,
                          "content_rect", f->content_x, f->content_y, f->content_width, f->content_height,
                          "source_size", f->source_width, f->source_height, f->rgb ? "rgb" : "jpeg", pixels,
                          f->rgb ? "jpeg" : "rgb", Py_None, "colour_mapping", f->colour_mapping,

@@ -3,8 +3,10 @@
 
 void lc_keyframes_init_ready(lc_keyframe *kf, size_t n_kf)
 {
-    for (size_t k = 0; k < n_kf; k++)
+    for (size_t k = 0; k < n_kf; k++) {
         kf[k].ready_us = kf[k].pts_us;
+        kf[k].false_key = 0;
+    }
 }
 
 int64_t lc_keyframe_ready(const lc_keyframe *kf)
@@ -29,6 +31,20 @@ void lc_keyframe_learn(lc_keyframe *kf, int64_t own_us, int64_t first_picture_us
            !__atomic_compare_exchange_n(&kf->ready_us, &seen, first_picture_us, 0, __ATOMIC_RELAXED,
                                         __ATOMIC_RELAXED)) {
     }
+}
+
+int lc_keyframe_learn_false(lc_keyframe *kf)
+{
+    /* Ready never: neither lc_plan_start nor a keyframe hit takes it again.
+     * Decoding from it does give sound pictures after the next real
+     * keyframe, but that one starts them as well. */
+    __atomic_store_n(&kf->ready_us, LC_PLAN_NEVER, __ATOMIC_RELAXED);
+    return __atomic_exchange_n(&kf->false_key, 1, __ATOMIC_RELAXED) == 0;
+}
+
+int lc_plan_false_keyframe(int64_t own_us, int64_t picture_us, int intra)
+{
+    return !intra && picture_us >= own_us && picture_us <= own_us + READY_SLACK_US;
 }
 
 size_t lc_keyframe_at_or_before(const lc_keyframe *kf, size_t n_kf, int64_t us)
@@ -166,17 +182,21 @@ size_t lc_plan_next_in_window(const lc_keyframe *kf, size_t n_kf, const lc_plan_
 
 size_t lc_plan_retry_before(size_t failed, unsigned attempt)
 {
+    if (failed == 0)
+        return 0;   /* the first keyframe failed: nothing lies before it */
     size_t step = attempt >= 8 * sizeof(size_t) - 1 ? failed : ((size_t)1 << attempt) - 1;
-    return step >= failed ? 0 : failed - step;
+    /* A step past the start ends at the first keyframe, which may not have
+     * been tried yet (failures 7, 3 step 1 then 4: keyframe 0 is next). */
+    return step >= failed ? 1 : failed - step;
 }
 
 int lc_plan_continue(const lc_keyframe *kf, size_t session_kf, int64_t consumed_us, size_t start,
-                     const lc_plan_item *it)
+                     const lc_plan_item *it, int index_lied)
 {
     if (session_kf == LC_PLAN_NONE || start == LC_PLAN_NONE || session_kf > start || consumed_us >= it->lo_us)
         return 0;
     /* From an earlier keyframe: worth it once past the planned start point. */
-    return session_kf == start || consumed_us >= kf[start].pts_us;
+    return session_kf == start || consumed_us >= kf[start].pts_us || index_lied;
 }
 
 int lc_plan_past_end(const lc_plan_item *it, int64_t end_us)

@@ -27,6 +27,14 @@
  * point, an open GOP's leading frames, a damaged keyframe. Its "ready" time
  * (the first picture decoding from it gave) is then learnt, and decoding
  * starts again from an earlier point whose pictures are ready by the window.
+ *
+ * An index can lie: old phones' muxers and some remuxers mark predicted
+ * pictures as sync samples (or write no sync sample table, which makes every
+ * sample one). Decoding from such a "keyframe" gives pictures predicted from
+ * nothing. One found out (its packet is no key packet to the demuxer's
+ * parser, or its own picture decodes as a predicted one) is never a start
+ * point or pictured again, and decoding starts from an earlier keyframe as
+ * above.
  */
 #ifndef LC_PLAN_H
 #define LC_PLAN_H
@@ -41,12 +49,13 @@ typedef struct lc_keyframe {
     int64_t seek_ts;   /* what the demuxer seeks by (container index time stamp) */
     int64_t pts_us;    /* presentation time on the bundle timeline (may be an estimate) */
     int64_t ordinal;   /* position among the stream's packets, when found by a scan; else -1 */
-    int64_t pos;       /* byte position of its packet, when found by a scan; else -1 */
+    int64_t pos;       /* byte position of its packet (from the scan or the index), -1 if unknown */
     int hidden;        /* an edit list hides it: a start point, never pictured */
     /* The first picture decoding from here gave, once learnt (read and written
      * with lc_keyframe_ready / lc_keyframe_learn: workers share it).
      * Until then assumed to be pts_us. */
     int64_t ready_us;
+    int false_key;     /* 1 once found to be no keyframe (lc_keyframe_learn_false) */
 } lc_keyframe;
 
 typedef enum lc_plan_mode { LC_PLAN_KEYFRAME = 1, LC_PLAN_FORWARD = 2 } lc_plan_mode;
@@ -67,6 +76,16 @@ int64_t lc_keyframe_ready(const lc_keyframe *kf);
  * first_picture_us the first picture (LC_PLAN_NEVER: none; own_us + 1 ms + 1
  * when only "later" is known). Hidden keyframes learn nothing. Thread-safe. */
 void lc_keyframe_learn(lc_keyframe *kf, int64_t own_us, int64_t first_picture_us);
+
+/* The index called kf a keyframe, but it is none (a sync sample on a
+ * P-frame): it is never a start point or pictured again. 1 for the first
+ * caller only, so that each is counted once. Thread-safe. */
+int lc_keyframe_learn_false(lc_keyframe *kf);
+
+/* Decoding from a keyframe whose packet's own time is own_us gave a picture
+ * at picture_us, the first at or after own_us: is it the keyframe's own
+ * picture and predicted (intra = 0), so that the index lied? */
+int lc_plan_false_keyframe(int64_t own_us, int64_t picture_us, int intra);
 
 /* Decoding from kf gave no picture of its own (it was drained after its
  * packet alone): it is ready later than its own time, how much later unknown. */
@@ -107,15 +126,20 @@ size_t lc_plan_next_in_window(const lc_keyframe *kf, size_t n_kf, const lc_plan_
 
 /* After the `attempt`-th failure (0, 1, ...) starting at `failed`: the index
  * to pass as `before` to lc_plan_start. Steps back 1, 2, 4, ... keyframes, so
- * a file whose keyframes are all damaged costs log(n) retries, not n. */
+ * a file whose keyframes are all damaged costs log(n) retries, not n; the
+ * last step is to the first keyframe (0 once that failed: nothing is left). */
 size_t lc_plan_retry_before(size_t failed, unsigned attempt);
 
 /* A worker's running session (started at keyframe session_kf, every picture
  * up to consumed_us already handed on or dropped) can serve an item planned
- * to start at `start` instead of seeking: it began no later, it has not
- * passed the window, and going on costs no more than starting again. */
+ * to start (or hit) at `start` instead of seeking: it began no later, it has
+ * not passed the window, and going on costs no more than starting again.
+ * Once the index lied (index_lied), going on is always preferred: a later
+ * keyframe may be false too, and each false one costs a seek, a picture and
+ * a decode again from an earlier real keyframe (so many false keyframes
+ * between real ones would cost quadratic time); going on costs one pass. */
 int lc_plan_continue(const lc_keyframe *kf, size_t session_kf, int64_t consumed_us, size_t start,
-                     const lc_plan_item *it);
+                     const lc_plan_item *it, int index_lied);
 
 /* Once decoding reached the end of the file with the last picture at
  * end_us, items whose window starts later get no frame without decoding. */

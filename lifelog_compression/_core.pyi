@@ -36,6 +36,9 @@ class CoreFrame(TypedDict):
     # Pictures in the request's window the decoder reported damaged (bitstream
     # errors, concealment): passed over; with actual_us None, why nothing came.
     damaged_pictures: int
+    # Keyframes of the container's index this request found to be none (sync
+    # samples on predicted pictures): never started from; each counted once.
+    false_keyframes: int
     content_rect: tuple[int, int, int, int]
     source_size: tuple[int, int]
     jpeg: bytes | None

@@ -183,7 +183,8 @@ def extract_to_dir(
                 raise nothing_decoded(source.shown)
             hasher.join()
             notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
-                                   recipe, probe, info["duration_ms"], state.damaged, state.damaged_pictures)
+                                   recipe, probe, info["duration_ms"], state.damaged, state.damaged_pictures,
+                                   state.false_keyframes)
             colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
             notes.extend(colour_notes)
             notes.extend(interlace_notes(probe.get("summary", {}), state.deinterlaced, len(writer.rows)))
@@ -263,6 +264,7 @@ class _Collector:
         self.damaged: list[int] = []   # missing requests whose window held only damaged pictures
         self.damaged_pictures = 0
         self.deinterlaced = 0   # frames pictured from one field of an interlaced picture
+        self.false_keyframes = 0   # index keyframes that decode as predicted pictures
         self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
@@ -272,6 +274,7 @@ class _Collector:
         self.frames_decoded += f["frames_decoded"]
         self.damaged_pictures += f.get("damaged_pictures", 0)
         self.deinterlaced += bool(f.get("deinterlaced"))
+        self.false_keyframes += f.get("false_keyframes", 0)
         mapping = f.get("colour_mapping")
         if mapping and mapping not in self.colour_mappings:
             self.colour_mappings.append(mapping)

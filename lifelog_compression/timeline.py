@@ -13,10 +13,12 @@ from .recipe import Recipe
 
 def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int | None,
                    last_actual_ms: int | None, recipe: Recipe, probe: dict[str, Any], duration_ms: int,
-                   damaged: list[int] | None = None, damaged_pictures: int = 0) -> list[str]:
+                   damaged: list[int] | None = None, damaged_pictures: int = 0,
+                   false_keyframes: int = 0) -> list[str]:
     """Notes for bundle.json: an undecodable lead, a tail that could not be
-    read, gaps between, damage the decoder reported, and a header duration
-    the file does not hold.
+    read, gaps between, damage the decoder reported, an index that calls
+    predicted pictures keyframes, and a header duration the file does not
+    hold.
 
     ``missing`` are the request times without a frame, ``first_actual_ms`` /
     ``last_actual_ms`` the first and last pictured frames' times (None if
@@ -24,9 +26,12 @@ def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int
     the requests were made from. ``damaged`` are the missing requests whose
     window held only pictures the decoder reported damaged, and
     ``damaged_pictures`` counts every such picture passed over.
+    ``false_keyframes`` counts the keyframes of the container's index found
+    to be predicted pictures.
     """
     notes = _jump_notes(probe) or _claim_notes(probe, duration_ms)
     notes += _raw_stream_notes(probe) + _cap_notes(requests, duration_ms, recipe)
+    notes += _false_keyframe_notes(false_keyframes)
     damaged_set = set(damaged or [])
     notes += _damage_notes(sorted(damaged_set & set(missing)), damaged_pictures)
     missing = [t for t in missing if t not in damaged_set]
@@ -91,6 +96,18 @@ def _damage_notes(damaged: list[int], pictures: int) -> list[str]:
         note += (f", and {len(damaged)} request(s) had no sound picture in their window: "
                  f"{damaged[:20]}{' ...' if len(damaged) > 20 else ''}")
     return [note]
+
+
+def _false_keyframe_notes(count: int) -> list[str]:
+    """The container's index marks predicted pictures as keyframes (sync
+    samples): old phones' muxers and some remuxers do, and an MP4 without a
+    sync sample table makes every sample one. Decoded alone they would show
+    a picture predicted from nothing (csrc/ffsession.c)."""
+    if not count:
+        return []
+    return [f"the source's index lied: {count} of the pictures it marks as keyframes (sync samples) decode as "
+            "predicted pictures, which alone would show a picture predicted from nothing; none was a start "
+            "point or pictured alone: decoding started from earlier real keyframes instead"]
 
 
 # How far a header's duration may run past what the file holds before the

@@ -530,6 +530,77 @@ def _is_video(data: bytes | memoryview, mdia: int, mdia_end: int) -> bool:
     return False
 
 
+# --- the sync sample table ------------------------------------------------------
+
+
+def _video_stbl(data: bytes | memoryview) -> tuple[list[tuple[int, int]], int, int]:
+    """The (start, end) of every box from moov down to the video track's stbl,
+    outermost first (their headers hold sizes), and the stbl's payload span."""
+    for kind, moov, moov_end in _boxes(data, 0, len(data)):
+        if kind != "moov":
+            continue
+        for kind, trak, trak_end in _boxes(data, moov, moov_end):
+            children = {k: (s, e) for k, s, e in _boxes(data, trak, trak_end)} if kind == "trak" else {}
+            if "mdia" not in children or not _is_video(data, *children["mdia"]):
+                continue
+            path = [(moov, moov_end), (trak, trak_end)]
+            start, end = children["mdia"]
+            for name in ("minf", "stbl"):
+                path.append((start, end))
+                start, end = next((s, e) for k, s, e in _boxes(data, start, end) if k == name)
+            return path, start, end
+    raise ValueError("no video track")
+
+
+def _sample_count(data: bytes | memoryview, stbl: int, stbl_end: int) -> int:
+    stsz = next(s for k, s, _ in _boxes(data, stbl, stbl_end) if k == "stsz")
+    return struct.unpack_from(">I", data, stsz + 8)[0]
+
+
+def sync_samples(path: Union[str, os.PathLike]) -> list[int] | None:
+    """The video track's sync samples (stss, numbered from 1); None when the
+    table is absent (then every sample is one, ISO/IEC 14496-12 8.6.2)."""
+    data = Path(path).read_bytes()
+    _, stbl, stbl_end = _video_stbl(data)
+    for kind, start, _ in _boxes(data, stbl, stbl_end):
+        if kind == "stss":
+            count = struct.unpack_from(">I", data, start + 4)[0]
+            return list(struct.unpack_from(f">{count}I", data, start + 8))
+    return None
+
+
+def rewrite_sync_samples(source: Union[str, os.PathLike], dest: Union[str, os.PathLike],
+                         every: int | None) -> Path:
+    """Copy an MP4/3GP to `dest` with the video track's sync sample table
+    lying, as old phones' muxers and some remuxers write it: with `every` = n,
+    sample 1 and every n-th after it are marked sync whatever the pictures
+    are (P-frames among them); with None the table is removed, which per the
+    spec marks every sample a sync sample. The pictures are left as they are.
+    The moov must follow the media data (ffmpeg's default): its size changes,
+    no chunk offset does. `source` is never modified."""
+    data = bytearray(Path(source).read_bytes())
+    path, stbl, stbl_end = _video_stbl(data)
+    stss = next(((s - 8, e) for k, s, e in _boxes(data, stbl, stbl_end) if k == "stss"), None)
+    moov_start = path[0][0] - 8
+    if any(k == "mdat" and s > moov_start for k, s, _ in _boxes(data, 0, len(data))):
+        raise ValueError(f"{source}: the moov comes before the media data (faststart): offsets would move")
+    if every is None:
+        new = b""
+    else:
+        marked = list(range(1, _sample_count(data, stbl, stbl_end) + 1, every))
+        new = struct.pack(f">I4sII{len(marked)}I", 16 + 4 * len(marked), b"stss", 0, len(marked), *marked)
+    at, old_end = stss if stss else (stbl_end, stbl_end)
+    delta = len(new) - (old_end - at)
+    data[at:old_end] = new
+    for start, _ in path + [(stbl, stbl_end)]:
+        header = start - 8   # 32-bit sizes: ffmpeg writes no 64-bit moov for clips this small
+        size = struct.unpack_from(">I", data, header)[0]
+        struct.pack_into(">I", data, header, size + delta)
+    dest = Path(dest)
+    dest.write_bytes(bytes(data))
+    return dest
+
+
 # --- bad inputs ----------------------------------------------------------------
 
 

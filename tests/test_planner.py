@@ -106,6 +106,8 @@ def test_intra_refresh_recovery_points_decode_from_an_earlier_point(tmp_path):
         rows = _rows_true_to(source, tmp_path / f"b{workers}")
         assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(13)], workers
         assert result.missing_requests_ms == [] and not any("truncated" in n for n in result.notes)
+        # Its recovery points' pictures are predicted ones, but they are no lie.
+        assert not any("index lied" in n for n in result.notes), result.notes
         # The nearest frame (30 fps), not the first one the refresh lets through.
         for r in rows:
             assert abs(r["actual_ts_ms"] - r["requested_ts_ms"]) <= 17, r
@@ -152,3 +154,68 @@ def test_decoder_threads_inside_one_chunk_give_the_same_rows(clip, tmp_path):
     assert strip(_rows_true_to(source, tmp_path / "four")) == strip(load_rows(tmp_path / "one"))
     # Frame threads run a few frames ahead, never a GOP more.
     assert one.frames_decoded <= four.frames_decoded <= one.frames_decoded + 4 * len(load_rows(tmp_path / "one"))
+
+
+def _true_frames(path, width: int, height: int):
+    """Every frame as ffmpeg decodes it from the start (RGB arrays)."""
+    import subprocess
+
+    import numpy as np
+
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(out, np.uint8).reshape(-1, height, width, 3)
+
+
+def _psnr_db(bundle, row, truth) -> float:
+    """The row's picture, brought back to the source's size, against the true frame."""
+    import numpy as np
+    from PIL import Image
+
+    from truth import decode, rect_of
+
+    x, y, w, h = rect_of(row)
+    picture = Image.fromarray(decode(bundle, row)[y:y + h, x:x + w]).resize(truth.shape[1::-1], Image.Resampling.BOX)
+    error = np.mean((np.asarray(picture, np.float64) - truth.astype(np.float64)) ** 2)
+    return 10 * np.log10(255 ** 2 / max(error, 1e-9))
+
+
+@pytest.mark.parametrize("codec, suffix, size, fps, seconds, every", [
+    ("h263", ".3gp", (176, 144), 15, 15.0, 50),      # a 2004 phone: every 50th sample marked
+    ("h263", ".3gp", (176, 144), 15, 15.0, None),    # no sync sample table: every sample a sync sample
+    ("libx264", ".mp4", (320, 240), 30, 10.0, 50),   # H.264's parser knows better than the index
+    ("libx264", ".mp4", (320, 240), 30, 10.0, None),
+])
+def test_sync_samples_on_predicted_pictures_are_not_start_points(tmp_path, codec, suffix, size, fps, seconds, every):
+    """An index that calls P-frames keyframes (old phones' muxers, some
+    remuxers; or no stss box, which makes every sample a sync sample): such a
+    "keyframe" decoded alone shows a picture predicted from nothing, and so
+    does everything decoded on from it. Every row must picture its true frame
+    (as a decode from the start shows it), decoding from the real keyframe
+    before, and bundle.json says the index lied."""
+    from fixtures import make_clip, rewrite_sync_samples, sync_samples
+
+    source = make_clip(tmp_path / f"clip{suffix}", codec=codec, container="3gp" if suffix == ".3gp" else None,
+                       width=size[0], height=size[1], fps=fps, seconds=seconds, gop=250)
+    assert sync_samples(source.path) in ([1], [1, 251])
+    lying = rewrite_sync_samples(source.path, tmp_path / f"lying{suffix}", every)
+    truth = _true_frames(source.path, *size)
+    runs = {}
+    for workers in (1, 2):
+        bundle = tmp_path / f"b{workers}"
+        result = extract_to_dir(lying, bundle, workers=workers)
+        rows = _rows_true_to(source, bundle)
+        assert [r["requested_ts_ms"] for r in rows] == [i * 1000 for i in range(int(seconds))]
+        for row in rows:
+            frame = round(row["actual_ts_ms"] * fps / 1000)
+            assert _psnr_db(bundle, row, truth[frame]) > 25, row
+        assert result.missing_requests_ms == []
+        lied = [n for n in result.notes if n.startswith("the source's index lied")]
+        assert len(lied) == 1, result.notes
+        if every:
+            assert lied[0].startswith("the source's index lied: 4 of the pictures"), lied
+        # One pass for one worker, not a pass from the start for every false keyframe.
+        assert result.frames_decoded <= workers * 1.2 * len(source.frame_times_ms), result.frames_decoded
+        runs[workers] = [(r["requested_ts_ms"], r["actual_ts_ms"], r["content_hash"]) for r in rows]
+    assert runs[2] == runs[1]
+

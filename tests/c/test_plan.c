@@ -179,7 +179,9 @@ static void test_start_point_without_picture_in_time(void)
     CHECK(!lc_plan_start_failed(&early, 6000000), "a gap is not the start's fault");
     /* Retries step back 1, 2, 4 ... keyframes and end at the first. */
     CHECK(lc_plan_retry_before(4, 0) == 4 && lc_plan_retry_before(4, 1) == 3 && lc_plan_retry_before(4, 2) == 1 &&
-          lc_plan_retry_before(4, 3) == 0 && lc_plan_retry_before(4, 70) == 0, "retry steps");
+          lc_plan_retry_before(0, 3) == 0, "retry steps");
+    /* A step past the start still tries the first keyframe. */
+    CHECK(lc_plan_retry_before(7, 3) == 1 && lc_plan_retry_before(4, 70) == 1, "retry ends at the first");
     CHECK(lc_plan_start(kf, n_kf, &early, 0) == LC_PLAN_NONE, "nothing before the first keyframe");
     /* Drained after its packet alone with nothing out: later than its own
      * time, so no longer pictured alone, but still a start for later windows. */
@@ -209,18 +211,45 @@ static void test_keyframes_inside_the_window_are_the_last_resort(void)
     CHECK(lc_plan_next_in_window(kf, 0, &first, 0) == LC_PLAN_NONE, "no keyframes");
 }
 
+static void test_false_keyframes_are_never_starts(void)
+{
+    /* Sync samples every 2 s, but only the first is a real keyframe. */
+    lc_keyframe kf[4];
+    int64_t ms[] = {0, 2000, 4000, 6000}, req[] = {4000};
+    lc_plan_item it[1];
+    size_t n_kf = keyframes(kf, ms, 4);
+    /* Only the keyframe's own picture tells: an intra one, or one later
+     * (a recovery point's refresh, a hidden keyframe), is no lie. */
+    CHECK(lc_plan_false_keyframe(4000000, 4000000, 0), "predicted picture at its own time");
+    CHECK(!lc_plan_false_keyframe(4000000, 4000000, 1), "intra picture at its own time");
+    CHECK(!lc_plan_false_keyframe(4000000, 4600000, 0), "predicted picture later");
+    CHECK(lc_keyframe_learn_false(&kf[2]) == 1 && lc_keyframe_learn_false(&kf[2]) == 0, "counted once");
+    CHECK(!lc_keyframe_pictures_itself(&kf[2]), "a false keyframe is no hit");
+    plan(kf, n_kf, req, 1, it);
+    CHECK(it[0].mode == LC_PLAN_FORWARD && it[0].keyframe == 1, "4 s forward from 2 s (%zu)", it[0].keyframe);
+    lc_plan_item later = {.t_us = 5000000, .lo_us = 4500000, .hi_us = 5500000, .mode = LC_PLAN_FORWARD};
+    CHECK(lc_plan_start(kf, n_kf, &later, n_kf) == 1, "not even for a window after it");
+    lc_keyframe_learn_false(&kf[1]);
+    CHECK(lc_plan_start(kf, n_kf, &later, n_kf) == 0, "back to the file's start");
+    /* Learning later pictures never brings it back. */
+    lc_keyframe_learn(&kf[1], 2000000, 2500000);
+    CHECK(lc_keyframe_ready(&kf[1]) == LC_PLAN_NEVER, "still never ready");
+}
+
 static void test_sessions_continue_only_when_cheaper(void)
 {
     lc_keyframe kf[3];
     int64_t ms[] = {0, 2000, 4000};
     keyframes(kf, ms, 3);
     lc_plan_item it = {.t_us = 5000000, .lo_us = 4500000, .hi_us = 5500000, .mode = LC_PLAN_FORWARD, .keyframe = 2};
-    CHECK(lc_plan_continue(kf, 2, 3000000, 2, &it), "same start point, not yet in the window");
-    CHECK(!lc_plan_continue(kf, 2, 4600000, 2, &it), "already past the window's start");
-    CHECK(lc_plan_continue(kf, 1, 4100000, 2, &it), "an earlier session past the start point");
-    CHECK(!lc_plan_continue(kf, 1, 2500000, 2, &it), "an earlier session far behind: seek instead");
-    CHECK(!lc_plan_continue(kf, LC_PLAN_NONE, INT64_MIN, 2, &it), "no session");
-    CHECK(!lc_plan_continue(kf, 2, INT64_MIN, 1, &it), "a later session cannot go back");
+    CHECK(lc_plan_continue(kf, 2, 3000000, 2, &it, 0), "same start point, not yet in the window");
+    CHECK(!lc_plan_continue(kf, 2, 4600000, 2, &it, 0), "already past the window's start");
+    CHECK(lc_plan_continue(kf, 1, 4100000, 2, &it, 0), "an earlier session past the start point");
+    CHECK(!lc_plan_continue(kf, 1, 2500000, 2, &it, 0), "an earlier session far behind: seek instead");
+    CHECK(lc_plan_continue(kf, 1, 2500000, 2, &it, 1), "far behind, but the index lied: go on");
+    CHECK(!lc_plan_continue(kf, 2, 4600000, 2, &it, 1), "the index lied, and the session is past the window");
+    CHECK(!lc_plan_continue(kf, LC_PLAN_NONE, INT64_MIN, 2, &it, 0), "no session");
+    CHECK(!lc_plan_continue(kf, 2, INT64_MIN, 1, &it, 0), "a later session cannot go back");
 }
 
 static void test_end_and_skipping(void)
@@ -257,6 +286,7 @@ int main(void)
     test_hidden_keyframe_starts_but_is_never_pictured();
     test_start_point_without_picture_in_time();
     test_keyframes_inside_the_window_are_the_last_resort();
+    test_false_keyframes_are_never_starts();
     test_sessions_continue_only_when_cheaper();
     test_end_and_skipping();
     test_chunks_group_by_start();
