@@ -145,8 +145,9 @@ def extract_to_dir(
     with src:
         info = src.info
         probe = json.loads(src.probe_json())
-        if not source.is_local:   # the core names the URL it read, query (a signature) and all
-            probe.get("format", {})["filename"] = source.shown
+        # The core names a URL with its query (a signature), and a file name
+        # that is not UTF-8 with U+FFFD: the name as bundles record it instead.
+        probe.get("format", {})["filename"] = source.name if source.is_local else source.shown
         requests = recipe.request_times_ms(info["duration_ms"])
         writer: BundleWriter | ShardWriter
         try:
