@@ -78,6 +78,8 @@ int lc_open_input(const char *path, AVFormatContext **fmt);
 /* The read error a URL's reader met for good (0: none, or a local file). */
 int lc_input_error(const AVFormatContext *fmt);
 lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE]);
+/* lc_open_input's refusal of a format that reads other resources, said; LC_OK for another error. */
+lc_status lc_open_refusal(int averror, char err[LC_ERRMSG_SIZE]);
 /* Closes a demuxer opened on src and adds what it read to src's count. */
 void lc_close_demuxer(const lc_source *src, AVFormatContext **fmt);
 /* ffsession.c: one worker's decoding session, started at a keyframe. */

@@ -17,9 +17,19 @@
  *
  * Object storage (s3://, gs://) reaches this file as a presigned https URL
  * made by the Python layer (storage.py).
+ *
+ * Only the named file (or the URL's object) is ever read. A local path never
+ * reaches libavformat's protocol parser: the file is opened here as
+ * "file:PATH", so a file named "concat:a.mp4|b.mp4" or "pipe:0" is that file.
+ * Demuxers that read other resources than the one they are given (playlists,
+ * manifests, concat scripts, image patterns, session descriptions) are
+ * refused before they read a header, and the demuxer's own io_open refuses
+ * every nested open (mov's external tracks, 'dref' aliases, are off by
+ * default, enable_drefs = 0; this is the second lock on that door).
  */
 #include <string.h>
 
+#include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 
@@ -58,6 +68,64 @@ typedef struct range_reader {
 int lc_is_url(const char *path)
 {
     return !strncmp(path, "http://", 7) || !strncmp(path, "https://", 8);
+}
+
+/* Demuxers that read what their input names rather than only their input:
+ * refused, whatever the file is called. Of those with AVFMT_NOFILE (which
+ * open their own resource by name) only image2 is probed on an open file;
+ * any other that a future FFmpeg probes is refused as "opens its own input". */
+static const struct {
+    const char *name, *what;
+} elsewhere[] = {
+    {"concat", "a concat script, which names other files"},
+    {"hls", "an HLS playlist, which names other files"},
+    {"applehttp", "an HLS playlist, which names other files"},
+    {"dash", "a DASH manifest, which names other files"},
+    {"imf", "an IMF composition, which names other files"},
+    {"image2", "still images"},
+    {"vobsub", "subtitles that read another file"},
+    {"sdp", "a session description, which names network streams"},
+    {"rtsp", "a network stream"},
+    {"rtp", "a network stream"},
+    {"sap", "a network stream"},
+    {"avisynth", "a script"},
+    {"vapoursynth", "a script"},
+    {NULL, "a format that opens its own input"},
+};
+#define ELSEWHERE_COUNT (int)(sizeof elsewhere / sizeof elsewhere[0])
+/* The refusal's AVERROR carries its row of the table. */
+#define ELSEWHERE_ERROR(i) FFERRTAG('L', 'C', 'E', 'A' + (i))
+
+static int refers_elsewhere(const AVInputFormat *f)
+{
+    for (int i = 0; elsewhere[i].name; i++)
+        if (!strcmp(f->name, elsewhere[i].name))
+            return i;
+    return f->flags & AVFMT_NOFILE ? ELSEWHERE_COUNT - 1 : -1;
+}
+
+lc_status lc_open_refusal(int averror, char err[LC_ERRMSG_SIZE])
+{
+    for (int i = 0; i < ELSEWHERE_COUNT; i++)
+        if (averror == ELSEWHERE_ERROR(i))
+            return elsewhere[i].name ? lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (read as '%s': %s; "
+                                               "only the named file is ever read)", elsewhere[i].name,
+                                               elsewhere[i].what)
+                                     : lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (read as %s)",
+                                               elsewhere[i].what);
+    return LC_OK;
+}
+
+/* The demuxer's io_open: nothing besides the input itself may be opened. */
+static int refuse_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                          AVDictionary **options)
+{
+    (void)s;
+    (void)url;
+    (void)flags;
+    (void)options;
+    *pb = NULL;
+    return AVERROR(EPERM);
 }
 
 static void url_options(AVDictionary **opts)
@@ -254,27 +322,71 @@ lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE])
     }
 }
 
+/* The local file at path, through the file protocol alone: "file:" first,
+ * so that nothing in the name is read as a protocol. */
+static int open_file(const char *path, AVIOContext **out)
+{
+    AVDictionary *opts = NULL;
+    char *url = av_asprintf("file:%s", path);
+    int ret;
+    *out = NULL;
+    if (!url)
+        return AVERROR(ENOMEM);
+    av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    ret = avio_open2(out, url, AVIO_FLAG_READ, NULL, &opts);
+    av_dict_free(&opts);
+    av_free(url);
+    return ret;
+}
+
 int lc_open_input(const char *path, AVFormatContext **fmt)
 {
     AVIOContext *pb = NULL;
-    int ret;
-    if (!lc_is_url(path))
-        return avformat_open_input(fmt, path, NULL, NULL);
-    if ((ret = new_reader(path, &pb)) < 0)
+    AVDictionary *opts = NULL;
+    const AVInputFormat *format = NULL;
+    int url = lc_is_url(path), ret, refused, score;
+    *fmt = NULL;
+    if ((ret = url ? new_reader(path, &pb) : open_file(path, &pb)) < 0)
         return ret;
     if (!(*fmt = avformat_alloc_context())) {
-        free_reader(&pb);
-        return AVERROR(ENOMEM);
+        ret = AVERROR(ENOMEM);
+        goto fail;
     }
     (*fmt)->pb = pb;
     (*fmt)->flags |= AVFMT_FLAG_CUSTOM_IO;
-    ret = avformat_open_input(fmt, path, NULL, NULL);   /* frees *fmt on failure, not pb */
-    if (ret < 0) {
+    (*fmt)->io_open = refuse_io_open;
+    /* The format is chosen here, as avformat_open_input would (the name's
+     * extension counts), so that one that reads elsewhere never reads a header. */
+    if ((ret = score = av_probe_input_buffer2(pb, &format, path, *fmt, 0, 0)) < 0)
+        goto fail;
+    if ((refused = refers_elsewhere(format)) >= 0) {
+        ret = ELSEWHERE_ERROR(refused);
+        goto fail;
+    }
+    /* For what a demuxer opens past io_open (network protocols of its own). */
+    av_dict_set(&opts, "protocol_whitelist", url ? "http,https,tcp,tls" : "file", 0);
+    av_dict_set(&opts, "enable_drefs", "0", 0);
+    ret = avformat_open_input(fmt, path, format, &opts);   /* frees *fmt on failure, not pb */
+    av_dict_free(&opts);
+    if (ret < 0)
+        goto fail;
+    (*fmt)->probe_score = score;   /* what avformat_open_input says when it probes itself */
+    /* A local file's context is ordinary from here: avformat_close_input
+     * closes it, and only a URL's reader is ours to free (lc_close_demuxer). */
+    if (!url)
+        (*fmt)->flags &= ~AVFMT_FLAG_CUSTOM_IO;
+    return 0;
+fail:
+    avformat_free_context(*fmt);
+    *fmt = NULL;
+    if (url) {
         /* A demuxer that met a read error says only that it found no format. */
         int error = reader_error(pb);
         if (error)
             ret = error;
         free_reader(&pb);
+    } else {
+        avio_closep(&pb);
     }
     return ret;
 }

@@ -96,6 +96,9 @@ static lc_status classify_open_failure(const char *path, int averror, char err[L
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     int score = 0, refusal = 0;
+    lc_status refused = lc_open_refusal(averror, err);
+    if (refused != LC_OK)
+        return refused;
     if (lc_is_url(path))
         return lc_url_open_failure(averror, err);
     if ((averror == AVERROR(EACCES) || averror == AVERROR(EIO)) && (refusal = os_refuses_read(path)))

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import __version__, _core, storage
 from .bundle import ARTIFACTS, BundleWriter, new_bundle_id
 from .colour import colour_doc
+from .errors import ArgumentTypeError, InterruptedAfterCommit, UsageError, nothing_decoded
 from .interlace import interlace_notes
-from .errors import InterruptedAfterCommit, UsageError, nothing_decoded
 from .limits import MAX_WORKERS, check_workers
 from .metadata import SourceHasher, hasher_for, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
@@ -118,7 +118,9 @@ def extract_to_dir(
     when complete); see storage.py. Another scheme raises
     UnsupportedLocationError before anything is created.
     """
-    _check_arguments(workers=workers, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes, recipe=recipe)
+    _check_arguments(workers=workers, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes, recipe=recipe,
+                     progress=progress, source_relpath=source_relpath, decode_from=decode_from,
+                     bundle_extra=bundle_extra)
     # URLs and object storage (storage.py): checked before anything is created.
     source = storage.location(input)
     output = storage.location(output_dir, output=True)
@@ -146,8 +148,9 @@ def extract_to_dir(
     with src:
         info = src.info
         probe = json.loads(src.probe_json())
-        if not source.is_local:   # the core names the URL it read, query (a signature) and all
-            probe.get("format", {})["filename"] = source.shown
+        # The core names a URL with its query (a signature), and a file name
+        # that is not UTF-8 with U+FFFD: the name as bundles record it instead.
+        probe.get("format", {})["filename"] = source.name if source.is_local else source.shown
         requests = recipe.request_times_ms(info["duration_ms"])
         writer: BundleWriter | ShardWriter
         try:
@@ -195,7 +198,9 @@ def extract_to_dir(
             bundle["colour"] = colour
             bundle["source_bytes_read"] = bytes_read
             telemetry.finish(writer, bundle)
-            bundle.update(bundle_extra or {})
+            # The writer's fields stay its own (checked above; this keeps it so
+            # for a field added to the writer and not yet to BUNDLE_FIELDS).
+            bundle.update({k: v for k, v in (bundle_extra or {}).items() if k not in bundle})
             extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
             try:
                 writer.commit(bundle, extra)
@@ -229,10 +234,27 @@ def extract_to_dir(
     return result
 
 
+# bundle.json's fields that the bundle writer owns (_bundle_document, colour,
+# the byte count, telemetry's, a shard's own): bundle_extra may not set them.
+BUNDLE_FIELDS = frozenset({
+    "format", "format_version", "bundle_id", "created_at", "producer", "sampling", "image", "source_video",
+    "metadata_artifacts", "request_count", "frame_count", "notes", "colour", "source_bytes_read",
+    "capture_clock", "track", "shard",
+})
+
+
 def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes: int | None,
-                     recipe: Recipe) -> None:
+                     recipe: Recipe, progress: object = None, source_relpath: object = None,
+                     decode_from: object = None, bundle_extra: object = None) -> None:
     """Caller mistakes are usage errors, never a silent default."""
     check_workers("workers", workers)
+    if progress is not None and not callable(progress):
+        raise ArgumentTypeError(f"progress must be a function or None, not {progress!r}")
+    if source_relpath is not None and not isinstance(source_relpath, str):
+        raise ArgumentTypeError(f"source_relpath must be a str or None, not {source_relpath!r}")
+    if decode_from is not None and not isinstance(decode_from, (str, os.PathLike)):
+        raise ArgumentTypeError(f"decode_from must be a path or None, not {decode_from!r}")
+    _check_bundle_extra(bundle_extra)
     for name, flag in (("overwrite", overwrite), ("shards", shards)):
         if not isinstance(flag, bool):   # "no" is true, and would replace a bundle
             raise UsageError(f"{name} must be True or False, not {flag!r}")
@@ -243,6 +265,24 @@ def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes
                          "empty folder")
     if shard_bytes is not None and (not isinstance(shard_bytes, int) or shard_bytes <= 0):
         raise UsageError(f"the shard size must be positive, not {shard_bytes!r}")
+
+
+def _check_bundle_extra(extra: object) -> None:
+    """bundle_extra is JSON (no NaN or infinity, which json.dumps writes but
+    no JSON reader takes) and names none of the writer's fields."""
+    if extra is None:
+        return
+    if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
+        raise ArgumentTypeError(f"bundle_extra must be a dict with str keys, not {extra!r:.200}")
+    owned = sorted(BUNDLE_FIELDS.intersection(extra))
+    if owned:
+        raise UsageError(f"bundle_extra may not set the bundle writer's own fields: {', '.join(owned)}")
+    try:
+        json.dumps(extra, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as e:
+        cls = ArgumentTypeError if isinstance(e, TypeError) else UsageError
+        raise cls(f"bundle_extra must be plain JSON (dicts, lists, str, int, finite float, bool, None): {e}") \
+            from None
 
 
 class _Collector:

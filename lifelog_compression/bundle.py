@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import names
 from .errors import BundleError, OutputError, output_os_errors
 from .manifest import ManifestRow as ManifestRow  # re-exported: its home before manifest.py
 from .recipe import BUNDLE_FORMAT
@@ -127,16 +128,16 @@ class BundleWriter:
 
     def write_text(self, relpath: str, text: str) -> None:
         try:
-            (self.work_dir / relpath).write_text(text, encoding="utf-8")
+            (self.work_dir / relpath).write_text(names.recorded(text), encoding="utf-8")
         except OSError as e:   # a full disk is the output's fault, not ours
             raise OutputError(f"{self.output_dir}: cannot write {relpath}: {e.strerror}") from e
 
     def write_json(self, relpath: str, obj: Any) -> None:
-        self.write_text(relpath, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        self.write_text(relpath, names.dumps(obj, indent=2) + "\n")
 
     def commit(self, bundle: dict[str, Any], extra_row_fields: dict[str, Any]) -> None:
         """Writes manifest and bundle.json, then moves the bundle into place."""
-        lines = [json.dumps({**row, **extra_row_fields}, ensure_ascii=False) for row in self.rows]
+        lines = [names.dumps({**row, **extra_row_fields}) for row in self.rows]
         self.write_text(MANIFEST, "".join(line + "\n" for line in lines))
         self.write_json(BUNDLE_JSON, bundle)
         self._check_output()   # the folder may have appeared meanwhile

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from . import __version__
+from .names import recorded_json, shown
 from .errors import ExtractError, __all__ as _error_names
 from .limits import MAX_FILES_AT_ONCE, MAX_WORKERS
 from . import errors as _errors
@@ -222,7 +223,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         shown_done = p.files_done
 
     def on_event(event: dict[str, Any]) -> None:
-        print(json.dumps(event), flush=True)
+        print(json.dumps(recorded_json(event)), flush=True)
 
     try:
         if args.ray is not None:   # one Ray task per file (distributed.py)
@@ -237,20 +238,20 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     except BatchInterrupted as e:
         bar.close()
         if args.json:   # a script still learns what was done before the interruption
-            print(json.dumps(e.result.to_json()), flush=True)
+            print(json.dumps(recorded_json(e.result.to_json())), flush=True)
         raise
     finally:
         bar.close()
     summary = result.to_json()
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(recorded_json(summary)))
     elif not args.quiet and not args.jsonl:
         print(f"batch: {len(result.files)} files: {summary['extracted']} extracted, {summary['skipped']} "
               f"complete already, {summary['failed']} failed; {result.frame_count} frames, "
               f"{result.bytes_written / 1e6:.1f} MB; {result.video_s:.0f} s of video in {result.elapsed_s:.1f} s "
               f"({summary['realtime_factor']}x realtime)")
         for f in result.failed:
-            print(f"failed: {f.relpath}: {f.reason}")
+            print(shown(f"failed: {f.relpath}: {f.reason}"))
     return _errors.BatchFailedError.exit_code if result.failed else EXIT_OK
 
 
@@ -327,15 +328,15 @@ def _extract(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if interrupted is not None:
-        print(f"lifelog_compression: {interrupted}", file=sys.stderr)
+        print(f"lifelog_compression: {shown(interrupted)}", file=sys.stderr)
     if args.json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps(recorded_json(result.to_json())))
     elif not args.quiet:
-        print(f"wrote {result.frame_count} frames to {result.bundle_dir} "
+        print(f"wrote {result.frame_count} frames to {shown(result.bundle_dir)} "
               f"({result.duration_ms / 1000:.1f} s of video in {result.elapsed_s:.2f} s, "
               f"{result.realtime_factor:.1f}x realtime)")
         for note in result.notes:
-            print(f"note: {note}")
+            print(f"note: {shown(note)}")
     return EXIT_OK
 
 
@@ -387,6 +388,11 @@ def _cli_message(e: ExtractError) -> str:
     return str(e).replace("overwrite=True", "--overwrite")
 
 
+def _error_line(text: object) -> str:
+    """One line on stderr, whatever a file name in it holds (names.py)."""
+    return f"lifelog_compression: {shown(text)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
@@ -399,9 +405,10 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except ExtractError as e:
-        print(f"lifelog_compression: error: {_cli_message(e)}", file=sys.stderr)
+        print(_error_line(f"error: {_cli_message(e)}"), file=sys.stderr)
         if getattr(args, "json", False):
-            print(json.dumps({"error": type(e).__name__, "message": _cli_message(e), "exit_code": e.exit_code}))
+            print(json.dumps(recorded_json({"error": type(e).__name__, "message": _cli_message(e),
+                                            "exit_code": e.exit_code})))
         return e.exit_code
     except KeyboardInterrupt:
         print("lifelog_compression: interrupted; no bundle was left behind", file=sys.stderr)
@@ -416,8 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug, not bad input: say so in one line, keep the details on request
         if os.environ.get("LIFELOG_DEBUG"):
             raise
-        print(f"lifelog_compression: internal error: {type(e).__name__}: {e} "
-              "(set LIFELOG_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(_error_line(f"internal error: {type(e).__name__}: {e} (set LIFELOG_DEBUG=1 for the traceback)"),
+              file=sys.stderr)
         return EXIT_INTERNAL
 
 

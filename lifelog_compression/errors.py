@@ -24,6 +24,7 @@ __all__ = [
     "BatchFailedError",
     "MissingDependencyError",
     "UsageError",
+    "ArgumentTypeError",
     "UnsupportedLocationError",
 ]
 
@@ -151,6 +152,10 @@ class UsageError(ExtractError, ValueError):
     """Usage error (bad arguments)."""
 
     exit_code = 2
+
+
+class ArgumentTypeError(UsageError, TypeError):
+    """An argument of the wrong type (a float where a whole number is wanted); a TypeError too."""
 
 
 class InterruptedAfterCommit(KeyboardInterrupt):

@@ -17,6 +17,14 @@ MAX_FILES_AT_ONCE = 256
 # written; a clock forged to 10^12 ms, unbounded, held 24 GB before the kernel
 # killed the process.
 MAX_REQUESTS = 250_000
+# The recipe's times (csrc/extract.h holds them in ints): a day is more than
+# any interval or tolerance window means.
+MAX_RECIPE_MS = 24 * 3600 * 1000
+# The canvas: each decoding worker holds a few pictures of it (a 65536x65536
+# canvas asked for 6 GB per picture and ended in MemoryError). 8K is the
+# largest a camera records.
+MAX_CANVAS_SIDE = 8192
+MAX_CANVAS_PIXELS = 8192 * 4320
 
 
 def check_workers(name: str, value: object, maximum: int = MAX_WORKERS) -> None:

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import __version__
-from .limits import MAX_REQUESTS
+from .errors import ArgumentTypeError, UsageError
+from .limits import MAX_CANVAS_PIXELS, MAX_CANVAS_SIDE, MAX_RECIPE_MS, MAX_REQUESTS
 
 BUNDLE_FORMAT = "visual-bundle"
 BUNDLE_FORMAT_VERSION = 1
@@ -40,14 +41,33 @@ class Recipe:
     scale_filter: str = "lanczos"
 
     def __post_init__(self) -> None:
+        """A bad recipe is a usage error here, not a crash deep in the extraction
+        (interval 0 divided by zero, a huge canvas ran out of memory)."""
+        for name in ("interval_ms", "tolerance_before_ms", "tolerance_after_ms", "canvas_width", "canvas_height",
+                     "jpeg_quality"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ArgumentTypeError(f"{name} must be a whole number, not {value!r}")
+        for name in ("chroma_subsampling", "scale_filter"):
+            if not isinstance(getattr(self, name), str):
+                raise ArgumentTypeError(f"{name} must be a str, not {getattr(self, name)!r}")
         if self.chroma_subsampling not in CHROMA:
-            raise ValueError(f"chroma_subsampling must be one of {sorted(CHROMA)}")
+            raise UsageError(f"chroma_subsampling must be one of {sorted(CHROMA)}")
         if self.scale_filter not in SCALE_FILTERS:
-            raise ValueError(f"scale_filter must be one of {list(SCALE_FILTERS)}")
+            raise UsageError(f"scale_filter must be one of {list(SCALE_FILTERS)}")
         if not 1 <= self.jpeg_quality <= 100:
-            raise ValueError("jpeg_quality must be 1..100")
+            raise UsageError("jpeg_quality must be 1..100")
+        if not 1 <= self.interval_ms <= MAX_RECIPE_MS:
+            raise UsageError(f"interval_ms must be 1..{MAX_RECIPE_MS}, not {self.interval_ms}")
+        for name in ("tolerance_before_ms", "tolerance_after_ms"):
+            if not 0 <= getattr(self, name) <= MAX_RECIPE_MS:
+                raise UsageError(f"{name} must be 0..{MAX_RECIPE_MS}, not {getattr(self, name)}")
         if self.canvas_width % 2 or self.canvas_height % 2 or min(self.canvas_width, self.canvas_height) < 2:
-            raise ValueError("canvas sizes must be even and >= 2")
+            raise UsageError("canvas sizes must be even and >= 2")
+        if max(self.canvas_width, self.canvas_height) > MAX_CANVAS_SIDE or \
+                self.canvas_width * self.canvas_height > MAX_CANVAS_PIXELS:
+            raise UsageError(f"the canvas may be at most {MAX_CANVAS_SIDE} pixels a side and {MAX_CANVAS_PIXELS} "
+                             f"pixels in all, not {self.canvas_width}x{self.canvas_height}")
 
     def sampling_doc(self) -> dict[str, Any]:
         """bundle.json's ``sampling`` object (also in ``spec``)."""

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from .bundle import BUNDLE_JSON, MANIFEST, frame_relpath, load_bundle_metadata, load_manifest, read_frame
+from . import names
 from .errors import BundleError, OutputError, output_os_errors
 from .manifest import ManifestRow
 
@@ -134,7 +135,7 @@ class ShardWriter:
         rel = frame_relpath(number)
         full = {"frame_id": f"frame_{number:08d}", "frame_relpath": rel, **row,
                 "content_hash": "sha256:" + hashlib.sha256(jpeg).hexdigest()}
-        row_bytes = len(json.dumps(full, ensure_ascii=False).encode("utf-8")) + _ROW_SLACK
+        row_bytes = len(names.dumps(full).encode("utf-8")) + _ROW_SLACK
         if not self._shards or (self._shards[-1]["rows"] and not self._fits(self._shards[-1], len(jpeg), row_bytes)):
             self._open_next()
         shard = self._shards[-1]
@@ -151,10 +152,10 @@ class ShardWriter:
         return full
 
     def write_text(self, relpath: str, text: str) -> None:
-        self._metadata[relpath] = text.encode("utf-8")
+        self._metadata[relpath] = names.recorded(text).encode("utf-8")
 
     def write_json(self, relpath: str, obj: Any) -> None:
-        self.write_text(relpath, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        self.write_text(relpath, names.dumps(obj, indent=2) + "\n")
 
     def commit(self, bundle: dict[str, Any], extra_row_fields: dict[str, Any]) -> None:
         """Lays out every shard, then renames them into place."""
@@ -164,8 +165,8 @@ class ShardWriter:
         for i, shard in enumerate(self._shards, 1):
             rows = [{**self.rows[r], **extra_row_fields} for r in shard["rows"]]
             doc = {**bundle, "shard": {"index": i, "count": count, "frame_count": len(rows)}}
-            head = {BUNDLE_JSON: (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
-                    MANIFEST: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")}
+            head = {BUNDLE_JSON: (names.dumps(doc, indent=2) + "\n").encode("utf-8"),
+                    MANIFEST: "".join(names.dumps(r) + "\n" for r in rows).encode("utf-8")}
             if i == 1:
                 head.update(sorted(self._metadata.items()))
             try:
@@ -176,7 +177,7 @@ class ShardWriter:
                     for row, member in zip(rows, spool.getmembers()):
                         key = frame_key(row["frame_relpath"])
                         tar.addfile(_tarinfo(key + ".jpg", member.size, mtime), spool.extractfile(member))
-                        data = json.dumps(row, ensure_ascii=False).encode("utf-8")
+                        data = names.dumps(row).encode("utf-8")
                         tar.addfile(_tarinfo(key + ".json", len(data), mtime), io.BytesIO(data))
             except OSError as e:
                 raise OutputError(f"{self.out_dir}: cannot write {shard['path'].name}: {e.strerror}") from e

@@ -120,3 +120,66 @@ def test_bit_flips_never_crash(where, clip, tmp_path):
     else:
         assert len(out.stderr.strip().splitlines()) == 1 and str(damaged) in out.stderr
         assert not (tmp_path / "b").exists()
+
+
+# ---- API arguments: refused before any work, as the package's usage errors ------------------------
+
+BAD_RECIPES = {
+    "interval 0": (dict(interval_ms=0), ValueError),
+    "interval 1.5": (dict(interval_ms=1.5), TypeError),
+    "canvas 65536 square": (dict(canvas_width=65536, canvas_height=65536), ValueError),
+    "tolerance 10^12": (dict(tolerance_before_ms=10**12), ValueError),
+    "negative tolerance": (dict(tolerance_after_ms=-1), ValueError),
+    "quality True": (dict(jpeg_quality=True), TypeError),
+    "filter a list": (dict(scale_filter=["lanczos"]), TypeError),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RECIPES))
+def test_a_bad_recipe_is_a_usage_error(case):
+    kwargs, builtin = BAD_RECIPES[case]
+    with pytest.raises(lc.UsageError) as info:
+        lc.Recipe(**kwargs)
+    assert isinstance(info.value, builtin) and isinstance(info.value, lc.ExtractError)
+    assert info.value.exit_code == 2
+
+
+BAD_EXTRAS = {
+    "nan": ({"x": float("nan")}, ValueError),
+    "infinity": ({"x": [1, float("inf")]}, ValueError),
+    "frame_count": ({"frame_count": -5}, ValueError),
+    "bundle_id": ({"bundle_id": "mine"}, ValueError),
+    "not JSON": ({"x": object()}, TypeError),
+    "int key": ({1: "x"}, TypeError),
+    "a list": (["x"], TypeError),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_EXTRAS))
+def test_bundle_extra_cannot_make_bundle_json_invalid(case, clip, tmp_path):
+    extra, builtin = BAD_EXTRAS[case]
+    with pytest.raises(lc.UsageError) as info:
+        lc.extract_to_dir(clip("short_mp4").path, tmp_path / "b", bundle_extra=extra)
+    assert isinstance(info.value, builtin)
+    assert list(tmp_path.iterdir()) == []   # refused before anything was made
+
+
+def test_bundle_json_fields_are_the_writers_and_extras_beside_them(clip, tmp_path):
+    import json
+
+    from lifelog_compression.api import BUNDLE_FIELDS
+
+    lc.extract_to_dir(clip("short_mp4").path, tmp_path / "b", bundle_extra={"recording": {"chapter": 2}})
+    bundle = json.loads((tmp_path / "b" / "bundle.json").read_text(encoding="utf-8"),
+                        parse_constant=pytest.fail)
+    assert set(bundle) - {"recording"} <= BUNDLE_FIELDS, set(bundle) - BUNDLE_FIELDS
+    assert bundle["recording"] == {"chapter": 2}
+    assert bundle["frame_count"] == len(lc.load_manifest(tmp_path / "b"))
+
+
+def test_other_api_arguments_of_the_wrong_type(clip, tmp_path):
+    path = clip("short_mp4").path
+    for kwargs in (dict(progress=5), dict(source_relpath=b"x.mp4"), dict(decode_from=3)):
+        with pytest.raises(lc.ArgumentTypeError):
+            lc.extract_to_dir(path, tmp_path / "b", **kwargs)
+    assert list(tmp_path.iterdir()) == []
