@@ -116,11 +116,13 @@ class CliView:
         self.sample_aspect = sar if sar > 0 else Fraction(1)
         self.frame_size = (int(shown.group(3)), int(shown.group(4)))
         doc = _ffprobe(path, "-select_streams", str(self.stream_index),
-                       "-show_entries", "stream=time_base,width,height:packet=pts,duration,flags")
+                       "-show_entries", "stream=time_base,width,height:packet=pts,dts,duration,flags")
         self.time_base = Fraction(doc["streams"][0]["time_base"])
         self.stored_size = (int(doc["streams"][0]["width"]), int(doc["streams"][0]["height"]))
-        self.packets = [p for p in doc.get("packets", [])
-                        if "D" not in p.get("flags", "") and p.get("pts") not in (None, "N/A")]
+        # AVI and ASF stamp packets with decoding times only.
+        self.packets = [dict(p, pts=p["pts"] if p.get("pts") not in (None, "N/A") else p.get("dts"))
+                        for p in doc.get("packets", []) if "D" not in p.get("flags", "")]
+        self.packets = [p for p in self.packets if p["pts"] not in (None, "N/A")]
         assert self.packets, f"{path.name}: ffprobe lists no timed packets of stream {self.stream_index}"
 
     def _first_frame(self, stream_index: int | None) -> tuple[int | None, re.Match[str]]:
