@@ -69,8 +69,10 @@ static int first_picture(AVFormatContext *fmt, int k, AVCodecContext *dec, AVPac
  * after it until a picture comes: first_picture). On a picture, returns the
  * decoder's parameters (what find_stream_info would learn) and keeps the
  * picture; NULL if no picture came. *earliest is the earliest time among
- * stream k's packets up to the keyframe (AV_NOPTS_VALUE if none had one). */
-static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *earliest, int fields)
+ * stream k's packets up to the keyframe (AV_NOPTS_VALUE if none had one),
+ * *shown the same of presentation times an edit list does not hide. */
+static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *earliest, int64_t *shown,
+                                                 int fields)
 {
     AVCodecParameters *par = avcodec_parameters_alloc();
     AVCodecContext *dec = NULL;
@@ -81,11 +83,14 @@ static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *
     src->stream_index = k;   /* lc_open_decoder's stream */
     if (!par || !pkt || !picture || lc_open_decoder(src, 1, &dec, err) != LC_OK)
         goto fail;
-    *earliest = AV_NOPTS_VALUE;
+    *earliest = *shown = AV_NOPTS_VALUE;
     for (int n = 0; !found && n < FIRST_KEYFRAME_PACKETS && av_read_frame(src->fmt, pkt) >= 0; n++) {
         int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
         if (pkt->stream_index == k && ts != AV_NOPTS_VALUE && (*earliest == AV_NOPTS_VALUE || ts < *earliest))
             *earliest = ts;
+        if (pkt->stream_index == k && pkt->pts != AV_NOPTS_VALUE && !(pkt->flags & AV_PKT_FLAG_DISCARD) &&
+            (*shown == AV_NOPTS_VALUE || pkt->pts < *shown))
+            *shown = pkt->pts;
         found = pkt->stream_index == k && (pkt->flags & AV_PKT_FLAG_KEY);
         if (!found)
             av_packet_unref(pkt);
@@ -118,15 +123,15 @@ static int reopen(lc_source *src)
 int lc_read_streams(lc_source *src, int raw_stream, int (*pick)(AVFormatContext *))
 {
     AVCodecParameters *learnt = NULL;
-    int64_t earliest = AV_NOPTS_VALUE;
+    int64_t earliest = AV_NOPTS_VALUE, shown = AV_NOPTS_VALUE;
     int k = raw_stream ? -1 : pick(src->fmt), ret;
     /* A raw stream's frame rate comes from decoding: it is read the ordinary way. */
     int probed = k >= 0 && src->fmt->streams[k]->codecpar->codec_id == AV_CODEC_ID_H264 &&
                  src->fmt->streams[k]->codecpar->format == AV_PIX_FMT_NONE;
     /* The keyframe packet alone, drained, is one picture for frame-coded
      * video; a field-coded one needs its second field (one reopen more). */
-    if (probed && !(learnt = decode_first_keyframe(src, k, &earliest, 0)) && (ret = reopen(src)) >= 0)
-        learnt = decode_first_keyframe(src, k, &earliest, 1);
+    if (probed && !(learnt = decode_first_keyframe(src, k, &earliest, &shown, 0)) && (ret = reopen(src)) >= 0)
+        learnt = decode_first_keyframe(src, k, &earliest, &shown, 1);
     /* Whatever the probe decode gave, the streams are read from the top: left
      * where it stopped, find_stream_info would miss the parameters the
      * packets it consumed carried (an interlaced .MTS whose only keyframe,
@@ -156,6 +161,11 @@ int lc_read_streams(lc_source *src, int raw_stream, int (*pick)(AVFormatContext 
         if ((ret = reopen(src)) < 0 || (ret = find_stream_info(src->fmt, -1)) < 0)
             goto done;
         src->stream_index = pick(src->fmt);
+    } else if (learnt && shown != AV_NOPTS_VALUE && shown < st->start_time) {
+        /* The reverse: a start later than the stream's first shown packet (a
+         * Matroska cut short gave 9 ms against a first frame at 0). The
+         * timeline starts at the first frame, never after it. */
+        src->fmt->streams[k]->start_time = shown;
     }
     ret = 0;
 done:
