@@ -446,8 +446,14 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
     }
     AVStream *st = src->fmt->streams[src->stream_index];
     if (!avcodec_find_decoder(st->codecpar->codec_id)) {
-        status = lc_fail(err, LC_ERR_UNSUPPORTED, "no decoder here for its video codec '%s'",
-                         avcodec_get_name(st->codecpar->codec_id));
+        /* A codec this FFmpeg does not know at all is named by the file's own
+         * tag (Dolby Vision AV1's 'dav1' sample entry), not as 'none'. */
+        char tag[AV_FOURCC_MAX_STRING_SIZE] = "";
+        if (st->codecpar->codec_id == AV_CODEC_ID_NONE && st->codecpar->codec_tag)
+            av_fourcc_make_string(tag, st->codecpar->codec_tag);
+        status = lc_fail(err, LC_ERR_UNSUPPORTED, "no decoder here for its video codec '%s'%s",
+                         tag[0] ? tag : avcodec_get_name(st->codecpar->codec_id),
+                         tag[0] ? " (a sample entry this FFmpeg does not know)" : "");
         goto fail;
     }
     if (st->codecpar->width <= 0 || st->codecpar->height <= 0) {

@@ -183,3 +183,19 @@ def test_other_api_arguments_of_the_wrong_type(clip, tmp_path):
         with pytest.raises(lc.ArgumentTypeError):
             lc.extract_to_dir(path, tmp_path / "b", **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_codec_unknown_to_ffmpeg_is_named_by_its_sample_entry(clip, tmp_path):
+    """A sample entry this FFmpeg does not know (Dolby Vision AV1's 'dav1' on
+    5.1) is unsupported (exit 10) and named by its tag, not as 'none'."""
+    data = bytearray(clip("h264_bframes_mp4").path.read_bytes())
+    at = data.find(b"avc1")
+    assert at > 0
+    data[at:at + 4] = b"zzv1"
+    unknown = tmp_path / "unknown.mp4"
+    unknown.write_bytes(bytes(data))
+    with pytest.raises(lc.UnsupportedCodecError, match="'zzv1'"):
+        lc.extract_to_dir(unknown, tmp_path / "b")
+    cli = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", str(unknown), str(tmp_path / "c")],
+                         capture_output=True, text=True)
+    assert cli.returncode == 10 and "'zzv1'" in cli.stderr and "'none'" not in cli.stderr, cli.stderr
