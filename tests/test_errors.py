@@ -189,7 +189,7 @@ def test_codec_unknown_to_ffmpeg_is_named_by_its_sample_entry(clip, tmp_path):
     """A sample entry this FFmpeg does not know (Dolby Vision AV1's 'dav1' on
     5.1) is unsupported (exit 10) and named by its tag, not as 'none'."""
     data = bytearray(clip("h264_bframes_mp4").path.read_bytes())
-    at = data.find(b"avc1")
+    at = data.find(b"avc1", data.find(b"stsd"))   # the sample entry, not the ftyp brand
     assert at > 0
     data[at:at + 4] = b"zzv1"
     unknown = tmp_path / "unknown.mp4"
