@@ -331,7 +331,7 @@ def extract_directory_to_dir(
             # kept, and the reason said, rather than "exists and is not empty".
             outcomes[item.relpath] = FileOutcome(
                 item.relpath, item.bundle_relpath, "failed",
-                f"{out_dir}: its bundle was made from another version of the file (size or modification time "
+                f"{out_dir}: its bundle was made from another version of the file (its size or its bytes "
                 "differ); --overwrite replaces it", error="OutputError", exit_code=OutputError.exit_code)
             emit("failed", **asdict(outcomes[item.relpath]))
         else:

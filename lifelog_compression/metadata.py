@@ -60,6 +60,15 @@ class SourceHasher(threading.Thread):
         self._cancelled.set()
 
 
+def file_sha256(path: Path) -> str:
+    """"sha256:<hex>" of a file's bytes, as bundle.json records its source's."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_CHUNK):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
 # Hashers started ahead of the extraction that will use them, by path.
 _early: dict[str, SourceHasher] = {}
 

@@ -129,11 +129,19 @@ def test_rerun_skips_complete_bundles_and_overwrite_redoes(card, tmp_path):
     assert all(lc.load_bundle_metadata(out / b).bundle_id != i for b, i in ids.items())
 
 
-def test_changed_source_is_not_silently_skipped(card, tmp_path):
+def test_card_copied_again_is_complete_but_a_changed_source_is_not_skipped(card, tmp_path):
+    """A card copied to the disk again has new modification times and the
+    same bytes: its bundles are complete (bundle.json records the source's
+    hash). Other bytes of the same size are another version: kept, reported."""
     out = tmp_path / "out"
     lc.extract_directory_to_dir(card, out)
     source = card / "DCIM/100GOPRO/GX010046.MP4"
     os.utime(source, (time.time() + 100, time.time() + 100))
+    copied = {f.relpath: f for f in lc.extract_directory_to_dir(card, out).files}
+    assert copied["DCIM/100GOPRO/GX010046.MP4"].status == "skipped", copied["DCIM/100GOPRO/GX010046.MP4"]
+    data = bytearray(source.read_bytes())
+    data[-1] ^= 0xFF
+    source.write_bytes(bytes(data))
     again = {f.relpath: f for f in lc.extract_directory_to_dir(card, out).files}
     changed = again["DCIM/100GOPRO/GX010046.MP4"]
     assert changed.status == "failed" and "overwrite" in changed.reason
