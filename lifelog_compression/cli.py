@@ -239,6 +239,11 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         bar.close()
         if args.json:   # a script still learns what was done before the interruption
             print(json.dumps(recorded_json(e.result.to_json())), flush=True)
+        elif not args.jsonl:   # a person learns it too: what finished, failed and was left
+            done = e.result.to_json()
+            print(shown(f"batch: interrupted: {done['extracted']} extracted, {done['skipped']} complete already, "
+                        f"{done['failed']} failed, {len(done.get('unfinished', []))} not finished"),
+                  file=sys.stderr, flush=True)
         raise
     finally:
         bar.close()
@@ -252,6 +257,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
               f"({summary['realtime_factor']}x realtime)")
         for f in result.failed:
             print(shown(f"failed: {f.relpath}: {f.reason}"))
+    elif not args.jsonl:   # --quiet drops progress and summary, never a failure
+        for f in result.failed:
+            print(shown(f"failed: {f.relpath}: {f.reason}"), file=sys.stderr)
     return _errors.BatchFailedError.exit_code if result.failed else EXIT_OK
 
 

@@ -280,6 +280,35 @@ def test_cli_exit_code_and_summary(card, tmp_path):
     assert "failed: notes.mp4: " in out.stdout
 
 
+def test_quiet_batch_still_names_its_failures(card, tmp_path):
+    """--quiet drops the progress and the summary, never a failure."""
+    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "batch", "--quiet", str(card),
+                          str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 15 and out.stdout == ""
+    assert "failed: notes.mp4: " in out.stderr and "extracted" not in out.stderr
+
+
+def test_interrupted_batch_tells_a_person_what_finished(tmp_path):
+    """Ctrl-C without --json: one line says what finished, failed and was left."""
+    root = tmp_path / "in"
+    root.mkdir()
+    for i in range(3):
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                        "testsrc2=size=1280x720:rate=30", "-t", "20", "-c:v", "libx264", "-preset", "ultrafast",
+                        "-g", "600", str(root / f"clip{i}.mp4")], check=True)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", str(root),
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "clip0" / "bundle.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    done = sum((out / f"clip{i}" / "bundle.json").exists() for i in range(3))
+    assert f"batch: interrupted: {done} extracted, 0 complete already, 0 failed, {3 - done} not finished" in err, err
+
+
 def test_json_failures_carry_error_class_and_exit_code(tmp_path, clip):
     root = tmp_path / "in"
     root.mkdir()
