@@ -158,14 +158,19 @@ def test_first_keyframe_of_a_split_file_is_pictured_when_a_window_holds_it(idr_a
                        seconds=6.0)
     packets = _video_packets(source.path)
     second_idr = [p for p in packets if p[2]][1]
-    # The packet whose presentation comes idr_after_ms before the IDR's, in file order before it.
+    # Timeline 0 is the split's first presentation time: the smallest time
+    # among its packets (a B-frame after the cut may be shown before the
+    # packet the cut starts at). Cut where the IDR comes idr_after_ms after it.
+    def zero_of(cut: int) -> float:
+        return min(p[0] for p in packets if p[1] >= cut)
+
     before = [p for p in packets if p[1] < second_idr[1]]
-    cut = min(before, key=lambda p: abs((second_idr[0] - p[0]) * 1000 - idr_after_ms))
+    cut = min(before, key=lambda p: abs((second_idr[0] - zero_of(p[1])) * 1000 - idr_after_ms))
     split = tmp_path / "split.mts"
     split.write_bytes(source.path.read_bytes()[cut[1]:])
-    idr_ms = round((second_idr[0] - _start_time_s(split)) * 1000)
+    idr_ms = round((second_idr[0] - zero_of(cut[1])) * 1000)
     assert 0 < idr_ms <= 500, idr_ms
-    offset_ms = (_start_time_s(split) - _start_time_s(source.path)) * 1000
+    offset_ms = (zero_of(cut[1]) - zero_of(0)) * 1000
     result = extract_to_dir(split, tmp_path / "b")
     rows = load_rows(tmp_path / "b")
     assert rows[0]["requested_ts_ms"] == 0 and rows[0]["actual_ts_ms"] == idr_ms, rows[0]
