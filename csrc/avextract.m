@@ -308,6 +308,17 @@ static lc_status open_asset(lc_source *src, lc_poll_fn poll, void *ctx, char *er
     info->keyframe_index = 0;   /* AVFoundation plans the decoding itself */
     src->hdr_transfer = lc_av_hdr_transfer(utf8_or_null(ext_string(desc, kCMFormatDescriptionExtension_TransferFunction)));
 
+    /* lc_probe_json has no poll (extract.h), and the getters it reads may
+     * block while AVFoundation loads them: load them here, where Ctrl-C is
+     * asked every 100 ms. A key that fails to load is read as missing later. */
+    if (load_keys(asset, @[ @"metadata", @"creationDate", @"providesPreciseDurationAndTiming" ], poll, ctx,
+                  &error) == LOAD_CANCELLED)
+        return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
+    for (AVAssetTrack *t in asset.tracks)
+        if (load_keys(t, @[ @"formatDescriptions", @"timeRange", @"nominalFrameRate", @"estimatedDataRate",
+                            @"languageCode", @"enabled", @"naturalSize" ], poll, ctx, &error) == LOAD_CANCELLED)
+            return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
+
     src->asset = CFBridgingRetain(asset);
     src->track = CFBridgingRetain(video);
     return LC_OK;
