@@ -78,7 +78,7 @@ def macos_extension():
         link += ["-framework", name]
     return Extension(
         "lifelog_compression._core",
-        sources=COMMON_SOURCES + ["csrc/avextract.m"],
+        sources=COMMON_SOURCES + ["csrc/avplan.c", "csrc/jpegfile.c", "csrc/avextract.m"],
         # -fobjc-arc only changes Objective-C files; clang ignores it for .c.
         extra_compile_args=["-fobjc-arc", "-fobjc-arc-exceptions", "-O2"],
         extra_link_args=link,

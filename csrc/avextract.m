@@ -25,20 +25,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "avplan.h"
 #include "extract.h"
+#include "jpegfile.h"
 #include "sourcefile.h"
 
 /* Requests handed to the generator per call. The handler keeps each decoded
  * CGImage until the calling thread has encoded it; issuing in chunks bounds that
- * backlog (two chunks of content-size images) when decoding outruns JPEG. */
+ * backlog (two chunks of images no larger than the content rect, because
+ * maximumSize is always set) when decoding outruns JPEG. */
 #define LC_AV_CHUNK 8
-/* maximumSize makes the generator scale while decoding (cheaper), but Gifski
- * saw off-by-one sizes and a green edge with it (sindresorhus/Gifski#278).
- * Build with -DLC_AV_MAXIMUM_SIZE=0 to let CoreGraphics do all the scaling. */
-#ifndef LC_AV_MAXIMUM_SIZE
-#define LC_AV_MAXIMUM_SIZE 1
-#endif
+/* The watchdog: with requests outstanding and no handler call for this long,
+ * the call ends with LC_ERR_INTERNAL (docs/macos-backend.md). A 4K HEVC GOP
+ * decodes in well under a second; 30 s is far past any honest wait. */
+#define LC_AV_STALL_S 30.0
+/* After a stop or a stall: how long to wait for the cancelled callbacks. Late
+ * ones write into the batch object, which their block keeps alive. */
+#define LC_AV_DRAIN_S 1.0
+/* The duration check walks back from the last sample at most this far. */
+#define LC_AV_TAIL_STEPS 100000
 
 struct lc_source {
     lc_source_info info;
@@ -46,6 +53,7 @@ struct lc_source {
     CFTypeRef asset;   /* AVURLAsset, CFBridgingRetain'd: the struct is plain C */
     CFTypeRef track;   /* the video track the generator pictures */
     CMTime start;      /* that track's first presentation time on the asset timeline */
+    int hdr_transfer;  /* lc_av_hdr_transfer of the track's transfer function: 0 SDR, 1 HLG, 2 PQ */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -142,6 +150,72 @@ static CMFormatDescriptionRef first_description(AVAssetTrack *t)
     return (__bridge CMFormatDescriptionRef)t.formatDescriptions.firstObject;
 }
 
+static NSString *ext_string(CMFormatDescriptionRef desc, CFStringRef key)
+{
+    id v = (__bridge id)CMFormatDescriptionGetExtension(desc, key);
+    return [v isKindOfClass:[NSString class]] ? v : nil;
+}
+
+static const char *utf8_or_null(NSString *s)
+{
+    return s ? s.UTF8String : NULL;
+}
+
+/* Where the last picture whose bytes lie inside the file ends, in µs on the
+ * bundle timeline (1), or 0 when the platform cannot say: no sample cursors,
+ * an edit list of more than one segment, samples stored in another file, or
+ * more than LC_AV_TAIL_STEPS samples cut off. A sample cursor walks the
+ * track's own index backwards from its last sample in decode order. */
+static int held_end_us(AVAssetTrack *track, NSURL *file, const char *path, int64_t *end_us)
+{
+    struct stat st;
+    AVAssetTrackSegment *only = nil;
+    if (stat(path, &st) != 0 || !track.canProvideSampleCursors)
+        return 0;
+    for (AVAssetTrackSegment *seg in track.segments) {
+        if (seg.empty)
+            continue;
+        if (only)
+            return 0;
+        only = seg;
+    }
+    AVSampleCursor *cursor = only ? [track makeSampleCursorAtLastSampleInDecodeOrder] : nil;
+    if (!cursor)
+        return 0;
+    int64_t steps = 0;
+    for (;; steps++) {
+        NSURL *in = cursor.currentChunkStorageURL;
+        AVSampleCursorStorageRange at = cursor.currentSampleStorageRange;
+        if (in && ![in.path isEqualToString:file.path])
+            return 0;
+        if (at.offset >= 0 && at.length >= 0 && at.offset <= (int64_t)st.st_size - at.length)
+            break;
+        if (steps >= LC_AV_TAIL_STEPS)
+            return 0;
+        if ([cursor stepInDecodeOrderByCount:-1] != -1) {
+            *end_us = 0;   /* not one picture of the index is in the file */
+            return 1;
+        }
+    }
+    /* B-frames: the last in decode order need not be the last shown. Each
+     * end is taken relative to the media start in CMTime arithmetic and
+     * rounded once, as the header's duration is, so a complete file never
+     * comes out a microsecond short. */
+    CMTime media_start = only.timeMapping.source.start;
+    int64_t ends[16], none[16] = {0};
+    size_t n = 0;
+    if (!CMTIME_IS_NUMERIC(media_start))
+        return 0;
+    do {
+        CMTime p = cursor.presentationTimeStamp, d = cursor.currentSampleDuration;
+        if (!CMTIME_IS_NUMERIC(p))
+            return 0;
+        ends[n++] = to_us(CMTimeSubtract(CMTIME_IS_NUMERIC(d) ? CMTimeAdd(p, d) : p, media_start));
+    } while (n < 16 && [cursor stepInDecodeOrderByCount:-1] == -1);
+    *end_us = lc_av_held_end_us(ends, none, n, 0);
+    return 1;
+}
+
 /* ---- open ------------------------------------------------------------- */
 
 static lc_status classify_failure(const char *path, NSError *error, char *err)
@@ -151,6 +225,10 @@ static lc_status classify_failure(const char *path, NSError *error, char *err)
     if (b.is_iso && !b.has_moov)
         return lc_fail(err, LC_ERR_INDEX_MISSING, "the recording's index (MP4 'moov' box) is missing: "
                     "the file was probably cut off while recording");
+    /* The FFmpeg core's outcome and line for the same file (ffsource.c). */
+    if (b.is_iso && b.moov_cut)
+        return lc_fail(err, LC_ERR_INDEX_MISSING, "the recording's index (MP4 'moov' box) is cut off: the file "
+                       "was probably cut short while being copied or recorded");
     if ([error.domain isEqualToString:AVFoundationErrorDomain] &&
         (error.code == AVErrorDecoderNotFound || error.code == AVErrorFormatUnsupported))
         return lc_fail(err, LC_ERR_UNSUPPORTED, "AVFoundation cannot decode this video: %s", why);
@@ -168,8 +246,8 @@ static lc_status open_asset(lc_source *src, lc_poll_fn poll, void *ctx, char *er
     AVURLAsset *asset = [AVURLAsset URLAssetWithURL:url
                                             options:@{AVURLAssetPreferPreciseDurationAndTimingKey : @YES}];
     NSError *error = nil;
-    load_result loaded = asset ? load_keys(asset, @[ @"tracks", @"duration", @"hasProtectedContent" ], poll, ctx,
-                                           &error)
+    load_result loaded = asset ? load_keys(asset, @[ @"tracks", @"duration", @"hasProtectedContent",
+                                                     @"preferredTransform" ], poll, ctx, &error)
                                : LOAD_FAILED;
     if (loaded == LOAD_CANCELLED)
         return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
@@ -183,7 +261,7 @@ static lc_status open_asset(lc_source *src, lc_poll_fn poll, void *ctx, char *er
                     (unsigned long)asset.tracks.count);
     }
     loaded = load_keys(video, @[ @"formatDescriptions", @"timeRange", @"naturalSize", @"preferredTransform",
-                                 @"decodable" ], poll, ctx, &error);
+                                 @"decodable", @"segments" ], poll, ctx, &error);
     if (loaded == LOAD_CANCELLED)
         return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
     if (loaded != LOADED)
@@ -207,8 +285,11 @@ static lc_status open_asset(lc_source *src, lc_poll_fn poll, void *ctx, char *er
     CGSize shown = CMVideoFormatDescriptionGetPresentationDimensions(desc, true, true);
     if (shown.width < 1 || shown.height < 1)
         shown = video.naturalSize;
-    /* CGAffineTransform's a b c d are the track matrix's, in ISO order and meaning. */
-    CGAffineTransform t = video.preferredTransform;
+    /* CGAffineTransform's a b c d are the matrix's, in ISO order and meaning.
+     * The display matrix is the track's (tkhd) times the movie's (mvhd), as
+     * FFmpeg's mov demuxer multiplies them: point * track * movie, which is
+     * CGAffineTransformConcat(track, movie). */
+    CGAffineTransform t = CGAffineTransformConcat(video.preferredTransform, asset.preferredTransform);
     lc_orientation_from_matrix(t.a, t.b, t.c, t.d, &info->rotation_degrees, &info->hflip);
     int dw = (int)lround(fabs(shown.width)), dh = (int)lround(fabs(shown.height));
     info->display_width = info->rotation_degrees % 180 ? dh : dw;
@@ -218,8 +299,25 @@ static lc_status open_asset(lc_source *src, lc_poll_fn poll, void *ctx, char *er
     src->start = CMTIME_IS_NUMERIC(range.start) ? range.start : kCMTimeZero;
     info->start_offset_us = to_us(src->start);
     CMTime duration = CMTIME_IS_NUMERIC(range.duration) ? range.duration : CMTimeSubtract(asset.duration, src->start);
-    info->duration_ms = CMTIME_IS_NUMERIC(duration) ? lc_duration_ms_from_us(to_us(duration)) : 0;
+    /* extract.h: the header's claim, checked against what the file holds. */
+    int64_t held_us = 0;
+    int held_known = held_end_us(video, asset.URL, src->path, &held_us), shortened = 0;
+    int64_t duration_us = lc_av_checked_duration_us(CMTIME_IS_NUMERIC(duration) ? to_us(duration) : 0, held_us,
+                                                    held_known, &shortened);
+    info->duration_ms = lc_duration_ms_from_us(duration_us);
     info->keyframe_index = 0;   /* AVFoundation plans the decoding itself */
+    src->hdr_transfer = lc_av_hdr_transfer(utf8_or_null(ext_string(desc, kCMFormatDescriptionExtension_TransferFunction)));
+
+    /* lc_probe_json has no poll (extract.h), and the getters it reads may
+     * block while AVFoundation loads them: load them here, where Ctrl-C is
+     * asked every 100 ms. A key that fails to load is read as missing later. */
+    if (load_keys(asset, @[ @"metadata", @"creationDate", @"providesPreciseDurationAndTiming" ], poll, ctx,
+                  &error) == LOAD_CANCELLED)
+        return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
+    for (AVAssetTrack *t in asset.tracks)
+        if (load_keys(t, @[ @"formatDescriptions", @"timeRange", @"nominalFrameRate", @"estimatedDataRate",
+                            @"languageCode", @"enabled", @"naturalSize" ], poll, ctx, &error) == LOAD_CANCELLED)
+            return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
 
     src->asset = CFBridgingRetain(asset);
     src->track = CFBridgingRetain(video);
@@ -306,12 +404,6 @@ const char *lc_backend_versions(void)
 }
 
 /* ---- probe ------------------------------------------------------------ */
-
-static NSString *ext_string(CMFormatDescriptionRef desc, CFStringRef key)
-{
-    id v = (__bridge id)CMFormatDescriptionGetExtension(desc, key);
-    return [v isKindOfClass:[NSString class]] ? v : nil;
-}
 
 static id bit_depth(CMFormatDescriptionRef desc)
 {
@@ -540,19 +632,22 @@ typedef struct lc_av_slot {
     CGImageRef image;   /* CGImageRetain'd by the handler; the generator keeps no reference */
     CMTime actual;
     AVAssetImageGeneratorResult result;
-    int done;
+    int decode_failed;  /* the error was AVErrorDecodeFailed: the picture is damaged */
+    int unanswered;     /* its chunk's callbacks all came and none could be placed here */
 } lc_av_slot;
 
-/* State shared with the handler block. An object rather than a C struct so the
- * block keeps it alive: if the generator were to call back after lc_extract
- * returned, it writes into this object, never into freed memory. */
+/* State shared with the handler blocks. An object rather than a C struct so
+ * the blocks keep it alive: a callback after lc_extract returned writes into
+ * this object, never into freed memory. */
 @interface LCAVExtractBatch : NSObject {
 @public
     NSLock *lock;
     dispatch_semaphore_t wakeup;   /* one signal per handler call */
     lc_av_slot *slots;
-    int64_t *requested_us;         /* request times on the asset timeline, ascending */
-    size_t count, issued, finished;
+    lc_av_time *requested;         /* each request's time as handed to the generator */
+    unsigned char *done;           /* done[i]: slot i is final */
+    size_t *chunk_calls;           /* handler calls received, per chunk of LC_AV_CHUNK */
+    size_t count, issued, finished, unplaced;
     NSString *first_error;
 }
 @end
@@ -565,9 +660,11 @@ typedef struct lc_av_slot {
     lock = [NSLock new];
     wakeup = dispatch_semaphore_create(0);
     slots = calloc(n, sizeof *slots);
-    requested_us = calloc(n, sizeof *requested_us);
+    requested = calloc(n, sizeof *requested);
+    done = calloc(n, 1);
+    chunk_calls = calloc(n / LC_AV_CHUNK + 1, sizeof *chunk_calls);
     count = n;
-    return (lock && wakeup && slots && requested_us) ? self : nil;
+    return (lock && wakeup && slots && requested && done && chunk_calls) ? self : nil;
 }
 
 - (void)dealloc
@@ -576,47 +673,81 @@ typedef struct lc_av_slot {
         if (slots[i].image)
             CGImageRelease(slots[i].image);
     free(slots);
-    free(requested_us);
-}
-
-/* The slot a handler call belongs to: the issued request nearest in time, so a
- * requested time handed back in another timescale still finds its slot. */
-- (size_t)slotForTime:(CMTime)t
-{
-    size_t lo = 0, hi = issued;
-    int64_t us = CMTIME_IS_NUMERIC(t) ? to_us(t) : INT64_MIN;
-    if (issued == 0)
-        return 0;
-    if (us == INT64_MIN) {
-        for (size_t i = 0; i < issued; i++)
-            if (!slots[i].done)
-                return i;
-        return issued - 1;
-    }
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (requested_us[mid] < us)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == issued || (lo > 0 && us - requested_us[lo - 1] < requested_us[lo] - us))
-        lo--;
-    return lo;
+    free(requested);
+    free(done);
+    free(chunk_calls);
 }
 @end
 
+/* The handler of one generator call, for requests [first, first + n). The
+ * chunk is captured, so a callback is matched only within its own call, by
+ * exact time (lc_av_match); one that cannot be placed is counted, and once the
+ * chunk's callbacks are all in, its unanswered requests are closed for the
+ * per-request fallback. Never a guess by nearness or by position. */
+static AVAssetImageGeneratorCompletionHandler chunk_handler(LCAVExtractBatch *batch, size_t first, size_t n)
+{
+    return ^(CMTime requested, CGImageRef image, CMTime actual, AVAssetImageGeneratorResult result, NSError *error) {
+        lc_av_time got = {requested.value, requested.timescale, CMTIME_IS_NUMERIC(requested) ? 1 : 0};
+        [batch->lock lock];
+        ptrdiff_t i = lc_av_match(batch->requested, batch->done, first, n, got);
+        if (i >= 0) {
+            lc_av_slot *slot = &batch->slots[i];
+            batch->done[i] = 1;
+            slot->result = result;
+            slot->actual = actual;
+            slot->image = (result == AVAssetImageGeneratorSucceeded && image) ? CGImageRetain(image) : NULL;
+            slot->decode_failed = [error.domain isEqualToString:AVFoundationErrorDomain] &&
+                                  error.code == AVErrorDecodeFailed;
+            if (result != AVAssetImageGeneratorSucceeded && !batch->first_error)
+                batch->first_error = error.localizedDescription;
+            batch->finished++;
+        } else {
+            batch->unplaced++;
+        }
+        if (++batch->chunk_calls[first / LC_AV_CHUNK] >= n) {
+            for (size_t k = first; k < first + n; k++) {
+                if (batch->done[k])
+                    continue;
+                batch->done[k] = 1;
+                batch->slots[k].result = AVAssetImageGeneratorFailed;
+                batch->slots[k].unanswered = 1;
+                batch->finished++;
+            }
+        }
+        [batch->lock unlock];
+        dispatch_semaphore_signal(batch->wakeup);
+    };
+}
+
 /* Everything CF that lc_extract owns, released by extract_cleanup alone. */
 typedef struct extract_res {
-    CFTypeRef generator;         /* AVAssetImageGenerator */
+    CFTypeRef generator;         /* AVAssetImageGenerator: the batch */
+    CFTypeRef single;            /* AVAssetImageGenerator: the per-request fallback, made when needed */
     CFTypeRef batch;             /* LCAVExtractBatch */
     CGColorSpaceRef space;
     CGContextRef canvas;
+    CGContextRef probe;          /* a small picture for calibrating ImageIO's quality */
     CGImageRef image;            /* the decoded picture being delivered (taken from its slot) */
     CGImageRef drawn;            /* the canvas snapshot handed to ImageIO */
     CFMutableDataRef jpeg;
     CGImageDestinationRef dest;
 } extract_res;
+
+/* What one lc_extract call works with, read by every step. */
+typedef struct extract_job {
+    lc_source *src;
+    const int64_t *requests_ms;
+    size_t n;
+    const lc_recipe *recipe;
+    lc_rect rect;
+    lc_frame_sink sink;
+    lc_poll_fn poll;
+    void *ctx;
+    double quality;              /* ImageIO's setting with the recipe's libjpeg quality */
+    const char *colour_mapping;  /* the HDR note, NULL for SDR */
+    lc_av_tally tally;
+    extract_res *r;
+} extract_job;
 
 static void release_frame(extract_res *r)
 {
@@ -634,6 +765,7 @@ static void extract_cleanup(extract_res *r)
 {
     release_frame(r);
     if (r->canvas) CGContextRelease(r->canvas);
+    if (r->probe) CGContextRelease(r->probe);
     if (r->space) CGColorSpaceRelease(r->space);
     @autoreleasepool {   /* Objective-C work outside lc_extract's own pool */
         if (r->generator) {
@@ -644,8 +776,49 @@ static void extract_cleanup(extract_res *r)
             }
             CFRelease(r->generator);
         }
+        if (r->single) CFRelease(r->single);
         if (r->batch) CFRelease(r->batch);
     }
+}
+
+/* Both generators are set up alike, so the fallback keeps the batch's
+ * tolerances, size and colour handling. */
+static void configure_generator(AVAssetImageGenerator *g, const extract_job *job)
+{
+    /* The orientation is drawn here (draw_oriented), not by the generator:
+     * Apple documents appliesPreferredTrackTransform for "rotation by 90, 180,
+     * or 270 degrees" only, and mirrored matrices must come out exactly as the
+     * FFmpeg backend draws them (extract.h's convention, from the same
+     * decomposition in sourcefile.c). */
+    g.appliesPreferredTrackTransform = NO;
+    g.requestedTimeToleranceBefore = CMTimeMake(job->recipe->tolerance_before_ms, 1000);
+    g.requestedTimeToleranceAfter = CMTimeMake(job->recipe->tolerance_after_ms, 1000);
+    /* Always a maximumSize: without one a 4K source is decoded to full-size
+     * images, up to two chunks of them (~33 MB each) waiting. The picture is
+     * the stored one (no track transform): a square box as long as the content
+     * rect's long side bounds it to the content rect's size, turned or not
+     * (the aspect ratio is kept). The generator never scales up; CoreGraphics
+     * does that when drawing. */
+    CGFloat box = job->rect.width > job->rect.height ? job->rect.width : job->rect.height;
+    g.maximumSize = CGSizeMake(box, box);
+    /* dynamicRangePolicy exists only in the macOS 15 SDK (Xcode 16): @available
+     * guards at run time only, so older SDKs (Xcode 15, the default on GitHub's
+     * macos-14 image) need the compile-time test too. ForceSDR is the
+     * documented default; setting it states the intent (PQ/HLG -> BT.709). */
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000
+    if (@available(macOS 15.0, *))
+        g.dynamicRangePolicy = AVAssetImageGeneratorDynamicRangePolicyForceSDR;
+#endif
+}
+
+/* Whether this build on this system has dynamicRangePolicy. */
+static int has_dynamic_range_policy(void)
+{
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000
+    if (@available(macOS 15.0, *))
+        return 1;
+#endif
+    return 0;
 }
 
 /* Draws the decoded picture (as stored, track matrix not applied) into the
@@ -667,38 +840,137 @@ static void draw_oriented(CGContextRef cg, CGImageRef image, CGRect dst, int rot
     CGContextRestoreGState(cg);
 }
 
-static lc_status encode_frame(extract_res *r, const lc_source_info *info, lc_rect rect, const lc_recipe *recipe,
-                              char *err)
+/* recipe.scale_filter as CoreGraphics' interpolation quality. Apple names
+ * levels, not kernels, so this is the nearest reading, not an equivalence;
+ * the generator's own downscale (maximumSize) has no choice at all. */
+static CGInterpolationQuality interpolation(lc_scale_filter f)
 {
+    switch (f) {
+    case LC_SCALE_BILINEAR: return kCGInterpolationLow;
+    case LC_SCALE_BICUBIC: return kCGInterpolationMedium;
+    case LC_SCALE_LANCZOS:
+    case LC_SCALE_AREA: return kCGInterpolationHigh;
+    }
+    return kCGInterpolationDefault;
+}
+
+/* ImageIO's JPEG of `image` at `setting` into r->jpeg / r->dest (released by
+ * release_frame). No metadata is passed; what ImageIO adds on its own (the
+ * colour space's ICC profile, Exif) is cut out afterwards. */
+static int encode_jpeg(extract_res *r, CGImageRef image, double setting)
+{
+    if (r->dest) { CFRelease(r->dest); r->dest = NULL; }
+    if (r->jpeg) { CFRelease(r->jpeg); r->jpeg = NULL; }
+    r->jpeg = CFDataCreateMutable(kCFAllocatorDefault, 0);
+    r->dest = r->jpeg ? CGImageDestinationCreateWithData(r->jpeg, CFSTR("public.jpeg"), 1, NULL) : NULL;
+    if (!r->dest)
+        return 0;
+    NSDictionary *options = @{(__bridge NSString *)kCGImageDestinationLossyCompressionQuality : @(setting)};
+    CGImageDestinationAddImage(r->dest, image, (__bridge CFDictionaryRef)options);
+    return CGImageDestinationFinalize(r->dest) ? 1 : 0;
+}
+
+/* lc_jpeg_calibrate's probe: the libjpeg quality of ImageIO's JPEG at a setting. */
+static int quality_at(void *opaque, double setting)
+{
+    extract_res *r = opaque;
+    int q = -1;
+    @autoreleasepool {
+        CGImageRef probe = CGBitmapContextCreateImage(r->probe);
+        uint16_t table[64];
+        if (probe && encode_jpeg(r, probe, setting) &&
+            lc_jpeg_luma_table(CFDataGetBytePtr(r->jpeg), (size_t)CFDataGetLength(r->jpeg), table) == 0)
+            q = lc_jpeg_ijg_quality(table);
+        if (probe)
+            CGImageRelease(probe);
+        release_frame(r);
+    }
+    return q;
+}
+
+/* The ImageIO setting whose quantisation tables are libjpeg's at the recipe's
+ * quality (docs/macos-backend.md: no published measurement of ImageIO's scale
+ * was found, so it is measured here, on this Mac, on every call: a dozen
+ * encodes of a 32x32 picture). Capped below 1.0 for 4:2:0: ImageIO is
+ * reported to switch to 4:4:4 only at 1.0. */
+static double calibrate_quality(extract_res *r, const lc_recipe *recipe)
+{
+    int got;
+    r->probe = CGBitmapContextCreate(NULL, 32, 32, 8, 0, r->space,
+                                     (uint32_t)kCGImageByteOrder32Little | (uint32_t)kCGImageAlphaNoneSkipFirst);
+    if (!r->probe)
+        return recipe->jpeg_quality / 100.0;
+    for (int y = 0; y < 32; y++)   /* tables do not depend on content; a gradient keeps ImageIO honest */
+        for (int x = 0; x < 32; x++) {
+            CGContextSetRGBFillColor(r->probe, x / 31.0, y / 31.0, (x ^ y) / 31.0, 1);
+            CGContextFillRect(r->probe, CGRectMake(x, y, 1, 1));
+        }
+    return lc_jpeg_calibrate(recipe->jpeg_quality, recipe->chroma_444 ? 1.0 : 0.99, quality_at, r, &got);
+}
+
+static lc_status encode_frame(extract_job *job, char *err)
+{
+    extract_res *r = job->r;
+    const lc_recipe *recipe = job->recipe;
+    lc_rect rect = job->rect;
     /* CoreGraphics counts y from the bottom; the contract's content_y from the top. */
     CGRect dst = CGRectMake(rect.x, recipe->canvas_height - rect.y - rect.height, rect.width, rect.height);
     CGContextSetRGBFillColor(r->canvas, 0, 0, 0, 1);   /* bitmap contents start undefined */
     CGContextFillRect(r->canvas, CGRectMake(0, 0, recipe->canvas_width, recipe->canvas_height));
-    draw_oriented(r->canvas, r->image, dst, info->rotation_degrees, info->hflip);
+    draw_oriented(r->canvas, r->image, dst, job->src->info.rotation_degrees, job->src->info.hflip);
     r->drawn = CGBitmapContextCreateImage(r->canvas);
-    r->jpeg = CFDataCreateMutable(kCFAllocatorDefault, 0);
-    r->dest = r->jpeg ? CGImageDestinationCreateWithData(r->jpeg, CFSTR("public.jpeg"), 1, NULL) : NULL;
-    if (!r->drawn || !r->dest)
-        return lc_fail(err, LC_ERR_NOMEM, "cannot allocate the JPEG encoder");
-    NSDictionary *options = @{(__bridge NSString *)kCGImageDestinationLossyCompressionQuality :
-                                  @(recipe->jpeg_quality / 100.0)};
-    CGImageDestinationAddImage(r->dest, r->drawn, (__bridge CFDictionaryRef)options);
-    if (!CGImageDestinationFinalize(r->dest))
+    if (!r->drawn)
+        return lc_fail(err, LC_ERR_NOMEM, "cannot snapshot the canvas");
+    if (!encode_jpeg(r, r->drawn, job->quality))
         return lc_fail(err, LC_ERR_INTERNAL, "ImageIO could not encode the JPEG");
+    unsigned char *bytes = CFDataGetMutableBytePtr(r->jpeg);
+    size_t size = lc_jpeg_strip_metadata(bytes, (size_t)CFDataGetLength(r->jpeg));
+    CFDataSetLength(r->jpeg, (CFIndex)size);
+    int want = recipe->chroma_444 ? 444 : 420, got = lc_jpeg_subsampling(CFDataGetBytePtr(r->jpeg), size);
+    if (got != want)
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "ImageIO wrote a %d JPEG where the recipe asks for %d (at quality "
+                       "%d, ImageIO setting %.3f); ImageIO has no public subsampling option: choose the other "
+                       "chroma setting on this Mac", got, want, recipe->jpeg_quality, job->quality);
     return LC_OK;
 }
 
-/* Takes slot i out of the batch, encodes it if it pictures a frame inside the
- * request's window, and hands it to the sink. */
-static lc_status deliver(const lc_source *src, LCAVExtractBatch *batch, size_t i, const int64_t *requests_ms,
-                         const lc_recipe *recipe, lc_rect rect, extract_res *r, lc_frame_sink sink, void *ctx,
-                         size_t *failures, int *stop, char *err)
+/* The per-request fallback (Gifski's answer to macOS 11's batch "decode
+ * failed"): the synchronous call on a second generator set up alike. It
+ * blocks this thread, between polls. copyCGImageAtTime: is deprecated at
+ * macOS 15, not removed; the replacement is asynchronous and macOS 13+. */
+static CGImageRef fallback_image(extract_job *job, CMTime at, CMTime *actual, int *decode_failed, NSError **error)
 {
+    extract_res *r = job->r;
+    if (!r->single) {
+        AVAssetImageGenerator *g =
+            [AVAssetImageGenerator assetImageGeneratorWithAsset:(__bridge AVURLAsset *)job->src->asset];
+        if (!g)
+            return NULL;
+        configure_generator(g, job);
+        r->single = CFBridgingRetain(g);
+    }
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+    CGImageRef image = [(__bridge AVAssetImageGenerator *)r->single copyCGImageAtTime:at actualTime:actual error:error];
+#pragma clang diagnostic pop
+    *decode_failed = !image && [(*error).domain isEqualToString:AVFoundationErrorDomain] &&
+                     (*error).code == AVErrorDecodeFailed;
+    return image;
+}
+
+/* Takes slot i out of the batch (answering it one by one if the batch could
+ * not), encodes it if it pictures a frame inside the request's window, and
+ * hands it to the sink. Every request ends counted: pictured, rejected or
+ * failed. */
+static lc_status deliver(extract_job *job, LCAVExtractBatch *batch, size_t i, int *stop, char *err)
+{
+    extract_res *r = job->r;
+    lc_source *src = job->src;
     lc_frame frame;
     lc_status status = LC_OK;
     memset(&frame, 0, sizeof frame);
     frame.request_index = i;
-    frame.requested_ms = requests_ms[i];
+    frame.requested_ms = job->requests_ms[i];
     frame.obtained = LC_OBTAINED_NONE;
 
     [batch->lock lock];
@@ -708,29 +980,48 @@ static lc_status deliver(const lc_source *src, LCAVExtractBatch *batch, size_t i
     r->image = slot.image;
 
     if (slot.result != AVAssetImageGeneratorSucceeded || !slot.image) {
-        (*failures)++;
-    } else if (CMTIME_IS_NUMERIC(slot.actual)) {
-        int64_t actual_us = to_us(CMTimeSubtract(slot.actual, src->start));
-        int64_t t_us = requests_ms[i] * 1000;
-        if (actual_us >= t_us - recipe->tolerance_before_ms * 1000LL &&
-            actual_us <= t_us + recipe->tolerance_after_ms * 1000LL) {
-            if ((status = encode_frame(r, &src->info, rect, recipe, err)) != LC_OK)
+        NSError *error = nil;
+        CMTime at = CMTimeAdd(CMTimeMake(job->requests_ms[i], 1000), src->start);
+        if (job->poll && job->poll(job->ctx) != 0) {
+            *stop = 1;
+            goto done;
+        }
+        r->image = fallback_image(job, at, &slot.actual, &slot.decode_failed, &error);
+        [batch->lock lock];   /* late handler calls may still write it */
+        if (!r->image && error && !batch->first_error)
+            batch->first_error = error.localizedDescription;
+        [batch->lock unlock];
+    }
+    if (!r->image) {
+        job->tally.failed++;
+        job->tally.damaged += slot.decode_failed ? 1 : 0;
+        frame.damaged_pictures = slot.decode_failed ? 1 : 0;   /* the platform's "decode failed" for this window */
+    } else {
+        int64_t actual_us = CMTIME_IS_NUMERIC(slot.actual) ? to_us(CMTimeSubtract(slot.actual, src->start)) : INT64_MIN;
+        if (actual_us == INT64_MIN ||
+            !lc_av_in_window(actual_us, job->requests_ms[i], job->recipe->tolerance_before_ms,
+                             job->recipe->tolerance_after_ms)) {
+            job->tally.rejected++;
+        } else {
+            if ((status = encode_frame(job, err)) != LC_OK)
                 goto done;
+            job->tally.pictured++;
             frame.obtained = LC_OBTAINED_PLATFORM;
             frame.actual_us = actual_us;
             frame.frames_decoded = 1;
             frame.false_keyframes = 0;   /* the generator does not say where it started */
-            frame.content_x = rect.x;
-            frame.content_y = rect.y;
-            frame.content_width = rect.width;
-            frame.content_height = rect.height;
-            frame.source_width = (int)CGImageGetWidth(slot.image);
-            frame.source_height = (int)CGImageGetHeight(slot.image);
+            frame.content_x = job->rect.x;
+            frame.content_y = job->rect.y;
+            frame.content_width = job->rect.width;
+            frame.content_height = job->rect.height;
+            frame.source_width = (int)CGImageGetWidth(r->image);
+            frame.source_height = (int)CGImageGetHeight(r->image);
             frame.jpeg = CFDataGetBytePtr(r->jpeg);
             frame.jpeg_size = (size_t)CFDataGetLength(r->jpeg);
+            frame.colour_mapping = job->colour_mapping;
         }
     }
-    if (sink(ctx, &frame) != 0)
+    if (job->sink(job->ctx, &frame) != 0)
         *stop = 1;
 done:
     release_frame(r);   /* frame.jpeg was valid only during the sink call */
@@ -739,18 +1030,57 @@ done:
 
 static double now_seconds(void)
 {
-    return CFAbsoluteTimeGetCurrent();   /* only paces poll(); a clock jump costs one early or late call */
+    return CFAbsoluteTimeGetCurrent();   /* paces poll() and the watchdog; a clock jump costs one early or late call */
 }
 
-static lc_status run_extract(lc_source *src, const int64_t *requests_ms, size_t n, const lc_recipe *recipe,
-                             lc_frame_sink sink, lc_poll_fn poll, void *ctx, extract_res *r, char *err)
+/* Cancels what is outstanding and waits at most LC_AV_DRAIN_S for the
+ * cancelled callbacks, so decoding does not run on after the call. */
+static void drain(AVAssetImageGenerator *generator, LCAVExtractBatch *batch)
 {
-    const lc_source_info *info = &src->info;
-    lc_rect rect = lc_fit_contain(info->display_width, info->display_height, recipe->canvas_width,
-                                  recipe->canvas_height);
-    size_t next = 0, failures = 0;
+    [generator cancelAllCGImageGeneration];
+    for (double until = now_seconds() + LC_AV_DRAIN_S; now_seconds() < until;) {
+        [batch->lock lock];
+        BOOL all = batch->finished >= batch->issued;
+        [batch->lock unlock];
+        if (all)
+            break;
+        dispatch_semaphore_wait(batch->wakeup, dispatch_time(DISPATCH_TIME_NOW, 100 * NSEC_PER_MSEC));
+    }
+}
+
+/* Hands the next chunk of requests to the generator, in its own autorelease
+ * pool so the NSValue array does not pile up in lc_extract's. */
+static void issue_chunk(extract_job *job, AVAssetImageGenerator *generator, LCAVExtractBatch *batch)
+{
+    @autoreleasepool {
+        size_t first = batch->issued, upto = first + LC_AV_CHUNK < job->n ? first + LC_AV_CHUNK : job->n;
+        NSMutableArray<NSValue *> *times = [NSMutableArray arrayWithCapacity:upto - first];
+        [batch->lock lock];
+        for (size_t i = first; i < upto; i++) {
+            CMTime t = CMTimeAdd(CMTimeMake(job->requests_ms[i], 1000), job->src->start);
+            batch->requested[i] = (lc_av_time){t.value, t.timescale, CMTIME_IS_NUMERIC(t) ? 1 : 0};
+            [times addObject:[NSValue valueWithCMTime:t]];
+        }
+        batch->issued = upto;
+        [batch->lock unlock];
+        /* never called with the lock held: the handler may run synchronously */
+        [generator generateCGImagesAsynchronouslyForTimes:times completionHandler:chunk_handler(batch, first, upto - first)];
+    }
+}
+
+static lc_status run_extract(extract_job *job, char *err)
+{
+    lc_source *src = job->src;
+    const lc_recipe *recipe = job->recipe;
+    extract_res *r = job->r;
+    size_t next = 0, n = job->n;
     int stop = 0;
     lc_status status = LC_OK;
+
+    lc_av_hdr_action hdr = lc_av_hdr_plan(src->hdr_transfer, has_dynamic_range_policy());
+    if (hdr == LC_AV_HDR_REFUSE)
+        return lc_fail(err, LC_ERR_UNSUPPORTED, "%s", lc_av_hdr_note(src->hdr_transfer, hdr));
+    job->colour_mapping = lc_av_hdr_note(src->hdr_transfer, hdr);
 
     AVAssetImageGenerator *generator =
         [AVAssetImageGenerator assetImageGeneratorWithAsset:(__bridge AVURLAsset *)src->asset];
@@ -759,30 +1089,7 @@ static lc_status run_extract(lc_source *src, const int64_t *requests_ms, size_t 
         return lc_fail(err, LC_ERR_NOMEM, "cannot create the image generator");
     r->generator = CFBridgingRetain(generator);
     r->batch = CFBridgingRetain(batch);
-    /* The orientation is drawn here (draw_oriented), not by the generator:
-     * Apple documents appliesPreferredTrackTransform for "rotation by 90, 180,
-     * or 270 degrees" only, and mirrored matrices must come out exactly as the
-     * FFmpeg backend draws them (extract.h's convention, from the same
-     * decomposition in sourcefile.c). */
-    generator.appliesPreferredTrackTransform = NO;
-    generator.requestedTimeToleranceBefore = CMTimeMake(recipe->tolerance_before_ms, 1000);
-    generator.requestedTimeToleranceAfter = CMTimeMake(recipe->tolerance_after_ms, 1000);
-#if LC_AV_MAXIMUM_SIZE
-    /* The generator's picture is the stored one (no track transform): a square
-     * box as long as the content rect's long side bounds it to the content
-     * rect's size, turned or not (the aspect ratio is kept). The generator
-     * never scales up; CoreGraphics does that when drawing. */
-    CGFloat box = rect.width > rect.height ? rect.width : rect.height;
-    generator.maximumSize = CGSizeMake(box, box);
-#endif
-    /* dynamicRangePolicy exists only in the macOS 15 SDK (Xcode 16): @available
-     * guards at run time only, so older SDKs (Xcode 15, the default on GitHub's
-     * macos-14 image) need the compile-time test too. ForceSDR is the
-     * documented default; setting it states the intent (PQ/HLG -> BT.709). */
-#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000
-    if (@available(macOS 15.0, *))
-        generator.dynamicRangePolicy = AVAssetImageGeneratorDynamicRangePolicyForceSDR;
-#endif
+    configure_generator(generator, job);
 
     r->space = CGColorSpaceCreateWithName(kCGColorSpaceSRGB);
     r->canvas = r->space ? CGBitmapContextCreate(NULL, (size_t)recipe->canvas_width, (size_t)recipe->canvas_height,
@@ -792,79 +1099,64 @@ static lc_status run_extract(lc_source *src, const int64_t *requests_ms, size_t 
     if (!r->canvas)
         return lc_fail(err, LC_ERR_NOMEM, "cannot allocate the %dx%d canvas", recipe->canvas_width,
                     recipe->canvas_height);
-    for (size_t i = 0; i < n; i++)
-        batch->requested_us[i] = requests_ms[i] * 1000 + info->start_offset_us;
+    CGContextSetInterpolationQuality(r->canvas, interpolation(recipe->scale_filter));
+    job->quality = calibrate_quality(r, recipe);
 
-    AVAssetImageGeneratorCompletionHandler handler =
-        ^(CMTime requested, CGImageRef image, CMTime actual, AVAssetImageGeneratorResult result, NSError *error) {
-            [batch->lock lock];
-            lc_av_slot *slot = &batch->slots[[batch slotForTime:requested]];
-            if (!slot->done) {   /* a repeated callback for a request is ignored */
-                slot->done = 1;
-                slot->result = result;
-                slot->actual = actual;
-                slot->image = (result == AVAssetImageGeneratorSucceeded && image) ? CGImageRetain(image) : NULL;
-                if (result != AVAssetImageGeneratorSucceeded && !batch->first_error)
-                    batch->first_error = error.localizedDescription;
-                batch->finished++;
-            }
-            [batch->lock unlock];
-            dispatch_semaphore_signal(batch->wakeup);
-        };
-
-    double last_poll = now_seconds();
+    double last_poll = now_seconds(), last_progress = last_poll;
+    size_t seen_finished = 0;
     while (next < n && !stop) {
-        size_t issued = batch->issued;   /* written only by this thread */
-        if (issued < n && issued - next < LC_AV_CHUNK) {
-            size_t upto = issued + LC_AV_CHUNK < n ? issued + LC_AV_CHUNK : n;
-            NSMutableArray<NSValue *> *times = [NSMutableArray arrayWithCapacity:upto - issued];
-            for (size_t i = issued; i < upto; i++)
-                [times addObject:[NSValue valueWithCMTime:CMTimeAdd(CMTimeMake(requests_ms[i], 1000), src->start)]];
-            [batch->lock lock];
-            batch->issued = upto;
-            [batch->lock unlock];
-            /* never called with the lock held: the handler may run synchronously */
-            [generator generateCGImagesAsynchronouslyForTimes:times completionHandler:handler];
+        if (batch->issued < n && batch->issued - next < LC_AV_CHUNK) {   /* issued is written only here */
+            issue_chunk(job, generator, batch);
+            last_progress = now_seconds();   /* the call itself may block for seconds */
         }
         long timed_out = dispatch_semaphore_wait(batch->wakeup, dispatch_time(DISPATCH_TIME_NOW, 100 * NSEC_PER_MSEC));
-        if (poll && (timed_out || now_seconds() - last_poll >= 0.1)) {
-            last_poll = now_seconds();
-            if (poll(ctx) != 0) {
+        double now = now_seconds();
+        if (job->poll && (timed_out || now - last_poll >= 0.1)) {
+            last_poll = now;
+            if (job->poll(job->ctx) != 0) {
                 stop = 1;
                 break;
             }
         }
+        [batch->lock lock];
+        size_t finished = batch->finished, outstanding = batch->issued - batch->finished;
+        [batch->lock unlock];
+        if (finished != seen_finished) {
+            seen_finished = finished;
+            last_progress = now;
+        }
         for (;;) {
             [batch->lock lock];
-            BOOL ready = next < n && next < batch->issued && batch->slots[next].done;
+            BOOL ready = next < n && next < batch->issued && batch->done[next];
             [batch->lock unlock];
             if (!ready || stop)
                 break;
             @autoreleasepool {
-                status = deliver(src, batch, next, requests_ms, recipe, rect, r, sink, ctx, &failures, &stop, err);
+                status = deliver(job, batch, next, &stop, err);
             }
             next++;
+            last_progress = now_seconds();   /* a fallback or a slow sink is not a stall */
             if (status != LC_OK)
                 return status;   /* extract_cleanup cancels the generator */
         }
-    }
-
-    if (stop) {
-        [generator cancelAllCGImageGeneration];
-        /* Cancelled requests still call back; wait for them so no decode runs on
-         * after we return. Bounded: the batch object outlives us if it must. */
-        for (int tick = 0; tick < 100; tick++) {
-            [batch->lock lock];
-            BOOL all = batch->finished >= batch->issued;
-            [batch->lock unlock];
-            if (all)
-                break;
-            dispatch_semaphore_wait(batch->wakeup, dispatch_time(DISPATCH_TIME_NOW, 100 * NSEC_PER_MSEC));
+        if (!stop && lc_av_stalled(outstanding, now_seconds(), last_progress, LC_AV_STALL_S)) {
+            drain(generator, batch);
+            return lc_fail(err, LC_ERR_INTERNAL, "AVFoundation stopped answering: no image for %zu request(s) in "
+                           "%.0f s (the next at %lld ms); %zu of %zu requests delivered", outstanding, LC_AV_STALL_S,
+                           (long long)job->requests_ms[next], next, n);
         }
+    }
+    if (stop) {
+        drain(generator, batch);
         return lc_fail(err, LC_ERR_CANCELLED, "cancelled");
     }
-    if (failures == n)
-        return lc_fail(err, LC_ERR_DAMAGED, "no frame could be decoded: %s", utf8(batch->first_error));
+    char line[LC_ERRMSG_SIZE];
+    [batch->lock lock];
+    NSString *first_error = batch->first_error;
+    [batch->lock unlock];
+    status = lc_av_final_status(&job->tally, first_error ? utf8(first_error) : NULL, line);
+    if (status != LC_OK)
+        return lc_fail(err, status, "%s", line);   /* lc_fail makes the library's text one line */
     return LC_OK;
 }
 
@@ -878,9 +1170,14 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         return LC_OK;
     if (recipe->raw_rgb)   /* the contract allows it; ingest.py decodes the JPEG instead */
         return lc_fail(err, LC_ERR_UNSUPPORTED, "raw RGB output is not implemented on this backend");
+    extract_job job = {.src = src, .requests_ms = requests_ms, .n = n_requests, .recipe = recipe,
+                       .sink = sink, .poll = poll, .ctx = ctx, .r = &res};
+    job.tally.requests = n_requests;
+    job.rect = lc_fit_contain(src->info.display_width, src->info.display_height, recipe->canvas_width,
+                              recipe->canvas_height);
     @autoreleasepool {
         @try {
-            status = run_extract(src, requests_ms, n_requests, recipe, sink, poll, ctx, &res, err);
+            status = run_extract(&job, err);
         } @catch (id e) {
             status = from_exception(e, err);
         }
