@@ -441,6 +441,16 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
         goto fail;
     }
     src->streams_end_us = src->timeline_jump_us = INT64_MIN;
+    if (!lc_is_url(path)) {
+        lc_mp4_boxes boxes = lc_scan_mp4_boxes(path);
+        if (boxes.is_iso && lc_cmov_bomb(&boxes)) {
+            status = lc_fail(err, LC_ERR_DAMAGED, "its compressed index (MP4 'cmov') claims to inflate to %llu "
+                             "bytes, more than %d times the file's %llu: refused as damaged",
+                             (unsigned long long)boxes.cmov_inflated_bytes, LC_CMOV_MAX_RATIO,
+                             (unsigned long long)boxes.file_bytes);
+            goto fail;
+        }
+    }
     ret = lc_open_input(path, &src->fmt);
     if (ret < 0) {
         status = classify_open_failure(path, ret, err);
