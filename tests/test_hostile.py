@@ -114,3 +114,52 @@ def test_gpmd_sample_table_is_capped_by_the_bytes(tmp_path):
     track = movie.track("gpmd")
     assert track is not None
     assert len(track.samples(movie.file_size)) <= movie.file_size // 4
+
+
+@FFMPEG_ONLY
+def test_a_server_trickling_its_status_line_is_named_slow(tmp_path):
+    """A real server on loopback that sends its status line a byte every 2 s:
+    named as a server too slow to answer (exit 11), not an empty object
+    (exit 5) half a minute later."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    done = threading.Event()
+
+    def serve():
+        listener.settimeout(0.5)
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                for byte in b"HTTP/1.1 200 OK\r\n":
+                    if done.wait(2.0):
+                        break
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        run = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", "-q",
+                              f"http://127.0.0.1:{port}/clip.mp4", str(tmp_path / "b")],
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        done.set()
+        thread.join()
+        listener.close()
+    assert run.returncode == 11, run.stderr
+    assert "did not answer a request within" in run.stderr, run.stderr
+    assert time.monotonic() - started < 25
