@@ -120,7 +120,13 @@ static AVFrame *decode_keyframe(lc_session *s, const lc_plan_item *item, int con
  * content ends: later requests need no decoding to find nothing. */
 static void note_end(job *j, const lc_session *s)
 {
-    if (!s->at_end || s->first_us == LC_PLAN_NEVER)
+    /* Only a session that decoded past the last keyframe knows the end: a
+     * file whose times are not in file order (a fragment's clock jumping
+     * ahead) ends, in bytes, before its latest pictures, and which worker
+     * got there first must not decide which requests get a frame. */
+    const lc_source *src = j->src;
+    if (!s->at_end || s->first_us == LC_PLAN_NEVER || src->n_keyframes == 0 ||
+        s->last_us < src->keyframes[src->n_keyframes - 1].pts_us)
         return;
     pthread_mutex_lock(&j->mu);
     if (s->last_us < j->end_us)
@@ -216,7 +222,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
     lc_frame out = {.request_index = i, .requested_ms = item->t_us / 1000};
     s->decoded = s->damaged = s->false_keyframes = 0;
 
-    if (lc_plan_past_end(item, known_end(j))) {
+    if (lc_plan_past_end(item, known_end(j)) || lc_plan_window_empty(j->src->packet_us, j->src->n_packets, item)) {
         publish(j, i, &out, NULL, NULL);
         return LC_OK;
     }

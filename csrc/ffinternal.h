@@ -44,6 +44,11 @@ struct lc_source {
     /* Where the video's clock jumped to, more than an hour past everything
      * before it, near the end (INT64_MIN: no jump): the end is taken before it. */
     int64_t timeline_jump_us;
+    /* Every shown video packet's time on the bundle timeline, sorted (from
+     * the index, or the packet scan; NULL if neither): where the timeline
+     * has gaps that no request need decode to find empty (plan.h). */
+    int64_t *packet_us;
+    size_t n_packets;
 };
 
 /* A video stream as tracks.h weighs it. */

@@ -50,7 +50,14 @@
 #define SLOW_AFTER_US (30 * 1000000LL)
 #define MIN_RATE 1024
 
+/* A window's answer (status line and headers) must come within this: a
+ * server that trickles them a byte every 2 s never trips rw_timeout, and
+ * would be read as an empty object half a minute later. */
+#define ANSWER_WITHIN_US (10 * 1000000LL)
+#define SLOW_ANSWER FFERRTAG('L', 'C', 'S', 'A')
+
 typedef struct range_reader {
+    int64_t answer_by;       /* while a window opens: when its answer is overdue (INT64_MAX after) */
     char *url;
     AVIOContext *win;        /* the open window, or NULL */
     int64_t win_pos;         /* next byte the window will deliver */
@@ -137,6 +144,12 @@ static void url_options(AVDictionary **opts)
     av_dict_set(opts, "protocol_whitelist", "http,https,tcp,tls", 0);
 }
 
+static int answer_overdue(void *opaque)
+{
+    const range_reader *r = opaque;
+    return av_gettime_relative() > r->answer_by;
+}
+
 static int open_window(range_reader *r, int64_t len)
 {
     AVDictionary *opts = NULL;
@@ -146,8 +159,14 @@ static int open_window(range_reader *r, int64_t len)
     url_options(&opts);
     av_dict_set_int(&opts, "offset", r->pos, 0);
     av_dict_set_int(&opts, "end_offset", end, 0);
-    ret = avio_open2(&r->win, r->url, AVIO_FLAG_READ, NULL, &opts);
+    r->answer_by = av_gettime_relative() + ANSWER_WITHIN_US;
+    AVIOInterruptCB overdue = {answer_overdue, r};
+    ret = avio_open2(&r->win, r->url, AVIO_FLAG_READ, &overdue, &opts);
     av_dict_free(&opts);
+    int late = av_gettime_relative() > r->answer_by;
+    r->answer_by = INT64_MAX;   /* the callback stays with the window: reads have their own bound */
+    if (ret < 0 && late)
+        ret = r->error = SLOW_ANSWER;
     if (ret < 0)
         return ret;
     if (r->size < 0)
@@ -315,6 +334,9 @@ lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE])
     case AVERROR(ETIMEDOUT):
         return lc_fail(err, LC_ERR_IO, "the server sends too slowly (under %d bytes a second for %d s)",
                        MIN_RATE, (int)(SLOW_AFTER_US / 1000000));
+    case SLOW_ANSWER:
+        return lc_fail(err, LC_ERR_IO, "the server did not answer a request within %d s",
+                       (int)(ANSWER_WITHIN_US / 1000000));
     case AVERROR(ECONNRESET):
         return lc_fail(err, LC_ERR_IO, "the server closed the connection before sending what it promised");
     default:

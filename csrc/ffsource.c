@@ -230,6 +230,24 @@ static void fill_info(lc_source *src, AVStream *st)
     info->duration_ms = lc_duration_ms_from_us(dur_us);
 }
 
+static int cmp_us(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Takes over times[0..n) as the source's packet times, sorted. */
+static void set_packet_times(lc_source *src, int64_t *times, size_t n)
+{
+    if (times && n > 0)
+        qsort(times, n, sizeof *times, cmp_us);
+    free(src->packet_us);
+    src->packet_us = n > 0 ? times : NULL;
+    src->n_packets = n > 0 ? n : 0;
+    if (n == 0)
+        free(times);
+}
+
 static int cmp_keyframe(const void *a, const void *b)
 {
     const lc_keyframe *x = a, *y = b;
@@ -360,12 +378,20 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
     if (dur_us > 0 && index_end_us < dur_us - slack)
         return;   /* covers only the start: not an on-disk index */
     lc_keyframe *kf = malloc(sizeof *kf * (size_t)n);
-    if (!kf)
+    int64_t *times = malloc(sizeof *times * (size_t)n);
+    if (!kf || !times) {
+        free(kf);
+        free(times);
         return;
-    size_t count = 0;
+    }
+    size_t count = 0, n_times = 0;
     for (int i = 0; i < n; i++) {
         const AVIndexEntry *e = avformat_index_get_entry(st, i);
-        if (!(e->flags & AVINDEX_KEYFRAME) || !in_file(e, file_size))
+        if (!in_file(e, file_size))
+            continue;
+        if (!(e->flags & AVINDEX_DISCARD_FRAME))
+            times[n_times++] = lc_pts_to_us(src, e->timestamp + delta);
+        if (!(e->flags & AVINDEX_KEYFRAME))
             continue;
         /* A keyframe an edit list hides (a phone's trim) still starts the
          * decoding of the shown frames after it. */
@@ -375,8 +401,10 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
     }
     if (count == 0) {
         free(kf);
+        free(times);
         return;
     }
+    set_packet_times(src, times, n_times);
     qsort(kf, count, sizeof *kf, cmp_keyframe);
     lc_keyframes_init_ready(kf, count);
     src->keyframes = kf;
@@ -413,6 +441,16 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
         goto fail;
     }
     src->streams_end_us = src->timeline_jump_us = INT64_MIN;
+    if (!lc_is_url(path)) {
+        lc_mp4_boxes boxes = lc_scan_mp4_boxes(path);
+        if (boxes.is_iso && lc_cmov_bomb(&boxes)) {
+            status = lc_fail(err, LC_ERR_DAMAGED, "its compressed index (MP4 'cmov') claims to inflate to %llu "
+                             "bytes, more than %d times the file's %llu: refused as damaged",
+                             (unsigned long long)boxes.cmov_inflated_bytes, LC_CMOV_MAX_RATIO,
+                             (unsigned long long)boxes.file_bytes);
+            goto fail;
+        }
+    }
     ret = lc_open_input(path, &src->fmt);
     if (ret < 0) {
         status = classify_open_failure(path, ret, err);
@@ -500,6 +538,7 @@ void lc_close(lc_source *src)
     lc_close_demuxer(src, &src->fmt);
     av_frame_free(&src->first_picture);
     free(src->keyframes);
+    free(src->packet_us);
     free(src->path);
     free(src);
 }
@@ -563,7 +602,8 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
     AVFormatContext *fmt = NULL;
     AVPacket *pkt = av_packet_alloc();
     lc_keyframe *kf = NULL;
-    size_t count = 0, cap = 0;
+    int64_t *times = NULL;
+    size_t count = 0, cap = 0, n_times = 0, times_cap = 0;
     int64_t ordinal = 0;
     lc_status status;
     if (!pkt)
@@ -598,6 +638,18 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
                                                                       : lc_pts_to_us(src, ts)};
                 count++;
             }
+            if (ts != AV_NOPTS_VALUE && !src->raw_frame_us && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
+                if (n_times == times_cap) {
+                    times_cap = times_cap ? times_cap * 2 : 1024;
+                    int64_t *grown = realloc(times, times_cap * sizeof *times);
+                    if (!grown) {
+                        status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
+                        goto done;
+                    }
+                    times = grown;
+                }
+                times[n_times++] = lc_pts_to_us(src, ts);
+            }
             ordinal++;
         }
         av_packet_unref(pkt);
@@ -610,10 +662,13 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
     src->keyframes = kf;
     src->n_keyframes = count;
     src->keyframes_scanned = 1;
+    set_packet_times(src, times, n_times);
+    times = NULL;
     kf = NULL;
     status = LC_OK;
 done:
     free(kf);
+    free(times);
     av_packet_free(&pkt);
     lc_close_demuxer(src, &fmt);
     return status;

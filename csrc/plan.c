@@ -204,6 +204,23 @@ int lc_plan_past_end(const lc_plan_item *it, int64_t end_us)
     return it->lo_us > end_us;
 }
 
+int lc_plan_window_empty(const int64_t *packet_us, size_t n, const lc_plan_item *it)
+{
+    if (!packet_us || n == 0)
+        return 0;
+    /* The first packet at or after the window's start, less the slack. */
+    int64_t from = it->lo_us - LC_PLAN_GAP_SLACK_US;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (packet_us[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == n || packet_us[lo] > it->hi_us + LC_PLAN_GAP_SLACK_US;
+}
+
 int lc_plan_may_skip(const lc_plan_item *it, int64_t frame_us, int64_t sent_before_t_us)
 {
     return frame_us < it->lo_us || (frame_us <= it->t_us && frame_us < sent_before_t_us);

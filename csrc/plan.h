@@ -145,6 +145,18 @@ int lc_plan_continue(const lc_keyframe *kf, size_t session_kf, int64_t consumed_
  * end_us, items whose window starts later get no frame without decoding. */
 int lc_plan_past_end(const lc_plan_item *it, int64_t end_us);
 
+/* Packets farther than this from a window cannot picture it: an index time
+ * is a decode time, and a picture is shown at most a few frames after it is
+ * decoded (B-frame reordering), far less than this. */
+#define LC_PLAN_GAP_SLACK_US (10LL * 1000000)
+
+/* The window holds no packet the file has, by the packets' times (sorted;
+ * from the index or the packet scan; n = 0: not known): a gap in the
+ * timeline (a fragment's clock that jumps ahead, a recording paused). Such
+ * a request gets no frame without seeking or decoding, so the work is
+ * bounded by the packets present, not by the span the times claim. */
+int lc_plan_window_empty(const int64_t *packet_us, size_t n, const lc_plan_item *it);
+
 /* A frame the decoder may skip if nothing references it (AVDISCARD_NONREF):
  * one before the window, or one before a frame already sent to the decoder
  * (sent_before_t_us, INT64_MIN if none) that lies nearer to t. */

@@ -65,6 +65,43 @@ static int starts_movie(const unsigned char type[4])
     return 0;
 }
 
+/* The child box of `type` in [pos, end) of f: its payload's start and end. */
+static int find_child(FILE *f, uint64_t pos, uint64_t end, const char *type, uint64_t *start, uint64_t *stop)
+{
+    while (end - pos >= 8) {
+        unsigned char h[8];
+        if (fseeko(f, (off_t)pos, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
+            return 0;
+        uint64_t len = big_endian(h, 4);
+        if (len < 8 || len > end - pos)   /* 64-bit sizes and "to the end" do not occur inside moov */
+            return 0;
+        if (!memcmp(h + 4, type, 4)) {
+            *start = pos + 8;
+            *stop = pos + len;
+            return 1;
+        }
+        pos += len;
+    }
+    return 0;
+}
+
+/* What moov's cmov/cmvd says the index inflates to (0: not compressed). */
+static uint64_t cmov_claim(FILE *f, uint64_t moov, uint64_t moov_end)
+{
+    uint64_t cmov, cmov_end, cmvd, cmvd_end;
+    unsigned char n[4];
+    if (!find_child(f, moov, moov_end, "cmov", &cmov, &cmov_end) ||
+        !find_child(f, cmov, cmov_end, "cmvd", &cmvd, &cmvd_end) || cmvd_end - cmvd < 4 ||
+        fseeko(f, (off_t)cmvd, SEEK_SET) != 0 || fread(n, 1, 4, f) != 4)
+        return 0;
+    return big_endian(n, 4);
+}
+
+int lc_cmov_bomb(const lc_mp4_boxes *b)
+{
+    return b->cmov_inflated_bytes > (uint64_t)LC_CMOV_MAX_RATIO * b->file_bytes + LC_CMOV_SLACK_BYTES;
+}
+
 lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
 {
     lc_mp4_boxes b;
@@ -79,6 +116,7 @@ lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
      * compared with what is left of the file before pos moves. */
     const uint64_t size = (uint64_t)end;
     uint64_t pos = 0;
+    b.file_bytes = size;
     while (size - pos >= 8) {
         unsigned char h[16];
         if (fseeko(f, (off_t)pos, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
@@ -102,6 +140,8 @@ lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
         if (!memcmp(h + 4, "moov", 4)) {
             b.has_moov = 1;
             b.moov_cut = len != 0 && len > size - pos;
+            if (!b.moov_cut)
+                b.cmov_inflated_bytes = cmov_claim(f, pos + header, len == 0 ? size : pos + len);
             break;
         }
         if (len == 0)

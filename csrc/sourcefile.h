@@ -39,7 +39,18 @@ typedef struct lc_mp4_boxes {
     int has_moov;    /* a top-level 'moov' box starts inside the file */
     int moov_cut;    /* ... and its size runs past the end of the file: the index is cut off */
     char brand[5];   /* ftyp's major brand, NUL-terminated; "" without ftyp */
+    uint64_t file_bytes;           /* the file's size */
+    uint64_t cmov_inflated_bytes;  /* a compressed moov ('cmov'): the size its 'cmvd' says it
+                                      inflates to (the demuxer allocates that much); 0 if none */
 } lc_mp4_boxes;
+
+/* A compressed index may inflate to this many times the whole file, plus
+ * LC_CMOV_SLACK_BYTES; beyond, it is a decompression bomb (a 1.2 MB file
+ * whose cmov inflated to 1 GiB), refused before the demuxer inflates it. */
+#define LC_CMOV_MAX_RATIO 32
+#define LC_CMOV_SLACK_BYTES (8u << 20)
+/* The index is compressed and claims to inflate beyond that bound. */
+int lc_cmov_bomb(const lc_mp4_boxes *b);
 
 /* Walks the top-level boxes of the file at `path`. Bounded: each step moves
  * forward by a box size that is checked against the file size first (32- or

@@ -140,6 +140,12 @@ def _check_roots(input_root: Path, output_root: Path) -> None:
             raise OutputError(f"{output_root}: exists and is not a folder")
 
 
+# The fewest bytes a second of video takes, for the time limit: 128 kbit/s,
+# below what cameras and phones write (a static scene at 160x90 still
+# costs more per second in time than in bytes).
+BYTES_PER_VIDEO_S_AT_LEAST = 16 * 1024
+
+
 class _Job:
     """One file handed to a child, and what the child has said of it so far."""
 
@@ -156,6 +162,12 @@ class _Job:
         self.error: dict[str, Any] | None = None
         self.stderr = ""
         self.exit_code: int | None = None   # set last, by the child's job_end line
+
+    def video_s_held(self) -> float:
+        """Seconds of video the time limit allows for: the duration, but no
+        more than the file's bytes can hold (a clock that claims 18 hours in
+        287 KB gets the time its bytes take, not 18 hours)."""
+        return min(self.duration_ms / 1000, self.item.size / BYTES_PER_VIDEO_S_AT_LEAST)
 
     def take(self, msg: dict[str, Any]) -> None:
         if "progress" in msg:
@@ -285,7 +297,8 @@ def extract_directory_to_dir(
 
     ``workers`` files run at once (default: the CPUs this process may use), in
     as many child processes, reused from file to file. A file is stopped once it has run ``min_timeout_s`` plus
-    ``timeout_per_video_s`` per second of its video. Complete bundles of the
+    ``timeout_per_video_s`` per second of its video (at most one second per
+    16 KB of the file: a duration is a claim, the bytes are what is there). Complete bundles of the
     same source are skipped unless ``overwrite``. ``prefer_proxy`` decodes a
     camera's low-resolution proxy (LRV/LRF) instead of the original when their
     durations agree within a second. ``python_executable`` runs the children
@@ -446,7 +459,7 @@ def extract_directory_to_dir(
             for child in [c for c in children if c.job is not None]:
                 job = child.job
                 assert job is not None
-                limit = min_timeout_s + timeout_per_video_s * job.duration_ms / 1000
+                limit = min_timeout_s + timeout_per_video_s * job.video_s_held()
                 timed_out = not child.job_ended() and time.monotonic() - job.started > limit
                 if timed_out:
                     child.proc.kill()

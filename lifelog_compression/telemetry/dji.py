@@ -33,6 +33,8 @@ MAX_BLOCK_CHARS = 4096
 # line took 4 minutes, holding the GIL through Ctrl-C).
 MAX_LINE_CHARS = 1024
 MAX_POSITIONS = 1_000_000   # 9 hours at 30 fps
+# One block a frame: no camera writes more than 240 frames a second.
+MAX_BLOCKS_PER_S = 240
 
 # A start with a sign or more than two hour digits is no time of a recording
 # (a "-00:00:05" was read as +5 s, "99999:59:59" put a fix in 2034): the
@@ -102,33 +104,48 @@ def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
     """(start ms, text) of each SRT block, read line by line."""
     start: int | None = None
     text: list[str] = []
+    chars = 0
     for line in lines:
         line = line[:MAX_LINE_CHARS]
-        m = _RANGE.search(line)
+        m = _RANGE.search(line) if "-->" in line else None   # the pattern costs more than the test
         if m:
             if start is not None:
                 yield start, "\n".join(text)
-            start, text = _ms(*m.groups()[:4]), []
-        elif start is not None and sum(len(t) for t in text) < MAX_BLOCK_CHARS:
+            start, text, chars = _ms(*m.groups()[:4]), [], 0
+        elif start is not None and chars < MAX_BLOCK_CHARS:
             text.append(line.rstrip("\r\n"))
+            chars += len(text[-1])
     if start is not None:
         yield start, "\n".join(text)
 
 
-def read_srt(path: str | Path, video_start_ms: float = 0.0) -> Telemetry | None:
-    """The telemetry of a DJI ``.SRT`` file; None if it holds no DJI data."""
+def read_srt(path: str | Path, video_start_ms: float = 0.0, duration_ms: int = 0) -> Telemetry | None:
+    """The telemetry of a DJI ``.SRT`` file; None if it holds no DJI data.
+    With the video's ``duration_ms``, blocks beyond it are not parsed and at
+    most MAX_BLOCKS_PER_S a second of video are: a sidecar of 600,000 blocks
+    beside a 3 s clip costs its reading, not 600,000 positions."""
     path = Path(path)
     if path.stat().st_size > MAX_SRT_BYTES:
         tel = Telemetry()
         tel.notes.append(f"{path.name}: larger than {MAX_SRT_BYTES >> 20} MB, not read")
         return tel
     tel = Telemetry(source="dji")
+    limit = MAX_POSITIONS if duration_ms <= 0 else min(MAX_POSITIONS, 100 + MAX_BLOCKS_PER_S * duration_ms // 1000)
+    parsed = skipped = 0
     with open(path, encoding="utf-8", errors="replace") as f:
         for start, text in _blocks(f):
-            parse_block(text, start - video_start_ms, tel)
+            at = start - video_start_ms
+            if duration_ms > 0 and (parsed >= limit or not -1000 <= at <= duration_ms + 1000):
+                skipped += 1
+                continue
+            parsed += 1
+            parse_block(text, at, tel)
     if not tel.positions and not tel.camera_times:
         return None
     tel.notes.append(f"DJI telemetry from the sidecar {path.name}")
+    if skipped:
+        tel.notes.append(f"{path.name}: {skipped} block(s) outside the video's {duration_ms} ms or beyond "
+                         f"{MAX_BLOCKS_PER_S} a second, not read")
     return tel
 
 

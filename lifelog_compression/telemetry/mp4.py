@@ -23,6 +23,9 @@ from typing import BinaryIO, Iterator
 MAX_MOOV_BYTES = 256 * 1024 * 1024
 # No telemetry track has more samples than this (one a frame for ~3 days).
 MAX_SAMPLES = 8_000_000
+# The smallest sample a telemetry track holds: a GPMF KLV header, a camm
+# packet header, a tx3g length and a character.
+MIN_SAMPLE_BYTES = 4
 MAX_DEPTH = 12
 _MP4_EPOCH = datetime(1904, 1, 1, tzinfo=timezone.utc)
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"udta", b"dinf"}
@@ -71,7 +74,11 @@ class Track:
             count = min(count, (len(self._stsz) - 8) // 4)
             sizes = struct.unpack_from(f">{count}I", self._stsz, 8)
         else:
-            count = min(count, file_size // max(1, const_size))
+            # Every sample's bytes are in the file, and none of the tracks
+            # read here has a sample smaller than a few bytes (a GPMF KLV
+            # header is 8): a table claiming 2^31 one-byte samples is cut to
+            # what the bytes can hold.
+            count = min(count, file_size // max(MIN_SAMPLE_BYTES, const_size))
             sizes = None
         count = min(count, MAX_SAMPLES)
         times = _expand_stts(self._stts, count)

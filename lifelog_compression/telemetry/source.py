@@ -135,7 +135,7 @@ def read_source_telemetry(path: str | os.PathLike[str], *, video_start_ms: float
                 candidates.append(tel)
     srt = dji.sidecar_for(path)
     if srt is not None:
-        tel = dji.read_srt(srt)
+        tel = dji.read_srt(srt, duration_ms=duration_ms)
         if tel is not None:
             candidates.append(tel)
     # Positions with a fix win; then any telemetry at all.
