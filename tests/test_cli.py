@@ -170,3 +170,17 @@ def test_installed_command_extracts_and_reports(clip, tmp_path):
     bad = subprocess.run([str(command), "extract", str(tmp_path / "missing.mp4"), str(tmp_path / "c")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == lc.SourceNotFoundError.exit_code and "missing.mp4" in bad.stderr
+
+
+@pytest.mark.parametrize("argv, says_bundle", [(["spec"], False), (["extract", "{clip}", "{out}"], True)])
+def test_a_reader_that_goes_away_is_told_about_bundles_only_where_one_is_written(clip, tmp_path, argv, says_bundle):
+    """`spec | head` wrote no bundle, so its stop line does not claim to have
+    cleaned one up; extract's does."""
+    argv = [a.format(clip=clip("hevc_mp4").path, out=tmp_path / "b") for a in argv]
+    p = subprocess.Popen([sys.executable, "-m", "lifelog_compression", *argv, *(["--json"] if says_bundle else [])],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.close()   # the reader is gone before the first line
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 141
+    assert err.count("\n") == 1 and "the reader of the output went away" in err
+    assert ("no bundle was left behind" in err) == says_bundle
