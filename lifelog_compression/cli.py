@@ -367,8 +367,20 @@ def _register_parquet(sub: Subparsers) -> None:
     register(sub)
 
 
+def _register_info(sub: Subparsers) -> None:
+    from .info import register
+
+    register(sub)
+
+
+def _register_view(sub: Subparsers) -> None:
+    from .view import register
+
+    register(sub)
+
+
 COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
-            _register_parquet, _register_probe]
+            _register_parquet, _register_probe, _register_info, _register_view]
 
 
 def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> None:
