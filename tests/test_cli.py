@@ -184,3 +184,49 @@ def test_a_reader_that_goes_away_is_told_about_bundles_only_where_one_is_written
     assert p.wait(timeout=120) == 141
     assert err.count("\n") == 1 and "the reader of the output went away" in err
     assert ("no bundle was left behind" in err) == says_bundle
+
+
+def test_the_readme_command_summary_lists_every_option():
+    """README's command summary names every option each command has (hidden
+    ones, for batch's children, aside): it is where people look first."""
+    from lifelog_compression.cli import _parser
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("## Command line"):]
+    block = block[block.index("```text") + 7: block.index("```", block.index("```text") + 7)]
+    summary: dict[str, str] = {}
+    command = None
+    for line in block.splitlines():
+        m = re.match(r"python -m lifelog_compression (\w+)", line)
+        if m:
+            command = m.group(1)
+            summary[command] = summary.get(command, "") + line
+        elif line.startswith(" ") and command:
+            summary[command] += line
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if action.help == argparse.SUPPRESS or not action.option_strings or "--help" in action.option_strings:
+                continue
+            if not any(o in summary.get(name, "") for o in action.option_strings):
+                missing.append(f"{name} {action.option_strings[0]}")
+    assert not missing, f"README's command summary lacks: {', '.join(missing)}"
+
+
+def test_the_readme_manifest_row_is_one_consistent_row():
+    """The example row parses as a manifest row and its parts agree: the
+    content rect is the source's contain fit, captured_local without
+    captured_at only where the zone is unknown, a location from one source."""
+    from lifelog_compression.validate import fit_contain
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index('```json\n{"frame_id"') + len("```json\n")
+    row = json.loads(text[start: text.index("```", start)])
+    parsed = lc.ManifestRow.from_json(row)
+    assert fit_contain(row["source_width"], row["source_height"], row["width"], row["height"]) == (
+        row["content_rect_x"], row["content_rect_y"], row["content_rect_width"], row["content_rect_height"])
+    assert parsed.frame_relpath == f"frames/{parsed.frame_id.removeprefix('frame_')}.jpg"
+    assert row["requested_ts_ms"] == 1000 * (int(parsed.frame_id[-8:]) - 1)
+    assert (row["captured_at"] is None) == bool(row.get("captured_local"))
+    assert list(row)[-2:] == ["content_hash", "source_content_hash"]   # as extract writes them
