@@ -682,7 +682,7 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
     expected_rect = fit_contain(*src.geometry.display_size, *canvas)
 
     x, y, w, h = expected_rect
-    needed = []
+    needed: list[int] = []
     for row in rows:
         index = src.frame_near(row.actual_ts_ms)
         if index is not None:
@@ -760,7 +760,7 @@ def _check_row(row: ManifestRow, bundle_dir: Path, src: SourceReference, feed: F
         wanted = list(range(max(0, index - 1), min(len(src.frame_times), index + 2)))
     delivered = feed.take(wanted)
     if index in delivered:
-        refs: "dict[int, np.ndarray] | DamagedSourceError" = {
+        refs: "dict[int, ndarray] | DamagedSourceError" = {
             i: src.finish(rgb16, (w, h)) for i, rgb16 in delivered.items()}
     else:   # the pass did not give it: one row at a time, as before
         refs = _references(src, wanted, index, (w, h))
