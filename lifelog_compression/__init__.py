@@ -23,6 +23,8 @@ _LAZY = {
     "manifest": ("ManifestRow",),
     "ingest": ("FrameRecord", "SourceSummary", "iter_frames", "probe"),
     "parquet": ("export_parquet",),
+    "info": ("BundleInfo", "bundle_info", "batch_info"),
+    "view": ("write_viewer",),
     "shards": ("pack", "read_shards", "unpack"),
     "recipe": ("DEFAULT_RECIPE", "Recipe", "spec"),
 }
@@ -36,6 +38,8 @@ if TYPE_CHECKING:   # what the lazy imports give, for type checkers (mypy reads 
     from .ingest import FrameRecord, SourceSummary, iter_frames, probe
     from .manifest import ManifestRow
     from .parquet import export_parquet
+    from .info import BundleInfo, batch_info, bundle_info
+    from .view import write_viewer
     from .recipe import DEFAULT_RECIPE, Recipe, spec
     from .shards import pack, read_shards, unpack
 
@@ -63,6 +67,10 @@ __all__ = [
     "unpack",
     "read_shards",
     "export_parquet",
+    "bundle_info",
+    "batch_info",
+    "BundleInfo",
+    "write_viewer",
     "probe",
     "FrameRecord",
     "SourceSummary",

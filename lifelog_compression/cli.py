@@ -375,8 +375,20 @@ def _register_parquet(sub: Subparsers) -> None:
     register(sub)
 
 
+def _register_info(sub: Subparsers) -> None:
+    from .info import register
+
+    register(sub)
+
+
+def _register_view(sub: Subparsers) -> None:
+    from .view import register
+
+    register(sub)
+
+
 COMMANDS = [_register_extract, _register_batch, _register_pack, _register_spec, _register_validate, _register_sheet,
-            _register_parquet, _register_probe]
+            _register_parquet, _register_probe, _register_info, _register_view]
 
 
 def _did_you_mean(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -401,6 +413,16 @@ def _error_line(text: object) -> str:
     return f"lifelog_compression: {shown(text)}"
 
 
+# What a command that was stopped did not leave half-written: only these write
+# bundles or shards (aside, renamed when complete); `spec | head` wrote nothing.
+_WRITES = {"extract": "bundle", "batch": "bundle", "unpack": "bundle", "pack": "shard"}
+
+
+def _left_behind(command: str | None) -> str:
+    what = _WRITES.get(command or "")
+    return f"; no {what} was left behind" if what else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
@@ -419,13 +441,13 @@ def main(argv: list[str] | None = None) -> int:
                                             "exit_code": e.exit_code})))
         return e.exit_code
     except KeyboardInterrupt:
-        print("lifelog_compression: interrupted; no bundle was left behind", file=sys.stderr)
+        print(f"lifelog_compression: interrupted{_left_behind(args.command)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader of stdout went away (`batch --jsonl | head`): stop as a
         # Unix tool stops on SIGPIPE, after the same cleanup as Ctrl-C.
         sys.stdout = open(os.devnull, "w")   # nothing more to flush into the closed pipe
-        print("lifelog_compression: stopped: the reader of the output went away; no bundle was left behind",
+        print(f"lifelog_compression: stopped: the reader of the output went away{_left_behind(args.command)}",
               file=sys.stderr)
         return EXIT_READER_GONE
     except Exception as e:  # a bug, not bad input: say so in one line, keep the details on request

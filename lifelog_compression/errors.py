@@ -20,6 +20,7 @@ __all__ = [
     "SourceReadError",
     "OutputError",
     "BundleError",
+    "SourceMismatchError",
     "NotAFolderError",
     "BatchFailedError",
     "MissingDependencyError",
@@ -128,6 +129,12 @@ class BundleError(ExtractError, ValueError):
 
     exit_code = 13
 
+
+
+class SourceMismatchError(ExtractError, ValueError):
+    """validate: the video is not the source the bundle was made from (size or sha256 differ)."""
+
+    exit_code = 14
 
 
 class NotAFolderError(ExtractError, NotADirectoryError):

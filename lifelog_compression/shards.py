@@ -205,6 +205,21 @@ def _row_fields(row: ManifestRow) -> dict[str, Any]:
     return {k: v for k, v in row.to_json().items() if k not in ("frame_id", "frame_relpath", "content_hash")}
 
 
+def _manifest_objects(bundle_dir: Path) -> list[dict[str, Any]]:
+    """manifest.jsonl's rows as the JSON objects they are, keys in their order
+    (load_manifest has read and checked the same lines)."""
+    text = (bundle_dir / MANIFEST).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _keep_order(rows: list[dict[str, Any]], original: dict[str, Any]) -> None:
+    """The row just written, replaced by the ``original`` it was made from when
+    both name the same frame: pack and unpack give back manifest rows byte for
+    byte, not re-ordered by the writer (source_content_hash stays last)."""
+    if all(original.get(k) == rows[-1][k] for k in ("frame_id", "frame_relpath", "content_hash")):
+        rows[-1] = original
+
+
 def pack(bundle_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Path]:
     """Packs a bundle folder into tar shards in ``out_dir``; returns their paths."""
     bundle_dir = Path(bundle_dir)
@@ -217,11 +232,12 @@ def pack(bundle_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
     try:
         for name in sorted(os.listdir(bundle_dir / "metadata")) if (bundle_dir / "metadata").is_dir() else []:
             writer.write_text(f"metadata/{name}", (bundle_dir / "metadata" / name).read_text(encoding="utf-8"))
-        for row in rows:
+        for row, obj in zip(rows, _manifest_objects(bundle_dir)):
             data = read_frame(bundle_dir, row)
             written = writer.add_frame(data, _row_fields(row))
             if written["content_hash"] != row.content_hash:
                 raise BundleError(f"{bundle_dir / row.frame_relpath}: content does not match its manifest hash")
+            _keep_order(writer.rows, obj)
         writer.commit(meta.raw, {})
     except BaseException:
         writer.abandon()
@@ -243,6 +259,13 @@ def _safe_members(tar: tarfile.TarFile, path: Path) -> Iterator[tarfile.TarInfo]
 def read_shards(shard_dir: str | os.PathLike[str]) -> Iterator[tuple[ManifestRow, bytes]]:
     """Yields (manifest row, JPEG bytes) for every frame of a shard folder, in
     time order, checking names, hashes and that each row has its frame."""
+    for _, row, data in _read_shard_rows(shard_dir):
+        yield row, data
+
+
+def _read_shard_rows(shard_dir: str | os.PathLike[str]) -> Iterator[tuple[dict[str, Any], ManifestRow, bytes]]:
+    """read_shards, with each row also as the JSON object the shard holds
+    (its keys in their order: unpack writes the rows back byte for byte)."""
     paths = _shard_paths(Path(shard_dir))
     seen: dict[int, Path] = {}
     for path in paths:
@@ -264,7 +287,7 @@ def read_shards(shard_dir: str | os.PathLike[str]) -> Iterator[tuple[ManifestRow
                     raise BundleError(f"{path}: {name} does not match its hash")
                 if key + ".json" in members and json.loads(_read(tar, members[key + ".json"])) != obj:
                     raise BundleError(f"{path}: {key}.json differs from its manifest row")
-                yield row, data
+                yield obj, row, data
 
 
 def _shard_paths(shard_dir: Path) -> list[Path]:
@@ -327,8 +350,9 @@ def unpack(shard_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]
     try:
         for name, text in metadata.items():
             writer.write_text(name, text)
-        for row, data in read_shards(shard_dir):
+        for obj, row, data in _read_shard_rows(shard_dir):
             writer.add_frame(data, _row_fields(row))
+            _keep_order(writer.rows, obj)
         if isinstance(bundle.get("frame_count"), int) and len(writer.rows) != bundle["frame_count"]:
             raise BundleError(f"{shard_dir}: the shards hold {len(writer.rows)} frames, bundle.json counts "
                               f"{bundle['frame_count']}: a shard is missing or extra")

@@ -3,7 +3,7 @@
 The sheet is written beside the bundle, never into it: a bundle's files are
 exactly what its manifest lists, and a consumer hashing the folder must not
 find an extra picture there. Needs Pillow (``pip install
-'lifelog-compression[validate]'``), imported only when a sheet is drawn.
+'lifelog-compression[sheet]'``), imported only when a sheet is drawn.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ MAX_THUMB_WIDTH = 1920
 
 
 def _pillow() -> tuple[Any, Any, Any]:
-    image, draw, font = (require(f"PIL.{name}", "validate", "sheet") for name in ("Image", "ImageDraw", "ImageFont"))
+    image, draw, font = (require(f"PIL.{name}", "sheet", "sheet") for name in ("Image", "ImageDraw", "ImageFont"))
     return image, draw, font
 
 

@@ -150,7 +150,7 @@ def check_local_source(loc: Location) -> None:
 def filesystem(loc: Location) -> Any:
     """The fsspec filesystem of an object-store location."""
     try:
-        import fsspec  # type: ignore[import-untyped]
+        import fsspec  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
         return fsspec.filesystem(loc.scheme)
     except ImportError as e:

@@ -34,15 +34,16 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .bundle import frame_file, load_bundle_metadata, load_manifest
 from .colour import HDR_TRANSFERS
 from .manifest import ManifestRow
-from .errors import (BundleError, DamagedSourceError, ExtractError, MissingDependencyError, SourceNotFoundError,
-                     UnsupportedCodecError)
+from .errors import (BundleError, DamagedSourceError, ExtractError, MissingDependencyError, SourceMismatchError,
+                     SourceNotFoundError, UnsupportedCodecError)
 from .optional import require
 from .telemetry.checks import capture_time_problem
+from .reference_feed import FrameFeed
 from .tonemap_reference import hdr_to_sdr
 
 if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
@@ -250,6 +251,26 @@ class SourceGeometry:
         return (h, w) if self.rotation % 180 else (w, h)
 
 
+def check_source_identity(video: Path, source_video: dict[str, Any]) -> None:
+    """SourceMismatchError unless ``video`` is the file bundle.json's
+    ``source_video`` describes: its size first (free), then its sha256
+    (``content_hash``). A bundle that records neither is not checked."""
+    size, digest = source_video.get("file_size_bytes"), source_video.get("content_hash")
+    actual = video.stat().st_size
+    if isinstance(size, int) and size != actual:
+        raise SourceMismatchError(f"{video}: not the source this bundle was made from ({actual} bytes, the bundle's "
+                                  f"source had {size})", "another source", str(video))
+    if isinstance(digest, str) and digest.startswith("sha256:"):
+        h = hashlib.sha256()
+        with open(video, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        if "sha256:" + h.hexdigest() != digest:
+            raise SourceMismatchError(f"{video}: not the source this bundle was made from (same size, but its "
+                                      f"sha256 differs from the bundle's {digest[:19]}...)", "another source",
+                                      str(video))
+
+
 class SourceReference:
     """The source video's frames as an independent decoder sees them.
 
@@ -266,7 +287,8 @@ class SourceReference:
 
     KERNELS = ("lanczos", "bicubic", "box")
 
-    def __init__(self, video: str | os.PathLike[str], *, cache: bool = False, resample: str = "lanczos"):
+    def __init__(self, video: str | os.PathLike[str], *, cache: bool = False, resample: str = "lanczos",
+                 stream_index: int | None = None, made_from: dict[str, Any] | None = None):
         if resample not in self.KERNELS:
             raise ValueError(f"resample must be one of {self.KERNELS}")
         _need_ffmpeg()
@@ -279,7 +301,12 @@ class SourceReference:
         # mapped: the reference is then mapped the same documented way.
         self.tone_map = False
         self.peak_cd_m2: float | None = None
+        # The stream the bundle was made from (bundle.json video_stream_index);
+        # None: the first video stream that is not cover art.
+        self.wanted_stream = stream_index
         self._classify()
+        if made_from is not None:
+            check_source_identity(self.path, made_from)
         self._probe()
 
     def _classify(self) -> None:
@@ -310,7 +337,7 @@ class SourceReference:
                   and not st.get("disposition", {}).get("attached_pic")]
         if not videos:
             raise ExtractError(f"{self.path}: no video stream", "no video stream", str(self.path))
-        st = videos[0]
+        st = next((v for v in videos if v.get("index") == self.wanted_stream), videos[0])
         self.stream_index = int(st["index"])
         sar = st.get("sample_aspect_ratio", "1:1")
         try:
@@ -422,9 +449,6 @@ class SourceReference:
         """Frames ``indices`` (consecutive, ascending) resampled to ``rect_size``
         (w, h) as float32 RGB 0..255: resampled in floating point, per channel,
         so the reference adds no rounding of its own."""
-        np, Image = _imports()
-        kernel = {"lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC,
-                  "box": Image.Resampling.BOX}[self.resample]
         def key(i: int) -> tuple[int, tuple[int, int], bool, float | None]:
             return i, rect_size, self.tone_map, self.peak_cd_m2
 
@@ -434,20 +458,30 @@ class SourceReference:
             for i, rgb16 in zip(range(wanted[0], wanted[-1] + 1), self._decode(wanted[0], wanted[-1])):
                 if i not in wanted:
                     continue
-                rgb = rgb16.astype(np.float32) * np.float32(255 / 65535)
-                if (rgb.shape[1], rgb.shape[0]) != tuple(rect_size):
-                    rgb = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(rgb[:, :, c]))
-                                               .resize(tuple(rect_size), kernel))
-                                    for c in range(3)], axis=2)
-                    np.clip(rgb, 0, 255, out=rgb)  # Lanczos and bicubic overshoot at edges
-                if self.tone_map:
-                    # After resampling, as the core maps the scaled picture.
-                    rgb = (hdr_to_sdr(rgb / 255.0, self.geometry.transfer or "",
-                                      self.geometry.primaries == "bt2020", self.peak_cd_m2) * 255).astype(np.float32)
+                rgb = self.finish(rgb16, rect_size)
                 rendered[i] = rgb
                 if self.cache is not None:
                     self.cache[key(i)] = rgb
         return [rendered[i] if i in rendered else (self.cache or {})[key(i)] for i in indices]
+
+    def finish(self, rgb16: "np.ndarray", rect_size: tuple[int, int]) -> "np.ndarray":
+        """One decoded frame (16-bit RGB) resampled to ``rect_size`` and, for
+        a tone-mapped HDR bundle, mapped: float32 RGB 0..255."""
+        np, Image = _imports()
+        kernel = {"lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC,
+                  "box": Image.Resampling.BOX}[self.resample]
+        rgb = rgb16.astype(np.float32) * np.float32(255 / 65535)
+        if (rgb.shape[1], rgb.shape[0]) != tuple(rect_size):
+            rgb = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(rgb[:, :, c]))
+                                       .resize(tuple(rect_size), kernel))
+                            for c in range(3)], axis=2)
+            np.clip(rgb, 0, 255, out=rgb)  # Lanczos and bicubic overshoot at edges
+        if self.tone_map:
+            # After resampling, as the core maps the scaled picture.
+            rgb = (hdr_to_sdr(rgb / 255.0, self.geometry.transfer or "",
+                              self.geometry.primaries == "bt2020", self.peak_cd_m2) * 255).astype(np.float32)
+        out: ndarray = rgb
+        return out
 
     def canvas(self, index: int, rect: tuple[int, int, int, int],
                canvas_size: tuple[int, int] = (1920, 1080)) -> "np.ndarray":
@@ -588,9 +622,19 @@ def _row_rect(row: ManifestRow) -> tuple[int, int, int, int] | None:
     return x, y, w, h
 
 
+def sample_rows(total: int, n: int) -> list[int]:
+    """``n`` row positions spread over ``total`` rows: the middle of each of
+    ``n`` equal stretches (the same every run, the whole span covered)."""
+    if n >= total:
+        return list(range(total))
+    return [(2 * i + 1) * total // (2 * n) for i in range(max(0, n))]
+
+
 def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike[str], *, limit: int | None = None,
                     reference: SourceReference | None = None, time_check: bool = True,
-                    min_psnr_y: float = MIN_PSNR_Y) -> ValidationReport:
+                    min_psnr_y: float = MIN_PSNR_Y, sample: int | None = None,
+                    progress: Callable[[int, int], None] | None = None,
+                    check_source: bool = True) -> ValidationReport:
     """Checks every manifest row of the bundle at ``bundle_dir`` (the first
     ``limit`` rows if given) against ``video``; see the module docstring.
 
@@ -600,9 +644,15 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
     frame that matches the picture better (``time_check``), PSNR-Y under
     ``min_psnr_y``, or a content rect that differs from the source's display
     geometry. ``reference`` reuses a SourceReference (and its cache) across
-    bundles of one source. Raises BundleError for a folder that is not a
-    bundle, SourceNotFoundError for a missing video, MissingDependencyError
-    without numpy, Pillow or the ffmpeg CLI.
+    bundles of one source. ``sample`` checks that many rows spread over the
+    whole bundle (``sample_rows``); ``progress(done, total)`` is called as
+    rows are checked. The source frames are decoded in one pass
+    (reference_feed.py) on the stream the bundle was made from
+    (``video_stream_index``). Before any decoding the video must be the
+    bundle's source (``check_source``: size, then sha256): SourceMismatchError
+    otherwise. Raises BundleError for a folder that is not a bundle,
+    SourceNotFoundError for a missing video, MissingDependencyError without
+    numpy, Pillow or the ffmpeg CLI.
     """
     np, _ = _imports()
     bundle_dir = Path(bundle_dir)
@@ -615,7 +665,11 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
                                        f"{meta.frame_count}: rows were lost or added"))
     if limit is not None:
         rows = rows[: max(0, limit)]
-    src = reference or SourceReference(video)
+    if sample is not None:
+        rows = [rows[i] for i in sample_rows(len(rows), sample)]
+    stream = (meta.source_video or {}).get("video_stream_index")
+    src = reference or SourceReference(video, stream_index=stream if isinstance(stream, int) else None,
+                                       made_from=meta.source_video if check_source else None)
     colour = meta.raw.get("colour") or {}
     if src.geometry.transfer in HDR_TRANSFERS and colour.get("mapping"):
         src.tone_map = True
@@ -627,92 +681,22 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
     after = float(sampling.get("tolerance_after_ms", 500))
     expected_rect = fit_contain(*src.geometry.display_size, *canvas)
 
-    checks: list[FrameCheck] = []
+    x, y, w, h = expected_rect
+    needed: list[int] = []
     for row in rows:
-        check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
-        checks.append(check)
-        try:
-            path = frame_file(bundle_dir, row)
-        except BundleError as e:
-            check.fail(CORRUPT, str(e))
-            continue
-        if not path.is_file():
-            check.fail(MISSING, f"{row.frame_relpath}: no such file")
-            continue
-        data = path.read_bytes()
-        check.bytes = len(data)
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        if digest != row.content_hash:
-            check.fail(HASH, f"{row.frame_relpath}: content_hash says {row.content_hash}, the file is {digest}")
-        try:
-            picture = _decode_jpeg(path)
-        except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError... for bad data
-            check.fail(CORRUPT, f"{row.frame_relpath}: does not decode as a JPEG: {e}")
-            continue
-        if (picture.shape[1], picture.shape[0]) != canvas or (row.width, row.height) != canvas:
-            check.fail(CORRUPT if (picture.shape[1], picture.shape[0]) != canvas else GEOMETRY,
-                       f"{row.frame_relpath}: {picture.shape[1]}x{picture.shape[0]} picture, manifest says "
-                       f"{row.width}x{row.height}, canvas is {canvas[0]}x{canvas[1]}")
-            continue
-        rect = _row_rect(row)
-        if rect is not None and rect != expected_rect:
-            check.fail(GEOMETRY, f"{row.frame_relpath}: content rect {rect}, but the source's display size "
-                       f"{src.geometry.display_size} fits the canvas as {expected_rect}")
-        if not -before <= row.actual_ts_ms - row.requested_ts_ms <= after:
-            check.fail(TIME, f"{row.frame_relpath}: actual {row.actual_ts_ms} ms lies outside the window "
-                       f"-{before:g}/+{after:g} ms of request {row.requested_ts_ms} ms")
         index = src.frame_near(row.actual_ts_ms)
-        if index is None:
-            times = src.times_ms()
-            near = min(times, key=lambda t: abs(t - row.actual_ts_ms))
-            check.fail(TIME, f"{row.frame_relpath}: no source frame at {row.actual_ts_ms} ms "
-                       f"(nearest at {near:.1f} ms)")
-            continue
-        x, y, w, h = expected_rect
-        wanted = [index]
-        if time_check:
-            wanted = list(range(max(0, index - 1), min(len(src.frame_times), index + 2)))
-        refs = _references(src, wanted, index, (w, h))
-        if isinstance(refs, DamagedSourceError):
-            check.fail(UNCHECKED, f"{row.frame_relpath}: cannot be checked: {refs}")
-            continue
-        shown = picture[y : y + h, x : x + w].astype(np.float32)
-        shown_y, target = luma(shown), refs[index]
-        target_y = luma(target)
-        check.psnr_y = psnr(shown_y, target_y)
-        check.psnr_rgb = psnr(shown, target)
-        check.ssim_y = ssim(shown_y, target_y)
-        check.colour_error = colour_error(shown, target)
-        better = None   # the neighbour the picture resembles more, if any
-        for neighbour, attr, word in ((index - 1, "psnr_y_previous", "before"), (index + 1, "psnr_y_next", "after")):
-            if neighbour not in refs:
-                continue
-            other_y = luma(refs[neighbour])
-            if psnr(other_y, target_y) >= NEIGHBOUR_DIFFERS_BELOW_DB:
-                continue  # identical neighbour: the picture cannot tell them apart
-            value = psnr(shown_y, other_y)
-            setattr(check, attr, value)
-            if value >= check.psnr_y + TIME_MARGIN_DB and (better is None or value > better[1]):
-                better = (neighbour, value, word)
-        # One reason per frame: a picture of a neighbouring frame is a wrong
-        # time, not a wrong picture, unless it resembles none of them.
-        if max(check.psnr_y, better[1] if better else 0.0) < min_psnr_y:
-            check.fail(PICTURE, f"{row.frame_relpath}: does not picture the source frame at "
-                       f"{row.actual_ts_ms} ms or its neighbours (PSNR-Y {check.psnr_y:.1f} dB < {min_psnr_y:g} dB)")
-        elif better is not None:
-            neighbour, value, word = better
-            t = float((src.frame_times[neighbour] - src.origin) * 1000)
-            check.fail(TIME, f"{row.frame_relpath}: pictures the source frame {word} ({t:.1f} ms, "
-                       f"PSNR-Y {value:.1f} dB) better than the one at {row.actual_ts_ms} ms "
-                       f"({check.psnr_y:.1f} dB)")
-        elif check.colour_error > MAX_COLOUR_ERROR:
-            check.fail(COLOUR, f"{row.frame_relpath}: colours differ from the source frame by "
-                       f"{check.colour_error:.1f} levels on average (> {MAX_COLOUR_ERROR:g}): "
-                       "a range or matrix mix-up")
-        # Visual Bundle 1.1/1.2: captured_at (captured_local) is the capture clock's start (start_local) + actual_ts_ms.
-        clock_problem = capture_time_problem(row, meta.raw.get("capture_clock"))
-        if clock_problem:
-            check.fail(TIME, clock_problem)
+        if index is not None:
+            needed += range(max(0, index - 1), min(len(src.frame_times), index + 2)) if time_check else [index]
+    feed = FrameFeed(src, needed)
+    checks: list[FrameCheck] = []
+    try:
+        for done, row in enumerate(rows, 1):
+            checks.append(_check_row(row, bundle_dir, src, feed, canvas, expected_rect, before, after,
+                                     time_check, min_psnr_y, meta.raw.get("capture_clock")))
+            if progress is not None:
+                progress(done, len(rows))
+    finally:
+        feed.close()
     return ValidationReport(
         video=str(video),
         bundle_dir=str(bundle_dir),
@@ -725,6 +709,102 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
         bytes_per_frame=Summary.of([c.bytes for c in checks]),
         problems=problems,
     )
+
+
+def _check_row(row: ManifestRow, bundle_dir: Path, src: SourceReference, feed: FrameFeed,
+               canvas: tuple[int, int], expected_rect: tuple[int, int, int, int], before: float, after: float,
+               time_check: bool, min_psnr_y: float, capture_clock: Any) -> FrameCheck:
+    """The verdict on one row (see validate_bundle)."""
+    np, _ = _imports()
+    check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
+    try:
+        path = frame_file(bundle_dir, row)
+    except BundleError as e:
+        check.fail(CORRUPT, str(e))
+        return check
+    if not path.is_file():
+        check.fail(MISSING, f"{row.frame_relpath}: no such file")
+        return check
+    data = path.read_bytes()
+    check.bytes = len(data)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    if digest != row.content_hash:
+        check.fail(HASH, f"{row.frame_relpath}: content_hash says {row.content_hash}, the file is {digest}")
+    try:
+        picture = _decode_jpeg(path)
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError... for bad data
+        check.fail(CORRUPT, f"{row.frame_relpath}: does not decode as a JPEG: {e}")
+        return check
+    if (picture.shape[1], picture.shape[0]) != canvas or (row.width, row.height) != canvas:
+        check.fail(CORRUPT if (picture.shape[1], picture.shape[0]) != canvas else GEOMETRY,
+                   f"{row.frame_relpath}: {picture.shape[1]}x{picture.shape[0]} picture, manifest says "
+                   f"{row.width}x{row.height}, canvas is {canvas[0]}x{canvas[1]}")
+        return check
+    rect = _row_rect(row)
+    if rect is not None and rect != expected_rect:
+        check.fail(GEOMETRY, f"{row.frame_relpath}: content rect {rect}, but the source's display size "
+                   f"{src.geometry.display_size} fits the canvas as {expected_rect}")
+    if not -before <= row.actual_ts_ms - row.requested_ts_ms <= after:
+        check.fail(TIME, f"{row.frame_relpath}: actual {row.actual_ts_ms} ms lies outside the window "
+                   f"-{before:g}/+{after:g} ms of request {row.requested_ts_ms} ms")
+    index = src.frame_near(row.actual_ts_ms)
+    if index is None:
+        times = src.times_ms()
+        near = min(times, key=lambda t: abs(t - row.actual_ts_ms))
+        check.fail(TIME, f"{row.frame_relpath}: no source frame at {row.actual_ts_ms} ms "
+                   f"(nearest at {near:.1f} ms)")
+        return check
+    x, y, w, h = expected_rect
+    wanted = [index]
+    if time_check:
+        wanted = list(range(max(0, index - 1), min(len(src.frame_times), index + 2)))
+    delivered = feed.take(wanted)
+    if index in delivered:
+        refs: "dict[int, ndarray] | DamagedSourceError" = {
+            i: src.finish(rgb16, (w, h)) for i, rgb16 in delivered.items()}
+    else:   # the pass did not give it: one row at a time, as before
+        refs = _references(src, wanted, index, (w, h))
+    if isinstance(refs, DamagedSourceError):
+        check.fail(UNCHECKED, f"{row.frame_relpath}: cannot be checked: {refs}")
+        return check
+    shown = picture[y : y + h, x : x + w].astype(np.float32)
+    shown_y, target = luma(shown), refs[index]
+    target_y = luma(target)
+    check.psnr_y = psnr(shown_y, target_y)
+    check.psnr_rgb = psnr(shown, target)
+    check.ssim_y = ssim(shown_y, target_y)
+    check.colour_error = colour_error(shown, target)
+    better = None   # the neighbour the picture resembles more, if any
+    for neighbour, attr, word in ((index - 1, "psnr_y_previous", "before"), (index + 1, "psnr_y_next", "after")):
+        if neighbour not in refs:
+            continue
+        other_y = luma(refs[neighbour])
+        if psnr(other_y, target_y) >= NEIGHBOUR_DIFFERS_BELOW_DB:
+            continue  # identical neighbour: the picture cannot tell them apart
+        value = psnr(shown_y, other_y)
+        setattr(check, attr, value)
+        if value >= check.psnr_y + TIME_MARGIN_DB and (better is None or value > better[1]):
+            better = (neighbour, value, word)
+    # One reason per frame: a picture of a neighbouring frame is a wrong
+    # time, not a wrong picture, unless it resembles none of them.
+    if max(check.psnr_y, better[1] if better else 0.0) < min_psnr_y:
+        check.fail(PICTURE, f"{row.frame_relpath}: does not picture the source frame at "
+                   f"{row.actual_ts_ms} ms or its neighbours (PSNR-Y {check.psnr_y:.1f} dB < {min_psnr_y:g} dB)")
+    elif better is not None:
+        neighbour, value, word = better
+        t = float((src.frame_times[neighbour] - src.origin) * 1000)
+        check.fail(TIME, f"{row.frame_relpath}: pictures the source frame {word} ({t:.1f} ms, "
+                   f"PSNR-Y {value:.1f} dB) better than the one at {row.actual_ts_ms} ms "
+                   f"({check.psnr_y:.1f} dB)")
+    elif check.colour_error > MAX_COLOUR_ERROR:
+        check.fail(COLOUR, f"{row.frame_relpath}: colours differ from the source frame by "
+                   f"{check.colour_error:.1f} levels on average (> {MAX_COLOUR_ERROR:g}): "
+                   "a range or matrix mix-up")
+    # Visual Bundle 1.1/1.2: captured_at (captured_local) is the capture clock's start (start_local) + actual_ts_ms.
+    clock_problem = capture_time_problem(row, capture_clock)
+    if clock_problem:
+        check.fail(TIME, clock_problem)
+    return check
 
 
 # --- command line --------------------------------------------------------------
@@ -740,13 +820,17 @@ def register(sub: Any) -> None:
         "frame decoded independently by the ffmpeg CLI. Needs numpy, Pillow and ffmpeg.",
         epilog=f"exit codes: 0 every frame passes; {EXIT_VALIDATION_FAILED} some frame fails (missing, corrupt, "
         "hash mismatch, wrong time, wrong picture or geometry, a source that does not decode there to compare "
-        "with) or the manifest lost rows; 3 no video at that path; 10 a source without timestamps (a raw "
+        "with), the manifest lost rows, or VIDEO is not the bundle's source (size or sha256, checked first); 3 no video at that path; 10 a source without timestamps (a raw "
         ".h264/.hevc stream), whose frames validate cannot name; 13 not a bundle.",
     )
     p.add_argument("video", metavar="VIDEO", help="the source video the bundle was made from")
     p.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder")
-    p.add_argument("--limit", type=int, metavar="N", help="check only the first N frames")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--limit", type=int, metavar="N", help="check only the first N frames")
+    which.add_argument("--sample", type=_positive, metavar="N",
+                       help="check N frames spread over the whole bundle (the same N frames every run)")
     p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_validate)
 
 
@@ -756,8 +840,34 @@ def _fmt(s: Summary, digits: int, unit: str = "") -> str:
     return f"min {s.min:.{digits}f}  mean {s.mean:.{digits}f}  max {s.max:.{digits}f}{unit}"
 
 
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _cmd_validate(args: Any) -> int:
-    report = validate_bundle(args.video, args.bundle_dir, limit=args.limit)
+    import time
+
+    from .progress import ProgressBar
+
+    bar = ProgressBar("validate", enabled=None if not args.quiet else False, unit="frames")
+    started = time.monotonic()
+
+    def on_progress(done: int, total: int) -> None:
+        bar.update(done, total, float(done), time.monotonic() - started, force=done == total)
+
+    try:
+        report = validate_bundle(args.video, args.bundle_dir, limit=args.limit, sample=args.sample,
+                                 progress=on_progress)
+    finally:
+        bar.close()
     if args.json:
         print(json.dumps(report.to_json()))
     else:

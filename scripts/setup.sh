@@ -2,15 +2,16 @@
 # Installs everything lifelog_compression needs on Debian/Ubuntu: the system
 # packages (compiler, FFmpeg and libjpeg-turbo headers, the ffmpeg CLI for
 # fixtures and benchmarks, the locale sources test_locale.py compiles; nginx,
-# which the tests start on loopback for HTTP range reads), a virtual
+# which the tests start on loopback for HTTP range reads; headless Chromium and
+# its WebDriver, in which test_view.py opens the HTML viewer), a virtual
 # environment in .venv, and the package itself built from source (editable)
-# with its test extras (Ray, moto's S3 server, fsspec/s3fs), plus `build` for
+# with its test extras (Ray, moto's S3 server, fsspec/s3fs, Selenium), plus `build` for
 # the source distribution scripts/test.sh tests. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages="build-essential pkg-config python3-dev python3-venv libavformat-dev libavcodec-dev \
-libavutil-dev libswscale-dev libturbojpeg0-dev ffmpeg locales nginx"
+libavutil-dev libswscale-dev libturbojpeg0-dev ffmpeg locales nginx chromium chromium-driver"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

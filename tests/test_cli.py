@@ -113,7 +113,14 @@ def test_missing_optional_dependency_names_the_extra(clip, tmp_path):
     lc.extract_to_dir(clip("hevc_mp4").path, tmp_path / "b")
     out = _without("PIL", f"from lifelog_compression.cli import main; sys.exit(main(['sheet', {str(tmp_path / 'b')!r}]))")
     assert out.returncode == lc.MissingDependencyError.exit_code == 17, out.stderr
-    assert "Pillow" in out.stderr and "lifelog-compression[validate]" in out.stderr and "internal" not in out.stderr
+    # Named for what it enables: [sheet]; [validate] (numpy + Pillow) still installs it, as does [images].
+    assert "Pillow" in out.stderr and "lifelog-compression[sheet]" in out.stderr and "internal" not in out.stderr
+    tomllib = pytest.importorskip("tomllib")   # Python 3.11+: the rest of the test runs on 3.10 too
+    extras = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    for name in ("sheet", "images", "validate"):
+        assert any(d.startswith("pillow") for d in extras[name]), name
+    assert any(d.startswith("numpy") for d in extras["images"])
     out = _without("numpy", "import lifelog_compression as lc\n"
                    "try:\n    next(lc.iter_frames(%r, as_array=True))\n"
                    "except lc.MissingDependencyError as e:\n    print(e); sys.exit(e.exit_code)" % str(clip("hevc_mp4").path))
@@ -170,3 +177,63 @@ def test_installed_command_extracts_and_reports(clip, tmp_path):
     bad = subprocess.run([str(command), "extract", str(tmp_path / "missing.mp4"), str(tmp_path / "c")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == lc.SourceNotFoundError.exit_code and "missing.mp4" in bad.stderr
+
+
+@pytest.mark.parametrize("argv, says_bundle", [(["spec"], False), (["extract", "{clip}", "{out}"], True)])
+def test_a_reader_that_goes_away_is_told_about_bundles_only_where_one_is_written(clip, tmp_path, argv, says_bundle):
+    """`spec | head` wrote no bundle, so its stop line does not claim to have
+    cleaned one up; extract's does."""
+    argv = [a.format(clip=clip("hevc_mp4").path, out=tmp_path / "b") for a in argv]
+    p = subprocess.Popen([sys.executable, "-m", "lifelog_compression", *argv, *(["--json"] if says_bundle else [])],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.close()   # the reader is gone before the first line
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 141
+    assert err.count("\n") == 1 and "the reader of the output went away" in err
+    assert ("no bundle was left behind" in err) == says_bundle
+
+
+def test_the_readme_command_summary_lists_every_option():
+    """README's command summary names every option each command has (hidden
+    ones, for batch's children, aside): it is where people look first."""
+    from lifelog_compression.cli import _parser
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("## Command line"):]
+    block = block[block.index("```text") + 7: block.index("```", block.index("```text") + 7)]
+    summary: dict[str, str] = {}
+    command = None
+    for line in block.splitlines():
+        m = re.match(r"python -m lifelog_compression (\w+)", line)
+        if m:
+            command = m.group(1)
+            summary[command] = summary.get(command, "") + line
+        elif line.startswith(" ") and command:
+            summary[command] += line
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if action.help == argparse.SUPPRESS or not action.option_strings or "--help" in action.option_strings:
+                continue
+            if not any(o in summary.get(name, "") for o in action.option_strings):
+                missing.append(f"{name} {action.option_strings[0]}")
+    assert not missing, f"README's command summary lacks: {', '.join(missing)}"
+
+
+def test_the_readme_manifest_row_is_one_consistent_row():
+    """The example row parses as a manifest row and its parts agree: the
+    content rect is the source's contain fit, captured_local without
+    captured_at only where the zone is unknown, a location from one source."""
+    from lifelog_compression.validate import fit_contain
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index('```json\n{"frame_id"') + len("```json\n")
+    row = json.loads(text[start: text.index("```", start)])
+    parsed = lc.ManifestRow.from_json(row)
+    assert fit_contain(row["source_width"], row["source_height"], row["width"], row["height"]) == (
+        row["content_rect_x"], row["content_rect_y"], row["content_rect_width"], row["content_rect_height"])
+    assert parsed.frame_relpath == f"frames/{parsed.frame_id.removeprefix('frame_')}.jpg"
+    assert row["requested_ts_ms"] == 1000 * (int(parsed.frame_id[-8:]) - 1)
+    assert (row["captured_at"] is None) == bool(row.get("captured_local"))
+    assert list(row)[-2:] == ["content_hash", "source_content_hash"]   # as extract writes them

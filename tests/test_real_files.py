@@ -192,22 +192,14 @@ class CliView:
 
 
 class CliReference(SourceReference):
-    """validate's ffmpeg-CLI reference, on the recording's stream (CliView;
-    SourceReference takes the first video stream), and without its gate
-    through the native core (the core is what is on trial here)."""
+    """validate's ffmpeg-CLI reference on the recording's stream, without its
+    gate through the native core (the core is what is on trial here)."""
 
     def __init__(self, video: Path, stream_index: int):
-        self._cli_stream = stream_index
-        super().__init__(video)
+        super().__init__(video, stream_index=stream_index)
 
     def _classify(self) -> None:
         pass
-
-    def _ffprobe(self, *args: str) -> dict:
-        doc = super()._ffprobe(*args)
-        if doc.get("streams"):
-            doc["streams"] = sorted(doc["streams"], key=lambda st: st.get("index") != self._cli_stream)
-        return doc
 
 
 def _extract(video: Path, bundle: Path) -> subprocess.CompletedProcess[str]:

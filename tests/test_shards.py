@@ -63,6 +63,14 @@ def test_read_back_and_unpack(bundle, tmp_path):
     assert (tmp_path / "again/metadata/source-probe.json").read_text() == (bundle / "metadata/source-probe.json").read_text()
 
 
+def test_unpack_gives_back_the_manifest_byte_for_byte(bundle, tmp_path):
+    """The rows come back with their keys in their order (source_content_hash
+    after content_hash, as extract writes them), not re-ordered by the writer."""
+    lc.pack(bundle, tmp_path / "s", shard_bytes=300 * 1024)
+    lc.unpack(tmp_path / "s", tmp_path / "again")
+    assert (tmp_path / "again/manifest.jsonl").read_bytes() == (bundle / "manifest.jsonl").read_bytes()
+
+
 def test_extract_straight_to_shards(clip, tmp_path, bundle):
     result = lc.extract_to_dir(clip("h264_bframes_mp4").path, tmp_path / "s", shards=True, shard_bytes=300 * 1024)
     rows = [r for r, _ in lc.read_shards(tmp_path / "s")]

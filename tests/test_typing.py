@@ -34,6 +34,30 @@ def test_the_package_passes_mypy_strict(tmp_path):
     assert code == 0, report
 
 
+def test_mypy_strict_passes_where_an_optional_dependency_is_not_installed(tmp_path):
+    """fsspec is optional (storage.py imports it when a URL needs it): where it
+    is missing, mypy reports import-not-found, not import-untyped, and the
+    ignore must cover both. A venv that sees every installed package but fsspec."""
+    import site
+    import sysconfig
+    import venv
+
+    copy = tmp_path / "lifelog_compression"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    env = tmp_path / "env"
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(env)
+    inner = Path(subprocess.run([str(env / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                capture_output=True, text=True, check=True).stdout.strip())
+    outer = Path(sysconfig.get_paths()["purelib"])
+    for entry in outer.iterdir():
+        if not entry.name.lower().startswith("fsspec") and not (inner / entry.name).exists():
+            (inner / entry.name).symlink_to(entry)
+    hidden = subprocess.run([str(env / "bin" / "python"), "-c", "import fsspec"], capture_output=True)
+    assert hidden.returncode != 0, "fsspec is still importable in the test's venv"
+    code, report = mypy("--python-executable", str(env / "bin" / "python"), "-p", "lifelog_compression", cwd=tmp_path)
+    assert code == 0, report
+
+
 def test_a_user_script_type_checks_against_the_installed_package(tmp_path):
     # Outside the source tree, so only the installed package can answer the import.
     script = tmp_path / "user_script.py"
