@@ -8,7 +8,7 @@
  * LC_SIGNALS_GRID x LC_SIGNALS_GRID cells whatever its shape; cell (r, c)
  * covers rows [r*h/G, max(r*h/G + 1, (r+1)*h/G)) and likewise columns
  * (integer division), and holds the mean of those pixels. The 32x32 thumbnail
- * uses the same rule with 32 cells per side (each one the union of 8x8 grid
+ * uses the same rule with 32 cells per side (each one the union of 4x4 grid
  * cells when the rect is at least G pixels on each side).
  *
  *   phash      DCT-II of the 32x32 thumbnail (cell means, not rounded), the
@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-#define LC_SIGNALS_GRID 256
+#define LC_SIGNALS_GRID 128
 #define LC_SIGNALS_THUMB 32
 /* Named in bundle.json so a reader knows what the numbers mean. */
 #define LC_PHASH_ALGORITHM "dct32-lowfreq8x8-median/luma-area-mean-32x32"
@@ -46,7 +46,7 @@ typedef struct lc_signals {
 } lc_signals;
 
 /* Luma plane of the content rect: w x h pixels, rows `stride` bytes apart.
- * Needs w, h >= 1; about 0.5 ms for a 1920x1080 rect on one core. Returns 0,
+ * Needs w, h >= 1 and h <= 257 * LC_SIGNALS_GRID; about 0.3 ms for a 1920x1080 rect on one core. Returns 0,
  * or -1 when out of memory (out->valid is then 0). Thread-safe. */
 int lc_signals_compute(const uint8_t *luma, long stride, int w, int h, lc_signals *out);
 

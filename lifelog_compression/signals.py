@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 PHASH_ALGORITHM = "dct32-lowfreq8x8-median/luma-area-mean-32x32"
-ANALYSIS_SIZE = {"sharpness_grid": [256, 256], "thumbnail": [32, 32]}
+ANALYSIS_SIZE = {"sharpness_grid": [128, 128], "thumbnail": [32, 32]}
 
 
 @dataclass(frozen=True)
