@@ -12,7 +12,8 @@ through small steps) when the content rect is the same and
 - no block of the 32x32 thumbnail, each scaled by the ratio of the two
   thumbnails' means (cancelling exposure drift and flicker), differs from the
   kept row's by more than ``block_max`` levels (local change: an object over
-  2 % of the picture covers a dozen blocks), and
+  2 % of the picture covers a dozen blocks; blocks ``bright`` or brighter in
+  both are skipped, as clipping defeats the scaling), and
 - the phashes differ in at most ``hamming_max`` bits, or both thumbnails are
   flat (standard deviation under ``flat_std`` levels: a lens cap, a pocket,
   where the hash of noise says nothing).
@@ -32,14 +33,16 @@ class DuplicateRule:
     """Thresholds of the near-duplicate rule (module docstring)."""
 
     hamming_max: int = 10
-    block_max: float = 12.0
+    block_max: float = 20.0
     flat_std: float = 3.0
+    bright: int = 220
 
     def doc(self) -> str:
         return (f"same content rect, phash Hamming distance <= {self.hamming_max} bits (or both 32x32 thumbnails "
                 f"flat: std < {self.flat_std:g} levels), and no 32x32-thumbnail block differing by more than "
-                f"{self.block_max:g} luma levels after scaling by the ratio of the thumbnails' means; compared "
-                "with the last row that is not a duplicate")
+                f"{self.block_max:g} luma levels after scaling by the ratio of the thumbnails' means (blocks "
+                f">= {self.bright} in both are not compared: clipping breaks the scaling); compared with the last "
+                "row that is not a duplicate")
 
 
 DEFAULT_RULE = DuplicateRule()
@@ -62,11 +65,13 @@ def _stats(thumb: bytes) -> tuple[float, float]:
     return mean, var ** 0.5
 
 
-def block_difference(kept: bytes, kept_mean: float, thumb: bytes, mean: float) -> float:
+def block_difference(kept: bytes, kept_mean: float, thumb: bytes, mean: float, bright: int = 220) -> float:
     """The largest block difference of two thumbnails, in luma levels, after
-    scaling ``thumb`` by the ratio of the means (exposure)."""
+    scaling ``thumb`` by the ratio of the means (exposure). Blocks at or
+    above ``bright`` in both are left out: a brighter exposure clips them,
+    which no scaling undoes."""
     scale = kept_mean / mean if mean >= 1 and kept_mean >= 1 else 1.0
-    return max(abs(b * scale - a) for a, b in zip(kept, thumb))
+    return max((abs(b * scale - a) for a, b in zip(kept, thumb) if a < bright or b < bright), default=0.0)
 
 
 class DuplicateTracker:
@@ -89,7 +94,7 @@ class DuplicateTracker:
         if k is not None and k.rect == tuple(rect):
             close = bin(k.phash ^ signals["phash"]).count("1") <= self.rule.hamming_max or (
                 k.std < self.rule.flat_std and std < self.rule.flat_std)
-            if close and block_difference(k.thumb, k.mean, thumb, mean) <= self.rule.block_max:
+            if close and block_difference(k.thumb, k.mean, thumb, mean, self.rule.bright) <= self.rule.block_max:
                 self.duplicates += 1
                 return k.frame_id
         self._kept = _Kept(frame_id, signals["phash"], thumb, mean, std, tuple(rect))
@@ -108,5 +113,5 @@ def bundle_doc(rule: DuplicateRule, dropped: bool, duplicate_rows: int) -> dict[
     """bundle.json's ``signals`` object."""
     return {"phash_algorithm": PHASH_ALGORITHM, "analysis_size": ANALYSIS_SIZE, "duplicate_rule": rule.doc(),
             "thresholds": {"hamming_max": rule.hamming_max, "block_max": rule.block_max,
-                           "flat_std": rule.flat_std},
+                           "flat_std": rule.flat_std, "bright": rule.bright},
             "duplicates_dropped": dropped, "duplicate_rows": duplicate_rows}

@@ -628,9 +628,21 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
     expected_rect = fit_contain(*src.geometry.display_size, *canvas)
 
     checks: list[FrameCheck] = []
+    owners: dict[str, str] = {}   # frame_relpath -> the first row naming it
     for row in rows:
         check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
         checks.append(check)
+        owner = owners.setdefault(row.frame_relpath, row.frame_id)
+        if owner != row.frame_id:
+            # Duplicates dropped (SPEC 1.2): the row shares the frame of the
+            # row it repeats, whose picture is checked there.
+            if row.duplicate_of != owner:
+                check.fail(CORRUPT, f"{row.frame_relpath}: named by {owner} already, and {row.frame_id} is not "
+                           "marked as its duplicate (duplicate_of)")
+            elif row.content_hash != next(r.content_hash for r in rows if r.frame_id == owner):
+                check.fail(HASH, f"{row.frame_relpath}: {row.frame_id} repeats {owner} but its content_hash "
+                           "differs")
+            continue
         try:
             path = frame_file(bundle_dir, row)
         except BundleError as e:
