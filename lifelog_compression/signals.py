@@ -22,7 +22,10 @@ through small steps) when the content rect is the same and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._core import CoreSignals
 
 PHASH_ALGORITHM = "dct32-lowfreq8x8-median/luma-area-mean-32x32"
 ANALYSIS_SIZE = {"sharpness_grid": [128, 128], "thumbnail": [32, 32]}
@@ -82,7 +85,7 @@ class DuplicateTracker:
         self._kept: _Kept | None = None
         self.duplicates = 0
 
-    def check(self, frame_id: str, signals: dict[str, Any] | None, rect: tuple[int, int, int, int]) -> str | None:
+    def check(self, frame_id: str, signals: CoreSignals | None, rect: tuple[int, int, int, int]) -> str | None:
         """The frame_id this frame repeats, or None (then it becomes the row
         later frames are compared with)."""
         if signals is None:
@@ -91,17 +94,17 @@ class DuplicateTracker:
         thumb = signals["thumb"]
         mean, std = _stats(thumb)
         k = self._kept
-        if k is not None and k.rect == tuple(rect):
+        if k is not None and k.rect == rect:
             close = bin(k.phash ^ signals["phash"]).count("1") <= self.rule.hamming_max or (
                 k.std < self.rule.flat_std and std < self.rule.flat_std)
             if close and block_difference(k.thumb, k.mean, thumb, mean, self.rule.bright) <= self.rule.block_max:
                 self.duplicates += 1
                 return k.frame_id
-        self._kept = _Kept(frame_id, signals["phash"], thumb, mean, std, tuple(rect))
+        self._kept = _Kept(frame_id, signals["phash"], thumb, mean, std, rect)
         return None
 
 
-def row_fields(signals: dict[str, Any] | None) -> dict[str, Any]:
+def row_fields(signals: CoreSignals | None) -> dict[str, Any]:
     """The manifest fields of one frame's signals (none without them)."""
     if signals is None:
         return {}
