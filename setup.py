@@ -22,7 +22,8 @@ DEBIAN_PACKAGES = {
 }
 # FFmpeg 5.1 (Debian 12) is the oldest API this code is written against.
 MIN_VERSIONS = {"libavformat": "59.27", "libavcodec": "59.37", "libavutil": "57.28", "libswscale": "6.7"}
-COMMON_SOURCES = ["csrc/module.c", "csrc/geometry.c", "csrc/sourcefile.c", "csrc/cpus.c", "csrc/tracks.c"]
+COMMON_SOURCES = ["csrc/module.c", "csrc/geometry.c", "csrc/sourcefile.c", "csrc/cpus.c", "csrc/tracks.c",
+                  "csrc/signals.c"]
 
 
 def fail(message):

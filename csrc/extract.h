@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "signals.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -144,6 +146,8 @@ typedef struct lc_frame {
     const char *colour_mapping;  /* what was done to the colours beyond the matrix and range
                                     conversion (an HDR tone map), as one line; NULL when nothing.
                                     Valid only during the sink call. */
+    lc_signals signals;          /* content signals of the content rect's luma as written
+                                    (signals.h); signals.valid = 0 when the backend has none */
 } lc_frame;
 
 /* Return 0 to go on, non-zero to stop (lc_extract then returns LC_ERR_CANCELLED). */

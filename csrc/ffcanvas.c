@@ -460,6 +460,8 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     out->source_width = frame->width;
     out->source_height = frame->height;
     out->deinterlaced = field;
+    /* The luma as the JPEG gets it; a failure (out of memory) only leaves the row without signals. */
+    lc_signals_compute(dst[0], cv->stride[0], r.width, r.height, &out->signals);
     if (cv->raw_rgb) {
         const unsigned char *yuv[3] = {dst[0], dst[1], dst[2]};
         if (tjDecodeYUVPlanes(cv->tj_rgb, yuv, cv->stride, cv->chroma_shift ? TJSAMP_420 : TJSAMP_444,

@@ -11,6 +11,7 @@
  *   Source.extract(requests_ms, on_frame, *, canvas_width, ..., workers)
  *   Source.close(), context manager
  *   usable_cpus()                int: CPUs this process may use (cpus.h)
+ *   signals_of(luma, w, h)       dict: a luma plane's content signals (signals.h)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -286,6 +287,16 @@ static PyObject *adopt_pixels(PyTypeObject *type, const lc_frame *f)
     return (PyObject *)px;
 }
 
+/* The content signals (signals.h) as a dict, or None when there are none. */
+static PyObject *signals_dict(const lc_signals *sg)
+{
+    if (!sg->valid)
+        return Py_NewRef(Py_None);
+    return Py_BuildValue("{sKsdsdsdsy#}", "phash", (unsigned long long)sg->phash, "sharpness", sg->sharpness,
+                         "luma_mean", sg->luma_mean, "luma_clipped", sg->luma_clipped, "thumb",
+                         (const char *)sg->thumb, (Py_ssize_t)sizeof sg->thumb);
+}
+
 static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
 {
     if (f->obtained == LC_OBTAINED_NONE)
@@ -303,7 +314,7 @@ static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
         pixels = PyBytes_FromStringAndSize((const char *)f->jpeg, (Py_ssize_t)f->jpeg_size);
     if (!pixels)
         return NULL;
-    return Py_BuildValue("{snsLsLsssisisis(iiii)s(ii)sNsOszsO}", "request_index", (Py_ssize_t)f->request_index,
+    PyObject *d = Py_BuildValue("{snsLsLsssisisis(iiii)s(ii)sNsOszsO}", "request_index", (Py_ssize_t)f->request_index,
                          "requested_ms", (long long)f->requested_ms, "actual_us", (long long)f->actual_us,
                          "obtained", obtained_name(f->obtained), "frames_decoded", f->frames_decoded,
                          "damaged_pictures", f->damaged_pictures, "false_keyframes", f->false_keyframes,
@@ -311,6 +322,11 @@ static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
                          "source_size", f->source_width, f->source_height, f->rgb ? "rgb" : "jpeg", pixels,
                          f->rgb ? "jpeg" : "rgb", Py_None, "colour_mapping", f->colour_mapping,
                          "deinterlaced", f->deinterlaced ? Py_True : Py_False);
+    PyObject *signals = d ? signals_dict(&f->signals) : NULL;
+    if (!signals || PyDict_SetItemString(d, "signals", signals) < 0)
+        Py_CLEAR(d);
+    Py_XDECREF(signals);
+    return d;
 }
 
 static int sink(void *opaque, const lc_frame *frame)
@@ -527,7 +543,40 @@ static PyObject *core_usable_cpus(PyObject *module, PyObject *unused)
     return PyLong_FromLong(lc_usable_cpus());
 }
 
+/* The same computation the backends run on each frame, for tests and
+ * benchmarks: a w x h luma plane (rows `stride` bytes apart, default w). */
+static PyObject *core_signals_of(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"luma", "width", "height", "stride", NULL};
+    Py_buffer buf;
+    int w, h;
+    Py_ssize_t stride = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*ii|n", kwlist, &buf, &w, &h, &stride))
+        return NULL;
+    if (!stride)
+        stride = w;
+    lc_signals sg;
+    int rc = -2;
+    if (w >= 1 && h >= 1 && stride >= w && buf.len >= stride * (h - 1) + w) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = lc_signals_compute(buf.buf, (long)stride, w, h, &sg);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&buf);
+    if (rc == -2) {
+        PyErr_SetString(PyExc_ValueError, "luma must hold height rows of stride bytes (width <= stride), width and "
+                                          "height >= 1");
+        return NULL;
+    }
+    if (rc < 0)
+        return PyErr_NoMemory();
+    return signals_dict(&sg);
+}
+
 static PyMethodDef core_methods[] = {
+    {"signals_of", (PyCFunction)(void (*)(void))core_signals_of, METH_VARARGS | METH_KEYWORDS,
+     "signals_of(luma, width, height, stride=width) -> dict\n\nThe content signals (phash, sharpness, luma_mean,\n"
+     "luma_clipped, thumb) the backends compute for each frame, of one luma plane (csrc/signals.h)."},
     {"usable_cpus", core_usable_cpus, METH_NOARGS,
      "usable_cpus() -> int\n\nCPUs this process may use: the smallest of the online CPUs, the\n"
      "affinity mask (taskset) and the cgroup CPU quota; what workers=0 means."},

@@ -13,6 +13,18 @@ backend_versions: str           # the libraries' versions, for --version and bun
 def usable_cpus() -> int:
     """CPUs this process may use (affinity, cgroup quota)."""
 
+class CoreSignals(TypedDict):
+    """Content signals of a picture's luma (csrc/signals.h)."""
+
+    phash: int
+    sharpness: float
+    luma_mean: float
+    luma_clipped: float
+    thumb: bytes                # 32x32 area means, row-major
+
+def signals_of(luma: Buffer, width: int, height: int, stride: int = ...) -> CoreSignals:
+    """The signals the backends compute per frame, of one luma plane."""
+
 class SourceInfo(TypedDict):
     duration_ms: int
     start_offset_us: int
@@ -49,6 +61,9 @@ class CoreFrame(TypedDict):
     # Frames only: an interlaced picture, pictured from its top field scaled to
     # the full height (csrc/ffcanvas.c); absent from backends that do not say.
     deinterlaced: NotRequired[bool]
+    # The content signals of the picture as encoded, None without a picture or
+    # from a backend that has none (AVFoundation, for now).
+    signals: NotRequired[CoreSignals | None]
 
 @final
 class Pixels(Buffer):

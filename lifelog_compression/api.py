@@ -18,6 +18,7 @@ from .interlace import interlace_notes
 from .limits import MAX_WORKERS, check_workers
 from .metadata import SourceHasher, hasher_for, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
+from .signals import DEFAULT_RULE, DuplicateTracker, bundle_doc, row_fields
 from .timeline import timeline_notes
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def extract_to_dir(
     bundle_extra: dict[str, Any] | None = None,
     shards: bool = False,
     shard_bytes: int | None = None,
+    drop_duplicates: bool = False,
 ) -> ExtractResult:
     """Turns one video file into a Visual Bundle folder at ``output_dir``.
 
@@ -106,7 +108,11 @@ def extract_to_dir(
 
     With ``shards`` the bundle is written straight into upload shards
     (``output_dir/shard-0001.tar``, ... of at most ``shard_bytes``, default
-    192 MiB; see shards.py) instead of a folder. Raises an
+    192 MiB; see shards.py) instead of a folder.
+
+    Every row carries content signals and ``duplicate_of`` (signals.py);
+    with ``drop_duplicates`` a duplicate row gets no JPEG of its own: its
+    ``frame_relpath`` and ``content_hash`` are the kept row's. Raises an
     :class:`~lifelog_compression.errors.ExtractError` subclass naming the file
     and the reason; Ctrl-C raises KeyboardInterrupt and leaves no bundle,
     except during the final move into place: that is finished first and
@@ -120,7 +126,7 @@ def extract_to_dir(
     """
     _check_arguments(workers=workers, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes, recipe=recipe,
                      progress=progress, source_relpath=source_relpath, decode_from=decode_from,
-                     bundle_extra=bundle_extra)
+                     bundle_extra=bundle_extra, drop_duplicates=drop_duplicates)
     # URLs and object storage (storage.py): checked before anything is created.
     source = storage.location(input)
     output = storage.location(output_dir, output=True)
@@ -128,7 +134,7 @@ def extract_to_dir(
         return storage.extract_to_remote(
             source, output, overwrite=overwrite, progress=progress, recipe=recipe, workers=workers,
             source_relpath=source_relpath, decode_from=decode_from, bundle_extra=bundle_extra, shards=shards,
-            shard_bytes=shard_bytes)
+            shard_bytes=shard_bytes, **({"drop_duplicates": True} if drop_duplicates else {}))
     source_path = Path(source.text)
     output_dir = Path(output.text)
     started = time.monotonic()
@@ -173,6 +179,7 @@ def extract_to_dir(
             state = _Collector(writer, recipe, source_relpath or source.name, requests, info["duration_ms"],
                                started, progress)
             state.annotate = telemetry.row_fields
+            state.drop_duplicates = drop_duplicates
             if decode_from is not None:
                 state.decoded_relpath = Path(decode_from).name if source_relpath is None else str(
                     Path(source_relpath).parent / Path(decode_from).name)
@@ -197,6 +204,8 @@ def extract_to_dir(
             bundle = _bundle_document(writer, source, probe, info, recipe, notes, hasher, threads)
             bundle["colour"] = colour
             bundle["source_bytes_read"] = bytes_read
+            if state.with_signals:
+                bundle["signals"] = bundle_doc(DEFAULT_RULE, drop_duplicates, state.duplicates.duplicates)
             telemetry.finish(writer, bundle)
             # The writer's fields stay its own (checked above; this keeps it so
             # for a field added to the writer and not yet to BUNDLE_FIELDS).
@@ -239,13 +248,14 @@ def extract_to_dir(
 BUNDLE_FIELDS = frozenset({
     "format", "format_version", "bundle_id", "created_at", "producer", "sampling", "image", "source_video",
     "metadata_artifacts", "request_count", "frame_count", "notes", "colour", "source_bytes_read",
-    "capture_clock", "track", "shard",
+    "capture_clock", "track", "shard", "signals",
 })
 
 
 def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes: int | None,
                      recipe: Recipe, progress: object = None, source_relpath: object = None,
-                     decode_from: object = None, bundle_extra: object = None) -> None:
+                     decode_from: object = None, bundle_extra: object = None,
+                     drop_duplicates: bool = False) -> None:
     """Caller mistakes are usage errors, never a silent default."""
     check_workers("workers", workers)
     if progress is not None and not callable(progress):
@@ -255,7 +265,7 @@ def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes
     if decode_from is not None and not isinstance(decode_from, (str, os.PathLike)):
         raise ArgumentTypeError(f"decode_from must be a path or None, not {decode_from!r}")
     _check_bundle_extra(bundle_extra)
-    for name, flag in (("overwrite", overwrite), ("shards", shards)):
+    for name, flag in (("overwrite", overwrite), ("shards", shards), ("drop_duplicates", drop_duplicates)):
         if not isinstance(flag, bool):   # "no" is true, and would replace a bundle
             raise UsageError(f"{name} must be True or False, not {flag!r}")
     if not isinstance(recipe, Recipe):
@@ -309,6 +319,10 @@ class _Collector:
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
         self.annotate: Callable[[float], dict[str, Any]] = lambda actual_ms: {}   # captured_at, location
+        self.duplicates = DuplicateTracker(DEFAULT_RULE)
+        self.drop_duplicates = False
+        self.with_signals = 0
+        self._kept: tuple[dict[str, Any], bytes] | None = None   # the last row written with its own JPEG
 
     def on_frame(self, f: CoreFrame) -> None:
         self.frames_decoded += f["frames_decoded"]
@@ -328,9 +342,10 @@ class _Collector:
             self.last_actual_ms = actual_ms
             self.keyframe_hits += f["obtained"] == "keyframe"
             x, y, w, h = f["content_rect"]
-            self.writer.add_frame(
-                f["jpeg"],
-                {
+            signals = f.get("signals")
+            self.with_signals += signals is not None
+            duplicate_of = self.duplicates.check(f"frame_{len(self.writer.rows) + 1:08d}", signals, (x, y, w, h))
+            row = {
                     "source_relpath": self.source_relpath,
                     "requested_ts_ms": f["requested_ms"],
                     "actual_ts_ms": actual_ms,
@@ -348,8 +363,14 @@ class _Collector:
                     "frames_decoded": f["frames_decoded"],
                     **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
                     **self.annotate(actual_ms),
-                },
-            )
+                    **row_fields(signals),
+                    **({"duplicate_of": duplicate_of} if signals is not None else {}),
+                }
+            if duplicate_of is not None and self.drop_duplicates and self._kept is not None:
+                self.writer.add_repeat(row, *self._kept)
+            else:
+                full = self.writer.add_frame(f["jpeg"], row)
+                self._kept = (full, f["jpeg"])
         if self.progress:
             self.progress(
                 Progress(

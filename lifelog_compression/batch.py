@@ -290,6 +290,7 @@ def extract_directory_to_dir(
     python_executable: str | None = None,
     decode_threads: int | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    drop_duplicates: bool = False,
 ) -> BatchResult:
     """Extracts every video below ``input_root`` into a bundle below
     ``output_root``, mirroring the folder tree (``DCIM/100GOPRO/GX010046.MP4``
@@ -312,6 +313,7 @@ def extract_directory_to_dir(
     totals of :meth:`BatchResult.to_json`) last; each has ``event`` and
     ``elapsed_s``. Both callbacks run in the calling thread. Ctrl-C raises
     :class:`BatchInterrupted`, whose ``result`` holds what was finished.
+    ``drop_duplicates`` is extract_to_dir's, for every file.
     """
     for name, value, most in (("workers", workers, MAX_FILES_AT_ONCE), ("decode_threads", decode_threads, MAX_WORKERS)):
         if value is not None:
@@ -394,6 +396,8 @@ def extract_directory_to_dir(
             cmd += ["--decode-from", str(input_root / item.proxy_relpath)]
         if overwrite:
             cmd.append("--overwrite")
+        if drop_duplicates:
+            cmd.append("--drop-duplicates")
         cmd += ["--bundle-extra", json.dumps(extra), str(item.path), str(out_dir)]
         job = _Job(item, cmd, out_dir)
         for gone in [c for c in children if c.job is None and c.died()]:   # killed from outside while idle

@@ -126,6 +126,16 @@ class BundleWriter:
         self.rows.append(full)
         return full
 
+    def add_repeat(self, row: dict[str, Any], kept: dict[str, Any], jpeg: bytes) -> dict[str, Any]:
+        """Adds a row that repeats the earlier row ``kept`` (duplicates
+        dropped): no file of its own, the kept row's path and hash. ``jpeg``
+        (the kept row's bytes) is for writers that need them (shards)."""
+        number = len(self.rows) + 1
+        full = {"frame_id": f"frame_{number:08d}", "frame_relpath": kept["frame_relpath"], **row,
+                "content_hash": kept["content_hash"]}
+        self.rows.append(full)
+        return full
+
     def write_text(self, relpath: str, text: str) -> None:
         try:
             (self.work_dir / relpath).write_text(names.recorded(text), encoding="utf-8")

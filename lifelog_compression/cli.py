@@ -151,6 +151,9 @@ def _register_extract(sub: Subparsers) -> None:
     p.add_argument("--shard-mb", type=SHARD_MB, default=192,
                    help="largest shard in MiB with --shards (default 192)")
     # For `batch`, which runs each file in a child process of its own.
+    p.add_argument("--drop-duplicates", action="store_true",
+                   help="write no JPEG for a row that repeats the last kept frame (duplicate_of): it names that "
+                   "frame's file (docs/signals.md)")
     p.add_argument("--progress-jsonl", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--source-relpath", help=argparse.SUPPRESS)
     p.add_argument("--decode-from", help=argparse.SUPPRESS)
@@ -199,6 +202,9 @@ def _register_batch(sub: Subparsers) -> None:
                    "one); INPUT_DIR may then be an s3:// or gs:// prefix and OUTPUT_ROOT an s3:// or gs:// "
                    "prefix; needs lifelog-compression[ray]")
     p.add_argument("--cpus-per-file", type=float, default=1, help="with --ray: CPUs each file's task asks for")
+    p.add_argument("--drop-duplicates", action="store_true",
+                   help="write no JPEG for a row that repeats the last kept frame (duplicate_of): it names that "
+                   "frame's file (docs/signals.md)")
     p.set_defaults(func=_cmd_batch)
 
 
@@ -211,6 +217,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         require_local(args.input_dir, args.output_root, hint="URLs need --ray")
         if args.cpus_per_file != 1:
             raise _errors.UsageError("--cpus-per-file needs --ray (without it, --workers sets the files at once)")
+    elif args.drop_duplicates:
+        raise _errors.UsageError("--drop-duplicates is not available with --ray yet")
     bar = ProgressBar("batch", enabled=None if not args.quiet else False, unit="files")
 
     shown_done = -1
@@ -233,7 +241,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         else:
             result = extract_directory_to_dir(args.input_dir, args.output_root, workers=args.workers or None,
                                               overwrite=args.overwrite, progress=on_progress,
-                                              prefer_proxy=args.prefer_proxy,
+                                              prefer_proxy=args.prefer_proxy, drop_duplicates=args.drop_duplicates,
                                               on_event=on_event if args.jsonl else None)
     except BatchInterrupted as e:
         bar.close()
@@ -325,7 +333,8 @@ def _extract(args: argparse.Namespace) -> int:
         result = extract_to_dir(args.video, args.bundle_dir, overwrite=args.overwrite, progress=on_progress,
                                 workers=args.workers, source_relpath=args.source_relpath,
                                 decode_from=args.decode_from, bundle_extra=args.bundle_extra,
-                                shards=args.shards, shard_bytes=args.shard_mb * 1024 * 1024)
+                                shards=args.shards, shard_bytes=args.shard_mb * 1024 * 1024,
+                                drop_duplicates=args.drop_duplicates)
     except _errors.InterruptedAfterCommit as e:
         # The bundle is whole and in place: report it as made, and say why
         # the interrupt did not stop it.

@@ -20,6 +20,7 @@ from .errors import nothing_decoded
 from .limits import check_workers
 from .optional import require
 from .recipe import DEFAULT_RECIPE, Recipe
+from .signals import row_fields
 
 if TYPE_CHECKING:   # numpy is optional at run time; CoreFrame exists only in _core.pyi
     import numpy
@@ -48,6 +49,9 @@ class FrameRecord:
     captured_at: str | None = None
     captured_local: str | None = None   # SPEC 1.2: wall-clock time without a zone, where that is all we know
     location: dict[str, Any] | None = None
+    # SPEC 1.2 content signals of the picture (phash, sharpness, luma_mean,
+    # luma_clipped, as in a manifest row; signals.py), None where the backend has none.
+    signals: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         # The pixels are megabytes: show their size, not their bytes.
@@ -187,7 +191,7 @@ def iter_frames(
             actual_ms = round(item["actual_us"] / 1000)
             yield FrameRecord(index, item["requested_ms"], actual_ms, item["content_rect"], item["source_size"],
                               item["obtained"], item["frames_decoded"], jpeg, array,
-                              **telemetry.row_fields(actual_ms))
+                              **telemetry.row_fields(actual_ms), signals=row_fields(item.get("signals")) or None)
             index += 1
     finally:
         stop.set()

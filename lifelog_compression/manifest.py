@@ -45,6 +45,11 @@ class ManifestRow:
     captured_at: str | None = None               # SPEC 1.1: UTC, RFC 3339 (null where the zone is unknown)
     captured_local: str | None = None            # SPEC 1.2: the camera's wall clock, RFC 3339 without offset
     location: dict[str, Any] | None = None       # SPEC 1.1: interpolated telemetry position
+    phash: str | None = None                     # SPEC 1.2 content signals (signals.py): 16 hex digits
+    sharpness: float | None = None
+    luma_mean: float | None = None
+    luma_clipped: float | None = None
+    duplicate_of: str | None = None              # the frame_id of the earlier row this one repeats
     notes: list[str] | None = None
     other_fields: dict[str, Any] = field(default_factory=dict, compare=False)
     # Optional fields the row held as an explicit null (written back as null).

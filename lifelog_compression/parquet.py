@@ -31,6 +31,8 @@ _COLUMNS = (
     ("extractor_version", "string"), ("content_rect_x", "int32"), ("content_rect_y", "int32"),
     ("content_rect_width", "int32"), ("content_rect_height", "int32"), ("source_width", "int32"),
     ("source_height", "int32"), ("obtained", "string"), ("frames_decoded", "int32"), ("decoded_relpath", "string"),
+    ("phash", "string"), ("sharpness", "float64"), ("luma_mean", "float64"), ("luma_clipped", "float64"),
+    ("duplicate_of", "string"),
 )
 _LOCATION = (("lat", "float64"), ("lon", "float64"), ("alt_m", "float64"), ("speed_mps", "float64"),
              ("fix", "string"), ("source", "string"), ("sample_gap_ms", "int64"))

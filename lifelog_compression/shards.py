@@ -5,7 +5,10 @@ Each ``shard-0001.tar``, ``shard-0002.tar``, ... holds, in this order:
 ``bundle.json`` (plus a ``shard`` object), ``manifest.jsonl`` with exactly that
 shard's rows, ``metadata/*`` (first shard only), then per frame
 ``00000001.jpg`` beside ``00000001.json`` (that frame's manifest row), in time
-order. Readers that group members by key (the name up to the first dot, as
+order. A row that repeats an earlier frame (duplicates dropped) has only its
+``.json`` (named by its frame_id); the frame it names is in the same shard,
+copied there when the kept row lies in an earlier one, so every shard stands
+alone. Readers that group members by key (the name up to the first dot, as
 ``webdataset`` does) see one sample per frame with its picture and its row.
 The union of the shard manifests is the bundle's manifest. No shard exceeds
 the limit unless one frame alone does.
@@ -30,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from .bundle import BUNDLE_JSON, MANIFEST, frame_relpath, load_bundle_metadata, load_manifest, read_frame
+from .bundle import BUNDLE_JSON, MANIFEST, BundleWriter, frame_relpath, load_bundle_metadata, load_manifest, read_frame
 from . import names
 from .errors import BundleError, OutputError, output_os_errors
 from .manifest import ManifestRow
@@ -110,7 +113,7 @@ class ShardWriter:
         except OSError as e:
             raise OutputError(f"{self.out_dir}: cannot write {spool.name}: {e.strerror}") from e
         self._shards.append({"spool": spool, "path": self.out_dir / f".shard-{number:04d}.tar.partial",
-                             "rows": [], "size": 0, "manifest": 0})
+                             "rows": [], "size": 0, "manifest": 0, "spooled": set()})
 
     def _close_spool(self) -> None:
         spool, self._spool = self._spool, None
@@ -147,8 +150,39 @@ class ShardWriter:
         shard["size"] += _member_bytes(len(jpeg)) + _member_bytes(row_bytes)
         shard["manifest"] += row_bytes
         shard["rows"].append(len(self.rows))
+        shard["spooled"].add(len(self.rows))
         self.rows.append(full)
         self.bytes_written += len(jpeg)
+        return full
+
+    def add_repeat(self, row: dict[str, Any], kept: dict[str, Any], jpeg: bytes) -> dict[str, Any]:
+        """A row repeating the earlier row ``kept`` (whose bytes are ``jpeg``):
+        no frame of its own; the kept frame is copied into this shard if it
+        lies in an earlier one."""
+        number = len(self.rows) + 1
+        full = {"frame_id": f"frame_{number:08d}", "frame_relpath": kept["frame_relpath"], **row,
+                "content_hash": kept["content_hash"]}
+        row_bytes = len(names.dumps(full).encode("utf-8")) + _ROW_SLACK
+        shard = self._shards[-1] if self._shards else None
+        here = shard is not None and any(self.rows[r]["frame_relpath"] == kept["frame_relpath"]
+                                         for r in shard["spooled"])
+        if shard is None or not (self._fits(shard, 0, row_bytes) if here else self._fits(shard, len(jpeg), row_bytes)):
+            self._open_next()
+            shard, here = self._shards[-1], False
+        if not here:
+            assert self._spool is not None
+            try:
+                self._spool.addfile(_tarinfo(frame_key(kept["frame_relpath"]) + ".jpg", len(jpeg), 0),
+                                    io.BytesIO(jpeg))
+            except OSError as e:
+                raise OutputError(f"{self.out_dir}: cannot write {shard['spool'].name}: {e.strerror}") from e
+            shard["size"] += _member_bytes(len(jpeg))
+            shard["spooled"].add(len(self.rows))
+            self.bytes_written += len(jpeg)
+        shard["size"] += _member_bytes(row_bytes)
+        shard["manifest"] += row_bytes
+        shard["rows"].append(len(self.rows))
+        self.rows.append(full)
         return full
 
     def write_text(self, relpath: str, text: str) -> None:
@@ -164,6 +198,7 @@ class ShardWriter:
         mtime = _epoch(bundle.get("created_at"))
         for i, shard in enumerate(self._shards, 1):
             rows = [{**self.rows[r], **extra_row_fields} for r in shard["rows"]]
+            spooled = [r in shard["spooled"] for r in shard["rows"]]
             doc = {**bundle, "shard": {"index": i, "count": count, "frame_count": len(rows)}}
             head = {BUNDLE_JSON: (names.dumps(doc, indent=2) + "\n").encode("utf-8"),
                     MANIFEST: "".join(names.dumps(r) + "\n" for r in rows).encode("utf-8")}
@@ -174,11 +209,15 @@ class ShardWriter:
                         tarfile.open(shard["spool"], "r:") as spool:
                     for name, data in head.items():
                         tar.addfile(_tarinfo(name, len(data), mtime), io.BytesIO(data))
-                    for row, member in zip(rows, spool.getmembers()):
-                        key = frame_key(row["frame_relpath"])
-                        tar.addfile(_tarinfo(key + ".jpg", member.size, mtime), spool.extractfile(member))
+                    members = iter(spool.getmembers())
+                    for row, has_frame in zip(rows, spooled):
+                        if has_frame:
+                            member = next(members)
+                            tar.addfile(_tarinfo(frame_key(row["frame_relpath"]) + ".jpg", member.size, mtime),
+                                        spool.extractfile(member))
                         data = names.dumps(row).encode("utf-8")
-                        tar.addfile(_tarinfo(key + ".json", len(data), mtime), io.BytesIO(data))
+                        tar.addfile(_tarinfo(_row_key(row["frame_id"]) + ".json", len(data), mtime),
+                                    io.BytesIO(data))
             except OSError as e:
                 raise OutputError(f"{self.out_dir}: cannot write {shard['path'].name}: {e.strerror}") from e
             shard["spool"].unlink()
@@ -198,6 +237,24 @@ class ShardWriter:
             self.out_dir.rmdir()   # only if it is empty: it was made for these shards
         except OSError:
             pass
+
+
+def _row_key(frame_id: str) -> str:
+    """The shard key of a row's own ``.json``: ``frame_00000001`` -> ``00000001``
+    (the same as its frame's key unless the row repeats an earlier frame)."""
+    return frame_id.rpartition("_")[2]
+
+
+def _add_row(writer: "ShardWriter | BundleWriter", row: ManifestRow, data: bytes,
+             written: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Adds a row read back from a bundle or shards: a frame path an earlier
+    row already named (duplicates dropped) is added as a repeat of it."""
+    kept = written.get(row.frame_relpath)
+    if kept is not None:
+        return writer.add_repeat(_row_fields(row), kept, data)
+    full = writer.add_frame(data, _row_fields(row))
+    written[row.frame_relpath] = full
+    return full
 
 
 def _row_fields(row: ManifestRow) -> dict[str, Any]:
@@ -232,9 +289,10 @@ def pack(bundle_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
     try:
         for name in sorted(os.listdir(bundle_dir / "metadata")) if (bundle_dir / "metadata").is_dir() else []:
             writer.write_text(f"metadata/{name}", (bundle_dir / "metadata" / name).read_text(encoding="utf-8"))
+        seen: dict[str, dict[str, Any]] = {}
         for row, obj in zip(rows, _manifest_objects(bundle_dir)):
             data = read_frame(bundle_dir, row)
-            written = writer.add_frame(data, _row_fields(row))
+            written = _add_row(writer, row, data, seen)
             if written["content_hash"] != row.content_hash:
                 raise BundleError(f"{bundle_dir / row.frame_relpath}: content does not match its manifest hash")
             _keep_order(writer.rows, obj)
@@ -285,8 +343,10 @@ def _read_shard_rows(shard_dir: str | os.PathLike[str]) -> Iterator[tuple[dict[s
                 data = _read(tar, members[name])
                 if "sha256:" + hashlib.sha256(data).hexdigest() != row.content_hash:
                     raise BundleError(f"{path}: {name} does not match its hash")
-                if key + ".json" in members and json.loads(_read(tar, members[key + ".json"])) != obj:
-                    raise BundleError(f"{path}: {key}.json differs from its manifest row")
+                own = _row_key(row.frame_id) + ".json"
+                own = own if own in members else key + ".json"
+                if own in members and json.loads(_read(tar, members[own])) != obj:
+                    raise BundleError(f"{path}: {own} differs from its manifest row")
                 yield obj, row, data
 
 
@@ -350,8 +410,9 @@ def unpack(shard_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]
     try:
         for name, text in metadata.items():
             writer.write_text(name, text)
+        seen: dict[str, dict[str, Any]] = {}
         for obj, row, data in _read_shard_rows(shard_dir):
-            writer.add_frame(data, _row_fields(row))
+            _add_row(writer, row, data, seen)
             _keep_order(writer.rows, obj)
         if isinstance(bundle.get("frame_count"), int) and len(writer.rows) != bundle["frame_count"]:
             raise BundleError(f"{shard_dir}: the shards hold {len(writer.rows)} frames, bundle.json counts "

@@ -690,9 +690,14 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
     feed = FrameFeed(src, needed)
     checks: list[FrameCheck] = []
     try:
+        owners: dict[str, ManifestRow] = {}   # frame_relpath -> the first row naming it
         for done, row in enumerate(rows, 1):
-            checks.append(_check_row(row, bundle_dir, src, feed, canvas, expected_rect, before, after,
-                                     time_check, min_psnr_y, meta.raw.get("capture_clock")))
+            owner = owners.setdefault(row.frame_relpath, row)
+            if owner is not row:
+                checks.append(_check_repeat(row, owner))
+            else:
+                checks.append(_check_row(row, bundle_dir, src, feed, canvas, expected_rect, before, after,
+                                         time_check, min_psnr_y, meta.raw.get("capture_clock")))
             if progress is not None:
                 progress(done, len(rows))
     finally:
@@ -709,6 +714,20 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
         bytes_per_frame=Summary.of([c.bytes for c in checks]),
         problems=problems,
     )
+
+
+def _check_repeat(row: ManifestRow, owner: ManifestRow) -> FrameCheck:
+    """A row naming a frame an earlier row owns (duplicates dropped, SPEC
+    1.2): it must be marked a duplicate of that row and carry its hash; the
+    picture itself is checked at the owner's row."""
+    check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
+    if row.duplicate_of != owner.frame_id:
+        check.fail(CORRUPT, f"{row.frame_relpath}: named by {owner.frame_id} already, and {row.frame_id} is not "
+                   "marked as its duplicate (duplicate_of)")
+    elif row.content_hash != owner.content_hash:
+        check.fail(HASH, f"{row.frame_relpath}: {row.frame_id} repeats {owner.frame_id} but its content_hash "
+                   "differs")
+    return check
 
 
 def _check_row(row: ManifestRow, bundle_dir: Path, src: SourceReference, feed: FrameFeed,
