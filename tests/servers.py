@@ -59,6 +59,14 @@ class HttpServer:
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}"
 
+    def requests_settled(self, name: str, timeout: float = 5.0) -> list[dict]:
+        """requests(name) once it lists one: nginx logs a request when it ends,
+        which for a client that hung up early can be just after it returned."""
+        deadline = time.monotonic() + timeout
+        while not (rows := self.requests(name)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return rows
+
     def requests(self, name: str | None = None) -> list[dict]:
         """One dict per request so far: method, path, range ('-' if none), status, body_bytes."""
         rows = []
