@@ -1018,6 +1018,14 @@ static lc_status deliver(extract_job *job, LCAVExtractBatch *batch, size_t i, in
             frame.source_height = (int)CGImageGetHeight(r->image);
             frame.jpeg = CFDataGetBytePtr(r->jpeg);
             frame.jpeg_size = (size_t)CFDataGetLength(r->jpeg);
+            /* Content signals of the canvas as drawn (its B, G, R, X pixels,
+             * top row first), the FFmpeg core's plain C on the same luma
+             * weights; a failure only leaves the row without them. */
+            const uint8_t *pixels = CGBitmapContextGetData(r->canvas);
+            size_t row_bytes = CGBitmapContextGetBytesPerRow(r->canvas);
+            if (pixels)
+                lc_signals_from_bgrx(pixels + (size_t)job->rect.y * row_bytes + (size_t)job->rect.x * 4,
+                                     (long)row_bytes, job->rect.width, job->rect.height, &frame.signals);
             frame.colour_mapping = job->colour_mapping;
         }
     }

@@ -10,6 +10,9 @@
  */
 #include "signals.h"
 
+/* Not M_PI: strict C11 does not define it. */
+#define LC_PI 3.14159265358979323846
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +42,7 @@ static uint64_t phash_of(const double *thumb)
     double basis[8][T];   /* basis[k][n] = cos(pi * (2n + 1) * k / 64) */
     for (int k = 0; k < 8; k++)
         for (int n = 0; n < T; n++)
-            basis[k][n] = cos(M_PI * (2 * n + 1) * k / (2.0 * T));
+            basis[k][n] = cos(LC_PI * (2 * n + 1) * k / (2.0 * T));
     double rows[T][8];    /* each thumbnail row's 8 lowest horizontal frequencies */
     for (int y = 0; y < T; y++)
         for (int u = 0; u < 8; u++) {
@@ -176,4 +179,23 @@ int lc_signals_compute(const uint8_t *luma, long stride, int w, int h, lc_signal
     out->luma_clipped = (double)clipped / ((double)w * h);
     out->valid = 1;
     return 0;
+}
+
+int lc_signals_from_bgrx(const uint8_t *bgrx, long stride, int w, int h, lc_signals *out)
+{
+    out->valid = 0;
+    if (w < 1 || h < 1)
+        return -1;
+    uint8_t *luma = malloc((size_t)w * (size_t)h);
+    if (!luma)
+        return -1;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *px = bgrx + (long)y * stride;
+        uint8_t *row = luma + (size_t)y * (size_t)w;
+        for (int x = 0; x < w; x++, px += 4)
+            row[x] = (uint8_t)((19595u * px[2] + 38470u * px[1] + 7471u * px[0] + 32768u) >> 16);
+    }
+    int ret = lc_signals_compute(luma, w, w, h, out);
+    free(luma);
+    return ret;
 }

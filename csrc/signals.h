@@ -50,6 +50,12 @@ typedef struct lc_signals {
  * or -1 when out of memory (out->valid is then 0). Thread-safe. */
 int lc_signals_compute(const uint8_t *luma, long stride, int w, int h, lc_signals *out);
 
+/* The same from 32-bit pixels in memory order B, G, R, X (CoreGraphics'
+ * little-endian "skip first" bitmaps, the macOS canvas): luma by JFIF's
+ * BT.601 weights in libjpeg's fixed point, as the JPEG encoder makes it.
+ * Returns 0, or -1 (out->valid 0). */
+int lc_signals_from_bgrx(const uint8_t *bgrx, long stride, int w, int h, lc_signals *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
-"""The planner's and the track choice's own rules, tested in C without FFmpeg
-(tests/c/test_plan.c, tests/c/test_tracks.c)."""
+"""The plain-C rules, tested in C without FFmpeg or a Mac: the planner, the
+track choice, the macOS core's decisions and JPEG reading, the content
+signals of the macOS canvas (tests/c/)."""
 
 import subprocess
 from pathlib import Path
@@ -7,13 +8,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run_c_test(tmp_path, test: str, source: str) -> None:
-    """Compiles tests/c/<test>.c with csrc/<source>.c, runs it, expects 'ok'."""
+def _build_c_test(tmp_path, test: str, source: str) -> Path:
+    """Compiles tests/c/<test>.c with csrc/<source>.c (strict C11, warnings as errors)."""
     exe = tmp_path / test
     subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", f"-I{ROOT / 'csrc'}",
-                    str(ROOT / f"tests/c/{test}.c"), str(ROOT / f"csrc/{source}.c"), "-o", str(exe)],
+                    str(ROOT / f"tests/c/{test}.c"), str(ROOT / f"csrc/{source}.c"), "-o", str(exe), "-lm"],
                    check=True, capture_output=True, text=True)
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    return exe
+
+
+def _run_c_test(tmp_path, test: str, source: str) -> None:
+    """Builds and runs tests/c/<test>.c; it must print 'ok'."""
+    run = subprocess.run([str(_build_c_test(tmp_path, test, source))], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.strip().startswith("ok"), run.stdout
 
@@ -25,14 +31,6 @@ def test_planner_rules_in_c(tmp_path):
 def test_track_choice_rules_in_c(tmp_path):
     """Which video track is the recording (csrc/tracks.h)."""
     _run_c_test(tmp_path, "test_tracks", "tracks")
-
-
-def _build_c_test(tmp_path, test: str, source: str) -> Path:
-    exe = tmp_path / test
-    subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", f"-I{ROOT / 'csrc'}",
-                    str(ROOT / f"tests/c/{test}.c"), str(ROOT / f"csrc/{source}.c"), "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
-    return exe
 
 
 def test_macos_backend_decisions_in_c(tmp_path):
@@ -110,3 +108,8 @@ def _header_markers(data: bytes) -> list:
             break
         pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
     return markers
+
+
+def test_signals_of_the_macos_canvas_in_c(tmp_path):
+    """The macOS backend's B, G, R, X canvas gives the signals of its luma (csrc/signals.h)."""
+    _run_c_test(tmp_path, "test_signals_bgrx", "signals")
