@@ -119,6 +119,7 @@ typedef struct lc_session {
     int false_keyframes;         /* keyframes found false for the current request (first finder) */
     int index_lied;              /* this worker found a false keyframe: kept across sessions */
     size_t passing;              /* the next keyframe after the latest picture (check_passing) */
+    int64_t reseeks;             /* seeks made again from a fresh demuxer (seek_by_index) */
 } lc_session;
 
 lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop,

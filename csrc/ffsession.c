@@ -134,8 +134,9 @@ static lc_status skip_to_ordinal(lc_session *s, const lc_keyframe *kf, int *foun
 /* Files with a trusted index: seek by time and take the keyframe's packet.
  * 1 when pkt holds it, 0 if it cannot be reached, -1 when its packet is no
  * key packet: the demuxer's parser read the picture (H.264, HEVC) and it is
- * a predicted one the index calls a keyframe. */
-static int seek_by_index(lc_session *s, size_t k)
+ * a predicted one the index calls a keyframe (*status set when reopening
+ * the demuxer failed). */
+static int seek_by_index(lc_session *s, size_t k, lc_status *status, char err[LC_ERRMSG_SIZE])
 {
     const lc_source *src = s->src;
     const lc_keyframe *kf = &src->keyframes[k];
@@ -144,18 +145,33 @@ static int seek_by_index(lc_session *s, size_t k)
      * the presentation time and skip whatever comes before the keyframe: a
      * key packet nearer to it than to the previous one. */
     int64_t lower_us = k > 0 ? kf[-1].pts_us + (kf->pts_us - kf[-1].pts_us) / 2 : INT64_MIN;
-    if (av_seek_frame(s->fmt, src->stream_index, lc_us_to_pts(src, kf->pts_us), AVSEEK_FLAG_BACKWARD) < 0 &&
-        av_seek_frame(s->fmt, src->stream_index, kf->seek_ts, AVSEEK_FLAG_BACKWARD) < 0)
-        return 0;
-    for (;;) {
-        if (stopping(s) || read_video_packet(s) != 0)
+    for (int fresh = 0;; fresh = 1) {
+        if (av_seek_frame(s->fmt, src->stream_index, lc_us_to_pts(src, kf->pts_us), AVSEEK_FLAG_BACKWARD) < 0 &&
+            av_seek_frame(s->fmt, src->stream_index, kf->seek_ts, AVSEEK_FLAG_BACKWARD) < 0)
             return 0;
+        for (;;) {
+            if (stopping(s) || read_video_packet(s) != 0)
+                return 0;
+            int64_t ts = packet_ts(s->pkt);
+            if (s->pkt->pos == kf->pos && kf->pos >= 0 && !(s->pkt->flags & AV_PKT_FLAG_KEY))
+                return -1;
+            if ((s->pkt->flags & AV_PKT_FLAG_KEY) && (ts == AV_NOPTS_VALUE || lc_pts_to_us(src, ts) >= lower_us))
+                break;
+            av_packet_unref(s->pkt);
+        }
+        /* A damaged index (an MP4's composition offsets) can give the same
+         * packet another time depending on what the demuxer read before: a
+         * keyframe that lands away from its index time is sought again from
+         * a freshly opened demuxer, so that every worker, whatever it
+         * decoded before, gets the same times. */
         int64_t ts = packet_ts(s->pkt);
-        if (s->pkt->pos == kf->pos && kf->pos >= 0 && !(s->pkt->flags & AV_PKT_FLAG_KEY))
-            return -1;
-        if ((s->pkt->flags & AV_PKT_FLAG_KEY) && (ts == AV_NOPTS_VALUE || lc_pts_to_us(src, ts) >= lower_us))
+        if (fresh || ts == AV_NOPTS_VALUE || s->src->raw_frame_us ||
+            llabs(lc_pts_to_us(src, ts) - kf->pts_us) <= 1000)
             return 1;
         av_packet_unref(s->pkt);
+        s->reseeks++;
+        if ((*status = reopen(s, err)) != LC_OK)
+            return 0;
     }
 }
 
@@ -185,12 +201,14 @@ lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE])
         found = seek_by_byte(s, kf);
         if (!found && (status = skip_to_ordinal(s, kf, &found, err)) != LC_OK)
             return status;
-    } else if ((found = seek_by_index(s, k)) < 0) {
+    } else if ((found = seek_by_index(s, k, &status, err)) < 0) {
         found_false(s, k);
         /* Nothing lies before the file's start to decode from instead:
          * decode on from it, and picture only what an intra picture starts. */
         found = s->withholding = k == 0;
     }
+    if (status != LC_OK)
+        return status;
     if (!found) {
         av_packet_unref(s->pkt);
         s->eof = 1;

@@ -1,0 +1,74 @@
+"""The same file gives the same bundle for any worker count, run after run
+(issue 22, item 3): damaged files (the fuzz harness's mutations of small
+clips in MP4, fragmented MP4, Matroska and MPEG-TS) each extracted at 1, 2
+(twice) and 4 workers give the same rows (request, time, how obtained,
+picture) and the same outcome."""
+
+import hashlib
+
+import pytest
+
+from fixtures import make_clip
+from mutate import mutations
+
+from lifelog_compression import _core
+
+# The fuzz harness's clips (test_fuzz.py), the containers that split across
+# workers by an index or a packet scan.
+CLIPS = {
+    "mp4": dict(suffix=".mp4", codec="libx264", bframes=2, gop=15),
+    "fmp4": dict(suffix=".mp4", codec="libx264", gop=15,
+                 extra_args=("-movflags", "+frag_keyframe+empty_moov+default_base_moof")),
+    "mkv": dict(suffix=".mkv", codec="libx264", gop=15),
+    "ts": dict(suffix=".ts", codec="libx264", gop=15),
+}
+STRUCTURE_OF = {"mp4": "mp4", "fmp4": "mp4", "mkv": "mkv", "ts": "ts"}
+# Which mutations (of mutate.mutations' numbering): mp4 54 forges a
+# composition offset so that a keyframe's time depended on what the worker's
+# demuxer read before (1.867 s or 2.0 s for request 2 s).
+CHOSEN = {"mp4": range(44, 60), "fmp4": range(0, 16), "mkv": range(0, 12), "ts": range(0, 12)}
+RUNS = (1, 2, 2, 4)
+
+
+def _bundle(path, workers):
+    """What an extraction gives: its rows, or the error it ends with."""
+    rows = []
+    try:
+        with _core.Source(str(path)) as src:
+            n = src.info["duration_ms"] // 1000 + 1
+            src.extract([i * 1000 for i in range(n)], lambda f: rows.append(f) and None, workers=workers)
+    except Exception as e:   # the outcome compared: which error
+        return ("error", type(e).__name__)
+    return ("ok", [(f["requested_ms"], f["actual_us"], f["obtained"],
+                    hashlib.sha1(f["jpeg"]).hexdigest() if f["jpeg"] else None) for f in rows])
+
+
+def _cases():
+    return [(name, i) for name, chosen in CHOSEN.items() for i in chosen]
+
+
+@pytest.fixture(scope="module")
+def damaged_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("determinism")
+    made = {}
+    for name, spec in CLIPS.items():
+        spec = dict(spec)
+        suffix = spec.pop("suffix")
+        clip = make_clip(folder / f"{name}{suffix}", width=160, height=90, fps=15, seconds=3.0, **spec)
+        wanted = set(CHOSEN[name])
+        for i, (label, data) in enumerate(mutations(STRUCTURE_OF[name], clip.path.read_bytes(), max(wanted) + 1)):
+            if i in wanted:
+                path = folder / f"{name}-{label}{suffix}"
+                path.write_bytes(data)
+                made[(name, i)] = path
+    return made
+
+
+@pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's workers")
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: f"{c[0]}-{c[1]}")
+def test_any_worker_count_gives_the_same_bundle(damaged_files, case):
+    path = damaged_files[case]
+    got = {f"{workers}#{run}": _bundle(path, workers) for run, workers in enumerate(RUNS)}
+    first = next(iter(got.values()))
+    assert all(v == first for v in got.values()), {k: v[0] if v[0] == "error" else [r[:3] for r in v[1]]
+                                                   for k, v in got.items()}
