@@ -11,47 +11,21 @@ import os
 import re
 import signal
 import sys
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from . import __version__
 from .names import recorded_json, shown
-from .errors import ExtractError, __all__ as _error_names
+from .errors import (  # noqa: F401  (exit_codes and the EXIT_ names: the command line's table, kept importable here)
+    EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_READER_GONE, EXIT_USAGE, ExtractError, exit_codes,
+)
 from .limits import MAX_FILES_AT_ONCE, MAX_WORKERS
 from . import errors as _errors
 from .progress import ProgressBar
 from .recipe import spec
 
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-EXIT_READER_GONE = 141   # 128 + SIGPIPE, as a shell reports a writer whose pipe closed
-
 if TYPE_CHECKING:   # what each command's register(sub) receives
     Subparsers = argparse._SubParsersAction[Any]
     from .api import Progress
-
-
-def exit_codes() -> dict[int, str]:
-    """Every exit code of the command line and what it means, in order: the
-    error classes' own codes plus those the commands return themselves."""
-    from .validate import EXIT_VALIDATION_FAILED
-
-    codes = {EXIT_OK: "success", EXIT_INTERNAL: "unexpected internal error (LIFELOG_DEBUG=1 shows the traceback)",
-             EXIT_USAGE: "usage error (bad arguments)",
-             EXIT_VALIDATION_FAILED: "validate: some frame fails against its source",
-             EXIT_INTERRUPTED: "interrupted (Ctrl-C); no bundle is left behind",
-             EXIT_READER_GONE: "stopped: the reader of the output went away; no bundle is left behind"}
-    for name in _error_names:
-        cls = getattr(_errors, name)
-        if cls is not ExtractError and cls.__doc__:
-            # Docstrings are reST; help is plain text.
-            text = re.sub(r"``([^`]*)``", r"\1", cls.__doc__.strip().splitlines()[0]).rstrip(".")
-            # The first meaning of a code stays: a subclass (UnsupportedLocationError
-            # of UsageError) names only one way to get it.
-            codes.setdefault(cls.exit_code, text if text[1:2].isupper() else text[0].lower() + text[1:])  # not "MP4"
-    return dict(sorted(codes.items()))
 
 
 def _exit_code_table() -> str:
@@ -104,9 +78,9 @@ class _TopParser(_Parser):
         return super().format_help()
 
 
-@functools.lru_cache(maxsize=None)   # built once per process: a batch child parses a command line per file
+@functools.lru_cache(maxsize=None)   # built once per process
 def _parser(only_extract: bool = False) -> argparse.ArgumentParser:
-    """The parser; ``only_extract``: with the `extract` command alone (what batch children run)."""
+    """The parser; ``only_extract``: with the `extract` command alone (an `extract` run loads no other command)."""
     parser = _TopParser(
         prog=_prog(),
         description="Turn lifelog video into Visual Bundles: 1 fps JPEG frames on a fixed "
@@ -150,14 +124,9 @@ def _register_extract(sub: Subparsers) -> None:
                    help="write upload shards (BUNDLE_DIR/shard-0001.tar, ...) instead of a bundle folder")
     p.add_argument("--shard-mb", type=SHARD_MB, default=192,
                    help="largest shard in MiB with --shards (default 192)")
-    # For `batch`, which runs each file in a child process of its own.
     p.add_argument("--drop-duplicates", action="store_true",
                    help="write no JPEG for a row that repeats the last kept frame (duplicate_of): it names that "
                    "frame's file (docs/signals.md)")
-    p.add_argument("--progress-jsonl", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--source-relpath", help=argparse.SUPPRESS)
-    p.add_argument("--decode-from", help=argparse.SUPPRESS)
-    p.add_argument("--bundle-extra", type=json.loads, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_extract)
 
 
@@ -237,7 +206,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         if args.ray is not None:   # one Ray task per file (distributed.py)
             from .distributed import run_batch
 
-            result = run_batch(args, on_progress)
+            result = run_batch(args.input_dir, args.output_root, address=args.ray, cpus_per_file=args.cpus_per_file,
+                               overwrite=args.overwrite, progress=on_progress)
         else:
             result = extract_directory_to_dir(args.input_dir, args.output_root, workers=args.workers or None,
                                               overwrite=args.overwrite, progress=on_progress,
@@ -320,8 +290,6 @@ def _extract(args: argparse.Namespace) -> int:
     bar = ProgressBar("extract", enabled=None if not args.quiet else False, unit="frames")
 
     def on_progress(p: Progress) -> None:
-        if args.progress_jsonl:
-            print(json.dumps({"progress": asdict(p)}), flush=True)
         bar.update(p.requests_done, p.requests_total, p.source_ms_done / 1000, p.elapsed_s,
                    force=p.requests_done == p.requests_total, video_total_s=p.duration_ms / 1000)
 
@@ -331,8 +299,7 @@ def _extract(args: argparse.Namespace) -> int:
     interrupted = None
     try:
         result = extract_to_dir(args.video, args.bundle_dir, overwrite=args.overwrite, progress=on_progress,
-                                workers=args.workers, source_relpath=args.source_relpath,
-                                decode_from=args.decode_from, bundle_extra=args.bundle_extra,
+                                workers=args.workers,
                                 shards=args.shards, shard_bytes=args.shard_mb * 1024 * 1024,
                                 drop_duplicates=args.drop_duplicates)
     except _errors.InterruptedAfterCommit as e:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .bundle import frame_file, load_bundle_metadata, load_manifest
 from .colour import HDR_TRANSFERS
 from .manifest import ManifestRow
-from .errors import (BundleError, DamagedSourceError, ExtractError, MissingDependencyError, SourceMismatchError,
+from .errors import (EXIT_VALIDATION_FAILED, BundleError, DamagedSourceError, ExtractError, MissingDependencyError, SourceMismatchError,
                      SourceNotFoundError, UnsupportedCodecError)
 from .optional import require
 from .telemetry.checks import capture_time_problem
@@ -49,9 +49,6 @@ from .tonemap_reference import hdr_to_sdr
 if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
     import numpy as np
     from numpy import ndarray   # for annotations inside functions, where np is the imported module
-
-# The command line's answer when a bundle does not hold up against its source.
-EXIT_VALIDATION_FAILED = 14
 
 # Why a frame fails.
 MISSING = "missing"      # the frame file is not there

@@ -51,7 +51,7 @@ def test_extract_many_folder_then_rerun_skips(ray_cluster, folder, tmp_path, cli
     result = distributed.extract_many(folder, out, progress=calls.append)
     assert [f.status for f in result.files] == ["extracted"] * 3, result.files
     assert [f.relpath for f in result.files] == ["DCIM/GX010046.MP4", "DCIM/GX020046.MP4", "phone.mp4"]
-    assert all(f.error == "" and f.exit_code == 0 and f.pid != os.getpid() for f in result.files)
+    assert all(f.error is None and f.exit_code == 0 and f.pid != os.getpid() for f in result.files)
     assert calls and calls[-1].files_done == 3 and calls[-1].files_total == 3
     assert_true_to_source(out / "DCIM" / "GX010046", clip("hevc_mp4"))
     assert_true_to_source(out / "phone", clip("vfr_mp4"))
@@ -77,7 +77,7 @@ def test_bad_files_carry_error_class_and_exit_code(ray_cluster, tmp_path, clip):
     result = distributed.extract_many([tmp_path / "notes.mp4", good, tmp_path / "empty.mp4",
                                           tmp_path / "missing.mp4"], tmp_path / "out")
     got = [(f.status, f.error, f.exit_code) for f in result.files]
-    assert got == [("failed", "NotAVideoError", 6), ("extracted", "", 0), ("failed", "EmptySourceError", 5),
+    assert got == [("failed", "NotAVideoError", 6), ("extracted", None, 0), ("failed", "EmptySourceError", 5),
                    ("failed", "SourceNotFoundError", 3)]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hevc_mp4"]
 
@@ -180,3 +180,36 @@ def test_cli_batch_ray(ray_cluster, folder, tmp_path):
                        capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert r.returncode == 2 and "--ray" in r.stderr
     assert not (tmp_path / "s3:").exists()
+
+
+def test_plan_links_chapters_as_a_local_batch_does(folder, tmp_path):
+    tasks = {t.relpath: t for t in distributed.plan(folder, tmp_path / "out")}
+    recording = tasks["DCIM/GX020046.MP4"].extra["recording"]
+    assert recording["chapter_bundles"] == ["DCIM/GX010046", "DCIM/GX020046"]
+    assert tasks["phone.mp4"].extra == {"batch": {"input_relpath": "phone.mp4"}}
+
+
+def _bundle_docs(out: Path) -> dict[str, dict]:
+    """Every bundle.json below ``out``, without what differs from run to run."""
+    docs = {}
+    for p in sorted(out.rglob("bundle.json")):
+        doc = json.loads(p.read_text())
+        for volatile in ("bundle_id", "created_at"):
+            doc.pop(volatile)
+        docs[str(p.parent.relative_to(out))] = doc
+    return docs
+
+
+def test_local_batch_ray_and_api_write_the_same_bundle_json(ray_cluster, folder, tmp_path):
+    from lifelog_compression.jobs import extract_file
+
+    lc.extract_directory_to_dir(folder, tmp_path / "local", decode_threads=1)
+    distributed.extract_many(folder, tmp_path / "ray")
+    for task in distributed.plan(folder, tmp_path / "api"):
+        assert extract_file(task).status == "extracted"
+    local, ray, api = (_bundle_docs(tmp_path / d) for d in ("local", "ray", "api"))
+    assert sorted(local) == sorted(ray) == sorted(api) == ["DCIM/GX010046", "DCIM/GX020046", "phone"]
+    for bundle in local:
+        for field in sorted(set(local[bundle]) | set(ray[bundle]) | set(api[bundle])):
+            assert local[bundle].get(field) == ray[bundle].get(field) == api[bundle].get(field), (bundle, field)
+    assert local["DCIM/GX010046"]["recording"]["chapter_bundles"] == ["DCIM/GX010046", "DCIM/GX020046"]
