@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -130,98 +132,117 @@ def extract_to_dir(
     # URLs and object storage (storage.py): checked before anything is created.
     source = storage.location(input)
     output = storage.location(output_dir, output=True)
+    job = _Job(recipe=recipe, progress=progress, source_relpath=source_relpath, decode_from=decode_from,
+               bundle_extra=bundle_extra, drop_duplicates=drop_duplicates)
     if not output.is_local:
-        return storage.extract_to_remote(
-            source, output, overwrite=overwrite, progress=progress, recipe=recipe, workers=workers,
-            source_relpath=source_relpath, decode_from=decode_from, bundle_extra=bundle_extra, shards=shards,
-            shard_bytes=shard_bytes, **({"drop_duplicates": True} if drop_duplicates else {}))
-    source_path = Path(source.text)
-    output_dir = Path(output.text)
+        return _extract_to_remote(source, output, job, overwrite=overwrite, workers=workers, shards=shards,
+                                  shard_bytes=shard_bytes)
     started = time.monotonic()
-    interrupted: InterruptedAfterCommit | None = None
     # Decided here, not left to the core, so that bundle.json can say it.
     threads = workers if workers > 0 else min(_core.usable_cpus(), MAX_WORKERS)
     # The hash starts first: opening a source is one core's work (FFmpeg
     # decodes a picture to learn the stream's parameters), and on a spare
     # core the hash costs no wall time. A source that fails to open cancels it.
-    hasher = hasher_for(source_path) if source.is_local else storage.NoHash(source)
+    hasher = hasher_for(Path(source.text)) if source.is_local else storage.NoHash(source)
     hasher.start()
     try:
-        src = storage.open_source(source)
+        with storage.open_source(source) as src:
+            result, interrupted = _extract_opened(src, source, Path(output.text), job, hasher, threads, started,
+                                                  overwrite=overwrite, shards=shards, shard_bytes=shard_bytes)
     except BaseException:
         hasher.cancel()
         raise
-    with src:
-        info = src.info
-        probe = json.loads(src.probe_json())
-        # The core names a URL with its query (a signature), and a file name
-        # that is not UTF-8 with U+FFFD: the name as bundles record it instead.
-        probe.get("format", {})["filename"] = source.name if source.is_local else source.shown
-        requests = recipe.request_times_ms(info["duration_ms"])
-        writer: BundleWriter | ShardWriter
-        try:
-            if shards:
-                from .shards import DEFAULT_SHARD_BYTES, ShardWriter
+    if interrupted is not None:
+        interrupted.result = result
+        raise interrupted
+    return result
 
-                writer = ShardWriter(output_dir,
-                                     shard_bytes=DEFAULT_SHARD_BYTES if shard_bytes is None else shard_bytes)
-            else:
-                writer = BundleWriter(output_dir, overwrite=overwrite)
-        except BaseException:
-            hasher.cancel()
-            raise
-        # Time and place (Visual Bundle 1.1), read beside the frames like the hash.
-        telemetry = storage.start_telemetry(source, info, probe.get("summary"))
-        decoder = src
+
+@dataclass(frozen=True)
+class _Job:
+    """What extract_to_dir was asked for, beyond the source and the output."""
+
+    recipe: Recipe
+    progress: Callable[[Progress], None] | None
+    source_relpath: str | None
+    decode_from: str | os.PathLike[str] | None
+    bundle_extra: dict[str, Any] | None
+    drop_duplicates: bool
+
+
+def _extract_to_remote(source: storage.Location, output: storage.Location, job: _Job, *, overwrite: bool,
+                       workers: int, shards: bool, shard_bytes: int | None) -> ExtractResult:
+    """Into object storage: extract into a local temporary folder, then
+    publish it (storage.publish: the bundle appears whole or not at all)."""
+    storage.check_remote_output(output, overwrite)
+    tmp = Path(tempfile.mkdtemp(prefix="lifelog-bundle-"))
+    try:
+        result = extract_to_dir(source.text, tmp / "bundle", progress=job.progress, recipe=job.recipe,
+                                workers=workers, source_relpath=job.source_relpath, decode_from=job.decode_from,
+                                bundle_extra=job.bundle_extra, shards=shards, shard_bytes=shard_bytes,
+                                drop_duplicates=job.drop_duplicates)
         try:
-            if decode_from is not None:
-                decoder = _core.Source(os.fspath(decode_from))
-            state = _Collector(writer, recipe, source_relpath or source.name, requests, info["duration_ms"],
-                               started, progress)
-            state.annotate = telemetry.row_fields
-            state.drop_duplicates = drop_duplicates
-            if decode_from is not None:
-                state.decoded_relpath = Path(decode_from).name if source_relpath is None else str(
-                    Path(source_relpath).parent / Path(decode_from).name)
-            decoder.extract(
-                requests,
-                state.on_frame,
-                workers=threads,
-                **recipe.native_kwargs(),
-            )
-            if not writer.rows:
-                raise nothing_decoded(source.shown)
-            hasher.join()
-            notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
-                                   recipe, probe, info["duration_ms"], state.damaged, state.damaged_pictures,
-                                   state.false_keyframes)
-            colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
-            notes.extend(colour_notes)
-            notes.extend(interlace_notes(probe.get("summary", {}), state.deinterlaced, len(writer.rows)))
-            if hasher.error:
-                notes.append(f"source hash not computed: {hasher.error}")
-            bytes_read = src.bytes_read
-            bundle = _bundle_document(writer, source, probe, info, recipe, notes, hasher, threads)
-            bundle["colour"] = colour
-            bundle["source_bytes_read"] = bytes_read
-            if state.with_signals:
-                bundle["signals"] = bundle_doc(DEFAULT_RULE, drop_duplicates, state.duplicates.duplicates)
-            telemetry.finish(writer, bundle)
-            # The writer's fields stay its own (checked above; this keeps it so
-            # for a field added to the writer and not yet to BUNDLE_FIELDS).
-            bundle.update({k: v for k, v in (bundle_extra or {}).items() if k not in bundle})
-            extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
-            try:
-                writer.commit(bundle, extra)
-            except InterruptedAfterCommit as e:   # the bundle is whole and in place: say so below
-                interrupted = e
-        except BaseException:
-            hasher.cancel()
-            writer.abandon()
+            storage.publish(tmp / "bundle", output, overwrite=overwrite)
+        except InterruptedAfterCommit as e:   # published whole, then the interrupt: say both
+            e.result = result.with_bundle_dir(output.text)
             raise
-        finally:
-            if decoder is not src:
-                decoder.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result.with_bundle_dir(output.text)
+
+
+def _new_writer(output_dir: Path, *, overwrite: bool, shards: bool,
+                shard_bytes: int | None) -> BundleWriter | ShardWriter:
+    if shards:
+        from .shards import DEFAULT_SHARD_BYTES, ShardWriter
+
+        return ShardWriter(output_dir, shard_bytes=DEFAULT_SHARD_BYTES if shard_bytes is None else shard_bytes)
+    return BundleWriter(output_dir, overwrite=overwrite)
+
+
+def _extract_opened(src: Any, source: storage.Location, output_dir: Path, job: _Job,
+                    hasher: SourceHasher | storage.NoHash, threads: int, started: float, *, overwrite: bool,
+                    shards: bool, shard_bytes: int | None) -> tuple[ExtractResult, InterruptedAfterCommit | None]:
+    """The extraction of an opened source (storage.open_source) into a new writer: the result, and
+    the interrupt that arrived once the bundle was whole (or None). Any
+    other failure abandons the writer's hidden folder and is raised."""
+    info = src.info
+    probe = json.loads(src.probe_json())
+    # The core names a URL with its query (a signature), and a file name
+    # that is not UTF-8 with U+FFFD: the name as bundles record it instead.
+    probe.get("format", {})["filename"] = source.name if source.is_local else source.shown
+    requests = job.recipe.request_times_ms(info["duration_ms"])
+    writer = _new_writer(output_dir, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes)
+    # Time and place (Visual Bundle 1.1), read beside the frames like the hash.
+    telemetry = storage.start_telemetry(source, info, probe.get("summary"))
+    decoder = src
+    interrupted: InterruptedAfterCommit | None = None
+    try:
+        if job.decode_from is not None:
+            decoder = _core.Source(os.fspath(job.decode_from))
+        state = _collect(decoder, writer, source, job, requests, info["duration_ms"], started, threads,
+                         telemetry.row_fields)
+        hasher.join()
+        notes = _notes(state, writer, requests, probe, info, hasher, job.recipe)
+        bundle = _bundle_document(writer, source, probe, info, job.recipe, notes, hasher, threads)
+        bundle["colour"] = state.colour
+        bundle["source_bytes_read"] = src.bytes_read
+        if state.with_signals:
+            bundle["signals"] = bundle_doc(DEFAULT_RULE, job.drop_duplicates, state.duplicates.duplicates)
+        telemetry.finish(writer, bundle)
+        # The writer's fields stay its own (checked above; this keeps it so
+        # for a field added to the writer and not yet to BUNDLE_FIELDS).
+        bundle.update({k: v for k, v in (job.bundle_extra or {}).items() if k not in bundle})
+        try:
+            writer.commit(bundle, {"source_content_hash": hasher.digest} if hasher.digest else {})
+        except InterruptedAfterCommit as e:   # the bundle is whole and in place: said by the caller
+            interrupted = e
+    except BaseException:
+        writer.abandon()
+        raise
+    finally:
+        if decoder is not src:
+            decoder.close()
     result = ExtractResult(
         bundle_dir=output_dir,
         bundle_id=bundle["bundle_id"],
@@ -235,12 +256,41 @@ def extract_to_dir(
         decode_threads=threads,
         missing_requests_ms=state.missing,
         notes=notes,
-        source_bytes_read=bytes_read,
+        source_bytes_read=bundle["source_bytes_read"],
     )
-    if interrupted is not None:
-        interrupted.result = result
-        raise interrupted
-    return result
+    return result, interrupted
+
+
+def _collect(decoder: _core.Source, writer: BundleWriter | ShardWriter, source: storage.Location, job: _Job,
+             requests: list[int], duration_ms: int, started: float, threads: int,
+             annotate: Callable[[float], dict[str, Any]]) -> _Collector:
+    """Decodes the requests into the writer; the collector holds what was seen."""
+    state = _Collector(writer, job.recipe, job.source_relpath or source.name, requests, duration_ms, started,
+                       job.progress)
+    state.annotate = annotate
+    state.drop_duplicates = job.drop_duplicates
+    if job.decode_from is not None:
+        state.decoded_relpath = Path(job.decode_from).name if job.source_relpath is None else str(
+            Path(job.source_relpath).parent / Path(job.decode_from).name)
+    decoder.extract(requests, state.on_frame, workers=threads, **job.recipe.native_kwargs())
+    if not writer.rows:
+        raise nothing_decoded(source.shown)
+    return state
+
+
+def _notes(state: _Collector, writer: BundleWriter | ShardWriter, requests: list[int], probe: dict[str, Any],
+           info: _core.SourceInfo, hasher: SourceHasher | storage.NoHash, recipe: Recipe) -> list[str]:
+    """bundle.json's notes: the timeline's, the colour's, interlacing's, the
+    hash's; sets ``state.colour`` (bundle.json's colour document) on the way."""
+    notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
+                           recipe, probe, info["duration_ms"], state.damaged, state.damaged_pictures,
+                           state.false_keyframes)
+    state.colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
+    notes.extend(colour_notes)
+    notes.extend(interlace_notes(probe.get("summary", {}), state.deinterlaced, len(writer.rows)))
+    if hasher.error:
+        notes.append(f"source hash not computed: {hasher.error}")
+    return notes
 
 
 # bundle.json's fields that the bundle writer owns (_bundle_document, colour,
@@ -316,6 +366,7 @@ class _Collector:
         self.deinterlaced = 0   # frames pictured from one field of an interlaced picture
         self.false_keyframes = 0   # index keyframes that decode as predicted pictures
         self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
+        self.colour: dict[str, Any] = {}   # bundle.json's colour document, once the frames are in
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
         self.annotate: Callable[[float], dict[str, Any]] = lambda actual_ms: {}   # captured_at, location

@@ -314,7 +314,7 @@ class ChildPool:
         self.workers = workers
         self.python = python
         self.min_timeout_s, self.timeout_per_video_s = min_timeout_s, timeout_per_video_s
-        self.options = dict(overwrite=overwrite, workers=decode_threads, drop_duplicates=drop_duplicates)
+        self.overwrite, self.decode_threads, self.drop_duplicates = overwrite, decode_threads, drop_duplicates
         self.children: list[_Child] = []   # alive; at most `workers`
         self.wake = threading.Event()
 
@@ -333,7 +333,8 @@ class ChildPool:
         if child is None:
             child = _Child(self.python, self.wake)
             self.children.append(child)
-        child.start(job, job_message(task, **self.options))
+        child.start(job, job_message(task, overwrite=self.overwrite, workers=self.decode_threads,
+                                     drop_duplicates=self.drop_duplicates))
 
     def poll(self, wait_s: float) -> list[FileOutcome]:
         """Waits up to ``wait_s`` for a file to end (a child wakes it), then

@@ -25,10 +25,21 @@ import subprocess
 import tempfile
 import threading
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Iterator
+from pathlib import Path
+from typing import Any, Iterator, Protocol
 
-if TYPE_CHECKING:
-    from .validate import SourceReference
+
+class SourceReference(Protocol):
+    """What the feed reads of validate's SourceReference (a protocol, so that
+    this module does not import validate, which imports it)."""
+
+    path: Path
+    frame_times: list[Fraction]
+    format_start: Fraction
+    stream_index: int
+
+    @property
+    def geometry(self) -> Any: ...
 
 # Frames decoded ahead of the comparisons (each 1080p frame is 12 MB as 16-bit RGB).
 AHEAD = 6

@@ -31,7 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _core
 from .bundle import written_by_a_bundle
@@ -41,8 +41,6 @@ from .errors import (ExtractError, InterruptedAfterCommit, MissingDependencyErro
                      SourceReadError, UnsupportedLocationError, UsageError)
 from .telemetry import TelemetryReader
 
-if TYPE_CHECKING:
-    from .api import ExtractResult
 
 # Schemes whose objects can be read (presigned for the core) and written.
 OBJECT_STORES = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"}
@@ -485,23 +483,3 @@ def _find(fs: Any, prefix: str) -> list[str]:
         return list(fs.find(prefix))
     except FileNotFoundError:
         return []
-
-
-def extract_to_remote(source: Location, output: Location, *, overwrite: bool = False,
-                      **kwargs: Any) -> "ExtractResult":
-    """``extract_to_dir`` into object storage: extract into a local temporary
-    folder, then publish (see ``publish``)."""
-    from .api import extract_to_dir
-
-    check_remote_output(output, overwrite)
-    tmp = Path(tempfile.mkdtemp(prefix="lifelog-bundle-"))
-    try:
-        result = extract_to_dir(source.text, tmp / "bundle", **kwargs)
-        try:
-            publish(tmp / "bundle", output, overwrite=overwrite)
-        except InterruptedAfterCommit as e:   # published whole, then the interrupt: say both
-            e.result = result.with_bundle_dir(output.text)
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return result.with_bundle_dir(output.text)

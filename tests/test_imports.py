@@ -70,3 +70,75 @@ def test_hasher_reads_the_attributes_beside_the_hash(tmp_path):
     assert hasher.xattrs is not None
     if tagged:
         assert "user.lifelog.test: kept" in hasher.xattrs
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, anywhere in its text (at
+    the top, inside a function, under TYPE_CHECKING). The package's
+    __init__ is left out: it only hands names on, lazily."""
+    import ast
+    from pathlib import Path
+
+    root = Path(lc.__file__).parent
+    modules = {".".join(p.relative_to(root).with_suffix("").parts): p for p in root.rglob("*.py")}
+    modules = {name.removesuffix(".__init__"): p for name, p in modules.items() if name != "__init__"}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name.rsplit(".", 1)[0] if path.name != "__init__.py" and "." in name else (
+            name if path.name == "__init__.py" else "")
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".") if package else []
+                    base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
+                    target = ".".join(base + ([node.module] if node.module else []))
+                elif (node.module or "").startswith("lifelog_compression."):
+                    target = node.module.removeprefix("lifelog_compression.")
+                else:
+                    continue
+                for alias in node.names:   # `from . import storage` names a module
+                    sub = f"{target}.{alias.name}" if target else alias.name
+                    found.add(sub if sub in modules else target)
+            elif isinstance(node, ast.Import):
+                found |= {a.name.removeprefix("lifelog_compression.") for a in node.names
+                          if a.name.startswith("lifelog_compression.")}
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each import circle once, as the path that closes it."""
+    found, state = [], {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                found.append(trail[trail.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, trail + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def test_circle_finder_sees_a_circle():
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert _circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_package_has_no_import_circle():
+    graph = _package_imports()
+    assert {"batch", "cli", "api", "storage", "jobs"} <= set(graph)   # the reader found the modules
+    assert "storage" in graph["api"] and "jobs" in graph["batch_child"]
+    assert _circles(graph) == []
+
+
+def test_nothing_below_the_command_line_imports_it():
+    graph = _package_imports()
+    above = {"__main__", "cli"}   # the entry point runs the command line
+    assert not [m for m, imports in graph.items() if "cli" in imports and m not in above]
