@@ -22,7 +22,6 @@ the ``ray`` extra; the machine should be quiet for the throughput rows.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess

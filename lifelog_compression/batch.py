@@ -432,7 +432,7 @@ def extract_directory_to_dir(
     input_root, output_root = Path(input_root), Path(output_root)
     _check_roots(input_root, output_root)
     items = discover(input_root)
-    from . import _core   # the parent needs it; children import their own
+    from . import _core  # the parent needs it; children import their own
 
     cores = _core.usable_cpus()   # affinity and cgroup quota, not the machine's count
     workers = max(1, workers or cores)

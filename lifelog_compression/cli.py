@@ -8,18 +8,23 @@ import difflib
 import functools
 import json
 import os
-import re
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from . import __version__
-from .names import recorded_json, shown
+from . import errors as _errors
 from .errors import (  # noqa: F401  (exit_codes and the EXIT_ names: the command line's table, kept importable here)
-    EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_READER_GONE, EXIT_USAGE, ExtractError, exit_codes,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_READER_GONE,
+    EXIT_USAGE,
+    ExtractError,
+    exit_codes,
 )
 from .limits import MAX_FILES_AT_ONCE, MAX_WORKERS
-from . import errors as _errors
+from .names import recorded_json, shown
 from .progress import ProgressBar
 from .recipe import spec
 
@@ -179,7 +184,6 @@ def _register_batch(sub: Subparsers) -> None:
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import BatchInterrupted, BatchProgress, extract_directory_to_dir
-
     from .storage import require_local
 
     if args.ray is None:

@@ -33,8 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from .bundle import BUNDLE_JSON, MANIFEST, BundleWriter, frame_relpath, load_bundle_metadata, load_manifest, read_frame
 from . import names
+from .bundle import BUNDLE_JSON, MANIFEST, BundleWriter, frame_relpath, load_bundle_metadata, load_manifest, read_frame
 from .errors import BundleError, OutputError, output_os_errors
 from .manifest import ManifestRow
 

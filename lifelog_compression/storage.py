@@ -25,9 +25,7 @@ import json
 import os
 import re
 import secrets
-import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -35,12 +33,18 @@ from typing import Any
 
 from . import _core
 from .bundle import written_by_a_bundle
+from .errors import (
+    ExtractError,
+    MissingDependencyError,
+    OutputError,
+    SourceNotFoundError,
+    SourceReadError,
+    UnsupportedLocationError,
+    UsageError,
+)
 from .metadata import file_sha256
-from .workdir import signals_deferred
-from .errors import (ExtractError, InterruptedAfterCommit, MissingDependencyError, OutputError, SourceNotFoundError,
-                     SourceReadError, UnsupportedLocationError, UsageError)
 from .telemetry import TelemetryReader
-
+from .workdir import signals_deferred
 
 # Schemes whose objects can be read (presigned for the core) and written.
 OBJECT_STORES = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"}

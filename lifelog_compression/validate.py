@@ -38,17 +38,25 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .bundle import frame_file, load_bundle_metadata, load_manifest
 from .colour import HDR_TRANSFERS
+from .errors import (
+    EXIT_VALIDATION_FAILED,
+    BundleError,
+    DamagedSourceError,
+    ExtractError,
+    MissingDependencyError,
+    SourceMismatchError,
+    SourceNotFoundError,
+    UnsupportedCodecError,
+)
 from .manifest import ManifestRow
-from .errors import (EXIT_VALIDATION_FAILED, BundleError, DamagedSourceError, ExtractError, MissingDependencyError, SourceMismatchError,
-                     SourceNotFoundError, UnsupportedCodecError)
 from .optional import require
-from .telemetry.checks import capture_time_problem
 from .reference_feed import FrameFeed
+from .telemetry.checks import capture_time_problem
 from .tonemap_reference import hdr_to_sdr
 
 if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
     import numpy as np
-    from numpy import ndarray   # for annotations inside functions, where np is the imported module
+    from numpy import ndarray  # for annotations inside functions, where np is the imported module
 
 # Why a frame fails.
 MISSING = "missing"      # the frame file is not there

@@ -23,17 +23,16 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from .bundle import frame_file, is_bundle, load_bundle_metadata, load_manifest
 from .errors import BundleError, OutputError
-from .info import batch_info, bundle_info, capture_sort_key
+from .info import batch_info, bundle_info
 from .names import shown
 from .telemetry.labels import local_time
 from .telemetry.model import parse_time

@@ -19,7 +19,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-
 from fixtures import _boxes
 
 # sRGB 8-bit values of the ColorChecker Classic (BabelColor averages), row by row.

@@ -8,9 +8,8 @@ import struct
 import zlib
 from pathlib import Path
 
-from mutate import mp4_boxes
-
 from fixtures import make_clip
+from mutate import mp4_boxes
 
 
 def _mdhd_timescale(data: bytes) -> int:

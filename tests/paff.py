@@ -17,7 +17,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-
 from fixtures import Clip, draw_frame
 
 

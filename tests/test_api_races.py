@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from fixtures import read_index
-from lifelog_compression import _core
+from PIL import Image
 from truth import CANVAS
+
+from lifelog_compression import _core
 
 
 def frames_of(src, requests):

@@ -11,10 +11,10 @@ import sys
 import time
 
 import pytest
-
-import lifelog_compression as lc
 from fixtures import make_text_file, truncate
 from truth import assert_true_to_source
+
+import lifelog_compression as lc
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from fixtures import make_clip, truncate
-from lifelog_compression import _core, extract_to_dir
 from truth import assert_true_to_source
+
+from lifelog_compression import _core, extract_to_dir
 
 FFMPEG_ONLY = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's checks")
 

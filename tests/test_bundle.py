@@ -4,9 +4,9 @@ import json
 import os
 
 import pytest
+from truth import load_rows
 
 import lifelog_compression as lc
-from truth import load_rows
 
 REQUIRED_ROW = {"frame_id", "frame_relpath", "source_relpath", "requested_ts_ms", "actual_ts_ms", "width",
                 "height", "content_hash"}

@@ -13,6 +13,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from telemetry_fixtures import device, gps5_stream, klv, mux_gpmf, nest, numbers, text, utc
 
 import lifelog_compression as lc
 from lifelog_compression.manifest import ManifestRow
@@ -22,7 +23,6 @@ from lifelog_compression.telemetry.gopro import read_payload
 from lifelog_compression.telemetry.labels import time_label
 from lifelog_compression.telemetry.model import Position, Telemetry
 from lifelog_compression.telemetry.mp4 import read_movie
-from telemetry_fixtures import device, gps5_stream, klv, mux_gpmf, nest, numbers, text, utc
 
 REPO = Path(__file__).resolve().parents[1]
 # CI has ../shared beside the checkout; a worktree sits one level deeper.

@@ -5,9 +5,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from truth import decode, load_rows, rect_of
 
 from lifelog_compression import extract_to_dir
-from truth import decode, load_rows, rect_of
 
 TARGET = (200, 60, 30)
 

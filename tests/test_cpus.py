@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from truth import assert_true_to_source
 
 from lifelog_compression import _core
-from truth import assert_true_to_source
 
 
 def extract_json(clip, out, prefix=()):

@@ -14,10 +14,10 @@ import random
 import subprocess
 
 import pytest
-
-from lifelog_compression import _core, extract_to_dir
 from fixtures import make_clip, read_index
 from truth import decode, load_rows, rect_of
+
+from lifelog_compression import _core, extract_to_dir
 
 pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="damage reports are the FFmpeg decoders'")
 

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures import make_text_file, read_index
+from truth import assert_true_to_source
 
 import lifelog_compression as lc
 from lifelog_compression import distributed
-from fixtures import make_text_file, read_index
-from truth import assert_true_to_source, decode, rect_of
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,10 @@ import subprocess
 import sys
 
 import pytest
-
-import lifelog_compression as lc
 from fixtures import flip_bytes, make_audio_only, make_text_file, truncate
 from truth import assert_true_to_source
+
+import lifelog_compression as lc
 
 
 def run_cli(*args):

@@ -12,12 +12,22 @@ import subprocess
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from fixtures import (
-    BLACK, DATA_CELLS, INDEX_BITS, MAX_INDEX, _boxes, draw_frame, flip_bytes, frame_at, make_audio_only, make_clip,
-    make_text_file, read_index, truncate,
+    BLACK,
+    DATA_CELLS,
+    INDEX_BITS,
+    MAX_INDEX,
+    _boxes,
+    draw_frame,
+    flip_bytes,
+    frame_at,
+    make_audio_only,
+    make_clip,
+    make_text_file,
+    read_index,
+    truncate,
 )
+from PIL import Image
 
 # --- pictures ------------------------------------------------------------------
 

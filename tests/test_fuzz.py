@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from fixtures import make_clip
 from mutate import mutations
 from truth import assert_true_to_source

@@ -1,10 +1,10 @@
 """Contain-fit on the canvas: rotation, non-square pixels, odd sizes, black bars."""
 
 import pytest
+from truth import assert_true_to_source, decode, rect_of
 
 from lifelog_compression import extract_to_dir
 from lifelog_compression._core import Source
-from truth import assert_true_to_source, decode, rect_of
 
 
 def fitted(display_w, display_h, canvas=(1920, 1080)):

@@ -11,13 +11,22 @@ import sys
 
 import numpy as np
 import pytest
-
 from colour_metrics import ciede2000, srgb_to_lab
-from hdr_clips import (MID_GREY, PATCHES, SKIN, add_dolby_vision_config, make_hlg, make_pq, make_sdr,
-                       patch_means, render_with_ffmpeg)
+from hdr_clips import (
+    MID_GREY,
+    PATCHES,
+    SKIN,
+    add_dolby_vision_config,
+    make_hlg,
+    make_pq,
+    make_sdr,
+    patch_means,
+    render_with_ffmpeg,
+)
+from truth import decode, load_rows
+
 from lifelog_compression import UnsupportedCodecError, extract_to_dir, load_bundle_metadata
 from lifelog_compression.validate import validate_bundle
-from truth import decode, load_rows
 
 # Issue 14's targets on clips made from SDR frames: mean colour error within 3,
 # brightness within 2 L*. Measured here: HLG 0.3, PQ 0.5 mean CIEDE2000.

@@ -9,10 +9,9 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 import hostile
-from test_fuzz import MEMORY_BYTES, run_cases
+import pytest
+from test_fuzz import run_cases
 
 from lifelog_compression import _core
 

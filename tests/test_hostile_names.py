@@ -11,9 +11,9 @@ import subprocess
 import sys
 
 import pytest
+from fixtures import make_clip, make_text_file
 
 import lifelog_compression as lc
-from fixtures import make_clip, make_text_file
 from lifelog_compression.names import recorded, shown
 
 # file name (bytes) -> how bundles record it

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from bundle_fixtures import batch_card, gps_card
 
 import lifelog_compression as lc
-from bundle_fixtures import batch_card, gps_card
 from lifelog_compression.cli import main
 
 

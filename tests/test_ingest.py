@@ -8,11 +8,11 @@ import threading
 
 import numpy as np
 import pytest
+from fixtures import read_index
 from PIL import Image
+from truth import load_rows
 
 import lifelog_compression as lc
-from fixtures import read_index
-from truth import load_rows
 
 
 def test_iter_frames_matches_extract_to_dir(clip, tmp_path):

@@ -6,11 +6,11 @@ import subprocess
 from dataclasses import replace
 
 import pytest
-
 from fixtures import make_clip
-from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
 from paff import make_paff_clip
 from truth import assert_true_to_source
+
+from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
 
 FFMPEG_ONLY = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's deinterlacing")
 

@@ -5,10 +5,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
 from fixtures import make_clip
 from truth import assert_true_to_source
 

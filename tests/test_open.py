@@ -8,11 +8,11 @@ import json
 import subprocess
 
 import pytest
-
-from lifelog_compression import _core, extract_to_dir
 from fixtures import make_clip, read_index
 from test_probe_json import ffprobe, ours
 from truth import decode, load_rows, rect_of
+
+from lifelog_compression import _core, extract_to_dir
 
 pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's opening")
 

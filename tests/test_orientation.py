@@ -17,9 +17,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from fixtures import frame_at, make_clip, read_index, track_matrix
 
 import lifelog_compression as lc
-from fixtures import frame_at, make_clip, read_index, track_matrix
 
 ORIENTATIONS = [(rotate, hflip) for hflip in (False, True) for rotate in (0, 90, 180, 270)]
 NAMES = {(0, True): "hflip", (180, True): "vflip", (270, True): "transpose", (90, True): "antitranspose"}

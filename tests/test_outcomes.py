@@ -15,12 +15,11 @@ import sys
 
 import numpy as np
 import pytest
+from fixtures import make_clip, read_index
 from PIL import Image
+from truth import assert_true_to_source
 
 import lifelog_compression as lc
-from fixtures import make_clip, read_index
-from truth import assert_true_to_source
-from truth import assert_true_to_source
 
 
 def run_cli(*args, prefix=(), **kw):

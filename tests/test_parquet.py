@@ -8,9 +8,9 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from truth import load_rows
 
 import lifelog_compression as lc
-from truth import load_rows
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 """The planner decodes only what is needed, and nothing twice."""
 
 import pytest
+from truth import load_rows
 
 from lifelog_compression import _core, extract_to_dir
-from truth import load_rows
 
 # The planner is the FFmpeg backend's; AVFoundation's generator plans for itself.
 pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="planner statistics exist on the FFmpeg backend only")
@@ -171,7 +171,6 @@ def _psnr_db(bundle, row, truth) -> float:
     """The row's picture, brought back to the source's size, against the true frame."""
     import numpy as np
     from PIL import Image
-
     from truth import decode, rect_of
 
     x, y, w, h = rect_of(row)

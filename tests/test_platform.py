@@ -56,6 +56,7 @@ def test_the_package_under_test_is_the_one_installed():
     never against a source checkout (which would hide files missing from the
     sdist). Either way the native core sits inside the imported package."""
     import os
+
     import lifelog_compression
 
     package = Path(lifelog_compression.__file__).resolve().parent

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from fixtures import make_clip
 
 import lifelog_compression as lc
 from lifelog_compression import _core
-from fixtures import make_clip
 
 pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's inputs")
 

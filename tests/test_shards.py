@@ -5,9 +5,9 @@ import json
 import tarfile
 
 import pytest
+from truth import load_rows
 
 import lifelog_compression as lc
-from truth import load_rows
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,14 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from fixtures import read_index
+from PIL import Image
+from truth import load_rows, rect_of
+
 from lifelog_compression import extract_to_dir
 from lifelog_compression.cli import main
 from lifelog_compression.errors import OutputError
 from lifelog_compression.sheet import format_ms, make_contact_sheet, sheet_layout
-from truth import load_rows, rect_of
 
 
 @pytest.fixture(scope="module")

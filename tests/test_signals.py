@@ -15,9 +15,9 @@ import pytest
 np = pytest.importorskip("numpy")
 Image = pytest.importorskip("PIL.Image")
 
-from lifelog_compression import _core, extract_to_dir   # noqa: E402
-from lifelog_compression.bundle import load_bundle_metadata, load_manifest   # noqa: E402
-from lifelog_compression.shards import pack, read_shards, unpack   # noqa: E402
+from lifelog_compression import _core, extract_to_dir  # noqa: E402
+from lifelog_compression.bundle import load_bundle_metadata, load_manifest  # noqa: E402
+from lifelog_compression.shards import pack, read_shards, unpack  # noqa: E402
 
 W, H, FPS = 320, 180, 5
 

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-import lifelog_compression as lc
 from fixtures import make_text_file
 from truth import assert_true_to_source
+
+import lifelog_compression as lc
 
 
 def run_cli(*args, cwd=None, stdin=None):

@@ -14,6 +14,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from telemetry_fixtures import (
+    cori_stream,
+    device,
+    dji_mini_body,
+    dji_srt,
+    ffprobe_data_packets,
+    gps5_stream,
+    gps9_stream,
+    klv,
+    mux_gpmf,
+    nest,
+    typed_stream,
+    utc,
+)
 
 import lifelog_compression as lc
 from lifelog_compression.cli import main
@@ -25,8 +39,6 @@ from lifelog_compression.telemetry.location import parse_iso6709
 from lifelog_compression.telemetry.model import Position, Telemetry
 from lifelog_compression.telemetry.mp4 import read_movie
 from lifelog_compression.telemetry.track import Track, haversine_m
-from telemetry_fixtures import (cori_stream, device, dji_mini_body, dji_srt, ffprobe_data_packets, gps5_stream,
-                                gps9_stream, klv, mux_gpmf, nest, typed_stream, utc)
 
 REPO = Path(__file__).resolve().parents[1]
 # CI has ../shared beside the checkout; a worktree sits one level deeper.

@@ -6,10 +6,10 @@ passed over (csrc/tracks.h; the rules alone: tests/c/test_tracks.c)."""
 import subprocess
 
 import pytest
-
 from fixtures import make_clip
-from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
 from truth import assert_true_to_source
+
+from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
 
 pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's track choice")
 

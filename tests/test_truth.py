@@ -3,10 +3,10 @@
 import math
 
 import pytest
-
-from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
 from fixtures import read_index
 from truth import assert_true_to_source, decode, load_rows, nearest_frame_ms, rect_of
+
+from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
 
 CLIPS = ["h264_bframes_mp4", "hevc_mp4", "vp9_webm", "av1_mkv", "mpeg2_ts", "mjpeg_avi", "hevc_10bit_mp4",
          "h264_444_mp4", "odd_size_mp4", "start_offset_mp4", "start_offset_ts", "vfr_mp4", "long_gop_mp4",
@@ -66,8 +66,8 @@ def test_edit_list_trimmed_without_reencoding(clip, tmp_path):
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", "0.5", "-i", str(source.path),
                     "-c", "copy", str(trimmed)], check=True)
     extract_to_dir(trimmed, tmp_path / "b")
-    from truth import decode, load_rows, rect_of
     from fixtures import read_index
+    from truth import decode, load_rows, rect_of
 
     rows = load_rows(tmp_path / "b")
     assert [r["requested_ts_ms"] for r in rows] == [0, 1000, 2000, 3000]

@@ -38,7 +38,6 @@ def test_mypy_strict_passes_where_an_optional_dependency_is_not_installed(tmp_pa
     """fsspec is optional (storage.py imports it when a URL needs it): where it
     is missing, mypy reports import-not-found, not import-untyped, and the
     ignore must cover both. A venv that sees every installed package but fsspec."""
-    import site
     import sysconfig
     import venv
 

@@ -15,9 +15,22 @@ from PIL import Image
 
 from lifelog_compression import extract_to_dir
 from lifelog_compression.cli import main
-from lifelog_compression.validate import (COLOUR, CORRUPT, EXIT_VALIDATION_FAILED, GEOMETRY, HASH, MISSING,
-                                          PICTURE, PSNR_CAP_DB, TIME, colour_error, fit_contain, psnr, ssim,
-                                          validate_bundle)
+from lifelog_compression.validate import (
+    COLOUR,
+    CORRUPT,
+    EXIT_VALIDATION_FAILED,
+    GEOMETRY,
+    HASH,
+    MISSING,
+    PICTURE,
+    PSNR_CAP_DB,
+    TIME,
+    colour_error,
+    fit_contain,
+    psnr,
+    ssim,
+    validate_bundle,
+)
 
 CLIP = "h264_bframes_mp4"   # B-frames, 3 s GOP: frames are decoded forward, not just keyframes
 
@@ -193,6 +206,7 @@ def test_reference_is_the_true_source_frame(made):
     """The independent reading, on the canvas, pictures the very frame the
     fixture drew for that time, in the content rect, with black padding."""
     from fixtures import frame_at, read_index
+
     from lifelog_compression.validate import SourceReference
 
     source, bundle = made

@@ -16,10 +16,10 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
+from bundle_fixtures import batch_card, gps_card
 from PIL import Image
 
 import lifelog_compression as lc
-from bundle_fixtures import batch_card, gps_card
 from lifelog_compression.cli import main
 
 

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from fixtures import read_index
+from PIL import Image
 
 CANVAS = (1920, 1080)
 

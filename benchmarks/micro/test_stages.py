@@ -31,9 +31,8 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import decode_one
+from PIL import Image
 
 simplejpeg = pytest.importorskip("simplejpeg", reason="pip install -e .[bench]")
 

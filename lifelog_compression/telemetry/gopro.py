@@ -33,8 +33,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import gpmf
-from .mp4 import Movie
 from .model import FIX_NAMES, Position, Telemetry
+from .mp4 import Movie
 
 _GPS_EPOCH_2000 = datetime(2000, 1, 1, tzinfo=timezone.utc)
 # Bytes of GPMF read at most (an hour of GoPro telemetry is ~25 MB), and
