@@ -18,6 +18,7 @@ from .colour import colour_doc
 from .errors import ArgumentTypeError, InterruptedAfterCommit, UsageError, nothing_decoded
 from .interlace import interlace_notes
 from .limits import MAX_WORKERS, check_workers
+from .manifest import picture_fields
 from .metadata import SourceHasher, hasher_for, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 from .signals import DEFAULT_RULE, DuplicateTracker, bundle_doc, row_fields
@@ -398,20 +399,11 @@ class _Collector:
             duplicate_of = self.duplicates.check(f"frame_{len(self.writer.rows) + 1:08d}", signals, (x, y, w, h))
             row = {
                     "source_relpath": self.source_relpath,
-                    "requested_ts_ms": f["requested_ms"],
-                    "actual_ts_ms": actual_ms,
-                    "width": self.recipe.canvas_width,
-                    "height": self.recipe.canvas_height,
-                    "extractor": self.extractor,
-                    "extractor_version": __version__,
-                    "content_rect_x": x,
-                    "content_rect_y": y,
-                    "content_rect_width": w,
-                    "content_rect_height": h,
-                    "source_width": f["source_size"][0],
-                    "source_height": f["source_size"][1],
-                    "obtained": f["obtained"],
-                    "frames_decoded": f["frames_decoded"],
+                    **picture_fields(requested_ms=f["requested_ms"], actual_ms=actual_ms,
+                                     canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
+                                     content_rect=(x, y, w, h), source_size=f["source_size"],
+                                     obtained=f["obtained"], frames_decoded=f["frames_decoded"],
+                                     extractor={"extractor": self.extractor, "extractor_version": __version__}),
                     **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
                     **self.annotate(actual_ms),
                     **row_fields(signals),

@@ -28,6 +28,7 @@ from .batch import BatchProgress, BatchResult
 from .discover import PROXY_EXTENSIONS, VIDEO_EXTENSIONS, discover
 from .errors import EXIT_INTERNAL, MissingDependencyError, SourceNotFoundError
 from .jobs import FileOutcome, FileTask, bundle_extra, extract_file
+from .manifest import picture_fields
 from .recipe import DEFAULT_RECIPE, Recipe
 
 # One record per file for every way of running (jobs.py); the old name stays.
@@ -203,24 +204,15 @@ class _FrameRows:
         from .ingest import iter_frames
 
         for f in iter_frames(item["source"], recipe=self.recipe, workers=self.workers):
-            x, y, w, h = f.content_rect
             yield {
                 "source": item["source"],
                 "source_relpath": item["source_relpath"],
-                "requested_ts_ms": f.requested_ts_ms,
-                "actual_ts_ms": f.actual_ts_ms,
+                **picture_fields(requested_ms=f.requested_ts_ms, actual_ms=f.actual_ts_ms,
+                                 canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
+                                 content_rect=f.content_rect, source_size=f.source_size, obtained=f.obtained,
+                                 frames_decoded=f.frames_decoded),
                 "jpeg": f.jpeg,
                 "content_hash": "sha256:" + hashlib.sha256(f.jpeg or b"").hexdigest(),
-                "width": self.recipe.canvas_width,
-                "height": self.recipe.canvas_height,
-                "content_rect_x": x,
-                "content_rect_y": y,
-                "content_rect_width": w,
-                "content_rect_height": h,
-                "source_width": f.source_size[0],
-                "source_height": f.source_size[1],
-                "obtained": f.obtained,
-                "frames_decoded": f.frames_decoded,
             }
 
 

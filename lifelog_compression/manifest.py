@@ -17,6 +17,32 @@ REQUIRED = ("frame_id", "frame_relpath", "source_relpath", "requested_ts_ms", "a
             "width", "height", "content_hash")
 
 
+def picture_fields(*, requested_ms: int, actual_ms: int, canvas: tuple[int, int],
+                   content_rect: tuple[int, int, int, int] | list[int], source_size: tuple[int, int] | list[int],
+                   obtained: str | None, frames_decoded: int, extractor: dict[str, str] | None = None) -> dict[str, Any]:
+    """A manifest row's fields for one decoded picture, in the row's order:
+    its times, the canvas, ``extractor`` (the extractor and its version,
+    where a bundle is written), the content rect, the source's size and how
+    the picture was obtained. The one place a frame becomes these fields:
+    a bundle's rows (api.py) and Ray Data's rows (distributed.py)."""
+    x, y, w, h = content_rect
+    return {
+        "requested_ts_ms": requested_ms,
+        "actual_ts_ms": actual_ms,
+        "width": canvas[0],
+        "height": canvas[1],
+        **(extractor or {}),
+        "content_rect_x": x,
+        "content_rect_y": y,
+        "content_rect_width": w,
+        "content_rect_height": h,
+        "source_width": source_size[0],
+        "source_height": source_size[1],
+        "obtained": obtained,
+        "frames_decoded": frames_decoded,
+    }
+
+
 @dataclass(frozen=True)
 class ManifestRow:
     """One frame of a bundle, as in manifest.jsonl. Optional fields are None
