@@ -31,7 +31,7 @@ _LAZY = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 
-if TYPE_CHECKING:   # what the lazy imports give, for type checkers (mypy reads these)
+if TYPE_CHECKING:  # what the lazy imports give, for type checkers (mypy reads these)
     from .api import ExtractResult, Progress, extract_to_dir
     from .batch import BatchInterrupted, BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir
     from .bundle import BundleMetadata, load_bundle_metadata, load_manifest

@@ -45,7 +45,7 @@ class Progress:
 class ExtractResult:
     """What ``extract_to_dir`` made."""
 
-    bundle_dir: Path | str          # a str for a bundle published to object storage
+    bundle_dir: Path | str  # a str for a bundle published to object storage
     bundle_id: str
     frame_count: int
     request_count: int
@@ -57,7 +57,7 @@ class ExtractResult:
     decode_threads: int = 0
     missing_requests_ms: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    source_bytes_read: int = -1     # what the core read (over a URL: what the server sent); -1 unknown
+    source_bytes_read: int = -1  # what the core read (over a URL: what the server sent); -1 unknown
 
     def with_bundle_dir(self, bundle_dir: Path | str) -> "ExtractResult":
         return replace(self, bundle_dir=bundle_dir)
@@ -127,17 +127,33 @@ def extract_to_dir(
     when complete); see storage.py. Another scheme raises
     UnsupportedLocationError before anything is created.
     """
-    _check_arguments(workers=workers, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes, recipe=recipe,
-                     progress=progress, source_relpath=source_relpath, decode_from=decode_from,
-                     bundle_extra=bundle_extra, drop_duplicates=drop_duplicates)
+    _check_arguments(
+        workers=workers,
+        overwrite=overwrite,
+        shards=shards,
+        shard_bytes=shard_bytes,
+        recipe=recipe,
+        progress=progress,
+        source_relpath=source_relpath,
+        decode_from=decode_from,
+        bundle_extra=bundle_extra,
+        drop_duplicates=drop_duplicates,
+    )
     # URLs and object storage (storage.py): checked before anything is created.
     source = storage.location(input)
     output = storage.location(output_dir, output=True)
-    job = _Job(recipe=recipe, progress=progress, source_relpath=source_relpath, decode_from=decode_from,
-               bundle_extra=bundle_extra, drop_duplicates=drop_duplicates)
+    job = _Job(
+        recipe=recipe,
+        progress=progress,
+        source_relpath=source_relpath,
+        decode_from=decode_from,
+        bundle_extra=bundle_extra,
+        drop_duplicates=drop_duplicates,
+    )
     if not output.is_local:
-        return _extract_to_remote(source, output, job, overwrite=overwrite, workers=workers, shards=shards,
-                                  shard_bytes=shard_bytes)
+        return _extract_to_remote(
+            source, output, job, overwrite=overwrite, workers=workers, shards=shards, shard_bytes=shard_bytes
+        )
     started = time.monotonic()
     # Decided here, not left to the core, so that bundle.json can say it.
     threads = workers if workers > 0 else min(_core.usable_cpus(), MAX_WORKERS)
@@ -148,8 +164,18 @@ def extract_to_dir(
     hasher.start()
     try:
         with storage.open_source(source) as src:
-            result, interrupted = _extract_opened(src, source, Path(output.text), job, hasher, threads, started,
-                                                  overwrite=overwrite, shards=shards, shard_bytes=shard_bytes)
+            result, interrupted = _extract_opened(
+                src,
+                source,
+                Path(output.text),
+                job,
+                hasher,
+                threads,
+                started,
+                overwrite=overwrite,
+                shards=shards,
+                shard_bytes=shard_bytes,
+            )
     except BaseException:
         hasher.cancel()
         raise
@@ -171,20 +197,37 @@ class _Job:
     drop_duplicates: bool
 
 
-def _extract_to_remote(source: storage.Location, output: storage.Location, job: _Job, *, overwrite: bool,
-                       workers: int, shards: bool, shard_bytes: int | None) -> ExtractResult:
+def _extract_to_remote(
+    source: storage.Location,
+    output: storage.Location,
+    job: _Job,
+    *,
+    overwrite: bool,
+    workers: int,
+    shards: bool,
+    shard_bytes: int | None,
+) -> ExtractResult:
     """Into object storage: extract into a local temporary folder, then
     publish it (storage.publish: the bundle appears whole or not at all)."""
     storage.check_remote_output(output, overwrite)
     tmp = Path(tempfile.mkdtemp(prefix="lifelog-bundle-"))
     try:
-        result = extract_to_dir(source.text, tmp / "bundle", progress=job.progress, recipe=job.recipe,
-                                workers=workers, source_relpath=job.source_relpath, decode_from=job.decode_from,
-                                bundle_extra=job.bundle_extra, shards=shards, shard_bytes=shard_bytes,
-                                drop_duplicates=job.drop_duplicates)
+        result = extract_to_dir(
+            source.text,
+            tmp / "bundle",
+            progress=job.progress,
+            recipe=job.recipe,
+            workers=workers,
+            source_relpath=job.source_relpath,
+            decode_from=job.decode_from,
+            bundle_extra=job.bundle_extra,
+            shards=shards,
+            shard_bytes=shard_bytes,
+            drop_duplicates=job.drop_duplicates,
+        )
         try:
             storage.publish(tmp / "bundle", output, overwrite=overwrite)
-        except InterruptedAfterCommit as e:   # published whole, then the interrupt: say both
+        except InterruptedAfterCommit as e:  # published whole, then the interrupt: say both
             e.result = result.with_bundle_dir(output.text)
             raise
     finally:
@@ -192,8 +235,9 @@ def _extract_to_remote(source: storage.Location, output: storage.Location, job: 
     return result.with_bundle_dir(output.text)
 
 
-def _new_writer(output_dir: Path, *, overwrite: bool, shards: bool,
-                shard_bytes: int | None) -> BundleWriter | ShardWriter:
+def _new_writer(
+    output_dir: Path, *, overwrite: bool, shards: bool, shard_bytes: int | None
+) -> BundleWriter | ShardWriter:
     if shards:
         from .shards import DEFAULT_SHARD_BYTES, ShardWriter
 
@@ -201,9 +245,19 @@ def _new_writer(output_dir: Path, *, overwrite: bool, shards: bool,
     return BundleWriter(output_dir, overwrite=overwrite)
 
 
-def _extract_opened(src: Any, source: storage.Location, output_dir: Path, job: _Job,
-                    hasher: SourceHasher | storage.NoHash, threads: int, started: float, *, overwrite: bool,
-                    shards: bool, shard_bytes: int | None) -> tuple[ExtractResult, InterruptedAfterCommit | None]:
+def _extract_opened(
+    src: Any,
+    source: storage.Location,
+    output_dir: Path,
+    job: _Job,
+    hasher: SourceHasher | storage.NoHash,
+    threads: int,
+    started: float,
+    *,
+    overwrite: bool,
+    shards: bool,
+    shard_bytes: int | None,
+) -> tuple[ExtractResult, InterruptedAfterCommit | None]:
     """The extraction of an opened source (storage.open_source) into a new writer: the result, and
     the interrupt that arrived once the bundle was whole (or None). Any
     other failure abandons the writer's hidden folder and is raised."""
@@ -221,8 +275,9 @@ def _extract_opened(src: Any, source: storage.Location, output_dir: Path, job: _
     try:
         if job.decode_from is not None:
             decoder = _core.Source(os.fspath(job.decode_from))
-        state = _collect(decoder, writer, source, job, requests, info["duration_ms"], started, threads,
-                         telemetry.row_fields)
+        state = _collect(
+            decoder, writer, source, job, requests, info["duration_ms"], started, threads, telemetry.row_fields
+        )
         hasher.join()
         notes = _notes(state, writer, requests, probe, info, hasher, job.recipe)
         bundle = _bundle_document(writer, source, probe, info, job.recipe, notes, hasher, threads)
@@ -236,7 +291,7 @@ def _extract_opened(src: Any, source: storage.Location, output_dir: Path, job: _
         bundle.update({k: v for k, v in (job.bundle_extra or {}).items() if k not in bundle})
         try:
             writer.commit(bundle, {"source_content_hash": hasher.digest} if hasher.digest else {})
-        except InterruptedAfterCommit as e:   # the bundle is whole and in place: said by the caller
+        except InterruptedAfterCommit as e:  # the bundle is whole and in place: said by the caller
             interrupted = e
     except BaseException:
         writer.abandon()
@@ -262,30 +317,58 @@ def _extract_opened(src: Any, source: storage.Location, output_dir: Path, job: _
     return result, interrupted
 
 
-def _collect(decoder: _core.Source, writer: BundleWriter | ShardWriter, source: storage.Location, job: _Job,
-             requests: list[int], duration_ms: int, started: float, threads: int,
-             annotate: Callable[[float], dict[str, Any]]) -> _Collector:
+def _collect(
+    decoder: _core.Source,
+    writer: BundleWriter | ShardWriter,
+    source: storage.Location,
+    job: _Job,
+    requests: list[int],
+    duration_ms: int,
+    started: float,
+    threads: int,
+    annotate: Callable[[float], dict[str, Any]],
+) -> _Collector:
     """Decodes the requests into the writer; the collector holds what was seen."""
-    state = _Collector(writer, job.recipe, job.source_relpath or source.name, requests, duration_ms, started,
-                       job.progress)
+    state = _Collector(
+        writer, job.recipe, job.source_relpath or source.name, requests, duration_ms, started, job.progress
+    )
     state.annotate = annotate
     state.drop_duplicates = job.drop_duplicates
     if job.decode_from is not None:
-        state.decoded_relpath = Path(job.decode_from).name if job.source_relpath is None else str(
-            Path(job.source_relpath).parent / Path(job.decode_from).name)
+        state.decoded_relpath = (
+            Path(job.decode_from).name
+            if job.source_relpath is None
+            else str(Path(job.source_relpath).parent / Path(job.decode_from).name)
+        )
     decoder.extract(requests, state.on_frame, workers=threads, **job.recipe.native_kwargs())
     if not writer.rows:
         raise nothing_decoded(source.shown)
     return state
 
 
-def _notes(state: _Collector, writer: BundleWriter | ShardWriter, requests: list[int], probe: dict[str, Any],
-           info: _core.SourceInfo, hasher: SourceHasher | storage.NoHash, recipe: Recipe) -> list[str]:
+def _notes(
+    state: _Collector,
+    writer: BundleWriter | ShardWriter,
+    requests: list[int],
+    probe: dict[str, Any],
+    info: _core.SourceInfo,
+    hasher: SourceHasher | storage.NoHash,
+    recipe: Recipe,
+) -> list[str]:
     """bundle.json's notes: the timeline's, the colour's, interlacing's, the
     hash's; sets ``state.colour`` (bundle.json's colour document) on the way."""
-    notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
-                           recipe, probe, info["duration_ms"], state.damaged, state.damaged_pictures,
-                           state.false_keyframes)
+    notes = timeline_notes(
+        state.missing,
+        requests,
+        writer.rows[0]["actual_ts_ms"],
+        state.last_actual_ms,
+        recipe,
+        probe,
+        info["duration_ms"],
+        state.damaged,
+        state.damaged_pictures,
+        state.false_keyframes,
+    )
     state.colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
     notes.extend(colour_notes)
     notes.extend(interlace_notes(probe.get("summary", {}), state.deinterlaced, len(writer.rows)))
@@ -296,17 +379,43 @@ def _notes(state: _Collector, writer: BundleWriter | ShardWriter, requests: list
 
 # bundle.json's fields that the bundle writer owns (_bundle_document, colour,
 # the byte count, telemetry's, a shard's own): bundle_extra may not set them.
-BUNDLE_FIELDS = frozenset({
-    "format", "format_version", "bundle_id", "created_at", "producer", "sampling", "image", "source_video",
-    "metadata_artifacts", "request_count", "frame_count", "notes", "colour", "source_bytes_read",
-    "capture_clock", "track", "shard", "signals",
-})
+BUNDLE_FIELDS = frozenset(
+    {
+        "format",
+        "format_version",
+        "bundle_id",
+        "created_at",
+        "producer",
+        "sampling",
+        "image",
+        "source_video",
+        "metadata_artifacts",
+        "request_count",
+        "frame_count",
+        "notes",
+        "colour",
+        "source_bytes_read",
+        "capture_clock",
+        "track",
+        "shard",
+        "signals",
+    }
+)
 
 
-def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes: int | None,
-                     recipe: Recipe, progress: object = None, source_relpath: object = None,
-                     decode_from: object = None, bundle_extra: object = None,
-                     drop_duplicates: bool = False) -> None:
+def _check_arguments(
+    *,
+    workers: int,
+    overwrite: bool,
+    shards: bool,
+    shard_bytes: int | None,
+    recipe: Recipe,
+    progress: object = None,
+    source_relpath: object = None,
+    decode_from: object = None,
+    bundle_extra: object = None,
+    drop_duplicates: bool = False,
+) -> None:
     """Caller mistakes are usage errors, never a silent default."""
     check_workers("workers", workers)
     if progress is not None and not callable(progress):
@@ -317,13 +426,12 @@ def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes
         raise ArgumentTypeError(f"decode_from must be a path or None, not {decode_from!r}")
     _check_bundle_extra(bundle_extra)
     for name, flag in (("overwrite", overwrite), ("shards", shards), ("drop_duplicates", drop_duplicates)):
-        if not isinstance(flag, bool):   # "no" is true, and would replace a bundle
+        if not isinstance(flag, bool):  # "no" is true, and would replace a bundle
             raise UsageError(f"{name} must be True or False, not {flag!r}")
     if not isinstance(recipe, Recipe):
         raise UsageError(f"recipe must be a lifelog_compression Recipe, not {recipe!r}")
     if shards and overwrite:
-        raise UsageError("overwrite cannot be combined with shards: shards are only written into a new or "
-                         "empty folder")
+        raise UsageError("overwrite cannot be combined with shards: shards are only written into a new or empty folder")
     if shard_bytes is not None and (not isinstance(shard_bytes, int) or shard_bytes <= 0):
         raise UsageError(f"the shard size must be positive, not {shard_bytes!r}")
 
@@ -342,15 +450,22 @@ def _check_bundle_extra(extra: object) -> None:
         json.dumps(extra, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as e:
         cls = ArgumentTypeError if isinstance(e, TypeError) else UsageError
-        raise cls(f"bundle_extra must be plain JSON (dicts, lists, str, int, finite float, bool, None): {e}") \
-            from None
+        raise cls(f"bundle_extra must be plain JSON (dicts, lists, str, int, finite float, bool, None): {e}") from None
 
 
 class _Collector:
     """Receives frames from the core (in request order) and writes them."""
 
-    def __init__(self, writer: BundleWriter | ShardWriter, recipe: Recipe, source_relpath: str, requests: list[int],
-                 duration_ms: int, started: float, progress: Callable[[Progress], None] | None):
+    def __init__(
+        self,
+        writer: BundleWriter | ShardWriter,
+        recipe: Recipe,
+        source_relpath: str,
+        requests: list[int],
+        duration_ms: int,
+        started: float,
+        progress: Callable[[Progress], None] | None,
+    ):
         self.writer = writer
         self.recipe = recipe
         self.source_relpath = source_relpath
@@ -362,19 +477,19 @@ class _Collector:
         self.last_actual_ms: int | None = None
         self.keyframe_hits = 0
         self.frames_decoded = 0
-        self.damaged: list[int] = []   # missing requests whose window held only damaged pictures
+        self.damaged: list[int] = []  # missing requests whose window held only damaged pictures
         self.damaged_pictures = 0
-        self.deinterlaced = 0   # frames pictured from one field of an interlaced picture
-        self.false_keyframes = 0   # index keyframes that decode as predicted pictures
-        self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
-        self.colour: dict[str, Any] = {}   # bundle.json's colour document, once the frames are in
+        self.deinterlaced = 0  # frames pictured from one field of an interlaced picture
+        self.false_keyframes = 0  # index keyframes that decode as predicted pictures
+        self.colour_mappings: list[str] = []  # distinct lines, in order of first appearance
+        self.colour: dict[str, Any] = {}  # bundle.json's colour document, once the frames are in
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
-        self.annotate: Callable[[float], dict[str, Any]] = lambda actual_ms: {}   # captured_at, location
+        self.annotate: Callable[[float], dict[str, Any]] = lambda actual_ms: {}  # captured_at, location
         self.duplicates = DuplicateTracker(DEFAULT_RULE)
         self.drop_duplicates = False
         self.with_signals = 0
-        self._kept: tuple[dict[str, Any], bytes] | None = None   # the last row written with its own JPEG
+        self._kept: tuple[dict[str, Any], bytes] | None = None  # the last row written with its own JPEG
 
     def on_frame(self, f: CoreFrame) -> None:
         self.frames_decoded += f["frames_decoded"]
@@ -398,17 +513,22 @@ class _Collector:
             self.with_signals += signals is not None
             duplicate_of = self.duplicates.check(f"frame_{len(self.writer.rows) + 1:08d}", signals, (x, y, w, h))
             row = {
-                    "source_relpath": self.source_relpath,
-                    **picture_fields(requested_ms=f["requested_ms"], actual_ms=actual_ms,
-                                     canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
-                                     content_rect=(x, y, w, h), source_size=f["source_size"],
-                                     obtained=f["obtained"], frames_decoded=f["frames_decoded"],
-                                     extractor={"extractor": self.extractor, "extractor_version": __version__}),
-                    **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
-                    **self.annotate(actual_ms),
-                    **row_fields(signals),
-                    **({"duplicate_of": duplicate_of} if signals is not None else {}),
-                }
+                "source_relpath": self.source_relpath,
+                **picture_fields(
+                    requested_ms=f["requested_ms"],
+                    actual_ms=actual_ms,
+                    canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
+                    content_rect=(x, y, w, h),
+                    source_size=f["source_size"],
+                    obtained=f["obtained"],
+                    frames_decoded=f["frames_decoded"],
+                    extractor={"extractor": self.extractor, "extractor_version": __version__},
+                ),
+                **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
+                **self.annotate(actual_ms),
+                **row_fields(signals),
+                **({"duplicate_of": duplicate_of} if signals is not None else {}),
+            }
             if duplicate_of is not None and self.drop_duplicates and self._kept is not None:
                 self.writer.add_repeat(row, *self._kept)
             else:
@@ -427,9 +547,16 @@ class _Collector:
             )
 
 
-def _bundle_document(writer: BundleWriter | ShardWriter, source: storage.Location, probe: dict[str, Any],
-                     info: _core.SourceInfo, recipe: Recipe, notes: list[str], hasher: SourceHasher | storage.NoHash,
-                     threads: int) -> dict[str, Any]:
+def _bundle_document(
+    writer: BundleWriter | ShardWriter,
+    source: storage.Location,
+    probe: dict[str, Any],
+    info: _core.SourceInfo,
+    recipe: Recipe,
+    notes: list[str],
+    hasher: SourceHasher | storage.NoHash,
+    threads: int,
+) -> dict[str, Any]:
     if source.is_local:
         source_path = Path(source.text)
         summary = source_metadata(source_path, probe)

@@ -136,13 +136,15 @@ class _Job:
         self.item = item
         self.task = task
         self.out_dir = out_dir
-        self.partials_before = set(out_dir.parent.glob(f".{out_dir.name}.partial-*")) if out_dir.parent.exists() else set()
+        self.partials_before = (
+            set(out_dir.parent.glob(f".{out_dir.name}.partial-*")) if out_dir.parent.exists() else set()
+        )
         self.started = time.monotonic()
         self.duration_ms = 0
         self.requests_done = 0
         self.requests_total = 0
         self.outcome: FileOutcome | None = None
-        self.exit_code: int | None = None   # set last, by the child's job_end line
+        self.exit_code: int | None = None  # set last, by the child's job_end line
 
     def video_s_held(self) -> float:
         """Seconds of video the time limit allows for: the duration, but no
@@ -167,12 +169,13 @@ class _Job:
 
         if not self.out_dir.parent.exists():
             return
-        remove_abandoned(self.out_dir)   # also puts back a bundle it had moved aside
+        remove_abandoned(self.out_dir)  # also puts back a bundle it had moved aside
         for p in set(self.out_dir.parent.glob(f".{self.out_dir.name}.partial-*")) - self.partials_before:
             shutil.rmtree(p, ignore_errors=True)
 
 
 # ---- the scheduler's decisions, as plain functions (tests/test_scheduler.py) ----------------------
+
 
 def time_limit_s(min_timeout_s: float, timeout_per_video_s: float, video_s_held: float) -> float:
     """How long a file may run: a floor, plus a share per second of its video."""
@@ -191,8 +194,16 @@ def next_step(*, job_ended: bool, died: bool, ran_s: float, limit_s: float) -> s
     return "settle" if died else None
 
 
-def settled_outcome(item: BatchInput, *, outcome: FileOutcome | None, code: int | None, timed_out: bool,
-                    ran_s: float, said: str, bundle: str = "") -> FileOutcome:
+def settled_outcome(
+    item: BatchInput,
+    *,
+    outcome: FileOutcome | None,
+    code: int | None,
+    timed_out: bool,
+    ran_s: float,
+    said: str,
+    bundle: str = "",
+) -> FileOutcome:
     """The outcome of a file whose child is done with it: the child's own
     when it ended with exit code 0; else a failure that says why, first
     of all a time limit, then a crash (a negative code: the signal), then
@@ -207,12 +218,21 @@ def settled_outcome(item: BatchInput, *, outcome: FileOutcome | None, code: int 
         reason, error = outcome.reason, outcome.error
     else:
         reason, error = (said.strip().splitlines() or [f"exit code {code}"])[-1], "InternalError"
-    return FileOutcome(item.relpath, item.bundle_relpath, "failed", reason, elapsed_s=ran_s, error=error,
-                       exit_code=code if code is not None else -signal.SIGKILL, bundle=bundle)
+    return FileOutcome(
+        item.relpath,
+        item.bundle_relpath,
+        "failed",
+        reason,
+        elapsed_s=ran_s,
+        error=error,
+        exit_code=code if code is not None else -signal.SIGKILL,
+        bundle=bundle,
+    )
 
 
-def interrupted_result(output_root: Path, items: list[BatchInput], outcomes: dict[str, FileOutcome],
-                       elapsed_s: float) -> BatchResult:
+def interrupted_result(
+    output_root: Path, items: list[BatchInput], outcomes: dict[str, FileOutcome], elapsed_s: float
+) -> BatchResult:
     """What a stopped batch reports: the files that finished, in input
     order, and those that were running or waiting."""
     finished = [outcomes[i.relpath] for i in items if i.relpath in outcomes]
@@ -227,15 +247,22 @@ class _Child:
     replaced for the next one."""
 
     def __init__(self, python: str, wake: threading.Event):
-        self.wake = wake   # set when a file ends or the child dies: the batch loop looks then
-        self.proc = subprocess.Popen([python, "-m", "lifelog_compression.batch_child"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdin and self.proc.stdout and self.proc.stderr   # all pipes
+        self.wake = wake  # set when a file ends or the child dies: the batch loop looks then
+        self.proc = subprocess.Popen(
+            [python, "-m", "lifelog_compression.batch_child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr  # all pipes
         self.job: _Job | None = None
         self.files = 0
-        self._stderr_tail: list[str] = []   # what the child said on stderr, last lines
-        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
+        self._stderr_tail: list[str] = []  # what the child said on stderr, last lines
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
         for r in self._readers:
             r.start()
 
@@ -250,7 +277,7 @@ class _Child:
                 self.job.take(msg)
                 if JOB_END in msg:
                     self.wake.set()
-        self.wake.set()   # the child is gone
+        self.wake.set()  # the child is gone
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr
@@ -264,7 +291,7 @@ class _Child:
         try:
             self.proc.stdin.write(message + "\n")
             self.proc.stdin.flush()
-        except OSError:   # it died before reading: settled as a crash
+        except OSError:  # it died before reading: settled as a crash
             pass
 
     def job_ended(self) -> bool:
@@ -284,7 +311,7 @@ class _Child:
         try:
             assert self.proc.stdin
             self.proc.stdin.close()
-        except OSError:   # it is gone already: a broken pipe
+        except OSError:  # it is gone already: a broken pipe
             pass
         try:
             self.proc.wait(timeout=wait_s)
@@ -309,13 +336,22 @@ class ChildPool:
     ended, crashed or over their time limit), ``close`` when the run ends or
     ``stop`` when it is interrupted."""
 
-    def __init__(self, workers: int, python: str, *, min_timeout_s: float, timeout_per_video_s: float,
-                 overwrite: bool, decode_threads: int, drop_duplicates: bool):
+    def __init__(
+        self,
+        workers: int,
+        python: str,
+        *,
+        min_timeout_s: float,
+        timeout_per_video_s: float,
+        overwrite: bool,
+        decode_threads: int,
+        drop_duplicates: bool,
+    ):
         self.workers = workers
         self.python = python
         self.min_timeout_s, self.timeout_per_video_s = min_timeout_s, timeout_per_video_s
         self.overwrite, self.decode_threads, self.drop_duplicates = overwrite, decode_threads, drop_duplicates
-        self.children: list[_Child] = []   # alive; at most `workers`
+        self.children: list[_Child] = []  # alive; at most `workers`
         self.wake = threading.Event()
 
     def running(self) -> list[_Job]:
@@ -326,15 +362,19 @@ class ChildPool:
 
     def submit(self, item: BatchInput, task: FileTask) -> None:
         job = _Job(item, task, Path(task.bundle))
-        for gone in [c for c in self.children if c.job is None and c.died()]:   # killed from outside while idle
+        for gone in [c for c in self.children if c.job is None and c.died()]:  # killed from outside while idle
             gone.close()
             self.children.remove(gone)
         child = next((c for c in self.children if c.job is None), None)
         if child is None:
             child = _Child(self.python, self.wake)
             self.children.append(child)
-        child.start(job, job_message(task, overwrite=self.overwrite, workers=self.decode_threads,
-                                     drop_duplicates=self.drop_duplicates))
+        child.start(
+            job,
+            job_message(
+                task, overwrite=self.overwrite, workers=self.decode_threads, drop_duplicates=self.drop_duplicates
+            ),
+        )
 
     def poll(self, wait_s: float) -> list[FileOutcome]:
         """Waits up to ``wait_s`` for a file to end (a child wakes it), then
@@ -345,8 +385,12 @@ class ChildPool:
         for child in [c for c in self.children if c.job is not None]:
             job = child.job
             assert job is not None
-            step = next_step(job_ended=child.job_ended(), died=child.died(), ran_s=time.monotonic() - job.started,
-                             limit_s=time_limit_s(self.min_timeout_s, self.timeout_per_video_s, job.video_s_held()))
+            step = next_step(
+                job_ended=child.job_ended(),
+                died=child.died(),
+                ran_s=time.monotonic() - job.started,
+                limit_s=time_limit_s(self.min_timeout_s, self.timeout_per_video_s, job.video_s_held()),
+            )
             if step == "kill":
                 child.proc.kill()
             if step is not None:
@@ -365,9 +409,15 @@ class ChildPool:
             ended = child.job_ended() and not timed_out
         child.job = None
         code = job.exit_code if ended else child.proc.returncode
-        outcome = settled_outcome(job.item, outcome=job.outcome, code=code, timed_out=timed_out,
-                                  ran_s=time.monotonic() - job.started, said=child.stderr_tail(),
-                                  bundle=str(job.out_dir))
+        outcome = settled_outcome(
+            job.item,
+            outcome=job.outcome,
+            code=code,
+            timed_out=timed_out,
+            ran_s=time.monotonic() - job.started,
+            said=child.stderr_tail(),
+            bundle=str(job.out_dir),
+        )
         if outcome.status == "failed":
             job.remove_own_partials()
         return outcome
@@ -434,12 +484,17 @@ def extract_directory_to_dir(
     items = discover(input_root)
     from . import _core  # the parent needs it; children import their own
 
-    cores = _core.usable_cpus()   # affinity and cgroup quota, not the machine's count
+    cores = _core.usable_cpus()  # affinity and cgroup quota, not the machine's count
     workers = max(1, workers or cores)
-    pool = ChildPool(workers, python_executable or sys.executable, min_timeout_s=min_timeout_s,
-                     timeout_per_video_s=timeout_per_video_s, overwrite=overwrite,
-                     decode_threads=decode_threads or min(MAX_WORKERS, max(1, cores // workers)),
-                     drop_duplicates=drop_duplicates)
+    pool = ChildPool(
+        workers,
+        python_executable or sys.executable,
+        min_timeout_s=min_timeout_s,
+        timeout_per_video_s=timeout_per_video_s,
+        overwrite=overwrite,
+        decode_threads=decode_threads or min(MAX_WORKERS, max(1, cores // workers)),
+        drop_duplicates=drop_duplicates,
+    )
     run = _Run(items, input_root, output_root, pool, progress, on_event)
     run.triage(overwrite)
     try:
@@ -461,9 +516,15 @@ class _Run:
     """One batch in progress: its inputs, their outcomes so far, and the
     pool that runs the files."""
 
-    def __init__(self, items: list[BatchInput], input_root: Path, output_root: Path, pool: ChildPool,
-                 progress: Callable[[BatchProgress], None] | None,
-                 on_event: Callable[[dict[str, Any]], None] | None):
+    def __init__(
+        self,
+        items: list[BatchInput],
+        input_root: Path,
+        output_root: Path,
+        pool: ChildPool,
+        progress: Callable[[BatchProgress], None] | None,
+        on_event: Callable[[dict[str, Any]], None] | None,
+    ):
         self.items, self.input_root, self.output_root, self.pool = items, input_root, output_root, pool
         self.progress, self.on_event = progress, on_event
         self.started = time.monotonic()
@@ -485,16 +546,26 @@ class _Run:
         for item in self.items:
             out_dir = self.output_root / item.bundle_relpath
             if not overwrite and storage.complete_for(storage.location(out_dir), storage.location(item.path)):
-                self._record(FileOutcome(item.relpath, item.bundle_relpath, "skipped", "complete already",
-                                         bundle=str(out_dir)), "skipped")
+                self._record(
+                    FileOutcome(item.relpath, item.bundle_relpath, "skipped", "complete already", bundle=str(out_dir)),
+                    "skipped",
+                )
             elif not overwrite and is_bundle(out_dir):
                 # A bundle of an earlier version of the file (edited, re-copied):
                 # kept, and the reason said, rather than "exists and is not empty".
-                self._record(FileOutcome(
-                    item.relpath, item.bundle_relpath, "failed",
-                    f"{out_dir}: its bundle was made from another version of the file (its size or its bytes "
-                    "differ); --overwrite replaces it", error="OutputError", exit_code=OutputError.exit_code,
-                    bundle=str(out_dir)), "failed")
+                self._record(
+                    FileOutcome(
+                        item.relpath,
+                        item.bundle_relpath,
+                        "failed",
+                        f"{out_dir}: its bundle was made from another version of the file (its size or its bytes "
+                        "differ); --overwrite replaces it",
+                        error="OutputError",
+                        exit_code=OutputError.exit_code,
+                        bundle=str(out_dir),
+                    ),
+                    "failed",
+                )
             else:
                 self.pending.append(item)
         self.done_bytes = sum(i.size for i in self.items if i.relpath in self.outcomes)
@@ -507,9 +578,14 @@ class _Run:
         decode_from = None
         if prefer_proxy and item.proxy_relpath and _durations_agree(item.path, self.input_root / item.proxy_relpath):
             decode_from = str(self.input_root / item.proxy_relpath)
-        return FileTask(str(item.path), item.relpath, str(self.output_root / item.bundle_relpath),
-                        bundle_extra(item, self.bundle_of, proxy_decoded=decode_from is not None), decode_from,
-                        item.bundle_relpath)
+        return FileTask(
+            str(item.path),
+            item.relpath,
+            str(self.output_root / item.bundle_relpath),
+            bundle_extra(item, self.bundle_of, proxy_decoded=decode_from is not None),
+            decode_from,
+            item.bundle_relpath,
+        )
 
     def drive(self, prefer_proxy: bool) -> None:
         """Hands files to the pool as it has room, until every one is settled."""
@@ -532,12 +608,24 @@ class _Run:
         video_s = sum(o.duration_ms for o in self.outcomes.values() if o.status == "extracted") / 1000
         video_s += sum(c.duration_ms / 1000 * c.requests_done / max(1, c.requests_total) for c in running)
         bytes_now = self.done_bytes + sum(c.item.size * c.requests_done / max(1, c.requests_total) for c in running)
-        skipped = sum(i.size for i in self.items
-                      if self.outcomes.get(i.relpath, None) and self.outcomes[i.relpath].status == "skipped")
+        skipped = sum(
+            i.size
+            for i in self.items
+            if self.outcomes.get(i.relpath, None) and self.outcomes[i.relpath].status == "skipped"
+        )
         worked = bytes_now - skipped
         eta = elapsed / worked * (self.total_bytes - bytes_now) if worked > 0 else None
-        self.progress(BatchProgress(len(self.outcomes), len(self.items), video_s, elapsed, eta,
-                                    [c.item.relpath for c in running], self.video_total(running)))
+        self.progress(
+            BatchProgress(
+                len(self.outcomes),
+                len(self.items),
+                video_s,
+                elapsed,
+                eta,
+                [c.item.relpath for c in running],
+                self.video_total(running),
+            )
+        )
 
     def video_total(self, running: list[_Job]) -> float | None:
         known = {o.relpath: o.duration_ms for o in self.outcomes.values() if o.status == "extracted"}
@@ -556,5 +644,5 @@ def _durations_agree(original: Path, proxy: Path) -> bool:
     try:
         with _core.Source(str(original)) as a, _core.Source(str(proxy)) as b:
             return abs(a.info["duration_ms"] - b.info["duration_ms"]) <= 1000
-    except Exception:   # an unreadable proxy is simply not used
+    except Exception:  # an unreadable proxy is simply not used
         return False

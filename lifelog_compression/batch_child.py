@@ -35,8 +35,9 @@ JOB_END = "job_end"
 
 def job_message(task: FileTask, *, overwrite: bool, workers: int, drop_duplicates: bool) -> str:
     """The line that hands one file to a child."""
-    return json.dumps({"task": task.to_json(), "overwrite": overwrite, "workers": workers,
-                       "drop_duplicates": drop_duplicates})
+    return json.dumps(
+        {"task": task.to_json(), "overwrite": overwrite, "workers": workers, "drop_duplicates": drop_duplicates}
+    )
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
@@ -48,9 +49,13 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     # libraries among them) are imported: one core imports, the other hashes.
     metadata.hash_early(task.source)
     try:
-        outcome = extract_file(task, overwrite=job["overwrite"], workers=job["workers"],
-                               drop_duplicates=job["drop_duplicates"],
-                               progress=lambda p: print(json.dumps({"progress": asdict(p)}), flush=True))
+        outcome = extract_file(
+            task,
+            overwrite=job["overwrite"],
+            workers=job["workers"],
+            drop_duplicates=job["drop_duplicates"],
+            progress=lambda p: print(json.dumps({"progress": asdict(p)}), flush=True),
+        )
     finally:
         metadata.cancel_early()
     return {"outcome": outcome.to_json(), JOB_END: outcome.exit_code}

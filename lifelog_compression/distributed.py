@@ -42,7 +42,10 @@ class DistributedResult(BatchResult):
 
 # ---- what to extract --------------------------------------------------------------------------
 
-def plan(sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], output: str | os.PathLike[str]) -> list[FileTask]:
+
+def plan(
+    sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], output: str | os.PathLike[str]
+) -> list[FileTask]:
     """The tasks for ``sources``: a local folder (walked as ``batch`` does:
     proxies, chapters, mirrored tree), an ``s3://``/``gs://`` prefix (every
     video below it, mirrored), or a list of files and URLs (each to
@@ -53,8 +56,16 @@ def plan(sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], out
         if root.is_local and Path(root.text).is_dir():
             items = discover(Path(root.text))
             bundle_of = {i.relpath: i.bundle_relpath for i in items}
-            return [FileTask(str(i.path), i.relpath, out.child(i.bundle_relpath).text,
-                             bundle_extra(i, bundle_of), bundle_relpath=i.bundle_relpath) for i in items]
+            return [
+                FileTask(
+                    str(i.path),
+                    i.relpath,
+                    out.child(i.bundle_relpath).text,
+                    bundle_extra(i, bundle_of),
+                    bundle_relpath=i.bundle_relpath,
+                )
+                for i in items
+            ]
         if root.is_object_store and not Path(root.name).suffix:
             return _plan_prefix(root, out)
         sources = [sources]
@@ -73,18 +84,29 @@ def _plan_prefix(root: storage.Location, out: storage.Location) -> list[FileTask
     prefix = root.text.split("://", 1)[1].rstrip("/")
     tasks = []
     for key in sorted(fs.find(prefix + "/")):
-        rel = key[len(prefix) + 1:]
+        rel = key[len(prefix) + 1 :]
         parts = PurePosixPath(rel)
-        if any(p.startswith(".") for p in parts.parts) or parts.suffix.lower() not in VIDEO_EXTENSIONS \
-                or parts.suffix.lower() in PROXY_EXTENSIONS:
+        if (
+            any(p.startswith(".") for p in parts.parts)
+            or parts.suffix.lower() not in VIDEO_EXTENSIONS
+            or parts.suffix.lower() in PROXY_EXTENSIONS
+        ):
             continue
         bundle_relpath = str(parts.with_suffix(""))
-        tasks.append(FileTask(f"{root.scheme}://{key}", rel, out.child(bundle_relpath).text,
-                              {"batch": {"input_relpath": rel}}, bundle_relpath=bundle_relpath))
+        tasks.append(
+            FileTask(
+                f"{root.scheme}://{key}",
+                rel,
+                out.child(bundle_relpath).text,
+                {"batch": {"input_relpath": rel}},
+                bundle_relpath=bundle_relpath,
+            )
+        )
     return tasks
 
 
 # ---- the driver ---------------------------------------------------------------------------------
+
 
 def _ray() -> Any:
     try:
@@ -127,12 +149,12 @@ def extract_many(
     """
     ray = connect(address)
     tasks = plan(sources, output)
-    remote = ray.remote(extract_file).options(num_cpus=cpus_per_file, max_retries=max_retries,
-                                              retry_exceptions=False, name="lifelog_extract_file")
+    remote = ray.remote(extract_file).options(
+        num_cpus=cpus_per_file, max_retries=max_retries, retry_exceptions=False, name="lifelog_extract_file"
+    )
     threads = max(1, int(cpus_per_file))
     started = time.monotonic()
-    pending = {remote.remote(t, overwrite=overwrite, recipe=recipe, workers=threads): i
-               for i, t in enumerate(tasks)}
+    pending = {remote.remote(t, overwrite=overwrite, recipe=recipe, workers=threads): i for i, t in enumerate(tasks)}
     results: dict[int, FileOutcome] = {}
     try:
         while pending:
@@ -147,17 +169,23 @@ def extract_many(
             ray.cancel(ref, force=True)
         raise
     files = [results[i] for i in range(len(tasks))]
-    return DistributedResult(cast(Path, storage.location(output, output=True).text), files,
-                             time.monotonic() - started)
+    return DistributedResult(cast(Path, storage.location(output, output=True).text), files, time.monotonic() - started)
 
 
 def _settle(ray: Any, ref: Any, task: FileTask, max_retries: int) -> FileOutcome:
     try:
         return cast(FileOutcome, ray.get(ref))
-    except ray.exceptions.RayError as e:   # the worker died on every attempt (or Ray lost the task)
+    except ray.exceptions.RayError as e:  # the worker died on every attempt (or Ray lost the task)
         reason = f"the worker died {max_retries + 1} time(s): {type(e).__name__}"
-        return FileOutcome(task.relpath, task.bundle_relpath, "failed", reason, error=type(e).__name__,
-                           exit_code=EXIT_INTERNAL, bundle=task.bundle)
+        return FileOutcome(
+            task.relpath,
+            task.bundle_relpath,
+            "failed",
+            reason,
+            error=type(e).__name__,
+            exit_code=EXIT_INTERNAL,
+            bundle=task.bundle,
+        )
 
 
 def _progress(results: dict[int, FileOutcome], total: int, started: float) -> BatchProgress:
@@ -170,6 +198,7 @@ def _progress(results: dict[int, FileOutcome], total: int, started: float) -> Ba
 
 
 # ---- Ray Data -----------------------------------------------------------------------------------
+
 
 def frames_dataset(
     sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
@@ -207,10 +236,15 @@ class _FrameRows:
             yield {
                 "source": item["source"],
                 "source_relpath": item["source_relpath"],
-                **picture_fields(requested_ms=f.requested_ts_ms, actual_ms=f.actual_ts_ms,
-                                 canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
-                                 content_rect=f.content_rect, source_size=f.source_size, obtained=f.obtained,
-                                 frames_decoded=f.frames_decoded),
+                **picture_fields(
+                    requested_ms=f.requested_ts_ms,
+                    actual_ms=f.actual_ts_ms,
+                    canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
+                    content_rect=f.content_rect,
+                    source_size=f.source_size,
+                    obtained=f.obtained,
+                    frames_decoded=f.frames_decoded,
+                ),
                 "jpeg": f.jpeg,
                 "content_hash": "sha256:" + hashlib.sha256(f.jpeg or b"").hexdigest(),
             }
@@ -218,8 +252,16 @@ class _FrameRows:
 
 # ---- command line -------------------------------------------------------------------------------
 
-def run_batch(input_dir: str, output_root: str, *, address: str | None, cpus_per_file: float, overwrite: bool,
-              progress: Callable[[BatchProgress], None]) -> BatchResult:
+
+def run_batch(
+    input_dir: str,
+    output_root: str,
+    *,
+    address: str | None,
+    cpus_per_file: float,
+    overwrite: bool,
+    progress: Callable[[BatchProgress], None],
+) -> BatchResult:
     """``batch INPUT OUTPUT --ray [ADDRESS]``: ``extract_many`` after the
     checks a local batch makes (cli.py draws the progress line and prints the
     summary, as for a local batch)."""
@@ -227,5 +269,11 @@ def run_batch(input_dir: str, output_root: str, *, address: str | None, cpus_per
     storage.location(output_root, output=True)
     if root.is_local and not Path(root.text).exists():
         raise SourceNotFoundError(f"{root.text}: no such folder", path=root.text)
-    return extract_many(input_dir, output_root, address=address or None, cpus_per_file=cpus_per_file,
-                        overwrite=overwrite, progress=progress)
+    return extract_many(
+        input_dir,
+        output_root,
+        address=address or None,
+        cpus_per_file=cpus_per_file,
+        overwrite=overwrite,
+        progress=progress,
+    )

@@ -15,3 +15,8 @@ def ruff(*args: str) -> subprocess.CompletedProcess[str]:
 def test_ruff_check_passes():
     run = ruff("check", "--no-cache", ".")
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_ruff_format_check_passes():
+    run = ruff("format", "--check", "--no-cache", ".")
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -10,9 +10,24 @@ ROOT = Path(__file__).resolve().parent.parent
 def _run_c_test(tmp_path, test: str, source: str) -> None:
     """Compiles tests/c/<test>.c with csrc/<source>.c, runs it, expects 'ok'."""
     exe = tmp_path / test
-    subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", f"-I{ROOT / 'csrc'}",
-                    str(ROOT / f"tests/c/{test}.c"), str(ROOT / f"csrc/{source}.c"), "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-O1",
+            f"-I{ROOT / 'csrc'}",
+            str(ROOT / f"tests/c/{test}.c"),
+            str(ROOT / f"csrc/{source}.c"),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.strip().startswith("ok"), run.stdout
@@ -29,9 +44,24 @@ def test_track_choice_rules_in_c(tmp_path):
 
 def _build_c_test(tmp_path, test: str, source: str) -> Path:
     exe = tmp_path / test
-    subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", f"-I{ROOT / 'csrc'}",
-                    str(ROOT / f"tests/c/{test}.c"), str(ROOT / f"csrc/{source}.c"), "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-O1",
+            f"-I{ROOT / 'csrc'}",
+            str(ROOT / f"tests/c/{test}.c"),
+            str(ROOT / f"csrc/{source}.c"),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return exe
 
 
@@ -108,5 +138,5 @@ def _header_markers(data: bytes) -> list:
         markers.append(marker)
         if marker == 0xDA:
             break
-        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     return markers

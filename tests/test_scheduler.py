@@ -43,7 +43,11 @@ def test_the_childs_outcome_stands_when_it_ended_well():
 
 def test_a_time_limit_wins_over_what_the_child_said():
     out = settled_outcome(ITEM, outcome=_done(), code=0, timed_out=True, ran_s=61.4, said="")
-    assert (out.status, out.error, out.reason) == ("failed", "Timeout", "stopped after 61 s (time limit for its duration)")
+    assert (out.status, out.error, out.reason) == (
+        "failed",
+        "Timeout",
+        "stopped after 61 s (time limit for its duration)",
+    )
     killed = settled_outcome(ITEM, outcome=None, code=None, timed_out=True, ran_s=61, said="")
     assert killed.exit_code == -signal.SIGKILL
 

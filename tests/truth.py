@@ -42,7 +42,8 @@ def assert_true_to_source(bundle: Path, clip, *, tolerance_ms: float = 500) -> l
         assert index in times, f"{row['frame_relpath']}: no readable frame index (wrong geometry?)"
         assert abs(times[index] - row["actual_ts_ms"]) <= 1.0, (
             f"{row['frame_relpath']} pictures frame {index} at {times[index]:.1f} ms, "
-            f"manifest says {row['actual_ts_ms']} ms")
+            f"manifest says {row['actual_ts_ms']} ms"
+        )
     return rows
 
 
