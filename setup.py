@@ -4,6 +4,7 @@ Linux and every non-Apple system: the FFmpeg libraries and libturbojpeg, found
 with pkg-config (override with LIFELOG_PKG_CONFIG or PKG_CONFIG_PATH).
 macOS: AVFoundation, CoreGraphics and ImageIO; nothing to install.
 """
+
 import os
 import shutil
 import subprocess
@@ -22,8 +23,14 @@ DEBIAN_PACKAGES = {
 }
 # FFmpeg 5.1 (Debian 12) is the oldest API this code is written against.
 MIN_VERSIONS = {"libavformat": "59.27", "libavcodec": "59.37", "libavutil": "57.28", "libswscale": "6.7"}
-COMMON_SOURCES = ["csrc/module.c", "csrc/geometry.c", "csrc/sourcefile.c", "csrc/cpus.c", "csrc/tracks.c",
-                  "csrc/signals.c"]
+COMMON_SOURCES = [
+    "csrc/module.c",
+    "csrc/geometry.c",
+    "csrc/sourcefile.c",
+    "csrc/cpus.c",
+    "csrc/tracks.c",
+    "csrc/signals.c",
+]
 
 
 def fail(message):
@@ -46,7 +53,9 @@ def linux_extension():
     missing = [lib for lib in libs if pkg_config("--exists", lib).returncode != 0]
     if missing:
         fail(
-            "missing libraries: " + ", ".join(missing) + ". On Debian/Ubuntu: sudo apt-get install "
+            "missing libraries: "
+            + ", ".join(missing)
+            + ". On Debian/Ubuntu: sudo apt-get install "
             + " ".join(DEBIAN_PACKAGES[lib] for lib in missing)
             + " (or point PKG_CONFIG_PATH at their .pc files)."
         )
@@ -62,8 +71,19 @@ def linux_extension():
     return Extension(
         "lifelog_compression._core",
         sources=COMMON_SOURCES
-        + ["csrc/plan.c", "csrc/jsonw.c", "csrc/ffsource.c", "csrc/ffcanvas.c", "csrc/colour.c", "csrc/tonemap.c",
-           "csrc/ffprobe_json.c", "csrc/ffstreams.c", "csrc/ffsession.c", "csrc/ffextract.c", "csrc/ffio.c"],
+        + [
+            "csrc/plan.c",
+            "csrc/jsonw.c",
+            "csrc/ffsource.c",
+            "csrc/ffcanvas.c",
+            "csrc/colour.c",
+            "csrc/tonemap.c",
+            "csrc/ffprobe_json.c",
+            "csrc/ffstreams.c",
+            "csrc/ffsession.c",
+            "csrc/ffextract.c",
+            "csrc/ffio.c",
+        ],
         include_dirs=[f[2:] for f in cflags if f.startswith("-I")],
         # -O3: GCC vectorizes loops only there (colour.c's conversion: 4.3 -> 1.7 ms per 1080p picture).
         extra_compile_args=[f for f in cflags if not f.startswith("-I")] + ["-std=c11", "-O3", "-D_GNU_SOURCE"],

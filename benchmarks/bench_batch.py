@@ -41,8 +41,7 @@ def main() -> int:
     for workers, threads in ((1, 1), (2, 1), (1, 2)):
         with tempfile.TemporaryDirectory(prefix="lifelog-batch-bench-") as out:
             start = time.perf_counter()
-            result = lc.extract_directory_to_dir(folder, Path(out) / "bundles", workers=workers,
-                                                 decode_threads=threads)
+            result = lc.extract_directory_to_dir(folder, Path(out) / "bundles", workers=workers, decode_threads=threads)
             elapsed = time.perf_counter() - start
         assert not result.failed, result.failed
         rows.append((workers, threads, elapsed))

@@ -45,8 +45,10 @@ def clip(name: str, size: str, kind: str, bitrate: str) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     source = f"testsrc2=size={size}:rate={FPS},noise=alls=14:allf=t+u"
     if kind == "hlg10":
-        vf = ("format=gbrp,zscale=rin=full:tin=bt709:pin=bt709:t=arib-std-b67:p=2020:m=2020_ncl:r=limited:npl=203,"
-              "format=yuv420p10le")
+        vf = (
+            "format=gbrp,zscale=rin=full:tin=bt709:pin=bt709:t=arib-std-b67:p=2020:m=2020_ncl:r=limited:npl=203,"
+            "format=yuv420p10le"
+        )
         tags, params = HLG, ":colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc"
     else:
         vf = f"scale=out_color_matrix=bt709:out_range=tv,format={'yuv420p10le' if kind == 'sdr10' else 'yuv420p'}"
@@ -54,12 +56,45 @@ def clip(name: str, size: str, kind: str, bitrate: str) -> Path:
     if kind == "h264":
         codec = ["-c:v", "libx264", "-preset", "ultrafast", "-g", str(FPS), "-sc_threshold", "0"]
     else:
-        codec = ["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1", "-x265-params", X265.format(k=FPS) + params]
+        codec = [
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-tag:v",
+            "hvc1",
+            "-x265-params",
+            X265.format(k=FPS) + params,
+        ]
     tmp = path.with_suffix(".part.mp4")
     print(f"generating {name} (once) ...", file=sys.stderr, flush=True)
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source,
-                    "-t", str(SECONDS), "-vf", vf, *codec, "-b:v", bitrate, "-maxrate", bitrate, "-bufsize", bitrate,
-                    *tags, str(tmp)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+            "-t",
+            str(SECONDS),
+            "-vf",
+            vf,
+            *codec,
+            "-b:v",
+            bitrate,
+            "-maxrate",
+            bitrate,
+            "-bufsize",
+            bitrate,
+            *tags,
+            str(tmp),
+        ],
+        check=True,
+    )
     tmp.rename(path)
     return path
 
@@ -73,8 +108,10 @@ def extract_seconds(video: Path, package_dir: Path | None = None) -> tuple[float
         env["PYTHONPATH"] = str(package_dir)
     with tempfile.TemporaryDirectory(prefix="lifelog-bench-") as tmp:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", "--quiet", str(video),
-                                 str(Path(tmp) / "b")], env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lifelog_compression", "extract", "--quiet", str(video), str(Path(tmp) / "b")],
+            env=env,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
@@ -85,15 +122,19 @@ def extract_seconds(video: Path, package_dir: Path | None = None) -> tuple[float
 def paired(label_a: str, run_a, label_b: str, run_b, repeat: int) -> dict:
     """Interleaved runs of two commands; medians (wall and CPU) and their ratios."""
     a, b = [], []
-    run_a(), run_b()   # warm the page cache and the import
+    run_a(), run_b()  # warm the page cache and the import
     for _ in range(repeat):
         a.append(run_a())
         b.append(run_b())
     wa, wb = (statistics.median(x[0] for x in runs) for runs in (a, b))
     ca, cb = (statistics.median(x[1] for x in runs) for runs in (a, b))
-    return {label_a: round(wa, 3), label_b: round(wb, 3), "ratio": round(wa / wb, 3),
-            "cpu": {label_a: round(ca, 3), label_b: round(cb, 3), "ratio": round(ca / cb, 3)},
-            "runs": {label_a: [round(x[0], 3) for x in a], label_b: [round(x[0], 3) for x in b]}}
+    return {
+        label_a: round(wa, 3),
+        label_b: round(wb, 3),
+        "ratio": round(wa / wb, 3),
+        "cpu": {label_a: round(ca, 3), label_b: round(cb, 3), "ratio": round(ca / cb, 3)},
+        "runs": {label_a: [round(x[0], 3) for x in a], label_b: [round(x[0], 3) for x in b]},
+    }
 
 
 def bench_hdr(repeat: int, only: str | None) -> None:
@@ -105,46 +146,90 @@ def bench_hdr(repeat: int, only: str | None) -> None:
         for kind in ("sdr10", "sdr8") if tag == "1080p" else ("sdr10",):
             sdr = clip(f"colour-{tag}-{kind}", size, kind, rate)
             r = paired("hlg", lambda: extract_seconds(hlg), kind, lambda: extract_seconds(sdr), repeat)
-            print(f"{tag} HEVC, {SECONDS} frames: wall HLG 10-bit {r['hlg']:.3f} s, {kind} {r[kind]:.3f} s "
-                  f"({100 * (r['ratio'] - 1):+.1f} %); CPU {r['cpu']['hlg']:.3f} s vs {r['cpu'][kind]:.3f} s "
-                  f"({100 * (r['cpu']['ratio'] - 1):+.1f} %)  wall runs {r['runs']}", flush=True)
+            print(
+                f"{tag} HEVC, {SECONDS} frames: wall HLG 10-bit {r['hlg']:.3f} s, {kind} {r[kind]:.3f} s "
+                f"({100 * (r['ratio'] - 1):+.1f} %); CPU {r['cpu']['hlg']:.3f} s vs {r['cpu'][kind]:.3f} s "
+                f"({100 * (r['cpu']['ratio'] - 1):+.1f} %)  wall runs {r['runs']}",
+                flush=True,
+            )
 
 
 def bench_sdr(repeat: int, before: Path, only: str | None) -> None:
-    for name, size, kind, rate in (("colour-1080p-h264", "1920x1080", "h264", "10M"),
-                                   ("colour-4k-sdr10", "3840x2160", "sdr10", "40M")):
+    for name, size, kind, rate in (
+        ("colour-1080p-h264", "1920x1080", "h264", "10M"),
+        ("colour-4k-sdr10", "3840x2160", "sdr10", "40M"),
+    ):
         if only and only not in name:
             continue
         video = clip(name, size, kind, rate)
         r = paired("after", lambda: extract_seconds(video), "before", lambda: extract_seconds(video, before), repeat)
-        print(f"{name}: wall this build {r['after']:.3f} s, before {r['before']:.3f} s "
-              f"({100 * (r['ratio'] - 1):+.1f} %); CPU {r['cpu']['after']:.3f} s vs {r['cpu']['before']:.3f} s "
-              f"({100 * (r['cpu']['ratio'] - 1):+.1f} %)  wall runs {r['runs']}", flush=True)
+        print(
+            f"{name}: wall this build {r['after']:.3f} s, before {r['before']:.3f} s "
+            f"({100 * (r['ratio'] - 1):+.1f} %); CPU {r['cpu']['after']:.3f} s vs {r['cpu']['before']:.3f} s "
+            f"({100 * (r['cpu']['ratio'] - 1):+.1f} %)  wall runs {r['runs']}",
+            flush=True,
+        )
 
 
 def bench_micro() -> None:
     exe = CACHE / "colour_micro"
     CACHE.mkdir(parents=True, exist_ok=True)
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libswscale", "libavutil", "libturbojpeg"],
-                           capture_output=True, text=True, check=True).stdout.split()
-    subprocess.run(["cc", "-O3", "-std=c11", "-D_GNU_SOURCE", f"-I{ROOT / 'csrc'}", str(HERE / "colour_micro.c"),
-                    str(ROOT / "csrc" / "colour.c"), str(ROOT / "csrc" / "tonemap.c"), "-o", str(exe), *flags, "-lm"],
-                   check=True)
+    flags = subprocess.run(
+        ["pkg-config", "--cflags", "--libs", "libswscale", "libavutil", "libturbojpeg"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    subprocess.run(
+        [
+            "cc",
+            "-O3",
+            "-std=c11",
+            "-D_GNU_SOURCE",
+            f"-I{ROOT / 'csrc'}",
+            str(HERE / "colour_micro.c"),
+            str(ROOT / "csrc" / "colour.c"),
+            str(ROOT / "csrc" / "tonemap.c"),
+            "-o",
+            str(exe),
+            *flags,
+            "-lm",
+        ],
+        check=True,
+    )
     subprocess.run([str(exe)], check=True)
     # libavfilter's zscale + tonemap (the same documented mapping) on 1080p HLG
     # pictures: CPU time of decoding with the filters minus decoding alone.
     hlg = clip("colour-1080p-hlg10", "1920x1080", "hlg10", "10M")
-    recipe = ("zscale=t=linear:npl=203,format=gbrpf32le,zscale=p=bt709,tonemap=mobius:param=0.8:desat=0,"
-              "zscale=t=bt709:m=bt709:r=full,format=yuv420p")
+    recipe = (
+        "zscale=t=linear:npl=203,format=gbrpf32le,zscale=p=bt709,tonemap=mobius:param=0.8:desat=0,"
+        "zscale=t=bt709:m=bt709:r=full,format=yuv420p"
+    )
     frames, times = 20, []
     for vf in ([], ["-vf", recipe]):
-        cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-threads", "1", "-i", str(hlg), "-frames:v", str(frames),
-               *vf, "-f", "null", "-", "-benchmark"]
+        cmd = [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostdin",
+            "-threads",
+            "1",
+            "-i",
+            str(hlg),
+            "-frames:v",
+            str(frames),
+            *vf,
+            "-f",
+            "null",
+            "-",
+            "-benchmark",
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
         line = next(line for line in out.splitlines() if line.startswith("bench: utime"))
         times.append(float(line.split("utime=")[1].split("s")[0]))
-    print(f"{'zscale + tonemap (HLG 10-bit -> SDR yuv420p)':55s} {1000 * (times[1] - times[0]) / frames:8.2f} "
-          "ms CPU per picture")
+    print(
+        f"{'zscale + tonemap (HLG 10-bit -> SDR yuv420p)':55s} {1000 * (times[1] - times[0]) / frames:8.2f} "
+        "ms CPU per picture"
+    )
 
 
 def main() -> int:

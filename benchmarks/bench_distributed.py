@@ -22,7 +22,6 @@ the ``ray`` extra; the machine should be quiet for the throughput rows.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -44,9 +43,23 @@ import lifelog_compression as lc  # noqa: E402
 
 def keyframe_bytes_needed(path: Path, requests_ms: list[int]) -> tuple[int, int]:
     """(bytes of the keyframes nearest each request time, bytes of all keyframes)."""
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-                          "packet=pts_time,size,flags", "-of", "csv=p=0", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts_time,size,flags",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     keys = []
     for line in out.splitlines():
         t, size, flags = line.split(",")[:3]
@@ -61,7 +74,7 @@ def keyframe_bytes_needed(path: Path, requests_ms: list[int]) -> tuple[int, int]
 def bytes_over_http() -> list[str]:
     from servers import http_server
 
-    class Factory:   # what pytest's tmp_path_factory offers the fixture
+    class Factory:  # what pytest's tmp_path_factory offers the fixture
         def __init__(self, base: Path):
             self.base = base
 
@@ -70,8 +83,11 @@ def bytes_over_http() -> list[str]:
             path.mkdir()
             return path
 
-    rows = ["| clip | file MB | sent by nginx MB | counted by the core MB | requests | sent / file | "
-            "keyframes pictured MB | sent / those keyframes | seconds |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| clip | file MB | sent by nginx MB | counted by the core MB | requests | sent / file | "
+        "keyframes pictured MB | sent / those keyframes | seconds |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     with tempfile.TemporaryDirectory(prefix="lifelog-http-bench-") as tmp:
         server_gen = http_server.__wrapped__(Factory(Path(tmp)))
         server = next(server_gen)
@@ -87,9 +103,11 @@ def bytes_over_http() -> list[str]:
                 size = path.stat().st_size
                 requested = [r.requested_ts_ms for r in lc.load_manifest(Path(tmp) / clip.name)]
                 needed, _ = keyframe_bytes_needed(path, requested)
-                rows.append(f"| {clip.name} | {size / 1e6:.1f} | {sent / 1e6:.2f} | "
-                            f"{result.source_bytes_read / 1e6:.2f} | {len(got)} | {sent / size:.3f} | "
-                            f"{needed / 1e6:.2f} | {sent / needed:.2f} | {elapsed:.2f} |")
+                rows.append(
+                    f"| {clip.name} | {size / 1e6:.1f} | {sent / 1e6:.2f} | "
+                    f"{result.source_bytes_read / 1e6:.2f} | {len(got)} | {sent / size:.3f} | "
+                    f"{needed / 1e6:.2f} | {sent / needed:.2f} | {elapsed:.2f} |"
+                )
         finally:
             next(server_gen, None)
     return rows
@@ -125,7 +143,10 @@ def ray_throughput(files: int) -> list[str]:
         link = folder / f"VID_{i:04d}.mp4"
         if not link.exists():
             os.link(make_clip(clip), link)
-    rows = ["| Ray CPUs (files at once) | seconds | x realtime | throughput vs 1 CPU |", "| ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| Ray CPUs (files at once) | seconds | x realtime | throughput vs 1 CPU |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
     base = None
     for cpus in (1, 2):
         ray_cluster(cpus)
@@ -153,8 +174,10 @@ def per_file_overhead(n: int) -> list[str]:
         for i in range(1, n):
             os.link(first.path, tmp / f"clip_{i:04d}.mp4")
         tmp.rename(folder)
-    rows = ["| way of running | files at once | seconds | ms per file | overhead per file vs in-process ms |",
-            "| --- | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| way of running | files at once | seconds | ms per file | overhead per file vs in-process ms |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     with tempfile.TemporaryDirectory(prefix="lifelog-overhead-") as out:
         out = Path(out)
         start = time.perf_counter()
@@ -170,8 +193,11 @@ def per_file_overhead(n: int) -> list[str]:
         ray_s = time.perf_counter() - start
         assert not r.failed, r.failed
     base = loop / n * 1000
-    for name, at_once, s in (("extract_to_dir loop, in process", 1, loop), ("local batch (child processes)", 2, batch),
-                             ("extract_many (Ray tasks)", 2, ray_s)):
+    for name, at_once, s in (
+        ("extract_to_dir loop, in process", 1, loop),
+        ("local batch (child processes)", 2, batch),
+        ("extract_many (Ray tasks)", 2, ray_s),
+    ):
         # Two at a time halve the wall time of the work itself: compare work per file.
         per = s / n * 1000
         rows.append(f"| {name} | {at_once} | {s:.2f} | {per:.0f} | {per * at_once - base:+.0f} |")
@@ -184,8 +210,11 @@ def main() -> int:
     parser.add_argument("--small-files", type=int, default=20)
     parser.add_argument("--only", choices=["http", "ray", "overhead"])
     args = parser.parse_args()
-    sections = {"http": bytes_over_http, "ray": lambda: ray_throughput(args.files),
-                "overhead": lambda: per_file_overhead(args.small_files)}
+    sections = {
+        "http": bytes_over_http,
+        "ray": lambda: ray_throughput(args.files),
+        "overhead": lambda: per_file_overhead(args.small_files),
+    }
     for name, fn in sections.items():
         if args.only in (None, name):
             print(f"\n## {name} ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start)\n")

@@ -66,13 +66,41 @@ def make_clip(clip: Clip) -> Path:
     tmp = clip.path.with_suffix(".part.mp4")
     source = f"testsrc2=size={clip.width}x{clip.height}:rate={clip.fps},noise=alls=14:allf=t+u"
     if clip.codec == "libx265":
-        codec = ["-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1", "-x265-params",
-                 f"keyint={clip.keyint}:min-keyint={clip.keyint}:scenecut=0:ipratio={clip.ipratio}:log-level=error"]
+        codec = [
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-tag:v",
+            "hvc1",
+            "-x265-params",
+            f"keyint={clip.keyint}:min-keyint={clip.keyint}:scenecut=0:ipratio={clip.ipratio}:log-level=error",
+        ]
     else:
         codec = ["-c:v", "libx264", "-preset", "ultrafast", "-g", str(clip.keyint), "-sc_threshold", "0"]
-    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source,
-           "-t", str(clip.seconds), *codec, "-b:v", clip.bitrate, "-maxrate", clip.bitrate,
-           "-bufsize", clip.bitrate, "-pix_fmt", "yuv420p", str(tmp)]
+    cmd = [
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        source,
+        "-t",
+        str(clip.seconds),
+        *codec,
+        "-b:v",
+        clip.bitrate,
+        "-maxrate",
+        clip.bitrate,
+        "-bufsize",
+        clip.bitrate,
+        "-pix_fmt",
+        "yuv420p",
+        str(tmp),
+    ]
     print(f"generating {clip.name} (once; cached in {CACHE}) ...", file=sys.stderr, flush=True)
     subprocess.run(cmd, check=True)
     tmp.rename(clip.path)
@@ -95,16 +123,47 @@ def run_measured(cmd: list[str]) -> tuple[float, int]:
 def recipes(clip_path: Path, out: Path) -> dict[str, list[str]]:
     jpg = str(out / "%08d.jpg")
     return {
-        "lifelog_compression": [sys.executable, "-m", "lifelog_compression", "extract", "--quiet",
-                                str(clip_path), str(out / "bundle")],
+        "lifelog_compression": [
+            sys.executable,
+            "-m",
+            "lifelog_compression",
+            "extract",
+            "--quiet",
+            str(clip_path),
+            str(out / "bundle"),
+        ],
         # The best command-line recipe: keyframes only, first keyframe of each second.
         "ffmpeg skip_frame nokey+select": [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-skip_frame", "nokey", "-i", str(clip_path),
-            "-vf", f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',{CANVAS}",
-            "-fps_mode", "vfr", "-q:v", "3", jpg],
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-skip_frame",
+            "nokey",
+            "-i",
+            str(clip_path),
+            "-vf",
+            f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',{CANVAS}",
+            "-fps_mode",
+            "vfr",
+            "-q:v",
+            "3",
+            jpg,
+        ],
         # The naive recipe: decodes every frame.
-        "ffmpeg fps=1": ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(clip_path),
-                         "-vf", f"fps=1,{CANVAS}", "-q:v", "3", jpg],
+        "ffmpeg fps=1": [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(clip_path),
+            "-vf",
+            f"fps=1,{CANVAS}",
+            "-q:v",
+            "3",
+            jpg,
+        ],
     }
 
 
@@ -112,9 +171,13 @@ def accuracy(bundle: Path) -> dict:
     rows = [json.loads(line) for line in (bundle / "manifest.jsonl").read_text().splitlines()]
     errors = [abs(r["actual_ts_ms"] - r["requested_ts_ms"]) for r in rows]
     sizes = [(bundle / r["frame_relpath"]).stat().st_size for r in rows]
-    return {"frames": len(rows), "max_err_ms": max(errors), "mean_err_ms": round(sum(errors) / len(errors), 1),
-            "keyframe_hits": sum(r.get("obtained") == "keyframe" for r in rows),
-            "mean_kb": round(sum(sizes) / len(sizes) / 1024)}
+    return {
+        "frames": len(rows),
+        "max_err_ms": max(errors),
+        "mean_err_ms": round(sum(errors) / len(errors), 1),
+        "keyframe_hits": sum(r.get("obtained") == "keyframe" for r in rows),
+        "mean_kb": round(sum(sizes) / len(sizes) / 1024),
+    }
 
 
 def bench_clip(clip: Clip, repeat: int, only_ours: bool = False) -> dict:
@@ -128,12 +191,19 @@ def bench_clip(clip: Clip, repeat: int, only_ours: bool = False) -> dict:
             with tempfile.TemporaryDirectory(prefix="lifelog-bench-") as tmp:
                 cmd = recipes(path, Path(tmp))[name]
                 elapsed, rss = run_measured(cmd)
-                extra = accuracy(Path(tmp) / "bundle") if name == "lifelog_compression" else {
-                    "frames": len(list(Path(tmp).glob("*.jpg")))}
+                extra = (
+                    accuracy(Path(tmp) / "bundle")
+                    if name == "lifelog_compression"
+                    else {"frames": len(list(Path(tmp).glob("*.jpg")))}
+                )
             if best is None or elapsed < best[0]:
                 best = (elapsed, rss, extra)
-        results[name] = {"seconds": round(best[0], 3), "x_realtime": round(clip.seconds / best[0], 2),
-                         "peak_rss_mb": best[1], **best[2]}
+        results[name] = {
+            "seconds": round(best[0], 3),
+            "x_realtime": round(clip.seconds / best[0], 2),
+            "peak_rss_mb": best[1],
+            **best[2],
+        }
     ours = results["lifelog_compression"]["seconds"]
     for r in results.values():
         r["ours_faster_by"] = round(r["seconds"] / ours, 2)
@@ -161,10 +231,13 @@ def main() -> int:
     print(f"{'clip':34} {'recipe':32} {'seconds':>8} {'x realtime':>10} {'ratio':>6} {'RSS MB':>7}  notes")
     for clip_name, results in report["clips"].items():
         for name, r in results.items():
-            notes = ", ".join(f"{k}={v}" for k, v in r.items()
-                              if k not in ("seconds", "x_realtime", "peak_rss_mb", "ours_faster_by"))
-            print(f"{clip_name:34} {name:32} {r['seconds']:8.2f} {r['x_realtime']:10.1f} "
-                  f"{r['ours_faster_by']:6.2f} {r['peak_rss_mb']:7d}  {notes}")
+            notes = ", ".join(
+                f"{k}={v}" for k, v in r.items() if k not in ("seconds", "x_realtime", "peak_rss_mb", "ours_faster_by")
+            )
+            print(
+                f"{clip_name:34} {name:32} {r['seconds']:8.2f} {r['x_realtime']:10.1f} "
+                f"{r['ours_faster_by']:6.2f} {r['peak_rss_mb']:7d}  {notes}"
+            )
     print("ratio = that recipe's seconds / lifelog_compression's seconds (higher: we are faster)")
     return 0
 

@@ -45,9 +45,11 @@ def main() -> int:
         def frames(as_array: bool):
             return lambda: sum(1 for _ in lc.iter_frames(path, as_array=as_array))
 
-        rows = [("extract_to_dir", best(to_dir, args.repeat)),
-                ("iter_frames (JPEG)", best(frames(False), args.repeat)),
-                ("iter_frames (as_array)", best(frames(True), args.repeat))]
+        rows = [
+            ("extract_to_dir", best(to_dir, args.repeat)),
+            ("iter_frames (JPEG)", best(frames(False), args.repeat)),
+            ("iter_frames (as_array)", best(frames(True), args.repeat)),
+        ]
         base = rows[0][1]
         for name, seconds in rows:
             print(f"{clip.name:34} {name:28} {seconds:8.2f} {clip.seconds / seconds:10.1f} {seconds / base:18.2f}")

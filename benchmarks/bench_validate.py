@@ -33,10 +33,35 @@ def clip(seconds: int) -> Path:
     CACHE.mkdir(exist_ok=True)
     path = CACHE / f"validate-1080p30-{seconds}s.mp4"
     if not path.exists():
-        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                        f"testsrc2=size=1920x1080:rate=30:duration={seconds}", "-vf", "noise=alls=12:allf=t",
-                        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-g", "30", "-b:v", "12M",
-                        "-pix_fmt", "yuv420p", str(path)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size=1920x1080:rate=30:duration={seconds}",
+                "-vf",
+                "noise=alls=12:allf=t",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-profile:v",
+                "high",
+                "-g",
+                "30",
+                "-b:v",
+                "12M",
+                "-pix_fmt",
+                "yuv420p",
+                str(path),
+            ],
+            check=True,
+        )
     return path
 
 
@@ -44,18 +69,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60, help="length of the generated clip (default 60)")
     args = parser.parse_args()
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               LIFELOG_PROGRESS_INTERVAL="3600")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        LIFELOG_PROGRESS_INTERVAL="3600",
+    )
     video = clip(args.seconds)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"
-        subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", "--quiet", str(video), str(bundle)],
-                       check=True, env=env)
+        subprocess.run(
+            [sys.executable, "-m", "lifelog_compression", "extract", "--quiet", str(video), str(bundle)],
+            check=True,
+            env=env,
+        )
         rows = len((bundle / "manifest.jsonl").read_text().splitlines())
 
         started = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "lifelog_compression", "validate", "--quiet", "--json",
-                              str(video), str(bundle)], capture_output=True, text=True, env=env)
+        out = subprocess.run(
+            [sys.executable, "-m", "lifelog_compression", "validate", "--quiet", "--json", str(video), str(bundle)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         wall = time.perf_counter() - started
         report = json.loads(out.stdout)
 
@@ -65,20 +100,29 @@ def main() -> int:
 
         started = time.perf_counter()
         src = SourceReference(video)
-        needed = [i for r in report["frames"] for index in [src.frame_near(r["actual_ts_ms"])] if index is not None
-                  for i in range(max(0, index - 1), min(len(src.frame_times), index + 2))]
+        needed = [
+            i
+            for r in report["frames"]
+            for index in [src.frame_near(r["actual_ts_ms"])]
+            if index is not None
+            for i in range(max(0, index - 1), min(len(src.frame_times), index + 2))
+        ]
         feed = FrameFeed(src, needed)
         delivered = sum(1 for _ in feed)
         feed.close()
         decode = time.perf_counter() - started
 
     share = wall / args.seconds
-    print(f"validate: {rows} rows of a {args.seconds} s 1080p30 clip ({video.stat().st_size / 1e6:.0f} MB), "
-          f"ok={report['ok']}: {wall:.1f} s wall = {100 * share:.1f} % of the source's duration "
-          f"({wall / rows:.2f} s per row)")
+    print(
+        f"validate: {rows} rows of a {args.seconds} s 1080p30 clip ({video.stat().st_size / 1e6:.0f} MB), "
+        f"ok={report['ok']}: {wall:.1f} s wall = {100 * share:.1f} % of the source's duration "
+        f"({wall / rows:.2f} s per row)"
+    )
     print(f"  one hour extrapolated: {share * 3600 / 60:.1f} min ({100 * share:.1f} % of 60 min; target < 10 %)")
-    print(f"  the decoding pass alone ({delivered} frames: each row's and its neighbours): {decode:.1f} s = "
-          f"{100 * decode / args.seconds:.1f} % of the duration; the rest is the metrics in numpy/Pillow")
+    print(
+        f"  the decoding pass alone ({delivered} frames: each row's and its neighbours): {decode:.1f} s = "
+        f"{100 * decode / args.seconds:.1f} % of the duration; the rest is the metrics in numpy/Pillow"
+    )
     print(f"  machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -41,7 +41,7 @@ def _grey(path: Path) -> np.ndarray:
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a - b) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
 def bundle_frames(bundle: Path) -> list[tuple[float, float, Path]]:
@@ -60,14 +60,26 @@ def check(out: Path, bundle: Path) -> Check:
     frames = sorted((out / "frames").glob("*.jpg"))
     actual = times["actual_s"]
     if len(frames) != len(ours) or len(actual) != len(ours) or any(a is None for a in actual):
-        return Check(False, f"{len(frames)} frames ({sum(a is not None for a in actual)} with times), "
-                     f"the bundle has {len(ours)}", len(frames), 0, None, math.inf)
+        return Check(
+            False,
+            f"{len(frames)} frames ({sum(a is not None for a in actual)} with times), the bundle has {len(ours)}",
+            len(frames),
+            0,
+            None,
+            math.inf,
+        )
     errors = [abs(a - r) for a, (r, _, _) in zip(actual, ours)]
     worst, compared, scores = max(errors), 0, []
     if worst > TOLERANCE_S + 1e-3:
         i = errors.index(worst)
-        return Check(False, f"frame {i + 1} at {actual[i]:.3f} s for the request at {ours[i][0]:.0f} s",
-                     len(frames), 0, None, worst)
+        return Check(
+            False,
+            f"frame {i + 1} at {actual[i]:.3f} s for the request at {ours[i][0]:.0f} s",
+            len(frames),
+            0,
+            None,
+            worst,
+        )
     try:
         for a, (_, ours_t, ours_path), path in zip(actual, ours, frames):
             if abs(a - ours_t) <= SAME_PICTURE_S:
@@ -79,6 +91,7 @@ def check(out: Path, bundle: Path) -> Check:
         return Check(False, str(e), len(frames), compared, None, worst)
     low = min(scores) if scores else None
     if low is not None and low < MIN_PSNR_DB:
-        return Check(False, f"a frame differs from ours (PSNR {low:.1f} dB < {MIN_PSNR_DB})",
-                     len(frames), compared, low, worst)
+        return Check(
+            False, f"a frame differs from ours (PSNR {low:.1f} dB < {MIN_PSNR_DB})", len(frames), compared, low, worst
+        )
     return Check(True, "", len(frames), compared, low, worst)

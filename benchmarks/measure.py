@@ -17,9 +17,9 @@ SAMPLE_S = 0.02
 class Run:
     """One measured run."""
 
-    seconds: float      # wall time, start to exit
+    seconds: float  # wall time, start to exit
     cpu_seconds: float  # user + system of the whole tree (waited-for descendants included)
-    peak_mb: int        # the larger of: sampled sum of the tree's RSS, the kernel's largest single RSS
+    peak_mb: int  # the larger of: sampled sum of the tree's RSS, the kernel's largest single RSS
     stdout: str
 
 
@@ -53,8 +53,10 @@ def run(cmd: list[str], timeout: float | None = None, env: dict | None = None) -
     sampler.start()
     out_chunks: list[bytes] = []
     err_chunks: list[bytes] = []
-    readers = [threading.Thread(target=lambda s=s, c=c: c.append(s.read()), daemon=True)
-               for s, c in ((proc.stdout, out_chunks), (proc.stderr, err_chunks))]
+    readers = [
+        threading.Thread(target=lambda s=s, c=c: c.append(s.read()), daemon=True)
+        for s, c in ((proc.stdout, out_chunks), (proc.stderr, err_chunks))
+    ]
     for r in readers:
         r.start()
     timer = threading.Timer(timeout, proc.kill) if timeout else None
@@ -73,6 +75,9 @@ def run(cmd: list[str], timeout: float | None = None, env: dict | None = None) -
         err = b"".join(err_chunks).decode(errors="replace").strip()
         what = "timed out" if timer and not timer.is_alive() and proc.returncode < 0 else f"exit {proc.returncode}"
         raise RuntimeError(f"{os.path.basename(cmd[0])} {what}: {err[-400:]}")
-    return Run(seconds=elapsed, cpu_seconds=usage.ru_utime + usage.ru_stime,
-               peak_mb=max(peak, usage.ru_maxrss * 1024) // (1 << 20),
-               stdout=b"".join(out_chunks).decode(errors="replace"))
+    return Run(
+        seconds=elapsed,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_mb=max(peak, usage.ru_maxrss * 1024) // (1 << 20),
+        stdout=b"".join(out_chunks).decode(errors="replace"),
+    )

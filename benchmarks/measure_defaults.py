@@ -69,19 +69,28 @@ BASELINE = Recipe(jpeg_quality=85, chroma_subsampling="4:2:0", scale_filter="bil
 SSIM_TIE = 0.001
 
 # The predecessor (macOS, ImageIO quality 0.75, 4:2:0), as it reported itself.
-PREDECESSOR = {"light": {"psnr": 30.4, "ssim": 0.980}, "heavy": {"psnr": 33.8, "ssim": 0.975},
-               "kb_per_frame": (365, 425)}
+PREDECESSOR = {
+    "light": {"psnr": 30.4, "ssim": 0.980},
+    "heavy": {"psnr": 33.8, "ssim": 0.975},
+    "kb_per_frame": (365, 425),
+}
 
-FINE_TEXT_WORDS = ("the quick brown fox jumps over lazy dog receipt total 12.99 platform 7 departs 14:32 exit "
-                   "via stairs menu soup of the day meeting room B2 wifi password").split()
+FINE_TEXT_WORDS = (
+    "the quick brown fox jumps over lazy dog receipt total 12.99 platform 7 departs 14:32 exit "
+    "via stairs menu soup of the day meeting room B2 wifi password"
+).split()
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 def recipes() -> list[Recipe]:
-    out = [Recipe(jpeg_quality=q, chroma_subsampling=c, scale_filter="bilinear")
-           for c in ("4:2:0", "4:4:4") for q in QUALITIES]
-    out += [Recipe(jpeg_quality=q, chroma_subsampling="4:2:0", scale_filter=f)
-            for f in FILTERS for q in FILTER_QUALITIES]
+    out = [
+        Recipe(jpeg_quality=q, chroma_subsampling=c, scale_filter="bilinear")
+        for c in ("4:2:0", "4:4:4")
+        for q in QUALITIES
+    ]
+    out += [
+        Recipe(jpeg_quality=q, chroma_subsampling="4:2:0", scale_filter=f) for f in FILTERS for q in FILTER_QUALITIES
+    ]
     return out
 
 
@@ -100,8 +109,24 @@ def cut(source: Path, seconds: float) -> Path:
     dest = CACHE / f"{source.stem}-first{seconds:g}s.mp4"
     if not dest.exists():
         tmp = dest.with_suffix(".part.mp4")
-        run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(source), "-t", f"{seconds:g}",
-             "-map", "0:v:0", "-c", "copy", str(tmp)])
+        run(
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(source),
+                "-t",
+                f"{seconds:g}",
+                "-map",
+                "0:v:0",
+                "-c",
+                "copy",
+                str(tmp),
+            ]
+        )
         tmp.rename(dest)
     return dest
 
@@ -132,10 +157,36 @@ def make_fine_clip(seconds: float) -> Path:
     )
     tmp = dest.with_suffix(".part.mp4")
     print(f"generating {dest.name} (once; cached in {CACHE}) ...", file=sys.stderr, flush=True)
-    run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-filter_complex", graph, "-map", "[v]",
-         "-t", f"{seconds:g}", "-c:v", "libx265", "-preset", "ultrafast", "-tag:v", "hvc1",
-         "-x265-params", "keyint=15:min-keyint=15:scenecut=0:log-level=error",
-         "-b:v", "60M", "-maxrate", "60M", "-bufsize", "60M", str(tmp)])
+    run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-filter_complex",
+            graph,
+            "-map",
+            "[v]",
+            "-t",
+            f"{seconds:g}",
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-tag:v",
+            "hvc1",
+            "-x265-params",
+            "keyint=15:min-keyint=15:scenecut=0:log-level=error",
+            "-b:v",
+            "60M",
+            "-maxrate",
+            "60M",
+            "-bufsize",
+            "60M",
+            str(tmp),
+        ]
+    )
     tmp.rename(dest)
     return dest
 
@@ -180,13 +231,16 @@ def measure(clip_paths: dict[str, Path], repeat: int, log=print) -> list[dict]:
                             "frames": len(report.frames),
                             "duration_s": result.duration_ms / 1000,
                             "kb_per_frame": report.bytes_per_frame.mean / 1024,
-                            "psnr_y": report.psnr_y.mean, "psnr_y_min": report.psnr_y.min,
+                            "psnr_y": report.psnr_y.mean,
+                            "psnr_y_min": report.psnr_y.min,
                             "psnr_rgb": report.psnr_rgb.mean,
-                            "ssim_y": report.ssim_y.mean, "ssim_y_min": report.ssim_y.min,
+                            "ssim_y": report.ssim_y.mean,
+                            "ssim_y_min": report.ssim_y.min,
                         }
                         for kernel, other in others.items():
-                            sensitive = (recipe.jpeg_quality == SENSITIVITY_QUALITY
-                                         and recipe.chroma_subsampling == "4:2:0")
+                            sensitive = (
+                                recipe.jpeg_quality == SENSITIVITY_QUALITY and recipe.chroma_subsampling == "4:2:0"
+                            )
                             alt = validate_bundle(path, out, reference=other, time_check=False) if sensitive else None
                             quality[label(recipe)][f"psnr_y_vs_{kernel}_ref"] = alt.psnr_y.mean if alt else None
                             quality[label(recipe)][f"ssim_y_vs_{kernel}_ref"] = alt.ssim_y.mean if alt else None
@@ -198,15 +252,21 @@ def measure(clip_paths: dict[str, Path], repeat: int, log=print) -> list[dict]:
             best = min(timings[label(recipe)])
             least_cpu = min(cpu[label(recipe)])
             q = quality[label(recipe)]
-            results.append({
-                "clip": clip_name, "recipe": label(recipe), "jpeg_quality": recipe.jpeg_quality,
-                "chroma_subsampling": recipe.chroma_subsampling, "scale_filter": recipe.scale_filter,
-                **{k: round(v, 4) if isinstance(v, float) else v for k, v in q.items()},
-                "seconds": round(best, 3), "x_realtime": round(q["duration_s"] / best, 2),
-                "cpu_seconds": round(least_cpu, 3),
-                "speed_vs_baseline": round(default_cpu / least_cpu, 3),
-                "wall_speed_vs_baseline": round(default_s / best, 3),
-            })
+            results.append(
+                {
+                    "clip": clip_name,
+                    "recipe": label(recipe),
+                    "jpeg_quality": recipe.jpeg_quality,
+                    "chroma_subsampling": recipe.chroma_subsampling,
+                    "scale_filter": recipe.scale_filter,
+                    **{k: round(v, 4) if isinstance(v, float) else v for k, v in q.items()},
+                    "seconds": round(best, 3),
+                    "x_realtime": round(q["duration_s"] / best, 2),
+                    "cpu_seconds": round(least_cpu, 3),
+                    "speed_vs_baseline": round(default_cpu / least_cpu, 3),
+                    "wall_speed_vs_baseline": round(default_s / best, 3),
+                }
+            )
         del reference, others
     return results
 
@@ -224,15 +284,18 @@ def speed_check(clip_paths: dict[str, Path], todo: list[Recipe], repeat: int, lo
                     started, cpu_started = time.perf_counter(), cpu_seconds()
                     extract_to_dir(path, out, recipe=recipe)
                     runs.setdefault((clip_name, label(recipe)), []).append(
-                        (time.perf_counter() - started, cpu_seconds() - cpu_started))
+                        (time.perf_counter() - started, cpu_seconds() - cpu_started)
+                    )
                     shutil.rmtree(out)
             log(f"speed check: pass {rep + 1}/{repeat} done")
     report: dict[str, dict] = {}
     for (clip_name, name), values in runs.items():
         cpus = sorted(c for _, c in values)
         report.setdefault(clip_name, {})[name] = {
-            "wall_best_s": round(min(w for w, _ in values), 3), "cpu_min_s": round(cpus[0], 3),
-            "cpu_median_s": round(cpus[len(cpus) // 2], 3)}
+            "wall_best_s": round(min(w for w, _ in values), 3),
+            "cpu_min_s": round(cpus[0], 3),
+            "cpu_median_s": round(cpus[len(cpus) // 2], 3),
+        }
     for per_clip in report.values():
         base = per_clip[label(BASELINE)]
         for v in per_clip.values():
@@ -242,12 +305,16 @@ def speed_check(clip_paths: dict[str, Path], todo: list[Recipe], repeat: int, lo
 
 
 def markdown_speed(report: dict) -> str:
-    lines = ["| clip | recipe | wall s (best) | CPU s (least) | CPU s (median) | wall vs baseline | CPU vs baseline |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| clip | recipe | wall s (best) | CPU s (least) | CPU s (median) | wall vs baseline | CPU vs baseline |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for clip_name, per_clip in report.items():
         for name, v in per_clip.items():
-            lines.append(f"| {clip_name} | {name} | {v['wall_best_s']:.3f} | {v['cpu_min_s']:.3f} | "
-                         f"{v['cpu_median_s']:.3f} | {v['wall_vs_baseline']:.3f} | {v['cpu_vs_baseline']:.3f} |")
+            lines.append(
+                f"| {clip_name} | {name} | {v['wall_best_s']:.3f} | {v['cpu_min_s']:.3f} | "
+                f"{v['cpu_median_s']:.3f} | {v['wall_vs_baseline']:.3f} | {v['cpu_vs_baseline']:.3f} |"
+            )
     return "\n".join(lines)
 
 
@@ -267,41 +334,65 @@ def choose(results: list[dict]) -> dict:
 
     def passes(r: dict) -> bool:
         ssim_ok = r["ssim_y"] > floor_ssim or r["ssim_y"] >= baseline[r["clip"]]["ssim_y"] - SSIM_TIE
-        return (r["kb_per_frame"] < PREDECESSOR["kb_per_frame"][0] and r["psnr_y"] > floor_psnr and ssim_ok
-                and r["speed_vs_baseline"] >= 0.9)
+        return (
+            r["kb_per_frame"] < PREDECESSOR["kb_per_frame"][0]
+            and r["psnr_y"] > floor_psnr
+            and ssim_ok
+            and r["speed_vs_baseline"] >= 0.9
+        )
 
-    ok = {name: sum(r["kb_per_frame"] for r in rows) / len(rows)
-          for name, rows in by_recipe.items() if all(passes(r) for r in rows)}
+    ok = {
+        name: sum(r["kb_per_frame"] for r in rows) / len(rows)
+        for name, rows in by_recipe.items()
+        if all(passes(r) for r in rows)
+    }
     if not ok:
         return {"recipe": None, "why": "no recipe meets every condition on every clip"}
     name = min(ok, key=ok.get)
-    return {"recipe": name, "mean_kb_per_frame": round(ok[name], 1),
-            "qualifying": {k: round(v, 1) for k, v in sorted(ok.items(), key=lambda kv: kv[1])}}
+    return {
+        "recipe": name,
+        "mean_kb_per_frame": round(ok[name], 1),
+        "qualifying": {k: round(v, 1) for k, v in sorted(ok.items(), key=lambda kv: kv[1])},
+    }
 
 
 def markdown_table(results: list[dict]) -> str:
-    lines = ["| clip | recipe | KB/frame | PSNR-Y mean (min) | PSNR-RGB | SSIM-Y mean (min) | wall s | x realtime "
-             "| CPU s | speed vs baseline (CPU) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| clip | recipe | KB/frame | PSNR-Y mean (min) | PSNR-RGB | SSIM-Y mean (min) | wall s | x realtime "
+        "| CPU s | speed vs baseline (CPU) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in results:
-        lines.append(f"| {r['clip']} | {r['recipe']} | {r['kb_per_frame']:.0f} | {r['psnr_y']:.2f} ({r['psnr_y_min']:.2f}) "
-                     f"| {r['psnr_rgb']:.2f} | {r['ssim_y']:.4f} ({r['ssim_y_min']:.4f}) | {r['seconds']:.2f} "
-                     f"| {r['x_realtime']:.1f} | {r['cpu_seconds']:.2f} | {r['speed_vs_baseline']:.2f} |")
+        lines.append(
+            f"| {r['clip']} | {r['recipe']} | {r['kb_per_frame']:.0f} | {r['psnr_y']:.2f} ({r['psnr_y_min']:.2f}) "
+            f"| {r['psnr_rgb']:.2f} | {r['ssim_y']:.4f} ({r['ssim_y_min']:.4f}) | {r['seconds']:.2f} "
+            f"| {r['x_realtime']:.1f} | {r['cpu_seconds']:.2f} | {r['speed_vs_baseline']:.2f} |"
+        )
     return "\n".join(lines)
 
 
 def markdown_sensitivity(results: list[dict]) -> str:
     kernels = ["lanczos"] + SENSITIVITY_KERNELS
-    lines = ["| clip | scale filter | " + " | ".join(f"PSNR-Y vs {k} ref" for k in kernels) + " | "
-             + " | ".join(f"SSIM-Y vs {k} ref" for k in kernels) + " |",
-             "| --- | --- |" + " ---: |" * (2 * len(kernels))]
+    lines = [
+        "| clip | scale filter | "
+        + " | ".join(f"PSNR-Y vs {k} ref" for k in kernels)
+        + " | "
+        + " | ".join(f"SSIM-Y vs {k} ref" for k in kernels)
+        + " |",
+        "| --- | --- |" + " ---: |" * (2 * len(kernels)),
+    ]
     for r in results:
         if r.get(f"psnr_y_vs_{SENSITIVITY_KERNELS[0]}_ref") is None:
             continue
         psnrs = [r["psnr_y"]] + [r[f"psnr_y_vs_{k}_ref"] for k in SENSITIVITY_KERNELS]
         ssims = [r["ssim_y"]] + [r[f"ssim_y_vs_{k}_ref"] for k in SENSITIVITY_KERNELS]
-        lines.append(f"| {r['clip']} | {r['scale_filter']} | " + " | ".join(f"{v:.2f}" for v in psnrs) + " | "
-                     + " | ".join(f"{v:.4f}" for v in ssims) + " |")
+        lines.append(
+            f"| {r['clip']} | {r['scale_filter']} | "
+            + " | ".join(f"{v:.2f}" for v in psnrs)
+            + " | "
+            + " | ".join(f"{v:.4f}" for v in ssims)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -313,35 +404,64 @@ def plot(results: list[dict], path: Path, chosen: str | None = None) -> None:
 
     clip_names = list(dict.fromkeys(r["clip"] for r in results))
     fig, axes = plt.subplots(2, len(clip_names), figsize=(5.2 * len(clip_names), 8.5), squeeze=False)
-    styles = {("4:2:0", "bilinear"): ("C0", "o", "-"), ("4:4:4", "bilinear"): ("C1", "s", "-"),
-              ("4:2:0", "bicubic"): ("C2", "^", "--"), ("4:2:0", "lanczos"): ("C3", "v", "--"),
-              ("4:2:0", "area"): ("C4", "D", "--")}
+    styles = {
+        ("4:2:0", "bilinear"): ("C0", "o", "-"),
+        ("4:4:4", "bilinear"): ("C1", "s", "-"),
+        ("4:2:0", "bicubic"): ("C2", "^", "--"),
+        ("4:2:0", "lanczos"): ("C3", "v", "--"),
+        ("4:2:0", "area"): ("C4", "D", "--"),
+    }
     for col, clip in enumerate(clip_names):
         rows = [r for r in results if r["clip"] == clip]
         for metric, ax in (("psnr_y", axes[0][col]), ("ssim_y", axes[1][col])):
             for (chroma, filt), (colour, marker, line) in styles.items():
-                pts = sorted((r["kb_per_frame"], r[metric], r["jpeg_quality"]) for r in rows
-                             if r["chroma_subsampling"] == chroma and r["scale_filter"] == filt)
+                pts = sorted(
+                    (r["kb_per_frame"], r[metric], r["jpeg_quality"])
+                    for r in rows
+                    if r["chroma_subsampling"] == chroma and r["scale_filter"] == filt
+                )
                 if not pts:
                     continue
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], line, color=colour, marker=marker,
-                        label=f"{chroma} {filt}", markersize=5)
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    line,
+                    color=colour,
+                    marker=marker,
+                    label=f"{chroma} {filt}",
+                    markersize=5,
+                )
                 if filt == "bilinear":
                     for x, y, q in pts:
-                        ax.annotate(f"q{q}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7,
-                                    color=colour)
+                        ax.annotate(
+                            f"q{q}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7, color=colour
+                        )
             for name, marker, text in ((label(BASELINE), "X", "baseline"), (chosen, "*", "chosen")):
                 hit = [r for r in rows if r["recipe"] == name]
                 if hit:
-                    ax.plot(hit[0]["kb_per_frame"], hit[0][metric], marker, color="k", markersize=13,
-                            markerfacecolor="none", markeredgewidth=1.4)
-                    ax.annotate(text, (hit[0]["kb_per_frame"], hit[0][metric]), textcoords="offset points",
-                                xytext=(-12, 9), fontsize=8, fontweight="bold")
+                    ax.plot(
+                        hit[0]["kb_per_frame"],
+                        hit[0][metric],
+                        marker,
+                        color="k",
+                        markersize=13,
+                        markerfacecolor="none",
+                        markeredgewidth=1.4,
+                    )
+                    ax.annotate(
+                        text,
+                        (hit[0]["kb_per_frame"], hit[0][metric]),
+                        textcoords="offset points",
+                        xytext=(-12, 9),
+                        fontsize=8,
+                        fontweight="bold",
+                    )
             ax.axvspan(*PREDECESSOR["kb_per_frame"], color="0.85", zorder=0, label="predecessor KB/frame")
             key = "psnr" if metric == "psnr_y" else "ssim"
             for kind, ls in (("light", ":"), ("heavy", "-.")):
-                ax.axhline(PREDECESSOR[kind][key], color="0.4", linestyle=ls, linewidth=1,
-                           label=f"predecessor ({kind} clip)")
+                ax.axhline(
+                    PREDECESSOR[kind][key], color="0.4", linestyle=ls, linewidth=1, label=f"predecessor ({kind} clip)"
+                )
             ax.set_xlabel("KB per frame")
             ax.set_ylabel("PSNR-Y (dB)" if metric == "psnr_y" else "SSIM-Y")
             ax.set_title(clip if metric == "psnr_y" else "", fontsize=10)
@@ -357,10 +477,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10, help="first N seconds of each clip (default 10)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per recipe; the fastest counts")
-    parser.add_argument("--speed-repeat", type=int, default=7,
-                        help="timed runs per recipe in the closer speed check of the chosen recipe (default 7)")
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw the plot and print the tables from an existing defaults.json; measure nothing")
+    parser.add_argument(
+        "--speed-repeat",
+        type=int,
+        default=7,
+        help="timed runs per recipe in the closer speed check of the chosen recipe (default 7)",
+    )
+    parser.add_argument(
+        "--plot-only",
+        action="store_true",
+        help="redraw the plot and print the tables from an existing defaults.json; measure nothing",
+    )
     parser.add_argument("--out", type=Path, default=DOCS, help="where defaults.{csv,json,png} go (default docs/)")
     args = parser.parse_args()
     if args.plot_only:
@@ -389,20 +516,28 @@ def main() -> int:
         # the filter costs at equal quality, measured again more closely.
         q = next(r["jpeg_quality"] for r in results if r["recipe"] == chosen["recipe"])
         c = next(r["chroma_subsampling"] for r in results if r["recipe"] == chosen["recipe"])
-        finalists = [BASELINE] + [Recipe(jpeg_quality=q, chroma_subsampling=c, scale_filter=f)
-                                  for f in ["bilinear"] + FILTERS]
+        finalists = [BASELINE] + [
+            Recipe(jpeg_quality=q, chroma_subsampling=c, scale_filter=f) for f in ["bilinear"] + FILTERS
+        ]
         finalists = list({label(r): r for r in finalists}.values())
         speed = speed_check(paths, finalists, args.speed_repeat, log=lambda m: print(m, file=sys.stderr, flush=True))
-        chosen["speed_ok"] = all(per_clip[chosen["recipe"]]["wall_vs_baseline"] >= 0.9
-                                 and per_clip[chosen["recipe"]]["cpu_vs_baseline"] >= 0.9
-                                 for per_clip in speed.values())
+        chosen["speed_ok"] = all(
+            per_clip[chosen["recipe"]]["wall_vs_baseline"] >= 0.9
+            and per_clip[chosen["recipe"]]["cpu_vs_baseline"] >= 0.9
+            for per_clip in speed.values()
+        )
     doc = {
         "command": "python benchmarks/measure_defaults.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "seconds_per_clip": args.seconds, "repeat": args.repeat,
-        "baseline": label(BASELINE), "default_when_run": label(DEFAULT_RECIPE), "predecessor": PREDECESSOR,
-        "chosen": chosen, "speed_check": speed,
-        "wall_seconds": round(time.perf_counter() - started, 1), "results": results,
+        "seconds_per_clip": args.seconds,
+        "repeat": args.repeat,
+        "baseline": label(BASELINE),
+        "default_when_run": label(DEFAULT_RECIPE),
+        "predecessor": PREDECESSOR,
+        "chosen": chosen,
+        "speed_check": speed,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "results": results,
     }
     (args.out / "defaults.json").write_text(json.dumps(doc, indent=2) + "\n")
     plot(results, args.out / "defaults.png", chosen["recipe"])

@@ -81,31 +81,37 @@ def hash_rate(path: Path) -> float:
 
 def measure_all(files: int, runs: int) -> dict:
     clip = panel_clips.make(panel_clips.PANEL[1].shortened(1))  # phone 1080p30 H.264, 1 s
-    big = panel_clips.make(panel_clips.PANEL[0])                 # GoPro-like, 20 s
+    big = panel_clips.make(panel_clips.PANEL[0])  # GoPro-like, 20 s
     decode = keyframe_decode_cpu(clip, runs)
     rows = {}
     rows["interpreter"] = median_run([PY, "-c", "pass"], runs)
     rows["import lifelog_compression (names load on first use)"] = median_run(
-        [PY, "-c", "import lifelog_compression"], runs)
+        [PY, "-c", "import lifelog_compression"], runs
+    )
     rows["import what `extract` runs (lifelog_compression.cli and .api: the core, FFmpeg's libraries)"] = median_run(
-        [PY, "-c", "import lifelog_compression.cli, lifelog_compression.api"], runs)
+        [PY, "-c", "import lifelog_compression.cli, lifelog_compression.api"], runs
+    )
     with tempfile.TemporaryDirectory(prefix="lifelog-overhead-") as tmp:
         tmp = Path(tmp)
         extract = []
         for _ in range(runs):
             shutil.rmtree(tmp / "one", ignore_errors=True)
             extract.append(measure.run([PY, "-m", "lifelog_compression", "extract", "-q", str(clip), str(tmp / "one")]))
-        rows["extract, 1 keyframe"] = (statistics.median(r.seconds for r in extract),
-                                       statistics.median(r.cpu_seconds for r in extract))
+        rows["extract, 1 keyframe"] = (
+            statistics.median(r.seconds for r in extract),
+            statistics.median(r.cpu_seconds for r in extract),
+        )
         folder = tmp / "clips"
         folder.mkdir()
         for i in range(files):
             os.link(clip, folder / f"VID_{i:04d}.mp4")
         batch = measure.run([PY, "-m", "lifelog_compression", "batch", "--quiet", str(folder), str(tmp / "bundles")])
         # The same files in one warm process: what a file costs without its own interpreter and imports.
-        warm_code = ("import sys, pathlib, lifelog_compression as lc\n"
-                     "for i, f in enumerate(sorted(pathlib.Path(sys.argv[1]).iterdir())):\n"
-                     "    lc.extract_to_dir(f, pathlib.Path(sys.argv[2]) / str(i))\n")
+        warm_code = (
+            "import sys, pathlib, lifelog_compression as lc\n"
+            "for i, f in enumerate(sorted(pathlib.Path(sys.argv[1]).iterdir())):\n"
+            "    lc.extract_to_dir(f, pathlib.Path(sys.argv[2]) / str(i))\n"
+        )
         warm = measure.run([PY, "-c", warm_code, str(folder), str(tmp / "warm")])
         warm_import = median_run([PY, "-c", "import lifelog_compression.api"], runs)[1]
     return {
@@ -113,11 +119,18 @@ def measure_all(files: int, runs: int) -> dict:
         "keyframe_decode_cpu_s": round(decode, 4),
         "rows": {k: {"wall_s": round(w, 4), "cpu_s": round(c, 4)} for k, (w, c) in rows.items()},
         "extract_cpu_beyond_decoding_s": round(rows["extract, 1 keyframe"][1] - decode, 4),
-        "batch": {"files": files, "wall_s": round(batch.seconds, 3), "cpu_s": round(batch.cpu_seconds, 3),
-                  "cpu_per_file_s": round(batch.cpu_seconds / files, 4),
-                  "cpu_per_file_beyond_decoding_s": round(batch.cpu_seconds / files - decode, 4)},
-        "warm_process": {"files": files, "cpu_per_file_s": round((warm.cpu_seconds - warm_import) / files, 4),
-                         "cpu_per_file_beyond_decoding_s": round((warm.cpu_seconds - warm_import) / files - decode, 4)},
+        "batch": {
+            "files": files,
+            "wall_s": round(batch.seconds, 3),
+            "cpu_s": round(batch.cpu_seconds, 3),
+            "cpu_per_file_s": round(batch.cpu_seconds / files, 4),
+            "cpu_per_file_beyond_decoding_s": round(batch.cpu_seconds / files - decode, 4),
+        },
+        "warm_process": {
+            "files": files,
+            "cpu_per_file_s": round((warm.cpu_seconds - warm_import) / files, 4),
+            "cpu_per_file_beyond_decoding_s": round((warm.cpu_seconds - warm_import) / files - decode, 4),
+        },
         "hash_mb_per_s": round(hash_rate(big)),
         "load": os.getloadavg(),
     }
@@ -129,11 +142,15 @@ def markdown(r: dict) -> str:
         lines.append(f"| {name} | {row['wall_s'] * 1000:.0f} ms | {row['cpu_s'] * 1000:.0f} ms |")
     b = r["batch"]
     lines.append(f"| decoding that keyframe alone (PyAV, in process) | | {r['keyframe_decode_cpu_s'] * 1000:.0f} ms |")
-    lines.append(f"| `batch`, {b['files']} such files, per file | {b['wall_s'] / b['files'] * 1000:.0f} ms | "
-                 f"{b['cpu_per_file_s'] * 1000:.0f} ms |")
+    lines.append(
+        f"| `batch`, {b['files']} such files, per file | {b['wall_s'] / b['files'] * 1000:.0f} ms | "
+        f"{b['cpu_per_file_s'] * 1000:.0f} ms |"
+    )
     w = r["warm_process"]
-    lines.append(f"| `extract_to_dir` on the same files in one warm process, per file (import excluded) | | "
-                 f"{w['cpu_per_file_s'] * 1000:.0f} ms |")
+    lines.append(
+        f"| `extract_to_dir` on the same files in one warm process, per file (import excluded) | | "
+        f"{w['cpu_per_file_s'] * 1000:.0f} ms |"
+    )
     goal = b["cpu_per_file_beyond_decoding_s"] * 1000
     return "\n".join(lines) + (
         f"\n\nPer-file overhead of `batch` beyond decoding: **{goal:.0f} ms of CPU** (target <= 30 ms: "
@@ -141,7 +158,9 @@ def markdown(r: dict) -> str:
         f"{r['extract_cpu_beyond_decoding_s'] * 1000:.0f} ms of CPU beyond decoding; in a warm process a file "
         f"costs {w['cpu_per_file_beyond_decoding_s'] * 1000:.0f} ms beyond decoding. sha256 runs at "
         f"{r['hash_mb_per_s']} MB/s of CPU (in a thread beside decoding). Load average during the run: "
-        + ", ".join(f"{x:.1f}" for x in r["load"]) + ".")
+        + ", ".join(f"{x:.1f}" for x in r["load"])
+        + "."
+    )
 
 
 def main() -> int:

@@ -67,7 +67,7 @@ class Result:
     competitor: str
     variant: str = ""
     check: dict | None = None
-    failed: str = ""           # every variant failed the check (or crashed)
+    failed: str = ""  # every variant failed the check (or crashed)
     ours_s: list[float] = field(default_factory=list)
     theirs_s: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
@@ -78,12 +78,22 @@ class Result:
     extra: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        med = (lambda xs: round(statistics.median(xs), 3) if xs else None)
-        return {"competitor": self.competitor, "variant": self.variant, "failed": self.failed,
-                "check": self.check, "pairs": len(self.ratios), "ours_s": med(self.ours_s),
-                "theirs_s": med(self.theirs_s), "ratio": med(self.ratios),
-                "ours_peak_mb": self.ours_peak_mb, "theirs_peak_mb": self.theirs_peak_mb,
-                "ours_cpu_s": med(self.ours_cpu_s), "theirs_cpu_s": med(self.theirs_cpu_s), **self.extra}
+        med = lambda xs: round(statistics.median(xs), 3) if xs else None
+        return {
+            "competitor": self.competitor,
+            "variant": self.variant,
+            "failed": self.failed,
+            "check": self.check,
+            "pairs": len(self.ratios),
+            "ours_s": med(self.ours_s),
+            "theirs_s": med(self.theirs_s),
+            "ratio": med(self.ratios),
+            "ours_peak_mb": self.ours_peak_mb,
+            "theirs_peak_mb": self.theirs_peak_mb,
+            "ours_cpu_s": med(self.ours_cpu_s),
+            "theirs_cpu_s": med(self.theirs_cpu_s),
+            **self.extra,
+        }
 
 
 def ours_cmd(video: Path, out: Path) -> list[str]:
@@ -99,9 +109,10 @@ def variants(name: str, shape: panel_clips.Shape, video: Path, out: Path, bundle
         return [Variant("sparse packets, 2 processes x 2 threads", cmd, cmd)]
     if name == "ffmpeg":
         recipes = ["nokey", "all"] if shape.gop_s <= 1.0 else ["noref", "all"]
-        return [Variant(r, ffmpeg_cli.command(r, v, out),
-                        [PY, str(comp / "ffmpeg_cli.py"), r, v, str(out)])
-                for r in recipes]
+        return [
+            Variant(r, ffmpeg_cli.command(r, v, out), [PY, str(comp / "ffmpeg_cli.py"), r, v, str(out)])
+            for r in recipes
+        ]
     if name == "floor":
         cmd = [PY, str(HERE / "floor.py"), v, str(bundle), "--procs", "2", "--threads", "2"]
         return [Variant("decode only, 2 processes x 2 threads", cmd, cmd)]
@@ -121,8 +132,7 @@ def _fresh(path: Path) -> Path:
     return path
 
 
-def run_competitor(name: str, shape, video: Path, bundle: Path, tmp: Path,
-                   pairs: int, timeout: float) -> Result:
+def run_competitor(name: str, shape, video: Path, bundle: Path, tmp: Path, pairs: int, timeout: float) -> Result:
     result = Result(name)
     missing = [m for m in NEEDS.get(name, ()) if importlib.util.find_spec(m) is None]
     if missing:
@@ -188,10 +198,14 @@ def bench_shape(shape, competitors, repeat: int, slow_repeat: int, tmp: Path) ->
     manifest = [json.loads(line) for line in (reference / "manifest.jsonl").read_text().splitlines()]
     entry = {
         "shape": asdict(shape) | {"path": str(video.name), "mb": round(video.stat().st_size / 1e6, 1)},
-        "ours": {"frames": len(rows), "frames_decoded": sum(r.get("frames_decoded", 0) for r in manifest),
-                 "planner": bundle_doc["sampling"].get("planner"),
-                 "max_error_ms": max(abs(r["actual_ts_ms"] - r["requested_ts_ms"]) for r in manifest),
-                 "first_run_s": round(first.seconds, 3), "first_run_peak_mb": first.peak_mb},
+        "ours": {
+            "frames": len(rows),
+            "frames_decoded": sum(r.get("frames_decoded", 0) for r in manifest),
+            "planner": bundle_doc["sampling"].get("planner"),
+            "max_error_ms": max(abs(r["actual_ts_ms"] - r["requested_ts_ms"]) for r in manifest),
+            "first_run_s": round(first.seconds, 3),
+            "first_run_peak_mb": first.peak_mb,
+        },
         "competitors": {},
     }
     if shape.memory_only:
@@ -199,15 +213,15 @@ def bench_shape(shape, competitors, repeat: int, slow_repeat: int, tmp: Path) ->
         for _ in range(min(repeat, 2) - 1):  # memory, not speed: two runs are enough
             shutil.rmtree(tmp / "ours", ignore_errors=True)
             runs.append(measure.run(ours_cmd(video, tmp / "ours")))
-        entry["ours"].update(seconds=round(statistics.median(r.seconds for r in runs), 3),
-                             peak_mb=max(r.peak_mb for r in runs))
+        entry["ours"].update(
+            seconds=round(statistics.median(r.seconds for r in runs), 3), peak_mb=max(r.peak_mb for r in runs)
+        )
         return entry
     for name in competitors:
         pairs = slow_repeat if name in SLOW else repeat
         timeout = max(120.0, 60 * first.seconds)
         print(f"  {shape.key}: {name} ...", file=sys.stderr, flush=True)
-        entry["competitors"][name] = run_competitor(name, shape, video, reference, tmp, pairs,
-                                                    timeout).summary()
+        entry["competitors"][name] = run_competitor(name, shape, video, reference, tmp, pairs, timeout).summary()
     return entry
 
 
@@ -219,10 +233,14 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="clip keys (default: all)")
     parser.add_argument("--competitors", nargs="*", choices=COMPETITORS, default=list(COMPETITORS))
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--write-docs", action="store_true",
-                        help="rewrite the panel tables in docs/benchmarks.md (and the fixed costs: overhead.py)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="no runs: print (and with --write-docs write) the last saved results")
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="rewrite the panel tables in docs/benchmarks.md (and the fixed costs: overhead.py)",
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="no runs: print (and with --write-docs write) the last saved results"
+    )
     args = parser.parse_args()
     if args.report_only:
         report = json.loads((panel_clips.CACHE / ("panel-quick.json" if args.quick else "panel.json")).read_text())
@@ -238,9 +256,15 @@ def main() -> int:
     shapes = [s for s in shapes if not args.only or s.key in args.only]
     for shape in shapes:
         panel_clips.make(shape)
-    report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick,
-              "cores": os.cpu_count(), "load_before": os.getloadavg(), "repeat": repeat,
-              "slow_repeat": args.slow_repeat, "clips": {}}
+    report = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "quick": args.quick,
+        "cores": os.cpu_count(),
+        "load_before": os.getloadavg(),
+        "repeat": repeat,
+        "slow_repeat": args.slow_repeat,
+        "clips": {},
+    }
     with tempfile.TemporaryDirectory(prefix="lifelog-panel-") as tmp:
         for shape in shapes:
             print(f"{shape.key} ({shape.path.name})", file=sys.stderr, flush=True)

@@ -34,8 +34,7 @@ NOISE = "noise=alls=12:allf=t+u"
 
 def footage() -> Path | None:
     """The real recording: ../shared/data beside the checkout (as CI has it), else /work/shared/data."""
-    for candidate in (HERE.parent.parent / "shared" / "data" / FOOTAGE_NAME,
-                      Path("/work/shared/data") / FOOTAGE_NAME):
+    for candidate in (HERE.parent.parent / "shared" / "data" / FOOTAGE_NAME, Path("/work/shared/data") / FOOTAGE_NAME):
         if candidate.is_file():
             return candidate
     return None
@@ -45,17 +44,17 @@ def footage() -> Path | None:
 class Shape:
     """One camera shape of the panel."""
 
-    key: str                 # short name used in tables and on the command line
-    title: str               # what the row says
+    key: str  # short name used in tables and on the command line
+    title: str  # what the row says
     width: int
     height: int
     fps: int
     seconds: int
-    codec: str               # "hevc" or "h264"
+    codec: str  # "hevc" or "h264"
     bitrate: str
-    gop_s: float             # keyframe interval in seconds
+    gop_s: float  # keyframe interval in seconds
     bframes: int = 0
-    container: str = "mp4"   # "mp4" or "mts" (MPEG-TS with 192-byte packets, as AVCHD)
+    container: str = "mp4"  # "mp4" or "mts" (MPEG-TS with 192-byte packets, as AVCHD)
     memory_only: bool = False  # only `extract` runs (peak memory against duration)
 
     @property
@@ -75,8 +74,10 @@ class Shape:
     @property
     def path(self) -> Path:
         ext = "MTS" if self.container == "mts" else "mp4"
-        name = (f"panel-{self.family}-{self.width}x{self.height}-{self.fps}fps-{self.codec}-{self.bitrate}"
-                f"-g{self.keyint}-b{self.bframes}-{self.seconds}s")
+        name = (
+            f"panel-{self.family}-{self.width}x{self.height}-{self.fps}fps-{self.codec}-{self.bitrate}"
+            f"-g{self.keyint}-b{self.bframes}-{self.seconds}s"
+        )
         return CACHE / f"{name}.{ext}"
 
     def shortened(self, seconds: int) -> "Shape":
@@ -91,8 +92,19 @@ PANEL = [
     Shape("phone1080", "phone 1080p30 H.264, 1 s keyframes", 1920, 1080, 30, 20, "h264", "17M", 1.0),
     Shape("phone4k", "phone 4K30 HEVC, 1 s keyframes", 3840, 2160, 30, 20, "hevc", "40M", 1.0),
     # AVCHD camcorder: 1080p50 H.264 in MPEG-TS (.MTS), 0.5 s GOP with 2 B-frames (M=3).
-    Shape("avchd", "AVCHD 1080p50 .MTS (MPEG-TS H.264), 0.5 s GOP", 1920, 1080, 50, 20, "h264", "24M", 0.5,
-          bframes=2, container="mts"),
+    Shape(
+        "avchd",
+        "AVCHD 1080p50 .MTS (MPEG-TS H.264), 0.5 s GOP",
+        1920,
+        1080,
+        50,
+        20,
+        "h264",
+        "24M",
+        0.5,
+        bframes=2,
+        container="mts",
+    ),
     # Dashcam: 1080p30 H.264 with a 10 s GOP, 60 s per file, B-frames (the
     # non-reference frames inside a long GOP are what a smart decoder skips).
     Shape("dashcam", "dashcam 1080p30 H.264, 10 s GOP, 60 s", 1920, 1080, 30, 60, "h264", "12M", 10.0, bframes=2),
@@ -116,11 +128,27 @@ def full_panel() -> list[Shape]:
 def _encoder_args(shape: Shape) -> list[str]:
     rate = ["-b:v", shape.bitrate, "-maxrate", shape.bitrate, "-bufsize", shape.bitrate]
     if shape.codec == "hevc":
-        params = (f"keyint={shape.keyint}:min-keyint={shape.keyint}:scenecut=0:bframes={shape.bframes}"
-                  ":sao=1:log-level=error")
+        params = (
+            f"keyint={shape.keyint}:min-keyint={shape.keyint}:scenecut=0:bframes={shape.bframes}:sao=1:log-level=error"
+        )
         return ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", params, *rate]
-    return ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-g", str(shape.keyint),
-            "-keyint_min", str(shape.keyint), "-sc_threshold", "0", "-bf", str(shape.bframes), *rate]
+    return [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-profile:v",
+        "high",
+        "-g",
+        str(shape.keyint),
+        "-keyint_min",
+        str(shape.keyint),
+        "-sc_threshold",
+        "0",
+        "-bf",
+        str(shape.bframes),
+        *rate,
+    ]
 
 
 def _muxer_args(shape: Shape) -> list[str]:
@@ -140,8 +168,25 @@ def _join(shape: Shape, part: Path) -> None:
     copies = -(-shape.seconds // shape.segment_s)
     listing = part.with_suffix(".txt")
     listing.write_text("".join(f"file '{segment}'\n" for _ in range(copies)))
-    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
-           "-t", str(shape.seconds), "-c", "copy", *_muxer_args(shape), str(part)]
+    cmd = [
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(listing),
+        "-t",
+        str(shape.seconds),
+        "-c",
+        "copy",
+        *_muxer_args(shape),
+        str(part),
+    ]
     try:
         subprocess.run(cmd, check=True)
     finally:
@@ -161,14 +206,31 @@ def make(shape: Shape) -> Path:
     real = footage()
     if real is not None:
         source = ["-stream_loop", "-1", "-i", str(real)]
-        picture = (f"[0:v:0]scale={shape.width}:{shape.height}:force_original_aspect_ratio=increase,"
-                   f"crop={shape.width}:{shape.height},fps={shape.fps},{NOISE},format=yuv420p[v]")
+        picture = (
+            f"[0:v:0]scale={shape.width}:{shape.height}:force_original_aspect_ratio=increase,"
+            f"crop={shape.width}:{shape.height},fps={shape.fps},{NOISE},format=yuv420p[v]"
+        )
     else:
         print(f"{FOOTAGE_NAME} not found: testsrc2 stands in for real footage", file=sys.stderr)
         source = ["-f", "lavfi", "-i", f"testsrc2=size={shape.width}x{shape.height}:rate={shape.fps}"]
         picture = f"[0:v:0]{NOISE},format=yuv420p[v]"
-    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *source, "-filter_complex", picture,
-           "-map", "[v]", "-t", str(shape.seconds), *_encoder_args(shape), *_muxer_args(shape), str(part)]
+    cmd = [
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        *source,
+        "-filter_complex",
+        picture,
+        "-map",
+        "[v]",
+        "-t",
+        str(shape.seconds),
+        *_encoder_args(shape),
+        *_muxer_args(shape),
+        str(part),
+    ]
     print(f"generating {shape.path.name} (once; cached in {CACHE}) ...", file=sys.stderr, flush=True)
     subprocess.run(cmd, check=True)
     os.replace(part, shape.path)

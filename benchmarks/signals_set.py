@@ -48,9 +48,26 @@ W, H, FPS = 960, 540, 10
 
 def decode(path: Path, seconds: float) -> np.ndarray:
     """RGB frames of a real clip at W x H, FPS."""
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-t", str(seconds), "-vf",
-                          f"fps={FPS},scale={W}:{H}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-t",
+            str(seconds),
+            "-vf",
+            f"fps={FPS},scale={W}:{H}",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(out, np.uint8).reshape(-1, H, W, 3)
 
 
@@ -59,9 +76,36 @@ def luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def encode(frames: list[np.ndarray], path: Path) -> None:
-    proc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
-                             "-r", str(FPS), "-i", "-", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
-                             "-g", "20", "-pix_fmt", "yuv420p", str(path)], stdin=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{W}x{H}",
+            "-r",
+            str(FPS),
+            "-i",
+            "-",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "23",
+            "-g",
+            "20",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+    )
     assert proc.stdin is not None
     for f in frames:
         proc.stdin.write(np.ascontiguousarray(f).tobytes())
@@ -97,7 +141,7 @@ def make_clips(seconds: int = 12) -> dict[str, list[np.ndarray]]:
     gains = [1.0 + 0.3 * i / n + 0.02 * np.sin(i * 1.3) for i in range(n)]
     add("static_drift", [still] * n, [noisy(still, rng, 4, g) for g in gains])
 
-    oh, ow = int(H * 0.15), int(W * 0.20)   # 3 % of the picture
+    oh, ow = int(H * 0.15), int(W * 0.20)  # 3 % of the picture
     patch = object_patch(oh, ow, rng)
     clean_obj = []
     for i in range(n):
@@ -106,7 +150,7 @@ def make_clips(seconds: int = 12) -> dict[str, list[np.ndarray]]:
         if t >= 4:
             shown_w = min(ow, int(ow * (t - 4) / 2))
             if shown_w > 0:
-                f[H - oh:, W - shown_w:] = patch[:, :shown_w]
+                f[H - oh :, W - shown_w :] = patch[:, :shown_w]
         clean_obj.append(f)
     add("corner_object", clean_obj, [noisy(f, rng, 4, 1.0 + 0.02 * np.sin(i)) for i, f in enumerate(clean_obj)])
 
@@ -120,9 +164,8 @@ def make_clips(seconds: int = 12) -> dict[str, list[np.ndarray]]:
         pocket.append(np.repeat(fold[..., None], 3, -1).astype(np.uint8))
     add("pocket", pocket, [noisy(f, rng, 6) for f in pocket])
 
-    big = np.asarray(
-        __import__("PIL.Image", fromlist=["Image"]).fromarray(still).resize((W + 120, H + 68)))
-    pan = [big[34:34 + H, int(i * 6 / FPS):int(i * 6 / FPS) + W] for i in range(n)]
+    big = np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(still).resize((W + 120, H + 68)))
+    pan = [big[34 : 34 + H, int(i * 6 / FPS) : int(i * 6 / FPS) + W] for i in range(n)]
     add("slow_pan", pan, [noisy(f, rng, 4) for f in pan])
 
     add("walk", list(walk[:n]), [noisy(f, rng, 4) for f in walk[:n]])
@@ -152,7 +195,7 @@ def evaluate(name: str, clean: list[np.ndarray], work: Path) -> dict[str, object
     rows = load_manifest(work / name)
     dropped_dir = work / (name + "-dropped")
     extract_to_dir(clip, dropped_dir, workers=1, drop_duplicates=True)
-    size = lambda d: sum(p.stat().st_size for p in (d / "frames").iterdir())   # noqa: E731
+    size = lambda d: sum(p.stat().st_size for p in (d / "frames").iterdir())  # noqa: E731
     saved = size(work / name) - size(dropped_dir)
 
     # signals' own cost: the same computation on this clip's content rect, timed alone
@@ -179,14 +222,23 @@ def evaluate(name: str, clean: list[np.ndarray], work: Path) -> dict[str, object
             if i > 0 and changed(clean[frame_of[i]], clean[frame_of[kept]]) < 0.005:
                 missed += 1
             kept = i
-    sig = lambda k: [getattr(row, k) for row in rows]   # noqa: E731
-    return {"clip": name, "rows": len(rows), "marked": marked, "wrong": wrong, "missed": missed,
-            "largest_change_marked": round(worst_wrong, 4), "jpeg_bytes_saved": saved,
-            "jpeg_bytes": size(work / name), "signals_ms_per_frame": round(per_frame * 1000, 3),
-            "extract_cpu_ms_per_frame": round(extract_cpu * 1000 / len(rows), 1),
-            "signals_share": round(per_frame * len(rows) / extract_cpu, 4),
-            "sharpness": _spread(sig("sharpness")), "luma_mean": _spread(sig("luma_mean")),
-            "luma_clipped": _spread(sig("luma_clipped"))}
+    sig = lambda k: [getattr(row, k) for row in rows]  # noqa: E731
+    return {
+        "clip": name,
+        "rows": len(rows),
+        "marked": marked,
+        "wrong": wrong,
+        "missed": missed,
+        "largest_change_marked": round(worst_wrong, 4),
+        "jpeg_bytes_saved": saved,
+        "jpeg_bytes": size(work / name),
+        "signals_ms_per_frame": round(per_frame * 1000, 3),
+        "extract_cpu_ms_per_frame": round(extract_cpu * 1000 / len(rows), 1),
+        "signals_share": round(per_frame * len(rows) / extract_cpu, 4),
+        "sharpness": _spread(sig("sharpness")),
+        "luma_mean": _spread(sig("luma_mean")),
+        "luma_clipped": _spread(sig("luma_clipped")),
+    }
 
 
 def _spread(values: list[float]) -> list[float]:
@@ -206,10 +258,12 @@ def main() -> None:
     print("| clip | rows | marked | wrong | missed | largest change marked | JPEG bytes saved | signals CPU |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['clip']} | {r['rows']} | {r['marked']} | {r['wrong']} | {r['missed']} | "
-              f"{100 * r['largest_change_marked']:.2f} % | {r['jpeg_bytes_saved']} of {r['jpeg_bytes']} "
-              f"({100 * r['jpeg_bytes_saved'] / r['jpeg_bytes']:.0f} %) | {r['signals_ms_per_frame']} ms of "
-              f"{r['extract_cpu_ms_per_frame']} ms ({100 * r['signals_share']:.2f} %) |")
+        print(
+            f"| {r['clip']} | {r['rows']} | {r['marked']} | {r['wrong']} | {r['missed']} | "
+            f"{100 * r['largest_change_marked']:.2f} % | {r['jpeg_bytes_saved']} of {r['jpeg_bytes']} "
+            f"({100 * r['jpeg_bytes_saved'] / r['jpeg_bytes']:.0f} %) | {r['signals_ms_per_frame']} ms of "
+            f"{r['extract_cpu_ms_per_frame']} ms ({100 * r['signals_share']:.2f} %) |"
+        )
     print()
     print("| clip | sharpness min/median/max | luma_mean | luma_clipped |")
     print("|---|---|---|---|")

@@ -31,17 +31,17 @@ _LAZY = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 
-if TYPE_CHECKING:   # what the lazy imports give, for type checkers (mypy reads these)
+if TYPE_CHECKING:  # what the lazy imports give, for type checkers (mypy reads these)
     from .api import ExtractResult, Progress, extract_to_dir
     from .batch import BatchInterrupted, BatchProgress, BatchResult, FileOutcome, extract_directory_to_dir
     from .bundle import BundleMetadata, load_bundle_metadata, load_manifest
+    from .info import BundleInfo, batch_info, bundle_info
     from .ingest import FrameRecord, SourceSummary, iter_frames, probe
     from .manifest import ManifestRow
     from .parquet import export_parquet
-    from .info import BundleInfo, batch_info, bundle_info
-    from .view import write_viewer
     from .recipe import DEFAULT_RECIPE, Recipe, spec
     from .shards import pack, read_shards, unpack
+    from .view import write_viewer
 
 
 def __getattr__(name: str) -> Any:

@@ -7,8 +7,8 @@ from typing import Literal, TypedDict, final
 
 from typing_extensions import Buffer, NotRequired
 
-backend: str                    # "ffmpeg" or "avfoundation"
-backend_versions: str           # the libraries' versions, for --version and bundle.json
+backend: str  # "ffmpeg" or "avfoundation"
+backend_versions: str  # the libraries' versions, for --version and bundle.json
 
 def usable_cpus() -> int:
     """CPUs this process may use (affinity, cgroup quota)."""
@@ -20,7 +20,7 @@ class CoreSignals(TypedDict):
     sharpness: float
     luma_mean: float
     luma_clipped: float
-    thumb: bytes                # 32x32 area means, row-major
+    thumb: bytes  # 32x32 area means, row-major
 
 def signals_of(luma: Buffer, width: int, height: int, stride: int = ...) -> CoreSignals:
     """The signals the backends compute per frame, of one luma plane."""

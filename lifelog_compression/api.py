@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -16,6 +18,7 @@ from .colour import colour_doc
 from .errors import ArgumentTypeError, InterruptedAfterCommit, UsageError, nothing_decoded
 from .interlace import interlace_notes
 from .limits import MAX_WORKERS, check_workers
+from .manifest import picture_fields
 from .metadata import SourceHasher, hasher_for, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 from .signals import DEFAULT_RULE, DuplicateTracker, bundle_doc, row_fields
@@ -42,7 +45,7 @@ class Progress:
 class ExtractResult:
     """What ``extract_to_dir`` made."""
 
-    bundle_dir: Path | str          # a str for a bundle published to object storage
+    bundle_dir: Path | str  # a str for a bundle published to object storage
     bundle_id: str
     frame_count: int
     request_count: int
@@ -54,7 +57,7 @@ class ExtractResult:
     decode_threads: int = 0
     missing_requests_ms: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    source_bytes_read: int = -1     # what the core read (over a URL: what the server sent); -1 unknown
+    source_bytes_read: int = -1  # what the core read (over a URL: what the server sent); -1 unknown
 
     def with_bundle_dir(self, bundle_dir: Path | str) -> "ExtractResult":
         return replace(self, bundle_dir=bundle_dir)
@@ -124,104 +127,178 @@ def extract_to_dir(
     when complete); see storage.py. Another scheme raises
     UnsupportedLocationError before anything is created.
     """
-    _check_arguments(workers=workers, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes, recipe=recipe,
-                     progress=progress, source_relpath=source_relpath, decode_from=decode_from,
-                     bundle_extra=bundle_extra, drop_duplicates=drop_duplicates)
+    _check_arguments(
+        workers=workers,
+        overwrite=overwrite,
+        shards=shards,
+        shard_bytes=shard_bytes,
+        recipe=recipe,
+        progress=progress,
+        source_relpath=source_relpath,
+        decode_from=decode_from,
+        bundle_extra=bundle_extra,
+        drop_duplicates=drop_duplicates,
+    )
     # URLs and object storage (storage.py): checked before anything is created.
     source = storage.location(input)
     output = storage.location(output_dir, output=True)
+    job = _Job(
+        recipe=recipe,
+        progress=progress,
+        source_relpath=source_relpath,
+        decode_from=decode_from,
+        bundle_extra=bundle_extra,
+        drop_duplicates=drop_duplicates,
+    )
     if not output.is_local:
-        return storage.extract_to_remote(
-            source, output, overwrite=overwrite, progress=progress, recipe=recipe, workers=workers,
-            source_relpath=source_relpath, decode_from=decode_from, bundle_extra=bundle_extra, shards=shards,
-            shard_bytes=shard_bytes, **({"drop_duplicates": True} if drop_duplicates else {}))
-    source_path = Path(source.text)
-    output_dir = Path(output.text)
+        return _extract_to_remote(
+            source, output, job, overwrite=overwrite, workers=workers, shards=shards, shard_bytes=shard_bytes
+        )
     started = time.monotonic()
-    interrupted: InterruptedAfterCommit | None = None
     # Decided here, not left to the core, so that bundle.json can say it.
     threads = workers if workers > 0 else min(_core.usable_cpus(), MAX_WORKERS)
     # The hash starts first: opening a source is one core's work (FFmpeg
     # decodes a picture to learn the stream's parameters), and on a spare
     # core the hash costs no wall time. A source that fails to open cancels it.
-    hasher = hasher_for(source_path) if source.is_local else storage.NoHash(source)
+    hasher = hasher_for(Path(source.text)) if source.is_local else storage.NoHash(source)
     hasher.start()
     try:
-        src = storage.open_source(source)
+        with storage.open_source(source) as src:
+            result, interrupted = _extract_opened(
+                src,
+                source,
+                Path(output.text),
+                job,
+                hasher,
+                threads,
+                started,
+                overwrite=overwrite,
+                shards=shards,
+                shard_bytes=shard_bytes,
+            )
     except BaseException:
         hasher.cancel()
         raise
-    with src:
-        info = src.info
-        probe = json.loads(src.probe_json())
-        # The core names a URL with its query (a signature), and a file name
-        # that is not UTF-8 with U+FFFD: the name as bundles record it instead.
-        probe.get("format", {})["filename"] = source.name if source.is_local else source.shown
-        requests = recipe.request_times_ms(info["duration_ms"])
-        writer: BundleWriter | ShardWriter
-        try:
-            if shards:
-                from .shards import DEFAULT_SHARD_BYTES, ShardWriter
+    if interrupted is not None:
+        interrupted.result = result
+        raise interrupted
+    return result
 
-                writer = ShardWriter(output_dir,
-                                     shard_bytes=DEFAULT_SHARD_BYTES if shard_bytes is None else shard_bytes)
-            else:
-                writer = BundleWriter(output_dir, overwrite=overwrite)
-        except BaseException:
-            hasher.cancel()
-            raise
-        # Time and place (Visual Bundle 1.1), read beside the frames like the hash.
-        telemetry = storage.start_telemetry(source, info, probe.get("summary"))
-        decoder = src
+
+@dataclass(frozen=True)
+class _Job:
+    """What extract_to_dir was asked for, beyond the source and the output."""
+
+    recipe: Recipe
+    progress: Callable[[Progress], None] | None
+    source_relpath: str | None
+    decode_from: str | os.PathLike[str] | None
+    bundle_extra: dict[str, Any] | None
+    drop_duplicates: bool
+
+
+def _extract_to_remote(
+    source: storage.Location,
+    output: storage.Location,
+    job: _Job,
+    *,
+    overwrite: bool,
+    workers: int,
+    shards: bool,
+    shard_bytes: int | None,
+) -> ExtractResult:
+    """Into object storage: extract into a local temporary folder, then
+    publish it (storage.publish: the bundle appears whole or not at all)."""
+    storage.check_remote_output(output, overwrite)
+    tmp = Path(tempfile.mkdtemp(prefix="lifelog-bundle-"))
+    try:
+        result = extract_to_dir(
+            source.text,
+            tmp / "bundle",
+            progress=job.progress,
+            recipe=job.recipe,
+            workers=workers,
+            source_relpath=job.source_relpath,
+            decode_from=job.decode_from,
+            bundle_extra=job.bundle_extra,
+            shards=shards,
+            shard_bytes=shard_bytes,
+            drop_duplicates=job.drop_duplicates,
+        )
         try:
-            if decode_from is not None:
-                decoder = _core.Source(os.fspath(decode_from))
-            state = _Collector(writer, recipe, source_relpath or source.name, requests, info["duration_ms"],
-                               started, progress)
-            state.annotate = telemetry.row_fields
-            state.drop_duplicates = drop_duplicates
-            if decode_from is not None:
-                state.decoded_relpath = Path(decode_from).name if source_relpath is None else str(
-                    Path(source_relpath).parent / Path(decode_from).name)
-            decoder.extract(
-                requests,
-                state.on_frame,
-                workers=threads,
-                **recipe.native_kwargs(),
-            )
-            if not writer.rows:
-                raise nothing_decoded(source.shown)
-            hasher.join()
-            notes = timeline_notes(state.missing, requests, writer.rows[0]["actual_ts_ms"], state.last_actual_ms,
-                                   recipe, probe, info["duration_ms"], state.damaged, state.damaged_pictures,
-                                   state.false_keyframes)
-            colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
-            notes.extend(colour_notes)
-            notes.extend(interlace_notes(probe.get("summary", {}), state.deinterlaced, len(writer.rows)))
-            if hasher.error:
-                notes.append(f"source hash not computed: {hasher.error}")
-            bytes_read = src.bytes_read
-            bundle = _bundle_document(writer, source, probe, info, recipe, notes, hasher, threads)
-            bundle["colour"] = colour
-            bundle["source_bytes_read"] = bytes_read
-            if state.with_signals:
-                bundle["signals"] = bundle_doc(DEFAULT_RULE, drop_duplicates, state.duplicates.duplicates)
-            telemetry.finish(writer, bundle)
-            # The writer's fields stay its own (checked above; this keeps it so
-            # for a field added to the writer and not yet to BUNDLE_FIELDS).
-            bundle.update({k: v for k, v in (bundle_extra or {}).items() if k not in bundle})
-            extra = {"source_content_hash": hasher.digest} if hasher.digest else {}
-            try:
-                writer.commit(bundle, extra)
-            except InterruptedAfterCommit as e:   # the bundle is whole and in place: say so below
-                interrupted = e
-        except BaseException:
-            hasher.cancel()
-            writer.abandon()
+            storage.publish(tmp / "bundle", output, overwrite=overwrite)
+        except InterruptedAfterCommit as e:  # published whole, then the interrupt: say both
+            e.result = result.with_bundle_dir(output.text)
             raise
-        finally:
-            if decoder is not src:
-                decoder.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result.with_bundle_dir(output.text)
+
+
+def _new_writer(
+    output_dir: Path, *, overwrite: bool, shards: bool, shard_bytes: int | None
+) -> BundleWriter | ShardWriter:
+    if shards:
+        from .shards import DEFAULT_SHARD_BYTES, ShardWriter
+
+        return ShardWriter(output_dir, shard_bytes=DEFAULT_SHARD_BYTES if shard_bytes is None else shard_bytes)
+    return BundleWriter(output_dir, overwrite=overwrite)
+
+
+def _extract_opened(
+    src: Any,
+    source: storage.Location,
+    output_dir: Path,
+    job: _Job,
+    hasher: SourceHasher | storage.NoHash,
+    threads: int,
+    started: float,
+    *,
+    overwrite: bool,
+    shards: bool,
+    shard_bytes: int | None,
+) -> tuple[ExtractResult, InterruptedAfterCommit | None]:
+    """The extraction of an opened source (storage.open_source) into a new writer: the result, and
+    the interrupt that arrived once the bundle was whole (or None). Any
+    other failure abandons the writer's hidden folder and is raised."""
+    info = src.info
+    probe = json.loads(src.probe_json())
+    # The core names a URL with its query (a signature), and a file name
+    # that is not UTF-8 with U+FFFD: the name as bundles record it instead.
+    probe.get("format", {})["filename"] = source.name if source.is_local else source.shown
+    requests = job.recipe.request_times_ms(info["duration_ms"])
+    writer = _new_writer(output_dir, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes)
+    # Time and place (Visual Bundle 1.1), read beside the frames like the hash.
+    telemetry = storage.start_telemetry(source, info, probe.get("summary"))
+    decoder = src
+    interrupted: InterruptedAfterCommit | None = None
+    try:
+        if job.decode_from is not None:
+            decoder = _core.Source(os.fspath(job.decode_from))
+        state = _collect(
+            decoder, writer, source, job, requests, info["duration_ms"], started, threads, telemetry.row_fields
+        )
+        hasher.join()
+        notes = _notes(state, writer, requests, probe, info, hasher, job.recipe)
+        bundle = _bundle_document(writer, source, probe, info, job.recipe, notes, hasher, threads)
+        bundle["colour"] = state.colour
+        bundle["source_bytes_read"] = src.bytes_read
+        if state.with_signals:
+            bundle["signals"] = bundle_doc(DEFAULT_RULE, job.drop_duplicates, state.duplicates.duplicates)
+        telemetry.finish(writer, bundle)
+        # The writer's fields stay its own (checked above; this keeps it so
+        # for a field added to the writer and not yet to BUNDLE_FIELDS).
+        bundle.update({k: v for k, v in (job.bundle_extra or {}).items() if k not in bundle})
+        try:
+            writer.commit(bundle, {"source_content_hash": hasher.digest} if hasher.digest else {})
+        except InterruptedAfterCommit as e:  # the bundle is whole and in place: said by the caller
+            interrupted = e
+    except BaseException:
+        writer.abandon()
+        raise
+    finally:
+        if decoder is not src:
+            decoder.close()
     result = ExtractResult(
         bundle_dir=output_dir,
         bundle_id=bundle["bundle_id"],
@@ -235,27 +312,110 @@ def extract_to_dir(
         decode_threads=threads,
         missing_requests_ms=state.missing,
         notes=notes,
-        source_bytes_read=bytes_read,
+        source_bytes_read=bundle["source_bytes_read"],
     )
-    if interrupted is not None:
-        interrupted.result = result
-        raise interrupted
-    return result
+    return result, interrupted
+
+
+def _collect(
+    decoder: _core.Source,
+    writer: BundleWriter | ShardWriter,
+    source: storage.Location,
+    job: _Job,
+    requests: list[int],
+    duration_ms: int,
+    started: float,
+    threads: int,
+    annotate: Callable[[float], dict[str, Any]],
+) -> _Collector:
+    """Decodes the requests into the writer; the collector holds what was seen."""
+    state = _Collector(
+        writer, job.recipe, job.source_relpath or source.name, requests, duration_ms, started, job.progress
+    )
+    state.annotate = annotate
+    state.drop_duplicates = job.drop_duplicates
+    if job.decode_from is not None:
+        state.decoded_relpath = (
+            Path(job.decode_from).name
+            if job.source_relpath is None
+            else str(Path(job.source_relpath).parent / Path(job.decode_from).name)
+        )
+    decoder.extract(requests, state.on_frame, workers=threads, **job.recipe.native_kwargs())
+    if not writer.rows:
+        raise nothing_decoded(source.shown)
+    return state
+
+
+def _notes(
+    state: _Collector,
+    writer: BundleWriter | ShardWriter,
+    requests: list[int],
+    probe: dict[str, Any],
+    info: _core.SourceInfo,
+    hasher: SourceHasher | storage.NoHash,
+    recipe: Recipe,
+) -> list[str]:
+    """bundle.json's notes: the timeline's, the colour's, interlacing's, the
+    hash's; sets ``state.colour`` (bundle.json's colour document) on the way."""
+    notes = timeline_notes(
+        state.missing,
+        requests,
+        writer.rows[0]["actual_ts_ms"],
+        state.last_actual_ms,
+        recipe,
+        probe,
+        info["duration_ms"],
+        state.damaged,
+        state.damaged_pictures,
+        state.false_keyframes,
+    )
+    state.colour, colour_notes = colour_doc(probe.get("summary", {}), state.colour_mappings, _core.backend)
+    notes.extend(colour_notes)
+    notes.extend(interlace_notes(probe.get("summary", {}), state.deinterlaced, len(writer.rows)))
+    if hasher.error:
+        notes.append(f"source hash not computed: {hasher.error}")
+    return notes
 
 
 # bundle.json's fields that the bundle writer owns (_bundle_document, colour,
 # the byte count, telemetry's, a shard's own): bundle_extra may not set them.
-BUNDLE_FIELDS = frozenset({
-    "format", "format_version", "bundle_id", "created_at", "producer", "sampling", "image", "source_video",
-    "metadata_artifacts", "request_count", "frame_count", "notes", "colour", "source_bytes_read",
-    "capture_clock", "track", "shard", "signals",
-})
+BUNDLE_FIELDS = frozenset(
+    {
+        "format",
+        "format_version",
+        "bundle_id",
+        "created_at",
+        "producer",
+        "sampling",
+        "image",
+        "source_video",
+        "metadata_artifacts",
+        "request_count",
+        "frame_count",
+        "notes",
+        "colour",
+        "source_bytes_read",
+        "capture_clock",
+        "track",
+        "shard",
+        "signals",
+    }
+)
 
 
-def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes: int | None,
-                     recipe: Recipe, progress: object = None, source_relpath: object = None,
-                     decode_from: object = None, bundle_extra: object = None,
-                     drop_duplicates: bool = False) -> None:
+def _check_arguments(
+    *,
+    workers: int,
+    overwrite: bool,
+    shards: bool,
+    shard_bytes: int | None,
+    recipe: Recipe,
+    progress: object = None,
+    source_relpath: object = None,
+    decode_from: object = None,
+    bundle_extra: object = None,
+    drop_duplicates: bool = False,
+) -> None:
     """Caller mistakes are usage errors, never a silent default."""
     check_workers("workers", workers)
     if progress is not None and not callable(progress):
@@ -266,13 +426,12 @@ def _check_arguments(*, workers: int, overwrite: bool, shards: bool, shard_bytes
         raise ArgumentTypeError(f"decode_from must be a path or None, not {decode_from!r}")
     _check_bundle_extra(bundle_extra)
     for name, flag in (("overwrite", overwrite), ("shards", shards), ("drop_duplicates", drop_duplicates)):
-        if not isinstance(flag, bool):   # "no" is true, and would replace a bundle
+        if not isinstance(flag, bool):  # "no" is true, and would replace a bundle
             raise UsageError(f"{name} must be True or False, not {flag!r}")
     if not isinstance(recipe, Recipe):
         raise UsageError(f"recipe must be a lifelog_compression Recipe, not {recipe!r}")
     if shards and overwrite:
-        raise UsageError("overwrite cannot be combined with shards: shards are only written into a new or "
-                         "empty folder")
+        raise UsageError("overwrite cannot be combined with shards: shards are only written into a new or empty folder")
     if shard_bytes is not None and (not isinstance(shard_bytes, int) or shard_bytes <= 0):
         raise UsageError(f"the shard size must be positive, not {shard_bytes!r}")
 
@@ -291,15 +450,22 @@ def _check_bundle_extra(extra: object) -> None:
         json.dumps(extra, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as e:
         cls = ArgumentTypeError if isinstance(e, TypeError) else UsageError
-        raise cls(f"bundle_extra must be plain JSON (dicts, lists, str, int, finite float, bool, None): {e}") \
-            from None
+        raise cls(f"bundle_extra must be plain JSON (dicts, lists, str, int, finite float, bool, None): {e}") from None
 
 
 class _Collector:
     """Receives frames from the core (in request order) and writes them."""
 
-    def __init__(self, writer: BundleWriter | ShardWriter, recipe: Recipe, source_relpath: str, requests: list[int],
-                 duration_ms: int, started: float, progress: Callable[[Progress], None] | None):
+    def __init__(
+        self,
+        writer: BundleWriter | ShardWriter,
+        recipe: Recipe,
+        source_relpath: str,
+        requests: list[int],
+        duration_ms: int,
+        started: float,
+        progress: Callable[[Progress], None] | None,
+    ):
         self.writer = writer
         self.recipe = recipe
         self.source_relpath = source_relpath
@@ -311,18 +477,19 @@ class _Collector:
         self.last_actual_ms: int | None = None
         self.keyframe_hits = 0
         self.frames_decoded = 0
-        self.damaged: list[int] = []   # missing requests whose window held only damaged pictures
+        self.damaged: list[int] = []  # missing requests whose window held only damaged pictures
         self.damaged_pictures = 0
-        self.deinterlaced = 0   # frames pictured from one field of an interlaced picture
-        self.false_keyframes = 0   # index keyframes that decode as predicted pictures
-        self.colour_mappings: list[str] = []   # distinct lines, in order of first appearance
+        self.deinterlaced = 0  # frames pictured from one field of an interlaced picture
+        self.false_keyframes = 0  # index keyframes that decode as predicted pictures
+        self.colour_mappings: list[str] = []  # distinct lines, in order of first appearance
+        self.colour: dict[str, Any] = {}  # bundle.json's colour document, once the frames are in
         self.extractor = f"lifelog_compression/{_core.backend}"
         self.decoded_relpath: str | None = None
-        self.annotate: Callable[[float], dict[str, Any]] = lambda actual_ms: {}   # captured_at, location
+        self.annotate: Callable[[float], dict[str, Any]] = lambda actual_ms: {}  # captured_at, location
         self.duplicates = DuplicateTracker(DEFAULT_RULE)
         self.drop_duplicates = False
         self.with_signals = 0
-        self._kept: tuple[dict[str, Any], bytes] | None = None   # the last row written with its own JPEG
+        self._kept: tuple[dict[str, Any], bytes] | None = None  # the last row written with its own JPEG
 
     def on_frame(self, f: CoreFrame) -> None:
         self.frames_decoded += f["frames_decoded"]
@@ -346,26 +513,22 @@ class _Collector:
             self.with_signals += signals is not None
             duplicate_of = self.duplicates.check(f"frame_{len(self.writer.rows) + 1:08d}", signals, (x, y, w, h))
             row = {
-                    "source_relpath": self.source_relpath,
-                    "requested_ts_ms": f["requested_ms"],
-                    "actual_ts_ms": actual_ms,
-                    "width": self.recipe.canvas_width,
-                    "height": self.recipe.canvas_height,
-                    "extractor": self.extractor,
-                    "extractor_version": __version__,
-                    "content_rect_x": x,
-                    "content_rect_y": y,
-                    "content_rect_width": w,
-                    "content_rect_height": h,
-                    "source_width": f["source_size"][0],
-                    "source_height": f["source_size"][1],
-                    "obtained": f["obtained"],
-                    "frames_decoded": f["frames_decoded"],
-                    **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
-                    **self.annotate(actual_ms),
-                    **row_fields(signals),
-                    **({"duplicate_of": duplicate_of} if signals is not None else {}),
-                }
+                "source_relpath": self.source_relpath,
+                **picture_fields(
+                    requested_ms=f["requested_ms"],
+                    actual_ms=actual_ms,
+                    canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
+                    content_rect=(x, y, w, h),
+                    source_size=f["source_size"],
+                    obtained=f["obtained"],
+                    frames_decoded=f["frames_decoded"],
+                    extractor={"extractor": self.extractor, "extractor_version": __version__},
+                ),
+                **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
+                **self.annotate(actual_ms),
+                **row_fields(signals),
+                **({"duplicate_of": duplicate_of} if signals is not None else {}),
+            }
             if duplicate_of is not None and self.drop_duplicates and self._kept is not None:
                 self.writer.add_repeat(row, *self._kept)
             else:
@@ -384,9 +547,16 @@ class _Collector:
             )
 
 
-def _bundle_document(writer: BundleWriter | ShardWriter, source: storage.Location, probe: dict[str, Any],
-                     info: _core.SourceInfo, recipe: Recipe, notes: list[str], hasher: SourceHasher | storage.NoHash,
-                     threads: int) -> dict[str, Any]:
+def _bundle_document(
+    writer: BundleWriter | ShardWriter,
+    source: storage.Location,
+    probe: dict[str, Any],
+    info: _core.SourceInfo,
+    recipe: Recipe,
+    notes: list[str],
+    hasher: SourceHasher | storage.NoHash,
+    threads: int,
+) -> dict[str, Any]:
     if source.is_local:
         source_path = Path(source.text)
         summary = source_metadata(source_path, probe)

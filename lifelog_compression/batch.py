@@ -23,32 +23,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .batch_child import JOB_END
+from .batch_child import JOB_END, job_message
 from .bundle import is_bundle
-from .workdir import remove_abandoned
 from .discover import BatchInput, discover
-from .limits import MAX_FILES_AT_ONCE, MAX_WORKERS, check_workers
 from .errors import NotAFolderError, OutputError, SourceNotFoundError, output_os_errors
+from .jobs import FileOutcome, FileTask, bundle_extra
+from .limits import MAX_FILES_AT_ONCE, MAX_WORKERS, check_workers
+from .workdir import remove_abandoned
 
-
-@dataclass(frozen=True)
-class FileOutcome:
-    """What happened to one input."""
-
-    relpath: str
-    bundle_relpath: str
-    status: str                  # "extracted", "skipped" (complete already), "failed"
-    reason: str = ""
-    frame_count: int = 0
-    bytes_written: int = 0
-    duration_ms: int = 0
-    elapsed_s: float = 0.0
-    # For failures: the error class (as ``extract --json`` names it:
-    # "NotAVideoError", ...; "Timeout" when the time limit stopped it, "Crash"
-    # when the extractor died of a signal) and the extractor's exit code
-    # (negative: the signal that ended it). 0 for the others.
-    error: str | None = None
-    exit_code: int = 0
+__all__ = ["BatchInterrupted", "BatchProgress", "BatchResult", "ChildPool", "FileOutcome", "extract_directory_to_dir"]
 
 
 @dataclass(frozen=True)
@@ -149,19 +132,19 @@ BYTES_PER_VIDEO_S_AT_LEAST = 16 * 1024
 class _Job:
     """One file handed to a child, and what the child has said of it so far."""
 
-    def __init__(self, item: BatchInput, argv: list[str], out_dir: Path):
+    def __init__(self, item: BatchInput, task: FileTask, out_dir: Path):
         self.item = item
-        self.argv = argv
+        self.task = task
         self.out_dir = out_dir
-        self.partials_before = set(out_dir.parent.glob(f".{out_dir.name}.partial-*")) if out_dir.parent.exists() else set()
+        self.partials_before = (
+            set(out_dir.parent.glob(f".{out_dir.name}.partial-*")) if out_dir.parent.exists() else set()
+        )
         self.started = time.monotonic()
         self.duration_ms = 0
         self.requests_done = 0
         self.requests_total = 0
-        self.result: dict[str, Any] | None = None
-        self.error: dict[str, Any] | None = None
-        self.stderr = ""
-        self.exit_code: int | None = None   # set last, by the child's job_end line
+        self.outcome: FileOutcome | None = None
+        self.exit_code: int | None = None  # set last, by the child's job_end line
 
     def video_s_held(self) -> float:
         """Seconds of video the time limit allows for: the duration, but no
@@ -175,12 +158,9 @@ class _Job:
             self.duration_ms = p["duration_ms"]
             self.requests_done, self.requests_total = p["requests_done"], p["requests_total"]
         elif JOB_END in msg:
-            self.stderr = msg.get("stderr", "")
+            if "outcome" in msg:
+                self.outcome = FileOutcome(**msg["outcome"])
             self.exit_code = msg[JOB_END]
-        elif "error" in msg:
-            self.error = msg
-        elif "frame_count" in msg:
-            self.result = msg
 
     def remove_own_partials(self) -> None:
         """A child killed mid-file cannot clean up: its half-written folder is
@@ -189,9 +169,75 @@ class _Job:
 
         if not self.out_dir.parent.exists():
             return
-        remove_abandoned(self.out_dir)   # also puts back a bundle it had moved aside
+        remove_abandoned(self.out_dir)  # also puts back a bundle it had moved aside
         for p in set(self.out_dir.parent.glob(f".{self.out_dir.name}.partial-*")) - self.partials_before:
             shutil.rmtree(p, ignore_errors=True)
+
+
+# ---- the scheduler's decisions, as plain functions (tests/test_scheduler.py) ----------------------
+
+
+def time_limit_s(min_timeout_s: float, timeout_per_video_s: float, video_s_held: float) -> float:
+    """How long a file may run: a floor, plus a share per second of its video."""
+    return min_timeout_s + timeout_per_video_s * video_s_held
+
+
+def next_step(*, job_ended: bool, died: bool, ran_s: float, limit_s: float) -> str | None:
+    """What the batch loop does with a busy child: None (let it run),
+    "settle" (its file ended, or it died) or "kill" (over its time limit:
+    kill it, then settle the file as timed out). A file that has ended is
+    never timed out, however late the loop looks."""
+    if job_ended:
+        return "settle"
+    if ran_s > limit_s:
+        return "kill"
+    return "settle" if died else None
+
+
+def settled_outcome(
+    item: BatchInput,
+    *,
+    outcome: FileOutcome | None,
+    code: int | None,
+    timed_out: bool,
+    ran_s: float,
+    said: str,
+    bundle: str = "",
+) -> FileOutcome:
+    """The outcome of a file whose child is done with it: the child's own
+    when it ended with exit code 0; else a failure that says why, first
+    of all a time limit, then a crash (a negative code: the signal), then
+    the child's reported error, then the last line it wrote on stderr."""
+    if outcome is not None and code == 0 and not timed_out:
+        return outcome
+    if timed_out:
+        reason, error = f"stopped after {ran_s:.0f} s (time limit for its duration)", "Timeout"
+    elif code is not None and code < 0:
+        reason, error = f"the extractor crashed ({signal.Signals(-code).name})", "Crash"
+    elif outcome is not None and outcome.error:
+        reason, error = outcome.reason, outcome.error
+    else:
+        reason, error = (said.strip().splitlines() or [f"exit code {code}"])[-1], "InternalError"
+    return FileOutcome(
+        item.relpath,
+        item.bundle_relpath,
+        "failed",
+        reason,
+        elapsed_s=ran_s,
+        error=error,
+        exit_code=code if code is not None else -signal.SIGKILL,
+        bundle=bundle,
+    )
+
+
+def interrupted_result(
+    output_root: Path, items: list[BatchInput], outcomes: dict[str, FileOutcome], elapsed_s: float
+) -> BatchResult:
+    """What a stopped batch reports: the files that finished, in input
+    order, and those that were running or waiting."""
+    finished = [outcomes[i.relpath] for i in items if i.relpath in outcomes]
+    unfinished = [i.relpath for i in items if i.relpath not in outcomes]
+    return BatchResult(output_root, finished, elapsed_s, True, unfinished)
 
 
 class _Child:
@@ -201,15 +247,22 @@ class _Child:
     replaced for the next one."""
 
     def __init__(self, python: str, wake: threading.Event):
-        self.wake = wake   # set when a file ends or the child dies: the batch loop looks then
-        self.proc = subprocess.Popen([python, "-m", "lifelog_compression.batch_child"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdin and self.proc.stdout and self.proc.stderr   # all pipes
+        self.wake = wake  # set when a file ends or the child dies: the batch loop looks then
+        self.proc = subprocess.Popen(
+            [python, "-m", "lifelog_compression.batch_child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr  # all pipes
         self.job: _Job | None = None
         self.files = 0
-        self._stderr_tail: list[str] = []   # what the child said outside any file's own stderr
-        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
+        self._stderr_tail: list[str] = []  # what the child said on stderr, last lines
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
         for r in self._readers:
             r.start()
 
@@ -224,21 +277,21 @@ class _Child:
                 self.job.take(msg)
                 if JOB_END in msg:
                     self.wake.set()
-        self.wake.set()   # the child is gone
+        self.wake.set()  # the child is gone
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr
         for line in self.proc.stderr:
             self._stderr_tail = (self._stderr_tail + [line])[-20:]
 
-    def start(self, job: _Job) -> None:
+    def start(self, job: _Job, message: str) -> None:
         assert self.proc.stdin
         self.job = job
         self.files += 1
         try:
-            self.proc.stdin.write(json.dumps(job.argv) + "\n")
+            self.proc.stdin.write(message + "\n")
             self.proc.stdin.flush()
-        except OSError:   # it died before reading: settled as a crash
+        except OSError:  # it died before reading: settled as a crash
             pass
 
     def job_ended(self) -> bool:
@@ -258,7 +311,7 @@ class _Child:
         try:
             assert self.proc.stdin
             self.proc.stdin.close()
-        except OSError:   # it is gone already: a broken pipe
+        except OSError:  # it is gone already: a broken pipe
             pass
         try:
             self.proc.wait(timeout=wait_s)
@@ -275,6 +328,114 @@ class _Child:
 # A child is retired after this many files: a bound on whatever a long-lived
 # process might accumulate, at one process start per this many files.
 FILES_PER_CHILD = 256
+
+
+class ChildPool:
+    """Runs files in up to ``workers`` child processes, reused from file to
+    file: ``submit`` a job, ``poll`` for the files that are done (settled:
+    ended, crashed or over their time limit), ``close`` when the run ends or
+    ``stop`` when it is interrupted."""
+
+    def __init__(
+        self,
+        workers: int,
+        python: str,
+        *,
+        min_timeout_s: float,
+        timeout_per_video_s: float,
+        overwrite: bool,
+        decode_threads: int,
+        drop_duplicates: bool,
+    ):
+        self.workers = workers
+        self.python = python
+        self.min_timeout_s, self.timeout_per_video_s = min_timeout_s, timeout_per_video_s
+        self.overwrite, self.decode_threads, self.drop_duplicates = overwrite, decode_threads, drop_duplicates
+        self.children: list[_Child] = []  # alive; at most `workers`
+        self.wake = threading.Event()
+
+    def running(self) -> list[_Job]:
+        return [c.job for c in self.children if c.job is not None]
+
+    def has_room(self) -> bool:
+        return len(self.running()) < self.workers
+
+    def submit(self, item: BatchInput, task: FileTask) -> None:
+        job = _Job(item, task, Path(task.bundle))
+        for gone in [c for c in self.children if c.job is None and c.died()]:  # killed from outside while idle
+            gone.close()
+            self.children.remove(gone)
+        child = next((c for c in self.children if c.job is None), None)
+        if child is None:
+            child = _Child(self.python, self.wake)
+            self.children.append(child)
+        child.start(
+            job,
+            job_message(
+                task, overwrite=self.overwrite, workers=self.decode_threads, drop_duplicates=self.drop_duplicates
+            ),
+        )
+
+    def poll(self, wait_s: float) -> list[FileOutcome]:
+        """Waits up to ``wait_s`` for a file to end (a child wakes it), then
+        settles every file that is done."""
+        self.wake.wait(wait_s)
+        self.wake.clear()
+        done = []
+        for child in [c for c in self.children if c.job is not None]:
+            job = child.job
+            assert job is not None
+            step = next_step(
+                job_ended=child.job_ended(),
+                died=child.died(),
+                ran_s=time.monotonic() - job.started,
+                limit_s=time_limit_s(self.min_timeout_s, self.timeout_per_video_s, job.video_s_held()),
+            )
+            if step == "kill":
+                child.proc.kill()
+            if step is not None:
+                done.append(self._settle(child, timed_out=step == "kill"))
+        return done
+
+    def _settle(self, child: _Child, timed_out: bool) -> FileOutcome:
+        job = child.job
+        assert job is not None
+        ended = child.job_ended() and not timed_out
+        if not ended or child.files >= FILES_PER_CHILD:
+            # Dead, hung or retired: it goes. Closing it reads all it said, so a
+            # child that died right after its last line still counts as ended.
+            child.close(wait_s=10)
+            self.children.remove(child)
+            ended = child.job_ended() and not timed_out
+        child.job = None
+        code = job.exit_code if ended else child.proc.returncode
+        outcome = settled_outcome(
+            job.item,
+            outcome=job.outcome,
+            code=code,
+            timed_out=timed_out,
+            ran_s=time.monotonic() - job.started,
+            said=child.stderr_tail(),
+            bundle=str(job.out_dir),
+        )
+        if outcome.status == "failed":
+            job.remove_own_partials()
+        return outcome
+
+    def close(self) -> None:
+        for child in self.children:
+            child.close()
+
+    def stop(self) -> None:
+        """Interrupted: Ctrl-C reaches the children too (same process group);
+        SIGTERM makes sure, and each cleans up its own unfinished folder
+        before exiting; what a killed one left is removed here."""
+        busy = [c for c in self.children if c.job is not None and not c.job_ended()]
+        for child in self.children:
+            child.close(signal.SIGTERM if child in busy else None, wait_s=10)
+        for child in busy:
+            assert child.job is not None
+            child.job.remove_own_partials()
 
 
 def extract_directory_to_dir(
@@ -321,176 +482,160 @@ def extract_directory_to_dir(
     input_root, output_root = Path(input_root), Path(output_root)
     _check_roots(input_root, output_root)
     items = discover(input_root)
-    from . import _core, storage   # the parent needs them; children import their own
+    from . import _core  # the parent needs it; children import their own
 
-    cores = _core.usable_cpus()   # affinity and cgroup quota, not the machine's count
+    cores = _core.usable_cpus()  # affinity and cgroup quota, not the machine's count
     workers = max(1, workers or cores)
-    decode_threads = decode_threads or min(MAX_WORKERS, max(1, cores // workers))
-    python = python_executable or sys.executable
-    started = time.monotonic()
-    outcomes: dict[str, FileOutcome] = {}
-    pending: list[BatchInput] = []
-    total_bytes = sum(i.size for i in items) or 1
+    pool = ChildPool(
+        workers,
+        python_executable or sys.executable,
+        min_timeout_s=min_timeout_s,
+        timeout_per_video_s=timeout_per_video_s,
+        overwrite=overwrite,
+        decode_threads=decode_threads or min(MAX_WORKERS, max(1, cores // workers)),
+        drop_duplicates=drop_duplicates,
+    )
+    run = _Run(items, input_root, output_root, pool, progress, on_event)
+    run.triage(overwrite)
+    try:
+        run.drive(prefer_proxy)
+    except BaseException as e:
+        pool.stop()
+        if not isinstance(e, KeyboardInterrupt):
+            raise
+        result = interrupted_result(output_root, items, run.outcomes, time.monotonic() - run.started)
+        run.emit("summary", **result.to_json(files=False))
+        raise BatchInterrupted(result) from None
+    pool.close()
+    result = BatchResult(output_root, [run.outcomes[i.relpath] for i in items], time.monotonic() - run.started)
+    run.emit("summary", **result.to_json(files=False))
+    return result
 
-    def emit(event: str, **fields: Any) -> None:
-        if on_event:
-            on_event({"event": event, **fields, "elapsed_s": round(time.monotonic() - started, 3)})
 
-    for item in items:
-        out_dir = output_root / item.bundle_relpath
-        if not overwrite and storage.complete_for(storage.location(out_dir), storage.location(item.path)):
-            outcomes[item.relpath] = FileOutcome(item.relpath, item.bundle_relpath, "skipped", "complete already")
-            emit("skipped", **asdict(outcomes[item.relpath]))
-        elif not overwrite and is_bundle(out_dir):
-            # A bundle of an earlier version of the file (edited, re-copied):
-            # kept, and the reason said, rather than "exists and is not empty".
-            outcomes[item.relpath] = FileOutcome(
-                item.relpath, item.bundle_relpath, "failed",
-                f"{out_dir}: its bundle was made from another version of the file (its size or its bytes "
-                "differ); --overwrite replaces it", error="OutputError", exit_code=OutputError.exit_code)
-            emit("failed", **asdict(outcomes[item.relpath]))
-        else:
-            pending.append(item)
-    done_bytes = sum(i.size for i in items if i.relpath in outcomes)
-    running: list[_Job] = []
-    children: list[_Child] = []   # alive; at most `workers`
-    wake = threading.Event()
-    bundle_of = {i.relpath: i.bundle_relpath for i in items}
+class _Run:
+    """One batch in progress: its inputs, their outcomes so far, and the
+    pool that runs the files."""
 
-    def report() -> None:
-        if not progress:
+    def __init__(
+        self,
+        items: list[BatchInput],
+        input_root: Path,
+        output_root: Path,
+        pool: ChildPool,
+        progress: Callable[[BatchProgress], None] | None,
+        on_event: Callable[[dict[str, Any]], None] | None,
+    ):
+        self.items, self.input_root, self.output_root, self.pool = items, input_root, output_root, pool
+        self.progress, self.on_event = progress, on_event
+        self.started = time.monotonic()
+        self.outcomes: dict[str, FileOutcome] = {}
+        self.pending: list[BatchInput] = []
+        self.total_bytes = sum(i.size for i in items) or 1
+        self.done_bytes = 0
+        self.bundle_of = {i.relpath: i.bundle_relpath for i in items}
+
+    def emit(self, event: str, **fields: Any) -> None:
+        if self.on_event:
+            self.on_event({"event": event, **fields, "elapsed_s": round(time.monotonic() - self.started, 3)})
+
+    def triage(self, overwrite: bool) -> None:
+        """Complete bundles are skipped; a bundle of another version of the
+        file is kept, and reported; the rest waits for the pool."""
+        from . import storage
+
+        for item in self.items:
+            out_dir = self.output_root / item.bundle_relpath
+            if not overwrite and storage.complete_for(storage.location(out_dir), storage.location(item.path)):
+                self._record(
+                    FileOutcome(item.relpath, item.bundle_relpath, "skipped", "complete already", bundle=str(out_dir)),
+                    "skipped",
+                )
+            elif not overwrite and is_bundle(out_dir):
+                # A bundle of an earlier version of the file (edited, re-copied):
+                # kept, and the reason said, rather than "exists and is not empty".
+                self._record(
+                    FileOutcome(
+                        item.relpath,
+                        item.bundle_relpath,
+                        "failed",
+                        f"{out_dir}: its bundle was made from another version of the file (its size or its bytes "
+                        "differ); --overwrite replaces it",
+                        error="OutputError",
+                        exit_code=OutputError.exit_code,
+                        bundle=str(out_dir),
+                    ),
+                    "failed",
+                )
+            else:
+                self.pending.append(item)
+        self.done_bytes = sum(i.size for i in self.items if i.relpath in self.outcomes)
+
+    def _record(self, outcome: FileOutcome, event: str) -> None:
+        self.outcomes[outcome.relpath] = outcome
+        self.emit(event, **asdict(outcome))
+
+    def task(self, item: BatchInput, prefer_proxy: bool) -> FileTask:
+        decode_from = None
+        if prefer_proxy and item.proxy_relpath and _durations_agree(item.path, self.input_root / item.proxy_relpath):
+            decode_from = str(self.input_root / item.proxy_relpath)
+        return FileTask(
+            str(item.path),
+            item.relpath,
+            str(self.output_root / item.bundle_relpath),
+            bundle_extra(item, self.bundle_of, proxy_decoded=decode_from is not None),
+            decode_from,
+            item.bundle_relpath,
+        )
+
+    def drive(self, prefer_proxy: bool) -> None:
+        """Hands files to the pool as it has room, until every one is settled."""
+        while self.pending or self.pool.running():
+            while self.pending and self.pool.has_room():
+                item = self.pending.pop(0)
+                self.pool.submit(item, self.task(item, prefer_proxy))
+                self.emit("started", relpath=item.relpath, bundle_relpath=item.bundle_relpath)
+            # Woken when a file ends; else every 50 ms for time limits and progress.
+            for outcome in self.pool.poll(0.05):
+                self._record(outcome, "done" if outcome.status == "extracted" else "failed")
+                self.done_bytes += next(i.size for i in self.items if i.relpath == outcome.relpath)
+            self.report()
+
+    def report(self) -> None:
+        if not self.progress:
             return
-        elapsed = time.monotonic() - started
-        video_s = sum(o.duration_ms for o in outcomes.values() if o.status == "extracted") / 1000
+        running = self.pool.running()
+        elapsed = time.monotonic() - self.started
+        video_s = sum(o.duration_ms for o in self.outcomes.values() if o.status == "extracted") / 1000
         video_s += sum(c.duration_ms / 1000 * c.requests_done / max(1, c.requests_total) for c in running)
-        bytes_now = done_bytes + sum(c.item.size * c.requests_done / max(1, c.requests_total) for c in running)
-        skipped = sum(i.size for i in items if outcomes.get(i.relpath, None) and outcomes[i.relpath].status == "skipped")
+        bytes_now = self.done_bytes + sum(c.item.size * c.requests_done / max(1, c.requests_total) for c in running)
+        skipped = sum(
+            i.size
+            for i in self.items
+            if self.outcomes.get(i.relpath, None) and self.outcomes[i.relpath].status == "skipped"
+        )
         worked = bytes_now - skipped
-        eta = elapsed / worked * (total_bytes - bytes_now) if worked > 0 else None
-        progress(BatchProgress(len(outcomes), len(items), video_s, elapsed, eta, [c.item.relpath for c in running],
-                               video_total()))
+        eta = elapsed / worked * (self.total_bytes - bytes_now) if worked > 0 else None
+        self.progress(
+            BatchProgress(
+                len(self.outcomes),
+                len(self.items),
+                video_s,
+                elapsed,
+                eta,
+                [c.item.relpath for c in running],
+                self.video_total(running),
+            )
+        )
 
-    def video_total() -> float | None:
-        known = {o.relpath: o.duration_ms for o in outcomes.values() if o.status == "extracted"}
+    def video_total(self, running: list[_Job]) -> float | None:
+        known = {o.relpath: o.duration_ms for o in self.outcomes.values() if o.status == "extracted"}
         known.update({c.item.relpath: c.duration_ms for c in running if c.duration_ms})
         if not known:
             return None
-        sizes = {i.relpath: i.size for i in items}
+        sizes = {i.relpath: i.size for i in self.items}
         known_bytes = sum(sizes[r] for r in known) or 1
-        unknown_bytes = sum(c.item.size for c in running if not c.duration_ms) + sum(i.size for i in pending)
+        unknown_bytes = sum(c.item.size for c in running if not c.duration_ms) + sum(i.size for i in self.pending)
         return (sum(known.values()) + sum(known.values()) / known_bytes * unknown_bytes) / 1000
-
-    def launch(item: BatchInput) -> _Job:
-        out_dir = output_root / item.bundle_relpath
-        extra: dict[str, Any] = {"batch": {"input_relpath": item.relpath}}
-        if item.proxy_relpath:
-            extra["proxy"] = {"relpath": item.proxy_relpath, "decoded": False}
-        if item.recording:
-            # Chapters' bundles (and so their telemetry tracks), in recording order.
-            extra["recording"] = {**item.recording.to_json(),
-                                  "chapter_bundles": [bundle_of[c] for c in item.recording.chapters if c in bundle_of]}
-        cmd = ["extract", "--json", "--quiet", "--progress-jsonl",
-               "--workers", str(decode_threads), "--source-relpath", item.relpath]
-        if prefer_proxy and item.proxy_relpath and _durations_agree(item.path, input_root / item.proxy_relpath):
-            extra["proxy"]["decoded"] = True
-            cmd += ["--decode-from", str(input_root / item.proxy_relpath)]
-        if overwrite:
-            cmd.append("--overwrite")
-        if drop_duplicates:
-            cmd.append("--drop-duplicates")
-        cmd += ["--bundle-extra", json.dumps(extra), str(item.path), str(out_dir)]
-        job = _Job(item, cmd, out_dir)
-        for gone in [c for c in children if c.job is None and c.died()]:   # killed from outside while idle
-            gone.close()
-            children.remove(gone)
-        child = next((c for c in children if c.job is None), None)
-        if child is None:
-            child = _Child(python, wake)
-            children.append(child)
-        child.start(job)
-        emit("started", relpath=item.relpath, bundle_relpath=item.bundle_relpath)
-        return job
-
-    def settle(child: _Child, timed_out: bool) -> None:
-        nonlocal done_bytes
-        job = child.job
-        assert job is not None
-        ended = child.job_ended() and not timed_out
-        if not ended or child.files >= FILES_PER_CHILD:
-            # Dead, hung or retired: it goes. Closing it reads all it said, so a
-            # child that died right after its last line still counts as ended.
-            child.close(wait_s=10)
-            children.remove(child)
-            ended = child.job_ended() and not timed_out
-        child.job = None
-        running.remove(job)
-        item = job.item
-        code = job.exit_code if ended else child.proc.returncode
-        if job.result is not None and code == 0:
-            r = job.result
-            outcome = FileOutcome(item.relpath, item.bundle_relpath, "extracted", "; ".join(r.get("notes", [])),
-                                  r["frame_count"], r["bytes_written"], r["duration_ms"], r["elapsed_s"])
-        else:
-            error = None
-            if timed_out:
-                reason = f"stopped after {time.monotonic() - job.started:.0f} s (time limit for its duration)"
-                error = "Timeout"
-            elif code is not None and code < 0:
-                reason = f"the extractor crashed ({signal.Signals(-code).name})"
-                error = "Crash"
-            elif job.error is not None:
-                reason = job.error["message"].removeprefix(str(item.path) + ": ")
-                error = job.error["error"]
-            else:
-                said = job.stderr if ended else child.stderr_tail()
-                reason = (said.strip().splitlines() or [f"exit code {code}"])[-1]
-                error = "InternalError"
-            job.remove_own_partials()
-            outcome = FileOutcome(item.relpath, item.bundle_relpath, "failed", reason,
-                                  elapsed_s=time.monotonic() - job.started, error=error,
-                                  exit_code=code if code is not None else -signal.SIGKILL)
-        outcomes[item.relpath] = outcome
-        emit("done" if outcome.status == "extracted" else "failed", **asdict(outcome))
-        done_bytes += item.size
-
-    try:
-        while pending or running:
-            while pending and len(running) < workers:
-                running.append(launch(pending.pop(0)))
-            # Woken when a file ends; else every 50 ms for time limits and progress.
-            wake.wait(0.05)
-            wake.clear()
-            for child in [c for c in children if c.job is not None]:
-                job = child.job
-                assert job is not None
-                limit = min_timeout_s + timeout_per_video_s * job.video_s_held()
-                timed_out = not child.job_ended() and time.monotonic() - job.started > limit
-                if timed_out:
-                    child.proc.kill()
-                if timed_out or child.job_ended() or child.died():
-                    settle(child, timed_out)
-            report()
-    except BaseException as e:
-        # Ctrl-C reaches the children too (same process group); SIGTERM makes
-        # sure, and each cleans up its own unfinished folder before exiting.
-        busy = [c for c in children if c.job is not None and not c.job_ended()]
-        for child in children:
-            child.close(signal.SIGTERM if child in busy else None, wait_s=10)
-        for child in busy:
-            assert child.job is not None
-            child.job.remove_own_partials()
-        if not isinstance(e, KeyboardInterrupt):
-            raise
-        finished = [outcomes[i.relpath] for i in items if i.relpath in outcomes]
-        unfinished = [i.relpath for i in items if i.relpath not in outcomes]
-        result = BatchResult(output_root, finished, time.monotonic() - started, True, unfinished)
-        emit("summary", **result.to_json(files=False))
-        raise BatchInterrupted(result) from None
-    for child in children:
-        child.close()
-    result = BatchResult(output_root, [outcomes[i.relpath] for i in items], time.monotonic() - started)
-    emit("summary", **result.to_json(files=False))
-    return result
 
 
 def _durations_agree(original: Path, proxy: Path) -> bool:
@@ -499,5 +644,5 @@ def _durations_agree(original: Path, proxy: Path) -> bool:
     try:
         with _core.Source(str(original)) as a, _core.Source(str(proxy)) as b:
             return abs(a.info["duration_ms"] - b.info["duration_ms"]) <= 1000
-    except Exception:   # an unreadable proxy is simply not used
+    except Exception:  # an unreadable proxy is simply not used
         return False

@@ -103,9 +103,11 @@ class BundleWriter:
                 raise OutputError(f"{out}: exists and is not a Visual Bundle; refusing to replace it")
             foreign = foreign_files(out)
             if foreign:
-                raise OutputError(f"{out}: holds files that are not part of its bundle ({', '.join(foreign[:3])}"
-                                  f"{', ...' if len(foreign) > 3 else ''}); replacing it would lose them: move "
-                                  "them out first")
+                raise OutputError(
+                    f"{out}: holds files that are not part of its bundle ({', '.join(foreign[:3])}"
+                    f"{', ...' if len(foreign) > 3 else ''}); replacing it would lose them: move "
+                    "them out first"
+                )
 
     def add_frame(self, jpeg: bytes, row: dict[str, Any]) -> dict[str, Any]:
         """Writes the next frame file; returns the completed manifest row."""
@@ -131,15 +133,19 @@ class BundleWriter:
         dropped): no file of its own, the kept row's path and hash. ``jpeg``
         (the kept row's bytes) is for writers that need them (shards)."""
         number = len(self.rows) + 1
-        full = {"frame_id": f"frame_{number:08d}", "frame_relpath": kept["frame_relpath"], **row,
-                "content_hash": kept["content_hash"]}
+        full = {
+            "frame_id": f"frame_{number:08d}",
+            "frame_relpath": kept["frame_relpath"],
+            **row,
+            "content_hash": kept["content_hash"],
+        }
         self.rows.append(full)
         return full
 
     def write_text(self, relpath: str, text: str) -> None:
         try:
             (self.work_dir / relpath).write_text(names.recorded(text), encoding="utf-8")
-        except OSError as e:   # a full disk is the output's fault, not ours
+        except OSError as e:  # a full disk is the output's fault, not ours
             raise OutputError(f"{self.output_dir}: cannot write {relpath}: {e.strerror}") from e
 
     def write_json(self, relpath: str, obj: Any) -> None:
@@ -150,7 +156,7 @@ class BundleWriter:
         lines = [names.dumps({**row, **extra_row_fields}) for row in self.rows]
         self.write_text(MANIFEST, "".join(line + "\n" for line in lines))
         self.write_json(BUNDLE_JSON, bundle)
-        self._check_output()   # the folder may have appeared meanwhile
+        self._check_output()  # the folder may have appeared meanwhile
         out = self.output_dir
         # A Ctrl-C between the two renames would leave no bundle at all and
         # one in between would leave the old one aside: finish first.
@@ -158,8 +164,11 @@ class BundleWriter:
             replaced = None
             try:
                 if out.is_dir() and any(out.iterdir()):
-                    replaced = self._lock.replaced_dir if self._lock else \
-                        out.parent / f".{out.name}.replaced-{secrets.token_hex(4)}"
+                    replaced = (
+                        self._lock.replaced_dir
+                        if self._lock
+                        else out.parent / f".{out.name}.replaced-{secrets.token_hex(4)}"
+                    )
                     os.rename(out, replaced)
                 elif out.is_dir():
                     out.rmdir()
@@ -172,7 +181,7 @@ class BundleWriter:
                 shutil.rmtree(replaced, ignore_errors=True)
             if self._lock:
                 self._lock.release()
-                self._lock = None   # nothing of ours is left to abandon
+                self._lock = None  # nothing of ours is left to abandon
         deferred.deliver(out)
 
     def abandon(self) -> None:
@@ -192,9 +201,12 @@ def written_by_a_bundle(rel: str) -> bool:
     relative to the bundle). The metadata folder is the bundle's own,
     whatever a version puts there."""
     parts = rel.split("/")
-    return (rel in (BUNDLE_JSON, MANIFEST) or _SHARD_FILE.fullmatch(rel) is not None or
-            (len(parts) == 2 and parts[0] == METADATA_DIR) or
-            (len(parts) == 2 and parts[0] == FRAMES_DIR and _FRAME_FILE.fullmatch(parts[1]) is not None))
+    return (
+        rel in (BUNDLE_JSON, MANIFEST)
+        or _SHARD_FILE.fullmatch(rel) is not None
+        or (len(parts) == 2 and parts[0] == METADATA_DIR)
+        or (len(parts) == 2 and parts[0] == FRAMES_DIR and _FRAME_FILE.fullmatch(parts[1]) is not None)
+    )
 
 
 def foreign_files(bundle: Path) -> list[str]:
@@ -252,7 +264,7 @@ def frame_file(bundle_dir: str | os.PathLike[str], row: ManifestRow) -> Path:
     path = root / row.frame_relpath
     try:
         inside = path.resolve().is_relative_to(root.resolve())
-    except (OSError, RuntimeError):   # a symlink loop
+    except (OSError, RuntimeError):  # a symlink loop
         inside = False
     if not inside:
         raise BundleError(f"{path}: leads outside the bundle (a symlink): not read")

@@ -41,8 +41,10 @@ def colour_doc(summary: dict[str, Any], mappings: list[str], backend: str) -> tu
         if peak:
             doc["peak_cd_m2"] = float(peak.group(1))
             doc["peak_from"] = peak.group(2)
-        notes.append(f"HDR source ({kind or transfer}, {primaries} primaries): tone mapped to SDR BT.709 "
-                     "(reference white 203 cd/m2 = SDR white; see colour.mapping)")
+        notes.append(
+            f"HDR source ({kind or transfer}, {primaries} primaries): tone mapped to SDR BT.709 "
+            "(reference white 203 cd/m2 = SDR white; see colour.mapping)"
+        )
     elif kind and backend == "avfoundation":
         doc["mapping"] = "AVFoundation's own HDR to SDR conversion"
     elif kind:

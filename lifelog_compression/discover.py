@@ -22,8 +22,26 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 VIDEO_EXTENSIONS = {
-    ".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".3gp",
-    ".wmv", ".flv", ".mxf", ".dv", ".360", ".insv", ".lrv", ".lrf",
+    ".mp4",
+    ".mov",
+    ".m4v",
+    ".avi",
+    ".mkv",
+    ".webm",
+    ".mts",
+    ".m2ts",
+    ".ts",
+    ".mpg",
+    ".mpeg",
+    ".3gp",
+    ".wmv",
+    ".flv",
+    ".mxf",
+    ".dv",
+    ".360",
+    ".insv",
+    ".lrv",
+    ".lrf",
 }
 PROXY_EXTENSIONS = {".lrv", ".lrf"}
 
@@ -40,11 +58,15 @@ class Recording:
 
     recording_id: str
     chapter: int
-    chapters: list[str] = field(default_factory=list)   # relpaths of all chapters, in order
+    chapters: list[str] = field(default_factory=list)  # relpaths of all chapters, in order
 
     def to_json(self) -> dict[str, Any]:
-        return {"camera": "gopro", "recording_id": self.recording_id, "chapter": self.chapter,
-                "chapters": self.chapters}
+        return {
+            "camera": "gopro",
+            "recording_id": self.recording_id,
+            "chapter": self.chapter,
+            "chapters": self.chapters,
+        }
 
 
 @dataclass
@@ -52,8 +74,8 @@ class BatchInput:
     """One video to extract, and where its bundle goes."""
 
     path: Path
-    relpath: str                   # POSIX-style, relative to the input root
-    bundle_relpath: str            # relative to the output root
+    relpath: str  # POSIX-style, relative to the input root
+    bundle_relpath: str  # relative to the output root
     proxy_relpath: str | None = None
     recording: Recording | None = None
 
@@ -61,7 +83,7 @@ class BatchInput:
     def size(self) -> int:
         try:
             return self.path.stat().st_size
-        except OSError:   # gone (a broken link): its extraction says so
+        except OSError:  # gone (a broken link): its extraction says so
             return 0
 
 
@@ -83,7 +105,7 @@ def _proxy_key(path: Path) -> tuple[str, str]:
     stem = path.stem
     m = _GOPRO_NEW.match(stem)
     if m and m.group(1).upper() == "L":
-        stem = f"G?{m.group(2)}{m.group(3)}"   # GL010128 belongs to GH010128 or GX010128
+        stem = f"G?{m.group(2)}{m.group(3)}"  # GL010128 belongs to GH010128 or GX010128
     return str(path.parent), stem.upper()
 
 
@@ -132,7 +154,7 @@ def discover(input_root: Path) -> list[BatchInput]:
         if original is not None and original not in proxy_of:
             proxy_of[original] = p
         else:
-            inputs_paths.append(p)   # a proxy without its original is all there is
+            inputs_paths.append(p)  # a proxy without its original is all there is
     inputs_paths.sort(key=lambda p: str(rel[p]))
 
     # Bundle folders: the stem, or the whole name where stems collide.
@@ -163,7 +185,8 @@ def discover(input_root: Path) -> list[BatchInput]:
         if rec:
             siblings = sorted(chapters[(rec[0], rec[1])])
             if len(siblings) > 1 or rec[2] > 1:
-                item.recording = Recording(recording_id=rec[1], chapter=rec[2],
-                                           chapters=[str(rel[s]) for _, s in siblings])
+                item.recording = Recording(
+                    recording_id=rec[1], chapter=rec[2], chapters=[str(rel[s]) for _, s in siblings]
+                )
         result.append(item)
     return result

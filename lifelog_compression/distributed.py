@@ -19,58 +19,33 @@ that looks whole. Ray is an optional extra: ``pip install
 from __future__ import annotations
 
 import os
-import socket
 import time
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator, cast
 
 from . import storage
 from .batch import BatchProgress, BatchResult
-from .discover import PROXY_EXTENSIONS, VIDEO_EXTENSIONS, BatchInput, discover
-from .errors import ExtractError, MissingDependencyError
+from .discover import PROXY_EXTENSIONS, VIDEO_EXTENSIONS, discover
+from .errors import EXIT_INTERNAL, MissingDependencyError, SourceNotFoundError
+from .jobs import FileOutcome, FileTask, bundle_extra, extract_file
+from .manifest import picture_fields
 from .recipe import DEFAULT_RECIPE, Recipe
 
-EXIT_INTERNAL = 1
-
-
-@dataclass(frozen=True)
-class FileTask:
-    """One source and where its bundle goes (what the driver holds per file)."""
-
-    source: str              # a local path or a URL
-    relpath: str             # the source relative to the input root: the manifest's source_relpath
-    bundle: str              # a local path or a URL
-    extra: dict[str, Any] = field(default_factory=dict)   # bundle.json additions (batch, recording)
-
-
-@dataclass(frozen=True)
-class FileResult:
-    """What happened to one source on the cluster."""
-
-    relpath: str
-    bundle: str
-    status: str              # "extracted", "skipped" (complete already), "failed"
-    error: str = ""          # the exception class, e.g. "DamagedSourceError"; "" when not failed
-    exit_code: int = 0       # what `extract` would have exited with
-    reason: str = ""
-    frame_count: int = 0
-    bytes_written: int = 0
-    source_bytes_read: int = -1
-    duration_ms: int = 0
-    elapsed_s: float = 0.0
-    node: str = ""           # host name of the worker that did it
-    pid: int = 0
+# One record per file for every way of running (jobs.py); the old name stays.
+FileResult = FileOutcome
 
 
 class DistributedResult(BatchResult):
-    """The outcome of ``extract_many``: one FileResult per source, in input
+    """The outcome of ``extract_many``: one FileOutcome per source, in input
     order (``output_root`` is the output as given, a path or a URL)."""
 
 
 # ---- what to extract --------------------------------------------------------------------------
 
-def plan(sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], output: str | os.PathLike[str]) -> list[FileTask]:
+
+def plan(
+    sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], output: str | os.PathLike[str]
+) -> list[FileTask]:
     """The tasks for ``sources``: a local folder (walked as ``batch`` does:
     proxies, chapters, mirrored tree), an ``s3://``/``gs://`` prefix (every
     video below it, mirrored), or a list of files and URLs (each to
@@ -79,8 +54,18 @@ def plan(sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], out
     if isinstance(sources, (str, os.PathLike)):
         root = storage.location(sources)
         if root.is_local and Path(root.text).is_dir():
-            return [FileTask(str(i.path), i.relpath, out.child(i.bundle_relpath).text,
-                             _batch_extra(i)) for i in discover(Path(root.text))]
+            items = discover(Path(root.text))
+            bundle_of = {i.relpath: i.bundle_relpath for i in items}
+            return [
+                FileTask(
+                    str(i.path),
+                    i.relpath,
+                    out.child(i.bundle_relpath).text,
+                    bundle_extra(i, bundle_of),
+                    bundle_relpath=i.bundle_relpath,
+                )
+                for i in items
+            ]
         if root.is_object_store and not Path(root.name).suffix:
             return _plan_prefix(root, out)
         sources = [sources]
@@ -90,17 +75,8 @@ def plan(sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], out
         stem = PurePosixPath(loc.name).stem or loc.name
         folder = stem if stem.lower() not in used else loc.name
         used.add(folder.lower())
-        tasks.append(FileTask(loc.text, loc.name, out.child(folder).text))
+        tasks.append(FileTask(loc.text, loc.name, out.child(folder).text, bundle_relpath=folder))
     return tasks
-
-
-def _batch_extra(item: BatchInput) -> dict[str, Any]:
-    extra: dict[str, Any] = {"batch": {"input_relpath": item.relpath}}
-    if item.proxy_relpath:
-        extra["proxy"] = {"relpath": item.proxy_relpath, "decoded": False}
-    if item.recording:
-        extra["recording"] = item.recording.to_json()
-    return extra
 
 
 def _plan_prefix(root: storage.Location, out: storage.Location) -> list[FileTask]:
@@ -108,47 +84,29 @@ def _plan_prefix(root: storage.Location, out: storage.Location) -> list[FileTask
     prefix = root.text.split("://", 1)[1].rstrip("/")
     tasks = []
     for key in sorted(fs.find(prefix + "/")):
-        rel = key[len(prefix) + 1:]
+        rel = key[len(prefix) + 1 :]
         parts = PurePosixPath(rel)
-        if any(p.startswith(".") for p in parts.parts) or parts.suffix.lower() not in VIDEO_EXTENSIONS \
-                or parts.suffix.lower() in PROXY_EXTENSIONS:
+        if (
+            any(p.startswith(".") for p in parts.parts)
+            or parts.suffix.lower() not in VIDEO_EXTENSIONS
+            or parts.suffix.lower() in PROXY_EXTENSIONS
+        ):
             continue
-        tasks.append(FileTask(f"{root.scheme}://{key}", rel, out.child(str(parts.with_suffix(""))).text,
-                              {"batch": {"input_relpath": rel}}))
+        bundle_relpath = str(parts.with_suffix(""))
+        tasks.append(
+            FileTask(
+                f"{root.scheme}://{key}",
+                rel,
+                out.child(bundle_relpath).text,
+                {"batch": {"input_relpath": rel}},
+                bundle_relpath=bundle_relpath,
+            )
+        )
     return tasks
 
 
-# ---- one file, on a worker ----------------------------------------------------------------------
-
-def extract_file(task: FileTask, *, overwrite: bool = False, recipe: Recipe = DEFAULT_RECIPE,
-                 workers: int = 1) -> FileResult:
-    """Extracts one task where it runs (a Ray worker, or here); never raises
-    for a bad source: the result carries the error class and exit code. The
-    hidden folder of an attempt whose worker was killed is cleaned up by the
-    retry's writer (workdir.py: its lock died with the worker)."""
-    from .api import extract_to_dir
-
-    started = time.monotonic()
-    common: dict[str, Any] = dict(relpath=task.relpath, bundle=task.bundle, node=socket.gethostname(), pid=os.getpid())
-    try:
-        source = storage.location(task.source)
-        bundle = storage.location(task.bundle, output=True)
-        if not overwrite and storage.complete_for(bundle, source):
-            return FileResult(status="skipped", reason="complete already", **common)
-        r = extract_to_dir(source.text, bundle.text, overwrite=overwrite, recipe=recipe, workers=workers,
-                           source_relpath=task.relpath, bundle_extra=task.extra or None)
-        return FileResult(status="extracted", reason="; ".join(r.notes), frame_count=r.frame_count,
-                          bytes_written=r.bytes_written, source_bytes_read=r.source_bytes_read,
-                          duration_ms=r.duration_ms, elapsed_s=time.monotonic() - started, **common)
-    except ExtractError as e:
-        return FileResult(status="failed", error=type(e).__name__, exit_code=e.exit_code, reason=e.reason,
-                          elapsed_s=time.monotonic() - started, **common)
-    except Exception as e:   # a bug, not bad input: reported for this file, the run goes on
-        return FileResult(status="failed", error=type(e).__name__, exit_code=EXIT_INTERNAL,
-                          reason=f"internal error: {e}", elapsed_s=time.monotonic() - started, **common)
-
-
 # ---- the driver ---------------------------------------------------------------------------------
+
 
 def _ray() -> Any:
     try:
@@ -191,13 +149,13 @@ def extract_many(
     """
     ray = connect(address)
     tasks = plan(sources, output)
-    remote = ray.remote(extract_file).options(num_cpus=cpus_per_file, max_retries=max_retries,
-                                              retry_exceptions=False, name="lifelog_extract_file")
+    remote = ray.remote(extract_file).options(
+        num_cpus=cpus_per_file, max_retries=max_retries, retry_exceptions=False, name="lifelog_extract_file"
+    )
     threads = max(1, int(cpus_per_file))
     started = time.monotonic()
-    pending = {remote.remote(t, overwrite=overwrite, recipe=recipe, workers=threads): i
-               for i, t in enumerate(tasks)}
-    results: dict[int, FileResult] = {}
+    pending = {remote.remote(t, overwrite=overwrite, recipe=recipe, workers=threads): i for i, t in enumerate(tasks)}
+    results: dict[int, FileOutcome] = {}
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.1)
@@ -210,20 +168,27 @@ def extract_many(
         for ref in pending:
             ray.cancel(ref, force=True)
         raise
-    files: Any = [results[i] for i in range(len(tasks))]   # FileResult: BatchResult reads the same fields
-    return DistributedResult(cast(Path, storage.location(output, output=True).text), files,
-                             time.monotonic() - started)
+    files = [results[i] for i in range(len(tasks))]
+    return DistributedResult(cast(Path, storage.location(output, output=True).text), files, time.monotonic() - started)
 
 
-def _settle(ray: Any, ref: Any, task: FileTask, max_retries: int) -> FileResult:
+def _settle(ray: Any, ref: Any, task: FileTask, max_retries: int) -> FileOutcome:
     try:
-        return cast(FileResult, ray.get(ref))
-    except ray.exceptions.RayError as e:   # the worker died on every attempt (or Ray lost the task)
+        return cast(FileOutcome, ray.get(ref))
+    except ray.exceptions.RayError as e:  # the worker died on every attempt (or Ray lost the task)
         reason = f"the worker died {max_retries + 1} time(s): {type(e).__name__}"
-        return FileResult(task.relpath, task.bundle, "failed", type(e).__name__, EXIT_INTERNAL, reason)
+        return FileOutcome(
+            task.relpath,
+            task.bundle_relpath,
+            "failed",
+            reason,
+            error=type(e).__name__,
+            exit_code=EXIT_INTERNAL,
+            bundle=task.bundle,
+        )
 
 
-def _progress(results: dict[int, FileResult], total: int, started: float) -> BatchProgress:
+def _progress(results: dict[int, FileOutcome], total: int, started: float) -> BatchProgress:
     elapsed = time.monotonic() - started
     video_s = sum(r.duration_ms for r in results.values()) / 1000
     worked = sum(r.status != "skipped" for r in results.values())
@@ -233,6 +198,7 @@ def _progress(results: dict[int, FileResult], total: int, started: float) -> Bat
 
 
 # ---- Ray Data -----------------------------------------------------------------------------------
+
 
 def frames_dataset(
     sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
@@ -267,37 +233,47 @@ class _FrameRows:
         from .ingest import iter_frames
 
         for f in iter_frames(item["source"], recipe=self.recipe, workers=self.workers):
-            x, y, w, h = f.content_rect
             yield {
                 "source": item["source"],
                 "source_relpath": item["source_relpath"],
-                "requested_ts_ms": f.requested_ts_ms,
-                "actual_ts_ms": f.actual_ts_ms,
+                **picture_fields(
+                    requested_ms=f.requested_ts_ms,
+                    actual_ms=f.actual_ts_ms,
+                    canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
+                    content_rect=f.content_rect,
+                    source_size=f.source_size,
+                    obtained=f.obtained,
+                    frames_decoded=f.frames_decoded,
+                ),
                 "jpeg": f.jpeg,
                 "content_hash": "sha256:" + hashlib.sha256(f.jpeg or b"").hexdigest(),
-                "width": self.recipe.canvas_width,
-                "height": self.recipe.canvas_height,
-                "content_rect_x": x,
-                "content_rect_y": y,
-                "content_rect_width": w,
-                "content_rect_height": h,
-                "source_width": f.source_size[0],
-                "source_height": f.source_size[1],
-                "obtained": f.obtained,
-                "frames_decoded": f.frames_decoded,
             }
 
 
 # ---- command line -------------------------------------------------------------------------------
 
-def run_batch(args: Any, progress: Callable[[BatchProgress], None]) -> BatchResult:
-    """``batch INPUT OUTPUT --ray [ADDRESS]`` (cli.py draws the progress line
-    and prints the summary, as for a local batch)."""
-    from .errors import SourceNotFoundError
 
-    root = storage.location(args.input_dir)
-    storage.location(args.output_root, output=True)
+def run_batch(
+    input_dir: str,
+    output_root: str,
+    *,
+    address: str | None,
+    cpus_per_file: float,
+    overwrite: bool,
+    progress: Callable[[BatchProgress], None],
+) -> BatchResult:
+    """``batch INPUT OUTPUT --ray [ADDRESS]``: ``extract_many`` after the
+    checks a local batch makes (cli.py draws the progress line and prints the
+    summary, as for a local batch)."""
+    root = storage.location(input_dir)
+    storage.location(output_root, output=True)
     if root.is_local and not Path(root.text).exists():
         raise SourceNotFoundError(f"{root.text}: no such folder", path=root.text)
-    return extract_many(args.input_dir, args.output_root, address=args.ray or None,
-                        cpus_per_file=args.cpus_per_file, overwrite=args.overwrite, progress=progress)
+    return extract_many(
+        input_dir,
+        output_root,
+        address=address or None,
+        cpus_per_file=cpus_per_file,
+        overwrite=overwrite,
+        progress=progress,
+    )

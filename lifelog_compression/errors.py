@@ -29,6 +29,15 @@ __all__ = [
     "UnsupportedLocationError",
 ]
 
+# The exit codes the command line returns itself; each error class below
+# carries its own. exit_codes() is the whole table.
+EXIT_OK = 0
+EXIT_INTERNAL = 1  # a bug, not bad input
+EXIT_USAGE = 2
+EXIT_VALIDATION_FAILED = 14  # validate: some frame fails against its source
+EXIT_INTERRUPTED = 130
+EXIT_READER_GONE = 141  # 128 + SIGPIPE, as a shell reports a writer whose pipe closed
+
 
 class ExtractError(Exception):
     """Base of every error this package raises about a source or a bundle."""
@@ -130,7 +139,6 @@ class BundleError(ExtractError, ValueError):
     exit_code = 13
 
 
-
 class SourceMismatchError(ExtractError, ValueError):
     """validate: the video is not the source the bundle was made from (size or sha256 differ)."""
 
@@ -171,11 +179,36 @@ class InterruptedAfterCommit(KeyboardInterrupt):
     is whole. ``result`` is the ExtractResult once extract_to_dir knows it."""
 
     def __init__(self, bundle_dir: object) -> None:
-        super().__init__(f"{bundle_dir}: interrupted while the finished bundle was moved into place; "
-                         "the move was completed")
+        super().__init__(
+            f"{bundle_dir}: interrupted while the finished bundle was moved into place; the move was completed"
+        )
         self.bundle_dir = bundle_dir
-        self.result: Any = None   # an ExtractResult (api.py imports this module)
+        self.result: Any = None  # an ExtractResult (api.py imports this module)
 
 
 class UnsupportedLocationError(UsageError):
     """A location this package cannot use (unknown URL scheme, a pipe); nothing was created."""
+
+
+def exit_codes() -> dict[int, str]:
+    """Every exit code of the command line and what it means, in order: the
+    error classes' own codes plus those the commands return themselves."""
+    import re
+
+    codes = {
+        EXIT_OK: "success",
+        EXIT_INTERNAL: "unexpected internal error (LIFELOG_DEBUG=1 shows the traceback)",
+        EXIT_USAGE: "usage error (bad arguments)",
+        EXIT_VALIDATION_FAILED: "validate: some frame fails against its source",
+        EXIT_INTERRUPTED: "interrupted (Ctrl-C); no bundle is left behind",
+        EXIT_READER_GONE: "stopped: the reader of the output went away; no bundle is left behind",
+    }
+    for name in __all__:
+        cls = globals()[name]
+        if cls is not ExtractError and cls.__doc__:
+            # Docstrings are reST; help is plain text.
+            text = re.sub(r"``([^`]*)``", r"\1", cls.__doc__.strip().splitlines()[0]).rstrip(".")
+            # The first meaning of a code stays: a subclass (UnsupportedLocationError
+            # of UsageError) names only one way to get it.
+            codes.setdefault(cls.exit_code, text if text[1:2].isupper() else text[0].lower() + text[1:])  # not "MP4"
+    return dict(sorted(codes.items()))

@@ -22,7 +22,7 @@ from .optional import require
 from .recipe import DEFAULT_RECIPE, Recipe
 from .signals import row_fields
 
-if TYPE_CHECKING:   # numpy is optional at run time; CoreFrame exists only in _core.pyi
+if TYPE_CHECKING:  # numpy is optional at run time; CoreFrame exists only in _core.pyi
     import numpy
     from numpy.typing import NDArray
 
@@ -34,7 +34,7 @@ class FrameRecord:
     """One sample of the video: its times, where the picture sits on the
     canvas, how it was decoded, and either the JPEG bytes or an RGB array."""
 
-    index: int                      # 0-based position among the frames yielded
+    index: int  # 0-based position among the frames yielded
     requested_ts_ms: int
     actual_ts_ms: int
     content_rect: tuple[int, int, int, int]
@@ -42,12 +42,12 @@ class FrameRecord:
     obtained: str
     frames_decoded: int
     jpeg: bytes | None = None
-    array: NDArray[numpy.uint8] | None = None   # (H, W, 3) RGB with as_array=True
+    array: NDArray[numpy.uint8] | None = None  # (H, W, 3) RGB with as_array=True
     # When and where (Visual Bundle 1.1, 1.2), as in a manifest row: the UTC
     # recording time ("...Z", None where the camera's zone is unknown), the
     # camera's local time (no offset) and the interpolated GPS position.
     captured_at: str | None = None
-    captured_local: str | None = None   # SPEC 1.2: wall-clock time without a zone, where that is all we know
+    captured_local: str | None = None  # SPEC 1.2: wall-clock time without a zone, where that is all we know
     location: dict[str, Any] | None = None
     # SPEC 1.2 content signals of the picture (phash, sharpness, luma_mean,
     # luma_clipped, as in a manifest row; signals.py), None where the backend has none.
@@ -61,10 +61,12 @@ class FrameRecord:
             payload = f"array=<{'x'.join(map(str, self.array.shape))} {self.array.dtype}>"
         else:
             payload = "no pixels"
-        return (f"FrameRecord(index={self.index}, requested_ts_ms={self.requested_ts_ms}, "
-                f"actual_ts_ms={self.actual_ts_ms}, content_rect={self.content_rect}, "
-                f"source_size={self.source_size}, obtained={self.obtained!r}, "
-                f"frames_decoded={self.frames_decoded}, captured_at={self.captured_at!r}, {payload})")
+        return (
+            f"FrameRecord(index={self.index}, requested_ts_ms={self.requested_ts_ms}, "
+            f"actual_ts_ms={self.actual_ts_ms}, content_rect={self.content_rect}, "
+            f"source_size={self.source_size}, obtained={self.obtained!r}, "
+            f"frames_decoded={self.frames_decoded}, captured_at={self.captured_at!r}, {payload})"
+        )
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def iter_frames(
         np = require("numpy", "arrays", "iter_frames(as_array=True)")
     # Backends without raw canvases (AVFoundation) hand over JPEG: decode it here.
     raw = as_array and _core.backend == "ffmpeg"
-    frames: queue.Queue[Any] = queue.Queue(maxsize=2)   # core frames, _DONE or an exception
+    frames: queue.Queue[Any] = queue.Queue(maxsize=2)  # core frames, _DONE or an exception
     stop = threading.Event()
     started = time.monotonic()
 
@@ -168,15 +170,23 @@ def iter_frames(
         while True:
             item = frames.get()
             if item is _DONE:
-                if index == 0:   # as extract_to_dir: a source with no frame is damaged, not empty
+                if index == 0:  # as extract_to_dir: a source with no frame is damaged, not empty
                     raise nothing_decoded(video)
                 return
             if isinstance(item, BaseException):
                 raise item
             has_frame = item["actual_us"] is not None
             if progress:
-                progress(Progress(item["request_index"] + 1, len(requests), index + has_frame,
-                                  min(duration, item["requested_ms"] + 1000), duration, time.monotonic() - started))
+                progress(
+                    Progress(
+                        item["request_index"] + 1,
+                        len(requests),
+                        index + has_frame,
+                        min(duration, item["requested_ms"] + 1000),
+                        duration,
+                        time.monotonic() - started,
+                    )
+                )
             if not has_frame:
                 continue
             array = jpeg = None
@@ -189,14 +199,24 @@ def iter_frames(
             else:
                 jpeg = item["jpeg"]
             actual_ms = round(item["actual_us"] / 1000)
-            yield FrameRecord(index, item["requested_ms"], actual_ms, item["content_rect"], item["source_size"],
-                              item["obtained"], item["frames_decoded"], jpeg, array,
-                              **telemetry.row_fields(actual_ms), signals=row_fields(item.get("signals")) or None)
+            yield FrameRecord(
+                index,
+                item["requested_ms"],
+                actual_ms,
+                item["content_rect"],
+                item["source_size"],
+                item["obtained"],
+                item["frames_decoded"],
+                jpeg,
+                array,
+                **telemetry.row_fields(actual_ms),
+                signals=row_fields(item.get("signals")) or None,
+            )
             index += 1
     finally:
         stop.set()
         while thread.is_alive():
-            try:   # unblock a producer waiting for room
+            try:  # unblock a producer waiting for room
                 frames.get_nowait()
             except queue.Empty:
                 pass

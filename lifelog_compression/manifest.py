@@ -13,8 +13,50 @@ from typing import Any
 
 from .errors import BundleError
 
-REQUIRED = ("frame_id", "frame_relpath", "source_relpath", "requested_ts_ms", "actual_ts_ms",
-            "width", "height", "content_hash")
+REQUIRED = (
+    "frame_id",
+    "frame_relpath",
+    "source_relpath",
+    "requested_ts_ms",
+    "actual_ts_ms",
+    "width",
+    "height",
+    "content_hash",
+)
+
+
+def picture_fields(
+    *,
+    requested_ms: int,
+    actual_ms: int,
+    canvas: tuple[int, int],
+    content_rect: tuple[int, int, int, int] | list[int],
+    source_size: tuple[int, int] | list[int],
+    obtained: str | None,
+    frames_decoded: int,
+    extractor: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A manifest row's fields for one decoded picture, in the row's order:
+    its times, the canvas, ``extractor`` (the extractor and its version,
+    where a bundle is written), the content rect, the source's size and how
+    the picture was obtained. The one place a frame becomes these fields:
+    a bundle's rows (api.py) and Ray Data's rows (distributed.py)."""
+    x, y, w, h = content_rect
+    return {
+        "requested_ts_ms": requested_ms,
+        "actual_ts_ms": actual_ms,
+        "width": canvas[0],
+        "height": canvas[1],
+        **(extractor or {}),
+        "content_rect_x": x,
+        "content_rect_y": y,
+        "content_rect_width": w,
+        "content_rect_height": h,
+        "source_width": source_size[0],
+        "source_height": source_size[1],
+        "obtained": obtained,
+        "frames_decoded": frames_decoded,
+    }
 
 
 @dataclass(frozen=True)
@@ -27,29 +69,29 @@ class ManifestRow:
     source_relpath: str
     requested_ts_ms: int
     actual_ts_ms: int
-    width: int                                   # the canvas
+    width: int  # the canvas
     height: int
-    content_hash: str                            # "sha256:<hex>" of the JPEG bytes
-    source_content_hash: str | None = None       # "sha256:<hex>" of the source file
+    content_hash: str  # "sha256:<hex>" of the JPEG bytes
+    source_content_hash: str | None = None  # "sha256:<hex>" of the source file
     extractor: str | None = None
     extractor_version: str | None = None
-    content_rect_x: int | None = None            # where the picture sits on the canvas
+    content_rect_x: int | None = None  # where the picture sits on the canvas
     content_rect_y: int | None = None
     content_rect_width: int | None = None
     content_rect_height: int | None = None
-    source_width: int | None = None              # the decoded picture, before rotation
+    source_width: int | None = None  # the decoded picture, before rotation
     source_height: int | None = None
-    obtained: str | None = None                  # "keyframe", "decoded_forward", "platform", ...
-    frames_decoded: int | None = None            # what finding this frame cost
-    decoded_relpath: str | None = None           # the proxy decoded instead of the source
-    captured_at: str | None = None               # SPEC 1.1: UTC, RFC 3339 (null where the zone is unknown)
-    captured_local: str | None = None            # SPEC 1.2: the camera's wall clock, RFC 3339 without offset
-    location: dict[str, Any] | None = None       # SPEC 1.1: interpolated telemetry position
-    phash: str | None = None                     # SPEC 1.2 content signals (signals.py): 16 hex digits
+    obtained: str | None = None  # "keyframe", "decoded_forward", "platform", ...
+    frames_decoded: int | None = None  # what finding this frame cost
+    decoded_relpath: str | None = None  # the proxy decoded instead of the source
+    captured_at: str | None = None  # SPEC 1.1: UTC, RFC 3339 (null where the zone is unknown)
+    captured_local: str | None = None  # SPEC 1.2: the camera's wall clock, RFC 3339 without offset
+    location: dict[str, Any] | None = None  # SPEC 1.1: interpolated telemetry position
+    phash: str | None = None  # SPEC 1.2 content signals (signals.py): 16 hex digits
     sharpness: float | None = None
     luma_mean: float | None = None
     luma_clipped: float | None = None
-    duplicate_of: str | None = None              # the frame_id of the earlier row this one repeats
+    duplicate_of: str | None = None  # the frame_id of the earlier row this one repeats
     notes: list[str] | None = None
     other_fields: dict[str, Any] = field(default_factory=dict, compare=False)
     # Optional fields the row held as an explicit null (written back as null).
@@ -63,8 +105,11 @@ class ManifestRow:
             raise BundleError(f"manifest row lacks {', '.join(missing)}")
         _check_required(obj)
         known = _TYPED & obj.keys()
-        return cls(**{k: obj[k] for k in known}, other_fields={k: v for k, v in obj.items() if k not in _TYPED},
-                   null_fields=frozenset(k for k in known if obj[k] is None))
+        return cls(
+            **{k: obj[k] for k in known},
+            other_fields={k: v for k, v in obj.items() if k not in _TYPED},
+            null_fields=frozenset(k for k in known if obj[k] is None),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The row as manifest.jsonl holds it: absent optional fields are left out."""

@@ -33,8 +33,8 @@ class SourceHasher(threading.Thread):
         self.path = path
         self.digest: str | None = None
         self.error: str | None = None
-        self.mdls: tuple[str, bool] | None = None   # mdls_text(path), once read
-        self.xattrs: str | None = None              # xattrs_text(path), once read
+        self.mdls: tuple[str, bool] | None = None  # mdls_text(path), once read
+        self.xattrs: str | None = None  # xattrs_text(path), once read
         self._cancelled = threading.Event()
 
     def run(self) -> None:
@@ -53,7 +53,7 @@ class SourceHasher(threading.Thread):
             self.error = str(e)
 
     def start(self) -> None:
-        if self.ident is None:   # not started early already (hash_early)
+        if self.ident is None:  # not started early already (hash_early)
             super().start()
 
     def cancel(self) -> None:
@@ -61,7 +61,7 @@ class SourceHasher(threading.Thread):
 
 
 def file_sha256(path: Path) -> str:
-    """"sha256:<hex>" of a file's bytes, as bundle.json records its source's."""
+    """ "sha256:<hex>" of a file's bytes, as bundle.json records its source's."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(HASH_CHUNK):
@@ -124,7 +124,10 @@ def mdls_text(path: Path) -> tuple[str, bool]:
     """Spotlight attributes on macOS; elsewhere one line saying why there are none."""
     tool = shutil.which("mdls")
     if sys.platform != "darwin" or not tool:
-        return f"mdls is not available on this system ({sys.platform}): Spotlight attributes exist only on macOS.\n", False
+        return (
+            f"mdls is not available on this system ({sys.platform}): Spotlight attributes exist only on macOS.\n",
+            False,
+        )
     try:
         out = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as e:

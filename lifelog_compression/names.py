@@ -59,7 +59,7 @@ def dumps(obj: Any, **kwargs: Any) -> str:
     """``json.dumps(obj, ensure_ascii=False)`` whose text always encodes as
     UTF-8: names that were not UTF-8 are recorded as above."""
     text = json.dumps(obj, ensure_ascii=False, **kwargs)
-    if _SURROGATE.search(text):   # rare: only a name from the file system puts one there
+    if _SURROGATE.search(text):  # rare: only a name from the file system puts one there
         text = json.dumps(recorded_json(obj), ensure_ascii=False, **kwargs)
     return text
 
@@ -80,4 +80,3 @@ def _show(m: re.Match[str]) -> str:
     if 0xDC80 <= code <= 0xDCFF:
         return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-

@@ -23,4 +23,7 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
         top = module.split(".")[0]
         raise MissingDependencyError(
             f"{purpose} needs {_DISTRIBUTIONS.get(top, top)}, which is not installed: "
-            f"pip install 'lifelog-compression[{extra}]'", "missing dependency", None) from e
+            f"pip install 'lifelog-compression[{extra}]'",
+            "missing dependency",
+            None,
+        ) from e

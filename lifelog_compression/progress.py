@@ -71,8 +71,14 @@ class ProgressBar:
     ``LIFELOG_PROGRESS_INTERVAL`` or 15 s.
     """
 
-    def __init__(self, label: str, stream: TextIO | None = None, enabled: bool | None = None,
-                 interval_s: float | None = None, unit: str = ""):
+    def __init__(
+        self,
+        label: str,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        interval_s: float | None = None,
+        unit: str = "",
+    ):
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
         if enabled is False:
@@ -94,9 +100,17 @@ class ProgressBar:
     def enabled(self) -> bool:
         return self.mode != "off"
 
-    def update(self, done: int, total: int, video_s: float, elapsed_s: float, force: bool = False,
-               eta_s: float | None = None, video_total_s: float | None = None,
-               running: Sequence[str] = ()) -> None:
+    def update(
+        self,
+        done: int,
+        total: int,
+        video_s: float,
+        elapsed_s: float,
+        force: bool = False,
+        eta_s: float | None = None,
+        video_total_s: float | None = None,
+        running: Sequence[str] = (),
+    ) -> None:
         """``done``/``total`` count the units (files, requests); the bar fills
         by seconds of video when ``video_total_s`` is known; ``running`` names
         what is being worked on now."""
@@ -126,9 +140,18 @@ class ProgressBar:
     def _counts(self, done: int, total: int) -> str:
         return f"{done}/{total}{' ' + self.unit if self.unit else ''}"
 
-    def _tty_line(self, done: int, total: int, video_s: float, video_total_s: float | None, speed: float,
-                  eta_s: float | None, fraction: float, running: Sequence[str]) -> str:
-        width = _columns(self.stream) - 1        # the last column would wrap on some terminals
+    def _tty_line(
+        self,
+        done: int,
+        total: int,
+        video_s: float,
+        video_total_s: float | None,
+        speed: float,
+        eta_s: float | None,
+        fraction: float,
+        running: Sequence[str],
+    ) -> str:
+        width = _columns(self.stream) - 1  # the last column would wrap on some terminals
         video = f"{video_s:.0f}/{video_total_s:.0f}s" if video_total_s else f"{video_s:.0f}s"
         head = f"{self.label} {self._counts(done, total)}"
         stats = f"{video} {speed:.1f}x" + (f" {format_duration(eta_s)} left" if eta_s is not None else "")
@@ -146,11 +169,19 @@ class ProgressBar:
             line += " " + _shorten(names, width - len(line) - 1)
         return _shorten(line, width)
 
-    def _plain_line(self, done: int, total: int, video_s: float, video_total_s: float | None, speed: float,
-                    eta_s: float | None, fraction: float, running: Sequence[str]) -> str:
-        video = (f"{video_s:.0f}/{video_total_s:.0f} s of video" if video_total_s else f"{video_s:.0f} s of video")
-        line = (f"{self.label}: {self._counts(done, total)}, {video} ({fraction * 100:.0f}%), "
-                f"{speed:.1f}x realtime")
+    def _plain_line(
+        self,
+        done: int,
+        total: int,
+        video_s: float,
+        video_total_s: float | None,
+        speed: float,
+        eta_s: float | None,
+        fraction: float,
+        running: Sequence[str],
+    ) -> str:
+        video = f"{video_s:.0f}/{video_total_s:.0f} s of video" if video_total_s else f"{video_s:.0f} s of video"
+        line = f"{self.label}: {self._counts(done, total)}, {video} ({fraction * 100:.0f}%), {speed:.1f}x realtime"
         if eta_s is not None:
             line += f", {format_duration(eta_s)} left"
         if running:

@@ -43,8 +43,14 @@ class Recipe:
     def __post_init__(self) -> None:
         """A bad recipe is a usage error here, not a crash deep in the extraction
         (interval 0 divided by zero, a huge canvas ran out of memory)."""
-        for name in ("interval_ms", "tolerance_before_ms", "tolerance_after_ms", "canvas_width", "canvas_height",
-                     "jpeg_quality"):
+        for name in (
+            "interval_ms",
+            "tolerance_before_ms",
+            "tolerance_after_ms",
+            "canvas_width",
+            "canvas_height",
+            "jpeg_quality",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ArgumentTypeError(f"{name} must be a whole number, not {value!r}")
@@ -64,10 +70,14 @@ class Recipe:
                 raise UsageError(f"{name} must be 0..{MAX_RECIPE_MS}, not {getattr(self, name)}")
         if self.canvas_width % 2 or self.canvas_height % 2 or min(self.canvas_width, self.canvas_height) < 2:
             raise UsageError("canvas sizes must be even and >= 2")
-        if max(self.canvas_width, self.canvas_height) > MAX_CANVAS_SIDE or \
-                self.canvas_width * self.canvas_height > MAX_CANVAS_PIXELS:
-            raise UsageError(f"the canvas may be at most {MAX_CANVAS_SIDE} pixels a side and {MAX_CANVAS_PIXELS} "
-                             f"pixels in all, not {self.canvas_width}x{self.canvas_height}")
+        if (
+            max(self.canvas_width, self.canvas_height) > MAX_CANVAS_SIDE
+            or self.canvas_width * self.canvas_height > MAX_CANVAS_PIXELS
+        ):
+            raise UsageError(
+                f"the canvas may be at most {MAX_CANVAS_SIDE} pixels a side and {MAX_CANVAS_PIXELS} "
+                f"pixels in all, not {self.canvas_width}x{self.canvas_height}"
+            )
 
     def sampling_doc(self) -> dict[str, Any]:
         """bundle.json's ``sampling`` object (also in ``spec``)."""

@@ -25,10 +25,22 @@ import subprocess
 import tempfile
 import threading
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Iterator
+from pathlib import Path
+from typing import Any, Iterator, Protocol
 
-if TYPE_CHECKING:
-    from .validate import SourceReference
+
+class SourceReference(Protocol):
+    """What the feed reads of validate's SourceReference (a protocol, so that
+    this module does not import validate, which imports it)."""
+
+    path: Path
+    frame_times: list[Fraction]
+    format_start: Fraction
+    stream_index: int
+
+    @property
+    def geometry(self) -> Any: ...
+
 
 # Frames decoded ahead of the comparisons (each 1080p frame is 12 MB as 16-bit RGB).
 AHEAD = 6
@@ -53,7 +65,7 @@ class FrameFeed:
     def __init__(self, src: "SourceReference", indices: list[int]):
         self.src = src
         self.wanted = sorted(set(indices))
-        self.frames: dict[int, Any] = {}       # index -> 16-bit RGB, until taken past
+        self.frames: dict[int, Any] = {}  # index -> 16-bit RGB, until taken past
         self.done = not self.wanted
         self.decoded = 0
         self._queue: "queue.Queue[tuple[int, Any] | None]" = queue.Queue(maxsize=AHEAD)
@@ -68,13 +80,15 @@ class FrameFeed:
         times = src.frame_times
         terms = []
         for first, last in runs(self.wanted):
-            span = times[max(0, first - 1): last + 2]
+            span = times[max(0, first - 1) : last + 2]
             eps = min([0.0005] + [float(b - a) / 4 for a, b in zip(span, span[1:])])
             terms.append(f"between(t\\,{float(times[first]) - eps:.6f}\\,{float(times[last]) + eps:.6f})")
         g = src.geometry
-        return (f"select='{'+'.join(terms)}',showinfo,"
-                f"scale=in_color_matrix={g.color_matrix}:in_range={'full' if g.full_range else 'limited'}"
-                ":flags=bicubic+accurate_rnd+full_chroma_int,format=rgb48le")
+        return (
+            f"select='{'+'.join(terms)}',showinfo,"
+            f"scale=in_color_matrix={g.color_matrix}:in_range={'full' if g.full_range else 'limited'}"
+            ":flags=bicubic+accurate_rnd+full_chroma_int,format=rgb48le"
+        )
 
     def _start(self) -> None:
         src = self.src
@@ -85,9 +99,25 @@ class FrameFeed:
         cmd = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "info", "-nostdin"]
         if seek > 0:
             cmd += ["-noaccurate_seek", "-ss", f"{seek:.6f}"]
-        cmd += ["-copyts", "-i", str(src.path), "-map", f"0:{src.stream_index}", "-an", "-sn", "-dn",
-                "-filter_script:v", self._script, "-fps_mode", "passthrough",
-                "-f", "rawvideo", "-pix_fmt", "rgb48le", "pipe:1"]
+        cmd += [
+            "-copyts",
+            "-i",
+            str(src.path),
+            "-map",
+            f"0:{src.stream_index}",
+            "-an",
+            "-sn",
+            "-dn",
+            "-filter_script:v",
+            self._script,
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb48le",
+            "pipe:1",
+        ]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -139,7 +169,7 @@ class FrameFeed:
 
     def _index_of(self, t: float) -> int | None:
         times = self.src.frame_times
-        target = Fraction(t).limit_denominator(10 ** 7)
+        target = Fraction(t).limit_denominator(10**7)
         i = bisect.bisect_left(times, target)
         best = min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - target), default=None)
         return best if best is not None and abs(float(times[best] - target)) < 0.0006 else None
@@ -187,7 +217,7 @@ class FrameFeed:
                 pass
             self._script = None
 
-    def __iter__(self) -> Iterator[int]:   # for tests: the indices delivered, in order
+    def __iter__(self) -> Iterator[int]:  # for tests: the indices delivered, in order
         while self._next():
             pass
         return iter(sorted(self.frames))

@@ -33,8 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from .bundle import BUNDLE_JSON, MANIFEST, BundleWriter, frame_relpath, load_bundle_metadata, load_manifest, read_frame
 from . import names
+from .bundle import BUNDLE_JSON, MANIFEST, BundleWriter, frame_relpath, load_bundle_metadata, load_manifest, read_frame
 from .errors import BundleError, OutputError, output_os_errors
 from .manifest import ManifestRow
 
@@ -45,8 +45,10 @@ _CLOSING = tarfile.RECORDSIZE + 2 * BLOCK
 _BUNDLE_JSON_RESERVE = 64 * 1024
 # Row bytes not known while frames stream in: the source hash is added at the end.
 _ROW_SLACK = 96
-_SAFE_NAME = re.compile(r"^(bundle\.json|manifest\.jsonl|\d{8}\.(jpg|json)|frames/\d{8}\.jpg"
-                        r"|metadata/[A-Za-z0-9][A-Za-z0-9._-]*)$")
+_SAFE_NAME = re.compile(
+    r"^(bundle\.json|manifest\.jsonl|\d{8}\.(jpg|json)|frames/\d{8}\.jpg"
+    r"|metadata/[A-Za-z0-9][A-Za-z0-9._-]*)$"
+)
 _SHARD_NAME = re.compile(r"^shard-\d{4,}\.tar$")
 
 
@@ -100,7 +102,7 @@ class ShardWriter:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         self.rows: list[dict[str, Any]] = []
         self.bytes_written = 0
-        self._shards: list[dict[str, Any]] = []   # {"spool", "path", "rows": [row indexes], "size", "manifest"}
+        self._shards: list[dict[str, Any]] = []  # {"spool", "path", "rows": [row indexes], "size", "manifest"}
         self._spool: tarfile.TarFile | None = None
         self._metadata: dict[str, bytes] = {}
 
@@ -112,22 +114,34 @@ class ShardWriter:
             self._spool = tarfile.open(spool, "w", format=tarfile.USTAR_FORMAT)
         except OSError as e:
             raise OutputError(f"{self.out_dir}: cannot write {spool.name}: {e.strerror}") from e
-        self._shards.append({"spool": spool, "path": self.out_dir / f".shard-{number:04d}.tar.partial",
-                             "rows": [], "size": 0, "manifest": 0, "spooled": set()})
+        self._shards.append(
+            {
+                "spool": spool,
+                "path": self.out_dir / f".shard-{number:04d}.tar.partial",
+                "rows": [],
+                "size": 0,
+                "manifest": 0,
+                "spooled": set(),
+            }
+        )
 
     def _close_spool(self) -> None:
         spool, self._spool = self._spool, None
         if spool is not None:
             try:
-                spool.close()   # writes the tar's end: a full disk shows here too
+                spool.close()  # writes the tar's end: a full disk shows here too
             except OSError as e:
-                raise OutputError(f"{self.out_dir}: cannot write {self._shards[-1]['spool'].name}: "
-                                  f"{e.strerror}") from e
+                raise OutputError(f"{self.out_dir}: cannot write {self._shards[-1]['spool'].name}: {e.strerror}") from e
 
     def _fits(self, shard: dict[str, Any], frame_size: int, row_bytes: int) -> bool:
-        total = (shard["size"] + _member_bytes(frame_size) + _member_bytes(row_bytes)
-                 + _member_bytes(shard["manifest"] + row_bytes)
-                 + _member_bytes(_BUNDLE_JSON_RESERVE) + _CLOSING)
+        total = (
+            shard["size"]
+            + _member_bytes(frame_size)
+            + _member_bytes(row_bytes)
+            + _member_bytes(shard["manifest"] + row_bytes)
+            + _member_bytes(_BUNDLE_JSON_RESERVE)
+            + _CLOSING
+        )
         if len(self._shards) == 1:
             total += sum(_member_bytes(len(b)) for b in self._metadata.values())
         return bool(total <= self.shard_bytes)
@@ -136,8 +150,12 @@ class ShardWriter:
         """Spools the next frame; returns its manifest row (as far as known)."""
         number = len(self.rows) + 1
         rel = frame_relpath(number)
-        full = {"frame_id": f"frame_{number:08d}", "frame_relpath": rel, **row,
-                "content_hash": "sha256:" + hashlib.sha256(jpeg).hexdigest()}
+        full = {
+            "frame_id": f"frame_{number:08d}",
+            "frame_relpath": rel,
+            **row,
+            "content_hash": "sha256:" + hashlib.sha256(jpeg).hexdigest(),
+        }
         row_bytes = len(names.dumps(full).encode("utf-8")) + _ROW_SLACK
         if not self._shards or (self._shards[-1]["rows"] and not self._fits(self._shards[-1], len(jpeg), row_bytes)):
             self._open_next()
@@ -160,20 +178,24 @@ class ShardWriter:
         no frame of its own; the kept frame is copied into this shard if it
         lies in an earlier one."""
         number = len(self.rows) + 1
-        full = {"frame_id": f"frame_{number:08d}", "frame_relpath": kept["frame_relpath"], **row,
-                "content_hash": kept["content_hash"]}
+        full = {
+            "frame_id": f"frame_{number:08d}",
+            "frame_relpath": kept["frame_relpath"],
+            **row,
+            "content_hash": kept["content_hash"],
+        }
         row_bytes = len(names.dumps(full).encode("utf-8")) + _ROW_SLACK
         shard = self._shards[-1] if self._shards else None
-        here = shard is not None and any(self.rows[r]["frame_relpath"] == kept["frame_relpath"]
-                                         for r in shard["spooled"])
+        here = shard is not None and any(
+            self.rows[r]["frame_relpath"] == kept["frame_relpath"] for r in shard["spooled"]
+        )
         if shard is None or not (self._fits(shard, 0, row_bytes) if here else self._fits(shard, len(jpeg), row_bytes)):
             self._open_next()
             shard, here = self._shards[-1], False
         if not here:
             assert self._spool is not None
             try:
-                self._spool.addfile(_tarinfo(frame_key(kept["frame_relpath"]) + ".jpg", len(jpeg), 0),
-                                    io.BytesIO(jpeg))
+                self._spool.addfile(_tarinfo(frame_key(kept["frame_relpath"]) + ".jpg", len(jpeg), 0), io.BytesIO(jpeg))
             except OSError as e:
                 raise OutputError(f"{self.out_dir}: cannot write {shard['spool'].name}: {e.strerror}") from e
             shard["size"] += _member_bytes(len(jpeg))
@@ -200,24 +222,29 @@ class ShardWriter:
             rows = [{**self.rows[r], **extra_row_fields} for r in shard["rows"]]
             spooled = [r in shard["spooled"] for r in shard["rows"]]
             doc = {**bundle, "shard": {"index": i, "count": count, "frame_count": len(rows)}}
-            head = {BUNDLE_JSON: (names.dumps(doc, indent=2) + "\n").encode("utf-8"),
-                    MANIFEST: "".join(names.dumps(r) + "\n" for r in rows).encode("utf-8")}
+            head = {
+                BUNDLE_JSON: (names.dumps(doc, indent=2) + "\n").encode("utf-8"),
+                MANIFEST: "".join(names.dumps(r) + "\n" for r in rows).encode("utf-8"),
+            }
             if i == 1:
                 head.update(sorted(self._metadata.items()))
             try:
-                with tarfile.open(shard["path"], "w", format=tarfile.USTAR_FORMAT) as tar, \
-                        tarfile.open(shard["spool"], "r:") as spool:
+                with (
+                    tarfile.open(shard["path"], "w", format=tarfile.USTAR_FORMAT) as tar,
+                    tarfile.open(shard["spool"], "r:") as spool,
+                ):
                     for name, data in head.items():
                         tar.addfile(_tarinfo(name, len(data), mtime), io.BytesIO(data))
                     members = iter(spool.getmembers())
                     for row, has_frame in zip(rows, spooled):
                         if has_frame:
                             member = next(members)
-                            tar.addfile(_tarinfo(frame_key(row["frame_relpath"]) + ".jpg", member.size, mtime),
-                                        spool.extractfile(member))
+                            tar.addfile(
+                                _tarinfo(frame_key(row["frame_relpath"]) + ".jpg", member.size, mtime),
+                                spool.extractfile(member),
+                            )
                         data = names.dumps(row).encode("utf-8")
-                        tar.addfile(_tarinfo(_row_key(row["frame_id"]) + ".json", len(data), mtime),
-                                    io.BytesIO(data))
+                        tar.addfile(_tarinfo(_row_key(row["frame_id"]) + ".json", len(data), mtime), io.BytesIO(data))
             except OSError as e:
                 raise OutputError(f"{self.out_dir}: cannot write {shard['path'].name}: {e.strerror}") from e
             shard["spool"].unlink()
@@ -229,12 +256,12 @@ class ShardWriter:
         try:
             self._close_spool()
         except OutputError:
-            pass   # a full disk: its spool goes below all the same
+            pass  # a full disk: its spool goes below all the same
         for shard in self._shards:
             shard["spool"].unlink(missing_ok=True)
             shard["path"].unlink(missing_ok=True)
         try:
-            self.out_dir.rmdir()   # only if it is empty: it was made for these shards
+            self.out_dir.rmdir()  # only if it is empty: it was made for these shards
         except OSError:
             pass
 
@@ -245,8 +272,9 @@ def _row_key(frame_id: str) -> str:
     return frame_id.rpartition("_")[2]
 
 
-def _add_row(writer: "ShardWriter | BundleWriter", row: ManifestRow, data: bytes,
-             written: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _add_row(
+    writer: "ShardWriter | BundleWriter", row: ManifestRow, data: bytes, written: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """Adds a row read back from a bundle or shards: a frame path an earlier
     row already named (duplicates dropped) is added as a repeat of it."""
     kept = written.get(row.frame_relpath)
@@ -277,14 +305,18 @@ def _keep_order(rows: list[dict[str, Any]], original: dict[str, Any]) -> None:
         rows[-1] = original
 
 
-def pack(bundle_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Path]:
+def pack(
+    bundle_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, shard_bytes: int = DEFAULT_SHARD_BYTES
+) -> list[Path]:
     """Packs a bundle folder into tar shards in ``out_dir``; returns their paths."""
     bundle_dir = Path(bundle_dir)
     meta = load_bundle_metadata(bundle_dir)
     rows = load_manifest(bundle_dir)
     if len(rows) != meta.frame_count:
-        raise BundleError(f"{bundle_dir}: manifest.jsonl holds {len(rows)} rows, bundle.json counts "
-                          f"{meta.frame_count}: not packed (rows were lost or added)")
+        raise BundleError(
+            f"{bundle_dir}: manifest.jsonl holds {len(rows)} rows, bundle.json counts "
+            f"{meta.frame_count}: not packed (rows were lost or added)"
+        )
     writer = ShardWriter(Path(out_dir), shard_bytes=shard_bytes)
     try:
         for name in sorted(os.listdir(bundle_dir / "metadata")) if (bundle_dir / "metadata").is_dir() else []:
@@ -310,7 +342,9 @@ def _safe_members(tar: tarfile.TarFile, path: Path) -> Iterator[tarfile.TarInfo]
         raise BundleError(f"{path}: not a readable shard ({e})") from e
     for m in members:
         if not m.isreg() or not _SAFE_NAME.match(m.name) or ".." in m.name.split("/"):
-            raise BundleError(f"{path}: unsafe tar member {m.name!r} ({'not a regular file' if not m.isreg() else 'name'})")
+            raise BundleError(
+                f"{path}: unsafe tar member {m.name!r} ({'not a regular file' if not m.isreg() else 'name'})"
+            )
         yield m
 
 
@@ -373,7 +407,7 @@ def _check_place(path: Path, doc: Any, found: int, seen: dict[int, Path]) -> Non
     folder missing one, would make a bundle that only looks whole."""
     place = doc.get("shard") if isinstance(doc, dict) else None
     if not isinstance(place, dict):
-        return   # a bundle packed before shards named their place
+        return  # a bundle packed before shards named their place
     index, count = place.get("index"), place.get("count")
     if not isinstance(index, int):
         raise BundleError(f"{path}: bundle.json names no shard index")
@@ -387,7 +421,7 @@ def _check_place(path: Path, doc: Any, found: int, seen: dict[int, Path]) -> Non
 def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     try:
         f: IO[bytes] | None = tar.extractfile(member)
-        assert f is not None   # regular files only (_safe_members)
+        assert f is not None  # regular files only (_safe_members)
         return f.read()
     except (tarfile.TarError, OSError) as e:
         raise BundleError(f"{tar.name!s}: {member.name} cannot be read ({e})") from e
@@ -415,8 +449,10 @@ def unpack(shard_dir: str | os.PathLike[str], bundle_dir: str | os.PathLike[str]
             _add_row(writer, row, data, seen)
             _keep_order(writer.rows, obj)
         if isinstance(bundle.get("frame_count"), int) and len(writer.rows) != bundle["frame_count"]:
-            raise BundleError(f"{shard_dir}: the shards hold {len(writer.rows)} frames, bundle.json counts "
-                              f"{bundle['frame_count']}: a shard is missing or extra")
+            raise BundleError(
+                f"{shard_dir}: the shards hold {len(writer.rows)} frames, bundle.json counts "
+                f"{bundle['frame_count']}: a shard is missing or extra"
+            )
         writer.commit(bundle, {})
     except BaseException:
         writer.abandon()

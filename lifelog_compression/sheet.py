@@ -20,10 +20,10 @@ from .errors import OutputError, UsageError
 from .optional import require
 from .telemetry.labels import time_label
 
-MARGIN = 8           # around the sheet and between thumbnails, px
-LABEL_HEIGHT = 16    # the time line under each thumbnail, px
-HEADER_HEIGHT = 24   # the bundle's name and span, px
-BACKGROUND = (40, 40, 40)   # dark grey, so a thumbnail's black bars stay visible
+MARGIN = 8  # around the sheet and between thumbnails, px
+LABEL_HEIGHT = 16  # the time line under each thumbnail, px
+HEADER_HEIGHT = 24  # the bundle's name and span, px
+BACKGROUND = (40, 40, 40)  # dark grey, so a thumbnail's black bars stay visible
 TEXT = (230, 230, 230)
 # JPEG cannot be taller than 65535 px; a longer bundle shows every n-th frame.
 MAX_SHEET_HEIGHT = 65000
@@ -71,13 +71,16 @@ class SheetLayout:
         return left, top, left + self.thumb_width, top + self.thumb_height
 
 
-def sheet_layout(count: int, *, columns: int = 6, thumb_width: int = 320,
-                 canvas: tuple[int, int] = (1920, 1080)) -> SheetLayout:
+def sheet_layout(
+    count: int, *, columns: int = 6, thumb_width: int = 320, canvas: tuple[int, int] = (1920, 1080)
+) -> SheetLayout:
     """The layout of a sheet of ``count`` thumbnails of ``canvas``-sized frames:
     ``columns`` per row, each ``thumb_width`` wide with the canvas's aspect ratio."""
     if not 1 <= columns <= MAX_COLUMNS or not 16 <= thumb_width <= MAX_THUMB_WIDTH:
-        raise UsageError(f"columns must be 1..{MAX_COLUMNS} and the thumbnail width 16..{MAX_THUMB_WIDTH} px, "
-                         f"not {columns} and {thumb_width}")
+        raise UsageError(
+            f"columns must be 1..{MAX_COLUMNS} and the thumbnail width 16..{MAX_THUMB_WIDTH} px, "
+            f"not {columns} and {thumb_width}"
+        )
     thumb_height = max(1, round(thumb_width * canvas[1] / canvas[0]))
     return SheetLayout(count, columns, thumb_width, thumb_height)
 
@@ -97,8 +100,14 @@ def default_sheet_path(bundle_dir: str | os.PathLike[str]) -> Path:
     return bundle.parent / f"{bundle.name}-contact-sheet.jpg"
 
 
-def make_contact_sheet(bundle_dir: str | os.PathLike[str], out_path: str | os.PathLike[str] | None = None, *,
-                       columns: int = 6, thumb_width: int = 320, overwrite: bool = False) -> Path:
+def make_contact_sheet(
+    bundle_dir: str | os.PathLike[str],
+    out_path: str | os.PathLike[str] | None = None,
+    *,
+    columns: int = 6,
+    thumb_width: int = 320,
+    overwrite: bool = False,
+) -> Path:
     """Draws every frame of a bundle as a thumbnail, in manifest order, with its
     actual time and frame number underneath, and writes the sheet to
     ``out_path`` (default: ``default_sheet_path(bundle_dir)``; the format
@@ -113,16 +122,20 @@ def make_contact_sheet(bundle_dir: str | os.PathLike[str], out_path: str | os.Pa
     rows = load_manifest(bundle)
     out = Path(out_path) if out_path is not None else default_sheet_path(bundle)
     if out.resolve().is_relative_to(bundle.resolve()):
-        raise OutputError(f"{out}: inside the bundle, which holds only what extraction wrote: write the sheet "
-                          "beside it", "inside the bundle", str(out))
+        raise OutputError(
+            f"{out}: inside the bundle, which holds only what extraction wrote: write the sheet beside it",
+            "inside the bundle",
+            str(out),
+        )
     if out.exists() and not overwrite:
         raise OutputError(f"{out}: exists (overwrite=True replaces it)", "exists", str(out))
     canvas = (int(meta.image.get("canvas_width", 1920)), int(meta.image.get("canvas_height", 1080)))
 
     step = 1
     layout = sheet_layout(len(rows), columns=columns, thumb_width=thumb_width, canvas=canvas)
-    while ((layout.size[1] > MAX_SHEET_HEIGHT or layout.size[0] * layout.size[1] > MAX_SHEET_PIXELS)
-           and step < len(rows)):
+    while (layout.size[1] > MAX_SHEET_HEIGHT or layout.size[0] * layout.size[1] > MAX_SHEET_PIXELS) and step < len(
+        rows
+    ):
         step += 1
         layout = sheet_layout(len(rows[::step]), columns=columns, thumb_width=thumb_width, canvas=canvas)
     shown = rows[::step]
@@ -135,7 +148,9 @@ def make_contact_sheet(bundle_dir: str | os.PathLike[str], out_path: str | os.Pa
     header = f"{bundle.resolve().name}   {source}   {len(rows)} frames, {span}"
     clock = meta.raw.get("capture_clock")
     first = rows[0] if rows else None
-    recorded = time_label(first.captured_at, clock, with_date=True, captured_local=first.captured_local) if first else ""
+    recorded = (
+        time_label(first.captured_at, clock, with_date=True, captured_local=first.captured_local) if first else ""
+    )
     if recorded:
         header += f"   recorded {recorded}"
     if step > 1:
@@ -156,10 +171,9 @@ def make_contact_sheet(bundle_dir: str | os.PathLike[str], out_path: str | os.Pa
             draw.rectangle((left, top, right - 1, bottom - 1), fill=(90, 90, 90), outline=(200, 60, 60))
             draw.text(((left + right) // 2, (top + bottom) // 2), "unreadable", fill=TEXT, font=font, anchor="mm")
         number = row.frame_id.rsplit("_", 1)[-1].lstrip("0") or "0"
-        when = time_label(row.captured_at, clock, captured_local=row.captured_local)   # local time, where known
+        when = time_label(row.captured_at, clock, captured_local=row.captured_local)  # local time, where known
         label = f"{format_ms(row.actual_ts_ms)}  {when + '  ' if when else ''}#{number}"
-        draw.text((left, bottom + LABEL_HEIGHT // 2), label,
-                  fill=TEXT, font=font, anchor="lm")
+        draw.text((left, bottom + LABEL_HEIGHT // 2), label, fill=TEXT, font=font, anchor="lm")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}{out.suffix}"
@@ -187,17 +201,27 @@ def make_contact_sheet(bundle_dir: str | os.PathLike[str], out_path: str | os.Pa
 
 def register(sub: Any) -> None:
     """Adds ``sheet BUNDLE_DIR [OUT] [--columns N] [--thumb-width PX] [--overwrite]`` to the CLI."""
-    p = sub.add_parser("sheet", help="a contact sheet of a bundle (thumbnails with times)",
-                       description="Draw every frame of a bundle as a thumbnail with its time. The sheet is "
-                       "written beside the bundle (BUNDLE_DIR-contact-sheet.jpg), never into it.",
-                       epilog="exit codes: 0 written; 12 OUT exists (without --overwrite) or cannot be "
-                       "written; 13 not a bundle.")
+    p = sub.add_parser(
+        "sheet",
+        help="a contact sheet of a bundle (thumbnails with times)",
+        description="Draw every frame of a bundle as a thumbnail with its time. The sheet is "
+        "written beside the bundle (BUNDLE_DIR-contact-sheet.jpg), never into it.",
+        epilog="exit codes: 0 written; 12 OUT exists (without --overwrite) or cannot be written; 13 not a bundle.",
+    )
     p.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder")
     p.add_argument("out", metavar="OUT", nargs="?", help="the image to write (default: beside the bundle)")
-    p.add_argument("--columns", type=_between(1, MAX_COLUMNS), default=6,
-                   help=f"thumbnails per row (default 6, at most {MAX_COLUMNS})")
-    p.add_argument("--thumb-width", type=_between(16, MAX_THUMB_WIDTH), default=320,
-                   help=f"thumbnail width in px (default 320, 16..{MAX_THUMB_WIDTH})")
+    p.add_argument(
+        "--columns",
+        type=_between(1, MAX_COLUMNS),
+        default=6,
+        help=f"thumbnails per row (default 6, at most {MAX_COLUMNS})",
+    )
+    p.add_argument(
+        "--thumb-width",
+        type=_between(16, MAX_THUMB_WIDTH),
+        default=320,
+        help=f"thumbnail width in px (default 320, 16..{MAX_THUMB_WIDTH})",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=_cmd_sheet)
 
@@ -214,7 +238,8 @@ def _between(low: int, high: int) -> Callable[[str], int]:
 
 
 def _cmd_sheet(args: Any) -> int:
-    path = make_contact_sheet(args.bundle_dir, args.out, columns=args.columns, thumb_width=args.thumb_width,
-                              overwrite=args.overwrite)
+    path = make_contact_sheet(
+        args.bundle_dir, args.out, columns=args.columns, thumb_width=args.thumb_width, overwrite=args.overwrite
+    )
     print(path)
     return 0

@@ -41,11 +41,13 @@ class DuplicateRule:
     bright: int = 220
 
     def doc(self) -> str:
-        return (f"same content rect, phash Hamming distance <= {self.hamming_max} bits (or both 32x32 thumbnails "
-                f"flat: std < {self.flat_std:g} levels), and no 32x32-thumbnail block differing by more than "
-                f"{self.block_max:g} luma levels after scaling by the ratio of the thumbnails' means (blocks "
-                f">= {self.bright} in both are not compared: clipping breaks the scaling); compared with the last "
-                "row that is not a duplicate")
+        return (
+            f"same content rect, phash Hamming distance <= {self.hamming_max} bits (or both 32x32 thumbnails "
+            f"flat: std < {self.flat_std:g} levels), and no 32x32-thumbnail block differing by more than "
+            f"{self.block_max:g} luma levels after scaling by the ratio of the thumbnails' means (blocks "
+            f">= {self.bright} in both are not compared: clipping breaks the scaling); compared with the last "
+            "row that is not a duplicate"
+        )
 
 
 DEFAULT_RULE = DuplicateRule()
@@ -65,7 +67,7 @@ def _stats(thumb: bytes) -> tuple[float, float]:
     n = len(thumb)
     mean = sum(thumb) / n
     var = sum((v - mean) ** 2 for v in thumb) / n
-    return mean, var ** 0.5
+    return mean, var**0.5
 
 
 def block_difference(kept: bytes, kept_mean: float, thumb: bytes, mean: float, bright: int = 220) -> float:
@@ -96,7 +98,8 @@ class DuplicateTracker:
         k = self._kept
         if k is not None and k.rect == rect:
             close = bin(k.phash ^ signals["phash"]).count("1") <= self.rule.hamming_max or (
-                k.std < self.rule.flat_std and std < self.rule.flat_std)
+                k.std < self.rule.flat_std and std < self.rule.flat_std
+            )
             if close and block_difference(k.thumb, k.mean, thumb, mean, self.rule.bright) <= self.rule.block_max:
                 self.duplicates += 1
                 return k.frame_id
@@ -108,13 +111,26 @@ def row_fields(signals: CoreSignals | None) -> dict[str, Any]:
     """The manifest fields of one frame's signals (none without them)."""
     if signals is None:
         return {}
-    return {"phash": f"{signals['phash']:016x}", "sharpness": round(signals["sharpness"], 3),
-            "luma_mean": round(signals["luma_mean"], 3), "luma_clipped": round(signals["luma_clipped"], 5)}
+    return {
+        "phash": f"{signals['phash']:016x}",
+        "sharpness": round(signals["sharpness"], 3),
+        "luma_mean": round(signals["luma_mean"], 3),
+        "luma_clipped": round(signals["luma_clipped"], 5),
+    }
 
 
 def bundle_doc(rule: DuplicateRule, dropped: bool, duplicate_rows: int) -> dict[str, Any]:
     """bundle.json's ``signals`` object."""
-    return {"phash_algorithm": PHASH_ALGORITHM, "analysis_size": ANALYSIS_SIZE, "duplicate_rule": rule.doc(),
-            "thresholds": {"hamming_max": rule.hamming_max, "block_max": rule.block_max,
-                           "flat_std": rule.flat_std, "bright": rule.bright},
-            "duplicates_dropped": dropped, "duplicate_rows": duplicate_rows}
+    return {
+        "phash_algorithm": PHASH_ALGORITHM,
+        "analysis_size": ANALYSIS_SIZE,
+        "duplicate_rule": rule.doc(),
+        "thresholds": {
+            "hamming_max": rule.hamming_max,
+            "block_max": rule.block_max,
+            "flat_std": rule.flat_std,
+            "bright": rule.bright,
+        },
+        "duplicates_dropped": dropped,
+        "duplicate_rows": duplicate_rows,
+    }

@@ -25,32 +25,34 @@ import json
 import os
 import re
 import secrets
-import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _core
 from .bundle import written_by_a_bundle
+from .errors import (
+    ExtractError,
+    MissingDependencyError,
+    OutputError,
+    SourceNotFoundError,
+    SourceReadError,
+    UnsupportedLocationError,
+    UsageError,
+)
 from .metadata import file_sha256
-from .workdir import signals_deferred
-from .errors import (ExtractError, InterruptedAfterCommit, MissingDependencyError, OutputError, SourceNotFoundError,
-                     SourceReadError, UnsupportedLocationError, UsageError)
 from .telemetry import TelemetryReader
-
-if TYPE_CHECKING:
-    from .api import ExtractResult
+from .workdir import signals_deferred
 
 # Schemes whose objects can be read (presigned for the core) and written.
 OBJECT_STORES = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"}
 URL_SCHEMES = {"http", "https"}
 BUNDLE_JSON = "bundle.json"
 MANIFEST = "manifest.jsonl"
-FIRST_SHARD = "shard-0001.tar"   # published last: a reader starts there (shards.py)
-PRESIGN_SECONDS = 6 * 3600   # a long extraction keeps reading its source
+FIRST_SHARD = "shard-0001.tar"  # published last: a reader starts there (shards.py)
+PRESIGN_SECONDS = 6 * 3600  # a long extraction keeps reading its source
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
 
@@ -60,7 +62,7 @@ class Location:
     """A source or output as the user wrote it: a local path or a URL."""
 
     text: str
-    scheme: str            # "" for a local path
+    scheme: str  # "" for a local path
 
     @property
     def is_local(self) -> bool:
@@ -113,7 +115,7 @@ def location(value: str | os.PathLike[str] | Location, *, output: bool = False) 
             return Location(text, "")
         scheme = m.group(1).lower()
         if scheme == "file":
-            return Location(text[len("file://"):], "")
+            return Location(text[len("file://") :], "")
         loc = Location(text, scheme)
     if loc.is_local:
         return loc
@@ -122,7 +124,9 @@ def location(value: str | os.PathLike[str] | Location, *, output: bool = False) 
         what = "write bundles to" if output else "read videos from"
         raise UnsupportedLocationError(
             f"{loc.shown}: cannot {what} '{loc.scheme}://' (supported: local paths, "
-            f"{', '.join(f'{s}://' for s in sorted(usable))})", path=loc.shown)
+            f"{', '.join(f'{s}://' for s in sorted(usable))})",
+            path=loc.shown,
+        )
     return loc
 
 
@@ -140,11 +144,13 @@ def check_local_source(loc: Location) -> None:
     try:
         mode = os.stat(loc.text).st_mode
     except OSError:
-        return   # the core names what is missing
+        return  # the core names what is missing
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
         raise UnsupportedLocationError(
             f"{loc.shown}: is a pipe or a device, not a file: pipes are not supported (frames are found "
-            "by seeking); save the stream to a file first", path=loc.shown)
+            "by seeking); save the stream to a file first",
+            path=loc.shown,
+        )
 
 
 def filesystem(loc: Location) -> Any:
@@ -157,7 +163,9 @@ def filesystem(loc: Location) -> Any:
         package = OBJECT_STORES.get(loc.scheme, "fsspec")
         raise MissingDependencyError(
             f"{loc.shown}: '{loc.scheme}://' needs the {package} package: pip install "
-            f"'lifelog-compression[remote]' ({e})", path=loc.shown) from e
+            f"'lifelog-compression[remote]' ({e})",
+            path=loc.shown,
+        ) from e
 
 
 def _key(loc: Location) -> str:
@@ -178,14 +186,14 @@ def reader_url(loc: Location) -> str:
             raise SourceNotFoundError(f"{loc.shown}: no such object", "no such object", loc.shown)
         return str(fs.sign(_key(loc), expiration=PRESIGN_SECONDS))
     except NotImplementedError as e:
-        raise UnsupportedLocationError(f"{loc.shown}: this storage gives no signed URL to read it with",
-                                       path=loc.shown) from e
+        raise UnsupportedLocationError(
+            f"{loc.shown}: this storage gives no signed URL to read it with", path=loc.shown
+        ) from e
     except (OSError, ValueError) as e:
         if isinstance(e, ExtractError):
             raise
-        raise SourceNotFoundError(f"{loc.shown}: cannot reach the object: {_one_line(e)}", str(e),
-                                  loc.shown) from e
-    except Exception as e:   # the storage library's own: no credentials, no endpoint
+        raise SourceNotFoundError(f"{loc.shown}: cannot reach the object: {_one_line(e)}", str(e), loc.shown) from e
+    except Exception as e:  # the storage library's own: no credentials, no endpoint
         raise SourceReadError(f"{loc.shown}: cannot reach the object: {_one_line(e)}", str(e), loc.shown) from e
 
 
@@ -277,8 +285,11 @@ def identity(loc: Location) -> dict[str, Any]:
     info = filesystem(loc).info(_key(loc))
     etag = info.get("ETag") or info.get("etag") or info.get("md5Hash")
     modified = info.get("LastModified") or info.get("updated") or info.get("mtime")
-    return {"size": info.get("size"), "etag": etag.strip('"') if isinstance(etag, str) else etag,
-            "modified_at": _iso(modified)}
+    return {
+        "size": info.get("size"),
+        "etag": etag.strip('"') if isinstance(etag, str) else etag,
+        "modified_at": _iso(modified),
+    }
 
 
 def complete_for(bundle: Location, source: Location) -> bool:
@@ -327,8 +338,11 @@ def _http_identity(loc: Location) -> dict[str, Any]:
                 total = r.headers.get("Content-Range", "").rpartition("/")[2]
                 size = total if total.isdigit() else r.headers.get("Content-Length")
                 etag = r.headers.get("ETag")
-                return {"size": int(size) if size and size.isdigit() else None,
-                        "etag": etag.strip('"') if etag else None, "modified_at": r.headers.get("Last-Modified")}
+                return {
+                    "size": int(size) if size and size.isdigit() else None,
+                    "etag": etag.strip('"') if etag else None,
+                    "modified_at": r.headers.get("Last-Modified"),
+                }
         except (OSError, ValueError, urllib.error.URLError):
             continue
     return {"size": None, "etag": None, "modified_at": None}
@@ -339,12 +353,14 @@ class NoHash:
     object and undo the sparse reads: the source is identified by its ETag."""
 
     digest = None
-    mdls = None        # api.py writes the remote stand-ins instead
+    mdls = None  # api.py writes the remote stand-ins instead
     xattrs = None
 
     def __init__(self, loc: Location):
-        self.error = (f"the source is read in byte ranges from {loc.scheme}:// and not hashed whole; "
-                      "source_video.etag identifies it")
+        self.error = (
+            f"the source is read in byte ranges from {loc.scheme}:// and not hashed whole; "
+            "source_video.etag identifies it"
+        )
 
     def start(self) -> None:
         pass
@@ -370,8 +386,9 @@ def start_telemetry(loc: Location, info: _core.SourceInfo, summary: dict[str, An
     ``info``), started: it reads beside the frames. Local files only; others
     get NoTelemetry's null fields and note."""
     reader = TelemetryReader if loc.is_local else NoTelemetry
-    telemetry = reader(loc.text, video_start_ms=info["start_offset_us"] / 1000, duration_ms=info["duration_ms"],
-                       summary=summary)
+    telemetry = reader(
+        loc.text, video_start_ms=info["start_offset_us"] / 1000, duration_ms=info["duration_ms"], summary=summary
+    )
     telemetry.start()
     return telemetry
 
@@ -397,6 +414,7 @@ def remote_source_files(loc: Location, probe: dict[str, Any], ident: dict[str, A
 
 # ---- outputs on object storage ---------------------------------------------------------------
 
+
 def remote_bundle_json(loc: Location) -> dict[str, Any] | None:
     """bundle.json of a published bundle at ``loc``, or None."""
     fs = filesystem(loc)
@@ -421,21 +439,25 @@ def check_remote_output(loc: Location, overwrite: bool) -> None:
         existing = fs.find(prefix + "/", maxdepth=None)
     except FileNotFoundError:
         existing = []
-    except Exception as e:   # no credentials, no endpoint, no such bucket
+    except Exception as e:  # no credentials, no endpoint, no such bucket
         raise OutputError(f"{loc.shown}: cannot reach the storage: {_one_line(e)}", path=loc.shown) from e
     if not existing:
         return
     names = {k.rsplit("/", 1)[-1] for k in existing if k.count("/") == prefix.count("/") + 1}
     if BUNDLE_JSON not in names and FIRST_SHARD not in names:
-        raise OutputError(f"{loc.shown}: holds objects that are not a Visual Bundle; refusing to write there",
-                          path=loc.shown)
+        raise OutputError(
+            f"{loc.shown}: holds objects that are not a Visual Bundle; refusing to write there", path=loc.shown
+        )
     if not overwrite:
         raise OutputError(f"{loc.shown}: a bundle exists there (use --overwrite to replace it)", path=loc.shown)
-    foreign = sorted(k[len(prefix) + 1:] for k in existing if not written_by_a_bundle(k[len(prefix) + 1:]))
+    foreign = sorted(k[len(prefix) + 1 :] for k in existing if not written_by_a_bundle(k[len(prefix) + 1 :]))
     if foreign:
-        raise OutputError(f"{loc.shown}: holds objects that are not part of its bundle ({', '.join(foreign[:3])}"
-                          f"{', ...' if len(foreign) > 3 else ''}); replacing it would lose them: move them out "
-                          "first", path=loc.shown)
+        raise OutputError(
+            f"{loc.shown}: holds objects that are not part of its bundle ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); replacing it would lose them: move them out "
+            "first",
+            path=loc.shown,
+        )
 
 
 def publish(local_dir: Path, loc: Location, *, overwrite: bool = False) -> None:
@@ -452,17 +474,17 @@ def publish(local_dir: Path, loc: Location, *, overwrite: bool = False) -> None:
     deferred = None
     try:
         fs.put([str(Path(local_dir) / f) for f in files], [f"{temp}/{f}" for f in files])
-        check_remote_output(loc, overwrite)   # the prefix may have been filled meanwhile
+        check_remote_output(loc, overwrite)  # the prefix may have been filled meanwhile
         # A Ctrl-C while objects are copied into place would leave part of a
         # bundle there without bundle.json (and, on overwrite, none of the
         # old one): finish first, as the local move into place does.
         with signals_deferred() as deferred:
             old = [k for k in _find(fs, final + "/")]
-            if old:   # replacing (overwrite): the old bundle disappears first, as one object
+            if old:  # replacing (overwrite): the old bundle disappears first, as one object
                 entry = [k for k in old if k in (f"{final}/{BUNDLE_JSON}", f"{final}/{FIRST_SHARD}")]
                 rest = [k for k in old if k not in entry]
                 for keys in (entry, rest):
-                    if keys:   # s3fs refuses an empty list, after the entry was gone (the old data lost)
+                    if keys:  # s3fs refuses an empty list, after the entry was gone (the old data lost)
                         fs.rm(keys)
             fs.copy([f"{temp}/{f}" for f in first], [f"{final}/{f}" for f in first])
             for f in last:
@@ -474,10 +496,10 @@ def publish(local_dir: Path, loc: Location, *, overwrite: bool = False) -> None:
     finally:
         try:
             fs.rm(temp, recursive=True)
-        except Exception:   # leftovers are hidden; a reader ignores .*.partial-* prefixes
+        except Exception:  # leftovers are hidden; a reader ignores .*.partial-* prefixes
             pass
     if deferred is not None:
-        deferred.deliver(loc.text)   # InterruptedAfterCommit: the bundle is whole and in place
+        deferred.deliver(loc.text)  # InterruptedAfterCommit: the bundle is whole and in place
 
 
 def _find(fs: Any, prefix: str) -> list[str]:
@@ -485,23 +507,3 @@ def _find(fs: Any, prefix: str) -> list[str]:
         return list(fs.find(prefix))
     except FileNotFoundError:
         return []
-
-
-def extract_to_remote(source: Location, output: Location, *, overwrite: bool = False,
-                      **kwargs: Any) -> "ExtractResult":
-    """``extract_to_dir`` into object storage: extract into a local temporary
-    folder, then publish (see ``publish``)."""
-    from .api import extract_to_dir
-
-    check_remote_output(output, overwrite)
-    tmp = Path(tempfile.mkdtemp(prefix="lifelog-bundle-"))
-    try:
-        result = extract_to_dir(source.text, tmp / "bundle", **kwargs)
-        try:
-            publish(tmp / "bundle", output, overwrite=overwrite)
-        except InterruptedAfterCommit as e:   # published whole, then the interrupt: say both
-            e.result = result.with_bundle_dir(output.text)
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return result.with_bundle_dir(output.text)

@@ -11,10 +11,18 @@ from .limits import MAX_REQUESTS
 from .recipe import Recipe
 
 
-def timeline_notes(missing: list[int], requests: list[int], first_actual_ms: int | None,
-                   last_actual_ms: int | None, recipe: Recipe, probe: dict[str, Any], duration_ms: int,
-                   damaged: list[int] | None = None, damaged_pictures: int = 0,
-                   false_keyframes: int = 0) -> list[str]:
+def timeline_notes(
+    missing: list[int],
+    requests: list[int],
+    first_actual_ms: int | None,
+    last_actual_ms: int | None,
+    recipe: Recipe,
+    probe: dict[str, Any],
+    duration_ms: int,
+    damaged: list[int] | None = None,
+    damaged_pictures: int = 0,
+    false_keyframes: int = 0,
+) -> list[str]:
     """Notes for bundle.json: an undecodable lead, a tail that could not be
     read, gaps between, damage the decoder reported, an index that calls
     predicted pictures keyframes, and a header duration the file does not
@@ -71,17 +79,21 @@ def _jump_notes(probe: dict[str, Any]) -> list[str]:
     jump_ms = probe.get("summary", {}).get("timeline_jump_ms")
     if not isinstance(jump_ms, int):
         return []
-    return [f"the video's timestamps jump to {jump_ms} ms near the end of the file, more than an hour past "
-            "every picture before them (a broken or forged timestamp, or recordings joined whose clocks "
-            "differ): the bundle stops before the jump"]
+    return [
+        f"the video's timestamps jump to {jump_ms} ms near the end of the file, more than an hour past "
+        "every picture before them (a broken or forged timestamp, or recordings joined whose clocks "
+        "differ): the bundle stops before the jump"
+    ]
 
 
 def _cap_notes(requests: list[int], duration_ms: int, recipe: Recipe) -> list[str]:
     """Requests stop at MAX_REQUESTS, whatever the timeline claims."""
     if len(requests) < MAX_REQUESTS or len(requests) * recipe.interval_ms >= duration_ms:
         return []
-    return [f"the timeline runs {duration_ms} ms; requests stop at the first {MAX_REQUESTS} "
-            f"({MAX_REQUESTS * recipe.interval_ms // 3_600_000} hours), which bound the work and memory of one file"]
+    return [
+        f"the timeline runs {duration_ms} ms; requests stop at the first {MAX_REQUESTS} "
+        f"({MAX_REQUESTS * recipe.interval_ms // 3_600_000} hours), which bound the work and memory of one file"
+    ]
 
 
 def _damage_notes(damaged: list[int], pictures: int) -> list[str]:
@@ -90,11 +102,15 @@ def _damage_notes(damaged: list[int], pictures: int) -> list[str]:
     another moment, whatever their buffer held before."""
     if not pictures:
         return []
-    note = (f"source damaged: {pictures} picture(s) near the requests had bitstream errors, or were predicted "
-            "from a picture that had, as the decoder reported; none is pictured")
+    note = (
+        f"source damaged: {pictures} picture(s) near the requests had bitstream errors, or were predicted "
+        "from a picture that had, as the decoder reported; none is pictured"
+    )
     if damaged:
-        note += (f", and {len(damaged)} request(s) had no sound picture in their window: "
-                 f"{damaged[:20]}{' ...' if len(damaged) > 20 else ''}")
+        note += (
+            f", and {len(damaged)} request(s) had no sound picture in their window: "
+            f"{damaged[:20]}{' ...' if len(damaged) > 20 else ''}"
+        )
     return [note]
 
 
@@ -105,9 +121,11 @@ def _false_keyframe_notes(count: int) -> list[str]:
     a picture predicted from nothing (csrc/ffsession.c)."""
     if not count:
         return []
-    return [f"the source's index lied: {count} of the pictures it marks as keyframes (sync samples) decode as "
-            "predicted pictures, which alone would show a picture predicted from nothing; none was a start "
-            "point or pictured alone: decoding started from earlier real keyframes instead"]
+    return [
+        f"the source's index lied: {count} of the pictures it marks as keyframes (sync samples) decode as "
+        "predicted pictures, which alone would show a picture predicted from nothing; none was a start "
+        "point or pictured alone: decoding started from earlier real keyframes instead"
+    ]
 
 
 # How far a header's duration may run past what the file holds before the
@@ -142,8 +160,10 @@ def _claim_notes(probe: dict[str, Any], duration_ms: int) -> list[str]:
         slack_ms, held_ms = UNSEEN_STREAMS_SLACK_MS, duration_ms
     if claimed_ms <= held_ms + slack_ms:
         return []
-    return [f"source truncated or its header wrong: the header claims {claimed_ms} ms but the file holds video "
-            f"up to {duration_ms} ms; requests stop at what the file holds"]
+    return [
+        f"source truncated or its header wrong: the header claims {claimed_ms} ms but the file holds video "
+        f"up to {duration_ms} ms; requests stop at what the file holds"
+    ]
 
 
 # Annex-B elementary streams: no container, no times (csrc/ffsource.c).
@@ -155,5 +175,7 @@ def _raw_stream_notes(probe: dict[str, Any]) -> list[str]:
     if probe.get("format", {}).get("format_name") not in RAW_STREAM_FORMATS:
         return []
     rate = probe.get("summary", {}).get("avg_frame_rate")
-    return [f"a raw {probe['format']['format_name']} elementary stream carries no times: each frame's time is "
-            f"its place in presentation order at the stream's frame rate ({rate} fps)"]
+    return [
+        f"a raw {probe['format']['format_name']} elementary stream carries no times: each frame's time is "
+        f"its place in presentation order at the stream's frame rate ({rate} fps)"
+    ]

@@ -38,32 +38,37 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .bundle import frame_file, load_bundle_metadata, load_manifest
 from .colour import HDR_TRANSFERS
+from .errors import (
+    EXIT_VALIDATION_FAILED,
+    BundleError,
+    DamagedSourceError,
+    ExtractError,
+    MissingDependencyError,
+    SourceMismatchError,
+    SourceNotFoundError,
+    UnsupportedCodecError,
+)
 from .manifest import ManifestRow
-from .errors import (BundleError, DamagedSourceError, ExtractError, MissingDependencyError, SourceMismatchError,
-                     SourceNotFoundError, UnsupportedCodecError)
 from .optional import require
-from .telemetry.checks import capture_time_problem
 from .reference_feed import FrameFeed
+from .telemetry.checks import capture_time_problem
 from .tonemap_reference import hdr_to_sdr
 
 if TYPE_CHECKING:  # numpy is optional: only the type checker sees it here
     import numpy as np
-    from numpy import ndarray   # for annotations inside functions, where np is the imported module
-
-# The command line's answer when a bundle does not hold up against its source.
-EXIT_VALIDATION_FAILED = 14
+    from numpy import ndarray  # for annotations inside functions, where np is the imported module
 
 # Why a frame fails.
-MISSING = "missing"      # the frame file is not there
-CORRUPT = "corrupt"      # it is there but does not decode as a JPEG of the canvas size
-HASH = "hash"            # its bytes do not match content_hash
-TIME = "time"            # actual_ts_ms names no source frame, lies outside the window,
-                         # or a neighbouring source frame matches the picture better
-PICTURE = "picture"      # the picture does not resemble the source frame at all
-GEOMETRY = "geometry"    # canvas size or content rect differ from the source's display geometry
-COLOUR = "colour"        # the right picture in the wrong colours (range or matrix mix-up)
+MISSING = "missing"  # the frame file is not there
+CORRUPT = "corrupt"  # it is there but does not decode as a JPEG of the canvas size
+HASH = "hash"  # its bytes do not match content_hash
+TIME = "time"  # actual_ts_ms names no source frame, lies outside the window,
+# or a neighbouring source frame matches the picture better
+PICTURE = "picture"  # the picture does not resemble the source frame at all
+GEOMETRY = "geometry"  # canvas size or content rect differ from the source's display geometry
+COLOUR = "colour"  # the right picture in the wrong colours (range or matrix mix-up)
 UNCHECKED = "unchecked"  # the source does not decode there (ffmpeg CLI): nothing to compare with
-COUNT = "count"          # the manifest does not hold the rows bundle.json counts (bundle-level)
+COUNT = "count"  # the manifest does not hold the rows bundle.json counts (bundle-level)
 REASONS = (MISSING, CORRUPT, HASH, TIME, PICTURE, GEOMETRY, COLOUR, UNCHECKED, COUNT)
 
 # Below this PSNR-Y the JPEG is not a picture of that source frame. A faithful
@@ -199,14 +204,20 @@ def _matrix_name(color_space: str | None, coded_height: int) -> str:
     follows for untagged video (BT.709 from 720 lines up, BT.601 below).
     ffmpeg's own default for untagged video is BT.601 at every size."""
     tagged = {
-        "bt709": "bt709", "smpte170m": "bt601", "bt470bg": "bt601", "fcc": "fcc",
-        "smpte240m": "smpte240m", "bt2020nc": "bt2020", "bt2020c": "bt2020",
+        "bt709": "bt709",
+        "smpte170m": "bt601",
+        "bt470bg": "bt601",
+        "fcc": "fcc",
+        "smpte240m": "smpte240m",
+        "bt2020nc": "bt2020",
+        "bt2020c": "bt2020",
     }
     return tagged.get(color_space or "", "bt709" if coded_height >= 720 else "bt601")
 
 
-def fit_contain(display_width: int, display_height: int, canvas_width: int,
-                canvas_height: int) -> tuple[int, int, int, int]:
+def fit_contain(
+    display_width: int, display_height: int, canvas_width: int, canvas_height: int
+) -> tuple[int, int, int, int]:
     """The content rect (x, y, w, h) of a display-size picture on the canvas:
     scaled by the smaller factor (never cropped), sizes rounded to even, centred
     at even offsets -- SPEC.md's contain fit, written down a second time so the
@@ -230,10 +241,10 @@ class SourceGeometry:
     coded_width: int
     coded_height: int
     sample_aspect: Fraction
-    rotation: int              # clockwise degrees a player turns the picture
-    color_matrix: str          # vf_scale's in_color_matrix name
+    rotation: int  # clockwise degrees a player turns the picture
+    color_matrix: str  # vf_scale's in_color_matrix name
     full_range: bool
-    transfer: str | None = None    # FFmpeg's name of the transfer characteristics
+    transfer: str | None = None  # FFmpeg's name of the transfer characteristics
     primaries: str | None = None
 
     @property
@@ -258,17 +269,23 @@ def check_source_identity(video: Path, source_video: dict[str, Any]) -> None:
     size, digest = source_video.get("file_size_bytes"), source_video.get("content_hash")
     actual = video.stat().st_size
     if isinstance(size, int) and size != actual:
-        raise SourceMismatchError(f"{video}: not the source this bundle was made from ({actual} bytes, the bundle's "
-                                  f"source had {size})", "another source", str(video))
+        raise SourceMismatchError(
+            f"{video}: not the source this bundle was made from ({actual} bytes, the bundle's source had {size})",
+            "another source",
+            str(video),
+        )
     if isinstance(digest, str) and digest.startswith("sha256:"):
         h = hashlib.sha256()
         with open(video, "rb") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
         if "sha256:" + h.hexdigest() != digest:
-            raise SourceMismatchError(f"{video}: not the source this bundle was made from (same size, but its "
-                                      f"sha256 differs from the bundle's {digest[:19]}...)", "another source",
-                                      str(video))
+            raise SourceMismatchError(
+                f"{video}: not the source this bundle was made from (same size, but its "
+                f"sha256 differs from the bundle's {digest[:19]}...)",
+                "another source",
+                str(video),
+            )
 
 
 class SourceReference:
@@ -287,8 +304,15 @@ class SourceReference:
 
     KERNELS = ("lanczos", "bicubic", "box")
 
-    def __init__(self, video: str | os.PathLike[str], *, cache: bool = False, resample: str = "lanczos",
-                 stream_index: int | None = None, made_from: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        video: str | os.PathLike[str],
+        *,
+        cache: bool = False,
+        resample: str = "lanczos",
+        stream_index: int | None = None,
+        made_from: dict[str, Any] | None = None,
+    ):
         if resample not in self.KERNELS:
             raise ValueError(f"resample must be one of {self.KERNELS}")
         _need_ffmpeg()
@@ -319,22 +343,31 @@ class SourceReference:
             pass
 
     def _ffprobe(self, *args: str) -> dict[str, Any]:
-        out = subprocess.run(["ffprobe", "-v", "error", *args, "-of", "json", str(self.path)],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            ["ffprobe", "-v", "error", *args, "-of", "json", str(self.path)], capture_output=True, text=True
+        )
         if out.returncode != 0:
-            raise ExtractError(f"{self.path}: ffprobe cannot read it: {' '.join(out.stderr.split())[-300:]}",
-                               "unreadable", str(self.path))
+            raise ExtractError(
+                f"{self.path}: ffprobe cannot read it: {' '.join(out.stderr.split())[-300:]}",
+                "unreadable",
+                str(self.path),
+            )
         doc: dict[str, Any] = json.loads(out.stdout)
         return doc
 
     def _probe(self) -> None:
         doc = self._ffprobe(
-            "-show_entries", "stream=index,codec_type,width,height,sample_aspect_ratio,time_base,pix_fmt,"
-            "color_space,color_range,color_transfer,color_primaries:stream_disposition=attached_pic:stream_side_data=rotation:format=start_time")
+            "-show_entries",
+            "stream=index,codec_type,width,height,sample_aspect_ratio,time_base,pix_fmt,"
+            "color_space,color_range,color_transfer,color_primaries:stream_disposition=attached_pic:stream_side_data=rotation:format=start_time",
+        )
         # The recording, not cover art: a still marked attached_pic is also a
         # "video" stream, and may even come first.
-        videos = [st for st in doc.get("streams", []) if st.get("codec_type") == "video"
-                  and not st.get("disposition", {}).get("attached_pic")]
+        videos = [
+            st
+            for st in doc.get("streams", [])
+            if st.get("codec_type") == "video" and not st.get("disposition", {}).get("attached_pic")
+        ]
         if not videos:
             raise ExtractError(f"{self.path}: no video stream", "no video stream", str(self.path))
         st = next((v for v in videos if v.get("index") == self.wanted_stream), videos[0])
@@ -352,10 +385,14 @@ class SourceReference:
                 rotation = int(-round(float(side["rotation"]))) % 360
         pix_fmt = st.get("pix_fmt", "")
         self.geometry = SourceGeometry(
-            coded_width=int(st["width"]), coded_height=int(st["height"]), sample_aspect=sample_aspect,
-            rotation=rotation, color_matrix=_matrix_name(st.get("color_space"), int(st["height"])),
+            coded_width=int(st["width"]),
+            coded_height=int(st["height"]),
+            sample_aspect=sample_aspect,
+            rotation=rotation,
+            color_matrix=_matrix_name(st.get("color_space"), int(st["height"])),
             full_range=st.get("color_range") == "pc" or pix_fmt.startswith("yuvj"),
-            transfer=st.get("color_transfer"), primaries=st.get("color_primaries"),
+            transfer=st.get("color_transfer"),
+            primaries=st.get("color_primaries"),
         )
         tb = Fraction(st["time_base"].replace(":", "/")) if "time_base" in st else Fraction(1, 90000)
         packets = self._ffprobe("-select_streams", str(self.stream_index), "-show_entries", "packet=pts,dts,flags")
@@ -372,16 +409,23 @@ class SourceReference:
         if unstamped:
             # MPEG program streams stamp only some packets: the decoder's
             # best-effort times (what extraction uses) come from decoding.
-            frames = self._ffprobe("-select_streams", str(self.stream_index), "-show_entries",
-                                   "frame=best_effort_timestamp")
-            stamped = {Fraction(int(f["best_effort_timestamp"])) * tb for f in frames.get("frames", [])
-                       if f.get("best_effort_timestamp") not in (None, "N/A")}
+            frames = self._ffprobe(
+                "-select_streams", str(self.stream_index), "-show_entries", "frame=best_effort_timestamp"
+            )
+            stamped = {
+                Fraction(int(f["best_effort_timestamp"])) * tb
+                for f in frames.get("frames", [])
+                if f.get("best_effort_timestamp") not in (None, "N/A")
+            }
             if len(stamped) > len(times):
                 times = stamped
         if not times:
             raise UnsupportedCodecError(
                 f"{self.path}: its video carries no timestamps (a raw elementary stream?): validate cannot "
-                "tell which source frame a row names", "no timestamps", str(self.path))
+                "tell which source frame a row names",
+                "no timestamps",
+                str(self.path),
+            )
         self.frame_times: list[Fraction] = sorted(times)
         self.origin = self.frame_times[0]
         try:
@@ -398,8 +442,11 @@ class SourceReference:
         (manifest times are rounded to whole ms), else None."""
         target = self.origin + Fraction(ts_ms) / 1000
         i = bisect.bisect_left(self.frame_times, target)
-        best = min((j for j in (i - 1, i) if 0 <= j < len(self.frame_times)),
-                   key=lambda j: abs(self.frame_times[j] - target), default=None)
+        best = min(
+            (j for j in (i - 1, i) if 0 <= j < len(self.frame_times)),
+            key=lambda j: abs(self.frame_times[j] - target),
+            default=None,
+        )
         if best is None or abs(float(self.frame_times[best] - target) * 1000) > tolerance_ms:
             return None
         return best
@@ -425,13 +472,33 @@ class SourceReference:
                 cmd += ["-noaccurate_seek", "-ss", f"{attempt_seek:.6f}"]
             # full_chroma_int + accurate_rnd: chroma is interpolated, not
             # repeated, and rounding is exact; 16-bit RGB keeps 10-bit sources whole.
-            vf = (f"select='between(t\\,{lo:.6f}\\,{hi:.6f})',"
-                  f"scale=in_color_matrix={self.geometry.color_matrix}"
-                  f":in_range={'full' if self.geometry.full_range else 'limited'}"
-                  ":flags=bicubic+accurate_rnd+full_chroma_int,format=rgb48le")
-            cmd += ["-copyts", "-i", str(self.path), "-map", f"0:{self.stream_index}", "-an", "-sn", "-dn", "-vf", vf,
-                    "-fps_mode", "passthrough", "-frames:v", str(len(times)),
-                    "-f", "rawvideo", "-pix_fmt", "rgb48le", "pipe:1"]
+            vf = (
+                f"select='between(t\\,{lo:.6f}\\,{hi:.6f})',"
+                f"scale=in_color_matrix={self.geometry.color_matrix}"
+                f":in_range={'full' if self.geometry.full_range else 'limited'}"
+                ":flags=bicubic+accurate_rnd+full_chroma_int,format=rgb48le"
+            )
+            cmd += [
+                "-copyts",
+                "-i",
+                str(self.path),
+                "-map",
+                f"0:{self.stream_index}",
+                "-an",
+                "-sn",
+                "-dn",
+                "-vf",
+                vf,
+                "-fps_mode",
+                "passthrough",
+                "-frames:v",
+                str(len(times)),
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "rgb48le",
+                "pipe:1",
+            ]
             out = subprocess.run(cmd, capture_output=True)
             size = w * h * 3 * 2
             if out.returncode == 0 and len(out.stdout) == size * len(times):
@@ -439,16 +506,20 @@ class SourceReference:
                 frames = [data[i] for i in range(len(times))]
                 break
         if not frames:
-            raise DamagedSourceError(f"{self.path}: ffmpeg could not decode the source frames at "
-                               f"{float((times[0] - self.origin) * 1000):.1f}-"
-                               f"{float((times[-1] - self.origin) * 1000):.1f} ms",
-                               "undecodable", str(self.path))
+            raise DamagedSourceError(
+                f"{self.path}: ffmpeg could not decode the source frames at "
+                f"{float((times[0] - self.origin) * 1000):.1f}-"
+                f"{float((times[-1] - self.origin) * 1000):.1f} ms",
+                "undecodable",
+                str(self.path),
+            )
         return frames
 
     def render(self, indices: list[int], rect_size: tuple[int, int]) -> list["np.ndarray"]:
         """Frames ``indices`` (consecutive, ascending) resampled to ``rect_size``
         (w, h) as float32 RGB 0..255: resampled in floating point, per channel,
         so the reference adds no rounding of its own."""
+
         def key(i: int) -> tuple[int, tuple[int, int], bool, float | None]:
             return i, rect_size, self.tone_map, self.peak_cd_m2
 
@@ -468,23 +539,35 @@ class SourceReference:
         """One decoded frame (16-bit RGB) resampled to ``rect_size`` and, for
         a tone-mapped HDR bundle, mapped: float32 RGB 0..255."""
         np, Image = _imports()
-        kernel = {"lanczos": Image.Resampling.LANCZOS, "bicubic": Image.Resampling.BICUBIC,
-                  "box": Image.Resampling.BOX}[self.resample]
+        kernel = {
+            "lanczos": Image.Resampling.LANCZOS,
+            "bicubic": Image.Resampling.BICUBIC,
+            "box": Image.Resampling.BOX,
+        }[self.resample]
         rgb = rgb16.astype(np.float32) * np.float32(255 / 65535)
         if (rgb.shape[1], rgb.shape[0]) != tuple(rect_size):
-            rgb = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(rgb[:, :, c]))
-                                       .resize(tuple(rect_size), kernel))
-                            for c in range(3)], axis=2)
+            rgb = np.stack(
+                [
+                    np.asarray(Image.fromarray(np.ascontiguousarray(rgb[:, :, c])).resize(tuple(rect_size), kernel))
+                    for c in range(3)
+                ],
+                axis=2,
+            )
             np.clip(rgb, 0, 255, out=rgb)  # Lanczos and bicubic overshoot at edges
         if self.tone_map:
             # After resampling, as the core maps the scaled picture.
-            rgb = (hdr_to_sdr(rgb / 255.0, self.geometry.transfer or "",
-                              self.geometry.primaries == "bt2020", self.peak_cd_m2) * 255).astype(np.float32)
+            rgb = (
+                hdr_to_sdr(
+                    rgb / 255.0, self.geometry.transfer or "", self.geometry.primaries == "bt2020", self.peak_cd_m2
+                )
+                * 255
+            ).astype(np.float32)
         out: ndarray = rgb
         return out
 
-    def canvas(self, index: int, rect: tuple[int, int, int, int],
-               canvas_size: tuple[int, int] = (1920, 1080)) -> "np.ndarray":
+    def canvas(
+        self, index: int, rect: tuple[int, int, int, int], canvas_size: tuple[int, int] = (1920, 1080)
+    ) -> "np.ndarray":
         """Frame ``index`` on a black canvas in ``rect`` (x, y, w, h): the
         lossless picture a bundle frame approximates, float32 RGB."""
         np, _ = _imports()
@@ -565,7 +648,7 @@ class ValidationReport:
     ssim_y: Summary
     colour_error: Summary
     bytes_per_frame: Summary
-    problems: list[Failure] = field(default_factory=list)   # about the bundle as a whole
+    problems: list[Failure] = field(default_factory=list)  # about the bundle as a whole
 
     @property
     def ok(self) -> bool:
@@ -599,8 +682,9 @@ def _decode_jpeg(path: Path) -> "np.ndarray":
         return rgb
 
 
-def _references(src: SourceReference, wanted: list[int], index: int,
-                size: tuple[int, int]) -> "dict[int, np.ndarray] | DamagedSourceError":
+def _references(
+    src: SourceReference, wanted: list[int], index: int, size: tuple[int, int]
+) -> "dict[int, np.ndarray] | DamagedSourceError":
     """The source frames ``wanted`` rendered at ``size``; where a neighbour
     does not decode (a file cut off just after the frame), the frame at
     ``index`` alone (no time check); the error when not even that decodes."""
@@ -630,11 +714,18 @@ def sample_rows(total: int, n: int) -> list[int]:
     return [(2 * i + 1) * total // (2 * n) for i in range(max(0, n))]
 
 
-def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike[str], *, limit: int | None = None,
-                    reference: SourceReference | None = None, time_check: bool = True,
-                    min_psnr_y: float = MIN_PSNR_Y, sample: int | None = None,
-                    progress: Callable[[int, int], None] | None = None,
-                    check_source: bool = True) -> ValidationReport:
+def validate_bundle(
+    video: str | os.PathLike[str],
+    bundle_dir: str | os.PathLike[str],
+    *,
+    limit: int | None = None,
+    reference: SourceReference | None = None,
+    time_check: bool = True,
+    min_psnr_y: float = MIN_PSNR_Y,
+    sample: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    check_source: bool = True,
+) -> ValidationReport:
     """Checks every manifest row of the bundle at ``bundle_dir`` (the first
     ``limit`` rows if given) against ``video``; see the module docstring.
 
@@ -661,15 +752,23 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
     total = len(rows)
     problems = []
     if total != meta.frame_count:
-        problems.append(Failure(COUNT, f"manifest.jsonl holds {total} rows, bundle.json counts frame_count "
-                                       f"{meta.frame_count}: rows were lost or added"))
+        problems.append(
+            Failure(
+                COUNT,
+                f"manifest.jsonl holds {total} rows, bundle.json counts frame_count "
+                f"{meta.frame_count}: rows were lost or added",
+            )
+        )
     if limit is not None:
         rows = rows[: max(0, limit)]
     if sample is not None:
         rows = [rows[i] for i in sample_rows(len(rows), sample)]
     stream = (meta.source_video or {}).get("video_stream_index")
-    src = reference or SourceReference(video, stream_index=stream if isinstance(stream, int) else None,
-                                       made_from=meta.source_video if check_source else None)
+    src = reference or SourceReference(
+        video,
+        stream_index=stream if isinstance(stream, int) else None,
+        made_from=meta.source_video if check_source else None,
+    )
     colour = meta.raw.get("colour") or {}
     if src.geometry.transfer in HDR_TRANSFERS and colour.get("mapping"):
         src.tone_map = True
@@ -690,14 +789,27 @@ def validate_bundle(video: str | os.PathLike[str], bundle_dir: str | os.PathLike
     feed = FrameFeed(src, needed)
     checks: list[FrameCheck] = []
     try:
-        owners: dict[str, ManifestRow] = {}   # frame_relpath -> the first row naming it
+        owners: dict[str, ManifestRow] = {}  # frame_relpath -> the first row naming it
         for done, row in enumerate(rows, 1):
             owner = owners.setdefault(row.frame_relpath, row)
             if owner is not row:
                 checks.append(_check_repeat(row, owner))
             else:
-                checks.append(_check_row(row, bundle_dir, src, feed, canvas, expected_rect, before, after,
-                                         time_check, min_psnr_y, meta.raw.get("capture_clock")))
+                checks.append(
+                    _check_row(
+                        row,
+                        bundle_dir,
+                        src,
+                        feed,
+                        canvas,
+                        expected_rect,
+                        before,
+                        after,
+                        time_check,
+                        min_psnr_y,
+                        meta.raw.get("capture_clock"),
+                    )
+                )
             if progress is not None:
                 progress(done, len(rows))
     finally:
@@ -722,17 +834,29 @@ def _check_repeat(row: ManifestRow, owner: ManifestRow) -> FrameCheck:
     picture itself is checked at the owner's row."""
     check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
     if row.duplicate_of != owner.frame_id:
-        check.fail(CORRUPT, f"{row.frame_relpath}: named by {owner.frame_id} already, and {row.frame_id} is not "
-                   "marked as its duplicate (duplicate_of)")
+        check.fail(
+            CORRUPT,
+            f"{row.frame_relpath}: named by {owner.frame_id} already, and {row.frame_id} is not "
+            "marked as its duplicate (duplicate_of)",
+        )
     elif row.content_hash != owner.content_hash:
-        check.fail(HASH, f"{row.frame_relpath}: {row.frame_id} repeats {owner.frame_id} but its content_hash "
-                   "differs")
+        check.fail(HASH, f"{row.frame_relpath}: {row.frame_id} repeats {owner.frame_id} but its content_hash differs")
     return check
 
 
-def _check_row(row: ManifestRow, bundle_dir: Path, src: SourceReference, feed: FrameFeed,
-               canvas: tuple[int, int], expected_rect: tuple[int, int, int, int], before: float, after: float,
-               time_check: bool, min_psnr_y: float, capture_clock: Any) -> FrameCheck:
+def _check_row(
+    row: ManifestRow,
+    bundle_dir: Path,
+    src: SourceReference,
+    feed: FrameFeed,
+    canvas: tuple[int, int],
+    expected_rect: tuple[int, int, int, int],
+    before: float,
+    after: float,
+    time_check: bool,
+    min_psnr_y: float,
+    capture_clock: Any,
+) -> FrameCheck:
     """The verdict on one row (see validate_bundle)."""
     np, _ = _imports()
     check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
@@ -755,23 +879,30 @@ def _check_row(row: ManifestRow, bundle_dir: Path, src: SourceReference, feed: F
         check.fail(CORRUPT, f"{row.frame_relpath}: does not decode as a JPEG: {e}")
         return check
     if (picture.shape[1], picture.shape[0]) != canvas or (row.width, row.height) != canvas:
-        check.fail(CORRUPT if (picture.shape[1], picture.shape[0]) != canvas else GEOMETRY,
-                   f"{row.frame_relpath}: {picture.shape[1]}x{picture.shape[0]} picture, manifest says "
-                   f"{row.width}x{row.height}, canvas is {canvas[0]}x{canvas[1]}")
+        check.fail(
+            CORRUPT if (picture.shape[1], picture.shape[0]) != canvas else GEOMETRY,
+            f"{row.frame_relpath}: {picture.shape[1]}x{picture.shape[0]} picture, manifest says "
+            f"{row.width}x{row.height}, canvas is {canvas[0]}x{canvas[1]}",
+        )
         return check
     rect = _row_rect(row)
     if rect is not None and rect != expected_rect:
-        check.fail(GEOMETRY, f"{row.frame_relpath}: content rect {rect}, but the source's display size "
-                   f"{src.geometry.display_size} fits the canvas as {expected_rect}")
+        check.fail(
+            GEOMETRY,
+            f"{row.frame_relpath}: content rect {rect}, but the source's display size "
+            f"{src.geometry.display_size} fits the canvas as {expected_rect}",
+        )
     if not -before <= row.actual_ts_ms - row.requested_ts_ms <= after:
-        check.fail(TIME, f"{row.frame_relpath}: actual {row.actual_ts_ms} ms lies outside the window "
-                   f"-{before:g}/+{after:g} ms of request {row.requested_ts_ms} ms")
+        check.fail(
+            TIME,
+            f"{row.frame_relpath}: actual {row.actual_ts_ms} ms lies outside the window "
+            f"-{before:g}/+{after:g} ms of request {row.requested_ts_ms} ms",
+        )
     index = src.frame_near(row.actual_ts_ms)
     if index is None:
         times = src.times_ms()
         near = min(times, key=lambda t: abs(t - row.actual_ts_ms))
-        check.fail(TIME, f"{row.frame_relpath}: no source frame at {row.actual_ts_ms} ms "
-                   f"(nearest at {near:.1f} ms)")
+        check.fail(TIME, f"{row.frame_relpath}: no source frame at {row.actual_ts_ms} ms (nearest at {near:.1f} ms)")
         return check
     x, y, w, h = expected_rect
     wanted = [index]
@@ -780,8 +911,9 @@ def _check_row(row: ManifestRow, bundle_dir: Path, src: SourceReference, feed: F
     delivered = feed.take(wanted)
     if index in delivered:
         refs: "dict[int, ndarray] | DamagedSourceError" = {
-            i: src.finish(rgb16, (w, h)) for i, rgb16 in delivered.items()}
-    else:   # the pass did not give it: one row at a time, as before
+            i: src.finish(rgb16, (w, h)) for i, rgb16 in delivered.items()
+        }
+    else:  # the pass did not give it: one row at a time, as before
         refs = _references(src, wanted, index, (w, h))
     if isinstance(refs, DamagedSourceError):
         check.fail(UNCHECKED, f"{row.frame_relpath}: cannot be checked: {refs}")
@@ -793,7 +925,7 @@ def _check_row(row: ManifestRow, bundle_dir: Path, src: SourceReference, feed: F
     check.psnr_rgb = psnr(shown, target)
     check.ssim_y = ssim(shown_y, target_y)
     check.colour_error = colour_error(shown, target)
-    better = None   # the neighbour the picture resembles more, if any
+    better = None  # the neighbour the picture resembles more, if any
     for neighbour, attr, word in ((index - 1, "psnr_y_previous", "before"), (index + 1, "psnr_y_next", "after")):
         if neighbour not in refs:
             continue
@@ -807,18 +939,27 @@ def _check_row(row: ManifestRow, bundle_dir: Path, src: SourceReference, feed: F
     # One reason per frame: a picture of a neighbouring frame is a wrong
     # time, not a wrong picture, unless it resembles none of them.
     if max(check.psnr_y, better[1] if better else 0.0) < min_psnr_y:
-        check.fail(PICTURE, f"{row.frame_relpath}: does not picture the source frame at "
-                   f"{row.actual_ts_ms} ms or its neighbours (PSNR-Y {check.psnr_y:.1f} dB < {min_psnr_y:g} dB)")
+        check.fail(
+            PICTURE,
+            f"{row.frame_relpath}: does not picture the source frame at "
+            f"{row.actual_ts_ms} ms or its neighbours (PSNR-Y {check.psnr_y:.1f} dB < {min_psnr_y:g} dB)",
+        )
     elif better is not None:
         neighbour, value, word = better
         t = float((src.frame_times[neighbour] - src.origin) * 1000)
-        check.fail(TIME, f"{row.frame_relpath}: pictures the source frame {word} ({t:.1f} ms, "
-                   f"PSNR-Y {value:.1f} dB) better than the one at {row.actual_ts_ms} ms "
-                   f"({check.psnr_y:.1f} dB)")
+        check.fail(
+            TIME,
+            f"{row.frame_relpath}: pictures the source frame {word} ({t:.1f} ms, "
+            f"PSNR-Y {value:.1f} dB) better than the one at {row.actual_ts_ms} ms "
+            f"({check.psnr_y:.1f} dB)",
+        )
     elif check.colour_error > MAX_COLOUR_ERROR:
-        check.fail(COLOUR, f"{row.frame_relpath}: colours differ from the source frame by "
-                   f"{check.colour_error:.1f} levels on average (> {MAX_COLOUR_ERROR:g}): "
-                   "a range or matrix mix-up")
+        check.fail(
+            COLOUR,
+            f"{row.frame_relpath}: colours differ from the source frame by "
+            f"{check.colour_error:.1f} levels on average (> {MAX_COLOUR_ERROR:g}): "
+            "a range or matrix mix-up",
+        )
     # Visual Bundle 1.1/1.2: captured_at (captured_local) is the capture clock's start (start_local) + actual_ts_ms.
     clock_problem = capture_time_problem(row, capture_clock)
     if clock_problem:
@@ -832,7 +973,8 @@ def _check_row(row: ManifestRow, bundle_dir: Path, src: SourceReference, feed: F
 def register(sub: Any) -> None:
     """Adds ``validate VIDEO BUNDLE_DIR [--limit N] [--json]`` to the CLI."""
     p = sub.add_parser(
-        "validate", help="prove a bundle against its source video",
+        "validate",
+        help="prove a bundle against its source video",
         description="Check every frame of a bundle against its source video: the file exists, decodes "
         "and matches its content_hash; the source frame at actual_ts_ms exists, lies in the request's "
         "window and is the one pictured (better than its neighbours); PSNR and SSIM against the source "
@@ -846,8 +988,12 @@ def register(sub: Any) -> None:
     p.add_argument("bundle_dir", metavar="BUNDLE_DIR", help="the bundle folder")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--limit", type=int, metavar="N", help="check only the first N frames")
-    which.add_argument("--sample", type=_positive, metavar="N",
-                       help="check N frames spread over the whole bundle (the same N frames every run)")
+    which.add_argument(
+        "--sample",
+        type=_positive,
+        metavar="N",
+        help="check N frames spread over the whole bundle (the same N frames every run)",
+    )
     p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_validate)
@@ -883,16 +1029,19 @@ def _cmd_validate(args: Any) -> int:
         bar.update(done, total, float(done), time.monotonic() - started, force=done == total)
 
     try:
-        report = validate_bundle(args.video, args.bundle_dir, limit=args.limit, sample=args.sample,
-                                 progress=on_progress)
+        report = validate_bundle(
+            args.video, args.bundle_dir, limit=args.limit, sample=args.sample, progress=on_progress
+        )
     finally:
         bar.close()
     if args.json:
         print(json.dumps(report.to_json()))
     else:
         verdict = "all pass" if report.ok else f"{len(report.failed) + len(report.problems)} FAIL"
-        print(f"validated {len(report.frames)} of {report.frames_total} frames of {report.bundle_dir} "
-              f"against {report.video}: {verdict}")
+        print(
+            f"validated {len(report.frames)} of {report.frames_total} frames of {report.bundle_dir} "
+            f"against {report.video}: {verdict}"
+        )
         print(f"  PSNR-Y    {_fmt(report.psnr_y, 2, ' dB')}")
         print(f"  PSNR-RGB  {_fmt(report.psnr_rgb, 2, ' dB')}")
         print(f"  SSIM-Y    {_fmt(report.ssim_y, 4)}")

@@ -23,17 +23,16 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from .bundle import frame_file, is_bundle, load_bundle_metadata, load_manifest
 from .errors import BundleError, OutputError
-from .info import batch_info, bundle_info, capture_sort_key
+from .info import batch_info, bundle_info
 from .names import shown
 from .telemetry.labels import local_time
 from .telemetry.model import parse_time
@@ -93,20 +92,33 @@ def _bundle_data(bundle: Path, page_dir: Path, embed: bool, index: int) -> dict[
     for row in rows:
         obj = row.to_json()
         loc = row.location if isinstance(row.location, dict) else None
-        frames.append({
-            "b": index, "id": row.frame_id, "src": _src(bundle, row, page_dir, embed),
-            "req": row.requested_ts_ms, "act": row.actual_ts_ms,
-            "utc": row.captured_at, "local": _local_label(row.captured_at, row.captured_local, clock),
-            "abs": _epoch_ms(row.captured_at) if row.captured_at else _epoch_ms(row.captured_local),
-            "lat": loc.get("lat") if loc else None, "lon": loc.get("lon") if loc else None,
-            "dup": obj.get("duplicate_of"),
-        })
+        frames.append(
+            {
+                "b": index,
+                "id": row.frame_id,
+                "src": _src(bundle, row, page_dir, embed),
+                "req": row.requested_ts_ms,
+                "act": row.actual_ts_ms,
+                "utc": row.captured_at,
+                "local": _local_label(row.captured_at, row.captured_local, clock),
+                "abs": _epoch_ms(row.captured_at) if row.captured_at else _epoch_ms(row.captured_local),
+                "lat": loc.get("lat") if loc else None,
+                "lon": loc.get("lon") if loc else None,
+                "dup": obj.get("duplicate_of"),
+            }
+        )
     return {
-        "name": bundle.name, "source": info.source_relpath or info.source_file or "",
+        "name": bundle.name,
+        "source": info.source_relpath or info.source_file or "",
         "interval": int((meta.sampling or {}).get("requested_interval_ms", 1000) or 1000),
-        "notes": [str(n) for n in meta.notes], "clock_notes": info.capture.notes,
-        "clock": {"start_utc": info.capture.start_utc, "start_local": info.capture.start_local,
-                  "zone": info.capture.zone, "source": info.capture.source},
+        "notes": [str(n) for n in meta.notes],
+        "clock_notes": info.capture.notes,
+        "clock": {
+            "start_utc": info.capture.start_utc,
+            "start_local": info.capture.start_local,
+            "zone": info.capture.zone,
+            "source": info.capture.source,
+        },
         "distance_m": info.place.distance_m if info.place else None,
         "frames": frames,
     }
@@ -144,7 +156,7 @@ def build_page(path: str | os.PathLike[str], page_dir: Path, *, embed: bool = Fa
         bundles = [root]
         title = root.name
     else:
-        bundles = [Path(i.bundle_dir) for i in batch_info(root)]   # capture order; BundleError if none
+        bundles = [Path(i.bundle_dir) for i in batch_info(root)]  # capture order; BundleError if none
         title = f"{root.name}: {len(bundles)} bundles"
     data = [_bundle_data(b, page_dir, embed, i) for i, b in enumerate(bundles)]
     frames = [f for d in data for f in d["frames"]]
@@ -154,8 +166,13 @@ def build_page(path: str | os.PathLike[str], page_dir: Path, *, embed: bool = Fa
     return _TEMPLATE.replace("%TITLE%", html.escape(title)).replace("%DATA%", payload)
 
 
-def write_viewer(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *,
-                 embed: bool = False, overwrite: bool = False) -> Path:
+def write_viewer(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    embed: bool = False,
+    overwrite: bool = False,
+) -> Path:
     """Writes the offline viewer of the bundle or batch root at ``path`` to
     ``out`` (default ``default_view_path(path)``) and returns its path.
     OutputError for a page inside a bundle or one that exists (without
@@ -166,8 +183,12 @@ def write_viewer(path: str | os.PathLike[str], out: str | os.PathLike[str] | Non
     target = Path(out) if out is not None else default_view_path(src)
     for parent in [target.resolve().parent, *target.resolve().parents]:
         if is_bundle(parent):
-            raise OutputError(f"{target}: inside the bundle {parent}, which holds only what extraction wrote: "
-                              "write the viewer beside it", "inside the bundle", str(target))
+            raise OutputError(
+                f"{target}: inside the bundle {parent}, which holds only what extraction wrote: "
+                "write the viewer beside it",
+                "inside the bundle",
+                str(target),
+            )
     if target.exists() and not overwrite:
         raise OutputError(f"{target}: exists (overwrite=True replaces it)", "exists", str(target))
     page = build_page(src, target.resolve().parent, embed=embed)
@@ -187,16 +208,22 @@ def write_viewer(path: str | os.PathLike[str], out: str | os.PathLike[str] | Non
 
 def register(sub: Any) -> None:
     """Adds ``view BUNDLE_OR_ROOT [OUT] [--embed] [--overwrite]`` to the CLI."""
-    p = sub.add_parser("view", help="an offline HTML viewer of a bundle (or a day of bundles)",
-                       description="Write one self-contained HTML page (no network, no external scripts or fonts; "
-                       "opens from disk) showing a bundle: a filmstrip by time with gaps, the selected frame large "
-                       "with its times and place, the GPS track, the notes; arrow keys move. For a folder of "
-                       "bundles (a batch's output root), a day view across them in capture order. Written beside "
-                       "the bundle (BUNDLE-view.html), never inside it.")
+    p = sub.add_parser(
+        "view",
+        help="an offline HTML viewer of a bundle (or a day of bundles)",
+        description="Write one self-contained HTML page (no network, no external scripts or fonts; "
+        "opens from disk) showing a bundle: a filmstrip by time with gaps, the selected frame large "
+        "with its times and place, the GPS track, the notes; arrow keys move. For a folder of "
+        "bundles (a batch's output root), a day view across them in capture order. Written beside "
+        "the bundle (BUNDLE-view.html), never inside it.",
+    )
     p.add_argument("path", metavar="BUNDLE_OR_ROOT", help="a bundle folder, or a folder holding bundles")
     p.add_argument("out", metavar="OUT", nargs="?", help="the HTML file to write (default: BUNDLE-view.html beside it)")
-    p.add_argument("--embed", action="store_true",
-                   help="put the frames inside the page (one file to send) instead of linking them relatively")
+    p.add_argument(
+        "--embed",
+        action="store_true",
+        help="put the frames inside the page (one file to send) instead of linking them relatively",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     p.set_defaults(func=_cmd_view)
 

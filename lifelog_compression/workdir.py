@@ -31,8 +31,11 @@ from .errors import InterruptedAfterCommit
 
 def _paths(output_dir: Path, token: str) -> tuple[Path, Path, Path]:
     parent, name = output_dir.parent, output_dir.name
-    return (parent / f".{name}.partial-{token}", parent / f".{name}.replaced-{token}",
-            parent / f".{name}.partial-{token}.lock")
+    return (
+        parent / f".{name}.partial-{token}",
+        parent / f".{name}.replaced-{token}",
+        parent / f".{name}.partial-{token}.lock",
+    )
 
 
 class WriterLock:
@@ -68,7 +71,7 @@ class WriterLock:
         """Gives up ownership (the folders are gone or in place by now)."""
         if self._fd is None:
             return
-        self.path.unlink(missing_ok=True)   # before unlocking: never an unlocked lock file
+        self.path.unlink(missing_ok=True)  # before unlocking: never an unlocked lock file
         os.close(self._fd)
         self._fd = None
 
@@ -86,7 +89,7 @@ def remove_abandoned(output_dir: Path) -> list[Path]:
     except OSError:
         return done
     for lock in locks:
-        token = lock.name[len(prefix):-len(".lock")]
+        token = lock.name[len(prefix) : -len(".lock")]
         try:
             fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
@@ -95,10 +98,10 @@ def remove_abandoned(output_dir: Path) -> list[Path]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                continue   # its writer is alive (or locks do not work here)
+                continue  # its writer is alive (or locks do not work here)
             try:
                 if os.stat(lock).st_ino != os.fstat(fd).st_ino:
-                    continue   # another cleaner finished with it meanwhile
+                    continue  # another cleaner finished with it meanwhile
             except FileNotFoundError:
                 continue
             work, replaced, _ = _paths(output_dir, token)
@@ -107,9 +110,9 @@ def remove_abandoned(output_dir: Path) -> list[Path]:
                 done.append(work)
             if replaced.exists():
                 if not output_dir.exists():
-                    os.rename(replaced, output_dir)   # killed mid-swap: the old bundle comes back
+                    os.rename(replaced, output_dir)  # killed mid-swap: the old bundle comes back
                 else:
-                    shutil.rmtree(replaced, ignore_errors=True)   # its successor is in place
+                    shutil.rmtree(replaced, ignore_errors=True)  # its successor is in place
                 done.append(replaced)
             lock.unlink(missing_ok=True)
         finally:
@@ -120,7 +123,7 @@ def remove_abandoned(output_dir: Path) -> list[Path]:
 class _Deferred:
     def __init__(self) -> None:
         self.caught: list[int] = []
-        self.previous: dict[int, Any] = {}   # signal.signal's previous handlers
+        self.previous: dict[int, Any] = {}  # signal.signal's previous handlers
 
     def deliver(self, bundle_dir: Path | str) -> None:
         """Acts on a signal that arrived during the swap, now that it is done."""
@@ -156,4 +159,3 @@ def signals_deferred() -> Iterator[_Deferred]:
     finally:
         for number, handler in deferred.previous.items():
             signal.signal(number, handler if handler is not None else signal.SIG_DFL)
-

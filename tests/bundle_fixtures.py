@@ -21,9 +21,20 @@ def gps_card(folder: Path, seconds: int = 6) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     video = folder / "DJI_0001.MP4"
     make_clip(video, seconds=seconds, gop=30, bframes=2)
-    entries = [(k * 100, k * 100 + 100, dji_mini_body(k + 1, DJI_LOCAL + timedelta(milliseconds=k * 100),
-                                                      45.0 + k * 2e-5, 7.0 + k * 1e-5 + (k % 20) * 5e-6, 250.0))
-               for k in range(seconds * 10)]
+    entries = [
+        (
+            k * 100,
+            k * 100 + 100,
+            dji_mini_body(
+                k + 1,
+                DJI_LOCAL + timedelta(milliseconds=k * 100),
+                45.0 + k * 2e-5,
+                7.0 + k * 1e-5 + (k % 20) * 5e-6,
+                250.0,
+            ),
+        )
+        for k in range(seconds * 10)
+    ]
     (folder / "DJI_0001.SRT").write_text(dji_srt(entries), encoding="utf-8")
     return video
 

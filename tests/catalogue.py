@@ -20,16 +20,22 @@ CATALOGUE = {
     "start_offset_mp4": dict(suffix=".mp4", codec="libx264", start_offset_s=3.0, gop=30, seconds=4.0),
     "start_offset_ts": dict(suffix=".ts", codec="libx264", start_offset_s=3.0, gop=30, seconds=4.0),
     # Variable frame rate: frames 10..20 of every 30 are missing (0.37 s gaps).
-    "vfr_mp4": dict(suffix=".mp4", codec="libx264", drop_pattern=[i for i in range(300) if 10 <= i % 30 <= 20],
-                    gop=30, seconds=5.0),
+    "vfr_mp4": dict(
+        suffix=".mp4", codec="libx264", drop_pattern=[i for i in range(300) if 10 <= i % 30 <= 20], gop=30, seconds=5.0
+    ),
     "short_mp4": dict(suffix=".mp4", codec="libx264", seconds=0.4),
     # One keyframe every 10 s: everything after 0 is decoded forward, nothing twice.
     "long_gop_mp4": dict(suffix=".mp4", codec="libx264", bframes=2, gop=300, seconds=10.0),
     # Pro and camcorder formats: 10-bit 4:2:2 ProRes in MOV, interlaced H.264 in
     # MPEG-TS (.MTS, as AVCHD writes), 4:4:4 HEVC in Matroska.
     "prores_mov": dict(suffix=".mov", codec="prores_ks", pix_fmt="yuv422p10le", seconds=3.0),
-    "interlaced_mts": dict(suffix=".mts", container="mpegts", codec="libx264", seconds=3.0,
-                           extra_args=("-flags", "+ildct+ilme", "-x264-params", "interlaced=1")),
+    "interlaced_mts": dict(
+        suffix=".mts",
+        container="mpegts",
+        codec="libx264",
+        seconds=3.0,
+        extra_args=("-flags", "+ildct+ilme", "-x264-params", "interlaced=1"),
+    ),
     "hevc444_mkv": dict(suffix=".mkv", codec="libx265", pix_fmt="yuv444p", seconds=3.0),
     "faststart_mp4": dict(suffix=".mp4", codec="libx264", gop=30, seconds=6.0, extra_args=("-movflags", "+faststart")),
 }

@@ -8,9 +8,9 @@ observations" (2005); test_hdr.py checks it against their published pairs.
 import numpy as np
 
 # sRGB (BT.709 primaries, D65) to XYZ, IEC 61966-2-1.
-_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
-                        [0.2126729, 0.7151522, 0.0721750],
-                        [0.0193339, 0.1191920, 0.9503041]])
+_RGB_TO_XYZ = np.array(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+)
 _WHITE = _RGB_TO_XYZ.sum(axis=1)
 
 
@@ -51,8 +51,13 @@ def ciede2000(lab1, lab2) -> np.ndarray:
     h_sum = h1p + h2p
     h_mean = np.where(np.abs(h1p - h2p) > 180, np.where(h_sum < 360, h_sum + 360, h_sum - 360), h_sum) / 2
     h_mean = np.where(c1p * c2p == 0, h_sum, h_mean)
-    t = (1 - 0.17 * np.cos(np.radians(h_mean - 30)) + 0.24 * np.cos(np.radians(2 * h_mean))
-         + 0.32 * np.cos(np.radians(3 * h_mean + 6)) - 0.20 * np.cos(np.radians(4 * h_mean - 63)))
+    t = (
+        1
+        - 0.17 * np.cos(np.radians(h_mean - 30))
+        + 0.24 * np.cos(np.radians(2 * h_mean))
+        + 0.32 * np.cos(np.radians(3 * h_mean + 6))
+        - 0.20 * np.cos(np.radians(4 * h_mean - 63))
+    )
     d_theta = 30 * np.exp(-(((h_mean - 275) / 25) ** 2))
     r_c = 2 * np.sqrt(cp_mean**7 / (cp_mean**7 + 25.0**7))
     s_l = 1 + 0.015 * (L_mean - 50) ** 2 / np.sqrt(20 + (L_mean - 50) ** 2)

@@ -50,5 +50,9 @@ def noisy_long_clip(clip_cache):
 
     folder = clip_cache / "storage"
     folder.mkdir(exist_ok=True)
-    return make_clip(folder / "noisy-60s.mp4", gop=15, seconds=60,
-                     extra_args=("-vf", "noise=alls=40:allf=t", "-b:v", "3M", "-maxrate", "3M", "-bufsize", "1M"))
+    return make_clip(
+        folder / "noisy-60s.mp4",
+        gop=15,
+        seconds=60,
+        extra_args=("-vf", "noise=alls=40:allf=t", "-b:v", "3M", "-maxrate", "3M", "-bufsize", "1M"),
+    )

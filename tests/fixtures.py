@@ -184,8 +184,14 @@ def _classify(value: float) -> int | None:
 # --- clips ---------------------------------------------------------------------
 
 CONTAINER_BY_SUFFIX = {
-    ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
-    ".ts": "mpegts", ".m2ts": "mpegts", ".avi": "avi",
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".ts": "mpegts",
+    ".m2ts": "mpegts",
+    ".avi": "avi",
 }
 
 DropPattern = Union[Callable[[int], bool], Iterable[int], None]
@@ -289,15 +295,21 @@ def _runs(positions: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _stored_picture(index: int, display: tuple[int, int], pre_rotation: tuple[int, int],
-                    coded: tuple[int, int], rotate: int, hflip: bool = False) -> np.ndarray:
+def _stored_picture(
+    index: int,
+    display: tuple[int, int],
+    pre_rotation: tuple[int, int],
+    coded: tuple[int, int],
+    rotate: int,
+    hflip: bool = False,
+) -> np.ndarray:
     """The coded frame whose display (stretch by SAR, mirror if hflip, then
     rotate clockwise) is draw_frame(index, *display)."""
     picture = draw_frame(index, *display)
     # np.rot90 turns counter-clockwise: that undoes a clockwise display rotation.
     picture = np.rot90(picture, k=rotate // 90)
     if hflip:
-        picture = picture[:, ::-1]   # a left-right mirror is its own inverse
+        picture = picture[:, ::-1]  # a left-right mirror is its own inverse
     if pre_rotation != coded:
         shrink = pre_rotation[0] > coded[0]
         resample = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
@@ -372,17 +384,38 @@ def make_clip(
 
     tmp = path.with_name(f".{path.name}.partial")
     args = [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}",
-        "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "pipe:0",
-        "-an", "-c:v", codec, *_codec_args(codec, pix_fmt, gop, bframes),
-        "-pix_fmt", _encoder_pix_fmt(codec, pix_fmt),
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-video_size",
+        f"{width}x{height}",
+        "-framerate",
+        f"{rate.numerator}/{rate.denominator}",
+        "-i",
+        "pipe:0",
+        "-an",
+        "-c:v",
+        codec,
+        *_codec_args(codec, pix_fmt, gop, bframes),
+        "-pix_fmt",
+        _encoder_pix_fmt(codec, pix_fmt),
         *(["-vf", ",".join(filters)] if filters else []),
         # Keep the input timestamps as they are: no frames duplicated to fill
         # the gaps a drop_pattern leaves, none dropped.
-        "-fps_mode", "passthrough",
+        "-fps_mode",
+        "passthrough",
         *(["-output_ts_offset", f"{start_offset_s:.6f}"] if start_offset_s else []),
-        *map(str, extra_args), "-f", container, str(tmp),
+        *map(str, extra_args),
+        "-f",
+        container,
+        str(tmp),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     # stderr goes to a file, not a pipe: a chatty encoder (SVT-AV1 prints its own
@@ -569,8 +602,7 @@ def sync_samples(path: Union[str, os.PathLike]) -> list[int] | None:
     return None
 
 
-def rewrite_sync_samples(source: Union[str, os.PathLike], dest: Union[str, os.PathLike],
-                         every: int | None) -> Path:
+def rewrite_sync_samples(source: Union[str, os.PathLike], dest: Union[str, os.PathLike], every: int | None) -> Path:
     """Copy an MP4/3GP to `dest` with the video track's sync sample table
     lying, as old phones' muxers and some remuxers write it: with `every` = n,
     sample 1 and every n-th after it are marked sync whatever the pictures
@@ -593,7 +625,7 @@ def rewrite_sync_samples(source: Union[str, os.PathLike], dest: Union[str, os.Pa
     delta = len(new) - (old_end - at)
     data[at:old_end] = new
     for start, _ in path + [(stbl, stbl_end)]:
-        header = start - 8   # 32-bit sizes: ffmpeg writes no 64-bit moov for clips this small
+        header = start - 8  # 32-bit sizes: ffmpeg writes no 64-bit moov for clips this small
         size = struct.unpack_from(">I", data, header)[0]
         struct.pack_into(">I", data, header, size + delta)
     dest = Path(dest)
@@ -609,9 +641,24 @@ def make_audio_only(path: Union[str, os.PathLike], seconds: float = 2.0) -> Path
     .mp4, .mkv ...: the container follows the suffix)."""
     path = Path(path)
     subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi",
-         "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}", "-c:a", "aac", str(path)],
-        check=True, capture_output=True)
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -633,8 +680,9 @@ def truncate(source: Union[str, os.PathLike], dest: Union[str, os.PathLike], kee
     return dest
 
 
-def flip_bytes(source: Union[str, os.PathLike], dest: Union[str, os.PathLike], offset_fraction: float,
-               count: int, seed: int = 0) -> Path:
+def flip_bytes(
+    source: Union[str, os.PathLike], dest: Union[str, os.PathLike], offset_fraction: float, count: int, seed: int = 0
+) -> Path:
     """Copy `source` to `dest` with `count` consecutive bytes from
     `offset_fraction` of the way in XOR-ed with non-zero random masks (every
     one of them changes), reproducibly for a given `seed`. A burst, like a bad

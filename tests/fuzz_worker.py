@@ -41,9 +41,9 @@ def run_child(case: dict, memory_bytes: int, seconds: int) -> tuple[int, float, 
     """Forks, extracts, returns (wait status, elapsed s, max RSS in KiB)."""
     started = time.monotonic()
     pid = os.fork()
-    if pid == 0:   # the child: never returns
+    if pid == 0:  # the child: never returns
         try:
-            if not SANITIZED:   # ASan bounds memory itself (hard_rss_limit_mb, scripts/sanitize.sh)
+            if not SANITIZED:  # ASan bounds memory itself (hard_rss_limit_mb, scripts/sanitize.sh)
                 resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
             signal.alarm(seconds)
             err = os.open(case["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -71,7 +71,9 @@ def judge_bundle(out: Path) -> str | None:
         if row["content_hash"] != "sha256:" + hashlib.sha256(data).hexdigest():
             return f"{row['frame_relpath']}: hash mismatch"
         if abs(row["actual_ts_ms"] - row["requested_ts_ms"]) > 500:
-            return f"{row['frame_relpath']}: actual {row['actual_ts_ms']} outside the window of {row['requested_ts_ms']}"
+            return (
+                f"{row['frame_relpath']}: actual {row['actual_ts_ms']} outside the window of {row['requested_ts_ms']}"
+            )
         if previous is not None and row["requested_ts_ms"] <= previous:
             return "requests not ascending"
         previous = row["requested_ts_ms"]
@@ -79,7 +81,7 @@ def judge_bundle(out: Path) -> str | None:
         if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > CANVAS[0] or y + h > CANVAS[1]:
             return f"{row['frame_relpath']}: content rect {x},{y},{w},{h} off the canvas"
         with Image.open(out / row["frame_relpath"]) as im:
-            im.load()   # decodes the whole JPEG
+            im.load()  # decodes the whole JPEG
             if im.format != "JPEG" or im.size != CANVAS:
                 return f"{row['frame_relpath']}: {im.format} {im.size}"
     return None
@@ -87,7 +89,7 @@ def judge_bundle(out: Path) -> str | None:
 
 def judge(case: dict, status: int) -> tuple[str, int | None, str]:
     out, path = Path(case["out"]), case["path"]
-    if os.WIFSIGNALED(status):   # killed: its hidden folder stays, as after any SIGKILL
+    if os.WIFSIGNALED(status):  # killed: its hidden folder stays, as after any SIGKILL
         sig = os.WTERMSIG(status)
         return ("timeout" if sig == signal.SIGALRM else "crash"), None, signal.Signals(sig).name
     leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
@@ -111,8 +113,19 @@ def main() -> None:
     for case in spec["cases"]:
         status, elapsed, rss_kib = run_child(case, spec["memory_bytes"], spec["seconds"])
         verdict, code, why = judge(case, status)
-        print(json.dumps({"name": case["name"], "verdict": verdict, "code": code, "why": why,
-                          "elapsed_s": round(elapsed, 2), "max_rss_mb": rss_kib // 1024}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "name": case["name"],
+                    "verdict": verdict,
+                    "code": code,
+                    "why": why,
+                    "elapsed_s": round(elapsed, 2),
+                    "max_rss_mb": rss_kib // 1024,
+                }
+            ),
+            flush=True,
+        )
         shutil.rmtree(case["out"], ignore_errors=True)
         os.unlink(case["path"])
 

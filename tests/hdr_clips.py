@@ -19,20 +19,41 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-
 from fixtures import _boxes
 
 # sRGB 8-bit values of the ColorChecker Classic (BabelColor averages), row by row.
-PATCHES = np.array([
-    (115, 82, 68), (194, 150, 130), (98, 122, 157), (87, 108, 67), (133, 128, 177), (103, 189, 170),
-    (214, 126, 44), (80, 91, 166), (193, 90, 99), (94, 60, 108), (157, 188, 64), (224, 163, 46),
-    (56, 61, 150), (70, 148, 73), (175, 54, 60), (231, 199, 31), (187, 86, 149), (8, 133, 161),
-    (243, 243, 242), (200, 200, 200), (160, 160, 160), (122, 122, 121), (85, 85, 85), (52, 52, 52),
-])
-SKIN = (0, 1)              # dark skin, light skin
-MID_GREY = (21,)           # neutral 5 (L* ~ 51)
+PATCHES = np.array(
+    [
+        (115, 82, 68),
+        (194, 150, 130),
+        (98, 122, 157),
+        (87, 108, 67),
+        (133, 128, 177),
+        (103, 189, 170),
+        (214, 126, 44),
+        (80, 91, 166),
+        (193, 90, 99),
+        (94, 60, 108),
+        (157, 188, 64),
+        (224, 163, 46),
+        (56, 61, 150),
+        (70, 148, 73),
+        (175, 54, 60),
+        (231, 199, 31),
+        (187, 86, 149),
+        (8, 133, 161),
+        (243, 243, 242),
+        (200, 200, 200),
+        (160, 160, 160),
+        (122, 122, 121),
+        (85, 85, 85),
+        (52, 52, 52),
+    ]
+)
+SKIN = (0, 1)  # dark skin, light skin
+MID_GREY = (21,)  # neutral 5 (L* ~ 51)
 COLUMNS, ROWS = 6, 4
-WIDTH, HEIGHT = 1284, 720   # patch width 214 (even), height 180
+WIDTH, HEIGHT = 1284, 720  # patch width 214 (even), height 180
 FPS, SECONDS = 10, 2
 X265 = "log-level=error:keyint=10:colorprim=bt2020:colormatrix=bt2020nc"
 HDR_TAGS = ["-color_primaries", "bt2020", "-colorspace", "bt2020nc", "-color_range", "tv"]
@@ -44,7 +65,7 @@ def chart() -> np.ndarray:
     pw, ph = WIDTH // COLUMNS, HEIGHT // ROWS
     for i, colour in enumerate(PATCHES):
         r, c = divmod(i, COLUMNS)
-        img[r * ph:(r + 1) * ph, c * pw:(c + 1) * pw] = colour
+        img[r * ph : (r + 1) * ph, c * pw : (c + 1) * pw] = colour
     return img
 
 
@@ -70,13 +91,39 @@ def _repeat(frame: bytes) -> bytes:
 
 def make_pq(path: Path, max_cll: int = 2000) -> Path:
     """PQ BT.2020 10-bit HEVC with mastering display (4000 cd/m2) and MaxCLL metadata."""
-    vf = ("format=gbrp,zscale=rin=full:tin=bt709:pin=bt709:t=smpte2084:p=2020:m=2020_ncl:r=limited:npl=203,"
-          "format=yuv420p10le")
-    x265 = (f"{X265}:transfer=smpte2084:hdr10=1:max-cll={max_cll},400:"
-            "master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(40000000,50)")
-    _ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-",
-             "-vf", vf, "-c:v", "libx265", "-x265-params", x265, "-color_trc", "smpte2084", *HDR_TAGS, str(path)],
-            _repeat(chart().tobytes()))
+    vf = (
+        "format=gbrp,zscale=rin=full:tin=bt709:pin=bt709:t=smpte2084:p=2020:m=2020_ncl:r=limited:npl=203,"
+        "format=yuv420p10le"
+    )
+    x265 = (
+        f"{X265}:transfer=smpte2084:hdr10=1:max-cll={max_cll},400:"
+        "master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(40000000,50)"
+    )
+    _ffmpeg(
+        [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{WIDTH}x{HEIGHT}",
+            "-r",
+            str(FPS),
+            "-i",
+            "-",
+            "-vf",
+            vf,
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            x265,
+            "-color_trc",
+            "smpte2084",
+            *HDR_TAGS,
+            str(path),
+        ],
+        _repeat(chart().tobytes()),
+    )
     return path
 
 
@@ -102,28 +149,93 @@ def sdr_to_hlg_signal(rgb8: np.ndarray) -> np.ndarray:
 def make_hlg(path: Path) -> Path:
     """HLG BT.2020 10-bit HEVC of the chart."""
     signal = np.round(sdr_to_hlg_signal(chart()) * 65535).astype("<u2")
-    planes = np.stack([signal[..., 1], signal[..., 2], signal[..., 0]])   # gbrp: G, B, R planes
+    planes = np.stack([signal[..., 1], signal[..., 2], signal[..., 0]])  # gbrp: G, B, R planes
     vf = "zscale=rin=full:m=2020_ncl:r=limited:dither=none,format=yuv420p10le"
-    _ffmpeg(["-f", "rawvideo", "-pix_fmt", "gbrp16le", "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-",
-             "-vf", vf, "-c:v", "libx265", "-x265-params", f"{X265}:transfer=arib-std-b67",
-             "-color_trc", "arib-std-b67", *HDR_TAGS, str(path)], _repeat(planes.tobytes()))
+    _ffmpeg(
+        [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gbrp16le",
+            "-s",
+            f"{WIDTH}x{HEIGHT}",
+            "-r",
+            str(FPS),
+            "-i",
+            "-",
+            "-vf",
+            vf,
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            f"{X265}:transfer=arib-std-b67",
+            "-color_trc",
+            "arib-std-b67",
+            *HDR_TAGS,
+            str(path),
+        ],
+        _repeat(planes.tobytes()),
+    )
     return path
 
 
 def make_sdr(path: Path) -> Path:
     """The same chart as BT.709 SDR, 10-bit HEVC."""
     vf = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p10le"
-    _ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-",
-             "-vf", vf, "-c:v", "libx265", "-x265-params", "log-level=error:keyint=10",
-             "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv",
-             str(path)], _repeat(chart().tobytes()))
+    _ffmpeg(
+        [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{WIDTH}x{HEIGHT}",
+            "-r",
+            str(FPS),
+            "-i",
+            "-",
+            "-vf",
+            vf,
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error:keyint=10",
+            "-color_primaries",
+            "bt709",
+            "-color_trc",
+            "bt709",
+            "-colorspace",
+            "bt709",
+            "-color_range",
+            "tv",
+            str(path),
+        ],
+        _repeat(chart().tobytes()),
+    )
     return path
 
 
 def render_with_ffmpeg(path: Path, vf: str) -> np.ndarray:
     """The clip's first frame through an ffmpeg filter chain ending in RGB, as uint8."""
-    out = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(path), "-frames:v", "1",
-                          "-vf", f"{vf},format=rgb24", "-f", "rawvideo", "-"], capture_output=True, check=True)
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-vf",
+            f"{vf},format=rgb24",
+            "-f",
+            "rawvideo",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    )
     return np.frombuffer(out.stdout, np.uint8).reshape(HEIGHT, WIDTH, 3)
 
 
@@ -145,12 +257,12 @@ def add_dolby_vision_config(source: Path, dest: Path, profile: int, compatibilit
         start, end = found[0]
         parents.append(start - 8)
         if name == "stsd":
-            start += 8   # version/flags and entry count
+            start += 8  # version/flags and entry count
     entry = next((s - 8, e) for kind, s, e in _boxes(data, start, end) if kind in ("hvc1", "hev1"))
     mdat = next(s for kind, s, _ in _boxes(data, 0, len(data)) if kind == "mdat")
     if mdat > parents[0]:
         raise RuntimeError(f"{source}: moov before mdat; chunk offsets would move")
-    data[entry[1]:entry[1]] = box
+    data[entry[1] : entry[1]] = box
     for offset in parents + [entry[0]]:
         size = struct.unpack_from(">I", data, offset)[0]
         struct.pack_into(">I", data, offset, size + len(box))

@@ -8,9 +8,8 @@ import struct
 import zlib
 from pathlib import Path
 
-from mutate import mp4_boxes
-
 from fixtures import make_clip
+from mutate import mp4_boxes
 
 
 def _mdhd_timescale(data: bytes) -> int:
@@ -24,8 +23,15 @@ def tfdt_jump(folder: Path, seconds: float = 65537.0) -> Path:
     ``tfdt`` claims ``seconds`` more: the timeline spans 18 hours, its bytes
     4 s. The later fragments go back to their own times, so the file's last
     bytes are not its latest pictures."""
-    clip = make_clip(folder / "frag.mp4", width=320, height=240, fps=25, seconds=4.0, gop=30,
-                     extra_args=("-movflags", "frag_keyframe+empty_moov"))
+    clip = make_clip(
+        folder / "frag.mp4",
+        width=320,
+        height=240,
+        fps=25,
+        seconds=4.0,
+        gop=30,
+        extra_args=("-movflags", "frag_keyframe+empty_moov"),
+    )
     data = bytearray(clip.path.read_bytes())
     add = int(seconds * _mdhd_timescale(data))
     at = data.find(b"tfdt", data.find(b"tfdt") + 4)
@@ -64,10 +70,10 @@ def edit_list(folder: Path, entries: int = 10_000) -> Path:
     elst_box = struct.pack(">I4sII", 16 + len(elst), b"elst", 0, entries) + elst
     edts = struct.pack(">I4s", 8 + len(elst_box), b"edts") + elst_box
     old = data.find(b"edts", trak, trak + trak_size)
-    if old >= 0:   # replace the muxer's own
+    if old >= 0:  # replace the muxer's own
         (old_size,) = struct.unpack_from(">I", data, old - 4)
         parents = _parents(bytes(data), old - 4)
-        data[old - 4: old - 4 + old_size] = edts
+        data[old - 4 : old - 4 + old_size] = edts
         _grow(data, parents, len(edts) - old_size)
     else:
         at = data.find(b"mdia", trak) - 4
@@ -86,7 +92,7 @@ def cmov_bomb(folder: Path, inflated: int = 512 << 20) -> Path:
     clip = make_clip(folder / "plain.mp4", width=160, height=90, fps=25, seconds=3.0, gop=25)
     data = clip.path.read_bytes()
     moov, moov_size = next((pos, size) for pos, size, kind, _ in mp4_boxes(data) if kind == b"moov")
-    real = data[moov + 8: moov + moov_size]
+    real = data[moov + 8 : moov + moov_size]
     pad = inflated - 8 - len(real) - 8
     inner_head = struct.pack(">I4s", inflated, b"moov") + real + struct.pack(">I4s", pad + 8, b"free")
     z = zlib.compressobj(9)
@@ -103,7 +109,7 @@ def cmov_bomb(folder: Path, inflated: int = 512 << 20) -> Path:
     cmov = struct.pack(">I4s", 8 + len(dcom) + len(cmvd), b"cmov") + dcom + cmvd
     new_moov = struct.pack(">I4s", 8 + len(cmov), b"moov") + cmov
     out = folder / "cmov-bomb.mov"
-    out.write_bytes(data[:moov] + new_moov + data[moov + moov_size:])
+    out.write_bytes(data[:moov] + new_moov + data[moov + moov_size :])
     return out
 
 
@@ -133,8 +139,10 @@ def dji_sidecar(folder: Path, blocks: int = 600_000) -> Path:
     for i in range(blocks):
         ms = i * 3000 // blocks
         stamp = f"00:00:{ms // 1000:02d},{ms % 1000:03d}"
-        lines.append(f"{i + 1}\n{stamp} --> {stamp}\n<font size=\"28\">FrameCnt: {i + 1}\n"
-                     f"2021-09-05 15:34:09.186\n[latitude: 45.1234] [longitude: 7.6543] "
-                     f"[rel_alt: 1.2 abs_alt: 250.4]</font>\n")
+        lines.append(
+            f'{i + 1}\n{stamp} --> {stamp}\n<font size="28">FrameCnt: {i + 1}\n'
+            f"2021-09-05 15:34:09.186\n[latitude: 45.1234] [longitude: 7.6543] "
+            f"[rel_alt: 1.2 abs_alt: 250.4]</font>\n"
+        )
     (folder / "DJI_0001.SRT").write_text("\n".join(lines))
     return clip.path

@@ -17,7 +17,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-
 from fixtures import Clip, draw_frame
 
 
@@ -70,21 +69,21 @@ def _nal(ref_idc: int, kind: int, rbsp: bytes) -> bytes:
 
 def _sps(width: int, height: int) -> bytes:
     b = _Bits()
-    b.u(8, 77)            # Main profile: field coding allowed
+    b.u(8, 77)  # Main profile: field coding allowed
     b.u(8, 0)
-    b.u(8, 40)            # level 4.0
-    b.ue(0)               # seq_parameter_set_id
-    b.ue(0)               # log2_max_frame_num - 4: frame_num in 4 bits
-    b.ue(2)               # pic_order_cnt_type 2: output order is decoding order
-    b.ue(1)               # max_num_ref_frames
-    b.u(1, 0)             # gaps_in_frame_num_value_allowed_flag
+    b.u(8, 40)  # level 4.0
+    b.ue(0)  # seq_parameter_set_id
+    b.ue(0)  # log2_max_frame_num - 4: frame_num in 4 bits
+    b.ue(2)  # pic_order_cnt_type 2: output order is decoding order
+    b.ue(1)  # max_num_ref_frames
+    b.u(1, 0)  # gaps_in_frame_num_value_allowed_flag
     b.ue(width // 16 - 1)
-    b.ue(height // 32 - 1)   # map units are field macroblock rows
-    b.u(1, 0)             # frame_mbs_only_flag: fields may be coded
-    b.u(1, 0)             # mb_adaptive_frame_field_flag: no MBAFF
-    b.u(1, 1)             # direct_8x8_inference_flag
-    b.u(1, 0)             # frame_cropping_flag
-    b.u(1, 0)             # vui_parameters_present_flag
+    b.ue(height // 32 - 1)  # map units are field macroblock rows
+    b.u(1, 0)  # frame_mbs_only_flag: fields may be coded
+    b.u(1, 0)  # mb_adaptive_frame_field_flag: no MBAFF
+    b.u(1, 1)  # direct_8x8_inference_flag
+    b.u(1, 0)  # frame_cropping_flag
+    b.u(1, 0)  # vui_parameters_present_flag
     return _nal(3, 7, b.trailing())
 
 
@@ -92,9 +91,9 @@ def _pps() -> bytes:
     b = _Bits()
     b.ue(0)
     b.ue(0)
-    b.u(1, 0)             # CAVLC
-    b.u(1, 0)             # bottom_field_pic_order_in_frame_present_flag
-    b.ue(0)               # one slice group
+    b.u(1, 0)  # CAVLC
+    b.u(1, 0)  # bottom_field_pic_order_in_frame_present_flag
+    b.ue(0)  # one slice group
     b.ue(0)
     b.ue(0)
     b.u(1, 0)
@@ -102,7 +101,7 @@ def _pps() -> bytes:
     b.se(0)
     b.se(0)
     b.se(0)
-    b.u(1, 1)             # deblocking_filter_control_present_flag
+    b.u(1, 1)  # deblocking_filter_control_present_flag
     b.u(1, 0)
     b.u(1, 0)
     return _nal(3, 8, b.trailing())
@@ -112,28 +111,28 @@ def _field(yuv: tuple[np.ndarray, np.ndarray, np.ndarray], frame_num: int, botto
     """One field picture: a single I slice of I_PCM macroblocks."""
     y, cb, cr = yuv
     b = _Bits()
-    b.ue(0)               # first_mb_in_slice
-    b.ue(7)               # slice_type: I (every slice of the picture)
-    b.ue(0)               # pic_parameter_set_id
+    b.ue(0)  # first_mb_in_slice
+    b.ue(7)  # slice_type: I (every slice of the picture)
+    b.ue(0)  # pic_parameter_set_id
     b.u(4, frame_num % 16)
-    b.u(1, 1)             # field_pic_flag
-    b.u(1, int(bottom))   # bottom_field_flag
+    b.u(1, 1)  # field_pic_flag
+    b.u(1, int(bottom))  # bottom_field_flag
     if idr:
-        b.ue(0)           # idr_pic_id
-        b.u(1, 0)         # no_output_of_prior_pics_flag
-        b.u(1, 0)         # long_term_reference_flag
+        b.ue(0)  # idr_pic_id
+        b.u(1, 0)  # no_output_of_prior_pics_flag
+        b.u(1, 0)  # long_term_reference_flag
     else:
-        b.u(1, 0)         # adaptive_ref_pic_marking_mode_flag
-    b.se(0)               # slice_qp_delta
-    b.ue(1)               # disable_deblocking_filter_idc: off
+        b.u(1, 0)  # adaptive_ref_pic_marking_mode_flag
+    b.se(0)  # slice_qp_delta
+    b.ue(1)  # disable_deblocking_filter_idc: off
     rows, cols = y.shape[0] // 16, y.shape[1] // 16
     for r in range(rows):
         for c in range(cols):
-            b.ue(25)      # mb_type I_PCM
+            b.ue(25)  # mb_type I_PCM
             b.align_zero()
-            b.raw(y[r * 16:(r + 1) * 16, c * 16:(c + 1) * 16].tobytes())
-            b.raw(cb[r * 8:(r + 1) * 8, c * 8:(c + 1) * 8].tobytes())
-            b.raw(cr[r * 8:(r + 1) * 8, c * 8:(c + 1) * 8].tobytes())
+            b.raw(y[r * 16 : (r + 1) * 16, c * 16 : (c + 1) * 16].tobytes())
+            b.raw(cb[r * 8 : (r + 1) * 8, c * 8 : (c + 1) * 8].tobytes())
+            b.raw(cr[r * 8 : (r + 1) * 8, c * 8 : (c + 1) * 8].tobytes())
     return _nal(3, 5 if idr else 1, b.trailing())
 
 
@@ -149,8 +148,16 @@ def _planes(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return clip(y), clip(sub(cb)), clip(sub(cr))
 
 
-def make_paff_clip(path: Path, *, frames: int = 25, fps: int = 25, width: int = 320, height: int = 224,
-                   bottom_first: bool = False, container: str = "mpegts") -> Clip:
+def make_paff_clip(
+    path: Path,
+    *,
+    frames: int = 25,
+    fps: int = 25,
+    width: int = 320,
+    height: int = 224,
+    bottom_first: bool = False,
+    container: str = "mpegts",
+) -> Clip:
     """A field-coded H.264 stream of `frames` frames in `container`
     (`-c copy`), the fields of frame i drawn from draw_frame(i)."""
     assert width % 16 == 0 and height % 32 == 0
@@ -158,14 +165,42 @@ def make_paff_clip(path: Path, *, frames: int = 25, fps: int = 25, width: int = 
     for i in range(frames):
         picture = draw_frame(i, width, height)
         for n, bottom in enumerate((True, False) if bottom_first else (False, True)):
-            field = picture[int(bottom)::2]
+            field = picture[int(bottom) :: 2]
             stream += _field(_planes(field), i, bottom, idr=i == 0 and n == 0)
     raw = path.with_suffix(".h264")
     raw.write_bytes(bytes(stream))
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-framerate", str(fps), "-i", str(raw),
-                    "-c", "copy", "-f", container, str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-framerate",
+            str(fps),
+            "-i",
+            str(raw),
+            "-c",
+            "copy",
+            "-f",
+            container,
+            str(path),
+        ],
+        check=True,
+    )
     raw.unlink()
     times = [i * 1000 / fps for i in range(frames)]
-    return Clip(path=path, frame_times_ms=times, times_by_index=dict(enumerate(times)), display_width=width,
-                display_height=height, fps=fps, duration_s=frames / fps, codec="h264 (PAFF)", args=[],
-                width=width, height=height, container=container)
+    return Clip(
+        path=path,
+        frame_times_ms=times,
+        times_by_index=dict(enumerate(times)),
+        display_width=width,
+        display_height=height,
+        fps=fps,
+        duration_s=frames / fps,
+        codec="h264 (PAFF)",
+        args=[],
+        width=width,
+        height=height,
+        container=container,
+    )

@@ -73,8 +73,9 @@ class HttpServer:
         for line in self.access_log.read_text().splitlines():
             method, path, rng, status, sent = line.split(" ")
             if name is None or path == f"/{name}":
-                rows.append({"method": method, "path": path, "range": rng, "status": int(status),
-                             "body_bytes": int(sent)})
+                rows.append(
+                    {"method": method, "path": path, "range": rng, "status": int(status), "body_bytes": int(sent)}
+                )
         return rows
 
 
@@ -143,11 +144,18 @@ def s3_server(tmp_path_factory) -> S3Server:
     Ceph: AWS_ENDPOINT_URL and the credential variables (children inherit it:
     the CLI in subprocesses, the Ray workers started after this fixture)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _wait_for_port(port, proc, "moto server")
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     saved = {k: os.environ.get(k) for k in [*env, "AWS_PROFILE", "AWS_SESSION_TOKEN"]}
     os.environ.pop("AWS_PROFILE", None)
     os.environ.pop("AWS_SESSION_TOKEN", None)

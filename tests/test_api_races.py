@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from fixtures import read_index
-from lifelog_compression import _core
+from PIL import Image
 from truth import CANVAS
+
+from lifelog_compression import _core
 
 
 def frames_of(src, requests):
@@ -136,8 +136,7 @@ print(json.dumps(outcomes))
 
 def test_close_from_another_thread_never_frees_under_a_call(clip):
     c = clip("h264_bframes_mp4")
-    run = subprocess.run([sys.executable, "-c", RACE, str(c.path), "30"], capture_output=True, text=True,
-                         timeout=300)
+    run = subprocess.run([sys.executable, "-c", RACE, str(c.path), "30"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
     outcomes = json.loads(run.stdout)
     # Every round ended either by a clean "closed" or by finishing its calls.

@@ -11,10 +11,10 @@ import sys
 import time
 
 import pytest
-
-import lifelog_compression as lc
 from fixtures import make_text_file, truncate
 from truth import assert_true_to_source
+
+import lifelog_compression as lc
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def card(tmp_path, clip):
     phone.mkdir(parents=True)
     shutil.copy(clip("hevc_mp4").path, gopro / "GX010046.MP4")
     shutil.copy(clip("h264_bframes_mp4").path, gopro / "GX020046.MP4")
-    shutil.copy(clip("hevc_mp4").path, gopro / "GL010046.LRV")      # proxy of chapter 1
+    shutil.copy(clip("hevc_mp4").path, gopro / "GL010046.LRV")  # proxy of chapter 1
     shutil.copy(clip("vfr_mp4").path, phone / "clip one.mp4")
     shutil.copy(clip("start_offset_mp4").path, phone / "clip one.mov")
     make_text_file(root / "notes.mp4")
@@ -45,8 +45,14 @@ def test_tree_is_mirrored_and_failures_isolated(card, tmp_path, clip):
     (out / "keep" / "mine.txt").write_text("user data")
     result = lc.extract_directory_to_dir(card, out)
     by = {f.relpath: f for f in result.files}
-    assert set(by) == {"DCIM/100GOPRO/GX010046.MP4", "DCIM/100GOPRO/GX020046.MP4", "Phone Videos/Ünïcode trip/clip one.mp4",
-                       "Phone Videos/Ünïcode trip/clip one.mov", "notes.mp4", "cut-off.mp4"}
+    assert set(by) == {
+        "DCIM/100GOPRO/GX010046.MP4",
+        "DCIM/100GOPRO/GX020046.MP4",
+        "Phone Videos/Ünïcode trip/clip one.mp4",
+        "Phone Videos/Ünïcode trip/clip one.mov",
+        "notes.mp4",
+        "cut-off.mp4",
+    }
     assert by["notes.mp4"].status == "failed" and "not a video" in by["notes.mp4"].reason
     assert by["cut-off.mp4"].status == "failed" and "index" in by["cut-off.mp4"].reason
     ok = [f for f in result.files if f.status == "extracted"]
@@ -79,7 +85,11 @@ def test_a_stem_that_is_also_a_folder_of_videos_never_nests_bundles(tmp_path, cl
     assert_true_to_source(tmp_path / "out" / "trip.mp4", clip("hevc_mp4"))
     assert_true_to_source(tmp_path / "out" / "trip" / "day1", clip("h264_bframes_mp4"))
     assert sorted(p.name for p in (tmp_path / "out" / "trip.mp4").iterdir()) == [
-        "bundle.json", "frames", "manifest.jsonl", "metadata"]
+        "bundle.json",
+        "frames",
+        "manifest.jsonl",
+        "metadata",
+    ]
 
 
 def test_proxy_and_chapters_are_recorded(card, tmp_path):
@@ -119,8 +129,11 @@ def test_prefer_proxy_decodes_the_proxy(tmp_path, clip):
 def test_rerun_skips_complete_bundles_and_overwrite_redoes(card, tmp_path):
     out = tmp_path / "out"
     first = lc.extract_directory_to_dir(card, out)
-    ids = {f.bundle_relpath: lc.load_bundle_metadata(out / f.bundle_relpath).bundle_id
-           for f in first.files if f.status == "extracted"}
+    ids = {
+        f.bundle_relpath: lc.load_bundle_metadata(out / f.bundle_relpath).bundle_id
+        for f in first.files
+        if f.status == "extracted"
+    }
     again = lc.extract_directory_to_dir(card, out)
     assert {f.status for f in again.files if f.bundle_relpath in ids} == {"skipped"}
     assert all(lc.load_bundle_metadata(out / b).bundle_id == i for b, i in ids.items())
@@ -180,16 +193,19 @@ def extract_to_dir(input, output_dir, **kw):
 api.extract_to_dir = extract_to_dir
 """)
     script = tmp_path / "python-wrapper.sh"
-    script.write_text(f"#!/bin/sh\nPYTHONPATH={hook}${{PYTHONPATH:+:$PYTHONPATH}} exec {sys.executable} \"$@\"\n")
+    script.write_text(f'#!/bin/sh\nPYTHONPATH={hook}${{PYTHONPATH:+:$PYTHONPATH}} exec {sys.executable} "$@"\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script)
 
 
 def test_a_child_that_dies_mid_file_costs_only_that_file(card, tmp_path):
     # The child gets as far as its half-written folder, then dies.
-    wrapper = _misbehaving_python(tmp_path, "GX020046.MP4",
-                                  "(out.parent / f'.{out.name}.partial-dead' / 'frames').mkdir(parents=True); "
-                                  "os.kill(os.getpid(), signal.SIGSEGV)")
+    wrapper = _misbehaving_python(
+        tmp_path,
+        "GX020046.MP4",
+        "(out.parent / f'.{out.name}.partial-dead' / 'frames').mkdir(parents=True); "
+        "os.kill(os.getpid(), signal.SIGSEGV)",
+    )
     out = tmp_path / "out"
     result = lc.extract_directory_to_dir(card, out, python_executable=wrapper, workers=1)
     by = {f.relpath: f for f in result.files}
@@ -207,8 +223,9 @@ def test_a_child_that_dies_mid_file_costs_only_that_file(card, tmp_path):
 def test_a_hanging_child_is_stopped(card, tmp_path):
     wrapper = _misbehaving_python(tmp_path, "clip one.mov", "time.sleep(600)")
     started = time.monotonic()
-    result = lc.extract_directory_to_dir(card, tmp_path / "out", python_executable=wrapper, workers=1,
-                                         min_timeout_s=15.0, timeout_per_video_s=0.0)
+    result = lc.extract_directory_to_dir(
+        card, tmp_path / "out", python_executable=wrapper, workers=1, min_timeout_s=15.0, timeout_per_video_s=0.0
+    )
     by = {f.relpath: f for f in result.files}
     # 15 s: far beyond what a real file here needs even on a loaded machine,
     # far below the 600 s the hanging child would sleep.
@@ -231,9 +248,12 @@ def test_children_are_reused_across_files(card, tmp_path, clip):
     extracted = [f for f in result.files if f.status == "extracted"]
     assert len(extracted) == 4 and len(result.failed) == 2
     assert len(pids.read_text().split()) == 1, "one child for all files"
-    made_from = {"DCIM/100GOPRO/GX010046.MP4": "hevc_mp4", "DCIM/100GOPRO/GX020046.MP4": "h264_bframes_mp4",
-                 "Phone Videos/Ünïcode trip/clip one.mp4": "vfr_mp4",
-                 "Phone Videos/Ünïcode trip/clip one.mov": "start_offset_mp4"}
+    made_from = {
+        "DCIM/100GOPRO/GX010046.MP4": "hevc_mp4",
+        "DCIM/100GOPRO/GX020046.MP4": "h264_bframes_mp4",
+        "Phone Videos/Ünïcode trip/clip one.mp4": "vfr_mp4",
+        "Phone Videos/Ünïcode trip/clip one.mov": "start_offset_mp4",
+    }
     for f in extracted:
         assert_true_to_source(out / f.bundle_relpath, clip(made_from[f.relpath]))
 
@@ -242,9 +262,28 @@ def test_cli_interrupt_then_resume(tmp_path):
     root = tmp_path / "in"
     root.mkdir()
     for i in range(4):
-        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                        "testsrc2=size=1280x720:rate=30", "-t", "20", "-c:v", "libx264", "-preset", "ultrafast",
-                        "-g", "600", str(root / f"clip{i}.mp4")], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=1280x720:rate=30",
+                "-t",
+                "20",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "600",
+                str(root / f"clip{i}.mp4"),
+            ],
+            check=True,
+        )
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", str(root), str(out)]
     proc = subprocess.Popen([*cmd, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -264,8 +303,9 @@ def test_cli_interrupt_then_resume(tmp_path):
     proc.stderr.close()
     assert interrupted["interrupted"] is True
     assert {f["bundle_relpath"] for f in interrupted["files"] if f["status"] == "extracted"} == done_before
-    assert sorted(interrupted["unfinished"]) == sorted(f"clip{i}.mp4" for i in range(4)
-                                                       if f"clip{i}" not in done_before)
+    assert sorted(interrupted["unfinished"]) == sorted(
+        f"clip{i}.mp4" for i in range(4) if f"clip{i}" not in done_before
+    )
     rerun = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120)
     summary = json.loads(rerun.stdout)
     assert rerun.returncode == 0 and summary["skipped"] == len(done_before)
@@ -273,8 +313,12 @@ def test_cli_interrupt_then_resume(tmp_path):
 
 
 def test_cli_exit_code_and_summary(card, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "batch", str(card), str(tmp_path / "o")],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "batch", str(card), str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 15
     assert "4 extracted" in out.stdout and "2 failed" in out.stdout
     assert "failed: notes.mp4: " in out.stdout
@@ -282,8 +326,12 @@ def test_cli_exit_code_and_summary(card, tmp_path):
 
 def test_quiet_batch_still_names_its_failures(card, tmp_path):
     """--quiet drops the progress and the summary, never a failure."""
-    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "batch", "--quiet", str(card),
-                          str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "batch", "--quiet", str(card), str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 15 and out.stdout == ""
     assert "failed: notes.mp4: " in out.stderr and "extracted" not in out.stderr
 
@@ -293,12 +341,35 @@ def test_interrupted_batch_tells_a_person_what_finished(tmp_path):
     root = tmp_path / "in"
     root.mkdir()
     for i in range(3):
-        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                        "testsrc2=size=1280x720:rate=30", "-t", "20", "-c:v", "libx264", "-preset", "ultrafast",
-                        "-g", "600", str(root / f"clip{i}.mp4")], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=1280x720:rate=30",
+                "-t",
+                "20",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "600",
+                str(root / f"clip{i}.mp4"),
+            ],
+            check=True,
+        )
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", str(root),
-                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", str(root), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not (out / "clip0" / "bundle.json").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -315,13 +386,19 @@ def test_json_failures_carry_error_class_and_exit_code(tmp_path, clip):
     make_text_file(root / "notes.mp4")
     truncate(clip("h264_bframes_mp4").path, root / "cut-off.mp4", 0.5)
     shutil.copy(clip("hevc_mp4").path, root / "good.mp4")
-    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "batch", "--json", str(root),
-                          str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "batch", "--json", str(root), str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 15
     by = {f["relpath"]: f for f in json.loads(out.stdout)["files"]}
     assert (by["notes.mp4"]["error"], by["notes.mp4"]["exit_code"]) == ("NotAVideoError", lc.NotAVideoError.exit_code)
-    assert (by["cut-off.mp4"]["error"], by["cut-off.mp4"]["exit_code"]) == ("MissingIndexError",
-                                                                          lc.MissingIndexError.exit_code)
+    assert (by["cut-off.mp4"]["error"], by["cut-off.mp4"]["exit_code"]) == (
+        "MissingIndexError",
+        lc.MissingIndexError.exit_code,
+    )
     assert (by["good.mp4"]["status"], by["good.mp4"]["error"], by["good.mp4"]["exit_code"]) == ("extracted", None, 0)
 
 
@@ -332,7 +409,7 @@ def test_jsonl_event_stream(tmp_path, clip):
     shutil.copy(clip("hevc_mp4").path, root / "a.mp4")
     shutil.copy(clip("h264_bframes_mp4").path, root / "b.mp4")
     cmd = [sys.executable, "-m", "lifelog_compression", "batch", "--jsonl", str(root), str(tmp_path / "o")]
-    lc.extract_to_dir(root / "a.mp4", tmp_path / "o" / "a")     # complete already (same size and time): skipped
+    lc.extract_to_dir(root / "a.mp4", tmp_path / "o" / "a")  # complete already (same size and time): skipped
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 15, out.stderr
     events = [json.loads(line) for line in out.stdout.splitlines()]
@@ -341,7 +418,7 @@ def test_jsonl_event_stream(tmp_path, clip):
     assert kinds[-1] == "summary" and kinds.count("summary") == 1
     assert sorted(e["relpath"] for e in events if e["event"] == "started") == ["b.mp4", "notes.mp4"]
     for e in events[1:-1]:
-        if e["event"] != "started":   # each file's end comes after its start
+        if e["event"] != "started":  # each file's end comes after its start
             start = next(i for i, s in enumerate(events) if s["event"] == "started" and s["relpath"] == e["relpath"])
             assert start < events.index(e)
     done = next(e for e in events if e["event"] == "done")
@@ -362,8 +439,21 @@ def test_a_reader_that_goes_away_stops_the_batch_cleanly(tmp_path, clip):
     root.mkdir()
     for i in range(4):
         shutil.copy(clip("h264_bframes_mp4").path, root / f"c{i}.mp4")
-    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "batch", "--jsonl", "--workers", "1",
-                             str(root), str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lifelog_compression",
+            "batch",
+            "--jsonl",
+            "--workers",
+            "1",
+            str(root),
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     first = json.loads(proc.stdout.readline())
     assert first["event"] in ("started", "done", "skipped", "failed")
@@ -372,8 +462,8 @@ def test_a_reader_that_goes_away_stops_the_batch_cleanly(tmp_path, clip):
     assert proc.wait(timeout=120) == 141, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "reader of the output went away" in lines[0], err
-    assert not list((tmp_path / "out").rglob("*partial*"))   # nothing half-written, nor its lock
-    for bundle in (tmp_path / "out").glob("*"):   # what was finished is whole
+    assert not list((tmp_path / "out").rglob("*partial*"))  # nothing half-written, nor its lock
+    for bundle in (tmp_path / "out").glob("*"):  # what was finished is whole
         assert lc.load_bundle_metadata(bundle).frame_count == 6
 
 

@@ -5,10 +5,10 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from fixtures import make_clip, truncate
-from lifelog_compression import _core, extract_to_dir
 from truth import assert_true_to_source
+
+from lifelog_compression import _core, extract_to_dir
 
 FFMPEG_ONLY = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's checks")
 
@@ -17,7 +17,7 @@ def _patched(source: Path, dest: Path, find: bytes, offset: int, value: bytes) -
     data = bytearray(source.read_bytes())
     at = data.find(find)
     assert at >= 0, f"{find!r} not in {source.name}"
-    data[at + offset: at + offset + len(value)] = value
+    data[at + offset : at + offset + len(value)] = value
     dest.write_bytes(bytes(data))
     return dest
 
@@ -42,8 +42,13 @@ def test_matroska_duration_forged_to_1e12_ms(tmp_path):
 
 
 def test_fragmented_mp4_whose_mdhd_claims_0xffffffff(tmp_path):
-    source = make_clip(tmp_path / "frag.mp4", codec="libx264", gop=30, seconds=4.0,
-                       extra_args=("-movflags", "frag_keyframe+empty_moov"))
+    source = make_clip(
+        tmp_path / "frag.mp4",
+        codec="libx264",
+        gop=30,
+        seconds=4.0,
+        extra_args=("-movflags", "frag_keyframe+empty_moov"),
+    )
     # mdhd version 0: type, version/flags, creation, modification, timescale, duration.
     forged = _patched(source.path, tmp_path / "forged.mp4", b"mdhd", 4 + 4 + 8 + 4, b"\xff\xff\xff\xff")
     _check_bounded(forged, source, tmp_path)
@@ -53,8 +58,9 @@ def test_fragmented_mp4_whose_mdhd_claims_0xffffffff(tmp_path):
 def test_index_promising_frames_past_the_end_of_the_file(tmp_path):
     """The index (at the front) lists 10 s of frames; the copy stopped at 55 %:
     the duration is what the file holds, and nothing is called truncated twice."""
-    source = make_clip(tmp_path / "fs.mp4", codec="libx264", gop=150, bframes=2, seconds=10.0,
-                       extra_args=("-movflags", "+faststart"))
+    source = make_clip(
+        tmp_path / "fs.mp4", codec="libx264", gop=150, bframes=2, seconds=10.0, extra_args=("-movflags", "+faststart")
+    )
     cut = truncate(source.path, tmp_path / "cut.mp4", 0.55)
     with _core.Source(str(cut)) as src:
         held_ms = src.info["duration_ms"]
@@ -95,11 +101,14 @@ def test_batch_time_limit_follows_what_the_file_holds(tmp_path):
 
 
 @FFMPEG_ONLY
-@pytest.mark.parametrize("audio_s, keep, truncated", [
-    (4.0, 1.0, False),    # whole
-    (4.8, 1.0, False),    # whole, its sound runs 0.8 s past its pictures: not cut short
-    (4.0, 0.85, True),    # the last ~0.6 s gone, sound and pictures alike
-])
+@pytest.mark.parametrize(
+    "audio_s, keep, truncated",
+    [
+        (4.0, 1.0, False),  # whole
+        (4.8, 1.0, False),  # whole, its sound runs 0.8 s past its pictures: not cut short
+        (4.0, 0.85, True),  # the last ~0.6 s gone, sound and pictures alike
+    ],
+)
 def test_matroska_cut_short_is_said_even_by_less_than_a_second(tmp_path, audio_s, keep, truncated):
     """Matroska states only the file's duration (all streams): where the file
     holds less than it (a card pulled mid-copy) the bundle says so, while a
@@ -108,9 +117,30 @@ def test_matroska_cut_short_is_said_even_by_less_than_a_second(tmp_path, audio_s
 
     source = make_clip(tmp_path / "v.mkv", codec="libx264", gop=30, seconds=4.0)
     both = tmp_path / "both.mkv"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(source.path), "-f", "lavfi", "-i",
-                    f"sine=duration={audio_s}", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "flac",
-                    str(both)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(source.path),
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=duration={audio_s}",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "flac",
+            str(both),
+        ],
+        check=True,
+    )
     path = truncate(both, tmp_path / "cut.mkv", keep) if keep < 1 else both
     result = extract_to_dir(path, tmp_path / "b")
     assert_true_to_source(tmp_path / "b", source)
@@ -128,16 +158,28 @@ def test_half_copied_recording_is_said_whatever_its_other_tracks_span(companion,
 
     source = make_clip(tmp_path / "v.mp4", codec="libx264", gop=30, seconds=8.0)
     full = tmp_path / "full.mov"
-    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(source.path), "-f", "lavfi", "-i",
-           "sine=duration=8"]
+    cmd = [
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-i",
+        str(source.path),
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=8",
+    ]
     if companion == "subtitle":
         srt = tmp_path / "cue.srt"
         srt.write_text("1\n00:00:00,000 --> 00:00:08,000\nall day\n")
         cmd += ["-i", str(srt), "-map", "2:s", "-c:s", "mov_text"]
     if companion == "tmcd":
         cmd += ["-timecode", "01:00:00:00"]
-    subprocess.run(cmd + ["-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-movflags", "+faststart",
-                          str(full)], check=True)
+    subprocess.run(
+        cmd + ["-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-movflags", "+faststart", str(full)],
+        check=True,
+    )
     cut = truncate(full, tmp_path / "cut.mov", 0.5)
     result = extract_to_dir(cut, tmp_path / "b")
     rows = assert_true_to_source(tmp_path / "b", source)
@@ -153,11 +195,11 @@ def _forge_last_cluster_time(source: Path, dest: Path, ms: int) -> Path:
     cluster = data.rfind(b"\x1f\x43\xb6\x75")
     at = data.find(b"\xe7", cluster + 4)
     old = 2 + (data[at + 1] & 0x7F)
-    data[at: at + old] = b"\xe7\x88" + ms.to_bytes(8, "big")
-    width = 8 - data[cluster + 4].bit_length() + 1    # the size vint's length
-    size = int.from_bytes(data[cluster + 4: cluster + 4 + width], "big") & ((1 << (7 * width)) - 1)
+    data[at : at + old] = b"\xe7\x88" + ms.to_bytes(8, "big")
+    width = 8 - data[cluster + 4].bit_length() + 1  # the size vint's length
+    size = int.from_bytes(data[cluster + 4 : cluster + 4 + width], "big") & ((1 << (7 * width)) - 1)
     size += 10 - old
-    data[cluster + 4: cluster + 4 + width] = (size | (1 << (7 * width))).to_bytes(width, "big")
+    data[cluster + 4 : cluster + 4 + width] = (size | (1 << (7 * width))).to_bytes(width, "big")
     dest.write_bytes(bytes(data))
     return dest
 
@@ -177,9 +219,13 @@ def test_a_clock_forged_far_into_the_future_near_the_end(tmp_path):
     # In a process of its own with its address space capped, so that a
     # regression fails this test rather than the machine.
     cap = 3 << 30
-    run = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", "--json", "-q", str(forged),
-                          str(tmp_path / "b")], capture_output=True, text=True, timeout=120,
-                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (cap, cap)))
+    run = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "extract", "--json", "-q", str(forged), str(tmp_path / "b")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (cap, cap)),
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     rows = assert_true_to_source(tmp_path / "b", source)

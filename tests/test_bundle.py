@@ -4,18 +4,53 @@ import json
 import os
 
 import pytest
-
-import lifelog_compression as lc
 from truth import load_rows
 
-REQUIRED_ROW = {"frame_id", "frame_relpath", "source_relpath", "requested_ts_ms", "actual_ts_ms", "width",
-                "height", "content_hash"}
-RECOMMENDED_ROW = {"source_content_hash", "extractor", "extractor_version", "content_rect_x", "content_rect_y",
-                   "content_rect_width", "content_rect_height", "source_width", "source_height"}
-SUMMARY = {"file_size_bytes", "container_format", "video_codec", "duration_ms", "coded_width", "coded_height",
-           "display_width", "display_height", "aspect_ratio", "avg_frame_rate", "rotation_degrees",
-           "creation_time", "timecode", "has_audio", "video_start_time_ms", "bit_depth", "color_primaries",
-           "color_transfer", "color_matrix", "location_iso6709"}
+import lifelog_compression as lc
+
+REQUIRED_ROW = {
+    "frame_id",
+    "frame_relpath",
+    "source_relpath",
+    "requested_ts_ms",
+    "actual_ts_ms",
+    "width",
+    "height",
+    "content_hash",
+}
+RECOMMENDED_ROW = {
+    "source_content_hash",
+    "extractor",
+    "extractor_version",
+    "content_rect_x",
+    "content_rect_y",
+    "content_rect_width",
+    "content_rect_height",
+    "source_width",
+    "source_height",
+}
+SUMMARY = {
+    "file_size_bytes",
+    "container_format",
+    "video_codec",
+    "duration_ms",
+    "coded_width",
+    "coded_height",
+    "display_width",
+    "display_height",
+    "aspect_ratio",
+    "avg_frame_rate",
+    "rotation_degrees",
+    "creation_time",
+    "timecode",
+    "has_audio",
+    "video_start_time_ms",
+    "bit_depth",
+    "color_primaries",
+    "color_transfer",
+    "color_matrix",
+    "location_iso6709",
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +64,14 @@ def test_layout(bundle):
     names = sorted(str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file())
     frames = [n for n in names if n.startswith("frames/")]
     assert frames == [f"frames/{i:08d}.jpg" for i in range(1, 6)]
-    assert set(names) - set(frames) == {"bundle.json", "manifest.jsonl", "metadata/source-metadata.json",
-                                       "metadata/source-probe.json", "metadata/source-mdls.txt",
-                                       "metadata/source-xattrs.txt"}
+    assert set(names) - set(frames) == {
+        "bundle.json",
+        "manifest.jsonl",
+        "metadata/source-metadata.json",
+        "metadata/source-probe.json",
+        "metadata/source-mdls.txt",
+        "metadata/source-xattrs.txt",
+    }
 
 
 def test_bundle_json_fields(bundle):
@@ -39,10 +79,20 @@ def test_bundle_json_fields(bundle):
     assert doc["format"] == "visual-bundle" and doc["format_version"] == 1
     assert doc["created_at"].endswith("Z") and len(doc["bundle_id"]) == 26
     assert doc["producer"]["name"] == "lifelog_compression" and doc["producer"]["backend"]
-    assert doc["sampling"] == {**doc["sampling"], "requested_interval_ms": 1000, "tolerance_before_ms": 500,
-                               "tolerance_after_ms": 500}
-    assert doc["image"] == {**doc["image"], "format": "jpeg", "canvas_width": 1920, "canvas_height": 1080,
-                            "fit_mode": "contain", "padding": "black"}
+    assert doc["sampling"] == {
+        **doc["sampling"],
+        "requested_interval_ms": 1000,
+        "tolerance_before_ms": 500,
+        "tolerance_after_ms": 500,
+    }
+    assert doc["image"] == {
+        **doc["image"],
+        "format": "jpeg",
+        "canvas_width": 1920,
+        "canvas_height": 1080,
+        "fit_mode": "contain",
+        "padding": "black",
+    }
     assert 1 <= doc["image"]["jpeg_quality"] <= 100
     assert SUMMARY <= doc["source_video"].keys()
     assert doc["metadata_artifacts"]["source_probe"] == "metadata/source-probe.json"
@@ -61,6 +111,7 @@ def test_manifest_rows(bundle):
 
 def test_source_hash_is_the_files(bundle, clip):
     import hashlib
+
     digest = "sha256:" + hashlib.sha256(clip("hevc_mp4").path.read_bytes()).hexdigest()
     assert load_rows(bundle)[0]["source_content_hash"] == digest
 
@@ -117,7 +168,7 @@ def test_a_bundle_holding_a_users_files_is_never_replaced(clip, tmp_path, extra)
     assert extra in str(info.value)
     assert (out / extra).read_bytes() == b"mine" and lc.load_bundle_metadata(out).bundle_id == first.bundle_id
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
-    (out / extra).unlink()   # moved out: now it may be replaced
+    (out / extra).unlink()  # moved out: now it may be replaced
     assert lc.extract_to_dir(source, out, overwrite=True).bundle_id != first.bundle_id
 
 

@@ -13,6 +13,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from telemetry_fixtures import device, gps5_stream, klv, mux_gpmf, nest, numbers, text, utc
 
 import lifelog_compression as lc
 from lifelog_compression.manifest import ManifestRow
@@ -22,14 +23,15 @@ from lifelog_compression.telemetry.gopro import read_payload
 from lifelog_compression.telemetry.labels import time_label
 from lifelog_compression.telemetry.model import Position, Telemetry
 from lifelog_compression.telemetry.mp4 import read_movie
-from telemetry_fixtures import device, gps5_stream, klv, mux_gpmf, nest, numbers, text, utc
 
 REPO = Path(__file__).resolve().parents[1]
 # CI has ../shared beside the checkout; a worktree sits one level deeper.
 _SHARED = [REPO.parent / "shared" / "data", REPO.parent.parent / "shared" / "data"]
 KARMA = next((d / "real" / "gopro_karma.mp4" for d in _SHARED if (d / "real" / "gopro_karma.mp4").is_file()), None)
-needs_karma = pytest.mark.skipif(KARMA is None, reason="../shared/data/real/gopro_karma.mp4 is not here "
-                                 "(it is beside the checkout in CI, not in a user's clone)")
+needs_karma = pytest.mark.skipif(
+    KARMA is None,
+    reason="../shared/data/real/gopro_karma.mp4 is not here (it is beside the checkout in CI, not in a user's clone)",
+)
 
 
 def rows_of(bundle: Path) -> list[dict]:
@@ -46,13 +48,23 @@ def ffmpeg(*args: str) -> None:
 
 # --- 0,0 is no fix --------------------------------------------------------------------------------------
 
+
 def test_a_phone_tag_of_zero_zero_is_no_place(clip, tmp_path):
     """A Samsung phone's '©xyz' of +00.0000+000.0000/ is its way of saying
     'no fix': no row gets a location and bundle.json has no track."""
     phone = tmp_path / "20201120_150402.mov"
-    ffmpeg("-i", str(clip("short_mp4").path), "-map", "0", "-c", "copy",
-           "-metadata", "location=+00.0000+000.0000/", str(phone))
-    assert read_movie(phone).tags["\u00a9xyz"] == "+00.0000+000.0000/"   # the tag ffmpeg writes, as phones do
+    ffmpeg(
+        "-i",
+        str(clip("short_mp4").path),
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-metadata",
+        "location=+00.0000+000.0000/",
+        str(phone),
+    )
+    assert read_movie(phone).tags["\u00a9xyz"] == "+00.0000+000.0000/"  # the tag ffmpeg writes, as phones do
     out = tmp_path / "b"
     lc.extract_to_dir(phone, out)
     rows, doc = rows_of(out), doc_of(out)
@@ -75,6 +87,7 @@ def test_zero_zero_is_no_fix_in_every_source():
 
 # --- times with an invented zone ---------------------------------------------------------------------------
 
+
 def _avi_with_idit(src: Path, out: Path, idit: bytes) -> Path:
     """An AVI whose header holds an IDIT chunk (what Canon and Nikon compacts
     write): FFmpeg's muxer writes none, so a JUNK chunk of the header list is
@@ -85,10 +98,10 @@ def _avi_with_idit(src: Path, out: Path, idit: bytes) -> Path:
     (hdrl_size,) = struct.unpack_from("<I", data, hdrl + 4)
     pos, end = hdrl + 12, hdrl + 8 + hdrl_size
     while pos + 8 <= end:
-        kind, size = bytes(data[pos:pos + 4]), struct.unpack_from("<I", data, pos + 4)[0]
+        kind, size = bytes(data[pos : pos + 4]), struct.unpack_from("<I", data, pos + 4)[0]
         if kind == b"JUNK" and size >= len(idit) + 1:
-            data[pos:pos + 4] = b"IDIT"
-            data[pos + 8:pos + 8 + size] = idit + b"\0" * (size - len(idit))
+            data[pos : pos + 4] = b"IDIT"
+            data[pos + 8 : pos + 8 + size] = idit + b"\0" * (size - len(idit))
             out.write_bytes(bytes(data))
             return out
         pos += 8 + size + (size & 1)
@@ -99,8 +112,12 @@ def test_an_avi_idit_is_the_cameras_wall_clock(clip, tmp_path):
     """A Canon compact's IDIT is its local time without a zone: captured_at
     null, captured_local the wall clock, never '...Z'."""
     avi = _avi_with_idit(clip("short_mp4").path, tmp_path / "MVI_0042.AVI", b"Mon Sep 10 20:52:00 2012\n")
-    probed = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags=creation_time", "-of", "json",
-                             str(avi)], capture_output=True, text=True, check=True).stdout
+    probed = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format_tags=creation_time", "-of", "json", str(avi)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert json.loads(probed)["format"]["tags"]["creation_time"] == "2012-09-10 20:52:00"
     out = tmp_path / "b"
     lc.extract_to_dir(avi, out)
@@ -110,7 +127,8 @@ def test_an_avi_idit_is_the_cameras_wall_clock(clip, tmp_path):
     assert not any("(UTC)" in n for n in clock["notes"])
     assert rows and all(r["captured_at"] is None for r in rows)
     assert [r["captured_local"] for r in rows] == [
-        f"2012-09-10T20:52:{r['actual_ts_ms'] // 1000:02d}.{r['actual_ts_ms'] % 1000:03d}" for r in rows]
+        f"2012-09-10T20:52:{r['actual_ts_ms'] // 1000:02d}.{r['actual_ts_ms'] % 1000:03d}" for r in rows
+    ]
     assert all(capture_time_problem(ManifestRow.from_json(r), clock) is None for r in rows)
 
 
@@ -118,10 +136,20 @@ def test_a_zoned_day_tag_is_used_and_the_disagreement_noted(clip, tmp_path):
     """An Android phone's ©day states its offset; mvhd (UTC) is 34 s away.
     The stated offset is used and recorded; the other time is in the notes."""
     phone = tmp_path / "VID_20201120_150402.mp4"
-    ffmpeg("-i", str(clip("short_mp4").path), "-map", "0", "-c", "copy",
-           "-metadata", "creation_time=2020-11-20T14:03:28.000000Z",
-           "-metadata", "date=2020-11-20T15:04:02+0100", str(phone))
-    assert read_movie(phone).tags["\u00a9day"] == "2020-11-20T15:04:02+0100"   # udta/meta/ilst, as phones write it
+    ffmpeg(
+        "-i",
+        str(clip("short_mp4").path),
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-metadata",
+        "creation_time=2020-11-20T14:03:28.000000Z",
+        "-metadata",
+        "date=2020-11-20T15:04:02+0100",
+        str(phone),
+    )
+    assert read_movie(phone).tags["\u00a9day"] == "2020-11-20T15:04:02+0100"  # udta/meta/ilst, as phones write it
     out = tmp_path / "b"
     lc.extract_to_dir(phone, out)
     rows, clock = rows_of(out), doc_of(out)["capture_clock"]
@@ -137,8 +165,17 @@ def test_a_zoned_day_tag_is_used_and_the_disagreement_noted(clip, tmp_path):
 def test_a_phone_mvhd_alone_is_utc(clip, tmp_path):
     """MP4 mvhd is UTC by the format and phones write it so: kept, zone 'utc'."""
     phone = tmp_path / "phone.mp4"
-    ffmpeg("-i", str(clip("short_mp4").path), "-map", "0", "-c", "copy",
-           "-metadata", "creation_time=2024-01-02T03:04:05.000000Z", str(phone))
+    ffmpeg(
+        "-i",
+        str(clip("short_mp4").path),
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-metadata",
+        "creation_time=2024-01-02T03:04:05.000000Z",
+        str(phone),
+    )
     clock = read_source_telemetry(phone, duration_ms=400).clock
     assert clock.to_json()["zone"] == "utc" and clock.captured_at(399) == "2024-01-02T03:04:05.399Z"
     assert clock.captured_local(0) is None and clock.utc_offset_min is None
@@ -147,10 +184,18 @@ def test_a_phone_mvhd_alone_is_utc(clip, tmp_path):
 def test_gopro_with_gps_knows_both_clocks(clip, tmp_path):
     """GPS time is UTC; GoPro's mvhd (local) minus GPS gives the zone, and
     with it the local wall clock."""
-    payloads = [device(gps5_stream([(48.0 + i * 1e-5, 2.0, 100.0, 1.0, 1.0) for i in range(10)],
-                                   gpsu=utc(2024, 5, 1, 10, 0, p))) for p in range(3)]
-    path = mux_gpmf(clip("h264_bframes_mp4").path, payloads, tmp_path / "GX010001.MP4",
-                    metadata={"creation_time": "2024-05-01T12:00:00.000000Z"})
+    payloads = [
+        device(
+            gps5_stream([(48.0 + i * 1e-5, 2.0, 100.0, 1.0, 1.0) for i in range(10)], gpsu=utc(2024, 5, 1, 10, 0, p))
+        )
+        for p in range(3)
+    ]
+    path = mux_gpmf(
+        clip("h264_bframes_mp4").path,
+        payloads,
+        tmp_path / "GX010001.MP4",
+        metadata={"creation_time": "2024-05-01T12:00:00.000000Z"},
+    )
     st = read_source_telemetry(path, duration_ms=3000)
     c = st.clock.to_json()
     assert c["zone"] == "utc" and c["start_utc"] == "2024-05-01T10:00:00.000Z" and c["utc_offset_min"] == 120
@@ -160,17 +205,28 @@ def test_gopro_with_gps_knows_both_clocks(clip, tmp_path):
 
 def test_readers_know_captured_local(tmp_path):
     """The manifest row type, validate's check and the Parquet export all read captured_local."""
-    row = {"frame_id": "frame_00000002", "frame_relpath": "frames/00000002.jpg", "source_relpath": "a.avi",
-           "requested_ts_ms": 1000, "actual_ts_ms": 1000, "width": 64, "height": 48, "content_hash": "sha256:00",
-           "captured_at": None, "captured_local": "2012-09-10T20:52:01.000", "location": None}
+    row = {
+        "frame_id": "frame_00000002",
+        "frame_relpath": "frames/00000002.jpg",
+        "source_relpath": "a.avi",
+        "requested_ts_ms": 1000,
+        "actual_ts_ms": 1000,
+        "width": 64,
+        "height": 48,
+        "content_hash": "sha256:00",
+        "captured_at": None,
+        "captured_local": "2012-09-10T20:52:01.000",
+        "location": None,
+    }
     typed = ManifestRow.from_json(row)
     assert typed.captured_local == "2012-09-10T20:52:01.000" and "captured_local" not in typed.other_fields
     assert typed.to_json() == row
     clock = {"start_utc": None, "start_local": "2012-09-10T20:52:00.000", "zone": "unknown"}
     assert capture_time_problem(typed, clock) is None
     late = ManifestRow.from_json({**row, "captured_local": "2012-09-10T20:52:02.000"})
-    assert "captured_local 2012-09-10T20:52:02.000 is not the capture clock's start_local" in \
-        capture_time_problem(late, clock)
+    assert "captured_local 2012-09-10T20:52:02.000 is not the capture clock's start_local" in capture_time_problem(
+        late, clock
+    )
     zoned = ManifestRow.from_json({**row, "captured_local": "2012-09-10T20:52:01.000Z"})
     assert "without a zone" in capture_time_problem(zoned, clock)
     invented = ManifestRow.from_json({**row, "captured_at": "2012-09-10T20:52:01.000Z"})
@@ -184,25 +240,48 @@ def test_readers_know_captured_local(tmp_path):
 
 # --- the Karma drone: GPS in TYPE-described GPMF structures -------------------------------------------
 
+
 def _gpri(rows: list[tuple[int, float, float, float, int]]) -> bytes:
     """A Karma-style GPRI stream: TYPE, UNIT, SCAL per field, (boot µs, lat, lon, alt, fix)."""
     units = [b"s", b"deg", b"deg", b"m", b"m", b"m", b"m/s", b"deg", b"", b""]
     scal = (1_000_000, 10_000_000, 10_000_000, 1000, 100, 100, 100, 100, 1, 1)
-    data = b"".join(struct.pack(">JlllSSSSBB".replace("J", "Q").replace("S", "H"), t, round(la * 1e7),
-                                round(lo * 1e7), round(al * 1000), 25, 42, 800, 33000, fix, 20)
-                    for t, la, lo, al, fix in rows)
-    return nest("STRM", text("STNM", "GPS RAW"), text("TYPE", "JlllSSSSBB"),
-                klv("UNIT", "c", 3, 10, b"".join(u.ljust(3, b"\0") for u in units)),
-                numbers("SCAL", "l", [(s,) for s in scal]), klv("GPRI", "?", 30, len(rows), data))
+    data = b"".join(
+        struct.pack(
+            ">JlllSSSSBB".replace("J", "Q").replace("S", "H"),
+            t,
+            round(la * 1e7),
+            round(lo * 1e7),
+            round(al * 1000),
+            25,
+            42,
+            800,
+            33000,
+            fix,
+            20,
+        )
+        for t, la, lo, al, fix in rows
+    )
+    return nest(
+        "STRM",
+        text("STNM", "GPS RAW"),
+        text("TYPE", "JlllSSSSBB"),
+        klv("UNIT", "c", 3, 10, b"".join(u.ljust(3, b"\0") for u in units)),
+        numbers("SCAL", "l", [(s,) for s in scal]),
+        klv("GPRI", "?", 30, len(rows), data),
+    )
 
 
 def _bpos(lat: float, lon: float) -> bytes:
     """The Karma controller's own position: never the camera's."""
     units = [b"deg", b"deg", b"m"]
-    return nest("STRM", text("STNM", "Controller"), text("TYPE", "lll"),
-                klv("UNIT", "c", 3, 3, b"".join(u.ljust(3, b"\0") for u in units)),
-                numbers("SCAL", "l", [(10_000_000,), (10_000_000,), (1000,)]),
-                klv("BPOS", "?", 12, 1, struct.pack(">lll", round(lat * 1e7), round(lon * 1e7), 5000)))
+    return nest(
+        "STRM",
+        text("STNM", "Controller"),
+        text("TYPE", "lll"),
+        klv("UNIT", "c", 3, 3, b"".join(u.ljust(3, b"\0") for u in units)),
+        numbers("SCAL", "l", [(10_000_000,), (10_000_000,), (1000,)]),
+        klv("BPOS", "?", 12, 1, struct.pack(">lll", round(lat * 1e7), round(lon * 1e7), 5000)),
+    )
 
 
 def test_type_described_gps_structures_are_read(clip, tmp_path):
@@ -211,8 +290,16 @@ def test_type_described_gps_structures_are_read(clip, tmp_path):
     no-fix sample are not the camera's position."""
     payloads = []
     for p in range(3):
-        rows = [(145_000_000 + (p * 4 + i) * 250_000, 33.125 + (p * 4 + i) * 1e-5, -117.331, 15.0,
-                 0 if (p, i) == (0, 0) else 3) for i in range(4)]
+        rows = [
+            (
+                145_000_000 + (p * 4 + i) * 250_000,
+                33.125 + (p * 4 + i) * 1e-5,
+                -117.331,
+                15.0,
+                0 if (p, i) == (0, 0) else 3,
+            )
+            for i in range(4)
+        ]
         payloads.append(device(_gpri(rows), _bpos(40.0, -100.0), name="GoPro Karma v1.0"))
     path = mux_gpmf(clip("h264_bframes_mp4").path, payloads, tmp_path / "GOPR0001.MP4")
     st = read_source_telemetry(path, duration_ms=3000)
@@ -223,7 +310,7 @@ def test_type_described_gps_structures_are_read(clip, tmp_path):
     steps = [b.t_ms - a.t_ms for a, b in zip(st.telemetry.positions, st.telemetry.positions[1:])]
     assert steps == pytest.approx([250.0] * 11)
     assert st.telemetry.positions[1].speed_mps == pytest.approx(8.0)
-    assert not any(abs(f.lat - 40.0) < 1 for f in st.telemetry.positions)   # BPOS is the pilot
+    assert not any(abs(f.lat - 40.0) < 1 for f in st.telemetry.positions)  # BPOS is the pilot
     assert not any("no GPS stream" in n for n in st.notes)
 
 
@@ -231,8 +318,14 @@ def test_a_forged_type_cannot_make_memory_grow():
     """A TYPE of 65535 characters of 'f[255]' would expand to millions of
     fields: refused before anything is built."""
     forged = b"f[255]" * 10922
-    payload = device(nest("STRM", klv("TYPE", "c", 1, len(forged), forged),
-                          klv("UNIT", "c", 3, 2, b"degdeg"), klv("GPRI", "?", 8, 1, b"\0" * 8)))
+    payload = device(
+        nest(
+            "STRM",
+            klv("TYPE", "c", 1, len(forged), forged),
+            klv("UNIT", "c", 3, 2, b"degdeg"),
+            klv("GPRI", "?", 8, 1, b"\0" * 8),
+        )
+    )
     tracemalloc.start()
     try:
         tel: dict[str, Telemetry] = {}
@@ -267,6 +360,7 @@ def test_real_karma_gps(tmp_path):
     assert clock["start_local"] == "2017-04-17T19:27:57.000"
     assert all(r["captured_at"] is None for r in rows)
     assert rows[1]["captured_local"] == (
-        f"2017-04-17T19:27:{57 + rows[1]['actual_ts_ms'] // 1000:02d}.{rows[1]['actual_ts_ms'] % 1000:03d}")
+        f"2017-04-17T19:27:{57 + rows[1]['actual_ts_ms'] // 1000:02d}.{rows[1]['actual_ts_ms'] % 1000:03d}"
+    )
     st = read_source_telemetry(KARMA, duration_ms=12000)
     assert st.telemetry.position_stream == "GPRI" and st.telemetry.device == "GoPro Karma v1.0"

@@ -13,8 +13,9 @@ import lifelog_compression as lc
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "lifelog_compression", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_help_lists_commands_and_exit_codes():
@@ -68,7 +69,7 @@ def test_exit_code_table_is_complete_ordered_and_plain():
     from lifelog_compression.validate import EXIT_VALIDATION_FAILED
 
     out = run("--help").stdout
-    table = out[out.index("exit codes:"):]
+    table = out[out.index("exit codes:") :]
     codes = [int(m) for m in re.findall(r"^\s+(\d+)  ", table, re.M)]
     assert codes == sorted(codes) and len(codes) == len(set(codes))
     expected = {0, 1, 2, EXIT_VALIDATION_FAILED, 130, 141} | {getattr(lc, n).exit_code for n in lc.errors.__all__} - {1}
@@ -105,25 +106,35 @@ def test_the_console_script_is_installed_and_names_itself():
 
 def _without(module, code):
     """Runs ``code`` in a fresh interpreter where ``module`` cannot be imported."""
-    return subprocess.run([sys.executable, "-c", f"import sys; sys.modules[{module!r}] = None\n{code}"],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.modules[{module!r}] = None\n{code}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_missing_optional_dependency_names_the_extra(clip, tmp_path):
     lc.extract_to_dir(clip("hevc_mp4").path, tmp_path / "b")
-    out = _without("PIL", f"from lifelog_compression.cli import main; sys.exit(main(['sheet', {str(tmp_path / 'b')!r}]))")
+    out = _without(
+        "PIL", f"from lifelog_compression.cli import main; sys.exit(main(['sheet', {str(tmp_path / 'b')!r}]))"
+    )
     assert out.returncode == lc.MissingDependencyError.exit_code == 17, out.stderr
     # Named for what it enables: [sheet]; [validate] (numpy + Pillow) still installs it, as does [images].
     assert "Pillow" in out.stderr and "lifelog-compression[sheet]" in out.stderr and "internal" not in out.stderr
-    tomllib = pytest.importorskip("tomllib")   # Python 3.11+: the rest of the test runs on 3.10 too
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+: the rest of the test runs on 3.10 too
     extras = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"]
+        "optional-dependencies"
+    ]
     for name in ("sheet", "images", "validate"):
         assert any(d.startswith("pillow") for d in extras[name]), name
     assert any(d.startswith("numpy") for d in extras["images"])
-    out = _without("numpy", "import lifelog_compression as lc\n"
-                   "try:\n    next(lc.iter_frames(%r, as_array=True))\n"
-                   "except lc.MissingDependencyError as e:\n    print(e); sys.exit(e.exit_code)" % str(clip("hevc_mp4").path))
+    out = _without(
+        "numpy",
+        "import lifelog_compression as lc\n"
+        "try:\n    next(lc.iter_frames(%r, as_array=True))\n"
+        "except lc.MissingDependencyError as e:\n    print(e); sys.exit(e.exit_code)" % str(clip("hevc_mp4").path),
+    )
     assert out.returncode == 17 and "lifelog-compression[arrays]" in out.stdout and "numpy" in out.stdout
 
 
@@ -154,11 +165,14 @@ def test_a_failed_extract_stops_its_early_hash(tmp_path, monkeypatch, where):
     notes = tmp_path / "notes.mp4"
     with open(notes, "wb") as f:
         f.write(b"shopping list\n" * 100)
-        f.truncate(4 << 30)   # 4 GiB (holes): seconds of hashing if nothing stops it
-    out, code = ((str(tmp_path / "b"), lc.NotAVideoError.exit_code) if where == "folder"
-                 else ("ftp://example.invalid/b", lc.UsageError.exit_code))
+        f.truncate(4 << 30)  # 4 GiB (holes): seconds of hashing if nothing stops it
+    out, code = (
+        (str(tmp_path / "b"), lc.NotAVideoError.exit_code)
+        if where == "folder"
+        else ("ftp://example.invalid/b", lc.UsageError.exit_code)
+    )
     assert main(["extract", str(notes), out]) == code
-    assert len({id(h) for h in started}) == 1   # the extraction took over the early one
+    assert len({id(h) for h in started}) == 1  # the extraction took over the early one
     started[0].join(timeout=10)
     assert not started[0].is_alive() and started[0].digest is None
     assert not (tmp_path / "b").exists()
@@ -170,12 +184,20 @@ def test_installed_command_extracts_and_reports(clip, tmp_path):
     without tearing the interpreter down, after flushing)."""
     command = Path(sys.executable).with_name("lifelog-compression")
     assert command.exists(), "installed with the package"
-    out = subprocess.run([str(command), "extract", "--json", str(clip("hevc_mp4").path), str(tmp_path / "b")],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(command), "extract", "--json", str(clip("hevc_mp4").path), str(tmp_path / "b")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["frame_count"] == 5 and (tmp_path / "b" / "bundle.json").exists()
-    bad = subprocess.run([str(command), "extract", str(tmp_path / "missing.mp4"), str(tmp_path / "c")],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [str(command), "extract", str(tmp_path / "missing.mp4"), str(tmp_path / "c")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == lc.SourceNotFoundError.exit_code and "missing.mp4" in bad.stderr
 
 
@@ -184,9 +206,13 @@ def test_a_reader_that_goes_away_is_told_about_bundles_only_where_one_is_written
     """`spec | head` wrote no bundle, so its stop line does not claim to have
     cleaned one up; extract's does."""
     argv = [a.format(clip=clip("hevc_mp4").path, out=tmp_path / "b") for a in argv]
-    p = subprocess.Popen([sys.executable, "-m", "lifelog_compression", *argv, *(["--json"] if says_bundle else [])],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    p.stdout.close()   # the reader is gone before the first line
+    p = subprocess.Popen(
+        [sys.executable, "-m", "lifelog_compression", *argv, *(["--json"] if says_bundle else [])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    p.stdout.close()  # the reader is gone before the first line
     err = p.stderr.read()
     assert p.wait(timeout=120) == 141
     assert err.count("\n") == 1 and "the reader of the output went away" in err
@@ -199,8 +225,8 @@ def test_the_readme_command_summary_lists_every_option():
     from lifelog_compression.cli import _parser
 
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    block = text[text.index("## Command line"):]
-    block = block[block.index("```text") + 7: block.index("```", block.index("```text") + 7)]
+    block = text[text.index("## Command line") :]
+    block = block[block.index("```text") + 7 : block.index("```", block.index("```text") + 7)]
     summary: dict[str, str] = {}
     command = None
     for line in block.splitlines():
@@ -229,11 +255,15 @@ def test_the_readme_manifest_row_is_one_consistent_row():
 
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     start = text.index('```json\n{"frame_id"') + len("```json\n")
-    row = json.loads(text[start: text.index("```", start)])
+    row = json.loads(text[start : text.index("```", start)])
     parsed = lc.ManifestRow.from_json(row)
     assert fit_contain(row["source_width"], row["source_height"], row["width"], row["height"]) == (
-        row["content_rect_x"], row["content_rect_y"], row["content_rect_width"], row["content_rect_height"])
+        row["content_rect_x"],
+        row["content_rect_y"],
+        row["content_rect_width"],
+        row["content_rect_height"],
+    )
     assert parsed.frame_relpath == f"frames/{parsed.frame_id.removeprefix('frame_')}.jpg"
     assert row["requested_ts_ms"] == 1000 * (int(parsed.frame_id[-8:]) - 1)
     assert (row["captured_at"] is None) == bool(row.get("captured_local"))
-    assert list(row)[-2:] == ["content_hash", "source_content_hash"]   # as extract writes them
+    assert list(row)[-2:] == ["content_hash", "source_content_hash"]  # as extract writes them

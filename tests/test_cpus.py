@@ -8,14 +8,28 @@ import subprocess
 import sys
 
 import pytest
+from truth import assert_true_to_source
 
 from lifelog_compression import _core
-from truth import assert_true_to_source
 
 
 def extract_json(clip, out, prefix=()):
-    run = subprocess.run([*prefix, sys.executable, "-m", "lifelog_compression", "extract", "--json", "--quiet",
-                          str(clip.path), str(out)], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            *prefix,
+            sys.executable,
+            "-m",
+            "lifelog_compression",
+            "extract",
+            "--json",
+            "--quiet",
+            str(clip.path),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -35,9 +49,23 @@ def test_taskset_one_cpu_gives_one_decoding_thread(clip, tmp_path):
 
 def test_explicit_workers_are_recorded(clip, tmp_path):
     c = clip("h264_bframes_mp4")
-    run = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", "--json", "--quiet",
-                          "--workers", "3", str(c.path), str(tmp_path / "b")], capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifelog_compression",
+            "extract",
+            "--json",
+            "--quiet",
+            "--workers",
+            "3",
+            str(c.path),
+            str(tmp_path / "b"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["decode_threads"] == 3
     assert_true_to_source(tmp_path / "b", c)
@@ -53,8 +81,10 @@ def cgroup_v1_cpu_listed() -> bool:
 # and the host's cgroups are not touched.
 QUOTAS = {
     "v2": ("/sys/fs/cgroup", "echo '50000 100000' > /sys/fs/cgroup/cpu.max"),
-    "v1": ("/sys/fs/cgroup/cpu", "echo 50000 > /sys/fs/cgroup/cpu/cpu.cfs_quota_us && "
-                                 "echo 100000 > /sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+    "v1": (
+        "/sys/fs/cgroup/cpu",
+        "echo 50000 > /sys/fs/cgroup/cpu/cpu.cfs_quota_us && echo 100000 > /sys/fs/cgroup/cpu/cpu.cfs_period_us",
+    ),
 }
 
 
@@ -67,8 +97,10 @@ def test_cgroup_quota_limits_the_threads(version, clip, tmp_path):
     c = clip("h264_bframes_mp4")
     mount, write = QUOTAS[version]
     out = tmp_path / "b"
-    script = (f"mount -t tmpfs none {mount} && {write} && exec {sys.executable} -m lifelog_compression extract "
-              f"--json --quiet {c.path} {out}")
+    script = (
+        f"mount -t tmpfs none {mount} && {write} && exec {sys.executable} -m lifelog_compression extract "
+        f"--json --quiet {c.path} {out}"
+    )
     run = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["decode_threads"] == 1

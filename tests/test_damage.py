@@ -14,18 +14,32 @@ import random
 import subprocess
 
 import pytest
-
-from lifelog_compression import _core, extract_to_dir
 from fixtures import make_clip, read_index
 from truth import decode, load_rows, rect_of
+
+from lifelog_compression import _core, extract_to_dir
 
 pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="damage reports are the FFmpeg decoders'")
 
 
 def _packet_at(path, seconds: float) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                          "packet=pts_time,pos,size,flags", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,pos,size,flags",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     packets = json.loads(out.stdout)["packets"]
     return min(packets, key=lambda p: abs(float(p["pts_time"]) - seconds))
 
@@ -43,10 +57,13 @@ def _damage_packet(path, seconds: float) -> float:
     return float(p["pts_time"]) * 1000
 
 
-@pytest.mark.parametrize("codec, pix_fmt, gop, seconds", [
-    ("prores_ks", "yuv422p10le", None, 3.0),   # intra only: slices left as the buffer held them
-    ("libx264", "yuv420p", 30, 2.0),           # a keyframe: concealed, and the P-frames after it inherit that
-])
+@pytest.mark.parametrize(
+    "codec, pix_fmt, gop, seconds",
+    [
+        ("prores_ks", "yuv422p10le", None, 3.0),  # intra only: slices left as the buffer held them
+        ("libx264", "yuv420p", 30, 2.0),  # a keyframe: concealed, and the P-frames after it inherit that
+    ],
+)
 def test_damaged_pictures_are_passed_over(tmp_path, codec, pix_fmt, gop, seconds):
     source = make_clip(tmp_path / "clip.mov", codec=codec, pix_fmt=pix_fmt, gop=gop, seconds=4.0)
     damaged_ms = _damage_packet(source.path, seconds)

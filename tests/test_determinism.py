@@ -7,7 +7,6 @@ picture) and the same outcome."""
 import hashlib
 
 import pytest
-
 from fixtures import make_clip
 from mutate import mutations
 
@@ -17,8 +16,9 @@ from lifelog_compression import _core
 # workers by an index or a packet scan.
 CLIPS = {
     "mp4": dict(suffix=".mp4", codec="libx264", bframes=2, gop=15),
-    "fmp4": dict(suffix=".mp4", codec="libx264", gop=15,
-                 extra_args=("-movflags", "+frag_keyframe+empty_moov+default_base_moof")),
+    "fmp4": dict(
+        suffix=".mp4", codec="libx264", gop=15, extra_args=("-movflags", "+frag_keyframe+empty_moov+default_base_moof")
+    ),
     "mkv": dict(suffix=".mkv", codec="libx264", gop=15),
     "ts": dict(suffix=".ts", codec="libx264", gop=15),
 }
@@ -37,10 +37,20 @@ def _bundle(path, workers):
         with _core.Source(str(path)) as src:
             n = src.info["duration_ms"] // 1000 + 1
             src.extract([i * 1000 for i in range(n)], lambda f: rows.append(f) and None, workers=workers)
-    except Exception as e:   # the outcome compared: which error
+    except Exception as e:  # the outcome compared: which error
         return ("error", type(e).__name__)
-    return ("ok", [(f["requested_ms"], f["actual_us"], f["obtained"],
-                    hashlib.sha1(f["jpeg"]).hexdigest() if f["jpeg"] else None) for f in rows])
+    return (
+        "ok",
+        [
+            (
+                f["requested_ms"],
+                f["actual_us"],
+                f["obtained"],
+                hashlib.sha1(f["jpeg"]).hexdigest() if f["jpeg"] else None,
+            )
+            for f in rows
+        ],
+    )
 
 
 def _cases():
@@ -70,5 +80,6 @@ def test_any_worker_count_gives_the_same_bundle(damaged_files, case):
     path = damaged_files[case]
     got = {f"{workers}#{run}": _bundle(path, workers) for run, workers in enumerate(RUNS)}
     first = next(iter(got.values()))
-    assert all(v == first for v in got.values()), {k: v[0] if v[0] == "error" else [r[:3] for r in v[1]]
-                                                   for k, v in got.items()}
+    assert all(v == first for v in got.values()), {
+        k: v[0] if v[0] == "error" else [r[:3] for r in v[1]] for k, v in got.items()
+    }

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures import make_text_file, read_index
+from truth import assert_true_to_source
 
 import lifelog_compression as lc
 from lifelog_compression import distributed
-from fixtures import make_text_file, read_index
-from truth import assert_true_to_source, decode, rect_of
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +51,7 @@ def test_extract_many_folder_then_rerun_skips(ray_cluster, folder, tmp_path, cli
     result = distributed.extract_many(folder, out, progress=calls.append)
     assert [f.status for f in result.files] == ["extracted"] * 3, result.files
     assert [f.relpath for f in result.files] == ["DCIM/GX010046.MP4", "DCIM/GX020046.MP4", "phone.mp4"]
-    assert all(f.error == "" and f.exit_code == 0 and f.pid != os.getpid() for f in result.files)
+    assert all(f.error is None and f.exit_code == 0 and f.pid != os.getpid() for f in result.files)
     assert calls and calls[-1].files_done == 3 and calls[-1].files_total == 3
     assert_true_to_source(out / "DCIM" / "GX010046", clip("hevc_mp4"))
     assert_true_to_source(out / "phone", clip("vfr_mp4"))
@@ -74,11 +74,16 @@ def test_bad_files_carry_error_class_and_exit_code(ray_cluster, tmp_path, clip):
     make_text_file(tmp_path / "notes.mp4")
     (tmp_path / "empty.mp4").write_bytes(b"")
     good = clip("hevc_mp4").path
-    result = distributed.extract_many([tmp_path / "notes.mp4", good, tmp_path / "empty.mp4",
-                                          tmp_path / "missing.mp4"], tmp_path / "out")
+    result = distributed.extract_many(
+        [tmp_path / "notes.mp4", good, tmp_path / "empty.mp4", tmp_path / "missing.mp4"], tmp_path / "out"
+    )
     got = [(f.status, f.error, f.exit_code) for f in result.files]
-    assert got == [("failed", "NotAVideoError", 6), ("extracted", "", 0), ("failed", "EmptySourceError", 5),
-                   ("failed", "SourceNotFoundError", 3)]
+    assert got == [
+        ("failed", "NotAVideoError", 6),
+        ("extracted", None, 0),
+        ("failed", "EmptySourceError", 5),
+        ("failed", "SourceNotFoundError", 3),
+    ]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hevc_mp4"]
 
 
@@ -102,8 +107,11 @@ def test_killed_worker_costs_a_retry_of_that_file_only(ray_cluster, http_server,
     other = clip("hevc_mp4").path
     out = tmp_path / "out"
     box = {}
-    runner = threading.Thread(target=lambda: box.update(result=distributed.extract_many(
-        [http_server.url("slow/ray-kill.mp4"), other], out, max_retries=2)))
+    runner = threading.Thread(
+        target=lambda: box.update(
+            result=distributed.extract_many([http_server.url("slow/ray-kill.mp4"), other], out, max_retries=2)
+        )
+    )
     runner.start()
     killed = None
     deadline = time.monotonic() + 120
@@ -136,8 +144,10 @@ def test_sources_and_outputs_on_s3_with_rerun_by_etag(ray_cluster, s3_server, cl
     client.upload_file(str(clip("vfr_mp4").path), bucket, "card/phone.mp4")
     client.put_object(Bucket=bucket, Key="card/.hidden/x.mp4", Body=b"x")
     result = distributed.extract_many(f"s3://{bucket}/card", f"s3://{bucket}/bundles")
-    assert [(f.relpath, f.status) for f in result.files] == [("DCIM/GX010046.MP4", "extracted"),
-                                                           ("phone.mp4", "extracted")]
+    assert [(f.relpath, f.status) for f in result.files] == [
+        ("DCIM/GX010046.MP4", "extracted"),
+        ("phone.mp4", "extracted"),
+    ]
     keys = s3_server.keys(bucket, "bundles/")
     assert "bundles/DCIM/GX010046/bundle.json" in keys and "bundles/phone/bundle.json" in keys
     assert not [k for k in keys if "partial" in k]
@@ -160,23 +170,66 @@ def test_frames_dataset(ray_cluster, http_server, clip):
 
     for r in mine:
         picture = np.asarray(Image.open(io.BytesIO(r["jpeg"])).convert("RGB"))
-        index = read_index(picture, (r["content_rect_x"], r["content_rect_y"], r["content_rect_width"],
-                                     r["content_rect_height"]))
+        index = read_index(
+            picture, (r["content_rect_x"], r["content_rect_y"], r["content_rect_width"], r["content_rect_height"])
+        )
         assert abs(c.times_by_index[index] - r["actual_ts_ms"]) <= 1.0, r["requested_ts_ms"]
         assert r["source"] == http_server.url("dataset.mp4") and r["width"] == 1920
 
 
 def test_cli_batch_ray(ray_cluster, folder, tmp_path):
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "lifelog_compression", "batch", str(folder), str(out), "--ray",
-                        ray_cluster, "--json"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "batch", str(folder), str(out), "--ray", ray_cluster, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["extracted"] == 3 and summary["failed"] == 0
     assert all(f["exit_code"] == 0 for f in summary["files"])
     assert lc.load_bundle_metadata(out / "phone").frame_count == 5
     # Object storage without --ray is a usage error, and creates nothing.
-    r = subprocess.run([sys.executable, "-m", "lifelog_compression", "batch", str(folder), "s3://b/out"],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "batch", str(folder), "s3://b/out"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert r.returncode == 2 and "--ray" in r.stderr
     assert not (tmp_path / "s3:").exists()
+
+
+def test_plan_links_chapters_as_a_local_batch_does(folder, tmp_path):
+    tasks = {t.relpath: t for t in distributed.plan(folder, tmp_path / "out")}
+    recording = tasks["DCIM/GX020046.MP4"].extra["recording"]
+    assert recording["chapter_bundles"] == ["DCIM/GX010046", "DCIM/GX020046"]
+    assert tasks["phone.mp4"].extra == {"batch": {"input_relpath": "phone.mp4"}}
+
+
+def _bundle_docs(out: Path) -> dict[str, dict]:
+    """Every bundle.json below ``out``, without what differs from run to run."""
+    docs = {}
+    for p in sorted(out.rglob("bundle.json")):
+        doc = json.loads(p.read_text())
+        for volatile in ("bundle_id", "created_at"):
+            doc.pop(volatile)
+        docs[str(p.parent.relative_to(out))] = doc
+    return docs
+
+
+def test_local_batch_ray_and_api_write_the_same_bundle_json(ray_cluster, folder, tmp_path):
+    from lifelog_compression.jobs import extract_file
+
+    lc.extract_directory_to_dir(folder, tmp_path / "local", decode_threads=1)
+    distributed.extract_many(folder, tmp_path / "ray")
+    for task in distributed.plan(folder, tmp_path / "api"):
+        assert extract_file(task).status == "extracted"
+    local, ray, api = (_bundle_docs(tmp_path / d) for d in ("local", "ray", "api"))
+    assert sorted(local) == sorted(ray) == sorted(api) == ["DCIM/GX010046", "DCIM/GX020046", "phone"]
+    for bundle in local:
+        for field in sorted(set(local[bundle]) | set(ray[bundle]) | set(api[bundle])):
+            assert local[bundle].get(field) == ray[bundle].get(field) == api[bundle].get(field), (bundle, field)
+    assert local["DCIM/GX010046"]["recording"]["chapter_bundles"] == ["DCIM/GX010046", "DCIM/GX020046"]

@@ -5,15 +5,16 @@ import subprocess
 import sys
 
 import pytest
-
-import lifelog_compression as lc
 from fixtures import flip_bytes, make_audio_only, make_text_file, truncate
 from truth import assert_true_to_source
 
+import lifelog_compression as lc
+
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "lifelog_compression", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def bad_inputs(tmp_path, clip):
     (d / "folder.mp4").mkdir()
     make_text_file(d / "notes.mp4")
     make_audio_only(d / "voice.m4a")
-    truncate(clip("h264_bframes_mp4").path, d / "cut-off.mp4", 0.6)   # moov at the end: lost
+    truncate(clip("h264_bframes_mp4").path, d / "cut-off.mp4", 0.6)  # moov at the end: lost
     return {
         "missing": (d / "nope.mp4", lc.SourceNotFoundError, 3),
         "directory": (d / "folder.mp4", lc.SourceIsDirectoryError, 4),
@@ -86,7 +87,7 @@ def test_an_index_cut_off_inside_is_said_to_be(clip, tmp_path):
     source = clip("faststart_mp4")
     data = source.path.read_bytes()
     moov = data.find(b"moov") - 4
-    size = int.from_bytes(data[moov: moov + 4], "big")
+    size = int.from_bytes(data[moov : moov + 4], "big")
     assert 0 < moov and size > 1000
     cut = tmp_path / "cut-in-index.mp4"
     cut.write_bytes(data[: moov + size // 2])
@@ -97,7 +98,7 @@ def test_an_index_cut_off_inside_is_said_to_be(clip, tmp_path):
 
 
 def test_truncated_file_with_index_gives_what_decodes(clip, tmp_path):
-    source = clip("faststart_mp4")   # 6 s, index at the front
+    source = clip("faststart_mp4")  # 6 s, index at the front
     cut = truncate(source.path, tmp_path / "cut.mp4", 0.5)
     result = lc.extract_to_dir(cut, tmp_path / "b")
     assert 1 <= result.frame_count < 6
@@ -161,7 +162,7 @@ def test_bundle_extra_cannot_make_bundle_json_invalid(case, clip, tmp_path):
     with pytest.raises(lc.UsageError) as info:
         lc.extract_to_dir(clip("short_mp4").path, tmp_path / "b", bundle_extra=extra)
     assert isinstance(info.value, builtin)
-    assert list(tmp_path.iterdir()) == []   # refused before anything was made
+    assert list(tmp_path.iterdir()) == []  # refused before anything was made
 
 
 def test_bundle_json_fields_are_the_writers_and_extras_beside_them(clip, tmp_path):
@@ -170,8 +171,7 @@ def test_bundle_json_fields_are_the_writers_and_extras_beside_them(clip, tmp_pat
     from lifelog_compression.api import BUNDLE_FIELDS
 
     lc.extract_to_dir(clip("short_mp4").path, tmp_path / "b", bundle_extra={"recording": {"chapter": 2}})
-    bundle = json.loads((tmp_path / "b" / "bundle.json").read_text(encoding="utf-8"),
-                        parse_constant=pytest.fail)
+    bundle = json.loads((tmp_path / "b" / "bundle.json").read_text(encoding="utf-8"), parse_constant=pytest.fail)
     assert set(bundle) - {"recording"} <= BUNDLE_FIELDS, set(bundle) - BUNDLE_FIELDS
     assert bundle["recording"] == {"chapter": 2}
     assert bundle["frame_count"] == len(lc.load_manifest(tmp_path / "b"))
@@ -189,13 +189,16 @@ def test_codec_unknown_to_ffmpeg_is_named_by_its_sample_entry(clip, tmp_path):
     """A sample entry this FFmpeg does not know (Dolby Vision AV1's 'dav1' on
     5.1) is unsupported (exit 10) and named by its tag, not as 'none'."""
     data = bytearray(clip("h264_bframes_mp4").path.read_bytes())
-    at = data.find(b"avc1", data.find(b"stsd"))   # the sample entry, not the ftyp brand
+    at = data.find(b"avc1", data.find(b"stsd"))  # the sample entry, not the ftyp brand
     assert at > 0
-    data[at:at + 4] = b"zzv1"
+    data[at : at + 4] = b"zzv1"
     unknown = tmp_path / "unknown.mp4"
     unknown.write_bytes(bytes(data))
     with pytest.raises(lc.UnsupportedCodecError, match="'zzv1'"):
         lc.extract_to_dir(unknown, tmp_path / "b")
-    cli = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", str(unknown), str(tmp_path / "c")],
-                         capture_output=True, text=True)
+    cli = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "extract", str(unknown), str(tmp_path / "c")],
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == 10 and "'zzv1'" in cli.stderr and "'none'" not in cli.stderr, cli.stderr

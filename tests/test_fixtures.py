@@ -12,26 +12,50 @@ import subprocess
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from fixtures import (
-    BLACK, DATA_CELLS, INDEX_BITS, MAX_INDEX, _boxes, draw_frame, flip_bytes, frame_at, make_audio_only, make_clip,
-    make_text_file, read_index, truncate,
+    BLACK,
+    DATA_CELLS,
+    INDEX_BITS,
+    MAX_INDEX,
+    _boxes,
+    draw_frame,
+    flip_bytes,
+    frame_at,
+    make_audio_only,
+    make_clip,
+    make_text_file,
+    read_index,
+    truncate,
 )
+from PIL import Image
 
 # --- pictures ------------------------------------------------------------------
 
-SOME_INDICES = sorted({0, 1, MAX_INDEX, 0b101010101010, 0b010101010101, 37, 150, 299, 1000, 2048,
-                       *(1 << b for b in range(INDEX_BITS)),
-                       *(MAX_INDEX ^ (1 << b) for b in range(INDEX_BITS)),
-                       *np.random.default_rng(1).integers(0, MAX_INDEX + 1, 40).tolist()})
+SOME_INDICES = sorted(
+    {
+        0,
+        1,
+        MAX_INDEX,
+        0b101010101010,
+        0b010101010101,
+        37,
+        150,
+        299,
+        1000,
+        2048,
+        *(1 << b for b in range(INDEX_BITS)),
+        *(MAX_INDEX ^ (1 << b) for b in range(INDEX_BITS)),
+        *np.random.default_rng(1).integers(0, MAX_INDEX + 1, 40).tolist(),
+    }
+)
 
 
 def jpeg_round_trip(picture: np.ndarray, size: tuple[int, int], quality: int = 50) -> np.ndarray:
     """Resize with Pillow, save as JPEG (4:2:0 chroma), load again."""
     buffer = io.BytesIO()
     Image.fromarray(picture).resize(size, Image.Resampling.BILINEAR).save(
-        buffer, "JPEG", quality=quality, subsampling=2)
+        buffer, "JPEG", quality=quality, subsampling=2
+    )
     buffer.seek(0)
     return np.asarray(Image.open(buffer).convert("RGB"))
 
@@ -43,18 +67,27 @@ def test_index_survives_quarter_size_jpeg_q50(index):
     assert read_index(jpeg_round_trip(picture, (80, 60))) == index
 
 
-@pytest.mark.parametrize("size,shown", [((321, 243), (80, 61)),     # odd sizes
-                                        ((640, 240), (160, 240)),   # 2:1 squeeze: non-square pixels
-                                        ((240, 320), (60, 240)),    # portrait, stretched tall
-                                        ((1920, 1080), (96, 54))])  # a twentieth
+@pytest.mark.parametrize(
+    "size,shown",
+    [
+        ((321, 243), (80, 61)),  # odd sizes
+        ((640, 240), (160, 240)),  # 2:1 squeeze: non-square pixels
+        ((240, 320), (60, 240)),  # portrait, stretched tall
+        ((1920, 1080), (96, 54)),
+    ],
+)  # a twentieth
 def test_index_survives_stretching_and_odd_sizes(size, shown):
     for index in SOME_INDICES[::7]:
         assert read_index(jpeg_round_trip(draw_frame(index, *size), shown)) == index, index
 
 
 ORIENTATION_ERRORS = {
-    "rot90": lambda a: np.rot90(a, 1), "rot180": lambda a: np.rot90(a, 2), "rot270": lambda a: np.rot90(a, 3),
-    "fliplr": np.fliplr, "flipud": np.flipud, "transpose": lambda a: a.transpose(1, 0, 2),
+    "rot90": lambda a: np.rot90(a, 1),
+    "rot180": lambda a: np.rot90(a, 2),
+    "rot270": lambda a: np.rot90(a, 3),
+    "fliplr": np.fliplr,
+    "flipud": np.flipud,
+    "transpose": lambda a: a.transpose(1, 0, 2),
     "antitranspose": lambda a: np.rot90(a, 2).transpose(1, 0, 2),
 }
 
@@ -71,20 +104,20 @@ def test_turned_or_mirrored_picture_is_rejected(wrong):
 
 def test_padding_noise_and_flat_pictures_are_rejected():
     rng = np.random.default_rng(0)
-    assert read_index(np.zeros((1080, 1920, 3), np.uint8)) is None          # canvas padding
+    assert read_index(np.zeros((1080, 1920, 3), np.uint8)) is None  # canvas padding
     assert read_index(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)) is None
     for level in (0, 48, 128, 208, 255):
         assert read_index(np.full((240, 320, 3), level, np.uint8)) is None
     # Padding where a black cell should be (a content rect that is too big) is
     # not a black cell: black cells are BLACK, not 0.
     cleared = MAX_INDEX ^ (1 << (INDEX_BITS - 1 - DATA_CELLS.index((1, 1))))
-    for index in (0, cleared):                 # cell (1, 1) is black in both
+    for index in (0, cleared):  # cell (1, 1) is black in both
         picture = draw_frame(index, 320, 240)
         assert read_index(picture) == index
         picture[60:120, 80:160] = 0
         assert read_index(picture) is None
     tinted = draw_frame(5, 320, 240).astype(int)
-    tinted[..., 0] = np.clip(tinted[..., 0] + 90, 0, 255)               # not grey: not ours
+    tinted[..., 0] = np.clip(tinted[..., 0] + 90, 0, 255)  # not grey: not ours
     assert read_index(tinted.astype(np.uint8)) is None
 
 
@@ -147,8 +180,15 @@ CASES = {
     "faststart_mp4": (".mp4", dict(gop=30, seconds=2.0, extra_args=("-movflags", "+faststart"))),
 }
 
-CODEC_NAME = {"libx264": "h264", "libx265": "hevc", "libvpx-vp9": "vp9", "libaom-av1": "av1",
-              "libsvtav1": "av1", "mpeg2video": "mpeg2video", "mjpeg": "mjpeg"}
+CODEC_NAME = {
+    "libx264": "h264",
+    "libx265": "hevc",
+    "libvpx-vp9": "vp9",
+    "libaom-av1": "av1",
+    "libsvtav1": "av1",
+    "mpeg2video": "mpeg2video",
+    "mjpeg": "mjpeg",
+}
 
 
 @pytest.fixture(scope="session")
@@ -166,9 +206,24 @@ def made(clip_cache):
 
 
 def probe(path, *entries: str, extra=()) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", *extra, "-select_streams", "v:0", "-show_entries",
-                          ":".join(entries), "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            *extra,
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            ":".join(entries),
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -189,10 +244,27 @@ def decode_all(clip, autorotate: bool = True) -> np.ndarray:
     else:
         size = (round(clip.width * (clip.sar[0] / clip.sar[1] if clip.sar else 1)), clip.height)
     vf = ["-vf", f"scale={size[0]}:{size[1]}"] if clip.sar else []
-    out = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", *([] if autorotate else ["-noautorotate"]),
-                          "-i", str(clip.path), *vf, "-fps_mode", "passthrough",
-                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-nostdin",
+            *([] if autorotate else ["-noautorotate"]),
+            "-i",
+            str(clip.path),
+            *vf,
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     frame_bytes = size[0] * size[1] * 3
     assert len(out) % frame_bytes == 0, "decoded size is not the display size"
     return np.frombuffer(out, np.uint8).reshape(-1, size[1], size[0], 3)
@@ -224,8 +296,9 @@ def test_clip_decodes_to_its_truth(name, made):
     assert clip.times_by_index == dict(enumerate(clip.frame_times_ms))
 
 
-@pytest.mark.parametrize("name", ["h264_bframes_mp4", "hevc_mp4", "vp9_webm", "av1_aom_mkv", "av1_svt_mkv",
-                                  "mpeg2_ts", "start_offset_ts"])
+@pytest.mark.parametrize(
+    "name", ["h264_bframes_mp4", "hevc_mp4", "vp9_webm", "av1_aom_mkv", "av1_svt_mkv", "mpeg2_ts", "start_offset_ts"]
+)
 def test_keyframes_are_exactly_every_gop(name, made):
     clip = made(name)
     keys = [k for k, f in enumerate(probed_frames(clip.path)) if f["key_frame"] == 1]
@@ -265,12 +338,12 @@ def test_rotation_is_clockwise_as_phones_write_it(name, rotate, made):
     theta = np.radians(rotate)
     assert tkhd_matrix(clip.path) == pytest.approx((np.cos(theta), np.sin(theta), -np.sin(theta), np.cos(theta)))
     side = probe(clip.path, "stream_side_data=rotation")["streams"][0]["side_data_list"][0]
-    assert (side["rotation"] + rotate) % 360 == 0   # -90 for 90; 270 wraps to +90, 180 to +/-180
+    assert (side["rotation"] + rotate) % 360 == 0  # -90 for 90; 270 wraps to +90, 180 to +/-180
     assert (clip.display_width, clip.display_height) == ((240, 320) if rotate != 180 else (320, 240))
     stored = decode_all(clip, autorotate=False)
     for k, picture in enumerate(stored):
         assert read_index(picture) is None, "stored frames must not be upright"
-        assert read_index(np.rot90(picture, k=-rotate // 90)) == k   # np.rot90 with k < 0: clockwise
+        assert read_index(np.rot90(picture, k=-rotate // 90)) == k  # np.rot90 with k < 0: clockwise
 
 
 def test_rotation_and_sar_compose_in_the_display_order(made):
@@ -285,8 +358,11 @@ def test_non_square_pixels_are_marked_and_pre_squeezed(made):
     assert (clip.display_width, clip.display_height) == (640, 240)
     # Shown without the stretch the picture is half as wide as drawn: the
     # 5-pixel border of draw_frame(640x240) is stored about 2.5 pixels wide.
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip.path), "-frames:v", "1", "-f", "rawvideo",
-                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(clip.path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
     first = np.frombuffer(raw, np.uint8).reshape(240, 320, 3)
     squeezed = np.asarray(Image.fromarray(draw_frame(0, 640, 240)).resize((320, 240), Image.Resampling.BOX))
     assert np.abs(first.astype(int) - squeezed).mean() < 6
@@ -308,7 +384,7 @@ def test_variable_frame_rate_keeps_the_gaps(made):
     assert clip.grid_positions == kept and clip.frame_count == len(kept)
     times = [frame_seconds(f) * 1000 for f in probed_frames(clip.path)]
     gaps = np.diff(times)
-    assert gaps.max() == pytest.approx(12 * 1000 / 30, abs=1)     # frames 9 -> 21: 11 missing
+    assert gaps.max() == pytest.approx(12 * 1000 / 30, abs=1)  # frames 9 -> 21: 11 missing
     assert gaps.min() == pytest.approx(1000 / 30, abs=1)
     assert clip.duration_s == pytest.approx(kept[-1] / 30 + 1 / 30)
     # Dropped leading frames: the timeline starts at the first kept frame.
@@ -339,7 +415,7 @@ def test_frame_at(made):
     clip = made("vfr_mp4")
     assert frame_at(clip, 0) == 0
     assert frame_at(clip, 1000 / 30 * 9) == 9
-    assert frame_at(clip, 1000 / 30 * 21 + 0.9) == 10   # grid frame 21 is the 11th kept
+    assert frame_at(clip, 1000 / 30 * 21 + 0.9) == 10  # grid frame 21 is the 11th kept
     for between in (1000 / 30 * 15, 50.0, 1e6):
         with pytest.raises(ValueError):
             frame_at(clip, between)
@@ -353,7 +429,7 @@ def test_make_clip_refuses_what_it_cannot_write(tmp_path):
     with pytest.raises(ValueError):
         make_clip(tmp_path / "x.mkv", codec="libvpx-vp9", bframes=2)
     with pytest.raises(RuntimeError):
-        make_clip(tmp_path / "x.mp4", codec="libx264", width=321, height=243)   # 4:2:0 needs even sizes
+        make_clip(tmp_path / "x.mp4", codec="libx264", width=321, height=243)  # 4:2:0 needs even sizes
     assert not list(tmp_path.iterdir()), "a failed encode must leave nothing behind"
 
 
@@ -366,8 +442,14 @@ def sha256(path) -> str:
 
 def test_audio_only_file_has_no_video(tmp_path):
     path = make_audio_only(tmp_path / "voice.m4a")
-    kinds = json.loads(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json",
-                                       str(path)], capture_output=True, text=True, check=True).stdout)
+    kinds = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert [s["codec_type"] for s in kinds["streams"]] == ["audio"]
 
 

@@ -12,24 +12,24 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from fixtures import make_clip
 from mutate import mutations
 from truth import assert_true_to_source
 
 from lifelog_compression import _core
 
-MEMORY_BYTES = 1536 << 20     # RLIMIT_AS of each case
-SECONDS = 20                  # SIGALRM of each case
+MEMORY_BYTES = 1536 << 20  # RLIMIT_AS of each case
+SECONDS = 20  # SIGALRM of each case
 if "libasan" in os.environ.get("LD_PRELOAD", ""):
-    SECONDS *= 3              # instrumented code runs 2-3x slower (scripts/sanitize.sh)
-PER_CLIP = 50                 # 6 clips: 300 cases
+    SECONDS *= 3  # instrumented code runs 2-3x slower (scripts/sanitize.sh)
+PER_CLIP = 50  # 6 clips: 300 cases
 
 # Small clips (160x90, 3 s, frames that carry their index) in each container.
 CLIPS = {
     "mp4": dict(suffix=".mp4", codec="libx264", bframes=2, gop=15),
-    "fmp4": dict(suffix=".mp4", codec="libx264", gop=15,
-                 extra_args=("-movflags", "+frag_keyframe+empty_moov+default_base_moof")),
+    "fmp4": dict(
+        suffix=".mp4", codec="libx264", gop=15, extra_args=("-movflags", "+frag_keyframe+empty_moov+default_base_moof")
+    ),
     "mkv": dict(suffix=".mkv", codec="libx264", gop=15),
     "webm": dict(suffix=".webm", codec="libvpx-vp9", gop=15),
     "ts": dict(suffix=".ts", codec="libx264", gop=15),
@@ -65,8 +65,14 @@ def run_cases(cases: list[dict], folder: Path) -> list[dict]:
     for w in range(workers):
         spec = folder / f"worker-{w}.json"
         spec.write_text(json.dumps({"cases": cases[w::workers], "memory_bytes": MEMORY_BYTES, "seconds": SECONDS}))
-        procs.append(subprocess.Popen([sys.executable, str(Path(__file__).with_name("fuzz_worker.py")), str(spec)],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("fuzz_worker.py")), str(spec)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     results = []
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=1800)
@@ -81,10 +87,14 @@ def run_cases(cases: list[dict], folder: Path) -> list[dict]:
 # past the end decoding the last GOP again); bounded since the planner checks
 # claimed durations against the file. Kept apart so a regression names them.
 FORGED_DURATION_CASES = {
-    "fmp4-struct-20",   # mdhd duration 0xFFFFFFFF: 77 h claimed for 3 s (was: timeout)
-    "mkv-struct-9", "mkv-struct-35", "mkv-struct-45",   # TimecodeScale forged: 2,500,000 s (was: timeout)
-    "webm-struct-22", "webm-struct-34",                  # Duration 1e12/1e15 ms (was: timeout)
-    "webm-struct-31", "webm-struct-41",                  # the same (was: MemoryError under RLIMIT_AS)
+    "fmp4-struct-20",  # mdhd duration 0xFFFFFFFF: 77 h claimed for 3 s (was: timeout)
+    "mkv-struct-9",
+    "mkv-struct-35",
+    "mkv-struct-45",  # TimecodeScale forged: 2,500,000 s (was: timeout)
+    "webm-struct-22",
+    "webm-struct-34",  # Duration 1e12/1e15 ms (was: timeout)
+    "webm-struct-31",
+    "webm-struct-41",  # the same (was: MemoryError under RLIMIT_AS)
 }
 
 
@@ -99,22 +109,31 @@ def fuzz_results(fuzz_clips, tmp_path_factory):
             case.mkdir()
             path = case / f"{name}-{label}{clip.path.suffix}"
             path.write_bytes(damaged)
-            cases.append({"name": f"{name}-{label}", "path": str(path), "out": str(case / "b"),
-                          "stderr": str(case / "stderr.txt")})
+            cases.append(
+                {
+                    "name": f"{name}-{label}",
+                    "path": str(path),
+                    "out": str(case / "b"),
+                    "stderr": str(case / "stderr.txt"),
+                }
+            )
     return run_cases(cases, folder)
 
 
 def failures(results: list[dict]) -> str:
-    return "\n".join(f"{r['name']}: {r['verdict']} {r['code']} {r['why']}" for r in results
-                     if r["verdict"] not in ("ok", "error"))
+    return "\n".join(
+        f"{r['name']}: {r['verdict']} {r['code']} {r['why']}" for r in results if r["verdict"] not in ("ok", "error")
+    )
 
 
 def test_mutations_end_as_a_true_bundle_or_one_clean_line(fuzz_results):
     results = [r for r in fuzz_results if r["name"] not in FORGED_DURATION_CASES]
     verdicts = Counter(r["verdict"] for r in results)
-    summary = (f"{len(results)} cases: {dict(verdicts)}; exit codes "
-               f"{dict(Counter(r['code'] for r in results if r['verdict'] == 'error'))}; slowest "
-               f"{max(r['elapsed_s'] for r in results)} s; most memory {max(r['max_rss_mb'] for r in results)} MB")
+    summary = (
+        f"{len(results)} cases: {dict(verdicts)}; exit codes "
+        f"{dict(Counter(r['code'] for r in results if r['verdict'] == 'error'))}; slowest "
+        f"{max(r['elapsed_s'] for r in results)} s; most memory {max(r['max_rss_mb'] for r in results)} MB"
+    )
     print(summary)
     # Both outcomes must occur, or the mutations are too weak (or too strong) to test anything.
     assert verdicts["ok"] > 0 and verdicts["error"] > 0, summary

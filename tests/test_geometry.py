@@ -1,10 +1,10 @@
 """Contain-fit on the canvas: rotation, non-square pixels, odd sizes, black bars."""
 
 import pytest
+from truth import assert_true_to_source, decode, rect_of
 
 from lifelog_compression import extract_to_dir
 from lifelog_compression._core import Source
-from truth import assert_true_to_source, decode, rect_of
 
 
 def fitted(display_w, display_h, canvas=(1920, 1080)):
@@ -27,7 +27,7 @@ def test_rotation_from_the_display_matrix(name, rotation, clip, tmp_path):
 
 
 def test_non_square_pixels_are_stretched(clip, tmp_path):
-    source = clip("sar2_mp4")   # 320x240 stored, pixels twice as wide: 640x240 shown
+    source = clip("sar2_mp4")  # 320x240 stored, pixels twice as wide: 640x240 shown
     with Source(str(source.path)) as src:
         assert src.info["display_width"] == 2 * src.info["coded_width"]
     extract_to_dir(source.path, tmp_path / "b")
@@ -36,7 +36,7 @@ def test_non_square_pixels_are_stretched(clip, tmp_path):
 
 
 def test_odd_sizes_and_black_bars(clip, tmp_path):
-    source = clip("odd_size_mp4")   # 321x243
+    source = clip("odd_size_mp4")  # 321x243
     extract_to_dir(source.path, tmp_path / "b")
     rows = assert_true_to_source(tmp_path / "b", source)
     x, y, w, h = rect_of(rows[0])
@@ -50,14 +50,16 @@ def test_odd_sizes_and_black_bars(clip, tmp_path):
 
 
 def test_four_by_three_is_pillarboxed(clip, tmp_path):
-    source = clip("hevc_mp4")   # 320x240
+    source = clip("hevc_mp4")  # 320x240
     extract_to_dir(source.path, tmp_path / "b")
     rows = assert_true_to_source(tmp_path / "b", source)
     assert rect_of(rows[0]) == (240, 0, 1440, 1080)
 
 
-@pytest.mark.parametrize("recipe", [dict(chroma_subsampling="4:4:4"), dict(scale_filter="lanczos"),
-                                    dict(scale_filter="area", jpeg_quality=60)])
+@pytest.mark.parametrize(
+    "recipe",
+    [dict(chroma_subsampling="4:4:4"), dict(scale_filter="lanczos"), dict(scale_filter="area", jpeg_quality=60)],
+)
 def test_recipe_variants_keep_geometry_and_truth(recipe, clip, tmp_path):
     from lifelog_compression import Recipe
 

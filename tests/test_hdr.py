@@ -11,13 +11,22 @@ import sys
 
 import numpy as np
 import pytest
-
 from colour_metrics import ciede2000, srgb_to_lab
-from hdr_clips import (MID_GREY, PATCHES, SKIN, add_dolby_vision_config, make_hlg, make_pq, make_sdr,
-                       patch_means, render_with_ffmpeg)
+from hdr_clips import (
+    MID_GREY,
+    PATCHES,
+    SKIN,
+    add_dolby_vision_config,
+    make_hlg,
+    make_pq,
+    make_sdr,
+    patch_means,
+    render_with_ffmpeg,
+)
+from truth import decode, load_rows
+
 from lifelog_compression import UnsupportedCodecError, extract_to_dir, load_bundle_metadata
 from lifelog_compression.validate import validate_bundle
-from truth import decode, load_rows
 
 # Issue 14's targets on clips made from SDR frames: mean colour error within 3,
 # brightness within 2 L*. Measured here: HLG 0.3, PQ 0.5 mean CIEDE2000.
@@ -59,11 +68,13 @@ def first_frame(bundle):
 
 def test_ciede2000_matches_sharma_reference_pairs():
     # Pairs 1, 7, 17, 25 and 34 of Sharma, Wu and Dalal's test data.
-    pairs = [((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
-             ((50.0, 0.0, 0.0), (50.0, -1.0, 2.0), 2.3669),
-             ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
-             ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
-             ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082)]
+    pairs = [
+        ((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
+        ((50.0, 0.0, 0.0), (50.0, -1.0, 2.0), 2.3669),
+        ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
+        ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+        ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082),
+    ]
     a = np.array([p[0] for p in pairs])
     b = np.array([p[1] for p in pairs])
     assert np.allclose(ciede2000(a, b), [p[2] for p in pairs], atol=1e-4)
@@ -92,8 +103,10 @@ def test_pq_agrees_with_ffmpegs_zscale_tonemap_recipe(clips, tmp_path):
     clip = clips("pq")
     extract_to_dir(clip, tmp_path / "b")
     ours = patch_means(first_frame(tmp_path / "b"))
-    recipe = (f"zscale=t=linear:npl=203,format=gbrpf32le,zscale=p=bt709,"
-              f"tonemap=mobius:param=0.8:desat=0:peak={MAX_CLL / 203:.4f},zscale=t=bt709:m=bt709:r=full")
+    recipe = (
+        f"zscale=t=linear:npl=203,format=gbrpf32le,zscale=p=bt709,"
+        f"tonemap=mobius:param=0.8:desat=0:peak={MAX_CLL / 203:.4f},zscale=t=bt709:m=bt709:r=full"
+    )
     reference = patch_means(render_with_ffmpeg(clip, recipe))
     de = ciede2000(srgb_to_lab(ours), srgb_to_lab(reference))
     assert de.mean() <= 1.0 and de.max() <= 2.5, (de.mean(), de.max())
@@ -158,8 +171,11 @@ def test_dolby_vision_profile_5_is_reported_not_misrendered(clips, tmp_path):
     with pytest.raises(UnsupportedCodecError, match="Dolby Vision profile 5"):
         extract_to_dir(clip, tmp_path / "b")
     assert not (tmp_path / "b").exists()
-    cli = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", "--quiet", str(clip), str(tmp_path / "c")],
-                         capture_output=True, text=True)
+    cli = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "extract", "--quiet", str(clip), str(tmp_path / "c")],
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == UnsupportedCodecError.exit_code
     assert "Dolby Vision profile 5" in cli.stderr and len(cli.stderr.strip().splitlines()) == 1
 

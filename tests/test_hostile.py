@@ -9,10 +9,9 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 import hostile
-from test_fuzz import MEMORY_BYTES, run_cases
+import pytest
+from test_fuzz import run_cases
 
 from lifelog_compression import _core
 
@@ -25,24 +24,33 @@ RSS_MB = 300
 
 
 def _case(folder: Path, name: str, path: Path) -> dict:
-    return {"name": name, "path": str(path), "out": str(folder / f"{name}-out"),
-            "stderr": str(folder / f"{name}-stderr.txt")}
+    return {
+        "name": name,
+        "path": str(path),
+        "out": str(folder / f"{name}-out"),
+        "stderr": str(folder / f"{name}-stderr.txt"),
+    }
 
 
 @pytest.fixture(scope="module")
 def hostile_results(tmp_path_factory):
     made = {}
-    for name, make in [("tfdt-jump", hostile.tfdt_jump), ("cmov-bomb", hostile.cmov_bomb),
-                       ("gpmd-claims", hostile.gpmd_claims), ("edit-list", hostile.edit_list),
-                       ("dji-sidecar", hostile.dji_sidecar)]:
+    for name, make in [
+        ("tfdt-jump", hostile.tfdt_jump),
+        ("cmov-bomb", hostile.cmov_bomb),
+        ("gpmd-claims", hostile.gpmd_claims),
+        ("edit-list", hostile.edit_list),
+        ("dji-sidecar", hostile.dji_sidecar),
+    ]:
         folder = tmp_path_factory.mktemp(name)
         made[name] = make(folder)
     cases_dir = tmp_path_factory.mktemp("hostile-cases")
     cases = [_case(cases_dir, name, path) for name, path in made.items()]
     sizes = {name: path.stat().st_size for name, path in made.items()}
     results = {r["name"]: r for r in run_cases(cases, cases_dir)}
-    print(json.dumps({n: {k: r[k] for k in ("verdict", "code", "elapsed_s", "max_rss_mb")}
-                      for n, r in results.items()}))
+    print(
+        json.dumps({n: {k: r[k] for k in ("verdict", "code", "elapsed_s", "max_rss_mb")} for n, r in results.items()})
+    )
     return results, sizes
 
 
@@ -153,9 +161,20 @@ def test_a_server_trickling_its_status_line_is_named_slow(tmp_path):
     thread.start()
     started = time.monotonic()
     try:
-        run = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", "-q",
-                              f"http://127.0.0.1:{port}/clip.mp4", str(tmp_path / "b")],
-                             capture_output=True, text=True, timeout=60)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lifelog_compression",
+                "extract",
+                "-q",
+                f"http://127.0.0.1:{port}/clip.mp4",
+                str(tmp_path / "b"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         done.set()
         thread.join()

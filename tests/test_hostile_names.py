@@ -11,9 +11,9 @@ import subprocess
 import sys
 
 import pytest
+from fixtures import make_clip, make_text_file
 
 import lifelog_compression as lc
-from fixtures import make_clip, make_text_file
 from lifelog_compression.names import recorded, shown
 
 # file name (bytes) -> how bundles record it
@@ -22,27 +22,32 @@ NAMES = {
     b"two\nlines.mp4": "two\nlines.mp4",
     b"esc\x1b[31mred\x07.mp4": "esc\x1b[31mred\x07.mp4",
     "rtl\u202eevil.mp4".encode(): "rtl\u202eevil.mp4",
-    "caf\u00e9 \U0001F3A5.mp4".encode(): "caf\u00e9 \U0001F3A5.mp4",
+    "caf\u00e9 \U0001f3a5.mp4".encode(): "caf\u00e9 \U0001f3a5.mp4",
 }
 UNSHOWABLE = ("\n", "\x1b", "\x07", "\u202e", "\udcff")
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "lifelog_compression", *map(os.fsencode, args)],
-                          capture_output=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", *map(os.fsencode, args)], capture_output=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
 def small_clip(tmp_path_factory):
-    return make_clip(tmp_path_factory.mktemp("names") / "clip.mp4", width=160, height=96, fps=10, seconds=2.0,
-                     gop=10).path
+    return make_clip(
+        tmp_path_factory.mktemp("names") / "clip.mp4", width=160, height=96, fps=10, seconds=2.0, gop=10
+    ).path
 
 
 def _strict_json(path):
     """The file's text as a strict reader takes it: UTF-8, no lone surrogates, no NaN."""
     text = path.read_bytes().decode("utf-8")
-    return [json.loads(line, parse_constant=pytest.fail) for line in text.splitlines()] \
-        if path.suffix == ".jsonl" else json.loads(text, parse_constant=pytest.fail)
+    return (
+        [json.loads(line, parse_constant=pytest.fail) for line in text.splitlines()]
+        if path.suffix == ".jsonl"
+        else json.loads(text, parse_constant=pytest.fail)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(NAMES), ids=repr)
@@ -86,5 +91,7 @@ def test_json_error_output_is_strict_json(tmp_path):
 def test_names_recorded_and_shown():
     assert recorded("a\udcffb\udc80") == "a\\xffb\\x80"
     assert recorded("plain \u00e9\n") == "plain \u00e9\n"
-    assert shown("a\nb\x1b[0m\x07\u202e\udcff\u00e9\U0001F3A5\u200d") == \
-        "a\\nb\\x1b[0m\\x07\\u202e\\xff\u00e9\U0001F3A5\u200d"
+    assert (
+        shown("a\nb\x1b[0m\x07\u202e\udcff\u00e9\U0001f3a5\u200d")
+        == "a\\nb\\x1b[0m\\x07\\u202e\\xff\u00e9\U0001f3a5\u200d"
+    )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from bundle_fixtures import batch_card, gps_card
 
 import lifelog_compression as lc
-from bundle_fixtures import batch_card, gps_card
 from lifelog_compression.cli import main
 
 
@@ -37,10 +37,14 @@ def test_api_describes_time_place_and_source(gps_bundle):
     assert info.source_file == "DJI_0001.MP4" and info.source_content_hash == doc["source_video"]["content_hash"]
     assert info.source_size_bytes == (gps_bundle.parent / "card" / "DJI_0001.MP4").stat().st_size
     assert info.capture.source == doc["capture_clock"]["source"] and info.capture.start_local
-    assert info.capture.first_captured_local == json.loads(
-        (gps_bundle / "manifest.jsonl").read_text().splitlines()[0])["captured_local"]
+    assert (
+        info.capture.first_captured_local
+        == json.loads((gps_bundle / "manifest.jsonl").read_text().splitlines()[0])["captured_local"]
+    )
     assert info.place is not None and info.place.source == "dji" and info.place.rows_with_location == 6
-    assert info.place.bbox == pytest.approx(doc["track"]["bbox"]) and info.place.distance_m == doc["track"]["distance_m"]
+    assert (
+        info.place.bbox == pytest.approx(doc["track"]["bbox"]) and info.place.distance_m == doc["track"]["distance_m"]
+    )
     assert info.place.distance_m > 50
     assert info.format_version == doc["format_version"] and info.producer.startswith("lifelog_compression 0.1.0")
     assert info.frames_bytes > 0 and info.total_bytes > info.frames_bytes
@@ -75,7 +79,7 @@ def test_notes_and_duplicates_are_shown(gps_bundle, tmp_path, capsys):
 
 def test_batch_root_is_a_table_in_capture_order(batch_root, capsys):
     infos = lc.batch_info(batch_root)
-    assert [i.source_file for i in infos] == ["c.mp4", "b.mp4", "a.mp4"]   # recorded in that order
+    assert [i.source_file for i in infos] == ["c.mp4", "b.mp4", "a.mp4"]  # recorded in that order
     assert main(["info", str(batch_root)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"3 bundles under {batch_root}"

@@ -8,11 +8,11 @@ import threading
 
 import numpy as np
 import pytest
+from fixtures import read_index
 from PIL import Image
+from truth import load_rows
 
 import lifelog_compression as lc
-from fixtures import read_index
-from truth import load_rows
 
 
 def test_iter_frames_matches_extract_to_dir(clip, tmp_path):
@@ -22,7 +22,8 @@ def test_iter_frames_matches_extract_to_dir(clip, tmp_path):
     frames = list(lc.iter_frames(source.path))
     assert [f.index for f in frames] == list(range(len(rows)))
     assert [(f.requested_ts_ms, f.actual_ts_ms) for f in frames] == [
-        (r["requested_ts_ms"], r["actual_ts_ms"]) for r in rows]
+        (r["requested_ts_ms"], r["actual_ts_ms"]) for r in rows
+    ]
     assert [f.jpeg for f in frames] == [(tmp_path / "b" / r["frame_relpath"]).read_bytes() for r in rows]
 
 
@@ -36,7 +37,7 @@ def test_arrays_equal_the_jpeg_content(clip):
         decoded = np.asarray(Image.open(io.BytesIO(j.jpeg)).convert("RGB")).astype(int)
         assert np.abs(decoded - a.array).mean() < 3
         assert a.content_rect == j.content_rect and a.actual_ts_ms == j.actual_ts_ms
-        index = read_index(a.array, a.content_rect)   # also proves the orientation
+        index = read_index(a.array, a.content_rect)  # also proves the orientation
         assert index is not None and abs(source.times_by_index[index] - a.actual_ts_ms) <= 1
 
 
@@ -97,19 +98,17 @@ def test_repr_shows_sizes_not_pixels(clip):
 
 
 def test_a_generator_open_at_exit_stops_quietly(clip):
-    script = ("import sys, lifelog_compression as lc\n"
-              "it = lc.iter_frames(sys.argv[1])\n"
-              "print(next(it).actual_ts_ms)\n")
-    out = subprocess.run([sys.executable, "-c", script, clip("long_gop_mp4").path],
-                         capture_output=True, text=True, timeout=60)
+    script = "import sys, lifelog_compression as lc\nit = lc.iter_frames(sys.argv[1])\nprint(next(it).actual_ts_ms)\n"
+    out = subprocess.run(
+        [sys.executable, "-c", script, clip("long_gop_mp4").path], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and out.stdout == "0\n" and out.stderr == ""
 
 
 def test_progress_runs_in_the_consumers_thread_and_counts_frames(clip):
     calls = []
     frames = []
-    for frame in lc.iter_frames(clip("vfr_mp4").path,
-                                progress=lambda p: calls.append((threading.get_ident(), p))):
+    for frame in lc.iter_frames(clip("vfr_mp4").path, progress=lambda p: calls.append((threading.get_ident(), p))):
         frames.append(frame)
         assert calls[-1][1].frames_written == len(frames)
     assert {ident for ident, _ in calls} == {threading.get_ident()}
@@ -119,7 +118,10 @@ def test_progress_runs_in_the_consumers_thread_and_counts_frames(clip):
 
 def test_extract_progress_runs_in_the_callers_thread(clip, tmp_path):
     calls = []
-    result = lc.extract_to_dir(clip("hevc_mp4").path, tmp_path / "b",
-                               progress=lambda p: calls.append((threading.get_ident(), p.frames_written)))
+    result = lc.extract_to_dir(
+        clip("hevc_mp4").path,
+        tmp_path / "b",
+        progress=lambda p: calls.append((threading.get_ident(), p.frames_written)),
+    )
     assert {ident for ident, _ in calls} == {threading.get_ident()}
     assert [n for _, n in calls] == list(range(1, result.frame_count + 1))

@@ -6,11 +6,11 @@ import subprocess
 from dataclasses import replace
 
 import pytest
-
 from fixtures import make_clip
-from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
 from paff import make_paff_clip
 from truth import assert_true_to_source
+
+from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
 
 FFMPEG_ONLY = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's deinterlacing")
 
@@ -42,12 +42,29 @@ def _moving_interlaced(tmp_path, codec_args: list[str], suffix: str, container: 
     """50 pictures a second woven into 25 interlaced frames: frame j's top
     field is picture 2j, its bottom field picture 2j+1 (a different index, so
     a combed frame reads as neither)."""
-    progressive = make_clip(tmp_path / "p50.mkv", codec="libx264", fps=50, seconds=4.0, width=320, height=256,
-                            extra_args=("-crf", "10"))
+    progressive = make_clip(
+        tmp_path / "p50.mkv", codec="libx264", fps=50, seconds=4.0, width=320, height=256, extra_args=("-crf", "10")
+    )
     woven = tmp_path / f"woven{suffix}"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(progressive.path), "-vf",
-                    "tinterlace=mode=interleave_top", "-r", "25", *codec_args, "-f", container, str(woven)],
-                   check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(progressive.path),
+            "-vf",
+            "tinterlace=mode=interleave_top",
+            "-r",
+            "25",
+            *codec_args,
+            "-f",
+            container,
+            str(woven),
+        ],
+        check=True,
+    )
     times = {2 * j: j * 40.0 for j in range(100)}
     return replace(progressive, path=woven, times_by_index=times, frame_times_ms=sorted(times.values()), fps=25)
 
@@ -55,9 +72,21 @@ def _moving_interlaced(tmp_path, codec_args: list[str], suffix: str, container: 
 @FFMPEG_ONLY
 @pytest.mark.parametrize("kind", ["mbaff_h264", "mpeg2"])
 def test_interlaced_frames_are_pictured_from_one_field(kind, tmp_path):
-    args = {"mbaff_h264": ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-flags", "+ildct+ilme",
-                           "-x264-params", "interlaced=1:tff=1"],
-            "mpeg2": ["-c:v", "mpeg2video", "-q:v", "2", "-flags", "+ildct+ilme", "-top", "1"]}[kind]
+    args = {
+        "mbaff_h264": [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "10",
+            "-flags",
+            "+ildct+ilme",
+            "-x264-params",
+            "interlaced=1:tff=1",
+        ],
+        "mpeg2": ["-c:v", "mpeg2video", "-q:v", "2", "-flags", "+ildct+ilme", "-top", "1"],
+    }[kind]
     source = _moving_interlaced(tmp_path, args, ".mts" if kind == "mbaff_h264" else ".ts", "mpegts")
     result = extract_to_dir(source.path, tmp_path / "b")
     # Every row reads as its frame's top-field picture: a frame shown with both

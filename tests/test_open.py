@@ -8,17 +8,30 @@ import json
 import subprocess
 
 import pytest
-
-from lifelog_compression import _core, extract_to_dir
 from fixtures import make_clip, read_index
 from test_probe_json import ffprobe, ours
 from truth import decode, load_rows, rect_of
 
+from lifelog_compression import _core, extract_to_dir
+
 pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's opening")
 
 # What ffprobe's decoder learns that the container does not say.
-DECODER_FIELDS = ("pix_fmt", "color_range", "color_space", "color_transfer", "color_primaries", "chroma_location",
-                  "field_order", "has_b_frames", "sample_aspect_ratio", "width", "height", "profile", "level")
+DECODER_FIELDS = (
+    "pix_fmt",
+    "color_range",
+    "color_space",
+    "color_transfer",
+    "color_primaries",
+    "chroma_location",
+    "field_order",
+    "has_b_frames",
+    "sample_aspect_ratio",
+    "width",
+    "height",
+    "profile",
+    "level",
+)
 
 
 def _h264(tmp_path, name, **kw):
@@ -28,8 +41,11 @@ def _h264(tmp_path, name, **kw):
 # Phones (no B-frames, full range BT.709 tagged in the bitstream only),
 # B-frame pyramids, 10-bit 4:2:2, MPEG-TS, and a stream without colour tags.
 CASES = {
-    "phone.mp4": dict(bframes=0, pix_fmt="yuvj420p",
-                      extra_args=("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")),
+    "phone.mp4": dict(
+        bframes=0,
+        pix_fmt="yuvj420p",
+        extra_args=("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"),
+    ),
     "bframes.mov": dict(bframes=3),
     "tenbit422.mkv": dict(pix_fmt="yuv422p10le", bframes=2),
     "camcorder.ts": dict(bframes=2, container="mpegts"),
@@ -71,11 +87,19 @@ def test_first_keyframe_without_a_picture_of_its_own_opens_the_ordinary_way(tmp_
     starts mid-refresh): its first key packet shows nothing decoded alone.
     It opens all the same, with ffprobe's parameters, and every row pictures
     the frame its time names."""
-    source = make_clip(tmp_path / "refresh.ts", container="mpegts", codec="libx264", bframes=2, seconds=8.0,
-                       extra_args=("-x264-params", "intra-refresh=1:keyint=60"))
+    source = make_clip(
+        tmp_path / "refresh.ts",
+        container="mpegts",
+        codec="libx264",
+        bframes=2,
+        seconds=8.0,
+        extra_args=("-x264-params", "intra-refresh=1:keyint=60"),
+    )
     cut = tmp_path / "cut.ts"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", "3.3", "-i", str(source.path), "-c", "copy",
-                    str(cut)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", "3.3", "-i", str(source.path), "-c", "copy", str(cut)],
+        check=True,
+    )
     theirs = next(s for s in ffprobe(cut)["streams"] if s["codec_type"] == "video")
     mine = next(s for s in ours(cut)["streams"] if s["codec_type"] == "video")
     assert (mine["pix_fmt"], mine["has_b_frames"]) == (theirs["pix_fmt"], theirs["has_b_frames"])

@@ -17,9 +17,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from fixtures import frame_at, make_clip, read_index, track_matrix
 
 import lifelog_compression as lc
-from fixtures import frame_at, make_clip, read_index, track_matrix
 
 ORIENTATIONS = [(rotate, hflip) for hflip in (False, True) for rotate in (0, 90, 180, 270)]
 NAMES = {(0, True): "hflip", (180, True): "vflip", (270, True): "transpose", (90, True): "antitranspose"}
@@ -39,8 +39,16 @@ def oriented(clip_cache):
     def get(rotate, hflip):
         if (rotate, hflip) not in made:
             # Coded 192x112: not square, so a missed width/height swap shows too.
-            made[rotate, hflip] = make_clip(folder / f"{name_of(rotate, hflip)}.mp4", width=192, height=112,
-                                            fps=10, seconds=2.0, gop=5, rotate=rotate, hflip=hflip)
+            made[rotate, hflip] = make_clip(
+                folder / f"{name_of(rotate, hflip)}.mp4",
+                width=192,
+                height=112,
+                fps=10,
+                seconds=2.0,
+                gop=5,
+                rotate=rotate,
+                hflip=hflip,
+            )
         return made[rotate, hflip]
 
     return get
@@ -48,9 +56,26 @@ def oriented(clip_cache):
 
 def ffmpeg_first_frame(clip, autorotate: bool) -> np.ndarray:
     shown = (clip.display_width, clip.display_height) if autorotate else (clip.width, clip.height)
-    out = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", *([] if autorotate else ["-noautorotate"]),
-                          "-i", str(clip.path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-nostdin",
+            *([] if autorotate else ["-noautorotate"]),
+            "-i",
+            str(clip.path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     assert len(out) == shown[0] * shown[1] * 3, f"ffmpeg showed an unexpected size for {clip.path.name}"
     return np.frombuffer(out, np.uint8).reshape(shown[1], shown[0], 3)
 
@@ -83,8 +108,9 @@ def test_extracted_frames_are_upright(oriented, rotate, hflip, tmp_path):
         assert got == frame_at(clip, row.actual_ts_ms), f"{row.frame_relpath} is not upright"
 
 
-@pytest.mark.parametrize("rotate,hflip", [(90, True), (270, True), (180, True)],
-                         ids=["antitranspose", "transpose", "vflip"])
+@pytest.mark.parametrize(
+    "rotate,hflip", [(90, True), (270, True), (180, True)], ids=["antitranspose", "transpose", "vflip"]
+)
 def test_raw_canvases_are_upright(oriented, rotate, hflip):
     """iter_frames(as_array=True) hands over the canvas without JPEG: same picture."""
     clip = oriented(rotate, hflip)

@@ -15,17 +15,21 @@ import sys
 
 import numpy as np
 import pytest
+from fixtures import make_clip, read_index
 from PIL import Image
+from truth import assert_true_to_source
 
 import lifelog_compression as lc
-from fixtures import make_clip, read_index
-from truth import assert_true_to_source
-from truth import assert_true_to_source
 
 
 def run_cli(*args, prefix=(), **kw):
-    return subprocess.run([*prefix, sys.executable, "-m", "lifelog_compression", *map(str, args)],
-                          capture_output=True, text=True, timeout=120, **kw)
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "lifelog_compression", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
 
 
 def one_line(run) -> str:
@@ -50,8 +54,11 @@ def test_a_file_the_os_refuses_is_still_a_read_error(clip, tmp_path):
     locked.write_bytes(clip("vp9_webm").path.read_bytes())
     locked.chmod(0)
     # root reads anything: drop the capabilities that let it, as an ordinary user has none.
-    prefix = ("setpriv", "--inh-caps=-dac_override,-dac_read_search",
-              "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()
+    prefix = (
+        ("setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search")
+        if os.geteuid() == 0
+        else ()
+    )
     run = run_cli("extract", locked, tmp_path / "b", prefix=prefix)
     line = one_line(run)
     assert run.returncode == 11 and "Permission denied" in line, line
@@ -62,10 +69,10 @@ def garble_mdat(source, dest, seed=1):
     data = bytearray(source.read_bytes())
     pos = 0
     while pos + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
         if kind == b"mdat":
             rnd = random.Random(seed)
-            data[pos + 8:pos + size] = bytes(rnd.randrange(256) for _ in range(size - 8))
+            data[pos + 8 : pos + size] = bytes(rnd.randrange(256) for _ in range(size - 8))
         pos += size
     dest.write_bytes(data)
     return dest
@@ -90,6 +97,7 @@ def test_iter_frames_raises_what_extract_raises(tmp_path):
 
 # --- a full disk --------------------------------------------------------------
 
+
 def needs_mount_namespace():
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("needs root and unshare(1) for a private tmpfs of a given size")
@@ -105,15 +113,23 @@ def test_full_disk_while_writing_metadata_manifest_and_bundle_json_is_exit_12(tm
     lc.extract_to_dir(clip.path, reference)
     page = os.sysconf("SC_PAGESIZE")
     frames_pages = sum(-(-p.stat().st_size // page) for p in (reference / "frames").iterdir())
-    later_files = {"metadata/source-metadata.json", "metadata/source-probe.json", "metadata/source-mdls.txt",
-                   "metadata/source-xattrs.txt", "manifest.jsonl", "bundle.json"}
+    later_files = {
+        "metadata/source-metadata.json",
+        "metadata/source-probe.json",
+        "metadata/source-mdls.txt",
+        "metadata/source-xattrs.txt",
+        "manifest.jsonl",
+        "bundle.json",
+    }
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     failed_at = set()
     for extra in range(0, 12):
-        script = (f"mount -t tmpfs -o size={(frames_pages + extra) * page} none {mnt} && "
-                  f"{sys.executable} -m lifelog_compression extract -q {clip.path} {mnt}/b; code=$?; "
-                  f"ls -A {mnt} >&2; if [ $code = 0 ]; then cp -r {mnt}/b {tmp_path}/made; fi; exit $code")
+        script = (
+            f"mount -t tmpfs -o size={(frames_pages + extra) * page} none {mnt} && "
+            f"{sys.executable} -m lifelog_compression extract -q {clip.path} {mnt}/b; code=$?; "
+            f"ls -A {mnt} >&2; if [ $code = 0 ]; then cp -r {mnt}/b {tmp_path}/made; fi; exit $code"
+        )
         run = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=120)
         if run.returncode == 0:
             break
@@ -130,6 +146,7 @@ def test_full_disk_while_writing_metadata_manifest_and_bundle_json_is_exit_12(tm
 
 # --- leftovers of a killed writer --------------------------------------------
 
+
 def hidden(parent, name="b"):
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}."))
 
@@ -137,8 +154,11 @@ def hidden(parent, name="b"):
 def test_leftovers_of_a_killed_writer_are_removed_by_the_next_run(tmp_path):
     clip = make_clip(tmp_path / "c.mp4", codec="libx264", width=160, height=96, seconds=30.0, gop=300)
     out = tmp_path / "b"
-    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", "-q", "--workers", "1",
-                             str(clip.path), str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lifelog_compression", "extract", "-q", "--workers", "1", str(clip.path), str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         # Killed once it has written a frame into its hidden folder.
         while not list(tmp_path.glob(".b.partial-*/frames/00000001.jpg")):
@@ -151,6 +171,7 @@ def test_leftovers_of_a_killed_writer_are_removed_by_the_next_run(tmp_path):
     # Not ours to judge: a folder without a lock, and one whose writer lives.
     (tmp_path / ".b.partial-0therapp").mkdir()
     from lifelog_compression.workdir import WriterLock
+
     alive = WriterLock(out)
     alive.work_dir.mkdir()
     try:
@@ -180,7 +201,7 @@ def test_a_bundle_moved_aside_by_a_killed_writer_is_put_back(clip, tmp_path):
     old = lc.extract_to_dir(c.path, out)
     run = subprocess.run([sys.executable, "-c", KILLED_MID_SWAP, str(out)], capture_output=True, timeout=60)
     assert run.returncode == -signal.SIGKILL and not out.exists()
-    with pytest.raises(lc.OutputError, match="exists and is not empty"):   # restored, so refused
+    with pytest.raises(lc.OutputError, match="exists and is not empty"):  # restored, so refused
         lc.extract_to_dir(c.path, out)
     assert hidden(tmp_path) == []
     assert lc.load_bundle_metadata(out).bundle_id == old.bundle_id
@@ -188,6 +209,7 @@ def test_a_bundle_moved_aside_by_a_killed_writer_is_put_back(clip, tmp_path):
 
 
 # --- Ctrl-C during the swap ---------------------------------------------------
+
 
 def test_ctrl_c_during_the_overwrite_swap_finishes_it_and_says_so(clip, tmp_path):
     c = clip("h264_bframes_mp4")
@@ -198,8 +220,12 @@ def test_ctrl_c_during_the_overwrite_swap_finishes_it_and_says_so(clip, tmp_path
     clutter = out / "frames" / f"{100:08d}.jpg"
     for i in range(100, 20100):
         (out / "frames" / f"{i:08d}.jpg").touch()
-    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", "--overwrite", "--json", "-q",
-                             str(c.path), str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lifelog_compression", "extract", "--overwrite", "--json", "-q", str(c.path), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     while not list(tmp_path.glob(".b.replaced-*")):
         assert proc.poll() is None, f"finished before the swap was seen: {proc.communicate()}"
     proc.send_signal(signal.SIGINT)
@@ -214,16 +240,20 @@ def test_ctrl_c_during_the_overwrite_swap_finishes_it_and_says_so(clip, tmp_path
 
 # --- user mistakes ------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [
-    ("extract", "{clip}", "{out}", "--workers", "-3"),
-    ("extract", "{clip}", "{out}", "--workers", "65"),   # every thread holds pictures: 3000 held 2.5 GB
-    ("extract", "{clip}", "{out}", "--shard-mb", "0"),
-    ("extract", "{clip}", "{out}", "--shards", "--overwrite"),
-    ("batch", "{dir}", "{out}", "--workers", "-1"),
-    ("batch", "{dir}", "{out}", "--workers", "257"),
-    ("batch", "{dir}", "{out}", "--cpus-per-file", "2"),   # a Ray option, without --ray
-    ("pack", "{dir}", "{out}", "--shard-mb", "0"),
-])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("extract", "{clip}", "{out}", "--workers", "-3"),
+        ("extract", "{clip}", "{out}", "--workers", "65"),  # every thread holds pictures: 3000 held 2.5 GB
+        ("extract", "{clip}", "{out}", "--shard-mb", "0"),
+        ("extract", "{clip}", "{out}", "--shards", "--overwrite"),
+        ("batch", "{dir}", "{out}", "--workers", "-1"),
+        ("batch", "{dir}", "{out}", "--workers", "257"),
+        ("batch", "{dir}", "{out}", "--cpus-per-file", "2"),  # a Ray option, without --ray
+        ("pack", "{dir}", "{out}", "--shard-mb", "0"),
+    ],
+)
 def test_user_mistakes_are_usage_errors(args, clip, tmp_path):
     c = clip("short_mp4")
     run = run_cli(*(a.format(clip=c.path, dir=c.path.parent, out=tmp_path / "o") for a in args))
@@ -234,8 +264,15 @@ def test_user_mistakes_are_usage_errors(args, clip, tmp_path):
 
 def test_api_mistakes_are_usage_errors(clip, tmp_path):
     c = clip("short_mp4")
-    for kwargs in ({"workers": -3}, {"workers": 65}, {"workers": True}, {"shards": True, "shard_bytes": 0},
-                   {"shards": True, "overwrite": True}, {"overwrite": "no"}, {"recipe": None}):
+    for kwargs in (
+        {"workers": -3},
+        {"workers": 65},
+        {"workers": True},
+        {"shards": True, "shard_bytes": 0},
+        {"shards": True, "overwrite": True},
+        {"overwrite": "no"},
+        {"recipe": None},
+    ):
         with pytest.raises(lc.UsageError) as info:
             lc.extract_to_dir(c.path, tmp_path / "o", **kwargs)
         assert isinstance(info.value, ValueError) and info.value.exit_code == 2

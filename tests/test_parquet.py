@@ -8,9 +8,9 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from truth import load_rows
 
 import lifelog_compression as lc
-from truth import load_rows
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +64,19 @@ def test_unknown_fields_and_nulls_survive(tree, tmp_path):
 
     shutil.copytree(tree / "a", bundle)
     rows = load_rows(bundle)
-    rows[0].update(captured_at="2019-11-18T15:45:33.001Z", future_field={"x": 1},
-                   location={"lat": 47.5, "lon": 8.25, "alt_m": None, "speed_mps": 1.5, "fix": "3d",
-                             "source": "gpmf", "sample_gap_ms": 20})
+    rows[0].update(
+        captured_at="2019-11-18T15:45:33.001Z",
+        future_field={"x": 1},
+        location={
+            "lat": 47.5,
+            "lon": 8.25,
+            "alt_m": None,
+            "speed_mps": 1.5,
+            "fix": "3d",
+            "source": "gpmf",
+            "sample_gap_ms": 20,
+        },
+    )
     (bundle / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     lc.export_parquet(bundle, tmp_path / "m.parquet")
     first = pq.read_table(tmp_path / "m.parquet").to_pylist()[0]
@@ -77,8 +87,9 @@ def test_unknown_fields_and_nulls_survive(tree, tmp_path):
 
 
 def test_cli_refuses_to_overwrite_without_asking(tree, tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "lifelog_compression", *map(str, a)],
-                                    capture_output=True, text=True, timeout=60)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", *map(str, a)], capture_output=True, text=True, timeout=60
+    )
     out = run("parquet", tree, tmp_path / "m.parquet")
     assert out.returncode == 0 and out.stdout.startswith("wrote ")
     again = run("parquet", tree, tmp_path / "m.parquet")

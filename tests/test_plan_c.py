@@ -11,9 +11,25 @@ ROOT = Path(__file__).resolve().parent.parent
 def _build_c_test(tmp_path, test: str, source: str) -> Path:
     """Compiles tests/c/<test>.c with csrc/<source>.c (strict C11, warnings as errors)."""
     exe = tmp_path / test
-    subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", f"-I{ROOT / 'csrc'}",
-                    str(ROOT / f"tests/c/{test}.c"), str(ROOT / f"csrc/{source}.c"), "-o", str(exe), "-lm"],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-O1",
+            f"-I{ROOT / 'csrc'}",
+            str(ROOT / f"tests/c/{test}.c"),
+            str(ROOT / f"csrc/{source}.c"),
+            "-o",
+            str(exe),
+            "-lm",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return exe
 
 
@@ -106,7 +122,7 @@ def _header_markers(data: bytes) -> list:
         markers.append(marker)
         if marker == 0xDA:
             break
-        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     return markers
 
 

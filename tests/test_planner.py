@@ -1,9 +1,9 @@
 """The planner decodes only what is needed, and nothing twice."""
 
 import pytest
+from truth import load_rows
 
 from lifelog_compression import _core, extract_to_dir
-from truth import load_rows
 
 # The planner is the FFmpeg backend's; AVFoundation's generator plans for itself.
 pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="planner statistics exist on the FFmpeg backend only")
@@ -21,7 +21,7 @@ def test_keyframe_in_every_window_decodes_one_frame_per_request(name, clip, tmp_
 
 
 def test_long_gop_is_decoded_forward_once(clip, tmp_path):
-    source = clip("long_gop_mp4")   # one keyframe in 10 s at 30 fps
+    source = clip("long_gop_mp4")  # one keyframe in 10 s at 30 fps
     result = extract_to_dir(source.path, tmp_path / "b")
     rows = load_rows(tmp_path / "b")
     assert rows[0]["obtained"] == "keyframe"
@@ -60,8 +60,14 @@ def test_keyframe_on_a_shared_window_edge_serves_neither_request(tmp_path):
     from fixtures import make_clip
 
     # 30 fps grid with frames 50-55 and 80-85 missing; keyframes at 0 and 2.5 s.
-    source = make_clip(tmp_path / "vfr.mp4", codec="libx264", gop=600, seconds=4.0,
-                       drop_pattern=[*range(50, 56), *range(80, 86)], extra_args=("-force_key_frames", "0,2.5"))
+    source = make_clip(
+        tmp_path / "vfr.mp4",
+        codec="libx264",
+        gop=600,
+        seconds=4.0,
+        drop_pattern=[*range(50, 56), *range(80, 86)],
+        extra_args=("-force_key_frames", "0,2.5"),
+    )
     assert any(abs(t - 2500) < 1 for t in source.frame_times_ms)
     extract_to_dir(source.path, tmp_path / "b")
     rows = _rows_true_to(source, tmp_path / "b")
@@ -81,8 +87,25 @@ def test_trimmed_phone_clip_decodes_from_its_hidden_keyframe(tmp_path):
     quiet = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"]
     source = make_clip(tmp_path / "video.mp4", codec="libx264", gop=60, bframes=3, seconds=8.0)
     phone = tmp_path / "phone.mp4"
-    subprocess.run([*quiet, "-i", str(source.path), "-f", "lavfi", "-i", "sine", "-t", "8", "-c:v", "copy",
-                    "-c:a", "aac", str(phone)], check=True)
+    subprocess.run(
+        [
+            *quiet,
+            "-i",
+            str(source.path),
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+            "-t",
+            "8",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            str(phone),
+        ],
+        check=True,
+    )
     trimmed = tmp_path / "trimmed.mp4"
     subprocess.run([*quiet, "-ss", "2.3", "-i", str(phone), "-c", "copy", str(trimmed)], check=True)
     for workers in (1, 2):
@@ -99,8 +122,13 @@ def test_intra_refresh_recovery_points_decode_from_an_earlier_point(tmp_path):
     called truncated."""
     from fixtures import make_clip
 
-    source = make_clip(tmp_path / "refresh.mp4", codec="libx264", bframes=3, seconds=12.5,
-                       extra_args=("-x264-params", "intra-refresh=1:keyint=150"))
+    source = make_clip(
+        tmp_path / "refresh.mp4",
+        codec="libx264",
+        bframes=3,
+        seconds=12.5,
+        extra_args=("-x264-params", "intra-refresh=1:keyint=150"),
+    )
     for workers in (1, 2):
         result = extract_to_dir(source.path, tmp_path / f"b{workers}", workers=workers)
         rows = _rows_true_to(source, tmp_path / f"b{workers}")
@@ -128,9 +156,24 @@ def test_index_less_files_split_across_workers_with_identical_rows(shape, tmp_pa
     else:
         source = make_clip(tmp_path / "clip.mkv", codec="libx264", gop=45, bframes=2, seconds=8.0)
         path = tmp_path / "nocues.mkv"
-        with open(path, "wb") as out:   # written to a pipe: the muxer cannot go back to add cues
-            subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(source.path), "-c", "copy",
-                            "-f", "matroska", "-"], stdout=out, check=True)
+        with open(path, "wb") as out:  # written to a pipe: the muxer cannot go back to add cues
+            subprocess.run(
+                [
+                    "ffmpeg",
+                    "-hide_banner",
+                    "-loglevel",
+                    "error",
+                    "-i",
+                    str(source.path),
+                    "-c",
+                    "copy",
+                    "-f",
+                    "matroska",
+                    "-",
+                ],
+                stdout=out,
+                check=True,
+            )
     runs = {}
     for workers in (1, 2, 3, 5):
         result = extract_to_dir(path, tmp_path / f"b{workers}", workers=workers)
@@ -162,8 +205,11 @@ def _true_frames(path, width: int, height: int):
 
     import numpy as np
 
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(out, np.uint8).reshape(-1, height, width, 3)
 
 
@@ -171,21 +217,25 @@ def _psnr_db(bundle, row, truth) -> float:
     """The row's picture, brought back to the source's size, against the true frame."""
     import numpy as np
     from PIL import Image
-
     from truth import decode, rect_of
 
     x, y, w, h = rect_of(row)
-    picture = Image.fromarray(decode(bundle, row)[y:y + h, x:x + w]).resize(truth.shape[1::-1], Image.Resampling.BOX)
+    picture = Image.fromarray(decode(bundle, row)[y : y + h, x : x + w]).resize(
+        truth.shape[1::-1], Image.Resampling.BOX
+    )
     error = np.mean((np.asarray(picture, np.float64) - truth.astype(np.float64)) ** 2)
-    return 10 * np.log10(255 ** 2 / max(error, 1e-9))
+    return 10 * np.log10(255**2 / max(error, 1e-9))
 
 
-@pytest.mark.parametrize("codec, suffix, size, fps, seconds, every", [
-    ("h263", ".3gp", (176, 144), 15, 15.0, 50),      # a 2004 phone: every 50th sample marked
-    ("h263", ".3gp", (176, 144), 15, 15.0, None),    # no sync sample table: every sample a sync sample
-    ("libx264", ".mp4", (320, 240), 30, 10.0, 50),   # H.264's parser knows better than the index
-    ("libx264", ".mp4", (320, 240), 30, 10.0, None),
-])
+@pytest.mark.parametrize(
+    "codec, suffix, size, fps, seconds, every",
+    [
+        ("h263", ".3gp", (176, 144), 15, 15.0, 50),  # a 2004 phone: every 50th sample marked
+        ("h263", ".3gp", (176, 144), 15, 15.0, None),  # no sync sample table: every sample a sync sample
+        ("libx264", ".mp4", (320, 240), 30, 10.0, 50),  # H.264's parser knows better than the index
+        ("libx264", ".mp4", (320, 240), 30, 10.0, None),
+    ],
+)
 def test_sync_samples_on_predicted_pictures_are_not_start_points(tmp_path, codec, suffix, size, fps, seconds, every):
     """An index that calls P-frames keyframes (old phones' muxers, some
     remuxers; or no stss box, which makes every sample a sync sample): such a
@@ -195,8 +245,16 @@ def test_sync_samples_on_predicted_pictures_are_not_start_points(tmp_path, codec
     before, and bundle.json says the index lied."""
     from fixtures import make_clip, rewrite_sync_samples, sync_samples
 
-    source = make_clip(tmp_path / f"clip{suffix}", codec=codec, container="3gp" if suffix == ".3gp" else None,
-                       width=size[0], height=size[1], fps=fps, seconds=seconds, gop=250)
+    source = make_clip(
+        tmp_path / f"clip{suffix}",
+        codec=codec,
+        container="3gp" if suffix == ".3gp" else None,
+        width=size[0],
+        height=size[1],
+        fps=fps,
+        seconds=seconds,
+        gop=250,
+    )
     assert sync_samples(source.path) in ([1], [1, 251])
     lying = rewrite_sync_samples(source.path, tmp_path / f"lying{suffix}", every)
     truth = _true_frames(source.path, *size)
@@ -218,4 +276,3 @@ def test_sync_samples_on_predicted_pictures_are_not_start_points(tmp_path, codec
         assert result.frames_decoded <= workers * 1.2 * len(source.frame_times_ms), result.frames_decoded
         runs[workers] = [(r["requested_ts_ms"], r["actual_ts_ms"], r["content_hash"]) for r in rows]
     assert runs[2] == runs[1]
-

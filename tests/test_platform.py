@@ -22,8 +22,19 @@ def test_objective_c_backend_includes_only_apple_headers_and_the_contract():
     text = (CSRC / "avextract.m").read_text()
     includes = re.findall(r'^\s*#\s*(?:include|import)\s*([<"][^>"]+[>"])', text, re.M)
     apple = {"AVFoundation", "CoreGraphics", "CoreMedia", "CoreVideo", "Foundation", "ImageIO", "CoreFoundation"}
-    system = {"errno.h", "math.h", "stdarg.h", "stdio.h", "stdlib.h", "string.h", "stdint.h", "stddef.h",
-              "sys/stat.h", "pthread.h", "dispatch/dispatch.h"}
+    system = {
+        "errno.h",
+        "math.h",
+        "stdarg.h",
+        "stdio.h",
+        "stdlib.h",
+        "string.h",
+        "stdint.h",
+        "stddef.h",
+        "sys/stat.h",
+        "pthread.h",
+        "dispatch/dispatch.h",
+    }
     for inc in includes:
         name = inc[1:-1]
         if inc.startswith('"'):
@@ -41,7 +52,9 @@ def test_only_module_c_includes_python():
 
 def test_every_contract_function_is_implemented_by_both_backends():
     header = (CSRC / "extract.h").read_text()
-    functions = set(re.findall(r"^(?:lc_status|const char \*|void|const lc_source_info \*)\s*\*?(lc_\w+)\(", header, re.M))
+    functions = set(
+        re.findall(r"^(?:lc_status|const char \*|void|const lc_source_info \*)\s*\*?(lc_\w+)\(", header, re.M)
+    )
     assert {"lc_open", "lc_extract", "lc_probe_json", "lc_close", "lc_info", "lc_free"} <= functions
     ffmpeg = "".join((CSRC / n).read_text() for n in ("ffsource.c", "ffextract.c"))
     apple = (CSRC / "avextract.m").read_text()
@@ -56,6 +69,7 @@ def test_the_package_under_test_is_the_one_installed():
     never against a source checkout (which would hide files missing from the
     sdist). Either way the native core sits inside the imported package."""
     import os
+
     import lifelog_compression
 
     package = Path(lifelog_compression.__file__).resolve().parent

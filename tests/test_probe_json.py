@@ -13,20 +13,54 @@ pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the AVFoundat
 
 # What ffprobe writes and source-probe.json does not (README "source-probe.json"):
 # values ffprobe takes from an opened decoder, hex dumps, and codec-private details.
-NOT_WRITTEN = {"refs", "closed_captions", "film_grain", "is_avc", "nal_length_size", "displaymatrix",
-               "initial_padding"}
+NOT_WRITTEN = {"refs", "closed_captions", "film_grain", "is_avc", "nal_length_size", "displaymatrix", "initial_padding"}
 # Present in both whenever ffprobe has them: the ones tools use most.
-MUST_MATCH = {"codec_name", "codec_long_name", "codec_type", "codec_tag_string", "codec_tag", "width", "height",
-              "coded_width", "coded_height", "level", "pix_fmt", "field_order", "r_frame_rate", "avg_frame_rate",
-              "time_base", "start_time", "duration", "bit_rate", "nb_frames", "sample_aspect_ratio",
-              "display_aspect_ratio", "color_space", "color_transfer", "color_primaries", "color_range",
-              "disposition", "tags", "side_data_list", "profile", "has_b_frames", "sample_rate", "channels",
-              "channel_layout", "sample_fmt"}
+MUST_MATCH = {
+    "codec_name",
+    "codec_long_name",
+    "codec_type",
+    "codec_tag_string",
+    "codec_tag",
+    "width",
+    "height",
+    "coded_width",
+    "coded_height",
+    "level",
+    "pix_fmt",
+    "field_order",
+    "r_frame_rate",
+    "avg_frame_rate",
+    "time_base",
+    "start_time",
+    "duration",
+    "bit_rate",
+    "nb_frames",
+    "sample_aspect_ratio",
+    "display_aspect_ratio",
+    "color_space",
+    "color_transfer",
+    "color_primaries",
+    "color_range",
+    "disposition",
+    "tags",
+    "side_data_list",
+    "profile",
+    "has_b_frames",
+    "sample_rate",
+    "channels",
+    "channel_layout",
+    "sample_fmt",
+}
 
 
 def ffprobe(path):
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_chapters", "-of", "json",
-                          str(path)], capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_chapters", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return json.loads(out.stdout)
 
 
@@ -55,9 +89,22 @@ def compare(theirs, mine, where):
     return missing
 
 
-@pytest.mark.parametrize("name", ["h264_bframes_mp4", "hevc_10bit_mp4", "vp9_webm", "mpeg2_ts", "mjpeg_avi",
-                                  "rotate90_mp4", "sar2_mp4", "start_offset_ts", "interlaced_mts", "prores_mov",
-                                  "av1_mkv"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "h264_bframes_mp4",
+        "hevc_10bit_mp4",
+        "vp9_webm",
+        "mpeg2_ts",
+        "mjpeg_avi",
+        "rotate90_mp4",
+        "sar2_mp4",
+        "start_offset_ts",
+        "interlaced_mts",
+        "prores_mov",
+        "av1_mkv",
+    ],
+)
 def test_shared_fields_equal_ffprobe(clip, name):
     path = clip(name).path
     theirs, mine = ffprobe(path), ours(path)
@@ -83,13 +130,47 @@ def test_rotation_is_ffprobes(clip):
 def test_audio_and_chapters(tmp_path):
     """Audio fields and chapters, from a file made for them."""
     meta = tmp_path / "chapters.txt"
-    meta.write_text(";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=one\n"
-                    "[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND=3000\ntitle=two\n")
+    meta.write_text(
+        ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=one\n"
+        "[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND=3000\ntitle=two\n"
+    )
     path = tmp_path / "a.mp4"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-i", str(meta),
-                    "-map", "0:v", "-map", "1:a", "-map_metadata", "2", "-map_chapters", "2", "-t", "3",
-                    "-c:v", "libx264", "-c:a", "aac", "-ac", "2", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100",
+            "-i",
+            str(meta),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-map_metadata",
+            "2",
+            "-map_chapters",
+            "2",
+            "-t",
+            "3",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            "-ac",
+            "2",
+            str(path),
+        ],
+        check=True,
+    )
     theirs, mine = ffprobe(path), ours(path)
     assert [c["tags"]["title"] for c in mine["chapters"]] == ["one", "two"]
     assert mine["chapters"][1]["start_time"] == "1.500000"

@@ -23,9 +23,13 @@ def run_in_pty(args, columns=COLUMNS, env=None):
     (exit code, stdout, what the terminal received)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lifelog_compression", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
     os.close(slave)
     received = b""
     while True:
@@ -35,7 +39,7 @@ def run_in_pty(args, columns=COLUMNS, env=None):
             raise AssertionError("no output from the CLI for 120 s")
         try:
             chunk = os.read(master, 4096)
-        except OSError:       # EIO: the child closed its end
+        except OSError:  # EIO: the child closed its end
             break
         if not chunk:
             break
@@ -78,9 +82,13 @@ def test_batch_names_running_files_and_fills_by_video_seconds(clip, tmp_path):
 
 
 def test_off_a_terminal_progress_is_plain_periodic_lines(clip, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", clip("h264_bframes_mp4").path,
-                          tmp_path / "b"], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "LIFELOG_PROGRESS_INTERVAL": "0"})
+    out = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "extract", clip("h264_bframes_mp4").path, tmp_path / "b"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LIFELOG_PROGRESS_INTERVAL": "0"},
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stderr.splitlines()
     assert lines and "\r" not in out.stderr and "\x1b" not in out.stderr
@@ -89,8 +97,12 @@ def test_off_a_terminal_progress_is_plain_periodic_lines(clip, tmp_path):
 
 
 def test_a_short_run_off_a_terminal_prints_no_progress(clip, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", clip("hevc_mp4").path,
-                          tmp_path / "b"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "extract", clip("hevc_mp4").path, tmp_path / "b"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0 and out.stderr == ""
 
 
@@ -115,8 +127,15 @@ def test_every_redraw_fits_any_width(monkeypatch):
         monkeypatch.setenv("COLUMNS", str(columns))
         stream = _Terminal()
         bar = ProgressBar("batch", stream=stream, unit="files")
-        bar.update(3, 17, 1234.0, 55.0, force=True, video_total_s=9999.0,
-                   running=["DCIM/100GOPRO/GX010046.MP4", "DCIM/100GOPRO/GX020046.MP4"])
+        bar.update(
+            3,
+            17,
+            1234.0,
+            55.0,
+            force=True,
+            video_total_s=9999.0,
+            running=["DCIM/100GOPRO/GX010046.MP4", "DCIM/100GOPRO/GX020046.MP4"],
+        )
         lines = redraws(stream.text)
         assert len(lines) == 1 and len(lines[0]) < columns, (columns, lines)
     assert "GX010046.MP4, GX020046.MP4" in lines[0] and "1234/9999s" in lines[0]
@@ -130,9 +149,13 @@ def test_batch_off_a_terminal_names_files_in_plain_lines(clip, tmp_path):
     root = tmp_path / "in"
     root.mkdir()
     shutil.copy(clip("hevc_mp4").path, root / "a.mp4")
-    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", root,
-                          tmp_path / "out"], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "LIFELOG_PROGRESS_INTERVAL": "0"})
+    out = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", root, tmp_path / "out"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LIFELOG_PROGRESS_INTERVAL": "0"},
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stderr.splitlines()
     assert lines and "\r" not in out.stderr and all(line.startswith("batch: ") for line in lines)

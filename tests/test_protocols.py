@@ -9,17 +9,23 @@ import subprocess
 import sys
 
 import pytest
+from fixtures import make_clip
 
 import lifelog_compression as lc
 from lifelog_compression import _core
-from fixtures import make_clip
 
 pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's inputs")
 
 
 def run_cli(*args, stdin=None, cwd=None):
-    return subprocess.run([sys.executable, "-m", "lifelog_compression", *map(str, args)], capture_output=True,
-                          text=True, stdin=stdin, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", *map(str, args)],
+        capture_output=True,
+        text=True,
+        stdin=stdin,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +101,22 @@ def test_a_file_that_names_other_files_is_refused(shape, clips, tmp_path):
 def test_an_image_pattern_does_not_depend_on_the_files_it_matches(tmp_path):
     """'shot%d.jpg' was an image2 pattern: its outcome changed with whether
     shot1.jpg existed beside it. Now it is read, and refused, alone."""
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x48",
-                    "-frames:v", "1", str(tmp_path / "shot%d.jpg")], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48",
+            "-frames:v",
+            "1",
+            str(tmp_path / "shot%d.jpg"),
+        ],
+        check=True,
+    )
     # ffmpeg wrote shot1.jpg for the pattern: make the pattern's own file.
     (tmp_path / "shot1.jpg").rename(tmp_path / "pattern")
     (tmp_path / "pattern").rename(tmp_path / "shot%d.jpg")

@@ -49,8 +49,12 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".mts", ".m2ts", ".ts
 def _real_files() -> list[Path]:
     found = []
     if DATA is not None:
-        found = [p for folder in (DATA, DATA / "real") for p in folder.iterdir()
-                 if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
+        found = [
+            p
+            for folder in (DATA, DATA / "real")
+            for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+        ]
     # More files to try the same way, every file in that folder (docs/real-files.md).
     extra = os.environ.get("LIFELOG_REAL_FILES_EXTRA")
     if extra:
@@ -59,17 +63,20 @@ def _real_files() -> list[Path]:
 
 
 FILES = _real_files()
-needs_data = pytest.mark.skipif(not FILES, reason="../shared/data/real is not here (it is beside the "
-                                "checkout in CI, not in a user's clone)")
+needs_data = pytest.mark.skipif(
+    not FILES, reason="../shared/data/real is not here (it is beside the checkout in CI, not in a user's clone)"
+)
 
 # Files the product may refuse, with the exit code their damage deserves and
 # why. Only genuinely unusable files belong here, never a product bug; each
 # refusal is also checked against the ffmpeg CLI (it must decode nothing).
 REFUSED = {
     "jcodec_metaedit_keyed.mp4": (
-        9, "jcodec's metadata-editing fixture: a whole moov (11.3 s of 1080p H.264 at 21 Mbit/s) but only "
-           "405 KB of the file, so no video sample's bytes are there; the ffmpeg CLI decodes nothing "
-           "('partial file')"),
+        9,
+        "jcodec's metadata-editing fixture: a whole moov (11.3 s of 1080p H.264 at 21 Mbit/s) but only "
+        "405 KB of the file, so no video sample's bytes are there; the ffmpeg CLI decodes nothing "
+        "('partial file')",
+    ),
 }
 
 # Files the product still gets wrong, pinned: the test passes only while the
@@ -82,14 +89,27 @@ REFUSED = {
 # frame early against the CLI's numbering. Unresolved (docs/real-files.md).
 KNOWN_WRONG = {
     "jcodec_AVCClipCatTest_cat_avc_clip.mp4": {
-        "timeline", "validate (time) frames/00000003.jpg", "psnr frames/00000003.jpg",
-        "validate (time) frames/00000004.jpg", "psnr frames/00000004.jpg", "validate (time) frames/00000006.jpg",
-        "psnr frames/00000006.jpg"},
+        "timeline",
+        "validate (time) frames/00000003.jpg",
+        "psnr frames/00000003.jpg",
+        "validate (time) frames/00000004.jpg",
+        "psnr frames/00000004.jpg",
+        "validate (time) frames/00000006.jpg",
+        "psnr frames/00000006.jpg",
+    },
     "jcodec_AVCClipCatTest_cat_key_clip.mp4": {
-        "validate (time) frames/00000006.jpg", "psnr frames/00000006.jpg", "validate (time) frames/00000007.jpg",
-        "psnr frames/00000007.jpg", "validate (time) frames/00000008.jpg", "psnr frames/00000008.jpg"},
+        "validate (time) frames/00000006.jpg",
+        "psnr frames/00000006.jpg",
+        "validate (time) frames/00000007.jpg",
+        "psnr frames/00000007.jpg",
+        "validate (time) frames/00000008.jpg",
+        "psnr frames/00000008.jpg",
+    },
     "jcodec_AVCClipCatTest_precise_clip.mp4": {
-        "timeline", "validate (unchecked) frames/00000001.jpg", "psnr frames/00000002.jpg"},
+        "timeline",
+        "validate (unchecked) frames/00000001.jpg",
+        "psnr frames/00000002.jpg",
+    },
 }
 
 
@@ -128,10 +148,17 @@ class CliView:
 
     def __init__(self, path: Path):
         self.path = path
-        doc = _ffprobe(path, "-count_packets", "-show_entries",
-                       "stream=index,codec_type,nb_read_packets:stream_disposition=attached_pic")
-        counts = {int(st["index"]): int(st.get("nb_read_packets") or 0) for st in doc.get("streams", [])
-                  if st.get("codec_type") == "video" and not st.get("disposition", {}).get("attached_pic")}
+        doc = _ffprobe(
+            path,
+            "-count_packets",
+            "-show_entries",
+            "stream=index,codec_type,nb_read_packets:stream_disposition=attached_pic",
+        )
+        counts = {
+            int(st["index"]): int(st.get("nb_read_packets") or 0)
+            for st in doc.get("streams", [])
+            if st.get("codec_type") == "video" and not st.get("disposition", {}).get("attached_pic")
+        }
         assert counts, f"ffprobe finds no video stream in {path.name}"
         most = max(counts.values())
         default, _ = self._first_frame(None)
@@ -143,13 +170,21 @@ class CliView:
         sar = Fraction(int(shown.group(1)), int(shown.group(2))) if int(shown.group(2)) else Fraction(0)
         self.sample_aspect = sar if sar > 0 else Fraction(1)
         self.frame_size = (int(shown.group(3)), int(shown.group(4)))
-        doc = _ffprobe(path, "-select_streams", str(self.stream_index),
-                       "-show_entries", "stream=time_base,width,height:packet=pts,dts,duration,flags")
+        doc = _ffprobe(
+            path,
+            "-select_streams",
+            str(self.stream_index),
+            "-show_entries",
+            "stream=time_base,width,height:packet=pts,dts,duration,flags",
+        )
         self.time_base = Fraction(doc["streams"][0]["time_base"])
         self.stored_size = (int(doc["streams"][0]["width"]), int(doc["streams"][0]["height"]))
         # AVI and ASF stamp packets with decoding times only.
-        self.packets = [dict(p, pts=p["pts"] if p.get("pts") not in (None, "N/A") else p.get("dts"))
-                        for p in doc.get("packets", []) if "D" not in p.get("flags", "")]
+        self.packets = [
+            dict(p, pts=p["pts"] if p.get("pts") not in (None, "N/A") else p.get("dts"))
+            for p in doc.get("packets", [])
+            if "D" not in p.get("flags", "")
+        ]
         self.packets = [p for p in self.packets if p["pts"] not in (None, "N/A")]
         assert self.packets, f"{path.name}: ffprobe lists no timed packets of stream {self.stream_index}"
 
@@ -157,8 +192,23 @@ class CliView:
         """The stream the CLI decodes (``stream_index``, else its default
         choice) and showinfo's line about its first frame, after autorotate."""
         chosen = ["-map", f"0:{stream_index}"] if stream_index is not None else ["-an", "-sn", "-dn"]
-        out = _run(["ffmpeg", "-hide_banner", "-nostdin", "-i", str(self.path), *chosen,
-                    "-frames:v", "1", "-vf", "showinfo", "-f", "null", "-"])
+        out = _run(
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-nostdin",
+                "-i",
+                str(self.path),
+                *chosen,
+                "-frames:v",
+                "1",
+                "-vf",
+                "showinfo",
+                "-f",
+                "null",
+                "-",
+            ]
+        )
         mapped = re.search(r"Stream #0:(\d+)\S* -> #0:0", out.stderr)
         shown = re.search(r"n:\s*0 .*?sar:(\d+)/(\d+) s:(\d+)x(\d+)", out.stderr)
         assert shown, f"the ffmpeg CLI decodes no frame of {self.path.name}: {out.stderr[-400:]}"
@@ -179,16 +229,22 @@ class CliView:
         starts = sorted(int(p["pts"]) for p in self.packets)
         steps = sorted(b - a for a, b in zip(starts, starts[1:]) if b > a)
         usual = steps[len(steps) // 2] if steps else 0
-        end = max(int(p["pts"]) + (int(p["duration"]) if p.get("duration") not in (None, "N/A", "0") else usual)
-                  for p in self.packets)
+        end = max(
+            int(p["pts"]) + (int(p["duration"]) if p.get("duration") not in (None, "N/A", "0") else usual)
+            for p in self.packets
+        )
         return (end - self.first_pts) * self.time_base * 1000
 
     def decoded_times_ms(self) -> list[float]:
         """Times (bundle timeline) of every frame the decoder actually outputs."""
-        doc = _ffprobe(self.path, "-select_streams", str(self.stream_index),
-                       "-show_entries", "frame=best_effort_timestamp")
-        return [float((int(f["best_effort_timestamp"]) - self.first_pts) * self.time_base * 1000)
-                for f in doc.get("frames", []) if f.get("best_effort_timestamp") not in (None, "N/A")]
+        doc = _ffprobe(
+            self.path, "-select_streams", str(self.stream_index), "-show_entries", "frame=best_effort_timestamp"
+        )
+        return [
+            float((int(f["best_effort_timestamp"]) - self.first_pts) * self.time_base * 1000)
+            for f in doc.get("frames", [])
+            if f.get("best_effort_timestamp") not in (None, "N/A")
+        ]
 
 
 class CliReference(SourceReference):
@@ -204,9 +260,14 @@ class CliReference(SourceReference):
 
 def _extract(video: Path, bundle: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, LIFELOG_PROGRESS_INTERVAL="3600")
-    return subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", str(video), str(bundle),
-                           "--json", "--quiet"], capture_output=True, text=True, timeout=300, env=env,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "extract", str(video), str(bundle), "--json", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def expected_requests(duration_ms: Fraction) -> list[int]:
@@ -237,10 +298,12 @@ def test_real_file(video: Path, tmp_path: Path):
     if video.name in REFUSED:
         code, why = REFUSED[video.name]
         assert result.returncode == code, (
-            f"expected exit {code} ({why}), got {result.returncode}: {result.stderr.strip()[-400:]}")
+            f"expected exit {code} ({why}), got {result.returncode}: {result.stderr.strip()[-400:]}"
+        )
         frames = _run(["ffmpeg", "-v", "quiet", "-nostdin", "-i", str(video), "-map", "0:v?", "-f", "framemd5", "-"])
         assert not [line for line in frames.stdout.splitlines() if line and not line.startswith("#")], (
-            f"refused as {why!r}, but the ffmpeg CLI decodes frames of it")
+            f"refused as {why!r}, but the ffmpeg CLI decodes frames of it"
+        )
         return
 
     assert result.returncode == 0, f"extract exit {result.returncode}: {result.stderr.strip()[-600:]}"
@@ -252,15 +315,18 @@ def test_real_file(video: Path, tmp_path: Path):
     # The recording's stream was decoded.
     sizes = {(r.get("source_width"), r.get("source_height")) for r in rows}
     if sizes != {cli.stored_size}:
-        problems.append(f"stream: rows say the source is {sorted(sizes)}, but the recording (stream "
-                        f"{cli.stream_index}, the most frames) is {cli.stored_size[0]}x{cli.stored_size[1]}")
+        problems.append(
+            f"stream: rows say the source is {sorted(sizes)}, but the recording (stream "
+            f"{cli.stream_index}, the most frames) is {cli.stored_size[0]}x{cli.stored_size[1]}"
+        )
 
     # The timeline's 0 is the first presentation time.
     first_ms = float(cli.first_pts * cli.time_base * 1000)
     offset = (doc.get("sampling") or {}).get("source_start_offset_ms")
     if offset is not None and abs(offset - first_ms) > 1.0:
-        problems.append(f"timeline: source_start_offset_ms {offset} but the stream's first presentation "
-                        f"time is {first_ms:.3f} ms")
+        problems.append(
+            f"timeline: source_start_offset_ms {offset} but the stream's first presentation time is {first_ms:.3f} ms"
+        )
 
     # Rows match the recording's length.
     duration = cli.duration_ms()
@@ -273,9 +339,11 @@ def test_real_file(video: Path, tmp_path: Path):
         decoded = cli.decoded_times_ms()
         answerable = [t for t in missing if any(abs(d - t) <= TOLERANCE_MS for d in decoded)]
         if answerable:
-            problems.append(f"rows: {len(rows)} rows for a {float(duration):.1f} ms video ({len(wanted)} "
-                            f"requests); requests {answerable} have no row though the ffmpeg CLI decodes a "
-                            "frame in their window")
+            problems.append(
+                f"rows: {len(rows)} rows for a {float(duration):.1f} ms video ({len(wanted)} "
+                f"requests); requests {answerable} have no row though the ffmpeg CLI decodes a "
+                "frame in their window"
+            )
 
     # Consecutive rows picture distinct moments.
     times = [r["actual_ts_ms"] for r in rows]
@@ -284,17 +352,20 @@ def test_real_file(video: Path, tmp_path: Path):
         problems.append(f"spacing: consecutive rows closer than {MIN_ROW_SPACING_MS} ms: {close}")
 
     # Orientation and shape: the rect has ffmpeg's autorotated display aspect.
-    rects = {(r["content_rect_x"], r["content_rect_y"], r["content_rect_width"], r["content_rect_height"])
-             for r in rows}
+    rects = {
+        (r["content_rect_x"], r["content_rect_y"], r["content_rect_width"], r["content_rect_height"]) for r in rows
+    }
     for x, y, w, h in sorted(rects):
         aspect = cli.display_aspect
         # Sizes are rounded to even: each side is off by at most one pixel.
         slack = aspect * (Fraction(1, w) + Fraction(1, h)) * Fraction(11, 10)
         fills = w == CANVAS[0] or h == CANVAS[1]
         if abs(Fraction(w, h) - aspect) > slack or not fills:
-            problems.append(f"orientation: content rect {w}x{h} at ({x}, {y}), but the ffmpeg CLI's autorotated "
-                            f"frames are {cli.frame_size[0]}x{cli.frame_size[1]} with sample aspect "
-                            f"{cli.sample_aspect} (display aspect {float(aspect):.4f})")
+            problems.append(
+                f"orientation: content rect {w}x{h} at ({x}, {y}), but the ffmpeg CLI's autorotated "
+                f"frames are {cli.frame_size[0]}x{cli.frame_size[1]} with sample aspect "
+                f"{cli.sample_aspect} (display aspect {float(aspect):.4f})"
+            )
 
     # Every frame is the source frame at actual_ts_ms, as the ffmpeg CLI decodes it.
     report = validate_bundle(video, bundle, reference=CliReference(video, cli.stream_index))
@@ -302,12 +373,15 @@ def test_real_file(video: Path, tmp_path: Path):
     for frame in report.frames:
         problems += [f"validate ({f.reason}): {f.message}" for f in frame.failures]
         if frame.psnr_y is not None and frame.psnr_y < MIN_PSNR_Y_DB:
-            problems.append(f"psnr: {frame.frame_relpath} (requested {frame.requested_ts_ms} ms, actual "
-                            f"{frame.actual_ts_ms} ms): PSNR-Y {frame.psnr_y:.1f} dB < {MIN_PSNR_Y_DB:g} dB "
-                            "against the source frame there")
+            problems.append(
+                f"psnr: {frame.frame_relpath} (requested {frame.requested_ts_ms} ms, actual "
+                f"{frame.actual_ts_ms} ms): PSNR-Y {frame.psnr_y:.1f} dB < {MIN_PSNR_Y_DB:g} dB "
+                "against the source frame there"
+            )
 
     if video.name in KNOWN_WRONG:
         assert {_problem_key(p) for p in problems} == KNOWN_WRONG[video.name], (
-            f"{video.name}: its known faults changed ({len(rows)} rows):\n  " + "\n  ".join(problems))
+            f"{video.name}: its known faults changed ({len(rows)} rows):\n  " + "\n  ".join(problems)
+        )
         return
     assert not problems, f"{video.name} ({len(rows)} rows):\n  " + "\n  ".join(problems)

@@ -5,9 +5,9 @@ import json
 import tarfile
 
 import pytest
+from truth import load_rows
 
 import lifelog_compression as lc
-from truth import load_rows
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +39,12 @@ def test_pack_respects_the_limit_and_the_union_is_the_manifest(bundle, tmp_path)
         metadata = sorted(n for n in names if n.startswith("metadata/"))
         assert bool(metadata) == (i == 1)
         keys = [r["frame_relpath"].removeprefix("frames/").removesuffix(".jpg") for r in rows]
-        assert names == ["bundle.json", "manifest.jsonl", *metadata,
-                         *(f"{k}.{ext}" for k in keys for ext in ("jpg", "json"))]
+        assert names == [
+            "bundle.json",
+            "manifest.jsonl",
+            *metadata,
+            *(f"{k}.{ext}" for k in keys for ext in ("jpg", "json")),
+        ]
         with tarfile.open(path) as tar:
             assert [json.loads(tar.extractfile(f"{k}.json").read()) for k in keys] == rows
         union += rows
@@ -60,7 +64,9 @@ def test_read_back_and_unpack(bundle, tmp_path):
     assert all(data == (bundle / r.frame_relpath).read_bytes() for r, data in got)
     lc.unpack(tmp_path / "s", tmp_path / "again")
     assert load_rows(tmp_path / "again") == load_rows(bundle)
-    assert (tmp_path / "again/metadata/source-probe.json").read_text() == (bundle / "metadata/source-probe.json").read_text()
+    assert (tmp_path / "again/metadata/source-probe.json").read_text() == (
+        bundle / "metadata/source-probe.json"
+    ).read_text()
 
 
 def test_unpack_gives_back_the_manifest_byte_for_byte(bundle, tmp_path):
@@ -88,8 +94,15 @@ def test_shards_never_written_over(bundle, tmp_path):
     assert (tmp_path / "s" / "other.txt").read_text() == "keep"
 
 
-@pytest.mark.parametrize("name,kind", [("../evil.jpg", tarfile.REGTYPE), ("/etc/evil", tarfile.REGTYPE),
-                                       ("frames/00000001.jpg", tarfile.SYMTYPE), ("frames/../../x", tarfile.REGTYPE)])
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("../evil.jpg", tarfile.REGTYPE),
+        ("/etc/evil", tarfile.REGTYPE),
+        ("frames/00000001.jpg", tarfile.SYMTYPE),
+        ("frames/../../x", tarfile.REGTYPE),
+    ],
+)
 def test_hostile_members_are_rejected(name, kind, tmp_path):
     (tmp_path / "s").mkdir()
     with tarfile.open(tmp_path / "s" / "shard-0001.tar", "w", format=tarfile.GNU_FORMAT) as tar:
@@ -116,8 +129,9 @@ def test_cli_pack_and_unpack(bundle, tmp_path):
     import subprocess
     import sys
 
-    run = lambda *a: subprocess.run([sys.executable, "-m", "lifelog_compression", *map(str, a)],
-                                    capture_output=True, text=True, timeout=60)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", *map(str, a)], capture_output=True, text=True, timeout=60
+    )
     out = run("pack", bundle, tmp_path / "s", "--shard-mb", "1")
     assert out.returncode == 0 and "shard" in out.stdout
     out = run("unpack", tmp_path / "s", tmp_path / "b2")
@@ -153,8 +167,9 @@ def test_webdataset_reads_a_sample_per_frame(bundle, tmp_path):
         assert json.loads(sample["json"]) == row
         assert "sha256:" + hashlib.sha256(sample["jpg"]).hexdigest() == row["content_hash"]
     # Decoded the way training code does it: pictures and rows, in time order.
-    decoded = [s for s in wds.WebDataset([str(p) for p in paths], shardshuffle=False).decode("rgb8")
-               if s["__key__"].isdigit()]
+    decoded = [
+        s for s in wds.WebDataset([str(p) for p in paths], shardshuffle=False).decode("rgb8") if s["__key__"].isdigit()
+    ]
     assert decoded[0]["jpg"].shape == (1080, 1920, 3)
     assert [s["json"]["actual_ts_ms"] for s in decoded] == [r["actual_ts_ms"] for r in rows]
 
@@ -259,14 +274,22 @@ def test_a_full_disk_leaves_no_spool_behind(bundle, clip, tmp_path, command):
     import sys
 
     def small_files():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # EFBIG instead of being killed
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
         resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
 
     src = clip("h264_bframes_mp4").path if command == "extract" else bundle
-    args = ["extract", "-q", "--shards", str(src), str(tmp_path / "out")] if command == "extract" else \
-        ["pack", str(src), str(tmp_path / "out")]
-    run = subprocess.run([sys.executable, "-m", "lifelog_compression", *args], capture_output=True, text=True,
-                         preexec_fn=small_files, timeout=120)
+    args = (
+        ["extract", "-q", "--shards", str(src), str(tmp_path / "out")]
+        if command == "extract"
+        else ["pack", str(src), str(tmp_path / "out")]
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", *args],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+        timeout=120,
+    )
     assert run.returncode == lc.OutputError.exit_code, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "internal" not in lines[0] and str(tmp_path / "out") in lines[0], lines

@@ -7,20 +7,20 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from fixtures import read_index
+from PIL import Image
+from truth import load_rows, rect_of
+
 from lifelog_compression import extract_to_dir
 from lifelog_compression.cli import main
 from lifelog_compression.errors import OutputError
 from lifelog_compression.sheet import format_ms, make_contact_sheet, sheet_layout
-from truth import load_rows, rect_of
 
 
 @pytest.fixture(scope="module")
 def bundle(clip, tmp_path_factory):
     out = tmp_path_factory.mktemp("sheet") / "walk"
-    extract_to_dir(clip("h264_bframes_mp4").path, out)   # 6 frames, 0..5 s
+    extract_to_dir(clip("h264_bframes_mp4").path, out)  # 6 frames, 0..5 s
     return out
 
 
@@ -79,7 +79,7 @@ def test_damaged_frame_is_drawn_as_such(bundle, tmp_path):
     pixels = np.asarray(Image.open(out).convert("RGB")).astype(np.float64)
     left, top, right, bottom = sheet_layout(6, columns=3, thumb_width=192).thumb_box(1)
     centre = pixels[top + 20 : bottom - 20, left + 20 : left + 60]
-    assert np.abs(centre - 90).max() < 10   # the grey placeholder, not a picture
+    assert np.abs(centre - 90).max() < 10  # the grey placeholder, not a picture
 
 
 def test_cli(bundle, tmp_path, capsys):
@@ -87,9 +87,9 @@ def test_cli(bundle, tmp_path, capsys):
     assert main(["sheet", str(bundle), str(out), "--columns", "3"]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     assert Image.open(out).size == sheet_layout(6, columns=3).size
-    assert main(["sheet", str(bundle), str(out)]) == 12           # exists
+    assert main(["sheet", str(bundle), str(out)]) == 12  # exists
     assert main(["sheet", str(bundle), str(out), "--overwrite"]) == 0
-    assert main(["sheet", str(tmp_path), str(tmp_path / "x.jpg")]) == 13   # not a bundle
+    assert main(["sheet", str(tmp_path), str(tmp_path / "x.jpg")]) == 13  # not a bundle
 
 
 def test_format_ms():

@@ -15,14 +15,15 @@ import pytest
 np = pytest.importorskip("numpy")
 Image = pytest.importorskip("PIL.Image")
 
-from lifelog_compression import _core, extract_to_dir   # noqa: E402
-from lifelog_compression.bundle import load_bundle_metadata, load_manifest   # noqa: E402
-from lifelog_compression.shards import pack, read_shards, unpack   # noqa: E402
+from lifelog_compression import _core, extract_to_dir  # noqa: E402
+from lifelog_compression.bundle import load_bundle_metadata, load_manifest  # noqa: E402
+from lifelog_compression.shards import pack, read_shards, unpack  # noqa: E402
 
 W, H, FPS = 320, 180, 5
 
 
 # --- an independent implementation (signals.h's definitions) --------------------------------
+
 
 def _edges(n: int, cells: int) -> tuple[np.ndarray, np.ndarray]:
     lo = np.array([i * n // cells for i in range(cells)])
@@ -36,9 +37,9 @@ def cell_means(y: np.ndarray, cells: int) -> np.ndarray:
     yl, yh = _edges(h, cells)
     out = np.empty((cells, cells))
     for r in range(cells):
-        cols = y[yl[r]:yh[r]].astype(np.int64).sum(axis=0)
+        cols = y[yl[r] : yh[r]].astype(np.int64).sum(axis=0)
         for c in range(cells):
-            out[r, c] = cols[xl[c]:xh[c]].sum() / ((xh[c] - xl[c]) * (yh[r] - yl[r]))
+            out[r, c] = cols[xl[c] : xh[c]].sum() / ((xh[c] - xl[c]) * (yh[r] - yl[r]))
     return out
 
 
@@ -66,13 +67,15 @@ def test_native_signals_match_numpy(shape):
     rng = np.random.default_rng(h * w)
     y = (np.add.outer(np.arange(h) / 5, np.arange(w) / 9) % 256 + rng.normal(0, 20, shape)).clip(0, 255)
     y = y.astype(np.uint8)
-    stride = w + 13   # rows apart by more than their width, as on a canvas
+    stride = w + 13  # rows apart by more than their width, as on a canvas
     plane = np.zeros((h, stride), np.uint8)
     plane[:, :w] = y
     s = _core.signals_of(plane.tobytes(), w, h, stride)
     assert f"{s['phash']:016x}" == f"{phash(y):016x}"
-    assert np.frombuffer(s["thumb"], np.uint8).reshape(32, 32).tolist() == \
-        np.floor(cell_means(y, 32) + 0.5).astype(int).tolist()
+    assert (
+        np.frombuffer(s["thumb"], np.uint8).reshape(32, 32).tolist()
+        == np.floor(cell_means(y, 32) + 0.5).astype(int).tolist()
+    )
     assert s["sharpness"] == pytest.approx(sharpness(y), rel=1e-9)
     assert s["luma_mean"] == pytest.approx(y.mean(), abs=1e-9)
     assert s["luma_clipped"] == pytest.approx(((y <= 16) | (y >= 235)).mean(), abs=1e-12)
@@ -94,6 +97,7 @@ def test_signals_see_what_they_name():
 
 # --- generated clips ----------------------------------------------------------------------
 
+
 def _scene(rng: np.random.Generator) -> np.ndarray:
     """A textured RGB scene: smooth blotches and some edges."""
     small = rng.integers(30, 220, (9, 16, 3)).astype(np.uint8)
@@ -107,13 +111,41 @@ def _encode(frames: list[np.ndarray], path: Path) -> Path:
     if not shutil.which("ffmpeg"):
         pytest.skip("the ffmpeg CLI is needed to make the clips")
     data = b"".join(np.clip(f, 0, 255).astype(np.uint8).tobytes() for f in frames)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r",
-                    str(FPS), "-i", "-", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", "10",
-                    "-pix_fmt", "yuv420p", str(path)], input=data, check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{W}x{H}",
+            "-r",
+            str(FPS),
+            "-i",
+            "-",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "20",
+            "-g",
+            "10",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        input=data,
+        check=True,
+    )
     return path
 
 
-OBJECT = (slice(H - 31, H), slice(W - 58, W))   # 31 x 58 = 3.1 % of the picture, bottom-right
+OBJECT = (slice(H - 31, H), slice(W - 58, W))  # 31 x 58 = 3.1 % of the picture, bottom-right
 
 
 def _clip(kind: str, path: Path, seconds: int = 6) -> Path:
@@ -142,17 +174,16 @@ def _clip(kind: str, path: Path, seconds: int = 6) -> Path:
 
 def _decoded_luma(bundle: Path, row) -> np.ndarray:
     with Image.open(bundle / row.frame_relpath) as im:
-        im.draft("YCbCr", im.size)   # the JPEG's own Y plane, no colour conversion
+        im.draft("YCbCr", im.size)  # the JPEG's own Y plane, no colour conversion
         y = np.asarray(im.convert("YCbCr"))[..., 0]
     x0, y0 = row.content_rect_x, row.content_rect_y
-    return y[y0:y0 + row.content_rect_height, x0:x0 + row.content_rect_width]
+    return y[y0 : y0 + row.content_rect_height, x0 : x0 + row.content_rect_width]
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("signals")
-    return {kind: _clip(kind, folder / f"{kind}.mp4")
-            for kind in ("static_drift", "corner_object", "pocket", "moving")}
+    return {kind: _clip(kind, folder / f"{kind}.mp4") for kind in ("static_drift", "corner_object", "pocket", "moving")}
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +293,7 @@ def test_pack_and_unpack_keep_shared_frames_shared(clips, tmp_path, shard_bytes)
     extract_to_dir(clips["corner_object"], src, workers=1, drop_duplicates=True)
     shards = pack(src, tmp_path / "shards", **({"shard_bytes": shard_bytes} if shard_bytes else {}))
     if shard_bytes:
-        assert len(shards) > 1   # repeats whose kept frame is in an earlier shard carry a copy
+        assert len(shards) > 1  # repeats whose kept frame is in an earlier shard carry a copy
     read = list(read_shards(tmp_path / "shards"))
     assert [r.frame_id for r, _ in read] == [f"frame_{i:08d}" for i in range(1, 7)]
     back = unpack(tmp_path / "shards", tmp_path / "back")

@@ -28,9 +28,26 @@ def driver(tmp_path_factory):
     cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
     assert cc, "a C compiler is needed (scripts/setup.sh installs build-essential)"
     exe = tmp_path_factory.mktemp("cdriver") / "test_sourcefile"
-    subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-O1", "-g", "-Wall", "-Wextra", "-Werror", *SANITIZE,
-                    f"-I{ROOT / 'csrc'}", str(ROOT / "tests/c/test_sourcefile.c"), str(ROOT / "csrc/sourcefile.c"),
-                    "-lm", "-o", str(exe)], check=True)
+    subprocess.run(
+        [
+            cc,
+            "-std=c11",
+            "-D_GNU_SOURCE",
+            "-O1",
+            "-g",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            *SANITIZE,
+            f"-I{ROOT / 'csrc'}",
+            str(ROOT / "tests/c/test_sourcefile.c"),
+            str(ROOT / "csrc/sourcefile.c"),
+            "-lm",
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
 
     def run(*args):
         out = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=10)
@@ -62,25 +79,32 @@ def scan(driver, tmp_path, data: bytes):
     return int(is_iso), int(has_moov), brand
 
 
-@pytest.mark.parametrize("name,data,expected", [
-    ("whole file", FTYP + box(b"mdat", bytes(64)) + MOOV, (1, 1, "isom")),
-    ("moov first (faststart)", MOOV + box(b"mdat", bytes(8)), (1, 1, "-")),
-    ("mdat only: recording cut off", FTYP + box(b"mdat", bytes(64)), (1, 0, "isom")),
-    ("64-bit mdat size, then moov", FTYP + box(b"mdat", bytes(40), large=56) + MOOV, (1, 1, "isom")),
-    ("ftyp with a 64-bit size", box(b"ftyp", b"qt  \0\0\0\0", large=24) + MOOV, (1, 1, "qt  ")),
-    ("mdat claims more than the file", FTYP + box(b"mdat", bytes(64), size=10_000) + MOOV, (1, 0, "isom")),
-    # Unchecked, pos + size wraps back to the 'free' box: free -> mdat -> free ... forever.
-    ("64-bit size that wraps past 2^64", FTYP + box(b"free") + box(b"mdat", large=2**64 - 8) + MOOV, (1, 0, "isom")),
-    ("64-bit size with the top bit set", FTYP + box(b"mdat", bytes(8), large=2**63) + MOOV, (1, 0, "isom")),
-    ("64-bit size below its 16-byte header", FTYP + box(b"mdat", bytes(8), large=8) + MOOV, (1, 0, "isom")),
-    ("32-bit size below the header", FTYP + box(b"free", size=4) + MOOV, (1, 0, "isom")),
-    ("size 0: mdat runs to the end", FTYP + box(b"mdat", MOOV, size=0), (1, 0, "isom")),
-    ("file ends inside a 64-bit header", FTYP + struct.pack(">I4sI", 1, b"mdat", 0), (1, 0, "isom")),
-    ("file ends inside a header", FTYP + b"\0\0\0", (1, 0, "isom")),
-    ("ftyp cut before its brand", box(b"ftyp", b"is", size=16), (1, 0, "-")),
-    ("not a movie", b"hello, this is a text file\n" * 4, (0, 0, "-")),
-    ("shorter than a header", b"ftyp", (0, 0, "-")),
-])
+@pytest.mark.parametrize(
+    "name,data,expected",
+    [
+        ("whole file", FTYP + box(b"mdat", bytes(64)) + MOOV, (1, 1, "isom")),
+        ("moov first (faststart)", MOOV + box(b"mdat", bytes(8)), (1, 1, "-")),
+        ("mdat only: recording cut off", FTYP + box(b"mdat", bytes(64)), (1, 0, "isom")),
+        ("64-bit mdat size, then moov", FTYP + box(b"mdat", bytes(40), large=56) + MOOV, (1, 1, "isom")),
+        ("ftyp with a 64-bit size", box(b"ftyp", b"qt  \0\0\0\0", large=24) + MOOV, (1, 1, "qt  ")),
+        ("mdat claims more than the file", FTYP + box(b"mdat", bytes(64), size=10_000) + MOOV, (1, 0, "isom")),
+        # Unchecked, pos + size wraps back to the 'free' box: free -> mdat -> free ... forever.
+        (
+            "64-bit size that wraps past 2^64",
+            FTYP + box(b"free") + box(b"mdat", large=2**64 - 8) + MOOV,
+            (1, 0, "isom"),
+        ),
+        ("64-bit size with the top bit set", FTYP + box(b"mdat", bytes(8), large=2**63) + MOOV, (1, 0, "isom")),
+        ("64-bit size below its 16-byte header", FTYP + box(b"mdat", bytes(8), large=8) + MOOV, (1, 0, "isom")),
+        ("32-bit size below the header", FTYP + box(b"free", size=4) + MOOV, (1, 0, "isom")),
+        ("size 0: mdat runs to the end", FTYP + box(b"mdat", MOOV, size=0), (1, 0, "isom")),
+        ("file ends inside a 64-bit header", FTYP + struct.pack(">I4sI", 1, b"mdat", 0), (1, 0, "isom")),
+        ("file ends inside a header", FTYP + b"\0\0\0", (1, 0, "isom")),
+        ("ftyp cut before its brand", box(b"ftyp", b"is", size=16), (1, 0, "-")),
+        ("not a movie", b"hello, this is a text file\n" * 4, (0, 0, "-")),
+        ("shorter than a header", b"ftyp", (0, 0, "-")),
+    ],
+)
 def test_box_scan(driver, tmp_path, name, data, expected):
     assert scan(driver, tmp_path, data) == expected, name
 
@@ -125,11 +149,24 @@ def test_error_line_is_one_bounded_line(driver):
     status, message = driver("fail", "line one\nline two\r\nthree")
     assert int(status) == LC_ERR_DAMAGED and message == "damaged: line one line two  three"
     status, message = driver("fail", "x" * 2000)
-    assert len(message) == 511 and message.startswith("damaged: xxx")   # LC_ERRMSG_SIZE - 1
+    assert len(message) == 511 and message.startswith("damaged: xxx")  # LC_ERRMSG_SIZE - 1
 
 
-@pytest.mark.parametrize("us,ms", [(-5, 0), (0, 0), (1, 1), (999, 1), (1000, 1), (1001, 2), (2_999_999, 3000),
-                                   (3_000_000, 3000), (3_000_001, 3001), (2**62, 2**62 // 1000 + 1)])
+@pytest.mark.parametrize(
+    "us,ms",
+    [
+        (-5, 0),
+        (0, 0),
+        (1, 1),
+        (999, 1),
+        (1000, 1),
+        (1001, 2),
+        (2_999_999, 3000),
+        (3_000_000, 3000),
+        (3_000_001, 3001),
+        (2**62, 2**62 // 1000 + 1),
+    ],
+)
 def test_duration_rounds_up_to_the_millisecond(driver, us, ms):
     """extract.h: requests are the times t < duration_ms; rounding up keeps
     that exactly "t < the true duration" for whole-millisecond t."""
@@ -162,16 +199,16 @@ def test_composition_matches_the_named_transforms():
     mirrored quarter turns are the transpose (x' = y, y' = x) and the
     anti-transpose (x' = -y, y' = -x), which FFmpeg's autorotate draws with
     transpose=cclock_flip and transpose=clock_flip."""
-    assert (turn(90) == [[0, 1], [-1, 0]]).all()                  # (1, 0) -> (0, 1): right -> down
-    assert (compose(0, 1) == [[-1, 0], [0, 1]]).all()             # hflip
-    assert (compose(180, 1) == [[1, 0], [0, -1]]).all()           # vflip
-    assert (compose(270, 1) == [[0, 1], [1, 0]]).all()            # transpose
-    assert (compose(90, 1) == [[0, -1], [-1, 0]]).all()           # anti-transpose
+    assert (turn(90) == [[0, 1], [-1, 0]]).all()  # (1, 0) -> (0, 1): right -> down
+    assert (compose(0, 1) == [[-1, 0], [0, 1]]).all()  # hflip
+    assert (compose(180, 1) == [[1, 0], [0, -1]]).all()  # vflip
+    assert (compose(270, 1) == [[0, 1], [1, 0]]).all()  # transpose
+    assert (compose(90, 1) == [[0, -1], [-1, 0]]).all()  # anti-transpose
     assert len({compose(r, f).tobytes() for r, f in ORIENTATIONS}) == 8
 
 
 @pytest.mark.parametrize("rotation,hflip", ORIENTATIONS)
-@pytest.mark.parametrize("scale", [65536, 1, 2.5])   # 16.16 fixed point, CGAffineTransform, a scaled matrix
+@pytest.mark.parametrize("scale", [65536, 1, 2.5])  # 16.16 fixed point, CGAffineTransform, a scaled matrix
 def test_orientation_of_all_8_matrices(driver, rotation, hflip, scale):
     (a, b), (c, d) = compose(rotation, hflip) * scale
     assert driver("orientation", a, b, c, d) == [str(rotation), str(hflip)]
@@ -179,12 +216,12 @@ def test_orientation_of_all_8_matrices(driver, rotation, hflip, scale):
 
 @pytest.mark.parametrize("rotation,hflip", ORIENTATIONS)
 def test_orientation_rounds_to_the_nearest_quarter_turn(driver, rotation, hflip):
-    t = np.radians(rotation + 3.0)   # a matrix 3 degrees off, as float rounding or an editor leaves it
+    t = np.radians(rotation + 3.0)  # a matrix 3 degrees off, as float rounding or an editor leaves it
     m = (MIRROR if hflip else np.eye(2)) @ np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
     assert driver("orientation", *m.ravel()) == [str(rotation), str(hflip)]
 
 
 def test_degenerate_matrix_means_no_orientation(driver):
     assert driver("orientation", 0, 0, 0, 0) == ["0", "0"]
-    assert driver("orientation", 1, 2, 2, 4) == ["0", "0"]      # rank 1
+    assert driver("orientation", 1, 2, 2, 4) == ["0", "0"]  # rank 1
     assert driver("orientation", "nan", 0, 0, 1) == ["0", "0"]

@@ -22,9 +22,10 @@ def test_readme_links_the_spec_that_ships():
 def test_spec_is_in_step_with_the_shared_one():
     shared = next((p for p in SHARED if p.is_file()), None)
     ours = (REPO / "docs" / "SPEC.md").read_text()
-    if shared is not None:   # beside the checkout in CI and in the developers' tree
+    if shared is not None:  # beside the checkout in CI and in the developers' tree
         # The shared text verbatim, then this implementation's own details.
         assert ours.startswith(shared.read_text()), "docs/SPEC.md does not start with the shared SPEC.md: copy it over"
-    else:                    # a user's clone: at least the format's version is the one the code writes
+    else:  # a user's clone: at least the format's version is the one the code writes
         from lifelog_compression import recipe
+
         assert f"`format_version` = {recipe.spec()['format_version']}" in ours

@@ -13,15 +13,21 @@ import time
 from pathlib import Path
 
 import pytest
-
-import lifelog_compression as lc
 from fixtures import make_text_file
 from truth import assert_true_to_source
 
+import lifelog_compression as lc
+
 
 def run_cli(*args, cwd=None, stdin=None):
-    return subprocess.run([sys.executable, "-m", "lifelog_compression", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, stdin=stdin, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        stdin=stdin,
+        timeout=300,
+    )
 
 
 def manifest_pairs(bundle: Path) -> list[tuple]:
@@ -29,6 +35,7 @@ def manifest_pairs(bundle: Path) -> list[tuple]:
 
 
 # ---- HTTP ---------------------------------------------------------------------------------------
+
 
 def test_http_source_reads_a_small_fraction_in_bounded_ranges(http_server, noisy_long_clip, tmp_path):
     name = "noisy-sparse.mp4"
@@ -56,7 +63,7 @@ def test_http_source_reads_a_small_fraction_in_bounded_ranges(http_server, noisy
     assert len(rows) == 60
     local = lc.extract_to_dir(noisy_long_clip.path, tmp_path / "local")
     assert manifest_pairs(tmp_path / "b") == manifest_pairs(tmp_path / "local")
-    assert 0 < local.source_bytes_read < size   # counted for files too
+    assert 0 < local.source_bytes_read < size  # counted for files too
 
 
 def test_http_decode_forward_over_ranges_is_true(http_server, clip, tmp_path):
@@ -80,8 +87,7 @@ def test_http_source_that_refuses_head(http_server, clip, tmp_path):
 def test_http_errors_are_classified(http_server, tmp_path):
     make_text_file(http_server.root / "notes.mp4")
     (http_server.root / "empty.mp4").write_bytes(b"")
-    cases = {"missing.mp4": lc.SourceNotFoundError, "notes.mp4": lc.NotAVideoError,
-             "empty.mp4": lc.EmptySourceError}
+    cases = {"missing.mp4": lc.SourceNotFoundError, "notes.mp4": lc.NotAVideoError, "empty.mp4": lc.EmptySourceError}
     for name, error in cases.items():
         with pytest.raises(error) as e:
             lc.extract_to_dir(http_server.url(name), tmp_path / name)
@@ -101,8 +107,9 @@ def test_a_signed_url_s_query_is_never_written_down(http_server, clip, tmp_path)
     secret = "?X-Amz-Credential=AKIDSECRET&X-Amz-Signature=SECRETSIG123"
     lc.extract_to_dir(http_server.url("signed.mp4") + secret, tmp_path / "b")
     assert_true_to_source(tmp_path / "b", c)
-    written = "".join(p.read_text(errors="replace") for p in (tmp_path / "b").rglob("*") if p.suffix != ".jpg"
-                      and p.is_file())
+    written = "".join(
+        p.read_text(errors="replace") for p in (tmp_path / "b").rglob("*") if p.suffix != ".jpg" and p.is_file()
+    )
     assert "SECRET" not in written and http_server.url("signed.mp4") in written
     with pytest.raises(lc.SourceNotFoundError) as e:
         lc.extract_to_dir(http_server.url("gone.mp4") + secret, tmp_path / "x")
@@ -123,6 +130,7 @@ def test_ingest_reads_urls(http_server, clip):
 
 # ---- locations the package cannot use -------------------------------------------------------------
 
+
 def test_unknown_scheme_is_a_usage_error_and_creates_nothing(clip, tmp_path):
     src = clip("hevc_mp4").path
     for args in [(src, "foo://bucket/b"), ("ftp://host/clip.mp4", "out"), (src, "https://host/b")]:
@@ -136,14 +144,18 @@ def test_unknown_scheme_is_a_usage_error_and_creates_nothing(clip, tmp_path):
 def test_a_pipe_is_refused_not_called_empty(clip, tmp_path):
     with open(clip("hevc_mp4").path, "rb") as f:
         data = f.read()
-    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", "/dev/stdin",
-                             str(tmp_path / "b")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lifelog_compression", "extract", "/dev/stdin", str(tmp_path / "b")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=False,
+    )
     try:
         proc.stdin.write(data)
         proc.stdin.close()
     except BrokenPipeError:
-        pass   # refused before reading: exactly what is tested
+        pass  # refused before reading: exactly what is tested
     proc.wait(timeout=60)
     err = proc.stderr.read().decode()
     assert proc.returncode == 2, err
@@ -161,6 +173,7 @@ def test_a_pipe_is_refused_not_called_empty(clip, tmp_path):
 
 # ---- S3 -----------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def bucket(s3_server):
     import secrets
@@ -173,7 +186,7 @@ def bucket(s3_server):
 def download(s3_server, bucket, prefix, dest: Path) -> Path:
     client = s3_server.client()
     for key in s3_server.keys(bucket, prefix + "/"):
-        target = dest / key[len(prefix) + 1:]
+        target = dest / key[len(prefix) + 1 :]
         target.parent.mkdir(parents=True, exist_ok=True)
         client.download_file(bucket, key, str(target))
     return dest
@@ -185,7 +198,7 @@ def test_s3_source_and_output(s3_server, bucket, clip, tmp_path):
     result = lc.extract_to_dir(f"s3://{bucket}/in/GX010001.MP4", f"s3://{bucket}/out/GX010001")
     assert result.bundle_dir == f"s3://{bucket}/out/GX010001"
     keys = s3_server.keys(bucket)
-    assert not [k for k in keys if ".partial-" in k], keys   # the temporary prefix is gone
+    assert not [k for k in keys if ".partial-" in k], keys  # the temporary prefix is gone
     local = download(s3_server, bucket, "out/GX010001", tmp_path / "b")
     rows = assert_true_to_source(local, c)
     assert rows[0]["source_relpath"] == "GX010001.MP4"
@@ -289,9 +302,19 @@ def test_s3_publication_is_never_half_visible(s3_server, bucket, noisy_long_clip
 
 def test_s3_killed_extraction_leaves_no_bundle(s3_server, bucket, noisy_long_clip):
     """SIGKILL while uploading: the final prefix never gets a bundle.json."""
-    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", "--quiet",
-                             str(noisy_long_clip.path), f"s3://{bucket}/killed"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lifelog_compression",
+            "extract",
+            "--quiet",
+            str(noisy_long_clip.path),
+            f"s3://{bucket}/killed",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if any(".killed.partial-" in k for k in s3_server.keys(bucket)):
@@ -308,9 +331,21 @@ def test_s3_ctrl_c_while_copying_into_place_finishes_the_bundle(s3_server, bucke
     is finished first (as the local move into place is), so the prefix holds
     a whole bundle and the command says so, instead of frames without
     bundle.json that block every rerun."""
-    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", "--quiet", "--json",
-                             str(noisy_long_clip.path), f"s3://{bucket}/ctrlc"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lifelog_compression",
+            "extract",
+            "--quiet",
+            "--json",
+            str(noisy_long_clip.path),
+            f"s3://{bucket}/ctrlc",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if any(k.startswith("ctrlc/") for k in s3_server.keys(bucket, "ctrlc/")):
@@ -327,12 +362,15 @@ def test_s3_ctrl_c_while_copying_into_place_finishes_the_bundle(s3_server, bucke
     assert json.loads(stdout)["frame_count"] == doc["frame_count"]
 
 
-@pytest.mark.parametrize("source, out, code", [
-    ("s3://", "b", 2),                      # no bucket
-    ("s3://Bad_Bucket!/k.mp4", "b", 2),     # not a bucket name
-    ("s3://bucket-only", "b", 2),           # no object key
-    ("{clip}", "s3://", 2),                 # an output without bucket or prefix
-])
+@pytest.mark.parametrize(
+    "source, out, code",
+    [
+        ("s3://", "b", 2),  # no bucket
+        ("s3://Bad_Bucket!/k.mp4", "b", 2),  # not a bucket name
+        ("s3://bucket-only", "b", 2),  # no object key
+        ("{clip}", "s3://", 2),  # an output without bucket or prefix
+    ],
+)
 def test_s3_locations_that_name_nothing_are_usage_errors(clip, tmp_path, source, out, code):
     r = run_cli("extract", source.format(clip=clip("short_mp4").path), out if "://" in out else tmp_path / out)
     lines = r.stderr.strip().splitlines()
@@ -345,13 +383,25 @@ def test_s3_without_credentials_is_said_in_one_line(s3_server, bucket, clip, tmp
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") or k == "AWS_ENDPOINT_URL"}
-    env.update({"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
-                "AWS_EC2_METADATA_DISABLED": "true"})
+    env.update(
+        {
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
     s3_server.client().upload_file(str(clip("short_mp4").path), bucket, "in/clip.mp4")
-    for args, code in (((f"s3://{bucket}/in/clip.mp4", tmp_path / "b"), lc.SourceReadError.exit_code),
-                       ((clip("short_mp4").path, f"s3://{bucket}/out"), lc.OutputError.exit_code)):
-        r = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", *map(str, args)],
-                           capture_output=True, text=True, env=env, timeout=120)
+    for args, code in (
+        ((f"s3://{bucket}/in/clip.mp4", tmp_path / "b"), lc.SourceReadError.exit_code),
+        ((clip("short_mp4").path, f"s3://{bucket}/out"), lc.OutputError.exit_code),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-m", "lifelog_compression", "extract", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         lines = r.stderr.strip().splitlines()
         assert r.returncode == code and len(lines) == 1 and "internal" not in lines[0], r.stderr
     assert not (tmp_path / "b").exists()
@@ -380,7 +430,7 @@ def test_a_server_that_trickles_is_given_up_in_bounded_time(clip, tmp_path):
             self.end_headers()
             try:
                 for i in range(lo, hi + 1):
-                    self.wfile.write(data[i:i + 1])
+                    self.wfile.write(data[i : i + 1])
                     self.wfile.flush()
                     time.sleep(0.05)
             except OSError:

@@ -14,6 +14,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from telemetry_fixtures import (
+    cori_stream,
+    device,
+    dji_mini_body,
+    dji_srt,
+    ffprobe_data_packets,
+    gps5_stream,
+    gps9_stream,
+    klv,
+    mux_gpmf,
+    nest,
+    typed_stream,
+    utc,
+)
 
 import lifelog_compression as lc
 from lifelog_compression.cli import main
@@ -25,15 +39,15 @@ from lifelog_compression.telemetry.location import parse_iso6709
 from lifelog_compression.telemetry.model import Position, Telemetry
 from lifelog_compression.telemetry.mp4 import read_movie
 from lifelog_compression.telemetry.track import Track, haversine_m
-from telemetry_fixtures import (cori_stream, device, dji_mini_body, dji_srt, ffprobe_data_packets, gps5_stream,
-                                gps9_stream, klv, mux_gpmf, nest, typed_stream, utc)
 
 REPO = Path(__file__).resolve().parents[1]
 # CI has ../shared beside the checkout; a worktree sits one level deeper.
 _SHARED = [REPO.parent / "shared" / "data", REPO.parent.parent / "shared" / "data"]
 REAL = next((d / "gopro-max-heromode.mp4" for d in _SHARED if (d / "gopro-max-heromode.mp4").is_file()), None)
-needs_real = pytest.mark.skipif(REAL is None, reason="../shared/data/gopro-max-heromode.mp4 is not here "
-                                "(it is beside the checkout in CI, not in a user's clone)")
+needs_real = pytest.mark.skipif(
+    REAL is None,
+    reason="../shared/data/gopro-max-heromode.mp4 is not here (it is beside the checkout in CI, not in a user's clone)",
+)
 
 
 def rows_of(bundle: Path) -> list[dict]:
@@ -50,12 +64,13 @@ def parse_time(text: str) -> datetime:
 
 # --- generated GPMF: GPS5 with SCAL/GPSU/GPSF, fix lost and regained -------------------------------
 
+
 def gps5_point(n: int) -> tuple[float, float, float, float, float]:
     """Sample n of the GPS5 fixture (t = n * 100 ms): moving north-east."""
     return 48.0 + n * 1e-5, 2.0 + n * 2e-5, 100.0 + n * 0.5, 1.0 + n * 0.01, 1.1 + n * 0.01
 
 
-LOST_PAYLOAD = 3          # 3000-3999 ms: the receiver reports no fix
+LOST_PAYLOAD = 3  # 3000-3999 ms: the receiver reports no fix
 GPS_START = utc(2024, 5, 1, 10, 0, 0)
 
 
@@ -68,8 +83,9 @@ def gps5_clip(clip, tmp_path_factory):
     for p in range(6):
         fix = 0 if p == LOST_PAYLOAD else 3
         points = [gps5_point(p * 10 + i) for i in range(10)]
-        payloads.append(device(gps5_stream(points, fix=fix, dop=1.25, gpsu=GPS_START + timedelta(seconds=p)),
-                               name="HERO9 Black"))
+        payloads.append(
+            device(gps5_stream(points, fix=fix, dop=1.25, gpsu=GPS_START + timedelta(seconds=p)), name="HERO9 Black")
+        )
     out = tmp_path_factory.mktemp("gps5") / "GX010001.MP4"
     mux_gpmf(base.path, payloads, out, metadata={"creation_time": "2024-05-01T12:00:03.000000Z"})
     return base, out
@@ -134,7 +150,7 @@ def test_bundle_rows_carry_time_and_place(gps5_clip, tmp_path):
     assert [r["actual_ts_ms"] for r in rows] == [0, 1000, 2000, 3000, 4000, 5000]
     clock = doc["capture_clock"]
     assert clock["source"] == "gps" and clock["start_utc"] == "2024-05-01T10:00:00.000Z"
-    assert clock["camera_offset_s"] == pytest.approx(7203.0)     # camera 2 h 3 s ahead of GPS
+    assert clock["camera_offset_s"] == pytest.approx(7203.0)  # camera 2 h 3 s ahead of GPS
     assert clock["utc_offset_min"] == 120
     for r in rows:
         assert parse_time(r["captured_at"]) == GPS_START + timedelta(milliseconds=r["actual_ts_ms"])
@@ -149,8 +165,9 @@ def test_bundle_rows_carry_time_and_place(gps5_clip, tmp_path):
     assert track["samples"] == 50 and track["source"] == "gpmf"
     assert track["first_fix_utc"] == "2024-05-01T10:00:00.000Z" and track["last_fix_utc"] == "2024-05-01T10:00:05.900Z"
     assert track["bbox"] == [pytest.approx(48.0), pytest.approx(2.0), pytest.approx(48.00059), pytest.approx(2.00118)]
-    expected = sum(haversine_m(Position(0, *gps5_point(a)[:2]), Position(0, *gps5_point(b)[:2]))
-                   for a, b in zip(fixes, fixes[1:]))
+    expected = sum(
+        haversine_m(Position(0, *gps5_point(a)[:2]), Position(0, *gps5_point(b)[:2])) for a, b in zip(fixes, fixes[1:])
+    )
     assert track["distance_m"] == pytest.approx(expected, abs=0.1)
     # ~1.6 m between samples (1.11 m north, 1.49 m east): a flat-earth check of the haversine.
     assert track["distance_m"] == pytest.approx(59 * math.hypot(1.112, 1.491), rel=0.01)
@@ -166,8 +183,13 @@ def test_gopro_without_gps_time_uses_its_local_container_clock(clip, tmp_path):
     its relation to UTC is unknown (SPEC 1.2): no captured_at, the wall clock
     in captured_local; said so."""
     payloads = [device(cori_stream([(1.0, 0.0, 0.0, 0.0)] * 30)) for _ in range(3)]
-    path = mux_gpmf(clip("short_mp4").path, payloads, tmp_path / "GX010002.MP4", payload_s=0.2,
-                    metadata={"creation_time": "2024-03-03T08:00:00.000000Z"})
+    path = mux_gpmf(
+        clip("short_mp4").path,
+        payloads,
+        tmp_path / "GX010002.MP4",
+        payload_s=0.2,
+        metadata={"creation_time": "2024-03-03T08:00:00.000000Z"},
+    )
     st = read_source_telemetry(path, duration_ms=400)
     assert st.clock.source == "container" and st.clock.camera_offset_s is None
     assert st.clock.captured_at(250) is None and st.clock.captured_local(250) == "2024-03-03T08:00:00.250"
@@ -181,10 +203,19 @@ def test_gopro_without_gps_time_uses_its_local_container_clock(clip, tmp_path):
 def test_gps_without_any_fix(clip, tmp_path):
     """The receiver never locks: positions are kept in the artifact, rows get
     no location, GPSU (unreliable without a fix) does not set the clock."""
-    payloads = [device(gps5_stream([gps5_point(p * 10 + i) for i in range(10)], fix=0,
-                                   gpsu=utc(2016, 1, 1) + timedelta(seconds=p))) for p in range(2)]
-    path = mux_gpmf(clip("short_mp4").path, payloads, tmp_path / "GX010009.MP4", payload_s=0.2,
-                    metadata={"creation_time": "2024-03-03T08:00:00.000000Z"})
+    payloads = [
+        device(
+            gps5_stream([gps5_point(p * 10 + i) for i in range(10)], fix=0, gpsu=utc(2016, 1, 1) + timedelta(seconds=p))
+        )
+        for p in range(2)
+    ]
+    path = mux_gpmf(
+        clip("short_mp4").path,
+        payloads,
+        tmp_path / "GX010009.MP4",
+        payload_s=0.2,
+        metadata={"creation_time": "2024-03-03T08:00:00.000000Z"},
+    )
     out = tmp_path / "b"
     lc.extract_to_dir(path, out)
     rows, doc = rows_of(out), doc_of(out)
@@ -208,11 +239,26 @@ def gps9_clip(clip, tmp_path_factory):
         samples = []
         for i in range(10):
             n = p * 10 + i
-            samples.append((-33.9 - n * 1e-5, 151.2 + n * 1e-5, 20.0 + n, 2.0, 2.5,
-                            GPS9_START + timedelta(milliseconds=n * 100), 1.1, 0 if n == 25 else 3))
+            samples.append(
+                (
+                    -33.9 - n * 1e-5,
+                    151.2 + n * 1e-5,
+                    20.0 + n,
+                    2.0,
+                    2.5,
+                    GPS9_START + timedelta(milliseconds=n * 100),
+                    1.1,
+                    0 if n == 25 else 3,
+                )
+            )
         quats = [(math.cos(k / 100), math.sin(k / 100), 0.0, 0.0) for k in range(p * 30, p * 30 + 30)]
-        payloads.append(device(gps9_stream(samples), cori_stream(quats),
-                               typed_stream("XTRA", "f[2]Lb", "ffLb", [(0.5, -1.5, 7, -3)] * 4)))
+        payloads.append(
+            device(
+                gps9_stream(samples),
+                cori_stream(quats),
+                typed_stream("XTRA", "f[2]Lb", "ffLb", [(0.5, -1.5, 7, -3)] * 4),
+            )
+        )
     out = tmp_path_factory.mktemp("gps9") / "GX010003.MP4"
     return mux_gpmf(base.path, payloads, out)
 
@@ -220,12 +266,12 @@ def gps9_clip(clip, tmp_path_factory):
 def test_gps9_clock_and_positions(gps9_clip):
     st = read_source_telemetry(gps9_clip, duration_ms=6000)
     assert st.clock.source == "gps" and st.clock.start == GPS9_START
-    assert st.clock.camera_offset_s is None            # ffmpeg wrote no creation time
+    assert st.clock.camera_offset_s is None  # ffmpeg wrote no creation time
     assert st.telemetry.streams["GPS9"] == 60 and len(st.telemetry.fixes) == 59
     p = st.telemetry.positions[12]
     assert (p.lat, p.lon, p.alt_m, p.dop) == (pytest.approx(-33.90012), pytest.approx(151.20012), 32.0, 1.1)
     assert p.utc == GPS9_START + timedelta(milliseconds=1200)
-    assert st.track.at(2450) is None and st.track.at(2550) is None    # sample 25 has no fix
+    assert st.track.at(2450) is None and st.track.at(2550) is None  # sample 25 has no fix
     assert st.track.at(2650)["lat"] == pytest.approx(-33.900265, abs=1e-7)
     summary = st.track_summary()
     assert summary["first_fix_utc"] == "2023-07-01T08:30:00.250Z"
@@ -242,8 +288,10 @@ def test_orientation_is_timed_by_the_payloads(gps9_clip):
 
 
 def test_type_described_structures():
-    payload = device(typed_stream("XTRA", "f[2]Lb", "ffLb", [(0.5, -1.5, 7, -3), (2.0, 4.0, 9, 5)]),
-                     typed_stream("SCLD", "lS", "lS", [(1500, 30), (-500, 60)], scal=(1000, 10)))
+    payload = device(
+        typed_stream("XTRA", "f[2]Lb", "ffLb", [(0.5, -1.5, 7, -3), (2.0, 4.0, 9, 5)]),
+        typed_stream("SCLD", "lS", "lS", [(1500, 30), (-500, 60)], scal=(1000, 10)),
+    )
     found = {item.key: gpmf.numbers(item, props) for s in gpmf.streams(payload) for item, props in s.data}
     assert found["XTRA"] == [(0.5, -1.5, 7, -3), (2.0, 4.0, 9, 5)]
     assert found["SCLD"] == [(1.5, 3.0), (-0.5, 6.0)]
@@ -263,6 +311,7 @@ def test_gpsu_parsing():
 
 # --- hostile input ------------------------------------------------------------------------------------
 
+
 def test_forged_gpmf_sizes_are_bounded():
     # An item claiming 255 * 65535 bytes in a 20-byte buffer: nothing is read.
     assert gpmf.parse(b"GPS5l\xff\xff\xff" + b"\0" * 12) == []
@@ -280,18 +329,18 @@ def test_forged_gpmf_sizes_are_bounded():
 def _patch_box(data: bytearray, kind: bytes, after: bytes, offset: int, value: bytes) -> None:
     """Overwrites bytes inside the first ``kind`` box that follows ``after``."""
     at = data.index(kind, data.index(after))
-    data[at + 4 + offset:at + 4 + offset + len(value)] = value
+    data[at + 4 + offset : at + 4 + offset + len(value)] = value
 
 
 def test_forged_mp4_tables_never_allocate_beyond_the_file(gps5_clip, tmp_path):
     _, path = gps5_clip
     original = path.read_bytes()
     cases = {
-        "stsz_count": (b"stsz", 8, struct.pack(">I", 0xFFFFFFF0)),      # sample count
-        "stts_count": (b"stts", 4, struct.pack(">I", 0xFFFFFFF0)),      # entry count
-        "stts_run": (b"stts", 8, struct.pack(">I", 0xFFFFFFF0)),        # samples in the first run
+        "stsz_count": (b"stsz", 8, struct.pack(">I", 0xFFFFFFF0)),  # sample count
+        "stts_count": (b"stts", 4, struct.pack(">I", 0xFFFFFFF0)),  # entry count
+        "stts_run": (b"stts", 8, struct.pack(">I", 0xFFFFFFF0)),  # samples in the first run
         "stco_count": (b"stco", 4, struct.pack(">I", 0xFFFFFFF0)),
-        "stco_offset": (b"stco", 8, struct.pack(">I", 0xFFFFFFF0)),     # a chunk beyond the file
+        "stco_offset": (b"stco", 8, struct.pack(">I", 0xFFFFFFF0)),  # a chunk beyond the file
         "stsc_count": (b"stsc", 4, struct.pack(">I", 0xFFFFFFF0)),
     }
     for name, (kind, offset, value) in cases.items():
@@ -308,15 +357,15 @@ def test_forged_mp4_tables_never_allocate_beyond_the_file(gps5_clip, tmp_path):
     # A moov whose size claims more than the file: only what the file holds is read.
     data = bytearray(original)
     at = data.index(b"moov") - 4
-    data[at:at + 4] = struct.pack(">I", 0x7FFFFFF0)
+    data[at : at + 4] = struct.pack(">I", 0x7FFFFFF0)
     (tmp_path / "moov.mp4").write_bytes(bytes(data))
     assert len(read_source_telemetry(tmp_path / "moov.mp4", duration_ms=6000).telemetry.positions) == 60
     # A 64-bit size read from the box's own payload: the index is garbage; nothing raises.
-    data[at:at + 4] = struct.pack(">I", 1)
+    data[at : at + 4] = struct.pack(">I", 1)
     (tmp_path / "large.mp4").write_bytes(bytes(data))
     assert read_source_telemetry(tmp_path / "large.mp4", duration_ms=6000).telemetry.positions == []
     # Cut inside the index: no moov can be found, telemetry is missing and says so.
-    (tmp_path / "cut.mp4").write_bytes(original[:at + 100])
+    (tmp_path / "cut.mp4").write_bytes(original[: at + 100])
     st = read_source_telemetry(tmp_path / "cut.mp4", duration_ms=6000)
     assert st.telemetry.positions == [] and st.clock.source == "file_mtime"
 
@@ -338,8 +387,12 @@ def test_mutated_gpmf_payloads_never_raise_nor_give_impossible_positions():
     from lifelog_compression.telemetry import gopro
 
     samples = [(48.0, 2.0, 10.0, 1.0, 1.0, GPS9_START, 1.0, 3)] * 5
-    payload = device(gps5_stream([gps5_point(i) for i in range(10)], gpsu=GPS_START), gps9_stream(samples),
-                     cori_stream([(1.0, 0.0, 0.0, 0.0)] * 10), typed_stream("XTRA", "f[2]Lb", "ffLb", [(0.5, 1, 2, 3)]))
+    payload = device(
+        gps5_stream([gps5_point(i) for i in range(10)], gpsu=GPS_START),
+        gps9_stream(samples),
+        cori_stream([(1.0, 0.0, 0.0, 0.0)] * 10),
+        typed_stream("XTRA", "f[2]Lb", "ffLb", [(0.5, 1, 2, 3)]),
+    )
     rng = random.Random(11)
     kept = 0
     for case in range(400):
@@ -347,7 +400,7 @@ def test_mutated_gpmf_payloads_never_raise_nor_give_impossible_positions():
         for _ in range(rng.randint(1, 8)):
             data[rng.randrange(len(data))] = rng.randrange(256)
         if case % 4 == 0:
-            data = data[:rng.randrange(len(data))]
+            data = data[: rng.randrange(len(data))]
         devices: dict = {}
         gopro.read_payload(bytes(data), 0.0, 1000.0, devices)
         for tel in devices.values():
@@ -355,7 +408,7 @@ def test_mutated_gpmf_payloads_never_raise_nor_give_impossible_positions():
                 kept += 1
                 assert math.isfinite(p.lat) and -90 <= p.lat <= 90 and -180 <= p.lon <= 180
                 json.dumps(p.to_json(), allow_nan=False)
-    assert kept > 1000    # most mutations leave most samples readable
+    assert kept > 1000  # most mutations leave most samples readable
 
 
 def test_random_bytes_and_text_give_no_telemetry(tmp_path):
@@ -378,8 +431,13 @@ def dji_folder(clip, tmp_path_factory):
     entries = []
     for k in range(60):
         lat, lon = (0.0, 0.0) if k == 30 else (45.0 + k * 1e-5, 7.0 + k * 1e-5)
-        entries.append((k * 100, k * 100 + 100, dji_mini_body(k + 1, DJI_LOCAL + timedelta(milliseconds=k * 100),
-                                                              lat, lon, 250.0 + k * 0.1)))
+        entries.append(
+            (
+                k * 100,
+                k * 100 + 100,
+                dji_mini_body(k + 1, DJI_LOCAL + timedelta(milliseconds=k * 100), lat, lon, 250.0 + k * 0.1),
+            )
+        )
     (folder / "DJI_0001.SRT").write_text(dji_srt(entries), encoding="utf-8")
     return video
 
@@ -389,9 +447,16 @@ def test_dji_srt_sidecar(dji_folder, tmp_path):
     lc.extract_to_dir(dji_folder, out)
     rows, doc = rows_of(out), doc_of(out)
     by_t = {r["actual_ts_ms"]: r["location"] for r in rows}
-    assert by_t[1000] == {"lat": 45.0001, "lon": 7.0001, "alt_m": 251.0, "speed_mps": None, "fix": "3d",
-                          "source": "dji", "sample_gap_ms": 0.0}
-    assert by_t[3000] is None                        # (0, 0): no fix
+    assert by_t[1000] == {
+        "lat": 45.0001,
+        "lon": 7.0001,
+        "alt_m": 251.0,
+        "speed_mps": None,
+        "fix": "3d",
+        "source": "dji",
+        "sample_gap_ms": 0.0,
+    }
+    assert by_t[3000] is None  # (0, 0): no fix
     assert by_t[5000]["lat"] == pytest.approx(45.0005)
     assert doc["track"]["source"] == "dji" and doc["track"]["samples"] == 59
     notes = doc["capture_clock"]["notes"]
@@ -408,18 +473,42 @@ def test_a_sidecar_line_of_megabytes_is_read_in_bounded_time(clip, tmp_path):
 
     video = tmp_path / "DJI_0002.MP4"
     shutil.copyfile(clip("short_mp4").path, video)
-    (tmp_path / "DJI_0002.SRT").write_text("1\n00:00:00,000 --> 00:00:01,000\n[latitude: " + "4" * 2_000_000 +
-                                           "] [longitude: 8.0]\n", encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "lifelog_compression", "extract", "-q", str(video), str(tmp_path / "b")],
-                         capture_output=True, text=True, timeout=120)
+    (tmp_path / "DJI_0002.SRT").write_text(
+        "1\n00:00:00,000 --> 00:00:01,000\n[latitude: " + "4" * 2_000_000 + "] [longitude: 8.0]\n", encoding="utf-8"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "extract", "-q", str(video), str(tmp_path / "b")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert all(r["location"] is None for r in rows_of(tmp_path / "b"))
 
 
 def test_dji_text_track_inside_the_video(dji_folder, tmp_path):
     embedded = tmp_path / "embedded.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(dji_folder), "-i", str(dji_folder.with_suffix(".SRT")),
-                    "-map", "0:v", "-map", "1", "-c:v", "copy", "-c:s", "mov_text", str(embedded)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(dji_folder),
+            "-i",
+            str(dji_folder.with_suffix(".SRT")),
+            "-map",
+            "0:v",
+            "-map",
+            "1",
+            "-c:v",
+            "copy",
+            "-c:s",
+            "mov_text",
+            str(embedded),
+        ],
+        check=True,
+    )
     st = read_source_telemetry(embedded, duration_ms=6000)
     assert st.telemetry.source == "dji" and len(st.telemetry.positions) == 60 and len(st.telemetry.fixes) == 59
     assert st.track.at(1050)["lat"] == pytest.approx(45.000105, abs=1e-7)
@@ -428,32 +517,73 @@ def test_dji_text_track_inside_the_video(dji_folder, tmp_path):
 
 def test_dji_srt_layouts():
     t = Telemetry(source="dji")
-    parse_block("HOME(149.0251,-20.2532) 2017.08.05 14:11:51\nGPS(149.0252,-20.2533,16.5) BAROMETER:1.9\n"
-                "ISO:100 Shutter:60 EV: 0 Fnum:F2.2", 0, t)
-    parse_block('<font size="36">SrtCnt : 1, DiffTime : 33ms\n2020-04-05 13:06:37,143,651\n[iso : 100] '
-                "[latitude: 51.123456] [longtitude: 4.567891] [altitude: 12.300000] </font>", 100, t)
-    parse_block("F/2.8, SS 320.12, ISO 100, EV 0, DZOOM 1.000, GPS (7.6543, 45.1234, 18), D 4.41m, H 2.10m, "
-                "H.S 1.50m/s, V.S 0.00m/s", 200, t)
+    parse_block(
+        "HOME(149.0251,-20.2532) 2017.08.05 14:11:51\nGPS(149.0252,-20.2533,16.5) BAROMETER:1.9\n"
+        "ISO:100 Shutter:60 EV: 0 Fnum:F2.2",
+        0,
+        t,
+    )
+    parse_block(
+        '<font size="36">SrtCnt : 1, DiffTime : 33ms\n2020-04-05 13:06:37,143,651\n[iso : 100] '
+        "[latitude: 51.123456] [longtitude: 4.567891] [altitude: 12.300000] </font>",
+        100,
+        t,
+    )
+    parse_block(
+        "F/2.8, SS 320.12, ISO 100, EV 0, DZOOM 1.000, GPS (7.6543, 45.1234, 18), D 4.41m, H 2.10m, "
+        "H.S 1.50m/s, V.S 0.00m/s",
+        200,
+        t,
+    )
     a, b, c = t.positions
-    assert (a.lat, a.lon, a.alt_m) == (-20.2533, 149.0252, 16.5)       # longitude first
-    assert (b.lat, b.lon, b.alt_m) == (51.123456, 4.567891, 12.3)      # "longtitude"
+    assert (a.lat, a.lon, a.alt_m) == (-20.2533, 149.0252, 16.5)  # longitude first
+    assert (b.lat, b.lon, b.alt_m) == (51.123456, 4.567891, 12.3)  # "longtitude"
     assert (c.lat, c.lon, c.alt_m, c.speed_mps) == (45.1234, 7.6543, 2.1, 1.5)
     assert [x[1] for x in t.camera_times] == [datetime(2017, 8, 5, 14, 11, 51), datetime(2020, 4, 5, 13, 6, 37, 143000)]
 
 
 # --- QuickTime / phone ----------------------------------------------------------------------------------
 
+
 def test_quicktime_location_and_creationdate(clip, tmp_path):
     phone = tmp_path / "IMG_0001.MOV"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip("short_mp4").path), "-map", "0", "-c", "copy",
-                    "-metadata", "location=+48.8577+002.2950/",
-                    "-metadata", "com.apple.quicktime.creationdate=2023-05-06T14:32:10+0200",
-                    "-movflags", "use_metadata_tags", str(phone)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(clip("short_mp4").path),
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            "-metadata",
+            "location=+48.8577+002.2950/",
+            "-metadata",
+            "com.apple.quicktime.creationdate=2023-05-06T14:32:10+0200",
+            "-movflags",
+            "use_metadata_tags",
+            str(phone),
+        ],
+        check=True,
+    )
     out = tmp_path / "b"
     lc.extract_to_dir(phone, out)
     rows, doc = rows_of(out), doc_of(out)
-    assert all(r["location"] == {"lat": 48.8577, "lon": 2.295, "alt_m": None, "speed_mps": None, "fix": "2d",
-                                 "source": "quicktime", "sample_gap_ms": None} for r in rows)
+    assert all(
+        r["location"]
+        == {
+            "lat": 48.8577,
+            "lon": 2.295,
+            "alt_m": None,
+            "speed_mps": None,
+            "fix": "2d",
+            "source": "quicktime",
+            "sample_gap_ms": None,
+        }
+        for r in rows
+    )
     assert doc["track"]["scope"] == "clip" and doc["track"]["samples"] == 1
     clock = doc["capture_clock"]
     assert clock["source"] == "container" and clock["start_utc"] == "2023-05-06T12:32:10.000Z"
@@ -465,12 +595,34 @@ def test_quicktime_location_and_creationdate(clip, tmp_path):
 
 def test_udta_xyz_tag_gives_one_point(clip, tmp_path):
     mov = tmp_path / "clip.mov"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip("short_mp4").path), "-map", "0", "-c", "copy",
-                    "-metadata", "location=-33.8568+151.2153+005.000/", str(mov)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(clip("short_mp4").path),
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            "-metadata",
+            "location=-33.8568+151.2153+005.000/",
+            str(mov),
+        ],
+        check=True,
+    )
     assert read_movie(mov).tags == {"\u00a9xyz": "-33.8568+151.2153+005.000/"}
     st = read_source_telemetry(mov, duration_ms=400)
-    assert st.location_at(123) == {"lat": -33.8568, "lon": 151.2153, "alt_m": 5.0, "speed_mps": None, "fix": "3d",
-                                   "source": "quicktime", "sample_gap_ms": None}
+    assert st.location_at(123) == {
+        "lat": -33.8568,
+        "lon": 151.2153,
+        "alt_m": 5.0,
+        "speed_mps": None,
+        "fix": "3d",
+        "source": "quicktime",
+        "sample_gap_ms": None,
+    }
     assert any("\u00a9xyz tag" in n for n in st.notes)
 
 
@@ -482,8 +634,23 @@ def test_iso6709():
 
 def test_clock_from_container_and_from_file_time(clip, tmp_path):
     tagged = tmp_path / "phone.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip("short_mp4").path), "-map", "0", "-c", "copy",
-                    "-metadata", "creation_time=2024-01-02T03:04:05.000000Z", str(tagged)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(clip("short_mp4").path),
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            "-metadata",
+            "creation_time=2024-01-02T03:04:05.000000Z",
+            str(tagged),
+        ],
+        check=True,
+    )
     st = read_source_telemetry(tagged, duration_ms=400)
     assert st.clock.source == "container" and st.clock.captured_at(399) == "2024-01-02T03:04:05.399Z"
     assert st.clock.camera_offset_s is None and st.clock.utc_offset_min is None
@@ -510,6 +677,7 @@ def test_row_order_and_captured_at_rise_together():
 
 # --- command line -------------------------------------------------------------------------------------
 
+
 def test_probe_command(gps5_clip, capsys):
     _, path = gps5_clip
     assert main(["probe", str(path), "--json"]) == 0
@@ -531,6 +699,7 @@ def test_probe_refuses_what_is_not_a_video(tmp_path, capsys):
 
 
 # --- the real GoPro MAX recording ---------------------------------------------------------------------
+
 
 @needs_real
 def test_real_gopro_gpmf():
@@ -555,8 +724,23 @@ def test_real_gopro_gpmf():
 
 
 def ffprobe_data_packets_of(path: Path, index: int) -> tuple[dict, list[dict]]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", str(index), "-show_streams", "-show_packets",
-                          "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            str(index),
+            "-show_streams",
+            "-show_packets",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     doc = json.loads(out)
     return doc["streams"][0], doc["packets"]
 
@@ -601,7 +785,7 @@ def test_validate_checks_captured_at_against_the_clock(gps5_clip, tmp_path):
     assert validate_bundle(path, out, limit=2, time_check=False).ok
     manifest = out / "manifest.jsonl"
     rows = rows_of(out)
-    rows[1]["captured_at"] = "2024-05-01T10:00:02.000Z"     # one second late
+    rows[1]["captured_at"] = "2024-05-01T10:00:02.000Z"  # one second late
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = validate_bundle(path, out, limit=2, time_check=False)
     assert [c.frame_id for c in report.failed] == ["frame_00000002"]
@@ -615,8 +799,9 @@ def test_shards_carry_the_time_fields_and_the_artifact(gps5_clip, tmp_path):
     rows = [row for row, _ in lc.read_shards(tmp_path / "shards")]
     assert [r.extra["captured_at"] for r in rows][:2] == ["2024-05-01T10:00:00.000Z", "2024-05-01T10:00:01.000Z"]
     lc.unpack(tmp_path / "shards", tmp_path / "unpacked")
-    assert (tmp_path / "unpacked" / TELEMETRY_ARTIFACT).read_text() == \
-        read_source_telemetry(path, duration_ms=6000).jsonl()
+    assert (tmp_path / "unpacked" / TELEMETRY_ARTIFACT).read_text() == read_source_telemetry(
+        path, duration_ms=6000
+    ).jsonl()
 
 
 def test_chapters_of_one_recording_continue_one_clock(clip, tmp_path):
@@ -627,11 +812,21 @@ def test_chapters_of_one_recording_continue_one_clock(clip, tmp_path):
     base = clip("h264_bframes_mp4")
     for chapter in (1, 2):
         first = (chapter - 1) * 60
-        payloads = [device(gps5_stream([gps5_point(first + p * 10 + i) for i in range(10)],
-                                       gpsu=GPS_START + timedelta(seconds=(chapter - 1) * 6 + p)))
-                    for p in range(6)]
-        mux_gpmf(base.path, payloads, card / f"GX0{chapter}0007.MP4",
-                 metadata={"creation_time": f"2024-05-01T12:00:0{3 + (chapter - 1) * 6}.000000Z"})
+        payloads = [
+            device(
+                gps5_stream(
+                    [gps5_point(first + p * 10 + i) for i in range(10)],
+                    gpsu=GPS_START + timedelta(seconds=(chapter - 1) * 6 + p),
+                )
+            )
+            for p in range(6)
+        ]
+        mux_gpmf(
+            base.path,
+            payloads,
+            card / f"GX0{chapter}0007.MP4",
+            metadata={"creation_time": f"2024-05-01T12:00:0{3 + (chapter - 1) * 6}.000000Z"},
+        )
     result = lc.extract_directory_to_dir(tmp_path / "card", tmp_path / "out")
     assert not result.failed
     one, two = (tmp_path / "out" / "DCIM" / "100GOPRO" / name for name in ("GX010007", "GX020007"))
@@ -673,7 +868,8 @@ def test_iter_frames_carry_the_rows_time_and_place(gps5_clip, tmp_path):
     rows = rows_of(tmp_path / "b")
     records = list(lc.iter_frames(path))
     assert [(f.actual_ts_ms, f.captured_at, f.location) for f in records] == [
-        (r["actual_ts_ms"], r["captured_at"], r["location"]) for r in rows]
+        (r["actual_ts_ms"], r["captured_at"], r["location"]) for r in rows
+    ]
     assert records[0].captured_at == "2024-05-01T10:00:00.000Z" and records[1].location is not None
 
 
@@ -682,8 +878,9 @@ def test_iter_frames_without_telemetry_say_none(clip):
     records = list(lc.iter_frames(base.path))
     assert records and all(f.location is None for f in records)
     # The container's clock (UTC) or the file's time (the camera's wall clock) still dates every frame.
-    assert all((f.captured_at and f.captured_at.endswith("Z")) or (f.captured_local and f.captured_at is None)
-               for f in records)
+    assert all(
+        (f.captured_at and f.captured_at.endswith("Z")) or (f.captured_local and f.captured_at is None) for f in records
+    )
 
 
 def test_fixes_no_camera_could_reach_are_dropped():
@@ -693,10 +890,12 @@ def test_fixes_no_camera_could_reach_are_dropped():
     from lifelog_compression.telemetry.model import Position
     from lifelog_compression.telemetry.track import Track
 
-    walk = [Position(t_ms=i * 1000.0, lat=33.1266 + i * 1e-5, lon=-117.3273, speed_mps=1.2, source="gpmf")
-            for i in range(10)]
-    walk[4] = Position(t_ms=4000.0, lat=-6.5977, lon=-6.5977, speed_mps=1.2, source="gpmf")    # the flipped fix
-    walk[6] = Position(t_ms=6000.0, lat=33.12666, lon=-117.3273, speed_mps=9634.8, source="gpmf")   # a flipped speed
+    walk = [
+        Position(t_ms=i * 1000.0, lat=33.1266 + i * 1e-5, lon=-117.3273, speed_mps=1.2, source="gpmf")
+        for i in range(10)
+    ]
+    walk[4] = Position(t_ms=4000.0, lat=-6.5977, lon=-6.5977, speed_mps=1.2, source="gpmf")  # the flipped fix
+    walk[6] = Position(t_ms=6000.0, lat=33.12666, lon=-117.3273, speed_mps=9634.8, source="gpmf")  # a flipped speed
     track = Track(walk)
     summary = track.summary()
     assert summary is not None and summary["samples"] == 9 and summary["implausible_fixes_dropped"] == 1
@@ -715,10 +914,16 @@ def test_srt_times_with_a_sign_or_absurd_hours_are_skipped(tmp_path):
     from lifelog_compression.telemetry.dji import read_srt
 
     srt = tmp_path / "DJI_0003.SRT"
-    blocks = [("00:00:00,000 --> 00:00:01,000", 47.0), ("99999:59:59,999 --> 99999:59:59,999", 47.1),
-              ("-00:00:05,000 --> 00:00:01,000", 47.2), ("00:00:02,000 --> 00:00:03,000", 47.002)]
-    srt.write_text("".join(f"{i + 1}\n{rng}\n[latitude: {lat}] [longitude: 8.0]\n\n"
-                           for i, (rng, lat) in enumerate(blocks)), encoding="utf-8")
+    blocks = [
+        ("00:00:00,000 --> 00:00:01,000", 47.0),
+        ("99999:59:59,999 --> 99999:59:59,999", 47.1),
+        ("-00:00:05,000 --> 00:00:01,000", 47.2),
+        ("00:00:02,000 --> 00:00:03,000", 47.002),
+    ]
+    srt.write_text(
+        "".join(f"{i + 1}\n{rng}\n[latitude: {lat}] [longitude: 8.0]\n\n" for i, (rng, lat) in enumerate(blocks)),
+        encoding="utf-8",
+    )
     tel = read_srt(srt)
     assert tel is not None
     assert [(p.t_ms, p.lat) for p in tel.positions] == [(0.0, 47.0), (2000.0, 47.002)]

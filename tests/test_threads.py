@@ -16,9 +16,30 @@ import lifelog_compression as lc
 def slow_clip(tmp_path_factory):
     """A 40 s 720p clip with one keyframe every 20 s: a few seconds of decoding."""
     path = tmp_path_factory.mktemp("slow") / "slow.mp4"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "testsrc2=size=1280x720:rate=30", "-t", "40", "-c:v", "libx264", "-preset", "ultrafast",
-                    "-g", "600", "-pix_fmt", "yuv420p", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30",
+            "-t",
+            "40",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "600",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -34,8 +55,9 @@ def test_other_python_threads_keep_running(slow_clip, tmp_path):
     t = threading.Thread(target=count)
     t.start()
     try:
-        lc.extract_to_dir(slow_clip, tmp_path / "b", workers=1,
-                          progress=lambda p: seen.append((p.requests_done, counter[0])))
+        lc.extract_to_dir(
+            slow_clip, tmp_path / "b", workers=1, progress=lambda p: seen.append((p.requests_done, counter[0]))
+        )
     finally:
         stop.set()
         t.join()
@@ -62,8 +84,11 @@ def test_exception_in_progress_stops_and_leaves_nothing(slow_clip, tmp_path):
 
 def test_ctrl_c_stops_within_a_second(slow_clip, tmp_path):
     out = tmp_path / "b"
-    proc = subprocess.Popen([sys.executable, "-m", "lifelog_compression", "extract", str(slow_clip), str(out)],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lifelog_compression", "extract", str(slow_clip), str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while not list(tmp_path.glob(".b.partial-*")) and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -3,14 +3,29 @@
 import math
 
 import pytest
-
-from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
 from fixtures import read_index
 from truth import assert_true_to_source, decode, load_rows, nearest_frame_ms, rect_of
 
-CLIPS = ["h264_bframes_mp4", "hevc_mp4", "vp9_webm", "av1_mkv", "mpeg2_ts", "mjpeg_avi", "hevc_10bit_mp4",
-         "h264_444_mp4", "odd_size_mp4", "start_offset_mp4", "start_offset_ts", "vfr_mp4", "long_gop_mp4",
-         "prores_mov", "interlaced_mts", "hevc444_mkv"]
+from lifelog_compression import _core, extract_to_dir, load_bundle_metadata
+
+CLIPS = [
+    "h264_bframes_mp4",
+    "hevc_mp4",
+    "vp9_webm",
+    "av1_mkv",
+    "mpeg2_ts",
+    "mjpeg_avi",
+    "hevc_10bit_mp4",
+    "h264_444_mp4",
+    "odd_size_mp4",
+    "start_offset_mp4",
+    "start_offset_ts",
+    "vfr_mp4",
+    "long_gop_mp4",
+    "prores_mov",
+    "interlaced_mts",
+    "hevc444_mkv",
+]
 
 
 @pytest.mark.parametrize("name", CLIPS)
@@ -63,11 +78,25 @@ def test_edit_list_trimmed_without_reencoding(clip, tmp_path):
 
     source = make_clip(tmp_path / "long.mp4", codec="libx264", gop=30, bframes=2, seconds=4.0)
     trimmed = tmp_path / "trimmed.mp4"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", "0.5", "-i", str(source.path),
-                    "-c", "copy", str(trimmed)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-ss",
+            "0.5",
+            "-i",
+            str(source.path),
+            "-c",
+            "copy",
+            str(trimmed),
+        ],
+        check=True,
+    )
     extract_to_dir(trimmed, tmp_path / "b")
-    from truth import decode, load_rows, rect_of
     from fixtures import read_index
+    from truth import decode, load_rows, rect_of
 
     rows = load_rows(tmp_path / "b")
     assert [r["requested_ts_ms"] for r in rows] == [0, 1000, 2000, 3000]
@@ -86,13 +115,57 @@ def test_audio_and_cover_art_are_not_the_video(clip, tmp_path):
 
     source = clip("hevc_mp4")
     cover = tmp_path / "cover.png"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=red:size=1000x1000",
-                    "-frames:v", "1", str(cover)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:size=1000x1000",
+            "-frames:v",
+            "1",
+            str(cover),
+        ],
+        check=True,
+    )
     muxed = tmp_path / "with-extras.mp4"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(cover), "-i", str(source.path),
-                    "-f", "lavfi", "-t", "5", "-i", "sine=frequency=440", "-map", "0", "-map", "1:v", "-map", "2:a",
-                    "-c:v:0", "png", "-c:v:1", "copy", "-c:a", "aac", "-disposition:v:0", "attached_pic",
-                    str(muxed)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(cover),
+            "-i",
+            str(source.path),
+            "-f",
+            "lavfi",
+            "-t",
+            "5",
+            "-i",
+            "sine=frequency=440",
+            "-map",
+            "0",
+            "-map",
+            "1:v",
+            "-map",
+            "2:a",
+            "-c:v:0",
+            "png",
+            "-c:v:1",
+            "copy",
+            "-c:a",
+            "aac",
+            "-disposition:v:0",
+            "attached_pic",
+            str(muxed),
+        ],
+        check=True,
+    )
     result = extract_to_dir(muxed, tmp_path / "b")
     assert result.frame_count == 5
     assert_true_to_source(tmp_path / "b", source)
@@ -102,8 +175,23 @@ def test_audio_and_cover_art_are_not_the_video(clip, tmp_path):
 def _start_time_s(path) -> float:
     import subprocess
 
-    out = subprocess.run(["ffprobe", "-v", "quiet", "-select_streams", "v", "-show_entries", "stream=start_time",
-                          "-of", "default=nw=1:nk=1", str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "quiet",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "stream=start_time",
+            "-of",
+            "default=nw=1:nk=1",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(out.stdout.split()[0])
 
 
@@ -116,7 +204,7 @@ def test_file_split_mid_gop_keeps_its_own_timeline(tmp_path):
     source = make_clip(tmp_path / "cam.mts", container="mpegts", codec="libx264", gop=90, bframes=2, seconds=8.0)
     data = source.path.read_bytes()
     split = tmp_path / "split.mts"
-    split.write_bytes(data[(len(data) * 3 // 10) // 188 * 188:])   # whole TS packets, as a card splits
+    split.write_bytes(data[(len(data) * 3 // 10) // 188 * 188 :])  # whole TS packets, as a card splits
     offset_ms = (_start_time_s(split) - _start_time_s(source.path)) * 1000
     result = extract_to_dir(split, tmp_path / "b")
     rows = load_rows(tmp_path / "b")
@@ -134,9 +222,23 @@ def _video_packets(path) -> list[tuple[float, int, bool]]:
     """(pts in s, byte position, key flag) of every video packet, by ffprobe."""
     import subprocess
 
-    out = subprocess.run(["ffprobe", "-v", "quiet", "-select_streams", "v", "-show_entries",
-                          "packet=pts_time,pos,flags", "-of", "csv=p=0", str(path)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "quiet",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts_time,pos,flags",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     packets = []
     for line in out.stdout.split():
         pts, pos, flags = line.split(",")[:3]
@@ -154,10 +256,12 @@ def test_first_keyframe_of_a_split_file_is_pictured_when_a_window_holds_it(idr_a
     nothing."""
     from fixtures import make_clip
 
-    source = make_clip(tmp_path / "cam.mts", container="mpegts", codec="libx264", gop=25, bframes=2, fps=25,
-                       seconds=6.0)
+    source = make_clip(
+        tmp_path / "cam.mts", container="mpegts", codec="libx264", gop=25, bframes=2, fps=25, seconds=6.0
+    )
     packets = _video_packets(source.path)
     second_idr = [p for p in packets if p[2]][1]
+
     # Timeline 0 is the split's first presentation time: the smallest time
     # among its packets (a B-frame after the cut may be shown before the
     # packet the cut starts at). Cut where the IDR comes idr_after_ms after it.
@@ -167,7 +271,7 @@ def test_first_keyframe_of_a_split_file_is_pictured_when_a_window_holds_it(idr_a
     before = [p for p in packets if p[1] < second_idr[1]]
     cut = min(before, key=lambda p: abs((second_idr[0] - zero_of(p[1])) * 1000 - idr_after_ms))
     split = tmp_path / "split.mts"
-    split.write_bytes(source.path.read_bytes()[cut[1]:])
+    split.write_bytes(source.path.read_bytes()[cut[1] :])
     idr_ms = round((second_idr[0] - zero_of(cut[1])) * 1000)
     assert 0 < idr_ms <= 500, idr_ms
     offset_ms = (zero_of(cut[1]) - zero_of(0)) * 1000
@@ -187,8 +291,15 @@ def test_raw_annex_b_stream_is_timed_by_frame_order(codec, suffix, container, tm
     times from its frame rate and frame order, not rejected as damaged."""
     from fixtures import make_clip
 
-    source = make_clip(tmp_path / f"cam{suffix}", container=container, codec=codec, gop=45, bframes=3 if
-                       codec == "libx264" else None, fps=25, seconds=6.0)
+    source = make_clip(
+        tmp_path / f"cam{suffix}",
+        container=container,
+        codec=codec,
+        gop=45,
+        bframes=3 if codec == "libx264" else None,
+        fps=25,
+        seconds=6.0,
+    )
     for workers in (1, 2):
         result = extract_to_dir(source.path, tmp_path / f"b{workers}", workers=workers)
         rows = assert_true_to_source(tmp_path / f"b{workers}", source)
@@ -208,9 +319,32 @@ def test_video_starting_after_the_audio_in_matroska(tmp_path):
 
     source = make_clip(tmp_path / "video.mkv", codec="libx264", gop=30, seconds=4.0)
     late = tmp_path / "late.mkv"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-itsoffset", "3", "-i", str(source.path),
-                    "-f", "lavfi", "-i", "sine=duration=7", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
-                    "-c:a", "flac", str(late)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-itsoffset",
+            "3",
+            "-i",
+            str(source.path),
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=7",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "flac",
+            str(late),
+        ],
+        check=True,
+    )
     result = extract_to_dir(late, tmp_path / "b")
     meta = load_bundle_metadata(tmp_path / "b")
     assert meta.sampling["source_start_offset_ms"] == pytest.approx(3000, abs=50)

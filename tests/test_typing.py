@@ -16,8 +16,13 @@ USER_SCRIPT = Path(__file__).parent / "typecheck" / "user_script.py"
 
 def mypy(*args, cwd):
     # A cache of its own, so the runs do not depend on (or leave) one elsewhere.
-    out = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cwd / ".mypy_cache"), *args],
-                         capture_output=True, text=True, timeout=600, cwd=cwd)
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cwd / ".mypy_cache"), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
     return out.returncode, out.stdout + out.stderr
 
 
@@ -38,7 +43,6 @@ def test_mypy_strict_passes_where_an_optional_dependency_is_not_installed(tmp_pa
     """fsspec is optional (storage.py imports it when a URL needs it): where it
     is missing, mypy reports import-not-found, not import-untyped, and the
     ignore must cover both. A venv that sees every installed package but fsspec."""
-    import site
     import sysconfig
     import venv
 
@@ -46,8 +50,14 @@ def test_mypy_strict_passes_where_an_optional_dependency_is_not_installed(tmp_pa
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
     env = tmp_path / "env"
     venv.EnvBuilder(with_pip=False, symlinks=True).create(env)
-    inner = Path(subprocess.run([str(env / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                capture_output=True, text=True, check=True).stdout.strip())
+    inner = Path(
+        subprocess.run(
+            [str(env / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     outer = Path(sysconfig.get_paths()["purelib"])
     for entry in outer.iterdir():
         if not entry.name.lower().startswith("fsspec") and not (inner / entry.name).exists():
@@ -71,7 +81,12 @@ def test_a_user_script_type_checks_against_the_installed_package(tmp_path):
 
 
 def test_the_user_script_runs(clip, tmp_path):
-    out = subprocess.run([sys.executable, str(USER_SCRIPT), str(clip("hevc_mp4").path), str(tmp_path)],
-                         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": ""})
+    out = subprocess.run(
+        [sys.executable, str(USER_SCRIPT), str(clip("hevc_mp4").path), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
     assert out.returncode == 0, out.stderr
     assert "[0, " in out.stdout and (tmp_path / "shards" / "shard-0001.tar").is_file()

@@ -15,11 +15,24 @@ from PIL import Image
 
 from lifelog_compression import extract_to_dir
 from lifelog_compression.cli import main
-from lifelog_compression.validate import (COLOUR, CORRUPT, EXIT_VALIDATION_FAILED, GEOMETRY, HASH, MISSING,
-                                          PICTURE, PSNR_CAP_DB, TIME, colour_error, fit_contain, psnr, ssim,
-                                          validate_bundle)
+from lifelog_compression.validate import (
+    COLOUR,
+    CORRUPT,
+    EXIT_VALIDATION_FAILED,
+    GEOMETRY,
+    HASH,
+    MISSING,
+    PICTURE,
+    PSNR_CAP_DB,
+    TIME,
+    colour_error,
+    fit_contain,
+    psnr,
+    ssim,
+    validate_bundle,
+)
 
-CLIP = "h264_bframes_mp4"   # B-frames, 3 s GOP: frames are decoded forward, not just keyframes
+CLIP = "h264_bframes_mp4"  # B-frames, 3 s GOP: frames are decoded forward, not just keyframes
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +102,8 @@ def test_ssim_matches_the_definition():
     # Flat images: only the luminance term is left.
     c1 = (0.01 * 255) ** 2
     assert ssim(np.full((20, 20), 100.0), np.full((20, 20), 120.0)) == pytest.approx(
-        (2 * 100 * 120 + c1) / (100**2 + 120**2 + c1))
+        (2 * 100 * 120 + c1) / (100**2 + 120**2 + c1)
+    )
 
 
 def test_colour_error_is_the_mean_shift_of_block_means():
@@ -101,12 +115,15 @@ def test_colour_error_is_the_mean_shift_of_block_means():
     assert colour_error(a, a + checker[:, :, None]) == pytest.approx(0.0, abs=1e-9)
 
 
-@pytest.mark.parametrize("display, rect", [
-    ((2704, 2028), (240, 0, 1440, 1080)),     # 4:3 camera: pillarboxed
-    ((640, 240), (0, 180, 1920, 720)),        # 320x240 with 2:1 pixels: letterboxed
-    ((240, 320), (554, 0, 810, 1080)),        # portrait: (1920 - 810) / 2 = 555, made even
-    ((1920, 1080), (0, 0, 1920, 1080)),
-])
+@pytest.mark.parametrize(
+    "display, rect",
+    [
+        ((2704, 2028), (240, 0, 1440, 1080)),  # 4:3 camera: pillarboxed
+        ((640, 240), (0, 180, 1920, 720)),  # 320x240 with 2:1 pixels: letterboxed
+        ((240, 320), (554, 0, 810, 1080)),  # portrait: (1920 - 810) / 2 = 555, made even
+        ((1920, 1080), (0, 0, 1920, 1080)),
+    ],
+)
 def test_fit_contain(display, rect):
     assert fit_contain(*display, 1920, 1080) == rect
 
@@ -149,9 +166,32 @@ def test_edit_list_trim_and_cover_art(tmp_path):
     cover = tmp_path / "cover.png"
     Image.new("RGB", (600, 600), (200, 0, 0)).save(cover)
     trimmed = tmp_path / "trimmed.mp4"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(cover), "-ss", "0.5",
-                    "-i", str(source.path), "-map", "0", "-map", "1:v", "-c:v:0", "png", "-c:v:1", "copy",
-                    "-disposition:v:0", "attached_pic", str(trimmed)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(cover),
+            "-ss",
+            "0.5",
+            "-i",
+            str(source.path),
+            "-map",
+            "0",
+            "-map",
+            "1:v",
+            "-c:v:0",
+            "png",
+            "-c:v:1",
+            "copy",
+            "-disposition:v:0",
+            "attached_pic",
+            str(trimmed),
+        ],
+        check=True,
+    )
     extract_to_dir(trimmed, tmp_path / "b")
     report = validate_bundle(trimmed, tmp_path / "b")
     assert report.ok, reasons(report)
@@ -168,8 +208,9 @@ def test_cover_art_listed_first_is_not_the_recording(made, monkeypatch):
     def cover_first(self, *args):
         doc = real(self, *args)
         if "streams" in doc and not any("-select_streams" == a for a in args):
-            doc["streams"].insert(0, {"index": 7, "codec_type": "video", "width": 600, "height": 600,
-                                      "disposition": {"attached_pic": 1}})
+            doc["streams"].insert(
+                0, {"index": 7, "codec_type": "video", "width": 600, "height": 600, "disposition": {"attached_pic": 1}}
+            )
         return doc
 
     monkeypatch.setattr(SourceReference, "_ffprobe", cover_first)
@@ -182,7 +223,7 @@ def test_cover_art_listed_first_is_not_the_recording(made, monkeypatch):
 def test_actual_time_outside_the_window_fails(copy):
     source, bundle = copy
     rows = rows_of(bundle)
-    rows[1]["requested_ts_ms"] -= 600   # the picture is right, the request it answers is not
+    rows[1]["requested_ts_ms"] -= 600  # the picture is right, the request it answers is not
     write_rows(bundle, rows)
     report = validate_bundle(source.path, bundle, limit=2)
     assert reasons(report) == {rows[1]["frame_relpath"]: {TIME}}
@@ -193,6 +234,7 @@ def test_reference_is_the_true_source_frame(made):
     """The independent reading, on the canvas, pictures the very frame the
     fixture drew for that time, in the content rect, with black padding."""
     from fixtures import frame_at, read_index
+
     from lifelog_compression.validate import SourceReference
 
     source, bundle = made
@@ -269,7 +311,7 @@ def test_retimed_frame_fails_the_time_check(copy):
 def test_time_between_frames_fails(copy):
     source, bundle = copy
     rows = rows_of(bundle)
-    rows[1]["actual_ts_ms"] += 15   # half-way to the next frame at 30 fps: no frame there
+    rows[1]["actual_ts_ms"] += 15  # half-way to the next frame at 30 fps: no frame there
     write_rows(bundle, rows)
     report = validate_bundle(source.path, bundle, limit=2)
     assert reasons(report) == {rows[1]["frame_relpath"]: {TIME}}
@@ -304,10 +346,29 @@ def test_untagged_hd_is_read_as_bt709(tmp_path):
     ffmpeg CLI's own default would be BT.601. A saturated colour tells them
     apart by 10+ levels, so a reference on ffmpeg's default fails COLOUR."""
     clip = tmp_path / "untagged709.mp4"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "color=c=0xC83C1E:size=1280x720:rate=10", "-t", "1",
-                    "-vf", "scale=out_color_matrix=bt709:out_range=limited,format=yuv420p",
-                    "-c:v", "libx264", "-preset", "ultrafast", str(clip)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0xC83C1E:size=1280x720:rate=10",
+            "-t",
+            "1",
+            "-vf",
+            "scale=out_color_matrix=bt709:out_range=limited,format=yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(clip),
+        ],
+        check=True,
+    )
     extract_to_dir(clip, tmp_path / "b")
     report = validate_bundle(clip, tmp_path / "b", limit=1)
     assert report.ok, reasons(report)
@@ -330,8 +391,8 @@ def test_cli_exit_codes_and_json(copy, capsys):
     assert main(["validate", str(source.path), str(bundle), "--limit", "1"]) == EXIT_VALIDATION_FAILED == 14
     out = capsys.readouterr().out
     assert "FAIL missing: frames/00000001.jpg" in out
-    assert main(["validate", str(source.path), str(bundle.parent)]) == 13     # not a bundle
-    assert main(["validate", str(bundle / "nope.mp4"), str(bundle)]) == 3     # no video
+    assert main(["validate", str(source.path), str(bundle.parent)]) == 13  # not a bundle
+    assert main(["validate", str(bundle / "nope.mp4"), str(bundle)]) == 3  # no video
 
 
 # --- sources and bundles the first version misjudged ------------------------
@@ -356,14 +417,31 @@ def test_program_stream_stamping_only_some_packets(tmp_path):
 
     source = make_clip(tmp_path / "clip.ts", codec="mpeg2video", gop=12, bframes=2, seconds=4.0)
     mpg = tmp_path / "clip.mpg"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(source.path), "-c", "copy",
-                    "-f", "vob", str(mpg)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(source.path), "-c", "copy", "-f", "vob", str(mpg)],
+        check=True,
+    )
     from lifelog_compression.validate import SourceReference
 
     # Every frame the decoder gives is on the timeline, stamped or not.
-    decoded = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-count_frames", "-show_entries",
-                              "stream=nb_read_frames", "-of", "csv=p=0", str(mpg)],
-                             capture_output=True, text=True, check=True)
+    decoded = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            str(mpg),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     count = int(decoded.stdout.split(",")[0])
     # (The decoder guesses the time of a frame before the first stamp: it may
     # share it with the next one.)
@@ -378,8 +456,22 @@ def test_raw_stream_cannot_be_validated_and_says_why(tmp_path, capsys):
     """An Annex-B .h264 carries no times: validate says so in one line with
     the unsupported exit code instead of an internal error."""
     raw = tmp_path / "clip.h264"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "testsrc2=s=160x120:r=25:d=3", "-c:v", "libx264", str(raw)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=160x120:r=25:d=3",
+            "-c:v",
+            "libx264",
+            str(raw),
+        ],
+        check=True,
+    )
     extract_to_dir(raw, tmp_path / "b")
     assert main(["validate", str(raw), str(tmp_path / "b")]) == 10
     err = capsys.readouterr().err.strip().splitlines()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -62,23 +61,57 @@ def test_sample_spreads_over_the_whole_bundle():
     assert sample_rows(10, 3) == [1, 5, 8]
     assert sample_rows(3600, 4) == [450, 1350, 2250, 3150]
     assert sample_rows(5, 9) == [0, 1, 2, 3, 4]
-    assert sample_rows(3600, 60) == sample_rows(3600, 60)   # reproducible
+    assert sample_rows(3600, 60) == sample_rows(3600, 60)  # reproducible
 
 
 def test_cli_sample_and_progress(made):
     source, bundle = made
     env = dict(os.environ, LIFELOG_PROGRESS_INTERVAL="0")
-    out = subprocess.run([sys.executable, "-m", "lifelog_compression", "validate", str(source.path), str(bundle),
-                          "--sample", "2", "--json"], capture_output=True, text=True, timeout=300, env=env)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifelog_compression",
+            "validate",
+            str(source.path),
+            str(bundle),
+            "--sample",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert [f["frame_id"] for f in report["frames"]] == ["frame_00000002", "frame_00000005"]
     assert "validate" in out.stderr and "2/2 frames" in out.stderr
-    quiet = subprocess.run([sys.executable, "-m", "lifelog_compression", "validate", str(source.path), str(bundle),
-                            "--sample", "1", "--quiet"], capture_output=True, text=True, timeout=300, env=env)
+    quiet = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifelog_compression",
+            "validate",
+            str(source.path),
+            str(bundle),
+            "--sample",
+            "1",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert quiet.returncode == 0 and quiet.stderr == ""
-    bad = subprocess.run([sys.executable, "-m", "lifelog_compression", "validate", str(source.path), str(bundle),
-                          "--sample", "0"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "validate", str(source.path), str(bundle), "--sample", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 
@@ -90,8 +123,26 @@ def test_the_stream_the_bundle_was_made_from(tmp_path):
     short = make_clip(tmp_path / "short.mp4", width=160, height=120, seconds=1.0, codec="libx264")
     long = make_clip(tmp_path / "long.mp4", seconds=3.0, codec="libx264", gop=30)
     both = tmp_path / "both.mp4"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(short.path), "-i", str(long.path),
-                    "-map", "0:v", "-map", "1:v", "-c", "copy", str(both)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(short.path),
+            "-i",
+            str(long.path),
+            "-map",
+            "0:v",
+            "-map",
+            "1:v",
+            "-c",
+            "copy",
+            str(both),
+        ],
+        check=True,
+    )
     extract_to_dir(both, tmp_path / "b")
     doc = json.loads((tmp_path / "b" / "bundle.json").read_text())
     assert doc["source_video"]["video_stream_index"] == 1

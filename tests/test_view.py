@@ -16,10 +16,10 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
+from bundle_fixtures import batch_card, gps_card
 from PIL import Image
 
 import lifelog_compression as lc
-from bundle_fixtures import batch_card, gps_card
 from lifelog_compression.cli import main
 
 
@@ -105,7 +105,7 @@ def test_gaps_and_duplicates_are_marked(gps_bundle, tmp_path):
     rows = rows_of(b)
     twin = rows[3]["frame_id"]
     rows[4]["duplicate_of"] = twin
-    del rows[2]                                       # 1000 -> 3000 ms: a gap of 2 s
+    del rows[2]  # 1000 -> 3000 ms: a gap of 2 s
     write_rows(b, rows)
     doc = data_of(lc.write_viewer(b, tmp_path / "v.html"))
     kinds = [i["kind"] for i in doc["strip"]]
@@ -140,8 +140,14 @@ def browser():
     assert chromium and driver_path, "chromium and chromium-driver are missing: run scripts/setup.sh"
     options = Options()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,900", "--force-device-scale-factor=1"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     yield driver
@@ -191,13 +197,15 @@ def test_in_chromium_keys_move_the_selection_and_the_marker(browser, gps_bundle,
 
     png = browser.get_screenshot_as_png()
     shot = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.float64)
-    assert shot.shape[:2] == (browser.execute_script("return window.innerHeight"),
-                              browser.execute_script("return window.innerWidth"))
+    assert shot.shape[:2] == (
+        browser.execute_script("return window.innerHeight"),
+        browser.execute_script("return window.innerWidth"),
+    )
     assert shot.std() > 20, "the screenshot is blank"
     # The frame is drawn: the picture's light blocks are in the top half.
     assert (shot[: shot.shape[0] // 2].mean(axis=2) > 180).mean() > 0.02
     keep = os.environ.get("LIFELOG_VIEWER_SCREENSHOT")
-    if keep:   # the README's picture: LIFELOG_VIEWER_SCREENSHOT=docs/viewer.png
+    if keep:  # the README's picture: LIFELOG_VIEWER_SCREENSHOT=docs/viewer.png
         Image.open(io.BytesIO(png)).convert("P", palette=Image.Palette.ADAPTIVE, colors=128).save(keep, optimize=True)
     page.unlink()
 
@@ -214,5 +222,5 @@ def test_in_chromium_a_day_view_across_bundles(browser, batch_root, tmp_path):
     assert _text(browser, "sel-bundle") == "c from c.mp4"
     browser.find_element(By.TAG_NAME, "body").send_keys(*[Keys.ARROW_RIGHT] * 3)
     assert _text(browser, "sel-bundle") == "b from b.mp4" and _text(browser, "sel-actual") == "0:00.000"
-    assert not browser.find_element(By.ID, "marker").is_displayed()   # no GPS in these
-    assert "2024-05-01 09:59:57" in _text(browser, "sel-local")   # b.mp4 modified at 10:00, 3 s long
+    assert not browser.find_element(By.ID, "marker").is_displayed()  # no GPS in these
+    assert "2024-05-01 09:59:57" in _text(browser, "sel-local")  # b.mp4 modified at 10:00, 3 s long

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from fixtures import read_index
+from PIL import Image
 
 CANVAS = (1920, 1080)
 
@@ -43,7 +42,8 @@ def assert_true_to_source(bundle: Path, clip, *, tolerance_ms: float = 500) -> l
         assert index in times, f"{row['frame_relpath']}: no readable frame index (wrong geometry?)"
         assert abs(times[index] - row["actual_ts_ms"]) <= 1.0, (
             f"{row['frame_relpath']} pictures frame {index} at {times[index]:.1f} ms, "
-            f"manifest says {row['actual_ts_ms']} ms")
+            f"manifest says {row['actual_ts_ms']} ms"
+        )
     return rows
 
 

@@ -41,9 +41,9 @@ def canvas_planes(y: np.ndarray, u: np.ndarray, v: np.ndarray, rect) -> tuple[np
     cy = np.zeros((CANVAS_H, CANVAS_W), np.uint8)
     cu = np.full((CANVAS_H // 2, CANVAS_W // 2), 128, np.uint8)
     cv = np.full((CANVAS_H // 2, CANVAS_W // 2), 128, np.uint8)
-    cy[y0:y0 + h, x0:x0 + w] = y[:h, :w]
-    cu[y0 // 2:(y0 + h) // 2, x0 // 2:(x0 + w) // 2] = u[:h // 2, :w // 2]
-    cv[y0 // 2:(y0 + h) // 2, x0 // 2:(x0 + w) // 2] = v[:h // 2, :w // 2]
+    cy[y0 : y0 + h, x0 : x0 + w] = y[:h, :w]
+    cu[y0 // 2 : (y0 + h) // 2, x0 // 2 : (x0 + w) // 2] = u[: h // 2, : w // 2]
+    cv[y0 // 2 : (y0 + h) // 2, x0 // 2 : (x0 + w) // 2] = v[: h // 2, : w // 2]
     return cy, cu, cv
 
 
@@ -51,7 +51,7 @@ def canvas_bgr(bgr: np.ndarray, rect) -> np.ndarray:
     """The canvas (BGR) with an already scaled picture placed in ``rect``."""
     x0, y0, w, h = rect
     canvas = np.zeros((CANVAS_H, CANVAS_W, 3), np.uint8)
-    canvas[y0:y0 + h, x0:x0 + w] = bgr[:h, :w]
+    canvas[y0 : y0 + h, x0 : x0 + w] = bgr[:h, :w]
     return canvas
 
 

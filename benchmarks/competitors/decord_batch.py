@@ -53,7 +53,7 @@ def main() -> int:
     chosen = pick(times, np.asarray(reader.get_key_indices(), dtype=np.int64), requests)
     output = Output(args.out, requests)
     for start in range(0, len(chosen), BATCH):
-        batch = reader.get_batch(chosen[start:start + BATCH]).asnumpy()
+        batch = reader.get_batch(chosen[start : start + BATCH]).asnumpy()
         for offset, rgb in enumerate(batch):
             ok, jpeg = cv2.imencode(".jpg", canvas_bgr(rgb[:, :, ::-1], rect), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             index = start + offset

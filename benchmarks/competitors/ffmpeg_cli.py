@@ -37,8 +37,24 @@ def command(recipe: str, video: str, out: Path, showinfo: bool = False) -> list[
     """The ffmpeg command writing OUT/frames/%08d.jpg (quality close to libjpeg's 80)."""
     decoder, select = RECIPES[recipe]
     chain = f"{select},{CANVAS}" + (",showinfo" if showinfo else "")
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info" if showinfo else "error", *decoder,
-            "-i", video, "-an", "-vf", chain, "-fps_mode", "vfr", "-q:v", "4", str(out / "frames" / "%08d.jpg")]
+    return [
+        "ffmpeg",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "info" if showinfo else "error",
+        *decoder,
+        "-i",
+        video,
+        "-an",
+        "-vf",
+        chain,
+        "-fps_mode",
+        "vfr",
+        "-q:v",
+        "4",
+        str(out / "frames" / "%08d.jpg"),
+    ]
 
 
 def main() -> int:

@@ -73,7 +73,7 @@ def _nal_headers(data: memoryview, length_size: int | None):
     if length_size:
         i = 0
         while i + length_size < n:
-            size = int.from_bytes(data[i:i + length_size], "big")
+            size = int.from_bytes(data[i : i + length_size], "big")
             yield data[i + length_size]
             i += length_size + size
         return
@@ -284,9 +284,15 @@ class JpegSink:
         if self.rect is None:
             self.rect = fit(frame.width, frame.height)
         _, _, w, h = self.rect
-        small = frame.reformat(width=w, height=h, format="yuv420p", dst_colorspace="ITU601",
-                               dst_color_range="JPEG", interpolation="BILINEAR")
-        planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width] for p in small.planes]
+        small = frame.reformat(
+            width=w,
+            height=h,
+            format="yuv420p",
+            dst_colorspace="ITU601",
+            dst_color_range="JPEG",
+            interpolation="BILINEAR",
+        )
+        planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width] for p in small.planes]
         y, u, v = canvas_planes(*planes, self.rect)
         actual = (frame.pts - self.info.start_pts) * self.info.time_base
         self.output.write(request, actual, simplejpeg.encode_jpeg_yuv_planes(y, u, v, quality=80))

@@ -29,11 +29,17 @@ def table(doc: dict) -> str:
     shapes = sorted({s for row in cells.values() for s in row})
     lines = ["| stage (one frame, one thread) | " + " | ".join(shapes) + " |", "|---|" + "---:|" * len(shapes)]
     for name, row in cells.items():
-        lines.append(f"| `{name}` | " + " | ".join(f"{row[s] * 1000:.1f} ms" if s in row else "-" for s in shapes) + " |")
+        lines.append(
+            f"| `{name}` | " + " | ".join(f"{row[s] * 1000:.1f} ms" if s in row else "-" for s in shapes) + " |"
+        )
     when = doc.get("datetime", "")[:16].replace("T", " ")
     timer = doc.get("benchmarks", [{}])[0].get("options", {}).get("timer", "")
-    return f"Medians ({timer}), measured {when} UTC (load average then: " + ", ".join(
-        f"{x:.1f}" for x in os.getloadavg()) + ").\n\n" + "\n".join(lines)
+    return (
+        f"Medians ({timer}), measured {when} UTC (load average then: "
+        + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        + ").\n\n"
+        + "\n".join(lines)
+    )
 
 
 def main() -> int:

@@ -31,9 +31,8 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import decode_one
+from PIL import Image
 
 simplejpeg = pytest.importorskip("simplejpeg", reason="pip install -e .[bench]")
 
@@ -46,21 +45,20 @@ def fitted(frame) -> tuple[int, int]:
 
 
 def planes(frame):
-    return [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width] for p in frame.planes]
+    return [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width] for p in frame.planes]
 
 
 def canvas_yuv(picture):
     w, h = fitted(picture)
-    small = picture.reformat(w, h, "yuv420p", dst_colorspace="ITU601", dst_color_range="JPEG",
-                             interpolation="BILINEAR")
+    small = picture.reformat(w, h, "yuv420p", dst_colorspace="ITU601", dst_color_range="JPEG", interpolation="BILINEAR")
     y = np.zeros(CANVAS[::-1], np.uint8)
     u = np.full((CANVAS[1] // 2, CANVAS[0] // 2), 128, np.uint8)
     v = u.copy()
     x0, y0 = (CANVAS[0] - w) // 4 * 2, (CANVAS[1] - h) // 4 * 2
     py, pu, pv = planes(small)
-    y[y0:y0 + h, x0:x0 + w] = py
-    u[y0 // 2:(y0 + h) // 2, x0 // 2:(x0 + w) // 2] = pu
-    v[y0 // 2:(y0 + h) // 2, x0 // 2:(x0 + w) // 2] = pv
+    y[y0 : y0 + h, x0 : x0 + w] = py
+    u[y0 // 2 : (y0 + h) // 2, x0 // 2 : (x0 + w) // 2] = pu
+    v[y0 // 2 : (y0 + h) // 2, x0 // 2 : (x0 + w) // 2] = pv
     return y, u, v
 
 
@@ -81,15 +79,30 @@ def test_scale_to_canvas(benchmark, clip, picture, interpolation):
 def test_colour_convert_canvas(benchmark, clip, picture):
     w, h = fitted(picture)
     small = picture.reformat(w, h, "yuv420p", interpolation="LANCZOS")
-    out = benchmark(small.reformat, format="yuv420p", src_colorspace="ITU709", dst_colorspace="ITU601",
-                    src_color_range="MPEG", dst_color_range="JPEG")
+    out = benchmark(
+        small.reformat,
+        format="yuv420p",
+        src_colorspace="ITU709",
+        dst_colorspace="ITU601",
+        src_color_range="MPEG",
+        dst_color_range="JPEG",
+    )
     assert out is not small and (out.width, out.height) == (w, h)
 
 
 def test_scale_and_convert_at_source(benchmark, clip, picture):
     w, h = fitted(picture)
-    out = benchmark(picture.reformat, w, h, "yuv420p", src_colorspace="ITU709", dst_colorspace="ITU601",
-                    src_color_range="MPEG", dst_color_range="JPEG", interpolation="LANCZOS")
+    out = benchmark(
+        picture.reformat,
+        w,
+        h,
+        "yuv420p",
+        src_colorspace="ITU709",
+        dst_colorspace="ITU601",
+        src_color_range="MPEG",
+        dst_color_range="JPEG",
+        interpolation="LANCZOS",
+    )
     assert (out.width, out.height) == (w, h)
 
 

@@ -23,8 +23,9 @@ def _time(text: Any, *, zoned: bool) -> datetime | None:
     return t
 
 
-def _field_problem(row: ManifestRow, name: str, captured: Any, start_text: Any, start_name: str,
-                   zoned: bool) -> str | None:
+def _field_problem(
+    row: ManifestRow, name: str, captured: Any, start_text: Any, start_name: str, zoned: bool
+) -> str | None:
     if start_text is None:
         if captured is None:
             return None
@@ -36,8 +37,10 @@ def _field_problem(row: ManifestRow, name: str, captured: Any, start_text: Any, 
         return f"{row.frame_relpath}: {name} {captured!r} is not an RFC 3339 time {kind}"
     expected += timedelta(milliseconds=row.actual_ts_ms)
     if abs((got - expected).total_seconds()) > 0.0015:
-        return (f"{row.frame_relpath}: {name} {captured} is not the capture clock's {start_name} + actual_ts_ms "
-                f"({expected.isoformat(timespec='milliseconds')})")
+        return (
+            f"{row.frame_relpath}: {name} {captured} is not the capture clock's {start_name} + actual_ts_ms "
+            f"({expected.isoformat(timespec='milliseconds')})"
+        )
     return None
 
 
@@ -49,11 +52,18 @@ def capture_time_problem(row: ManifestRow, capture_clock: dict[str, Any] | None)
         return None
     fields = row.to_json()
     if "captured_at" in fields:
-        problem = _field_problem(row, "captured_at", fields["captured_at"], capture_clock.get("start_utc"),
-                                 "start", zoned=True)
+        problem = _field_problem(
+            row, "captured_at", fields["captured_at"], capture_clock.get("start_utc"), "start", zoned=True
+        )
         if problem:
             return problem
-    if "captured_local" in fields and "start_local" in capture_clock:   # 1.2 bundles
-        return _field_problem(row, "captured_local", fields["captured_local"], capture_clock.get("start_local"),
-                              "start_local", zoned=False)
+    if "captured_local" in fields and "start_local" in capture_clock:  # 1.2 bundles
+        return _field_problem(
+            row,
+            "captured_local",
+            fields["captured_local"],
+            capture_clock.get("start_local"),
+            "start_local",
+            zoned=False,
+        )
     return None

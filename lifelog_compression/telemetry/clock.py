@@ -48,10 +48,10 @@ class CaptureClock:
 
     start: datetime | None = None
     source: str | None = None
-    zone: str = "unknown"                # "utc", "offset" or "unknown"
+    zone: str = "unknown"  # "utc", "offset" or "unknown"
     start_local: datetime | None = None
     camera_offset_s: float | None = None
-    utc_offset_min: int | None = None    # the camera's zone, where it is known
+    utc_offset_min: int | None = None  # the camera's zone, where it is known
     notes: list[str] = field(default_factory=list)
 
     def captured_at(self, actual_ts_ms: float) -> str | None:
@@ -84,13 +84,13 @@ class CaptureClock:
 class ClockReadings:
     """Every time a source states about its recording, as written."""
 
-    mvhd: datetime | None = None            # MP4 movie header, read as written (naive)
-    mvhd_is_local: bool = False             # GoPro: the camera's wall clock, not UTC
-    apple_date: str | None = None           # com.apple.quicktime.creationdate
-    day: str | None = None                  # ©day (udta or ilst)
-    container: datetime | None = None       # another container's time (probe); aware only if its format is UTC
+    mvhd: datetime | None = None  # MP4 movie header, read as written (naive)
+    mvhd_is_local: bool = False  # GoPro: the camera's wall clock, not UTC
+    apple_date: str | None = None  # com.apple.quicktime.creationdate
+    day: str | None = None  # ©day (udta or ilst)
+    container: datetime | None = None  # another container's time (probe); aware only if its format is UTC
     container_name: str = "container creation time"
-    file_mtime: datetime | None = None      # aware UTC instant of the file's modification time
+    file_mtime: datetime | None = None  # aware UTC instant of the file's modification time
 
 
 def _plausible(t: datetime | None) -> bool:
@@ -203,11 +203,11 @@ def capture_clock(readings: ClockReadings, *, telemetry: Telemetry | None, durat
     if r.container is not None and not _plausible(r.container):
         clock.notes.append(f"{r.container_name} {r.container.isoformat()} is not plausible (clock not set)")
     zoned, local = _zoned_times(r), _local_times(r)
-    stated = next((z for z in zoned if z[2]), None)     # a time with its offset: the camera's zone
+    stated = next((z for z in zoned if z[2]), None)  # a time with its offset: the camera's zone
     gps = gps_start(telemetry)
     if gps is not None and _plausible(gps):
         clock.start, clock.source, clock.zone = gps, "gps", "utc"
-        n = len(telemetry.gps_times) if telemetry is not None else 0   # gps implies telemetry
+        n = len(telemetry.gps_times) if telemetry is not None else 0  # gps implies telemetry
         clock.notes.append(f"start from {n} GPS time reading(s) in the telemetry")
         if stated is not None:
             clock.utc_offset_min = _offset_min(stated[1])
@@ -240,8 +240,10 @@ def capture_clock(readings: ClockReadings, *, telemetry: Telemetry | None, durat
     if local:
         name, t = local[0]
         clock.source, clock.zone, clock.start_local = "container", "unknown", t
-        clock.notes.append(f"start from the {name}: the camera's wall clock without a zone, so captured_at is "
-                           "null and captured_local gives the local time")
+        clock.notes.append(
+            f"start from the {name}: the camera's wall clock without a zone, so captured_at is "
+            "null and captured_local gives the local time"
+        )
         for other, lt in local[1:]:
             diff = (lt - t).total_seconds()
             clock.notes.append(f"{other} {local_text(lt)} is {diff:+.3f} s from it (not used)")
@@ -251,9 +253,11 @@ def capture_clock(readings: ClockReadings, *, telemetry: Telemetry | None, durat
         end_local = r.file_mtime.astimezone().replace(tzinfo=None)
         clock.source, clock.zone = "file_mtime", "unknown"
         clock.start_local = end_local - timedelta(milliseconds=duration_ms)
-        clock.notes.append("no GPS or container time: start is the file's modification time (as this computer's "
-                           "clock shows it) minus the duration; its zone is unknown, so captured_at is null "
-                           "(right only if the file was not modified or copied without its time)")
+        clock.notes.append(
+            "no GPS or container time: start is the file's modification time (as this computer's "
+            "clock shows it) minus the duration; its zone is unknown, so captured_at is null "
+            "(right only if the file was not modified or copied without its time)"
+        )
         return clock
     clock.notes.append("no source of capture time: captured_at and captured_local are null")
     return clock

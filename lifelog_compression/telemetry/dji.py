@@ -32,7 +32,7 @@ MAX_BLOCK_CHARS = 4096
 # runs: a search for "digits:" over a line of n digits costs n^2 (a 200 KB
 # line took 4 minutes, holding the GIL through Ctrl-C).
 MAX_LINE_CHARS = 1024
-MAX_POSITIONS = 1_000_000   # 9 hours at 30 fps
+MAX_POSITIONS = 1_000_000  # 9 hours at 30 fps
 # One block a frame: no camera writes more than 240 frames a second.
 MAX_BLOCKS_PER_S = 240
 
@@ -89,7 +89,7 @@ def parse_block(text: str, start_ms: float, telemetry: Telemetry) -> None:
             if h:
                 alt = float(h.group(1))
             elif third is not None and "." in third:
-                alt = float(third)   # Phantom: altitude; Spark writes a satellite count (no decimals)
+                alt = float(third)  # Phantom: altitude; Spark writes a satellite count (no decimals)
             break
     s = _HSPEED.search(text)
     if s:
@@ -107,7 +107,7 @@ def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
     chars = 0
     for line in lines:
         line = line[:MAX_LINE_CHARS]
-        m = _RANGE.search(line) if "-->" in line else None   # the pattern costs more than the test
+        m = _RANGE.search(line) if "-->" in line else None  # the pattern costs more than the test
         if m:
             if start is not None:
                 yield start, "\n".join(text)
@@ -144,8 +144,10 @@ def read_srt(path: str | Path, video_start_ms: float = 0.0, duration_ms: int = 0
         return None
     tel.notes.append(f"DJI telemetry from the sidecar {path.name}")
     if skipped:
-        tel.notes.append(f"{path.name}: {skipped} block(s) outside the video's {duration_ms} ms or beyond "
-                         f"{MAX_BLOCKS_PER_S} a second, not read")
+        tel.notes.append(
+            f"{path.name}: {skipped} block(s) outside the video's {duration_ms} ms or beyond "
+            f"{MAX_BLOCKS_PER_S} a second, not read"
+        )
     return tel
 
 
@@ -172,7 +174,7 @@ def read_text_track(path: str | os.PathLike[str], movie: Movie, video_start_ms: 
         if len(data) < 2:
             continue
         length = int.from_bytes(data[:2], "big")
-        parse_block(data[2:2 + length].decode("utf-8", "replace"), sample.time_ms - video_start_ms, tel)
+        parse_block(data[2 : 2 + length].decode("utf-8", "replace"), sample.time_ms - video_start_ms, tel)
     if not tel.positions and not tel.camera_times:
         return None
     tel.notes.append("DJI telemetry from the video's subtitle track")

@@ -33,8 +33,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import gpmf
-from .mp4 import Movie
 from .model import FIX_NAMES, Position, Telemetry
+from .mp4 import Movie
 
 _GPS_EPOCH_2000 = datetime(2000, 1, 1, tzinfo=timezone.utc)
 # Bytes of GPMF read at most (an hour of GoPro telemetry is ~25 MB), and
@@ -92,7 +92,7 @@ def read_payload(payload: bytes, start_ms: float, duration_ms: float, out: dict[
                     tel.streams[item.key] = tel.streams.get(item.key, 0) + item.repeat
                     continue
             typed = sum(len(v) for v in tel.typed_positions.values())
-            if (len(tel.positions) + typed >= MAX_POSITIONS or len(tel.orientation) >= MAX_ORIENTATIONS):
+            if len(tel.positions) + typed >= MAX_POSITIONS or len(tel.orientation) >= MAX_ORIENTATIONS:
                 if "sample limit" not in " ".join(tel.notes):
                     tel.notes.append(f"GPMF sample limit reached at {start_ms:.0f} ms: later samples are not read")
                 return
@@ -107,8 +107,11 @@ def read_payload(payload: bytes, start_ms: float, duration_ms: float, out: dict[
                 elif item.key == "GPS9":
                     _gps9(tel, rows, start_ms, step)
                 else:
-                    tel.orientation.extend((start_ms + i * step, tuple(r[:4])) for i, r in enumerate(rows)
-                                           if len(r) >= 4 and all(_finite(v) for v in r[:4]))
+                    tel.orientation.extend(
+                        (start_ms + i * step, tuple(r[:4]))
+                        for i, r in enumerate(rows)
+                        if len(r) >= 4 and all(_finite(v) for v in r[:4])
+                    )
             except (gpmf.GpmfError, ValueError, TypeError, OverflowError) as e:
                 # Values of the wrong type or range: this item is skipped, the rest is read.
                 if len(tel.notes) < 20:
@@ -120,7 +123,7 @@ def _field_names(stream_name: str, count: int) -> list[str]:
     lower-case without dots, when it lists exactly ``count`` of them; else []."""
     if "(" not in stream_name or not stream_name.rstrip().endswith(")"):
         return []
-    names = [n.strip().rstrip(".").lower() for n in stream_name[stream_name.index("(") + 1:-1].split(",")]
+    names = [n.strip().rstrip(".").lower() for n in stream_name[stream_name.index("(") + 1 : -1].split(",")]
     return names if len(names) == count else []
 
 
@@ -153,9 +156,19 @@ def _typed_layout(item: Any, props: dict[str, Any], stream_name: str) -> dict[st
     names = _field_names(stream_name, count)
     if names:
         for i, n in enumerate(names):
-            role = ("lat" if n in ("lat", "latitude") else "lon" if n in ("lon", "long", "longitude")
-                    else "alt" if n in ("alt", "altitude") else "speed" if n in ("2d speed", "speed")
-                    else "fix" if n == "fix" else None)
+            role = (
+                "lat"
+                if n in ("lat", "latitude")
+                else "lon"
+                if n in ("lon", "long", "longitude")
+                else "alt"
+                if n in ("alt", "altitude")
+                else "speed"
+                if n in ("2d speed", "speed")
+                else "fix"
+                if n == "fix"
+                else None
+            )
             if role is not None and role not in layout:
                 layout[role] = i
     units = _units(props, count)
@@ -171,7 +184,7 @@ def _typed_layout(item: Any, props: dict[str, Any], stream_name: str) -> dict[st
             if len(speeds) == 1:
                 layout["speed"] = speeds[0]
             elif len(speeds) == 3 and speeds[2] == speeds[0] + 2:
-                layout["velocity"] = speeds[0]          # north, east, down (MAVLink): speed over ground
+                layout["velocity"] = speeds[0]  # north, east, down (MAVLink): speed over ground
             if units[0] == "s" and deg[0] > 0:
                 layout["time"] = 0
     if "lat" not in layout or "lon" not in layout:
@@ -181,8 +194,9 @@ def _typed_layout(item: Any, props: dict[str, Any], stream_name: str) -> dict[st
     return layout
 
 
-def _typed(tel: Telemetry, key: str, rows: list[tuple[Any, ...]], layout: dict[str, Any], start_ms: float,
-           step: float) -> None:
+def _typed(
+    tel: Telemetry, key: str, rows: list[tuple[Any, ...]], layout: dict[str, Any], start_ms: float, step: float
+) -> None:
     """Positions of a TYPE-described structure, kept per stream until the
     whole track is read (the best stream is chosen then)."""
     kept = tel.typed_positions.setdefault(key, [])
@@ -193,14 +207,20 @@ def _typed(tel: Telemetry, key: str, rows: list[tuple[Any, ...]], layout: dict[s
 
     for i, r in enumerate(rows):
         fix = get(r, "fix")
-        fix_name = (FIX_NAMES.get(int(fix), "3d" if int(fix) > 3 else "none") if _finite(fix) else
-                    "3d" if layout.get("alt") is not None else "2d")
+        fix_name = (
+            FIX_NAMES.get(int(fix), "3d" if int(fix) > 3 else "none")
+            if _finite(fix)
+            else "3d"
+            if layout.get("alt") is not None
+            else "2d"
+        )
         speed = get(r, "speed")
         if "velocity" in layout:
             north, east = get(r, "velocity"), r[layout["velocity"] + 1]
             speed = math.hypot(north, east) if _finite(north) and _finite(east) else None
-        p = _position(start_ms + i * step, get(r, "lat"), get(r, "lon"), get(r, "alt"), speed, None, fix_name,
-                      None, None)
+        p = _position(
+            start_ms + i * step, get(r, "lat"), get(r, "lon"), get(r, "alt"), speed, None, fix_name, None, None
+        )
         if p is not None:
             t = get(r, "time")
             kept.append((float(t) if _finite(t) else None, p))
@@ -226,8 +246,13 @@ def finish_typed(tel: Telemetry) -> None:
     streams, tel.typed_positions = tel.typed_positions, {}
     if tel.positions or not streams:
         return
-    order = sorted(streams, key=lambda k: (TYPED_PREFERENCE.index(k) if k in TYPED_PREFERENCE else len(TYPED_PREFERENCE),
-                                           -sum(p.has_fix for _, p in streams[k])))
+    order = sorted(
+        streams,
+        key=lambda k: (
+            TYPED_PREFERENCE.index(k) if k in TYPED_PREFERENCE else len(TYPED_PREFERENCE),
+            -sum(p.has_fix for _, p in streams[k]),
+        ),
+    )
     best = next((k for k in order if any(p.has_fix for _, p in streams[k])), order[0])
     tel.positions = _fit_struct_times(streams[best])
     tel.position_stream = best
@@ -237,8 +262,9 @@ def _finite(v: object) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def _position(t_ms: float, lat: Any, lon: Any, alt: Any, s2: Any, s3: Any, fix: str, dop: Any,
-              utc: datetime | None) -> Position | None:
+def _position(
+    t_ms: float, lat: Any, lon: Any, alt: Any, s2: Any, s3: Any, fix: str, dop: Any, utc: datetime | None
+) -> Position | None:
     """A Position from decoded values, or None for coordinates that cannot be."""
     if not (_finite(lat) and _finite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
         return None

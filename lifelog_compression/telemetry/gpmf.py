@@ -22,9 +22,22 @@ MAX_DEPTH = 8
 
 # type char -> (struct code, byte size); 'c', 'U', 'F', 'G' are text/bytes.
 _TYPES = {
-    "b": ("b", 1), "B": ("B", 1), "c": ("c", 1), "d": ("d", 8), "f": ("f", 4), "F": ("4s", 4),
-    "G": ("16s", 16), "j": ("q", 8), "J": ("Q", 8), "l": ("l", 4), "L": ("L", 4), "q": ("l", 4),
-    "Q": ("q", 8), "s": ("h", 2), "S": ("H", 2), "U": ("16s", 16),
+    "b": ("b", 1),
+    "B": ("B", 1),
+    "c": ("c", 1),
+    "d": ("d", 8),
+    "f": ("f", 4),
+    "F": ("4s", 4),
+    "G": ("16s", 16),
+    "j": ("q", 8),
+    "J": ("Q", 8),
+    "l": ("l", 4),
+    "L": ("L", 4),
+    "q": ("l", 4),
+    "Q": ("q", 8),
+    "s": ("h", 2),
+    "S": ("H", 2),
+    "U": ("16s", 16),
 }
 # Fixed-point types: Q15.16 and Q31.32.
 _FIXED = {"q": 65536.0, "Q": 4294967296.0}
@@ -40,9 +53,9 @@ class Klv:
     (type 0) its children."""
 
     key: str
-    type: str          # one character; "\\0" for nested
-    size: int          # bytes per sample (structure size)
-    repeat: int        # samples
+    type: str  # one character; "\\0" for nested
+    size: int  # bytes per sample (structure size)
+    repeat: int  # samples
     data: bytes
     children: list["Klv"] = field(default_factory=list)
 
@@ -61,14 +74,14 @@ def parse(buf: bytes, depth: int = 0) -> list[Klv]:
     items: list[Klv] = []
     pos, end = 0, len(buf)
     while pos + 8 <= end:
-        key = buf[pos:pos + 4]
+        key = buf[pos : pos + 4]
         type_code, size, repeat = buf[pos + 4], buf[pos + 5], struct.unpack_from(">H", buf, pos + 6)[0]
         length = size * repeat
-        if key == b"\0\0\0\0":   # padding at the end of a payload
+        if key == b"\0\0\0\0":  # padding at the end of a payload
             break
         if pos + 8 + length > end or not all(32 <= c < 127 for c in key):
             break
-        data = bytes(buf[pos + 8:pos + 8 + length])
+        data = bytes(buf[pos + 8 : pos + 8 + length])
         item = Klv(key.decode("ascii"), chr(type_code), size, repeat, data)
         if type_code == 0 and depth < MAX_DEPTH:
             item.children = parse(data, depth + 1)
@@ -113,8 +126,10 @@ def values(item: Klv, type_string: str | None = None) -> list[tuple[Any, ...]]:
     if item.type == "c":
         if item.size == 1:
             return [(item.text(),)]
-        return [(item.data[i:i + item.size].split(b"\0", 1)[0].decode("latin-1"),)
-                for i in range(0, item.size * item.repeat, item.size)]
+        return [
+            (item.data[i : i + item.size].split(b"\0", 1)[0].decode("latin-1"),)
+            for i in range(0, item.size * item.repeat, item.size)
+        ]
     if item.type == "?":
         if not type_string:
             raise GpmfError(f"{item.key}: complex structure without a TYPE")
@@ -131,7 +146,7 @@ def values(item: Klv, type_string: str | None = None) -> list[tuple[Any, ...]]:
         raise GpmfError(f"{item.key}: TYPE {type_string!r} describes {width} bytes, samples have {item.size}")
     if not item.repeat or not width:
         return []
-    rows = list(struct.iter_unpack(fmt, item.data[:width * item.repeat]))
+    rows = list(struct.iter_unpack(fmt, item.data[: width * item.repeat]))
     fixed = [(i, _FIXED[t]) for i, t in enumerate(types) if t in _FIXED]
     if fixed:
         rows = [tuple(v / _div(fixed, i) if _div(fixed, i) else v for i, v in enumerate(r)) for r in rows]
@@ -152,8 +167,10 @@ def scaled(rows: list[tuple[Any, ...]], scal: list[float] | None) -> list[tuple[
     if len(scal) == 1:
         d = scal[0] or 1
         return [tuple(v / d if isinstance(v, (int, float)) else v for v in r) for r in rows]
-    return [tuple(v / (scal[i] or 1) if i < len(scal) and isinstance(v, (int, float)) else v
-                  for i, v in enumerate(r)) for r in rows]
+    return [
+        tuple(v / (scal[i] or 1) if i < len(scal) and isinstance(v, (int, float)) else v for i, v in enumerate(r))
+        for r in rows
+    ]
 
 
 @dataclass
@@ -163,12 +180,35 @@ class Stream:
     device: str
     name: str = ""
     props: dict[str, Klv] = field(default_factory=dict)
-    data: list[tuple[Klv, dict[str, Klv]]] = field(default_factory=list)   # (item, properties before it)
+    data: list[tuple[Klv, dict[str, Klv]]] = field(default_factory=list)  # (item, properties before it)
 
 
 # Keys that describe other items rather than carry samples.
-_PROPERTY_KEYS = {"STNM", "RMRK", "SCAL", "SIUN", "UNIT", "TYPE", "TSMP", "STMP", "TIMO", "EMPT", "ORIN", "ORIO",
-                  "MTRX", "TMPC", "GPSF", "GPSU", "GPSP", "GPSA", "VPTS", "DVID", "DVNM", "TICK", "TOCK"}
+_PROPERTY_KEYS = {
+    "STNM",
+    "RMRK",
+    "SCAL",
+    "SIUN",
+    "UNIT",
+    "TYPE",
+    "TSMP",
+    "STMP",
+    "TIMO",
+    "EMPT",
+    "ORIN",
+    "ORIO",
+    "MTRX",
+    "TMPC",
+    "GPSF",
+    "GPSU",
+    "GPSP",
+    "GPSA",
+    "VPTS",
+    "DVID",
+    "DVNM",
+    "TICK",
+    "TOCK",
+}
 
 
 def streams(payload: bytes) -> Iterator[Stream]:

@@ -9,8 +9,9 @@ from typing import Any
 from .model import parse_time
 
 
-def local_time(captured_at: str | None, capture_clock: dict[str, Any] | None,
-               captured_local: str | None = None) -> datetime | None:
+def local_time(
+    captured_at: str | None, capture_clock: dict[str, Any] | None, captured_local: str | None = None
+) -> datetime | None:
     """The row's capture time in the camera's zone (``utc_offset_min``), or in
     UTC when the zone is unknown; without ``captured_at``, the zoneless
     ``captured_local`` (naive); None without either."""
@@ -24,8 +25,13 @@ def local_time(captured_at: str | None, capture_clock: dict[str, Any] | None,
     return t.astimezone(timezone.utc)
 
 
-def time_label(captured_at: str | None, capture_clock: dict[str, Any] | None, *, with_date: bool = False,
-               captured_local: str | None = None) -> str:
+def time_label(
+    captured_at: str | None,
+    capture_clock: dict[str, Any] | None,
+    *,
+    with_date: bool = False,
+    captured_local: str | None = None,
+) -> str:
     """``15:45:33`` (local), ``23:45:33Z`` (UTC, zone unknown), or the
     camera's wall clock ``20:52:00`` with "(zone unknown)" after the date;
     '' without a time."""

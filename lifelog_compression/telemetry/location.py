@@ -33,6 +33,7 @@ def clip_location(tags: dict[str, str]) -> tuple[Position, str] | None:
             parsed = parse_iso6709(value)
             if parsed:
                 lat, lon, alt = parsed
-                return Position(0.0, lat, lon, alt, None, None, "3d" if alt is not None else "2d",
-                                None, None, "quicktime"), key
+                return Position(
+                    0.0, lat, lon, alt, None, None, "3d" if alt is not None else "2d", None, None, "quicktime"
+                ), key
     return None

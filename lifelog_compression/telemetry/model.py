@@ -44,7 +44,7 @@ class Position:
     alt_m: float | None = None
     speed_mps: float | None = None
     speed3d_mps: float | None = None
-    fix: str = "3d"                   # "3d", "2d", "none"
+    fix: str = "3d"  # "3d", "2d", "none"
     dop: float | None = None
     utc: datetime | None = None
     source: str = "gpmf"
@@ -60,9 +60,16 @@ class Position:
         return self.fix in ("2d", "3d")
 
     def to_json(self) -> dict[str, Any]:
-        d = {"t_ms": round(self.t_ms, 3), "kind": "position", "source": self.source,
-             "lat": round(self.lat, 8), "lon": round(self.lon, 8),
-             "alt_m": _r(self.alt_m, 3), "speed_mps": _r(self.speed_mps, 3), "fix": self.fix}
+        d = {
+            "t_ms": round(self.t_ms, 3),
+            "kind": "position",
+            "source": self.source,
+            "lat": round(self.lat, 8),
+            "lon": round(self.lon, 8),
+            "alt_m": _r(self.alt_m, 3),
+            "speed_mps": _r(self.speed_mps, 3),
+            "fix": self.fix,
+        }
         if self.speed3d_mps is not None:
             d["speed3d_mps"] = _r(self.speed3d_mps, 3)
         if self.dop is not None:
@@ -80,16 +87,16 @@ def _r(v: float | None, digits: int) -> float | None:
 class Telemetry:
     """Everything read from one source file's telemetry."""
 
-    source: str | None = None                       # "gpmf", "dji", "quicktime" (positions' origin)
+    source: str | None = None  # "gpmf", "dji", "quicktime" (positions' origin)
     positions: list[Position] = field(default_factory=list)
     # GPS time readings: (video ms, UTC). The capture clock is fitted to them.
     gps_times: list[tuple[float, datetime]] = field(default_factory=list)
     # Camera clock readings without a zone (DJI SRT): (video ms, naive local time).
     camera_times: list[tuple[float, datetime]] = field(default_factory=list)
     orientation: list[tuple[float, tuple[float, float, float, float]]] = field(default_factory=list)
-    clip_point: Position | None = None              # one location for the whole clip (QuickTime tag)
-    streams: dict[str, int] = field(default_factory=dict)   # GPMF data keys seen -> samples
-    position_stream: str = ""                       # the TYPE-described GPMF stream positions came from
+    clip_point: Position | None = None  # one location for the whole clip (QuickTime tag)
+    streams: dict[str, int] = field(default_factory=dict)  # GPMF data keys seen -> samples
+    position_stream: str = ""  # the TYPE-described GPMF stream positions came from
     # While reading: positions of TYPE-described GPMF streams (Karma's GPRI,
     # GLPI), per stream, with the structure's own time (s) where it has one.
     typed_positions: dict[str, list[tuple[float | None, Position]]] = field(default_factory=dict)
@@ -105,12 +112,16 @@ class Telemetry:
         import json
 
         records = [(p.t_ms, p.to_json()) for p in self.positions]
-        records += [(t, {"t_ms": round(t, 3), "kind": "orientation", "source": "gpmf",
-                         "quat_wxyz": [round(v, 6) for v in q]}) for t, q in self.orientation]
-        if not any(p.utc for p in self.positions):   # GPS9 stamps every position itself
+        records += [
+            (t, {"t_ms": round(t, 3), "kind": "orientation", "source": "gpmf", "quat_wxyz": [round(v, 6) for v in q]})
+            for t, q in self.orientation
+        ]
+        if not any(p.utc for p in self.positions):  # GPS9 stamps every position itself
             records += [(t, {"t_ms": round(t, 3), "kind": "gps_time", "utc": rfc3339(u)}) for t, u in self.gps_times]
-        records += [(t, {"t_ms": round(t, 3), "kind": "camera_time", "local": c.isoformat(timespec="milliseconds")})
-                    for t, c in self.camera_times]
+        records += [
+            (t, {"t_ms": round(t, 3), "kind": "camera_time", "local": c.isoformat(timespec="milliseconds")})
+            for t, c in self.camera_times
+        ]
         if self.clip_point is not None:
             records.append((0.0, {**self.clip_point.to_json(), "t_ms": None, "scope": "clip"}))
         records.sort(key=lambda r: (r[0], r[1]["kind"]))

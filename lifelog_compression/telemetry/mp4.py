@@ -51,13 +51,13 @@ class Track:
     """What the reader learned about one track."""
 
     track_id: int = 0
-    handler: str = ""            # 'vide', 'soun', 'meta', 'sbtl', 'text', 'tmcd', ...
+    handler: str = ""  # 'vide', 'soun', 'meta', 'sbtl', 'text', 'tmcd', ...
     handler_name: str = ""
-    format: str = ""             # first sample description: 'avc1', 'gpmd', 'tx3g', ...
+    format: str = ""  # first sample description: 'avc1', 'gpmd', 'tx3g', ...
     timescale: int = 0
-    duration: int = 0            # media duration (mdhd), in timescale units
-    media_shift: int = 0         # media time that plays at the track's start (edit list)
-    empty_lead: float = 0.0      # seconds of empty edit before it
+    duration: int = 0  # media duration (mdhd), in timescale units
+    media_shift: int = 0  # media time that plays at the track's start (edit list)
+    empty_lead: float = 0.0  # seconds of empty edit before it
     _stts: bytes = b""
     _stsz: bytes = b""
     _stsc: bytes = b""
@@ -92,9 +92,10 @@ class Track:
                 break
             start, duration = times[i]
             if self.duration and start < self.duration < start + duration:
-                duration = self.duration - start   # the last sample ends with the track
-            out.append(Sample(offset, size, (start - self.media_shift) * scale + self.empty_lead * 1000,
-                              duration * scale))
+                duration = self.duration - start  # the last sample ends with the track
+            out.append(
+                Sample(offset, size, (start - self.media_shift) * scale + self.empty_lead * 1000, duration * scale)
+            )
         return out
 
 
@@ -104,9 +105,9 @@ class Movie:
 
     file_size: int
     timescale: int = 0
-    creation_time: datetime | None = None   # as written: UTC by the standard, local on GoPro
+    creation_time: datetime | None = None  # as written: UTC by the standard, local on GoPro
     tracks: list[Track] = field(default_factory=list)
-    tags: dict[str, str] = field(default_factory=dict)   # ISO6709 location, creation date, ...
+    tags: dict[str, str] = field(default_factory=dict)  # ISO6709 location, creation date, ...
 
     def track(self, *formats: str) -> Track | None:
         """The first track whose sample description is one of ``formats``."""
@@ -131,8 +132,9 @@ def _expand_stts(stts: bytes, limit: int) -> list[tuple[int, int]]:
     return out
 
 
-def _sample_offsets(stsc: bytes, stco: bytes, co64: bool, sizes: tuple[int, ...] | None, const_size: int,
-                    count: int) -> list[int]:
+def _sample_offsets(
+    stsc: bytes, stco: bytes, co64: bool, sizes: tuple[int, ...] | None, const_size: int, count: int
+) -> list[int]:
     """File offset of each sample, from chunk offsets and samples per chunk."""
     if len(stsc) < 8 or len(stco) < 8:
         return []
@@ -172,7 +174,7 @@ def _boxes(buf: memoryview, start: int, end: int) -> Iterator[tuple[bytes, int, 
         elif size == 0:
             size = end - pos
         if size < header or pos + size > end:
-            return   # a forged or cut size: stop here, never trust it
+            return  # a forged or cut size: stop here, never trust it
         yield bytes(kind), pos + header, pos + size
         pos += size
 
@@ -231,18 +233,18 @@ def _parse_trak(buf: memoryview, start: int, end: int, movie_timescale: int) -> 
                     track.timescale, track.duration = struct.unpack_from(">II", buf, ps + 12)
             elif kind == b"hdlr" and pe - ps >= 24 and not track.handler:
                 # The media handler (mdia) comes before minf's data handler ('alis', 'url ').
-                track.handler = bytes(buf[ps + 8:ps + 12]).decode("latin-1")
-                name = bytes(buf[ps + 24:pe]).strip(b"\x00")
+                track.handler = bytes(buf[ps + 8 : ps + 12]).decode("latin-1")
+                name = bytes(buf[ps + 24 : pe]).strip(b"\x00")
                 # QuickTime writes a Pascal string (length byte first), MP4 a C string.
                 if name and name[0] == len(name) - 1:
                     name = name[1:]
                 track.handler_name = name.decode("utf-8", "replace").strip()
             elif kind == b"stsd" and pe - ps >= 16:
-                track.format = bytes(buf[ps + 12:ps + 16]).decode("latin-1")
+                track.format = bytes(buf[ps + 12 : ps + 16]).decode("latin-1")
             elif kind == b"stts":
                 track._stts = bytes(buf[ps:pe])
             elif kind == b"stsz":
-                track._stsz = bytes(buf[ps + 4:pe])
+                track._stsz = bytes(buf[ps + 4 : pe])
             elif kind == b"stsc":
                 track._stsc = bytes(buf[ps:pe])
             elif kind in (b"stco", b"co64"):
@@ -279,14 +281,14 @@ def _qt_string(data: bytes) -> str:
     if len(data) < 4:
         return ""
     (length,) = struct.unpack_from(">H", data, 0)
-    return data[4:4 + length].decode("utf-8", "replace").strip("\x00 ")
+    return data[4 : 4 + length].decode("utf-8", "replace").strip("\x00 ")
 
 
 def _parse_meta(buf: memoryview, ps: int, pe: int, tags: dict[str, str]) -> None:
     """QuickTime metadata: a ``keys`` table and ``ilst`` items that refer to it
     by 1-based index (``com.apple.quicktime.location.ISO6709``, ...)."""
-    if pe - ps >= 8 and bytes(buf[ps + 4:ps + 8]) != b"hdlr":
-        ps += 4   # the MP4 flavour is a full box (version and flags first)
+    if pe - ps >= 8 and bytes(buf[ps + 4 : ps + 8]) != b"hdlr":
+        ps += 4  # the MP4 flavour is a full box (version and flags first)
     keys: list[str] = []
     items: list[tuple[int, int, int]] = []
     for kind, s, e in _boxes(buf, ps, pe):
@@ -307,7 +309,7 @@ def _parse_meta(buf: memoryview, ps: int, pe: int, tags: dict[str, str]) -> None
             name = struct.pack(">I", index).decode("latin-1")
         for kind, ds, de in _boxes(buf, s, e):
             if kind == b"data" and de - ds >= 8:
-                tags.setdefault(name, bytes(buf[ds + 8:de]).decode("utf-8", "replace").strip("\x00"))
+                tags.setdefault(name, bytes(buf[ds + 8 : de]).decode("utf-8", "replace").strip("\x00"))
                 break
 
 
@@ -341,8 +343,9 @@ def read_movie(path: str | os.PathLike[str]) -> Movie:
     return movie
 
 
-def read_samples(path: str | os.PathLike[str], samples: list[Sample], *,
-                 max_bytes: int = 1 << 30) -> Iterator[tuple[Sample, bytes]]:
+def read_samples(
+    path: str | os.PathLike[str], samples: list[Sample], *, max_bytes: int = 1 << 30
+) -> Iterator[tuple[Sample, bytes]]:
     """Yields each sample with its bytes, reading them one at a time; stops
     once ``max_bytes`` have been read in total."""
     total = 0

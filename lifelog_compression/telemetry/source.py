@@ -34,15 +34,24 @@ class SourceTelemetry:
             return self.track.at(actual_ts_ms)
         p = self.telemetry.clip_point
         if p is not None and p.has_fix:
-            return {"lat": round(p.lat, 7), "lon": round(p.lon, 7), "alt_m": p.alt_m, "speed_mps": None,
-                    "fix": p.fix, "source": "quicktime", "sample_gap_ms": None}
+            return {
+                "lat": round(p.lat, 7),
+                "lon": round(p.lon, 7),
+                "alt_m": p.alt_m,
+                "speed_mps": None,
+                "fix": p.fix,
+                "source": "quicktime",
+                "sample_gap_ms": None,
+            }
         return None
 
     def row_fields(self, actual_ts_ms: float) -> dict[str, Any]:
         """The time-and-place fields of one manifest row (SPEC 1.1, 1.2)."""
-        return {"captured_at": self.clock.captured_at(actual_ts_ms),
-                "captured_local": self.clock.captured_local(actual_ts_ms),
-                "location": self.location_at(actual_ts_ms)}
+        return {
+            "captured_at": self.clock.captured_at(actual_ts_ms),
+            "captured_local": self.clock.captured_local(actual_ts_ms),
+            "location": self.location_at(actual_ts_ms),
+        }
 
     def track_summary(self) -> dict[str, Any] | None:
         """bundle.json ``track`` (None without positions)."""
@@ -50,9 +59,17 @@ class SourceTelemetry:
         if summary is None and self.telemetry.clip_point is not None and self.telemetry.clip_point.has_fix:
             p = self.telemetry.clip_point
             start = rfc3339(self.clock.start) if self.clock.start else None
-            summary = {"samples": 1, "first_fix_utc": start, "last_fix_utc": start, "first_fix_ms": None,
-                       "last_fix_ms": None, "bbox": [p.lat, p.lon, p.lat, p.lon], "distance_m": None,
-                       "source": "quicktime", "scope": "clip"}
+            summary = {
+                "samples": 1,
+                "first_fix_utc": start,
+                "last_fix_utc": start,
+                "first_fix_ms": None,
+                "last_fix_ms": None,
+                "bbox": [p.lat, p.lon, p.lat, p.lon],
+                "distance_m": None,
+                "source": "quicktime",
+                "scope": "clip",
+            }
         return summary
 
     @property
@@ -76,17 +93,25 @@ class SourceTelemetry:
         t = self.telemetry
         return {
             **self.bundle_fields(),
-            "telemetry": {"source": t.source, "device": t.device or None, "streams": t.streams,
-                          "positions": len(t.positions), "fixes": len(t.fixes), "orientation": len(t.orientation),
-                          "gps_time_readings": len(t.gps_times), "camera_time_readings": len(t.camera_times)},
+            "telemetry": {
+                "source": t.source,
+                "device": t.device or None,
+                "streams": t.streams,
+                "positions": len(t.positions),
+                "fixes": len(t.fixes),
+                "orientation": len(t.orientation),
+                "gps_time_readings": len(t.gps_times),
+                "camera_time_readings": len(t.camera_times),
+            },
             "notes": self.notes,
         }
 
 
 def _camera_writes_local(movie: Movie | None) -> bool:
     """GoPro cameras write local time into creation_time."""
-    return movie is not None and (movie.track("gpmd") is not None
-                                  or any("gopro" in t.handler_name.lower() for t in movie.tracks))
+    return movie is not None and (
+        movie.track("gpmd") is not None or any("gopro" in t.handler_name.lower() for t in movie.tracks)
+    )
 
 
 # Containers whose creation time is UTC by their specification: Matroska's
@@ -111,8 +136,13 @@ def _summary_time(summary: dict[str, Any] | None) -> datetime | None:
     return t if states_offset else t.replace(tzinfo=None)
 
 
-def read_source_telemetry(path: str | os.PathLike[str], *, video_start_ms: float = 0.0, duration_ms: int = 0,
-                          summary: dict[str, Any] | None = None) -> SourceTelemetry:
+def read_source_telemetry(
+    path: str | os.PathLike[str],
+    *,
+    video_start_ms: float = 0.0,
+    duration_ms: int = 0,
+    summary: dict[str, Any] | None = None,
+) -> SourceTelemetry:
     """Reads everything time and place about ``path``. ``video_start_ms`` is
     the first video frame's time on the container's clock (bundle.json
     ``sampling.source_start_offset_ms``); ``summary`` is the probe summary
@@ -139,8 +169,11 @@ def read_source_telemetry(path: str | os.PathLike[str], *, video_start_ms: float
         if tel is not None:
             candidates.append(tel)
     # Positions with a fix win; then any telemetry at all.
-    chosen = max(candidates, key=lambda t: (len(t.fixes), len(t.positions), len(t.gps_times), len(t.orientation)),
-                 default=Telemetry())
+    chosen = max(
+        candidates,
+        key=lambda t: (len(t.fixes), len(t.positions), len(t.gps_times), len(t.orientation)),
+        default=Telemetry(),
+    )
     for tel in candidates:
         notes.extend(tel.notes)
     tags = movie.tags if movie is not None else {}
@@ -161,8 +194,9 @@ def read_source_telemetry(path: str | os.PathLike[str], *, video_start_ms: float
     camera_times = [c for t in candidates for c in t.camera_times]
     if camera_times:
         t0, local = camera_times[0]
-        notes.append(f"DJI clock reads {local.isoformat(timespec='milliseconds')} at {t0:.0f} ms "
-                     "(local time without a zone)")
+        notes.append(
+            f"DJI clock reads {local.isoformat(timespec='milliseconds')} at {t0:.0f} ms (local time without a zone)"
+        )
 
     try:
         mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)

@@ -33,8 +33,9 @@ def plausible(fixes: list[Position]) -> list[Position]:
     """The fixes that agree with the track: walking out from the fix nearest
     the median position, each is kept if it is reachable from the last kept
     one at MAX_SPEED_MPS. A speed reading over it is dropped (None)."""
-    fixes = [replace(p, speed_mps=None) if p.speed_mps is not None and abs(p.speed_mps) > MAX_SPEED_MPS else p
-             for p in fixes]
+    fixes = [
+        replace(p, speed_mps=None) if p.speed_mps is not None and abs(p.speed_mps) > MAX_SPEED_MPS else p for p in fixes
+    ]
     if len(fixes) < 3:
         return fixes
     lat = sorted(p.lat for p in fixes)[len(fixes) // 2]

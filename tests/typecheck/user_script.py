@@ -13,8 +13,9 @@ import lifelog_compression as lc
 
 
 def timestamps(video: str, out: Path) -> list[int]:
-    result: lc.ExtractResult = lc.extract_to_dir(video, out / "bundle", overwrite=False,
-                                                 progress=lambda p: print(p.requests_done, p.frames_written))
+    result: lc.ExtractResult = lc.extract_to_dir(
+        video, out / "bundle", overwrite=False, progress=lambda p: print(p.requests_done, p.frames_written)
+    )
     print(result.frame_count, result.realtime_factor, result.notes)
     meta: lc.BundleMetadata = lc.load_bundle_metadata(out / "bundle")
     print(meta.bundle_id, meta.frame_count)
