@@ -55,6 +55,9 @@
  * would be read as an empty object half a minute later. */
 #define ANSWER_WITHIN_US (10 * 1000000LL)
 #define SLOW_ANSWER FFERRTAG('L', 'C', 'S', 'A')
+/* A server that says it takes ranges but sends the object from its start. */
+#define RANGES_IGNORED FFERRTAG('L', 'C', 'R', 'I')
+#define RANGE_PROBE 16
 
 typedef struct range_reader {
     int64_t answer_by;       /* while a window opens: when its answer is overdue (INT64_MAX after) */
@@ -272,6 +275,46 @@ static void free_reader(AVIOContext **pb)
     avio_context_free(pb);
 }
 
+/* Reads len bytes of url from off in one range request of its own; what
+ * avio_read gives (fewer at the end, a negative AVERROR). */
+static int read_range(const char *url, int64_t off, int len, unsigned char *buf)
+{
+    AVDictionary *opts = NULL;
+    AVIOContext *pb = NULL;
+    url_options(&opts);
+    av_dict_set_int(&opts, "offset", off, 0);
+    av_dict_set_int(&opts, "end_offset", off + len, 0);
+    int ret = avio_open2(&pb, url, AVIO_FLAG_READ, NULL, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        return ret;
+    ret = avio_read(pb, buf, len);
+    avio_closep(&pb);
+    return ret;
+}
+
+/* Does the server send the bytes asked for? One that announces ranges but
+ * answers every request with the object from byte 0 (a misconfigured proxy)
+ * would hand the demuxer the wrong bytes after every seek, and the file would
+ * be called no video at all. Bytes 1-16 asked for alone must be bytes 1-16 of
+ * 0-16. Two tiny requests; a server that cannot answer them says nothing here. */
+static int ignores_ranges(range_reader *r)
+{
+    unsigned char head[RANGE_PROBE + 1], later[RANGE_PROBE];
+    int first = read_range(r->url, 0, RANGE_PROBE + 1, head);
+    r->requested += first > 0 ? first : 0;   /* what the server sent counts as read */
+    if (first != RANGE_PROBE + 1)
+        return 0;
+    int got = read_range(r->url, 1, RANGE_PROBE, later);
+    r->requested += got > 0 ? got : 0;
+    /* FFmpeg's http fails a request whose answer starts elsewhere than asked
+     * (no Content-Range) with a bare -1; a server that does send one but
+     * from the wrong place is caught by the comparison. */
+    if (got < 0)
+        return got == -1;
+    return got == RANGE_PROBE && memcmp(head + 1, later, RANGE_PROBE) != 0;
+}
+
 /* A range reader over url; its first window tells the size and whether the
  * server honours ranges at all. */
 static int new_reader(const char *url, AVIOContext **out)
@@ -294,6 +337,10 @@ static int new_reader(const char *url, AVIOContext **out)
     }
     if (!(r->win->seekable & AVIO_SEEKABLE_NORMAL)) {
         ret = AVERROR(ESPIPE);   /* no Range support: the planner could not seek */
+        goto fail;
+    }
+    if (r->size > RANGE_PROBE && ignores_ranges(r)) {
+        ret = RANGES_IGNORED;
         goto fail;
     }
     *out = avio_alloc_context(buffer, AVIO_BUFFER, 0, r, read_packet, NULL, seek);
@@ -334,6 +381,9 @@ lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE])
     case AVERROR(ETIMEDOUT):
         return lc_fail(err, LC_ERR_IO, "the server sends too slowly (under %d bytes a second for %d s)",
                        MIN_RATE, (int)(SLOW_AFTER_US / 1000000));
+    case RANGES_IGNORED:
+        return lc_fail(err, LC_ERR_IO, "the server says it answers range requests but sends the object from "
+                       "its start, and frames are found by seeking");
     case SLOW_ANSWER:
         return lc_fail(err, LC_ERR_IO, "the server did not answer a request within %d s",
                        (int)(ANSWER_WITHIN_US / 1000000));

@@ -182,3 +182,54 @@ def test_a_server_trickling_its_status_line_is_named_slow(tmp_path):
     assert run.returncode == 11, run.stderr
     assert "did not answer a request within" in run.stderr, run.stderr
     assert time.monotonic() - started < 25
+
+
+@FFMPEG_ONLY
+def test_a_server_that_ignores_ranges_is_named_so(clip, tmp_path):
+    """A real server on loopback that announces byte ranges but answers every
+    request with the whole object from byte 0 (a misconfigured proxy): named
+    as such (exit 11), not "not a video file" (exit 6)."""
+    import http.server
+    import shutil
+    import subprocess
+    import sys
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    shutil.copy(clip("h264_bframes_mp4").path, root / "clip.mp4")
+
+    class IgnoresRanges(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def end_headers(self):
+            self.send_header("Accept-Ranges", "bytes")
+            super().end_headers()
+
+        def log_message(self, *args):
+            pass
+
+        def handle(self):
+            try:
+                super().handle()
+            except OSError:  # the client hangs up on the whole object
+                pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), IgnoresRanges)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
+        run = subprocess.run(
+            [sys.executable, "-m", "lifelog_compression", "extract", "-q", url, str(tmp_path / "b")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.returncode == 11, run.stderr
+    assert "sends the object from its start" in run.stderr, run.stderr
+    assert not (tmp_path / "b").exists()
