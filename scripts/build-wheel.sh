@@ -148,6 +148,7 @@ EOF
     cp "$build"/dav1d-1.0.0/COPYING "$prefix/licenses/dav1d-COPYING"
     cp "$build"/libjpeg-turbo-2.1.5/LICENSE.md "$prefix/licenses/libjpeg-turbo-LICENSE.md"
     cp "$build"/libjpeg-turbo-2.1.5/README.ijg "$prefix/licenses/libjpeg-turbo-README.ijg"
+    cp /usr/share/doc/zlib1g/copyright "$prefix/licenses/zlib-copyright"   # auditwheel grafts Debian's libz
     printf 'ffmpeg %s\ndav1d %s\nlibjpeg-turbo %s\nconfigure %s\n' "$FFMPEG_DEB" "$DAV1D_DEB" "$LJT_DEB" \
         "${FFMPEG_CONFIGURE[*]}" >"$prefix/versions.txt"
     rm -rf "$build"
@@ -160,7 +161,7 @@ fi
 # The wheel, built against the private prefix only: PKG_CONFIG_PATH puts its
 # .pc files first and LIFELOG_PKG_CONFIG_LIBDIR hides the system's.
 python=${PYTHON:-/usr/bin/python3}
-venv=$cache/build-venv
+venv=$cache/build-venv-$("$python" -c 'import sys; print(sys.implementation.cache_tag)')
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip build auditwheel==6.1.0 "setuptools>=77" wheel
 work=$(mktemp -d)
