@@ -148,7 +148,6 @@ EOF
     cp "$build"/dav1d-1.0.0/COPYING "$prefix/licenses/dav1d-COPYING"
     cp "$build"/libjpeg-turbo-2.1.5/LICENSE.md "$prefix/licenses/libjpeg-turbo-LICENSE.md"
     cp "$build"/libjpeg-turbo-2.1.5/README.ijg "$prefix/licenses/libjpeg-turbo-README.ijg"
-    cp /usr/share/doc/zlib1g/copyright "$prefix/licenses/zlib-copyright"   # auditwheel grafts Debian's libz
     printf 'ffmpeg %s\ndav1d %s\nlibjpeg-turbo %s\nconfigure %s\n' "$FFMPEG_DEB" "$DAV1D_DEB" "$LJT_DEB" \
         "${FFMPEG_CONFIGURE[*]}" >"$prefix/versions.txt"
     rm -rf "$build"
@@ -172,6 +171,8 @@ tar -cf - --exclude=./.git --exclude=./.cache --exclude=./wheelhouse --exclude='
     --exclude='*.egg-info' --exclude=./dist . | tar -xf - -C "$work"
 mkdir -p "$work/lifelog_compression/third_party_licenses"
 cp "$prefix"/licenses/* "$prefix/versions.txt" LICENSES/* "$work/lifelog_compression/third_party_licenses/"
+# auditwheel grafts this machine's libz (Debian's zlib1g) too.
+cp /usr/share/doc/zlib1g/copyright "$work/lifelog_compression/third_party_licenses/zlib-copyright"
 sed -i 's|^lifelog_compression = \["py.typed", "_core.pyi"\]|lifelog_compression = ["py.typed", "_core.pyi", "third_party_licenses/*"]|' \
     "$work/pyproject.toml"
 grep -q third_party_licenses "$work/pyproject.toml" || { log "pyproject.toml's package-data line changed"; exit 1; }
