@@ -98,6 +98,14 @@ cp scripts/wheel_exercise.py "$run/"
 chroot "$minroot" /bin/sh -c "rm -rf /opt/wheel-venv && python3 -m venv /opt/wheel-venv \
     && /opt/wheel-venv/bin/python -m pip install -q --no-index /run/$(basename "$wheel")"
 
+log "what the wheel's core links to, in the minimal root"
+chroot "$minroot" /bin/sh -c 'ldd /opt/wheel-venv/lib/python3*/site-packages/lifelog_compression/_core*.so'
+log "the wheel's FFmpeg has what the product reads (tests/test_wheel_codecs.py)"
+cp tests/test_wheel_codecs.py "$run/"
+chroot "$minroot" /bin/sh -c 'cd / && /opt/wheel-venv/bin/python /run/test_wheel_codecs.py'
+log "import time: the wheel (minimal root) against the system-FFmpeg build"
+"$host/bin/python" benchmarks/import_time.py --runs 20 "chroot $minroot /opt/wheel-venv/bin/python" "$host/bin/python"
+
 log "running extract, batch, iter_frames, probe in the minimal root"
 chroot "$minroot" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
     /opt/wheel-venv/bin/python /run/wheel_exercise.py /run/media /run/out/wheel
