@@ -71,8 +71,12 @@ mkdir -p "$run/media" "$run/out"
 trap 'umount "$minroot/proc" 2>/dev/null || true' EXIT
 mount -t proc proc "$minroot/proc"
 
-log "fixtures (tests/catalogue.py) and real files"
-(cd tests && "$host/bin/python" - "$run/media" <<'EOF'
+# The fixtures are made once per version of the recipe that makes them.
+media=$cache/wheel-test/media-$(cat tests/catalogue.py tests/fixtures.py | sha256sum | cut -c1-10)
+if [ ! -f "$media/.complete" ]; then
+    log "making the fixtures of tests/catalogue.py"
+    rm -rf "$media" && mkdir -p "$media"
+    (cd tests && "$host/bin/python" - "$media" <<'EOF'
 import sys
 from pathlib import Path
 from catalogue import CATALOGUE
@@ -82,7 +86,10 @@ for name, spec in CATALOGUE.items():
     spec = dict(spec)
     make_clip(out / f"{name}{spec.pop('suffix')}", **spec)
 EOF
-)
+    )
+    touch "$media/.complete"
+fi
+cp "$media"/* "$run/media/"
 for data in "$root/../shared/data" "$root/../../shared/data" /work/shared/data; do
     if [ -d "$data" ]; then
         find "$data" -maxdepth 2 -type f \( -iname '*.mp4' -o -iname '*.mov' -o -iname '*.m4v' -o -iname '*.mkv' \
@@ -110,7 +117,9 @@ log "running extract, batch, iter_frames, probe in the minimal root"
 chroot "$minroot" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
     /opt/wheel-venv/bin/python /run/wheel_exercise.py /run/media /run/out/wheel
 log "running the same with the system-FFmpeg build"
-"$host/bin/python" scripts/wheel_exercise.py "$run/media" "$run/out/system"
+# From another folder: batch starts children with `python -m`, and this tree
+# (no _core in it) must not shadow the installed package.
+(cd "$run" && "$host/bin/python" "$root/scripts/wheel_exercise.py" "$run/media" "$run/out/system")
 
 log "comparing"
 "$host/bin/python" scripts/wheel_compare.py "$run/out/system" "$run/out/wheel"
