@@ -122,7 +122,7 @@ EOF
     log "libjpeg-turbo ($LJT_DEB)"
     tar -xzf "$src/$LJT_ORIG" -C "$build"
     cmake -S "$build"/libjpeg-turbo-2.1.5 -B "$build/ljt" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-        -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib -DENABLE_STATIC=OFF \
+        -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR="$prefix/lib" -DENABLE_STATIC=OFF \
         -DWITH_TURBOJPEG=ON -DWITH_JAVA=OFF -DCMAKE_POLICY_VERSION_MINIMUM=3.5 >"$build/ljt.log" 2>&1 \
         && ninja -C "$build/ljt" -j "$jobs" install >>"$build/ljt.log" 2>&1 \
         || { tail -30 "$build/ljt.log" >&2; exit 1; }
