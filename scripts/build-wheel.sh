@@ -36,7 +36,8 @@ DEMUXERS=mov,matroska,avi,mpegts,mpegps,asf,flv,mxf,dv,h264,hevc,m4v,mpegvideo,i
 VIDEO_DECODERS=h264,hevc,vp8,vp9,libdav1d,mpeg1video,mpeg2video,mpeg4,h263,h263p,h263i,flv,msmpeg4v1,msmpeg4v2,msmpeg4v3,wmv1,wmv2,wmv3,vc1,mjpeg,prores,dvvideo,dnxhd,ffv1,cfhd,vp6,vp6f,vp6a,theora,rawvideo
 # Audio decoders: none is needed for pictures, but avformat_find_stream_info
 # decodes a little audio to fill in the stream's parameters (probe reports
-# them); without the decoder it reads far ahead and warns.
+# them); without the decoder it reads far ahead and warns. The Opus decoder
+# needs libswresample, so that is built too.
 AUDIO_DECODERS=aac,aac_latm,mp1,mp2,mp3,mp1float,mp2float,mp3float,ac3,eac3,opus,vorbis,flac,alac,wmav1,wmav2,wmapro,amrnb,amrwb,pcm_s16le,pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,pcm_s32be,pcm_f32le,pcm_f32be,pcm_u8,pcm_alaw,pcm_mulaw,pcm_dvd,pcm_bluray,adpcm_ima_wav,dca
 PARSERS=h264,hevc,vp8,vp9,av1,mpeg4video,mpegvideo,mjpeg,vc1,h263,dnxhd,dvbsub,aac,aac_latm,mpegaudio,ac3,opus,vorbis,flac,dca
 BSFS=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata,vp9_superframe_split,av1_frame_split,mpeg4_unpack_bframes
@@ -46,8 +47,8 @@ PROTOCOLS=file,http,tcp
 FFMPEG_CONFIGURE=(
     --disable-everything --disable-autodetect --disable-gpl --disable-nonfree
     --disable-programs --disable-doc --disable-avdevice --disable-avfilter --disable-postproc
-    --disable-swresample --disable-debug --disable-static --enable-shared --enable-pic
-    --enable-avformat --enable-avcodec --enable-swscale --enable-network
+    --disable-debug --disable-static --enable-shared --enable-pic
+    --enable-avformat --enable-avcodec --enable-swscale --enable-swresample --enable-network
     --enable-zlib --enable-libdav1d
     --enable-demuxer="$DEMUXERS" --enable-decoder="$VIDEO_DECODERS,$AUDIO_DECODERS"
     --enable-parser="$PARSERS" --enable-bsf="$BSFS" --enable-protocol="$PROTOCOLS"

@@ -109,17 +109,22 @@ log "what the wheel's core links to, in the minimal root"
 chroot "$minroot" /bin/sh -c 'ldd /opt/wheel-venv/lib/python3*/site-packages/lifelog_compression/_core*.so'
 log "the wheel's FFmpeg has what the product reads (tests/test_wheel_codecs.py)"
 cp tests/test_wheel_codecs.py "$run/"
-chroot "$minroot" /bin/sh -c 'cd / && /opt/wheel-venv/bin/python /run/test_wheel_codecs.py'
+failed=""   # every step runs; the script fails at the end if one did
+chroot "$minroot" /bin/sh -c 'cd / && /opt/wheel-venv/bin/python /run/test_wheel_codecs.py' || failed="$failed codecs"
 log "import time: the wheel (minimal root) against the system-FFmpeg build"
-"$host/bin/python" benchmarks/import_time.py --runs 20 "chroot $minroot /opt/wheel-venv/bin/python" "$host/bin/python"
+"$host/bin/python" benchmarks/import_time.py --runs 20 --limit-ms "${LIFELOG_IMPORT_LIMIT_MS:-15}" \
+    "chroot $minroot /opt/wheel-venv/bin/python" "$host/bin/python" || failed="$failed import-time"
 
 log "running extract, batch, iter_frames, probe in the minimal root"
 chroot "$minroot" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
-    /opt/wheel-venv/bin/python /run/wheel_exercise.py /run/media /run/out/wheel
+    /bin/sh -c 'cd /run && /opt/wheel-venv/bin/python /run/wheel_exercise.py /run/media /run/out/wheel' \
+    || failed="$failed exercise"
 log "running the same with the system-FFmpeg build"
 # From another folder: batch starts children with `python -m`, and this tree
 # (no _core in it) must not shadow the installed package.
 (cd "$run" && "$host/bin/python" "$root/scripts/wheel_exercise.py" "$run/media" "$run/out/system")
 
 log "comparing"
-"$host/bin/python" scripts/wheel_compare.py "$run/out/system" "$run/out/wheel"
+"$host/bin/python" scripts/wheel_compare.py "$run/out/system" "$run/out/wheel" || failed="$failed comparison"
+[ -z "$failed" ] || { log "FAILED:$failed"; exit 1; }
+log "the wheel passed in the minimal root"

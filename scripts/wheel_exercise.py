@@ -25,16 +25,21 @@ def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
 
 
+_MEDIA = ""   # the media folder, written as MEDIA in messages: the two runs see it at different paths
+
+
 def _attempt(results: dict, key: str, fn):
     """Runs one operation; an exception is recorded, not raised, so one bad file
     shows up in the comparison instead of ending the run."""
     try:
         results[key] = fn()
     except Exception as e:   # noqa: BLE001 - recorded and compared
-        results[key] = {"error": type(e).__name__, "message": str(e)}
+        results[key] = {"error": type(e).__name__, "message": str(e).replace(_MEDIA, "MEDIA")}
 
 
 def main(media: Path, out: Path) -> int:
+    global _MEDIA
+    _MEDIA = str(media)
     if out.exists():
         shutil.rmtree(out)
     (out / "bundles").mkdir(parents=True)
@@ -74,7 +79,8 @@ def main(media: Path, out: Path) -> int:
 
     def batch():
         result = lc.extract_directory_to_dir(media, out / "batch", workers=2)
-        return {"files": [{"relpath": f.relpath, "status": f.status, "frame_count": f.frame_count, "reason": f.reason}
+        return {"files": [{"relpath": f.relpath, "status": f.status, "frame_count": f.frame_count,
+                           "reason": f.reason.replace(_MEDIA, "MEDIA")}
                           for f in result.files]}
     _attempt(results, "batch", batch)
     batch_result = results["batch"]
