@@ -172,8 +172,6 @@ tar -cf - --exclude=./.git --exclude=./.cache --exclude=./wheelhouse --exclude='
     --exclude='*.egg-info' --exclude=./dist . | tar -xf - -C "$work"
 mkdir -p "$work/lifelog_compression/third_party_licenses"
 cp "$prefix"/licenses/* "$prefix/versions.txt" LICENSES/* "$work/lifelog_compression/third_party_licenses/"
-# auditwheel grafts this machine's libz (Debian's zlib1g) too.
-cp /usr/share/doc/zlib1g/copyright "$work/lifelog_compression/third_party_licenses/zlib-copyright"
 sed -i 's|^lifelog_compression = \["py.typed", "_core.pyi"\]|lifelog_compression = ["py.typed", "_core.pyi", "third_party_licenses/*"]|' \
     "$work/pyproject.toml"
 grep -q third_party_licenses "$work/pyproject.toml" || { log "pyproject.toml's package-data line changed"; exit 1; }
