@@ -73,7 +73,7 @@ def main(media: Path, out: Path) -> int:
             return rows
         _attempt(entry, "iter_frames", frames)
         ok = all(not (isinstance(v, dict) and "error" in v) for v in entry.values())
-        print(f"{'ok  ' if ok else 'FAIL'} {video.name}: "
+        print(f"{'ok   ' if ok else 'error'} {video.name}: "
               + ", ".join(f"{k} {'error ' + v['error'] if isinstance(v, dict) and 'error' in v else 'ok'}"
                           for k, v in entry.items()), flush=True)
 
