@@ -7,6 +7,7 @@ run: median of --runs, for each Python given, and the ratio to the first.
 scripts/test-wheel.sh runs it with the wheel's environment against the
 system-FFmpeg build; --limit-ms makes it exit 1 when the first one's median is over.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,16 +18,26 @@ import sys
 # cwd "/": a source tree in the current folder must not shadow the installed package.
 # The whole statement, and the extension alone (its shared libraries) once the
 # package's Python __init__ is in.
-_CHILD = ("import time; t0 = time.perf_counter(); import lifelog_compression; t1 = time.perf_counter(); "
-          "import lifelog_compression._core; t2 = time.perf_counter(); print((t2 - t0) * 1000, (t2 - t1) * 1000)")
+_CHILD = (
+    "import time; t0 = time.perf_counter(); import lifelog_compression; t1 = time.perf_counter(); "
+    "import lifelog_compression._core; t2 = time.perf_counter(); print((t2 - t0) * 1000, (t2 - t1) * 1000)"
+)
 
 
 def median_import_ms(python: list[str], runs: int) -> tuple[float, float, float]:
     """Median and minimum of the whole import and median of the extension's
     own part, in milliseconds, one fresh process per run."""
-    runs_ms = [tuple(map(float, subprocess.run([*python, "-c", _CHILD], check=True, capture_output=True, text=True,
-                                               cwd="/").stdout.split()))
-               for _ in range(runs)]
+    runs_ms = [
+        tuple(
+            map(
+                float,
+                subprocess.run(
+                    [*python, "-c", _CHILD], check=True, capture_output=True, text=True, cwd="/"
+                ).stdout.split(),
+            )
+        )
+        for _ in range(runs)
+    ]
     whole = [r[0] for r in runs_ms]
     return statistics.median(whole), min(whole), statistics.median(r[1] for r in runs_ms)
 
@@ -43,8 +54,10 @@ def main() -> int:
         median, fastest, extension = median_import_ms(python.split(), args.runs)
         first = first or median
         over |= args.limit_ms is not None and python == args.pythons[0] and median > args.limit_ms
-        print(f"import lifelog_compression._core: median {median:6.1f} ms (min {fastest:5.1f}, extension alone "
-              f"{extension:5.1f}, {args.runs} runs, x{median / first:.2f}) {python}")
+        print(
+            f"import lifelog_compression._core: median {median:6.1f} ms (min {fastest:5.1f}, extension alone "
+            f"{extension:5.1f}, {args.runs} runs, x{median / first:.2f}) {python}"
+        )
     return 1 if over else 0
 
 

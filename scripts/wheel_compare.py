@@ -6,6 +6,7 @@ its reference at PSNR >= 45 dB. Needs numpy and Pillow.
 
     python wheel_compare.py REFERENCE_OUT WHEEL_OUT
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ def psnr(a: Path, b: Path) -> float:
     if x.shape != y.shape:
         return -1.0
     mse = float(np.mean((x - y) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def _strip(value):
@@ -73,13 +74,15 @@ def main(ref_dir: Path, wheel_dir: Path) -> int:
                 if value < MIN_PSNR_DB:
                     problems.append(f"{name}: {kind} {picture.name} PSNR {value:.1f} dB < {MIN_PSNR_DB}")
     problems += [f"batch{d}" for d in _diff(_strip(ref.get("batch")), _strip(got.get("batch")))]
-    print(f"compared {len(ref['files'])} files, {frames} frames, worst PSNR "
-          f"{'identical' if worst == math.inf else f'{worst:.1f} dB'}; reference {ref['elapsed_s']} s, "
-          f"wheel {got['elapsed_s']} s")
+    print(
+        f"compared {len(ref['files'])} files, {frames} frames, worst PSNR "
+        f"{'identical' if worst == math.inf else f'{worst:.1f} dB'}; reference {ref['elapsed_s']} s, "
+        f"wheel {got['elapsed_s']} s"
+    )
     for problem in problems:
         print("DIFF", problem)
     bad = {p.split(":")[0].split(".")[0] for p in problems}
-    print(f"{len(ref['files']) + 1 - len(bad)} passed, {len(bad)} failed")   # the files and the batch
+    print(f"{len(ref['files']) + 1 - len(bad)} passed, {len(bad)} failed")  # the files and the batch
     return 1 if problems else 0
 
 

@@ -11,6 +11,7 @@ lifelog_compression._core, looked at with ctypes: no accessor in the core.
 Runs under pytest, or as a plain script where pytest is not installed
 (scripts/test-wheel.sh runs it inside a minimal root): python test_wheel_codecs.py
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -19,7 +20,7 @@ from pathlib import Path
 
 try:
     import pytest
-except ImportError:   # run as a script in the minimal root
+except ImportError:  # run as a script in the minimal root
     pytest = None
 
 import lifelog_compression._core  # noqa: F401  (loads the FFmpeg it was built with)
@@ -27,13 +28,26 @@ from lifelog_compression.discover import VIDEO_EXTENSIONS
 
 # The demuxer (FFmpeg's short name) each extension of the batch list needs.
 DEMUXER_FOR_EXTENSION = {
-    ".mp4": "mov", ".mov": "mov", ".m4v": "mov", ".3gp": "mov", ".360": "mov", ".insv": "mov",
-    ".lrv": "mov", ".lrf": "mov",
-    ".mkv": "matroska", ".webm": "matroska",
+    ".mp4": "mov",
+    ".mov": "mov",
+    ".m4v": "mov",
+    ".3gp": "mov",
+    ".360": "mov",
+    ".insv": "mov",
+    ".lrv": "mov",
+    ".lrf": "mov",
+    ".mkv": "matroska",
+    ".webm": "matroska",
     ".avi": "avi",
-    ".mts": "mpegts", ".m2ts": "mpegts", ".ts": "mpegts",
-    ".mpg": "mpeg", ".mpeg": "mpeg",
-    ".wmv": "asf", ".flv": "flv", ".mxf": "mxf", ".dv": "dv",
+    ".mts": "mpegts",
+    ".m2ts": "mpegts",
+    ".ts": "mpegts",
+    ".mpg": "mpeg",
+    ".mpeg": "mpeg",
+    ".wmv": "asf",
+    ".flv": "flv",
+    ".mxf": "mxf",
+    ".dv": "dv",
 }
 # Raw elementary streams (README: timed by frame order) and raw MPEG-4 part 2.
 RAW_DEMUXERS = ["h264", "hevc", "m4v"]
@@ -43,13 +57,29 @@ RAW_DEMUXERS = ["h264", "hevc", "m4v"]
 # so software decoding needs libdav1d.
 VIDEO_DECODERS = {
     # tests/catalogue.py
-    "h264": None, "hevc": None, "vp9": None, "av1": "libdav1d", "mpeg2video": None, "mjpeg": None,
+    "h264": None,
+    "hevc": None,
+    "vp9": None,
+    "av1": "libdav1d",
+    "mpeg2video": None,
+    "mjpeg": None,
     "prores": None,
     # the real files in ../shared/data/real
-    "vp8": None, "mpeg4": None, "msmpeg4v2": None,
+    "vp8": None,
+    "mpeg4": None,
+    "msmpeg4v2": None,
     # what the containers above carry from cameras and old software
-    "mpeg1video": None, "h263": None, "dvvideo": None, "vc1": None, "wmv3": None, "wmv2": None, "wmv1": None,
-    "msmpeg4v3": None, "flv1": "flv", "dnxhd": None, "ffv1": None,
+    "mpeg1video": None,
+    "h263": None,
+    "dvvideo": None,
+    "vc1": None,
+    "wmv3": None,
+    "wmv2": None,
+    "wmv1": None,
+    "msmpeg4v3": None,
+    "flv1": "flv",
+    "dnxhd": None,
+    "ffv1": None,
 }
 # Audio is never decoded for pictures, but stream probing (probe's has_audio and
 # audio fields) decodes a little of the common ones.
