@@ -41,15 +41,16 @@ VIDEO_DECODERS=h264,hevc,vp8,vp9,libdav1d,mpeg1video,mpeg2video,mpeg4,h263,h263p
 AUDIO_DECODERS=aac,aac_latm,mp1,mp2,mp3,mp1float,mp2float,mp3float,ac3,eac3,opus,vorbis,flac,alac,wmav1,wmav2,wmapro,amrnb,amrwb,pcm_s16le,pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,pcm_s32be,pcm_f32le,pcm_f32be,pcm_u8,pcm_alaw,pcm_mulaw,pcm_dvd,pcm_bluray,adpcm_ima_wav,dca
 PARSERS=h264,hevc,vp8,vp9,av1,mpeg4video,mpegvideo,mjpeg,vc1,h263,dnxhd,dvbsub,aac,aac_latm,mpegaudio,ac3,opus,vorbis,flac,dca
 BSFS=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata,vp9_superframe_split,av1_frame_split,mpeg4_unpack_bframes
-# https is left out: it needs a TLS library (GnuTLS or OpenSSL) and a CA store
-# inside the wheel, several MB and a trust store that differs per distribution.
-PROTOCOLS=file,http,tcp
+# https through OpenSSL 3 (Apache-2.0, which FFmpeg's configure accepts in an
+# LGPL build); auditwheel grafts Debian's libssl and libcrypto. As with
+# FFmpeg's own default, certificates are not verified (tls_verify=0).
+PROTOCOLS=file,http,https,tcp,tls
 FFMPEG_CONFIGURE=(
     --disable-everything --disable-autodetect --disable-gpl --disable-nonfree
     --disable-programs --disable-doc --disable-avdevice --disable-avfilter --disable-postproc
     --disable-debug --disable-static --enable-shared --enable-pic
     --enable-avformat --enable-avcodec --enable-swscale --enable-swresample --enable-network
-    --enable-zlib --enable-libdav1d
+    --enable-zlib --enable-libdav1d --enable-openssl
     --enable-demuxer="$DEMUXERS" --enable-decoder="$VIDEO_DECODERS,$AUDIO_DECODERS"
     --enable-parser="$PARSERS" --enable-bsf="$BSFS" --enable-protocol="$PROTOCOLS"
 )
@@ -61,7 +62,7 @@ log() { echo "build-wheel: $*" >&2; }
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-tools="build-essential pkg-config nasm meson ninja-build cmake patchelf dpkg-dev python3-dev python3-venv zlib1g-dev"
+tools="build-essential pkg-config nasm meson ninja-build cmake patchelf dpkg-dev python3-dev python3-venv zlib1g-dev libssl-dev"
 missing=""
 for p in $tools; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -149,8 +150,10 @@ EOF
     cp "$build"/dav1d-1.0.0/COPYING "$prefix/licenses/dav1d-COPYING"
     cp "$build"/libjpeg-turbo-2.1.5/LICENSE.md "$prefix/licenses/libjpeg-turbo-LICENSE.md"
     cp "$build"/libjpeg-turbo-2.1.5/README.ijg "$prefix/licenses/libjpeg-turbo-README.ijg"
-    printf 'ffmpeg %s\ndav1d %s\nlibjpeg-turbo %s\nconfigure %s\n' "$FFMPEG_DEB" "$DAV1D_DEB" "$LJT_DEB" \
-        "${FFMPEG_CONFIGURE[*]}" >"$prefix/versions.txt"
+    # Debian's libssl3 and libcrypto3 are grafted as they are: their copyright file names the licence.
+    cp /usr/share/doc/libssl3/copyright "$prefix/licenses/OpenSSL-copyright"
+    printf 'ffmpeg %s\ndav1d %s\nlibjpeg-turbo %s\nopenssl (libssl3, grafted) %s\nconfigure %s\n' "$FFMPEG_DEB" \
+        "$DAV1D_DEB" "$LJT_DEB" "$(dpkg-query -W -f='${Version}' libssl3)" "${FFMPEG_CONFIGURE[*]}" >"$prefix/versions.txt"
     rm -rf "$build"
     touch "$prefix/.complete"
     log "libraries built in $((SECONDS - start)) s into $prefix"
