@@ -83,6 +83,7 @@ def linux_extension():
             "csrc/ffsession.c",
             "csrc/ffextract.c",
             "csrc/ffio.c",
+            "csrc/ffcommon.c",
         ],
         include_dirs=[f[2:] for f in cflags if f.startswith("-I")],
         # -O3: GCC vectorizes loops only there (colour.c's conversion: 4.3 -> 1.7 ms per 1080p picture).

@@ -35,6 +35,12 @@
 
 #include "ffinternal.h"
 
+const char *lc_av_error(int averror, char buf[AV_ERROR_MAX_STRING_SIZE])
+{
+    av_strerror(averror, buf, AV_ERROR_MAX_STRING_SIZE);
+    return buf;
+}
+
 #define FIRST_WINDOW (32 * 1024)
 #define LARGEST_WINDOW (8 * 1024 * 1024)
 /* Small, so that avio_read hands a packet read (larger than this) straight

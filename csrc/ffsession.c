@@ -224,11 +224,6 @@ lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE])
     return LC_OK;
 }
 
-int lc_picture_damaged(const AVFrame *f)
-{
-    return f->decode_error_flags != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT);
-}
-
 int64_t lc_session_frame_us(const lc_session *s, const AVFrame *f)
 {
     if (s->src->raw_frame_us)

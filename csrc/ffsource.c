@@ -14,22 +14,6 @@
 
 #include "ffinternal.h"
 
-const char *lc_av_error(int averror, char buf[AV_ERROR_MAX_STRING_SIZE])
-{
-    av_strerror(averror, buf, AV_ERROR_MAX_STRING_SIZE);
-    return buf;
-}
-
-int64_t lc_pts_to_us(const lc_source *src, int64_t pts)
-{
-    return av_rescale_q(pts - src->start_pts, src->time_base, (AVRational){1, 1000000});
-}
-
-int64_t lc_us_to_pts(const lc_source *src, int64_t us)
-{
-    return src->start_pts + av_rescale_q(us, (AVRational){1, 1000000}, src->time_base);
-}
-
 /* Was the file recognised as some container at all? Decides between "not a
  * video file" and "a damaged video file" when avformat_open_input fails. */
 static const AVInputFormat *sniff_format(const char *path, int *score)
@@ -544,58 +528,6 @@ void lc_close(lc_source *src)
 }
 
 void lc_free(void *p) { free(p); }
-
-lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[LC_ERRMSG_SIZE])
-{
-    char ebuf[AV_ERROR_MAX_STRING_SIZE];
-    AVFormatContext *fmt = NULL;
-    int ret = lc_open_input(src->path, &fmt);
-    if (ret < 0)
-        return lc_fail(err, LC_ERR_IO, "cannot open the file again: %s", lc_av_error(ret, ebuf));
-    /* Streams only appear after find_stream_info in headerless containers. */
-    if ((unsigned)src->stream_index >= fmt->nb_streams &&
-        (ret = avformat_find_stream_info(fmt, NULL)) < 0) {
-        lc_close_demuxer(src, &fmt);
-        return lc_fail(err, LC_ERR_DAMAGED, "cannot read the streams: %s", lc_av_error(ret, ebuf));
-    }
-    if ((unsigned)src->stream_index >= fmt->nb_streams) {
-        lc_close_demuxer(src, &fmt);
-        return lc_fail(err, LC_ERR_DAMAGED, "the video stream vanished on reopening");
-    }
-    for (unsigned i = 0; i < fmt->nb_streams; i++)
-        fmt->streams[i]->discard = (int)i == src->stream_index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
-    *out = fmt;
-    return LC_OK;
-}
-
-lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out,
-                          char err[LC_ERRMSG_SIZE])
-{
-    char ebuf[AV_ERROR_MAX_STRING_SIZE];
-    const AVStream *st = src->fmt->streams[src->stream_index];
-    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
-    AVCodecContext *dec = avcodec_alloc_context3(codec);
-    int ret;
-    if (!dec)
-        return lc_fail(err, LC_ERR_NOMEM, "out of memory");
-    if ((ret = avcodec_parameters_to_context(dec, st->codecpar)) < 0)
-        goto fail;
-    dec->pkt_timebase = st->time_base;
-    dec->thread_count = threads;
-    /* Threads inside the decoder are for when there are fewer independent
-     * chunks than cores (a short clip, one long GOP). Frame threads hold
-     * frames back until more packets arrive, which a keyframe hit answers by
-     * draining: correct, and it still beats an idle core. */
-    dec->thread_type = threads > 1 ? FF_THREAD_FRAME | FF_THREAD_SLICE : FF_THREAD_SLICE;
-    if ((ret = avcodec_open2(dec, codec, NULL)) < 0)
-        goto fail;
-    *out = dec;
-    return LC_OK;
-fail:
-    avcodec_free_context(&dec);
-    return lc_fail(err, LC_ERR_UNSUPPORTED, "cannot open the %s decoder: %s",
-                   codec->name, lc_av_error(ret, ebuf));
-}
 
 lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE])
 {
