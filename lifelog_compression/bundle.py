@@ -297,3 +297,21 @@ def load_manifest(bundle_dir: str | os.PathLike[str]) -> list[ManifestRow]:
         except (ValueError, TypeError) as e:
             raise BundleError(f"{path}:{number}: {e}") from e
     return rows
+
+
+def find_bundles(root: str | os.PathLike[str]) -> list[Path]:
+    """``root`` itself if it is a bundle, else every bundle below it (hidden
+    folders, such as unfinished bundles, are skipped), in path order; BundleError
+    for a path that is neither."""
+    root = Path(root)
+    if is_bundle(root):
+        return [root]
+    if not root.is_dir():
+        raise BundleError(f"{root}: not a bundle and not a folder")
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if BUNDLE_JSON in files and is_bundle(Path(folder)):
+            found.append(Path(folder))
+            dirs[:] = []  # a bundle holds no bundles
+    return sorted(found)

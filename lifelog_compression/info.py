@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bundle import BUNDLE_JSON, is_bundle, load_bundle_metadata, load_manifest
+from .bundle import find_bundles, is_bundle, load_bundle_metadata, load_manifest
 from .errors import BundleError
 from .names import recorded_json, shown
 
@@ -172,24 +172,6 @@ def capture_sort_key(info: BundleInfo) -> tuple[int, str, str]:
     c = info.capture
     when = c.first_captured_at or c.start_utc or c.first_captured_local or c.start_local
     return (0 if when else 1, when or "", info.bundle_dir)
-
-
-def find_bundles(root: str | os.PathLike[str]) -> list[Path]:
-    """``root`` itself if it is a bundle, else every bundle below it (hidden
-    folders, such as unfinished bundles, skipped), in path order; BundleError
-    for a path that is neither."""
-    root = Path(root)
-    if is_bundle(root):
-        return [root]
-    if not root.is_dir():
-        raise BundleError(f"{root}: not a bundle and not a folder")
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if BUNDLE_JSON in files and is_bundle(Path(folder)):
-            found.append(Path(folder))
-            dirs[:] = []  # a bundle holds no bundles
-    return sorted(found)
 
 
 def batch_info(root: str | os.PathLike[str]) -> list[BundleInfo]:

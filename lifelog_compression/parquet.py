@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 from typing import Any, Iterator
 
-from .bundle import BUNDLE_JSON, is_bundle, load_bundle_metadata, load_manifest
+from .bundle import find_bundles, load_bundle_metadata, load_manifest
 from .errors import BundleError, OutputError
 from .manifest import ManifestRow
 from .optional import require
@@ -81,23 +81,6 @@ def schema() -> Any:
             pa.field("other_fields_json", pa.string()),  # fields this version does not know, as JSON
         ]
     )
-
-
-def find_bundles(root: str | os.PathLike[str]) -> list[Path]:
-    """``root`` itself if it is a bundle, else every bundle below it (hidden
-    folders, such as unfinished bundles, are skipped), in path order."""
-    root = Path(root)
-    if is_bundle(root):
-        return [root]
-    if not root.is_dir():
-        raise BundleError(f"{root}: not a bundle and not a folder")
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if BUNDLE_JSON in files and is_bundle(Path(folder)):
-            found.append(Path(folder))
-            dirs[:] = []  # a bundle holds no bundles
-    return sorted(found)
 
 
 def _record(row: ManifestRow, bundle_id: str, bundle_path: str) -> dict[str, Any]:
