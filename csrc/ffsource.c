@@ -529,6 +529,21 @@ void lc_close(lc_source *src)
 
 void lc_free(void *p) { free(p); }
 
+/* Makes room for one more element in the growing array *items holding n
+ * of *cap (doubling, first_cap at first); 0 when out of memory (*items kept). */
+static int room_for_one(void **items, size_t n, size_t *cap, size_t size, size_t first_cap)
+{
+    if (n < *cap)
+        return 1;
+    size_t grown_cap = *cap ? *cap * 2 : first_cap;
+    void *grown = realloc(*items, grown_cap * size);
+    if (!grown)
+        return 0;
+    *items = grown;
+    *cap = grown_cap;
+    return 1;
+}
+
 lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE])
 {
     AVFormatContext *fmt = NULL;
@@ -556,14 +571,9 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
              * one pass: their pictures are counted, not timed. */
             int add = src->raw_frame_us ? key && count == 0 : ts != AV_NOPTS_VALUE && (key || ordinal == 0);
             if (add) {
-                if (count == cap) {
-                    cap = cap ? cap * 2 : 256;
-                    lc_keyframe *grown = realloc(kf, cap * sizeof *kf);
-                    if (!grown) {
-                        status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
-                        goto done;
-                    }
-                    kf = grown;
+                if (!room_for_one((void **)&kf, count, &cap, sizeof *kf, 256)) {
+                    status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
+                    goto done;
                 }
                 kf[count] = (lc_keyframe){.seek_ts = ts, .ordinal = ordinal, .pos = pkt->pos,
                                           .pts_us = src->raw_frame_us ? ordinal * src->raw_frame_us
@@ -571,14 +581,9 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
                 count++;
             }
             if (ts != AV_NOPTS_VALUE && !src->raw_frame_us && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
-                if (n_times == times_cap) {
-                    times_cap = times_cap ? times_cap * 2 : 1024;
-                    int64_t *grown = realloc(times, times_cap * sizeof *times);
-                    if (!grown) {
-                        status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
-                        goto done;
-                    }
-                    times = grown;
+                if (!room_for_one((void **)&times, n_times, &times_cap, sizeof *times, 1024)) {
+                    status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
+                    goto done;
                 }
                 times[n_times++] = lc_pts_to_us(src, ts);
             }
