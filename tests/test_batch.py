@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from fixtures import make_text_file, truncate
@@ -258,38 +259,31 @@ def test_children_are_reused_across_files(card, tmp_path, clip):
         assert_true_to_source(out / f.bundle_relpath, clip(made_from[f.relpath]))
 
 
-def test_cli_interrupt_then_resume(tmp_path):
-    root = tmp_path / "in"
+def _long_clips(root: Path, count: int) -> Path:
+    """count 20 s 720p clips (clip0.mp4, ...) in root: long enough to interrupt a batch mid-way."""
     root.mkdir()
-    for i in range(4):
+    for i in range(count):
         subprocess.run(
-            [
-                "ffmpeg",
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=1280x720:rate=30",
-                "-t",
-                "20",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-g",
-                "600",
-                str(root / f"clip{i}.mp4"),
-            ],
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+             "-t", "20", "-c:v", "libx264", "-preset", "ultrafast", "-g", "600", str(root / f"clip{i}.mp4")],
             check=True,
-        )
+        )  # fmt: skip
+    return root
+
+
+def _wait_for_bundle(bundle: Path, timeout_s: float = 60) -> None:
+    """Until bundle.json of ``bundle`` exists (or the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    while not (bundle / "bundle.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_cli_interrupt_then_resume(tmp_path):
+    root = _long_clips(tmp_path / "in", 4)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", str(root), str(out)]
     proc = subprocess.Popen([*cmd, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (out / "clip0" / "bundle.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for_bundle(out / "clip0")
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=20)
@@ -338,31 +332,7 @@ def test_quiet_batch_still_names_its_failures(card, tmp_path):
 
 def test_interrupted_batch_tells_a_person_what_finished(tmp_path):
     """Ctrl-C without --json: one line says what finished, failed and was left."""
-    root = tmp_path / "in"
-    root.mkdir()
-    for i in range(3):
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=1280x720:rate=30",
-                "-t",
-                "20",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-g",
-                "600",
-                str(root / f"clip{i}.mp4"),
-            ],
-            check=True,
-        )
+    root = _long_clips(tmp_path / "in", 3)
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "lifelog_compression", "batch", "--workers", "1", str(root), str(out)],
@@ -370,9 +340,7 @@ def test_interrupted_batch_tells_a_person_what_finished(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not (out / "clip0" / "bundle.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for_bundle(out / "clip0")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
