@@ -1,18 +1,28 @@
-"""One decoding pass for every source frame a validation needs.
+"""The source frames a validation needs, decoded by the ffmpeg CLI in as few
+passes as possible.
 
 ``validate`` compares each checked row with the source frame at its
-``actual_ts_ms`` and that frame's two neighbours. Starting the ffmpeg CLI once
-per row costs a process, a seek and a decode from the keyframe before it, for
-every row: an hour of video took longer than the hour. Here one ffmpeg
-process decodes the file once, from a keyframe before the first needed frame,
-and hands over only the needed frames (a ``select`` filter on their
+``actual_ts_ms`` (and, for the time check, neighbours). Starting the ffmpeg
+CLI once per row costs a process, a seek and a decode from the keyframe
+before it, for every row; decoding the whole file once costs a full decode.
+Here, where the source's packets can be named (packet_plan.PacketIndex), a
+first ffmpeg process copies only the packets the wanted frames need (the
+``noise`` bitstream filter's ``drop`` expression, by byte offset) into a NUT
+stream, and a second decodes just those: a keyframe and a frame or two per
+row instead of every frame. Long bundles are cut into chunks, each its own
+pair of processes seeking near its first packet, so that the expression
+stays short. Where the packets cannot be named the whole file is decoded in
+one pass, as before.
+
+The decoder hands over only the wanted frames (a ``select`` filter on their
 presentation times, written to a filter script: thousands of ranges do not
-fit on a command line); ``showinfo`` names each frame's time, so a frame the
-source could not give is missing rather than mistaken for the next. A reader
-thread keeps a few frames ahead of the comparisons, so decoding and the
-metrics run at once. Frames the pass did not deliver are left to the caller
-(validate then renders them one row at a time, as before, and a frame that
-does not decode there is UNCHECKED).
+fit on a command line); ``showinfo`` names each frame's time (after
+``settb`` to microseconds, so that the time is exact at any length), so a
+frame the source could not give is missing rather than mistaken for the
+next. A reader thread keeps a few frames ahead of the comparisons, so
+decoding and the metrics run at once. Frames the feed did not deliver are
+left to the caller (validate then renders them one row at a time, and a
+frame that does not decode there is UNCHECKED).
 """
 
 from __future__ import annotations
@@ -24,9 +34,12 @@ import re
 import subprocess
 import tempfile
 import threading
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator, Protocol
+
+from .packet_plan import PacketIndex, Span, chunks, drop_expression
 
 
 class SourceReference(Protocol):
@@ -37,6 +50,7 @@ class SourceReference(Protocol):
     frame_times: list[Fraction]
     format_start: Fraction
     stream_index: int
+    packet_index: PacketIndex | None
 
     @property
     def geometry(self) -> Any: ...
@@ -44,7 +58,11 @@ class SourceReference(Protocol):
 
 # Frames decoded ahead of the comparisons (each 1080p frame is 12 MB as 16-bit RGB).
 AHEAD = 6
-_SHOWINFO = re.compile(r"\bn:\s*\d+\s+pts:\s*-?\d+\s+pts_time:\s*(-?[0-9.]+)")
+# Spans per pair of processes: the drop expression is evaluated on every
+# packet the first process reads, so its length is the cost per packet.
+SPANS_PER_CHUNK = 150
+_SHOWINFO = re.compile(r"\bn:\s*\d+\s+pts:\s*(-?\d+)\s+pts_time:")
+_MICROSECONDS = 1_000_000
 
 
 def runs(indices: list[int]) -> list[tuple[int, int]]:
@@ -58,76 +76,148 @@ def runs(indices: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-class FrameFeed:
-    """The source frames ``indices`` (into ``src.frame_times``), decoded in one
-    pass, in presentation order; ``take`` hands them out as rows ask."""
+@dataclass
+class _Pass:
+    """One decoder run: the frames it must deliver and, when the packets
+    are planned, the packet spans it reads."""
 
-    def __init__(self, src: "SourceReference", indices: list[int]):
+    wanted: list[int]
+    spans: list[Span] | None = None
+
+
+class FrameFeed:
+    """The source frames ``indices`` (into ``src.frame_times``), decoded in
+    presentation order; ``take`` hands them out as rows ask. ``needs`` maps
+    each wanted frame to the packet span it decodes from, when the source's
+    packets are planned (``src.packet_index``); without it the whole file
+    is decoded from a keyframe before the first wanted frame."""
+
+    def __init__(self, src: SourceReference, indices: list[int], needs: dict[int, Span] | None = None):
         self.src = src
         self.wanted = sorted(set(indices))
         self.frames: dict[int, Any] = {}  # index -> 16-bit RGB, until taken past
         self.done = not self.wanted
         self.decoded = 0
+        self.passes = self._plan(needs or {})
+        self.planned = any(p.spans is not None for p in self.passes)  # only chosen packets are decoded
         self._queue: "queue.Queue[tuple[int, Any] | None]" = queue.Queue(maxsize=AHEAD)
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._script: str | None = None
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._scripts: list[str] = []
+        self._lock = threading.Lock()
+        self._closing = False
         self._thread: threading.Thread | None = None
         if self.wanted:
-            self._start()
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
 
-    def _filter(self) -> str:
-        src = self.src
-        times = src.frame_times
+    def _plan(self, needs: dict[int, Span]) -> list[_Pass]:
+        index = self.src.packet_index
+        if index is None or not self.wanted or any(i not in needs for i in self.wanted):
+            return [_Pass(self.wanted)]
+        out = []
+        for group in chunks([needs[i] for i in self.wanted], SPANS_PER_CHUNK):
+            first, last = group[0][0], group[-1][1]
+            out.append(_Pass([i for i in self.wanted if first <= needs[i][1] <= last], group))
+        return out
+
+    def _filter(self, wanted: list[int]) -> str:
+        times = self.src.frame_times
         terms = []
-        for first, last in runs(self.wanted):
+        for first, last in runs(wanted):
             span = times[max(0, first - 1) : last + 2]
             eps = min([0.0005] + [float(b - a) / 4 for a, b in zip(span, span[1:])])
             terms.append(f"between(t\\,{float(times[first]) - eps:.6f}\\,{float(times[last]) + eps:.6f})")
-        g = src.geometry
+        g = self.src.geometry
         return (
-            f"select='{'+'.join(terms)}',showinfo,"
+            f"select='{'+'.join(terms)}',settb=1/{_MICROSECONDS},showinfo,"
             f"scale=in_color_matrix={g.color_matrix}:in_range={'full' if g.full_range else 'limited'}"
             ":flags=bicubic+accurate_rnd+full_chroma_int,format=rgb48le"
         )
 
-    def _start(self) -> None:
-        src = self.src
-        fd, self._script = tempfile.mkstemp(prefix="lifelog-validate-", suffix=".filter")
-        with os.fdopen(fd, "w") as f:
-            f.write(self._filter())
-        seek = float(src.frame_times[self.wanted[0]] - src.format_start) - 1.0
-        cmd = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "info", "-nostdin"]
-        if seek > 0:
-            cmd += ["-noaccurate_seek", "-ss", f"{seek:.6f}"]
-        cmd += [
-            "-copyts",
-            "-i",
-            str(src.path),
-            "-map",
-            f"0:{src.stream_index}",
-            "-an",
-            "-sn",
-            "-dn",
-            "-filter_script:v",
-            self._script,
-            "-fps_mode",
-            "passthrough",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb48le",
-            "pipe:1",
-        ]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
+    def _seek(self, first_time: Fraction) -> list[str]:
+        # -ss is relative to the container's start; 1 s early so the seek
+        # lands on a keyframe before the first wanted packet even for
+        # demuxers that seek by bytes (MPEG-TS). -noaccurate_seek and
+        # -copyts keep every packet on the stream's own clock.
+        seek = float(first_time - self.src.format_start) - 1.0
+        return ["-noaccurate_seek", "-ss", f"{seek:.6f}"] if seek > 0 else []
 
-    def _read(self) -> None:
-        """Pairs each raw frame on stdout with the time showinfo logged for it."""
+    def _decoder(self, p: _Pass, source: list[str]) -> list[str]:
+        fd, script = tempfile.mkstemp(prefix="lifelog-validate-", suffix=".filter")
+        self._scripts.append(script)
+        with os.fdopen(fd, "w") as f:
+            f.write(self._filter(p.wanted))
+        return [
+            "ffmpeg", "-hide_banner", "-nostats", "-loglevel", "info", "-nostdin", "-copyts", *source,
+            "-an", "-sn", "-dn", "-filter_script:v", script, "-fps_mode", "passthrough",
+            "-f", "rawvideo", "-pix_fmt", "rgb48le", "pipe:1",
+        ]  # fmt: skip
+
+    def _start(self, p: _Pass) -> subprocess.Popen[bytes] | None:
+        """The processes of one pass; the decoder's, or None once closing."""
+        src = self.src
+        with self._lock:
+            if self._closing:
+                return None
+            if p.spans is None or src.packet_index is None:
+                first = src.frame_times[p.wanted[0]]
+                cmd = self._decoder(p, [*self._seek(first), "-i", str(src.path), "-map", f"0:{src.stream_index}"])
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                self._procs.append(proc)
+                return proc
+            index = src.packet_index
+            copier = subprocess.Popen(
+                [
+                    "ffmpeg",
+                    "-hide_banner",
+                    "-nostats",
+                    "-loglevel",
+                    "error",
+                    "-nostdin",
+                    *self._seek(index.packets[p.spans[0][0]].pts),
+                    "-copyts",
+                    "-i",
+                    str(src.path),
+                    "-map",
+                    f"0:{src.stream_index}",
+                    "-c",
+                    "copy",
+                    "-copyinkf",
+                    "-bsf:v",
+                    f"noise=drop={drop_expression(index, p.spans)}",
+                    "-avoid_negative_ts",
+                    "disabled",
+                    "-f",
+                    "nut",
+                    "pipe:1",
+                ],  # fmt: skip
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            cmd = self._decoder(p, ["-f", "nut", "-i", "pipe:0", "-map", "0:0"])
+            proc = subprocess.Popen(cmd, stdin=copier.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert copier.stdout is not None
+            copier.stdout.close()  # the decoder holds it now: the copier sees its end
+            self._procs += [copier, proc]
+            return proc
+
+    def _run(self) -> None:
+        try:
+            for p in self.passes:
+                proc = self._start(p)
+                if proc is None:
+                    break
+                self._read(proc, set(p.wanted))
+                self._stop()
+        finally:
+            self._queue.put(None)
+
+    def _read(self, proc: subprocess.Popen[bytes], wanted: set[int]) -> None:
+        """Pairs each raw frame on stdout with the time showinfo logged for
+        it; returns once every frame of ``wanted`` came, or the decoder ended."""
         np = __import__("numpy")
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None and proc.stderr is not None
-        times: list[float] = []
+        assert proc.stdout is not None and proc.stderr is not None
+        times: list[Fraction] = []
         cond = threading.Condition()
         ended = [False]
 
@@ -137,7 +227,7 @@ class FrameFeed:
                 m = _SHOWINFO.search(line.decode("utf-8", "replace"))
                 if m:
                     with cond:
-                        times.append(float(m.group(1)))
+                        times.append(Fraction(int(m.group(1)), _MICROSECONDS))
                         cond.notify_all()
             with cond:
                 ended[0] = True
@@ -149,7 +239,7 @@ class FrameFeed:
         size = w * h * 3 * 2
         k = 0
         try:
-            while True:
+            while wanted:
                 data = proc.stdout.read(size)
                 if len(data) < size:
                     break
@@ -161,18 +251,29 @@ class FrameFeed:
                 k += 1
                 index = self._index_of(t)
                 if index is not None:
+                    wanted.discard(index)
                     self._queue.put((index, np.frombuffer(data, dtype="<u2").reshape(h, w, 3)))
         finally:
-            proc.stdout.close()
-            self._queue.put(None)
+            self._stop()
             logger.join()
 
-    def _index_of(self, t: float) -> int | None:
+    def _index_of(self, t: Fraction) -> int | None:
         times = self.src.frame_times
-        target = Fraction(t).limit_denominator(10**7)
-        i = bisect.bisect_left(times, target)
-        best = min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - target), default=None)
-        return best if best is not None and abs(float(times[best] - target)) < 0.0006 else None
+        i = bisect.bisect_left(times, t)
+        best = min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - t), default=None)
+        return best if best is not None and abs(float(times[best] - t)) < 0.0006 else None
+
+    def _stop(self) -> None:
+        """Ends this pass's processes (they may still be reading on)."""
+        with self._lock:
+            procs, self._procs = self._procs, []
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
 
     def _next(self) -> bool:
         if self.done:
@@ -187,7 +288,7 @@ class FrameFeed:
         return True
 
     def take(self, wanted: list[int]) -> dict[int, Any]:
-        """The 16-bit RGB frames of ``wanted`` the pass delivered (missing
+        """The 16-bit RGB frames of ``wanted`` the feed delivered (missing
         ones left out), reading on as far as needed. Frames before
         ``min(wanted)`` are let go: rows come in time order."""
         last = max(wanted)
@@ -199,23 +300,23 @@ class FrameFeed:
         return got
 
     def close(self) -> None:
-        """Stops ffmpeg (if still running) and removes the filter script."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            # Drain so the reader thread ends (it may be blocked on a full queue).
-            while self._thread is not None and self._thread.is_alive():
-                try:
-                    self._queue.get(timeout=0.1)
-                except queue.Empty:
-                    pass
-        if self._proc is not None:
-            self._proc.wait()
-        if self._script:
+        """Stops ffmpeg (if still running) and removes the filter scripts."""
+        with self._lock:
+            self._closing = True
+        self._stop()
+        # Drain so the reader thread ends (it may be blocked on a full queue).
+        while self._thread is not None and self._thread.is_alive():
             try:
-                os.unlink(self._script)
+                self._queue.get(timeout=0.1)
+            except queue.Empty:
+                pass
+            self._stop()
+        for script in self._scripts:
+            try:
+                os.unlink(script)
             except OSError:
                 pass
-            self._script = None
+        self._scripts = []
 
     def __iter__(self) -> Iterator[int]:  # for tests: the indices delivered, in order
         while self._next():

@@ -27,10 +27,11 @@ import bisect
 import hashlib
 import io
 import json
-import math
 import os
 import shutil
 import subprocess
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -50,6 +51,7 @@ from .errors import (
 )
 from .manifest import ManifestRow
 from .optional import require
+from .packet_plan import Packet, PacketIndex, Span, extra_cost
 from .reference_feed import FrameFeed
 from .telemetry.checks import capture_time_problem
 from .tonemap_reference import hdr_to_sdr
@@ -91,8 +93,13 @@ NEIGHBOUR_DIFFERS_BELOW_DB = 50.0
 # (0.7 dB on static 10-bit PQ footage), while a picture of the wrong frame
 # wins by 1.8 dB even where the two frames differ by only 45 dB.
 TIME_MARGIN_DB = 1.0
-# Identical images have infinite PSNR; a finite cap keeps reports JSON-clean.
-PSNR_CAP_DB = 100.0
+# A neighbour joins the time check when decoding it costs at most this many
+# packets more than the row's own frame (validate --all-neighbours: always).
+# The frame after a keyframe costs one to a few (B-frames); the frame before
+# it, the whole GOP before.
+NEIGHBOUR_BUDGET = 8
+# Rows compared at once (numpy lets go of the GIL in the array work).
+METRIC_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
 def _imports() -> tuple[Any, Any]:
@@ -101,93 +108,23 @@ def _imports() -> tuple[Any, Any]:
 
 # --- metrics -------------------------------------------------------------------
 
-
-def luma(rgb: "np.ndarray") -> "np.ndarray":
-    """BT.601 luma of an H x W x 3 RGB array, as float64: the Y a JPEG stores."""
-    np, _ = _imports()
-    rgb = np.asarray(rgb, dtype=np.float64)
-    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+# The measures live in picture_metrics.py, which needs numpy: loaded when a
+# validation runs (or a caller asks for one of them here), so that the rest
+# of the package works without numpy.
+_METRICS = ("luma", "psnr", "ssim", "ssim_viewed", "colour_error", "PSNR_CAP_DB")
 
 
-def psnr(a: "np.ndarray", b: "np.ndarray", peak: float = 255.0) -> float:
-    """Peak signal-to-noise ratio in dB over all samples of ``a`` and ``b``
-    (same shape); identical inputs give ``PSNR_CAP_DB``."""
-    np, _ = _imports()
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    if mse <= peak * peak * 10 ** (-PSNR_CAP_DB / 10):
-        return PSNR_CAP_DB
-    return 10.0 * math.log10(peak * peak / mse)
+def _metrics() -> Any:
+    _imports()
+    from . import picture_metrics
+
+    return picture_metrics
 
 
-def colour_error(a: "np.ndarray", b: "np.ndarray", block: int = COLOUR_BLOCK) -> float:
-    """Mean absolute difference, in levels, between the ``block`` x ``block``
-    means of two RGB images of one shape (all channels): how far apart their
-    colours are once detail and coding noise are averaged away."""
-    np, _ = _imports()
-    h, w = (a.shape[0] // block) * block, (a.shape[1] // block) * block
-    if h == 0 or w == 0:
-        return float(np.abs(np.asarray(a, np.float64).mean((0, 1)) - np.asarray(b, np.float64).mean((0, 1))).mean())
-
-    def means(x: "ndarray") -> "ndarray":
-        x = np.asarray(x[:h, :w], np.float64)
-        block_means: ndarray = x.reshape(h // block, block, w // block, block, -1).mean(axis=(1, 3))
-        return block_means
-
-    return float(np.abs(means(a) - means(b)).mean())
-
-
-def _gaussian_taps(size: int = 11, sigma: float = 1.5) -> "np.ndarray":
-    np, _ = _imports()
-    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
-    taps = np.exp(-(x * x) / (2 * sigma * sigma))
-    normalised: ndarray = taps / taps.sum()
-    return normalised
-
-
-def _filter_valid(img: "np.ndarray", taps: "np.ndarray") -> "np.ndarray":
-    # Separable and 'valid' (no border handling), as Wang et al.'s reference
-    # code does with filter2(..., 'valid'): a tap loop over shifted views costs
-    # 2 x 11 multiply-adds per pixel and needs no scipy.
-    n = len(taps)
-    h, w = img.shape
-    rows = taps[0] * img[:, : w - n + 1]
-    for k in range(1, n):
-        rows = rows + taps[k] * img[:, k : w - n + 1 + k]
-    out: np.ndarray = taps[0] * rows[: h - n + 1]
-    for k in range(1, n):
-        out = out + taps[k] * rows[k : h - n + 1 + k]
-    return out
-
-
-def ssim(a: "np.ndarray", b: "np.ndarray", peak: float = 255.0) -> float:
-    """Mean structural similarity of two greyscale images (Wang, Bovik, Sheikh,
-    Simoncelli 2004): 11 x 11 Gaussian window with sigma 1.5, K1 = 0.01,
-    K2 = 0.03, statistics over the 'valid' region only (no padding), the mean
-    of the SSIM map. Images smaller than the window fall back to one window
-    over the whole image."""
-    np, _ = _imports()
-    x = np.asarray(a, np.float64)
-    y = np.asarray(b, np.float64)
-    if x.shape != y.shape or x.ndim != 2:
-        raise ValueError(f"ssim needs two greyscale images of one shape, got {x.shape} and {y.shape}")
-    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
-    taps = _gaussian_taps()
-    if min(x.shape) < len(taps):
-        taps = np.full(1, 1.0)
-        x, y = x.reshape(1, -1), y.reshape(1, -1)
-        mx, my = x.mean(), y.mean()
-        vx, vy, cxy = x.var(), y.var(), ((x - mx) * (y - my)).mean()
-        return float(((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2)))
-    # Centring first keeps E[x^2] - E[x]^2 accurate (no cancellation near 255^2).
-    offset = 0.5 * (x.mean() + y.mean())
-    x, y = x - offset, y - offset
-    mx, my = _filter_valid(x, taps), _filter_valid(y, taps)
-    vx = _filter_valid(x * x, taps) - mx * mx
-    vy = _filter_valid(y * y, taps) - my * my
-    cxy = _filter_valid(x * y, taps) - mx * my
-    mx, my = mx + offset, my + offset
-    smap = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return float(smap.mean())
+def __getattr__(name: str) -> Any:
+    if name in _METRICS:
+        return getattr(_metrics(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- the source, read independently -------------------------------------------
@@ -395,17 +332,24 @@ class SourceReference:
             primaries=st.get("color_primaries"),
         )
         tb = Fraction(st["time_base"].replace(":", "/")) if "time_base" in st else Fraction(1, 90000)
-        packets = self._ffprobe("-select_streams", str(self.stream_index), "-show_entries", "packet=pts,dts,flags")
+        packets = self._ffprobe("-select_streams", str(self.stream_index), "-show_entries", "packet=pts,flags,pos")
         times = set()
         unstamped = 0
+        listed: list[Packet] | None = []  # every packet, for the decoding plan; None: some cannot be named
         for pkt in packets.get("packets", []):
+            ts, pos = pkt.get("pts"), pkt.get("pos")
+            stamped = ts not in (None, "N/A")
+            if listed is not None and stamped and pos not in (None, "N/A"):
+                listed.append(Packet(Fraction(int(ts)) * tb, int(pos), "K" in pkt.get("flags", "")))
+            else:
+                listed = None
             if "D" in pkt.get("flags", ""):
                 continue
-            ts = pkt.get("pts")
-            if ts is None or ts == "N/A":
+            if not stamped:
                 unstamped += 1
                 continue
             times.add(Fraction(int(ts)) * tb)
+        self.packet_index = PacketIndex.of(listed) if listed and not unstamped else None
         if unstamped:
             # MPEG program streams stamp only some packets: the decoder's
             # best-effort times (what extraction uses) come from decoding.
@@ -616,6 +560,12 @@ class FrameCheck:
     def fail(self, reason: str, message: str) -> None:
         self.failures.append(Failure(reason, message))
 
+    def merge(self, measured: "FrameCheck") -> None:
+        """Takes the metrics and failures of a comparison of the picture."""
+        for name in ("psnr_y", "psnr_rgb", "ssim_y", "colour_error", "psnr_y_previous", "psnr_y_next"):
+            setattr(self, name, getattr(measured, name))
+        self.failures += measured.failures
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -672,9 +622,9 @@ class ValidationReport:
 # --- validation ----------------------------------------------------------------
 
 
-def _decode_jpeg(path: Path) -> "np.ndarray":
+def _decode_jpeg(data: bytes) -> "np.ndarray":
     np, Image = _imports()
-    with Image.open(io.BytesIO(path.read_bytes())) as im:
+    with Image.open(io.BytesIO(data)) as im:
         if im.format != "JPEG":
             raise ValueError(f"not a JPEG but {im.format}")
         im.load()  # a truncated file fails here, not later
@@ -714,6 +664,42 @@ def sample_rows(total: int, n: int) -> list[int]:
     return [(2 * i + 1) * total // (2 * n) for i in range(max(0, n))]
 
 
+@dataclass
+class _Checking:
+    """What every row's check reads: the bundle, the source and the feed of
+    its frames, the geometry and window the bundle promises."""
+
+    bundle_dir: Path
+    src: SourceReference
+    feed: FrameFeed
+    canvas: tuple[int, int]
+    expected_rect: tuple[int, int, int, int]
+    before: float
+    after: float
+    min_psnr_y: float
+    capture_clock: Any
+    time_check: bool
+    all_neighbours: bool
+
+
+def row_frames(src: SourceReference, index: int, time_check: bool, all_neighbours: bool) -> dict[int, Span | None]:
+    """The source frames a row pictured at frame ``index`` is compared with,
+    each with the packets that decode it (None: not planned, decoded in a
+    whole pass). With ``time_check`` the neighbours are among them, but
+    only those costing at most NEIGHBOUR_BUDGET packets more than the frame
+    itself unless ``all_neighbours``: the frame before a keyframe needs the
+    whole GOP before it, and for a bundle sampled at keyframes that alone
+    would be a decode of the whole file."""
+    neighbours = [i for i in (index - 1, index + 1) if 0 <= i < len(src.frame_times)] if time_check else []
+    plan = src.packet_index
+    packets = {i: plan.packet_of(src.frame_times[i]) if plan else None for i in [index, *neighbours]}
+    if plan is None or any(p is None for p in packets.values()):
+        return dict.fromkeys(sorted([index, *neighbours]))
+    spans = {i: plan.needs(p) for i, p in packets.items() if p is not None}
+    kept = [i for i in neighbours if all_neighbours or extra_cost(spans[i], [spans[index]]) <= NEIGHBOUR_BUDGET]
+    return {i: spans[i] for i in sorted([index, *kept])}
+
+
 def validate_bundle(
     video: str | os.PathLike[str],
     bundle_dir: str | os.PathLike[str],
@@ -725,6 +711,7 @@ def validate_bundle(
     sample: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     check_source: bool = True,
+    all_neighbours: bool = False,
 ) -> ValidationReport:
     """Checks every manifest row of the bundle at ``bundle_dir`` (the first
     ``limit`` rows if given) against ``video``; see the module docstring.
@@ -732,20 +719,22 @@ def validate_bundle(
     A frame fails for a missing file, a file that is not a decodable JPEG of
     the canvas size, a content_hash mismatch, an actual_ts_ms that names no
     source frame or lies outside the request's window, a neighbouring source
-    frame that matches the picture better (``time_check``), PSNR-Y under
-    ``min_psnr_y``, or a content rect that differs from the source's display
-    geometry. ``reference`` reuses a SourceReference (and its cache) across
-    bundles of one source. ``sample`` checks that many rows spread over the
-    whole bundle (``sample_rows``); ``progress(done, total)`` is called as
-    rows are checked. The source frames are decoded in one pass
+    frame that matches the picture better (``time_check``: the neighbours
+    that cost a few packets to decode, or all with ``all_neighbours``; see
+    ``row_frames``), PSNR-Y under ``min_psnr_y``, or a content rect that
+    differs from the source's display geometry. ``reference`` reuses a
+    SourceReference (and its cache) across bundles of one source. ``sample``
+    checks that many rows spread over the whole bundle (``sample_rows``);
+    ``progress(done, total)`` is called as rows are checked. The source
+    frames are decoded by the ffmpeg CLI reading only the packets they need
     (reference_feed.py) on the stream the bundle was made from
     (``video_stream_index``). Before any decoding the video must be the
-    bundle's source (``check_source``: size, then sha256): SourceMismatchError
-    otherwise. Raises BundleError for a folder that is not a bundle,
-    SourceNotFoundError for a missing video, MissingDependencyError without
-    numpy, Pillow or the ffmpeg CLI.
+    bundle's source (``check_source``: size, then sha256):
+    SourceMismatchError otherwise. Raises BundleError for a folder that is
+    not a bundle, SourceNotFoundError for a missing video,
+    MissingDependencyError without numpy, Pillow or the ffmpeg CLI.
     """
-    np, _ = _imports()
+    _imports()
     bundle_dir = Path(bundle_dir)
     meta = load_bundle_metadata(bundle_dir)
     rows = load_manifest(bundle_dir)
@@ -774,44 +763,30 @@ def validate_bundle(
         src.tone_map = True
         src.peak_cd_m2 = colour.get("peak_cd_m2")
     image = meta.image or {}
-    canvas = (int(image.get("canvas_width", 1920)), int(image.get("canvas_height", 1080)))
     sampling = meta.sampling or {}
-    before = float(sampling.get("tolerance_before_ms", 500))
-    after = float(sampling.get("tolerance_after_ms", 500))
-    expected_rect = fit_contain(*src.geometry.display_size, *canvas)
-
-    x, y, w, h = expected_rect
-    needed: list[int] = []
+    canvas = (int(image.get("canvas_width", 1920)), int(image.get("canvas_height", 1080)))
+    needs: dict[int, Span | None] = {}
     for row in rows:
         index = src.frame_near(row.actual_ts_ms)
         if index is not None:
-            needed += range(max(0, index - 1), min(len(src.frame_times), index + 2)) if time_check else [index]
-    feed = FrameFeed(src, needed)
-    checks: list[FrameCheck] = []
+            needs.update(row_frames(src, index, time_check, all_neighbours))
+    planned = {i: span for i, span in needs.items() if span is not None}
+    feed = FrameFeed(src, list(needs), planned if len(planned) == len(needs) else None)
+    job = _Checking(
+        bundle_dir=bundle_dir,
+        src=src,
+        feed=feed,
+        canvas=canvas,
+        expected_rect=fit_contain(*src.geometry.display_size, *canvas),
+        before=float(sampling.get("tolerance_before_ms", 500)),
+        after=float(sampling.get("tolerance_after_ms", 500)),
+        min_psnr_y=min_psnr_y,
+        capture_clock=meta.raw.get("capture_clock"),
+        time_check=time_check,
+        all_neighbours=all_neighbours,
+    )
     try:
-        owners: dict[str, ManifestRow] = {}  # frame_relpath -> the first row naming it
-        for done, row in enumerate(rows, 1):
-            owner = owners.setdefault(row.frame_relpath, row)
-            if owner is not row:
-                checks.append(_check_repeat(row, owner))
-            else:
-                checks.append(
-                    _check_row(
-                        row,
-                        bundle_dir,
-                        src,
-                        feed,
-                        canvas,
-                        expected_rect,
-                        before,
-                        after,
-                        time_check,
-                        min_psnr_y,
-                        meta.raw.get("capture_clock"),
-                    )
-                )
-            if progress is not None:
-                progress(done, len(rows))
+        checks = _check_rows(rows, job, progress)
     finally:
         feed.close()
     return ValidationReport(
@@ -826,6 +801,37 @@ def validate_bundle(
         bytes_per_frame=Summary.of([c.bytes for c in checks]),
         problems=problems,
     )
+
+
+def _check_rows(
+    rows: list[ManifestRow], job: _Checking, progress: Callable[[int, int], None] | None
+) -> list[FrameCheck]:
+    """Every row's verdict, in order. The feed hands frames out in row order
+    here; the comparisons (numpy, which lets go of the GIL) run on
+    METRIC_THREADS threads, a few rows in flight at most (each holds its
+    source frames: 12 MB each at 1080p)."""
+    checks: list[FrameCheck] = []
+    owners: dict[str, ManifestRow] = {}  # frame_relpath -> the first row naming it
+    pending: deque[Future[FrameCheck]] = deque()
+    with ThreadPoolExecutor(max_workers=METRIC_THREADS) as pool:
+
+        def settle(most: int) -> None:
+            while len(pending) > most or (pending and pending[0].done()):
+                checks.append(pending.popleft().result())
+                if progress is not None:
+                    progress(len(checks), len(rows))
+
+        for row in rows:
+            owner = owners.setdefault(row.frame_relpath, row)
+            if owner is not row:
+                pending.append(pool.submit(_check_repeat, row, owner))
+            else:
+                index = job.src.frame_near(row.actual_ts_ms)
+                wanted = [] if index is None else list(row_frames(job.src, index, job.time_check, job.all_neighbours))
+                pending.append(pool.submit(_check_row, row, job, job.feed.take(wanted) if wanted else {}))
+            settle(METRIC_THREADS)
+        settle(0)
+    return checks
 
 
 def _check_repeat(row: ManifestRow, owner: ManifestRow) -> FrameCheck:
@@ -844,109 +850,142 @@ def _check_repeat(row: ManifestRow, owner: ManifestRow) -> FrameCheck:
     return check
 
 
-def _check_row(
-    row: ManifestRow,
-    bundle_dir: Path,
-    src: SourceReference,
-    feed: FrameFeed,
-    canvas: tuple[int, int],
-    expected_rect: tuple[int, int, int, int],
-    before: float,
-    after: float,
-    time_check: bool,
-    min_psnr_y: float,
-    capture_clock: Any,
-) -> FrameCheck:
-    """The verdict on one row (see validate_bundle)."""
-    np, _ = _imports()
-    check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
+def _check_file(row: ManifestRow, job: _Checking, check: FrameCheck) -> "np.ndarray | None":
+    """The row's JPEG as RGB, once its file, hash and size are checked;
+    None when there is no picture to compare."""
     try:
-        path = frame_file(bundle_dir, row)
+        path = frame_file(job.bundle_dir, row)
     except BundleError as e:
         check.fail(CORRUPT, str(e))
-        return check
+        return None
     if not path.is_file():
         check.fail(MISSING, f"{row.frame_relpath}: no such file")
-        return check
+        return None
     data = path.read_bytes()
     check.bytes = len(data)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     if digest != row.content_hash:
         check.fail(HASH, f"{row.frame_relpath}: content_hash says {row.content_hash}, the file is {digest}")
     try:
-        picture = _decode_jpeg(path)
+        picture = _decode_jpeg(data)
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError... for bad data
         check.fail(CORRUPT, f"{row.frame_relpath}: does not decode as a JPEG: {e}")
-        return check
-    if (picture.shape[1], picture.shape[0]) != canvas or (row.width, row.height) != canvas:
+        return None
+    if (picture.shape[1], picture.shape[0]) != job.canvas or (row.width, row.height) != job.canvas:
         check.fail(
-            CORRUPT if (picture.shape[1], picture.shape[0]) != canvas else GEOMETRY,
+            CORRUPT if (picture.shape[1], picture.shape[0]) != job.canvas else GEOMETRY,
             f"{row.frame_relpath}: {picture.shape[1]}x{picture.shape[0]} picture, manifest says "
-            f"{row.width}x{row.height}, canvas is {canvas[0]}x{canvas[1]}",
+            f"{row.width}x{row.height}, canvas is {job.canvas[0]}x{job.canvas[1]}",
         )
-        return check
+        return None
     rect = _row_rect(row)
-    if rect is not None and rect != expected_rect:
+    if rect is not None and rect != job.expected_rect:
         check.fail(
             GEOMETRY,
             f"{row.frame_relpath}: content rect {rect}, but the source's display size "
-            f"{src.geometry.display_size} fits the canvas as {expected_rect}",
+            f"{job.src.geometry.display_size} fits the canvas as {job.expected_rect}",
         )
-    if not -before <= row.actual_ts_ms - row.requested_ts_ms <= after:
+    return picture
+
+
+def _check_time(row: ManifestRow, job: _Checking, check: FrameCheck) -> int | None:
+    """The source frame the row names, once its time is checked against the
+    window; None when no source frame lies there."""
+    if not -job.before <= row.actual_ts_ms - row.requested_ts_ms <= job.after:
         check.fail(
             TIME,
             f"{row.frame_relpath}: actual {row.actual_ts_ms} ms lies outside the window "
-            f"-{before:g}/+{after:g} ms of request {row.requested_ts_ms} ms",
+            f"-{job.before:g}/+{job.after:g} ms of request {row.requested_ts_ms} ms",
         )
-    index = src.frame_near(row.actual_ts_ms)
+    index = job.src.frame_near(row.actual_ts_ms)
     if index is None:
-        times = src.times_ms()
+        times = job.src.times_ms()
         near = min(times, key=lambda t: abs(t - row.actual_ts_ms))
         check.fail(TIME, f"{row.frame_relpath}: no source frame at {row.actual_ts_ms} ms (nearest at {near:.1f} ms)")
+    return index
+
+
+def _check_row(row: ManifestRow, job: _Checking, delivered: "dict[int, ndarray]") -> FrameCheck:
+    """The verdict on one row (see validate_bundle), given the source frames
+    the feed ``delivered`` for it."""
+    check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
+    picture = _check_file(row, job, check)
+    if picture is None:
         return check
-    x, y, w, h = expected_rect
-    wanted = [index]
-    if time_check:
-        wanted = list(range(max(0, index - 1), min(len(src.frame_times), index + 2)))
-    delivered = feed.take(wanted)
+    index = _check_time(row, job, check)
+    if index is None:
+        return check
+    x, y, w, h = job.expected_rect
+    shown = picture[y : y + h, x : x + w].astype("float32")
+    verdict = _picture_verdict(row, job, shown, index, delivered)
+    if isinstance(verdict, DamagedSourceError):
+        check.fail(UNCHECKED, f"{row.frame_relpath}: cannot be checked: {verdict}")
+        return check
+    check.merge(verdict)
+    # Visual Bundle 1.1/1.2: captured_at (captured_local) is the capture clock's start (start_local) + actual_ts_ms.
+    clock_problem = capture_time_problem(row, job.capture_clock)
+    if clock_problem:
+        check.fail(TIME, clock_problem)
+    return check
+
+
+def _picture_verdict(
+    row: ManifestRow, job: _Checking, shown: "np.ndarray", index: int, delivered: "dict[int, ndarray]"
+) -> "FrameCheck | DamagedSourceError":
+    """The comparison of the picture with the source frames the feed
+    ``delivered``; where it did not deliver the frame, or the comparison
+    fails on frames from packets the feed chose (``FrameFeed.planned``),
+    with the frames decoded again from a seek, one row at a time: the plan
+    rests on the file's keyframe flags, and a picture is not called wrong
+    on that alone."""
+    w, h = job.expected_rect[2:]
+    verdict = None
     if index in delivered:
-        refs: "dict[int, ndarray] | DamagedSourceError" = {
-            i: src.finish(rgb16, (w, h)) for i, rgb16 in delivered.items()
-        }
-    else:  # the pass did not give it: one row at a time, as before
-        refs = _references(src, wanted, index, (w, h))
+        verdict = _compare(row, shown, {i: job.src.finish(rgb, (w, h)) for i, rgb in delivered.items()}, index, job)
+        if verdict.ok or not job.feed.planned:
+            return verdict
+    wanted = list(row_frames(job.src, index, job.time_check, job.all_neighbours))
+    refs = _references(job.src, wanted, index, (w, h))
     if isinstance(refs, DamagedSourceError):
-        check.fail(UNCHECKED, f"{row.frame_relpath}: cannot be checked: {refs}")
-        return check
-    shown = picture[y : y + h, x : x + w].astype(np.float32)
-    shown_y, target = luma(shown), refs[index]
-    target_y = luma(target)
-    check.psnr_y = psnr(shown_y, target_y)
-    check.psnr_rgb = psnr(shown, target)
-    check.ssim_y = ssim(shown_y, target_y)
-    check.colour_error = colour_error(shown, target)
+        return verdict or refs
+    return _compare(row, shown, refs, index, job)
+
+
+def _compare(
+    row: ManifestRow, shown: "np.ndarray", refs: "dict[int, np.ndarray]", index: int, job: _Checking
+) -> FrameCheck:
+    """The picture measured against the source frame at ``index`` and its
+    neighbours in ``refs``: PICTURE, TIME or COLOUR failures and the metrics."""
+    m = _metrics()
+    check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
+    shown_y, target = m.luma(shown), refs[index]
+    target_y = m.luma(target)
+    check.psnr_y = m.psnr(shown_y, target_y)
+    check.psnr_rgb = m.psnr(shown, target)
+    check.ssim_y = m.ssim_viewed(shown_y, target_y)
+    check.colour_error = m.colour_error(shown, target, COLOUR_BLOCK)
     better = None  # the neighbour the picture resembles more, if any
     for neighbour, attr, word in ((index - 1, "psnr_y_previous", "before"), (index + 1, "psnr_y_next", "after")):
         if neighbour not in refs:
             continue
-        other_y = luma(refs[neighbour])
-        if psnr(other_y, target_y) >= NEIGHBOUR_DIFFERS_BELOW_DB:
+        other_y = m.luma(refs[neighbour])
+        if m.psnr(other_y, target_y) >= NEIGHBOUR_DIFFERS_BELOW_DB:
             continue  # identical neighbour: the picture cannot tell them apart
-        value = psnr(shown_y, other_y)
+        value = m.psnr(shown_y, other_y)
         setattr(check, attr, value)
         if value >= check.psnr_y + TIME_MARGIN_DB and (better is None or value > better[1]):
             better = (neighbour, value, word)
     # One reason per frame: a picture of a neighbouring frame is a wrong
     # time, not a wrong picture, unless it resembles none of them.
-    if max(check.psnr_y, better[1] if better else 0.0) < min_psnr_y:
+    if max(check.psnr_y, better[1] if better else 0.0) < job.min_psnr_y:
         check.fail(
             PICTURE,
             f"{row.frame_relpath}: does not picture the source frame at "
-            f"{row.actual_ts_ms} ms or its neighbours (PSNR-Y {check.psnr_y:.1f} dB < {min_psnr_y:g} dB)",
+            f"{row.actual_ts_ms} ms or its neighbours (PSNR-Y {check.psnr_y:.1f} dB < {job.min_psnr_y:g} dB)",
         )
     elif better is not None:
         neighbour, value, word = better
-        t = float((src.frame_times[neighbour] - src.origin) * 1000)
+        t = float((job.src.frame_times[neighbour] - job.src.origin) * 1000)
         check.fail(
             TIME,
             f"{row.frame_relpath}: pictures the source frame {word} ({t:.1f} ms, "
@@ -960,10 +999,6 @@ def _check_row(
             f"{check.colour_error:.1f} levels on average (> {MAX_COLOUR_ERROR:g}): "
             "a range or matrix mix-up",
         )
-    # Visual Bundle 1.1/1.2: captured_at (captured_local) is the capture clock's start (start_local) + actual_ts_ms.
-    clock_problem = capture_time_problem(row, capture_clock)
-    if clock_problem:
-        check.fail(TIME, clock_problem)
     return check
 
 
@@ -993,6 +1028,13 @@ def register(sub: Any) -> None:
         type=_positive,
         metavar="N",
         help="check N frames spread over the whole bundle (the same N frames every run)",
+    )
+    p.add_argument(
+        "--all-neighbours",
+        action="store_true",
+        help="compare every frame with both its source neighbours, whatever they cost to decode (by default a "
+        f"neighbour needing more than {NEIGHBOUR_BUDGET} extra packets, such as the frame before a keyframe, "
+        "is left out of the time check)",
     )
     p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -1030,7 +1072,12 @@ def _cmd_validate(args: Any) -> int:
 
     try:
         report = validate_bundle(
-            args.video, args.bundle_dir, limit=args.limit, sample=args.sample, progress=on_progress
+            args.video,
+            args.bundle_dir,
+            limit=args.limit,
+            sample=args.sample,
+            progress=on_progress,
+            all_neighbours=args.all_neighbours,
         )
     finally:
         bar.close()

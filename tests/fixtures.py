@@ -43,6 +43,7 @@ Conventions (each is proved by tests/test_fixtures.py with ffmpeg/ffprobe):
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import struct
@@ -695,3 +696,34 @@ def flip_bytes(
     dest = Path(dest)
     dest.write_bytes(bytes(data))
     return dest
+
+
+def probe(path: Union[str, os.PathLike], *entries: str, extra: Sequence[str] = ()) -> dict:
+    """ffprobe's JSON for the first video stream's ``entries`` (``-show_entries``
+    terms such as "packet=pts,pos"), with ``extra`` options before them."""
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            *extra,
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            ":".join(entries),
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    doc: dict = json.loads(out)
+    return doc
+
+
+def video_packets(path: Union[str, os.PathLike], entries: str = "pts,pos,flags") -> list[dict]:
+    """The first video stream's packets as ffprobe lists them (file order),
+    each a dict of the ``entries`` asked for (strings, as ffprobe writes them)."""
+    return probe(path, f"packet={entries}").get("packets", [])

@@ -9,12 +9,10 @@ the bundle must picture a sound frame in that request's window and say what
 it passed over.
 """
 
-import json
 import random
-import subprocess
 
 import pytest
-from fixtures import make_clip, read_index
+from fixtures import make_clip, read_index, video_packets
 from truth import decode, load_rows, rect_of
 
 from lifelog_compression import _core, extract_to_dir
@@ -23,24 +21,7 @@ pytestmark = pytest.mark.skipif(_core.backend != "ffmpeg", reason="damage report
 
 
 def _packet_at(path, seconds: float) -> dict:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "packet=pts_time,pos,size,flags",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    packets = json.loads(out.stdout)["packets"]
+    packets = video_packets(path, "pts_time,pos,size,flags")
     return min(packets, key=lambda p: abs(float(p["pts_time"]) - seconds))
 
 

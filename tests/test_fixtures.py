@@ -24,6 +24,7 @@ from fixtures import (
     make_audio_only,
     make_clip,
     make_text_file,
+    probe,
     read_index,
     truncate,
 )
@@ -203,28 +204,6 @@ def made(clip_cache):
         return clips[name]
 
     return get
-
-
-def probe(path, *entries: str, extra=()) -> dict:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            *extra,
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            ":".join(entries),
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(out)
 
 
 def probed_frames(path) -> list[dict]:
