@@ -18,7 +18,7 @@ from .colour import colour_doc
 from .errors import ArgumentTypeError, InterruptedAfterCommit, UsageError, nothing_decoded
 from .interlace import interlace_notes
 from .limits import MAX_WORKERS, check_workers
-from .manifest import picture_fields
+from .manifest import frame_fields, frame_ms
 from .metadata import SourceHasher, hasher_for, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 from .signals import DEFAULT_RULE, DuplicateTracker, bundle_doc, row_fields
@@ -39,6 +39,21 @@ class Progress:
     source_ms_done: int
     duration_ms: int
     elapsed_s: float
+
+    @classmethod
+    def at(
+        cls, frame: CoreFrame, requests_total: int, frames_written: int, duration_ms: int, started: float
+    ) -> "Progress":
+        """Where a run stands once the core has handed over ``frame`` (a
+        bundle's writer and iter_frames alike report by it)."""
+        return cls(
+            requests_done=frame["request_index"] + 1,
+            requests_total=requests_total,
+            frames_written=frames_written,
+            source_ms_done=min(duration_ms, frame["requested_ms"] + 1000),
+            duration_ms=duration_ms,
+            elapsed_s=time.monotonic() - started,
+        )
 
 
 @dataclass(frozen=True)
@@ -505,24 +520,18 @@ class _Collector:
             if f.get("damaged_pictures"):
                 self.damaged.append(f["requested_ms"])
         else:
-            actual_ms = round(actual_us / 1000)
+            actual_ms = frame_ms(f)
             self.last_actual_ms = actual_ms
             self.keyframe_hits += f["obtained"] == "keyframe"
-            x, y, w, h = f["content_rect"]
             signals = f.get("signals")
             self.with_signals += signals is not None
-            duplicate_of = self.duplicates.check(f"frame_{len(self.writer.rows) + 1:08d}", signals, (x, y, w, h))
+            duplicate_of = self.duplicates.check(f"frame_{len(self.writer.rows) + 1:08d}", signals, f["content_rect"])
             row = {
                 "source_relpath": self.source_relpath,
-                **picture_fields(
-                    requested_ms=f["requested_ms"],
-                    actual_ms=actual_ms,
-                    canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
-                    content_rect=(x, y, w, h),
-                    source_size=f["source_size"],
-                    obtained=f["obtained"],
-                    frames_decoded=f["frames_decoded"],
-                    extractor={"extractor": self.extractor, "extractor_version": __version__},
+                **frame_fields(
+                    f,
+                    (self.recipe.canvas_width, self.recipe.canvas_height),
+                    {"extractor": self.extractor, "extractor_version": __version__},
                 ),
                 **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
                 **self.annotate(actual_ms),
@@ -535,16 +544,7 @@ class _Collector:
                 full = self.writer.add_frame(f["jpeg"], row)
                 self._kept = (full, f["jpeg"])
         if self.progress:
-            self.progress(
-                Progress(
-                    requests_done=f["request_index"] + 1,
-                    requests_total=len(self.requests),
-                    frames_written=len(self.writer.rows),
-                    source_ms_done=min(self.duration_ms, f["requested_ms"] + 1000),
-                    duration_ms=self.duration_ms,
-                    elapsed_s=time.monotonic() - self.started,
-                )
-            )
+            self.progress(Progress.at(f, len(self.requests), len(self.writer.rows), self.duration_ms, self.started))
 
 
 def _bundle_document(

@@ -375,7 +375,7 @@ class ChildPool:
         self.children: list[_Child] = []  # alive; at most `workers`
         self.wake = threading.Event()
 
-    def running(self) -> list[_Job]:
+    def running(self) -> list[Running]:
         return [c.job for c in self.children if c.job is not None]
 
     def has_room(self) -> bool:

@@ -29,7 +29,6 @@ from .batch import BatchProgress, BatchResult, Running, run_pool
 from .discover import PROXY_EXTENSIONS, VIDEO_EXTENSIONS, discover
 from .errors import EXIT_INTERNAL, MissingDependencyError, SourceNotFoundError
 from .jobs import FileOutcome, FileTask, bundle_extra, extract_file
-from .manifest import picture_fields
 from .recipe import DEFAULT_RECIPE, Recipe
 
 # One record per file for every way of running (jobs.py); the old name stays.
@@ -266,15 +265,7 @@ class _FrameRows:
             yield {
                 "source": item["source"],
                 "source_relpath": item["source_relpath"],
-                **picture_fields(
-                    requested_ms=f.requested_ts_ms,
-                    actual_ms=f.actual_ts_ms,
-                    canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
-                    content_rect=f.content_rect,
-                    source_size=f.source_size,
-                    obtained=f.obtained,
-                    frames_decoded=f.frames_decoded,
-                ),
+                **f.fields,
                 "jpeg": f.jpeg,
                 "content_hash": "sha256:" + hashlib.sha256(f.jpeg or b"").hexdigest(),
             }
