@@ -91,9 +91,11 @@ typedef enum lc_scale_filter {
     LC_SCALE_AREA = 3
 } lc_scale_filter;
 
-/* The most threads one extraction may be given (lifelog_compression/limits.py
- * has the same number): FFmpeg runs at most 16 threads per decoder and the
- * backend at most 16 workers; threads beyond that only hold memory. */
+/* The most threads one extraction may be given, and the most decoding
+ * workers the backend starts for it (one per chunk of keyframes, fewer when
+ * there are fewer chunks); FFmpeg runs at most 16 threads per decoder;
+ * threads beyond that only hold memory. The module exports it as
+ * _core.MAX_WORKERS, which lifelog_compression/limits.py takes. */
 #define LC_MAX_WORKERS 64
 #define LC_STR_(x) #x
 #define LC_STR(x) LC_STR_(x)

@@ -21,7 +21,6 @@
 #include "ffinternal.h"
 
 #define LOOKAHEAD 32
-#define MAX_WORKERS 16
 /* FFmpeg's own limit for threads it picks itself: more only hold pictures. */
 #define MAX_DECODER_THREADS 16
 
@@ -57,6 +56,10 @@ typedef struct worker {
     lc_session session;
     lc_canvas *canvas;
 } worker;
+
+/* lc_extract keeps its workers on the stack (of a Python thread, or of
+ * iter_frames' producer thread): a bound on what that costs. */
+_Static_assert(sizeof(worker) * LC_MAX_WORKERS <= 64 * 1024, "lc_extract's workers outgrow the stack: allocate them");
 
 static int64_t distance(int64_t a, int64_t b) { return a > b ? a - b : b - a; }
 
@@ -405,7 +408,7 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
                      char err[LC_ERRMSG_SIZE])
 {
     job j = {.src = src, .recipe = recipe, .n_items = n_requests, .status = LC_OK, .end_us = INT64_MAX};
-    worker workers[MAX_WORKERS];
+    worker workers[LC_MAX_WORKERS];
     int started = 0;
     lc_status status = LC_OK;
     pthread_mutex_init(&j.mu, NULL);
@@ -441,8 +444,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     int n_workers = src->raw_frame_us ? 1 : budget;
     if ((size_t)n_workers > j.n_chunks)
         n_workers = (int)j.n_chunks;
-    if (n_workers > MAX_WORKERS)
-        n_workers = MAX_WORKERS;
+    if (n_workers > LC_MAX_WORKERS)
+        n_workers = LC_MAX_WORKERS;
     j.decoder_threads = budget / n_workers;
     if (j.decoder_threads > MAX_DECODER_THREADS)
         j.decoder_threads = MAX_DECODER_THREADS;

@@ -517,7 +517,8 @@ static int core_exec(PyObject *m)
     if (!state->pixels_type || PyModule_AddObjectRef(m, "Pixels", state->pixels_type) < 0)
         return -1;
     if (PyModule_AddStringConstant(m, "backend", lc_backend_name()) < 0 ||
-        PyModule_AddStringConstant(m, "backend_versions", lc_backend_versions()) < 0)
+        PyModule_AddStringConstant(m, "backend_versions", lc_backend_versions()) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_WORKERS", LC_MAX_WORKERS) < 0)
         return -1;
     return 0;
 }
