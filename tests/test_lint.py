@@ -1,9 +1,15 @@
-"""Python style: ``ruff check`` (lint and import order) passes on the tree,
-as pyproject.toml configures it; ruff comes with the test extra."""
+"""Style: ``ruff check`` (lint and import order) and ``ruff format`` pass on
+the Python tree, as pyproject.toml configures them (ruff comes with the test
+extra); ``clang-format`` (.clang-format; scripts/setup.sh installs it) passes
+on csrc/; no function in the package runs over 100 lines."""
 
+import difflib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,3 +69,39 @@ def test_the_length_check_sees_a_long_function(tmp_path):
         "def short():\n    pass\n\n\nclass C:\n    def long(self):\n" + "        x = 1\n" * 100
     )
     assert long_functions(tmp_path) == [("m.py", "long", 101)]
+
+
+def c_sources() -> list[Path]:
+    return sorted(p for ext in ("c", "h", "m") for p in (ROOT / "csrc").glob(f"*.{ext}"))
+
+
+def clang_format_diff(files: list[Path]) -> str:
+    """What clang-format would change in ``files``, as a unified diff."""
+    diff = []
+    for path in files:
+        original = path.read_text(encoding="utf-8")
+        formatted = subprocess.run(
+            ["clang-format", f"--assume-filename={path}", "--style=file"],
+            input=original,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        name = str(path.relative_to(ROOT))
+        diff += difflib.unified_diff(
+            original.splitlines(keepends=True), formatted.splitlines(keepends=True), name, name + " (clang-format)"
+        )
+    return "".join(diff)
+
+
+def test_clang_format_passes_on_csrc():
+    assert shutil.which("clang-format"), "clang-format is not installed (scripts/setup.sh installs it)"
+    files = c_sources()
+    assert len(files) > 20, files
+    run = subprocess.run(
+        ["clang-format", "--dry-run", "--Werror", *map(str, files)], cwd=ROOT, capture_output=True, text=True
+    )
+    if run.returncode != 0:
+        diff = clang_format_diff(files)
+        pytest.fail(f"clang-format -i csrc/*.c csrc/*.h csrc/*.m would change:\n{diff[:20000]}")
