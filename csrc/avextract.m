@@ -50,10 +50,10 @@
 struct lc_source {
     lc_source_info info;
     char *path;
-    CFTypeRef asset;   /* AVURLAsset, CFBridgingRetain'd: the struct is plain C */
-    CFTypeRef track;   /* the video track the generator pictures */
-    CMTime start;      /* that track's first presentation time on the asset timeline */
-    int hdr_transfer;  /* lc_av_hdr_transfer of the track's transfer function: 0 SDR, 1 HLG, 2 PQ */
+    CFTypeRef asset;  /* AVURLAsset, CFBridgingRetain'd: the struct is plain C */
+    CFTypeRef track;  /* the video track the generator pictures */
+    CMTime start;     /* that track's first presentation time on the asset timeline */
+    int hdr_transfer; /* lc_av_hdr_transfer of the track's transfer function: 0 SDR, 1 HLG, 2 PQ */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -81,9 +81,18 @@ static NSString *fourcc(FourCharCode c)
     return @(s);
 }
 
-static id or_null(id v) { return v ? v : [NSNull null]; }
-static id number_or_null(double v) { return isfinite(v) ? @(v) : [NSNull null]; }
-static double seconds(CMTime t) { return CMTIME_IS_NUMERIC(t) ? CMTimeGetSeconds(t) : NAN; }
+static id or_null(id v)
+{
+    return v ? v : [NSNull null];
+}
+static id number_or_null(double v)
+{
+    return isfinite(v) ? @(v) : [NSNull null];
+}
+static double seconds(CMTime t)
+{
+    return CMTIME_IS_NUMERIC(t) ? CMTimeGetSeconds(t) : NAN;
+}
 
 static int64_t to_us(CMTime t)
 {
@@ -110,9 +119,10 @@ static load_result load_keys(id<AVAsynchronousKeyValueLoading> obj, NSArray<NSSt
                              void *ctx, NSError **error)
 {
     dispatch_semaphore_t done = dispatch_semaphore_create(0);
-    [obj loadValuesAsynchronouslyForKeys:keys completionHandler:^{
-        dispatch_semaphore_signal(done);   /* the block keeps the semaphore alive after a stop */
-    }];
+    [obj loadValuesAsynchronouslyForKeys:keys
+                       completionHandler:^{
+                         dispatch_semaphore_signal(done); /* the block keeps the semaphore alive after a stop */
+                       }];
     while (dispatch_semaphore_wait(done, dispatch_time(DISPATCH_TIME_NOW, 100 * NSEC_PER_MSEC)) != 0) {
         if (poll && poll(ctx) != 0) {
             if ([(id)obj isKindOfClass:[AVAsset class]])
@@ -193,7 +203,7 @@ static int held_end_us(AVAssetTrack *track, NSURL *file, const char *path, int64
         if (steps >= LC_AV_TAIL_STEPS)
             return 0;
         if ([cursor stepInDecodeOrderByCount:-1] != -1) {
-            *end_us = 0;   /* not one picture of the index is in the file */
+            *end_us = 0; /* not one picture of the index is in the file */
             return 1;
         }
     }
@@ -223,11 +233,13 @@ static lc_status classify_failure(const char *path, NSError *error, char *err)
     lc_mp4_boxes b = lc_scan_mp4_boxes(path);
     const char *why = error ? utf8(error.localizedDescription) : "AVFoundation found no tracks";
     if (b.is_iso && !b.has_moov)
-        return lc_fail(err, LC_ERR_INDEX_MISSING, "the recording's index (MP4 'moov' box) is missing: "
-                    "the file was probably cut off while recording");
+        return lc_fail(err, LC_ERR_INDEX_MISSING,
+                       "the recording's index (MP4 'moov' box) is missing: "
+                       "the file was probably cut off while recording");
     /* The FFmpeg core's outcome and line for the same file (ffsource.c). */
     if (b.is_iso && b.moov_cut)
-        return lc_fail(err, LC_ERR_INDEX_MISSING, "the recording's index (MP4 'moov' box) is cut off: the file "
+        return lc_fail(err, LC_ERR_INDEX_MISSING,
+                       "the recording's index (MP4 'moov' box) is cut off: the file "
                        "was probably cut short while being copied or recorded");
     if ([error.domain isEqualToString:AVFoundationErrorDomain] &&
         (error.code == AVErrorDecoderNotFound || error.code == AVErrorFormatUnsupported))
@@ -236,18 +248,19 @@ static lc_status classify_failure(const char *path, NSError *error, char *err)
         ([error.domain isEqualToString:NSCocoaErrorDomain] && error.code == NSFileReadNoPermissionError))
         return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", why);
     if (b.is_iso)
-        return lc_fail(err, LC_ERR_DAMAGED, "looks like an MP4/QuickTime file but AVFoundation cannot read it: %s", why);
+        return lc_fail(err, LC_ERR_DAMAGED, "looks like an MP4/QuickTime file but AVFoundation cannot read it: %s",
+                       why);
     return lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file AVFoundation recognises: %s", why);
 }
 
 static lc_status open_asset(lc_source *src, lc_poll_fn poll, void *ctx, char *err)
 {
     NSURL *url = [NSURL fileURLWithFileSystemRepresentation:src->path isDirectory:NO relativeToURL:nil];
-    AVURLAsset *asset = [AVURLAsset URLAssetWithURL:url
-                                            options:@{AVURLAssetPreferPreciseDurationAndTimingKey : @YES}];
+    AVURLAsset *asset = [AVURLAsset URLAssetWithURL:url options:@{AVURLAssetPreferPreciseDurationAndTimingKey : @YES}];
     NSError *error = nil;
-    load_result loaded = asset ? load_keys(asset, @[ @"tracks", @"duration", @"hasProtectedContent",
-                                                     @"preferredTransform" ], poll, ctx, &error)
+    load_result loaded = asset ? load_keys(asset,
+                                           @[ @"tracks", @"duration", @"hasProtectedContent", @"preferredTransform" ],
+                                           poll, ctx, &error)
                                : LOAD_FAILED;
     if (loaded == LOAD_CANCELLED)
         return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
@@ -258,10 +271,12 @@ static lc_status open_asset(lc_source *src, lc_poll_fn poll, void *ctx, char *er
         if (asset.tracks.count == 0)
             return classify_failure(src->path, nil, err);
         return lc_fail(err, LC_ERR_NO_VIDEO, "no video stream (%lu track(s), none of them video)",
-                    (unsigned long)asset.tracks.count);
+                       (unsigned long)asset.tracks.count);
     }
-    loaded = load_keys(video, @[ @"formatDescriptions", @"timeRange", @"naturalSize", @"preferredTransform",
-                                 @"decodable", @"segments" ], poll, ctx, &error);
+    loaded = load_keys(
+        video,
+        @[ @"formatDescriptions", @"timeRange", @"naturalSize", @"preferredTransform", @"decodable", @"segments" ],
+        poll, ctx, &error);
     if (loaded == LOAD_CANCELLED)
         return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
     if (loaded != LOADED)
@@ -273,7 +288,7 @@ static lc_status open_asset(lc_source *src, lc_poll_fn poll, void *ctx, char *er
         return lc_fail(err, LC_ERR_UNSUPPORTED, "the video is protected (DRM) content");
     if (!video.decodable)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "no decoder on this Mac for the video codec '%s'",
-                    utf8(fourcc(CMFormatDescriptionGetMediaSubType(desc))));
+                       utf8(fourcc(CMFormatDescriptionGetMediaSubType(desc))));
 
     lc_source_info *info = &src->info;
     CMVideoDimensions coded = CMVideoFormatDescriptionGetDimensions(desc);
@@ -305,18 +320,23 @@ static lc_status open_asset(lc_source *src, lc_poll_fn poll, void *ctx, char *er
     int64_t duration_us = lc_av_checked_duration_us(CMTIME_IS_NUMERIC(duration) ? to_us(duration) : 0, held_us,
                                                     held_known, &shortened);
     info->duration_ms = lc_duration_ms_from_us(duration_us);
-    info->keyframe_index = 0;   /* AVFoundation plans the decoding itself */
-    src->hdr_transfer = lc_av_hdr_transfer(utf8_or_null(ext_string(desc, kCMFormatDescriptionExtension_TransferFunction)));
+    info->keyframe_index = 0; /* AVFoundation plans the decoding itself */
+    src->hdr_transfer = lc_av_hdr_transfer(
+        utf8_or_null(ext_string(desc, kCMFormatDescriptionExtension_TransferFunction)));
 
     /* lc_probe_json has no poll (extract.h), and the getters it reads may
      * block while AVFoundation loads them: load them here, where Ctrl-C is
      * asked every 100 ms. A key that fails to load is read as missing later. */
-    if (load_keys(asset, @[ @"metadata", @"creationDate", @"providesPreciseDurationAndTiming" ], poll, ctx,
-                  &error) == LOAD_CANCELLED)
+    if (load_keys(asset, @[ @"metadata", @"creationDate", @"providesPreciseDurationAndTiming" ], poll, ctx, &error) ==
+        LOAD_CANCELLED)
         return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
     for (AVAssetTrack *t in asset.tracks)
-        if (load_keys(t, @[ @"formatDescriptions", @"timeRange", @"nominalFrameRate", @"estimatedDataRate",
-                            @"languageCode", @"enabled", @"naturalSize" ], poll, ctx, &error) == LOAD_CANCELLED)
+        if (load_keys(t,
+                      @[
+                          @"formatDescriptions", @"timeRange", @"nominalFrameRate", @"estimatedDataRate",
+                          @"languageCode", @"enabled", @"naturalSize"
+                      ],
+                      poll, ctx, &error) == LOAD_CANCELLED)
             return lc_fail(err, LC_ERR_CANCELLED, "stopped while opening");
 
     src->asset = CFBridgingRetain(asset);
@@ -359,14 +379,14 @@ const lc_source_info *lc_info(const lc_source *src)
 int64_t lc_bytes_read(const lc_source *src)
 {
     (void)src;
-    return -1;   /* AVFoundation reads through its own caches and does not say */
+    return -1; /* AVFoundation reads through its own caches and does not say */
 }
 
 void lc_close(lc_source *src)
 {
     if (!src)
         return;
-    @autoreleasepool {   /* the last release of Objective-C objects may autorelease */
+    @autoreleasepool { /* the last release of Objective-C objects may autorelease */
         if (src->track)
             CFRelease(src->track);
         if (src->asset)
@@ -391,14 +411,13 @@ const char *lc_backend_versions(void)
     static char line[256] = "macOS (version unknown)";
     static dispatch_once_t once;
     dispatch_once(&once, ^{
-        @autoreleasepool {
-            @try {
-                snprintf(line, sizeof line, "macOS %s",
-                         utf8([NSProcessInfo processInfo].operatingSystemVersionString));
-            } @catch (id e) {
-                (void)e;
-            }
-        }
+      @autoreleasepool {
+          @try {
+              snprintf(line, sizeof line, "macOS %s", utf8([NSProcessInfo processInfo].operatingSystemVersionString));
+          } @catch (id e) {
+              (void)e;
+          }
+      }
     });
     return line;
 }
@@ -441,7 +460,7 @@ static NSString *format_timecode(int64_t frame, uint32_t fps, uint32_t flags)
         return nil;
     if (negative)
         frame = -frame;
-    if (drop_frame) {   /* 29.97/59.94: skip 2 (4) numbers a minute except every tenth */
+    if (drop_frame) { /* 29.97/59.94: skip 2 (4) numbers a minute except every tenth */
         int64_t drop = fps / 30 * 2, per_10min = fps * 600 - drop * 9, per_min = fps * 60 - drop;
         int64_t tens = frame / per_10min, rest = frame % per_10min;
         frame += drop * 9 * tens + (rest > drop ? drop * ((rest - drop) / per_min) : 0);
@@ -449,8 +468,8 @@ static NSString *format_timecode(int64_t frame, uint32_t fps, uint32_t flags)
     int64_t ff = frame % fps, s = frame / fps, hh = s / 3600;
     if (flags & kCMTimeCodeFlag_24HourMax)
         hh %= 24;
-    return [NSString stringWithFormat:@"%s%02lld:%02lld:%02lld%c%02lld", negative ? "-" : "", hh, s / 60 % 60,
-                                      s % 60, drop_frame ? ';' : ':', ff];
+    return [NSString stringWithFormat:@"%s%02lld:%02lld:%02lld%c%02lld", negative ? "-" : "", hh, s / 60 % 60, s % 60,
+                                      drop_frame ? ';' : ':', ff];
 }
 
 /* The first sample of the timecode track, read as Apple's TN2310 shows. The
@@ -480,7 +499,8 @@ static NSString *read_timecode(AVAsset *asset, CMSampleBufferRef *sample)
         return nil;
     FourCharCode type = CMFormatDescriptionGetMediaSubType(desc);
     size_t n = type == kCMTimeCodeFormatType_TimeCode64 ? 8 : type == kCMTimeCodeFormatType_TimeCode32 ? 4 : 0;
-    if (n == 0 || CMBlockBufferGetDataLength(data) < n || CMBlockBufferCopyDataBytes(data, 0, n, raw) != kCMBlockBufferNoErr)
+    if (n == 0 || CMBlockBufferGetDataLength(data) < n ||
+        CMBlockBufferCopyDataBytes(data, 0, n, raw) != kCMBlockBufferNoErr)
         return nil;
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
@@ -560,9 +580,9 @@ static lc_status build_probe(lc_source *src, CMSampleBufferRef *sample, char **j
         @"coded_height" : @(info->coded_height),
         @"display_width" : @(info->display_width),
         @"display_height" : @(info->display_height),
-        @"aspect_ratio" : g ? [NSString stringWithFormat:@"%lld/%lld", info->display_width / g,
-                                                         info->display_height / g]
-                            : [NSNull null],
+        @"aspect_ratio" : g
+            ? [NSString stringWithFormat:@"%lld/%lld", info->display_width / g, info->display_height / g]
+            : [NSNull null],
         @"avg_frame_rate" : number_or_null(video.nominalFrameRate),
         @"rotation_degrees" : @(info->rotation_degrees),
         @"hflip" : @((BOOL)(info->hflip != 0)),
@@ -595,7 +615,7 @@ static lc_status build_probe(lc_source *src, CMSampleBufferRef *sample, char **j
                        : nil;
     if (!json)
         return lc_fail(err, LC_ERR_INTERNAL, "cannot write the probe as JSON: %s",
-                    error ? utf8(error.localizedDescription) : "invalid value");
+                       error ? utf8(error.localizedDescription) : "invalid value");
     if (!(*json_out = malloc(json.length + 1)))
         return lc_fail(err, LC_ERR_NOMEM, "out of memory");
     memcpy(*json_out, json.bytes, json.length);
@@ -606,7 +626,7 @@ static lc_status build_probe(lc_source *src, CMSampleBufferRef *sample, char **j
 lc_status lc_probe_json(lc_source *src, char **json_out, char err[LC_ERRMSG_SIZE])
 {
     lc_status status;
-    CMSampleBufferRef sample = NULL;   /* the only CF object this function owns */
+    CMSampleBufferRef sample = NULL; /* the only CF object this function owns */
     *json_out = NULL;
     @autoreleasepool {
         @try {
@@ -629,24 +649,24 @@ lc_status lc_probe_json(lc_source *src, char **json_out, char err[LC_ERRMSG_SIZE
 /* One request's result, written by the generator's handler (any thread) under
  * the batch lock and read by the calling thread. */
 typedef struct lc_av_slot {
-    CGImageRef image;   /* CGImageRetain'd by the handler; the generator keeps no reference */
+    CGImageRef image; /* CGImageRetain'd by the handler; the generator keeps no reference */
     CMTime actual;
     AVAssetImageGeneratorResult result;
-    int decode_failed;  /* the error was AVErrorDecodeFailed: the picture is damaged */
-    int unanswered;     /* its chunk's callbacks all came and none could be placed here */
+    int decode_failed; /* the error was AVErrorDecodeFailed: the picture is damaged */
+    int unanswered;    /* its chunk's callbacks all came and none could be placed here */
 } lc_av_slot;
 
 /* State shared with the handler blocks. An object rather than a C struct so
  * the blocks keep it alive: a callback after lc_extract returned writes into
  * this object, never into freed memory. */
 @interface LCAVExtractBatch : NSObject {
-@public
+  @public
     NSLock *lock;
-    dispatch_semaphore_t wakeup;   /* one signal per handler call */
+    dispatch_semaphore_t wakeup; /* one signal per handler call */
     lc_av_slot *slots;
-    lc_av_time *requested;         /* each request's time as handed to the generator */
-    unsigned char *done;           /* done[i]: slot i is final */
-    size_t *chunk_calls;           /* handler calls received, per chunk of LC_AV_CHUNK */
+    lc_av_time *requested; /* each request's time as handed to the generator */
+    unsigned char *done;   /* done[i]: slot i is final */
+    size_t *chunk_calls;   /* handler calls received, per chunk of LC_AV_CHUNK */
     size_t count, issued, finished, unplaced;
     NSString *first_error;
 }
@@ -687,48 +707,48 @@ typedef struct lc_av_slot {
 static AVAssetImageGeneratorCompletionHandler chunk_handler(LCAVExtractBatch *batch, size_t first, size_t n)
 {
     return ^(CMTime requested, CGImageRef image, CMTime actual, AVAssetImageGeneratorResult result, NSError *error) {
-        lc_av_time got = {requested.value, requested.timescale, CMTIME_IS_NUMERIC(requested) ? 1 : 0};
-        [batch->lock lock];
-        ptrdiff_t i = lc_av_match(batch->requested, batch->done, first, n, got);
-        if (i >= 0) {
-            lc_av_slot *slot = &batch->slots[i];
-            batch->done[i] = 1;
-            slot->result = result;
-            slot->actual = actual;
-            slot->image = (result == AVAssetImageGeneratorSucceeded && image) ? CGImageRetain(image) : NULL;
-            slot->decode_failed = [error.domain isEqualToString:AVFoundationErrorDomain] &&
-                                  error.code == AVErrorDecodeFailed;
-            if (result != AVAssetImageGeneratorSucceeded && !batch->first_error)
-                batch->first_error = error.localizedDescription;
-            batch->finished++;
-        } else {
-            batch->unplaced++;
-        }
-        if (++batch->chunk_calls[first / LC_AV_CHUNK] >= n) {
-            for (size_t k = first; k < first + n; k++) {
-                if (batch->done[k])
-                    continue;
-                batch->done[k] = 1;
-                batch->slots[k].result = AVAssetImageGeneratorFailed;
-                batch->slots[k].unanswered = 1;
-                batch->finished++;
-            }
-        }
-        [batch->lock unlock];
-        dispatch_semaphore_signal(batch->wakeup);
+      lc_av_time got = {requested.value, requested.timescale, CMTIME_IS_NUMERIC(requested) ? 1 : 0};
+      [batch->lock lock];
+      ptrdiff_t i = lc_av_match(batch->requested, batch->done, first, n, got);
+      if (i >= 0) {
+          lc_av_slot *slot = &batch->slots[i];
+          batch->done[i] = 1;
+          slot->result = result;
+          slot->actual = actual;
+          slot->image = (result == AVAssetImageGeneratorSucceeded && image) ? CGImageRetain(image) : NULL;
+          slot->decode_failed = [error.domain isEqualToString:AVFoundationErrorDomain] &&
+                                error.code == AVErrorDecodeFailed;
+          if (result != AVAssetImageGeneratorSucceeded && !batch->first_error)
+              batch->first_error = error.localizedDescription;
+          batch->finished++;
+      } else {
+          batch->unplaced++;
+      }
+      if (++batch->chunk_calls[first / LC_AV_CHUNK] >= n) {
+          for (size_t k = first; k < first + n; k++) {
+              if (batch->done[k])
+                  continue;
+              batch->done[k] = 1;
+              batch->slots[k].result = AVAssetImageGeneratorFailed;
+              batch->slots[k].unanswered = 1;
+              batch->finished++;
+          }
+      }
+      [batch->lock unlock];
+      dispatch_semaphore_signal(batch->wakeup);
     };
 }
 
 /* Everything CF that lc_extract owns, released by extract_cleanup alone. */
 typedef struct extract_res {
-    CFTypeRef generator;         /* AVAssetImageGenerator: the batch */
-    CFTypeRef single;            /* AVAssetImageGenerator: the per-request fallback, made when needed */
-    CFTypeRef batch;             /* LCAVExtractBatch */
+    CFTypeRef generator; /* AVAssetImageGenerator: the batch */
+    CFTypeRef single;    /* AVAssetImageGenerator: the per-request fallback, made when needed */
+    CFTypeRef batch;     /* LCAVExtractBatch */
     CGColorSpaceRef space;
     CGContextRef canvas;
-    CGContextRef probe;          /* a small picture for calibrating ImageIO's quality */
-    CGImageRef image;            /* the decoded picture being delivered (taken from its slot) */
-    CGImageRef drawn;            /* the canvas snapshot handed to ImageIO */
+    CGContextRef probe; /* a small picture for calibrating ImageIO's quality */
+    CGImageRef image;   /* the decoded picture being delivered (taken from its slot) */
+    CGImageRef drawn;   /* the canvas snapshot handed to ImageIO */
     CFMutableDataRef jpeg;
     CGImageDestinationRef dest;
 } extract_res;
@@ -743,18 +763,22 @@ typedef struct extract_job {
     lc_frame_sink sink;
     lc_poll_fn poll;
     void *ctx;
-    double quality;              /* ImageIO's setting with the recipe's libjpeg quality */
-    const char *colour_mapping;  /* the HDR note, NULL for SDR */
+    double quality;             /* ImageIO's setting with the recipe's libjpeg quality */
+    const char *colour_mapping; /* the HDR note, NULL for SDR */
     lc_av_tally tally;
     extract_res *r;
 } extract_job;
 
 static void release_frame(extract_res *r)
 {
-    if (r->dest) CFRelease(r->dest);
-    if (r->jpeg) CFRelease(r->jpeg);
-    if (r->drawn) CGImageRelease(r->drawn);
-    if (r->image) CGImageRelease(r->image);
+    if (r->dest)
+        CFRelease(r->dest);
+    if (r->jpeg)
+        CFRelease(r->jpeg);
+    if (r->drawn)
+        CGImageRelease(r->drawn);
+    if (r->image)
+        CGImageRelease(r->image);
     r->dest = NULL;
     r->jpeg = NULL;
     r->drawn = NULL;
@@ -764,20 +788,25 @@ static void release_frame(extract_res *r)
 static void extract_cleanup(extract_res *r)
 {
     release_frame(r);
-    if (r->canvas) CGContextRelease(r->canvas);
-    if (r->probe) CGContextRelease(r->probe);
-    if (r->space) CGColorSpaceRelease(r->space);
-    @autoreleasepool {   /* Objective-C work outside lc_extract's own pool */
+    if (r->canvas)
+        CGContextRelease(r->canvas);
+    if (r->probe)
+        CGContextRelease(r->probe);
+    if (r->space)
+        CGColorSpaceRelease(r->space);
+    @autoreleasepool { /* Objective-C work outside lc_extract's own pool */
         if (r->generator) {
-            @try {   /* a no-op after a normal run; stops decoding after an error */
+            @try { /* a no-op after a normal run; stops decoding after an error */
                 [(__bridge AVAssetImageGenerator *)r->generator cancelAllCGImageGeneration];
             } @catch (id e) {
                 (void)e;
             }
             CFRelease(r->generator);
         }
-        if (r->single) CFRelease(r->single);
-        if (r->batch) CFRelease(r->batch);
+        if (r->single)
+            CFRelease(r->single);
+        if (r->batch)
+            CFRelease(r->batch);
     }
 }
 
@@ -829,7 +858,7 @@ static int has_dynamic_range_policy(void)
 static void draw_oriented(CGContextRef cg, CGImageRef image, CGRect dst, int rotation_degrees, int hflip)
 {
     int quarter = rotation_degrees % 180 != 0;
-    CGFloat w = quarter ? dst.size.height : dst.size.width;   /* the picture's size before the turn */
+    CGFloat w = quarter ? dst.size.height : dst.size.width; /* the picture's size before the turn */
     CGFloat h = quarter ? dst.size.width : dst.size.height;
     CGContextSaveGState(cg);
     CGContextTranslateCTM(cg, CGRectGetMidX(dst), CGRectGetMidY(dst));
@@ -846,10 +875,13 @@ static void draw_oriented(CGContextRef cg, CGImageRef image, CGRect dst, int rot
 static CGInterpolationQuality interpolation(lc_scale_filter f)
 {
     switch (f) {
-    case LC_SCALE_BILINEAR: return kCGInterpolationLow;
-    case LC_SCALE_BICUBIC: return kCGInterpolationMedium;
+    case LC_SCALE_BILINEAR:
+        return kCGInterpolationLow;
+    case LC_SCALE_BICUBIC:
+        return kCGInterpolationMedium;
     case LC_SCALE_LANCZOS:
-    case LC_SCALE_AREA: return kCGInterpolationHigh;
+    case LC_SCALE_AREA:
+        return kCGInterpolationHigh;
     }
     return kCGInterpolationDefault;
 }
@@ -859,8 +891,14 @@ static CGInterpolationQuality interpolation(lc_scale_filter f)
  * colour space's ICC profile, Exif) is cut out afterwards. */
 static int encode_jpeg(extract_res *r, CGImageRef image, double setting)
 {
-    if (r->dest) { CFRelease(r->dest); r->dest = NULL; }
-    if (r->jpeg) { CFRelease(r->jpeg); r->jpeg = NULL; }
+    if (r->dest) {
+        CFRelease(r->dest);
+        r->dest = NULL;
+    }
+    if (r->jpeg) {
+        CFRelease(r->jpeg);
+        r->jpeg = NULL;
+    }
     r->jpeg = CFDataCreateMutable(kCFAllocatorDefault, 0);
     r->dest = r->jpeg ? CGImageDestinationCreateWithData(r->jpeg, CFSTR("public.jpeg"), 1, NULL) : NULL;
     if (!r->dest)
@@ -900,7 +938,7 @@ static double calibrate_quality(extract_res *r, const lc_recipe *recipe)
                                      (uint32_t)kCGImageByteOrder32Little | (uint32_t)kCGImageAlphaNoneSkipFirst);
     if (!r->probe)
         return recipe->jpeg_quality / 100.0;
-    for (int y = 0; y < 32; y++)   /* tables do not depend on content; a gradient keeps ImageIO honest */
+    for (int y = 0; y < 32; y++) /* tables do not depend on content; a gradient keeps ImageIO honest */
         for (int x = 0; x < 32; x++) {
             CGContextSetRGBFillColor(r->probe, x / 31.0, y / 31.0, (x ^ y) / 31.0, 1);
             CGContextFillRect(r->probe, CGRectMake(x, y, 1, 1));
@@ -915,7 +953,7 @@ static lc_status encode_frame(extract_job *job, char *err)
     lc_rect rect = job->rect;
     /* CoreGraphics counts y from the bottom; the contract's content_y from the top. */
     CGRect dst = CGRectMake(rect.x, recipe->canvas_height - rect.y - rect.height, rect.width, rect.height);
-    CGContextSetRGBFillColor(r->canvas, 0, 0, 0, 1);   /* bitmap contents start undefined */
+    CGContextSetRGBFillColor(r->canvas, 0, 0, 0, 1); /* bitmap contents start undefined */
     CGContextFillRect(r->canvas, CGRectMake(0, 0, recipe->canvas_width, recipe->canvas_height));
     draw_oriented(r->canvas, r->image, dst, job->src->info.rotation_degrees, job->src->info.hflip);
     r->drawn = CGBitmapContextCreateImage(r->canvas);
@@ -928,9 +966,11 @@ static lc_status encode_frame(extract_job *job, char *err)
     CFDataSetLength(r->jpeg, (CFIndex)size);
     int want = recipe->chroma_444 ? 444 : 420, got = lc_jpeg_subsampling(CFDataGetBytePtr(r->jpeg), size);
     if (got != want)
-        return lc_fail(err, LC_ERR_UNSUPPORTED, "ImageIO wrote a %d JPEG where the recipe asks for %d (at quality "
+        return lc_fail(err, LC_ERR_UNSUPPORTED,
+                       "ImageIO wrote a %d JPEG where the recipe asks for %d (at quality "
                        "%d, ImageIO setting %.3f); ImageIO has no public subsampling option: choose the other "
-                       "chroma setting on this Mac", got, want, recipe->jpeg_quality, job->quality);
+                       "chroma setting on this Mac",
+                       got, want, recipe->jpeg_quality, job->quality);
     return LC_OK;
 }
 
@@ -942,8 +982,8 @@ static CGImageRef fallback_image(extract_job *job, CMTime at, CMTime *actual, in
 {
     extract_res *r = job->r;
     if (!r->single) {
-        AVAssetImageGenerator *g =
-            [AVAssetImageGenerator assetImageGeneratorWithAsset:(__bridge AVURLAsset *)job->src->asset];
+        AVAssetImageGenerator *g = [AVAssetImageGenerator
+            assetImageGeneratorWithAsset:(__bridge AVURLAsset *)job->src->asset];
         if (!g)
             return NULL;
         configure_generator(g, job);
@@ -975,7 +1015,7 @@ static lc_status deliver(extract_job *job, LCAVExtractBatch *batch, size_t i, in
 
     [batch->lock lock];
     lc_av_slot slot = batch->slots[i];
-    batch->slots[i].image = NULL;   /* ownership moves to r->image */
+    batch->slots[i].image = NULL; /* ownership moves to r->image */
     [batch->lock unlock];
     r->image = slot.image;
 
@@ -987,7 +1027,7 @@ static lc_status deliver(extract_job *job, LCAVExtractBatch *batch, size_t i, in
             goto done;
         }
         r->image = fallback_image(job, at, &slot.actual, &slot.decode_failed, &error);
-        [batch->lock lock];   /* late handler calls may still write it */
+        [batch->lock lock]; /* late handler calls may still write it */
         if (!r->image && error && !batch->first_error)
             batch->first_error = error.localizedDescription;
         [batch->lock unlock];
@@ -995,12 +1035,11 @@ static lc_status deliver(extract_job *job, LCAVExtractBatch *batch, size_t i, in
     if (!r->image) {
         job->tally.failed++;
         job->tally.damaged += slot.decode_failed ? 1 : 0;
-        frame.damaged_pictures = slot.decode_failed ? 1 : 0;   /* the platform's "decode failed" for this window */
+        frame.damaged_pictures = slot.decode_failed ? 1 : 0; /* the platform's "decode failed" for this window */
     } else {
         int64_t actual_us = CMTIME_IS_NUMERIC(slot.actual) ? to_us(CMTimeSubtract(slot.actual, src->start)) : INT64_MIN;
-        if (actual_us == INT64_MIN ||
-            !lc_av_in_window(actual_us, job->requests_ms[i], job->recipe->tolerance_before_ms,
-                             job->recipe->tolerance_after_ms)) {
+        if (actual_us == INT64_MIN || !lc_av_in_window(actual_us, job->requests_ms[i], job->recipe->tolerance_before_ms,
+                                                       job->recipe->tolerance_after_ms)) {
             job->tally.rejected++;
         } else {
             if ((status = encode_frame(job, err)) != LC_OK)
@@ -1009,7 +1048,7 @@ static lc_status deliver(extract_job *job, LCAVExtractBatch *batch, size_t i, in
             frame.obtained = LC_OBTAINED_PLATFORM;
             frame.actual_us = actual_us;
             frame.frames_decoded = 1;
-            frame.false_keyframes = 0;   /* the generator does not say where it started */
+            frame.false_keyframes = 0; /* the generator does not say where it started */
             frame.content_x = job->rect.x;
             frame.content_y = job->rect.y;
             frame.content_width = job->rect.width;
@@ -1032,13 +1071,13 @@ static lc_status deliver(extract_job *job, LCAVExtractBatch *batch, size_t i, in
     if (job->sink(job->ctx, &frame) != 0)
         *stop = 1;
 done:
-    release_frame(r);   /* frame.jpeg was valid only during the sink call */
+    release_frame(r); /* frame.jpeg was valid only during the sink call */
     return status;
 }
 
 static double now_seconds(void)
 {
-    return CFAbsoluteTimeGetCurrent();   /* paces poll() and the watchdog; a clock jump costs one early or late call */
+    return CFAbsoluteTimeGetCurrent(); /* paces poll() and the watchdog; a clock jump costs one early or late call */
 }
 
 /* Cancels what is outstanding and waits at most LC_AV_DRAIN_S for the
@@ -1072,7 +1111,8 @@ static void issue_chunk(extract_job *job, AVAssetImageGenerator *generator, LCAV
         batch->issued = upto;
         [batch->lock unlock];
         /* never called with the lock held: the handler may run synchronously */
-        [generator generateCGImagesAsynchronouslyForTimes:times completionHandler:chunk_handler(batch, first, upto - first)];
+        [generator generateCGImagesAsynchronouslyForTimes:times
+                                        completionHandler:chunk_handler(batch, first, upto - first)];
     }
 }
 
@@ -1090,8 +1130,8 @@ static lc_status run_extract(extract_job *job, char *err)
         return lc_fail(err, LC_ERR_UNSUPPORTED, "%s", lc_av_hdr_note(src->hdr_transfer, hdr));
     job->colour_mapping = lc_av_hdr_note(src->hdr_transfer, hdr);
 
-    AVAssetImageGenerator *generator =
-        [AVAssetImageGenerator assetImageGeneratorWithAsset:(__bridge AVURLAsset *)src->asset];
+    AVAssetImageGenerator *generator = [AVAssetImageGenerator
+        assetImageGeneratorWithAsset:(__bridge AVURLAsset *)src->asset];
     LCAVExtractBatch *batch = [[LCAVExtractBatch alloc] initWithCount:n];
     if (!generator || !batch)
         return lc_fail(err, LC_ERR_NOMEM, "cannot create the image generator");
@@ -1100,22 +1140,23 @@ static lc_status run_extract(extract_job *job, char *err)
     configure_generator(generator, job);
 
     r->space = CGColorSpaceCreateWithName(kCGColorSpaceSRGB);
-    r->canvas = r->space ? CGBitmapContextCreate(NULL, (size_t)recipe->canvas_width, (size_t)recipe->canvas_height,
-                                                 8, 0, r->space,
-                                                 (uint32_t)kCGImageByteOrder32Little | (uint32_t)kCGImageAlphaNoneSkipFirst)
-                         : NULL;
+    r->canvas = r->space
+                    ? CGBitmapContextCreate(NULL, (size_t)recipe->canvas_width, (size_t)recipe->canvas_height, 8, 0,
+                                            r->space,
+                                            (uint32_t)kCGImageByteOrder32Little | (uint32_t)kCGImageAlphaNoneSkipFirst)
+                    : NULL;
     if (!r->canvas)
         return lc_fail(err, LC_ERR_NOMEM, "cannot allocate the %dx%d canvas", recipe->canvas_width,
-                    recipe->canvas_height);
+                       recipe->canvas_height);
     CGContextSetInterpolationQuality(r->canvas, interpolation(recipe->scale_filter));
     job->quality = calibrate_quality(r, recipe);
 
     double last_poll = now_seconds(), last_progress = last_poll;
     size_t seen_finished = 0;
     while (next < n && !stop) {
-        if (batch->issued < n && batch->issued - next < LC_AV_CHUNK) {   /* issued is written only here */
+        if (batch->issued < n && batch->issued - next < LC_AV_CHUNK) { /* issued is written only here */
             issue_chunk(job, generator, batch);
-            last_progress = now_seconds();   /* the call itself may block for seconds */
+            last_progress = now_seconds(); /* the call itself may block for seconds */
         }
         long timed_out = dispatch_semaphore_wait(batch->wakeup, dispatch_time(DISPATCH_TIME_NOW, 100 * NSEC_PER_MSEC));
         double now = now_seconds();
@@ -1143,15 +1184,16 @@ static lc_status run_extract(extract_job *job, char *err)
                 status = deliver(job, batch, next, &stop, err);
             }
             next++;
-            last_progress = now_seconds();   /* a fallback or a slow sink is not a stall */
+            last_progress = now_seconds(); /* a fallback or a slow sink is not a stall */
             if (status != LC_OK)
-                return status;   /* extract_cleanup cancels the generator */
+                return status; /* extract_cleanup cancels the generator */
         }
         if (!stop && lc_av_stalled(outstanding, now_seconds(), last_progress, LC_AV_STALL_S)) {
             drain(generator, batch);
-            return lc_fail(err, LC_ERR_INTERNAL, "AVFoundation stopped answering: no image for %zu request(s) in "
-                           "%.0f s (the next at %lld ms); %zu of %zu requests delivered", outstanding, LC_AV_STALL_S,
-                           (long long)job->requests_ms[next], next, n);
+            return lc_fail(err, LC_ERR_INTERNAL,
+                           "AVFoundation stopped answering: no image for %zu request(s) in "
+                           "%.0f s (the next at %lld ms); %zu of %zu requests delivered",
+                           outstanding, LC_AV_STALL_S, (long long)job->requests_ms[next], next, n);
         }
     }
     if (stop) {
@@ -1164,7 +1206,7 @@ static lc_status run_extract(extract_job *job, char *err)
     [batch->lock unlock];
     status = lc_av_final_status(&job->tally, first_error ? utf8(first_error) : NULL, line);
     if (status != LC_OK)
-        return lc_fail(err, status, "%s", line);   /* lc_fail makes the library's text one line */
+        return lc_fail(err, status, "%s", line); /* lc_fail makes the library's text one line */
     return LC_OK;
 }
 
@@ -1176,10 +1218,16 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     memset(&res, 0, sizeof res);
     if (n_requests == 0)
         return LC_OK;
-    if (recipe->raw_rgb)   /* the contract allows it; ingest.py decodes the JPEG instead */
+    if (recipe->raw_rgb) /* the contract allows it; ingest.py decodes the JPEG instead */
         return lc_fail(err, LC_ERR_UNSUPPORTED, "raw RGB output is not implemented on this backend");
-    extract_job job = {.src = src, .requests_ms = requests_ms, .n = n_requests, .recipe = recipe,
-                       .sink = sink, .poll = poll, .ctx = ctx, .r = &res};
+    extract_job job = {.src = src,
+                       .requests_ms = requests_ms,
+                       .n = n_requests,
+                       .recipe = recipe,
+                       .sink = sink,
+                       .poll = poll,
+                       .ctx = ctx,
+                       .r = &res};
     job.tally.requests = n_requests;
     job.rect = lc_fit_contain(src->info.display_width, src->info.display_height, recipe->canvas_width,
                               recipe->canvas_height);

@@ -46,10 +46,10 @@ int lc_av_in_window(int64_t actual_us, int64_t requested_ms, int before_ms, int 
 /* How each request ended, counted by the caller. */
 typedef struct lc_av_tally {
     size_t requests;
-    size_t pictured;   /* a frame inside the window was delivered */
-    size_t rejected;   /* the platform answered with a frame outside the window */
-    size_t failed;     /* no frame: the generator and the per-request fallback both failed */
-    size_t damaged;    /* of the failed: the decoder said the picture could not be decoded */
+    size_t pictured; /* a frame inside the window was delivered */
+    size_t rejected; /* the platform answered with a frame outside the window */
+    size_t failed;   /* no frame: the generator and the per-request fallback both failed */
+    size_t damaged;  /* of the failed: the decoder said the picture could not be decoded */
 } lc_av_tally;
 
 /* The call's status once every request was delivered: LC_OK when at least one
@@ -82,9 +82,9 @@ int lc_av_hdr_transfer(const char *transfer);
  * where dynamicRangePolicy exists (macOS 15, built with the macOS 15 SDK).
  * Elsewhere what it returns is undocumented, so the call refuses. */
 typedef enum lc_av_hdr_action {
-    LC_AV_HDR_NONE = 0,      /* SDR: nothing to do */
-    LC_AV_HDR_FORCE_SDR,     /* set ForceSDR and say so in colour_mapping */
-    LC_AV_HDR_REFUSE         /* LC_ERR_UNSUPPORTED with lc_av_hdr_refusal's line */
+    LC_AV_HDR_NONE = 0,  /* SDR: nothing to do */
+    LC_AV_HDR_FORCE_SDR, /* set ForceSDR and say so in colour_mapping */
+    LC_AV_HDR_REFUSE     /* LC_ERR_UNSUPPORTED with lc_av_hdr_refusal's line */
 } lc_av_hdr_action;
 lc_av_hdr_action lc_av_hdr_plan(int hdr_transfer, int has_dynamic_range_policy);
 /* The colour_mapping line (FORCE_SDR) or the error line (REFUSE) for a transfer. */

@@ -17,7 +17,7 @@ static int affinity_cpus(void)
 {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return INT_MAX;   /* more CPUs than cpu_set_t holds: no limit known */
+        return INT_MAX; /* more CPUs than cpu_set_t holds: no limit known */
     int n = CPU_COUNT(&set);
     return n > 0 ? n : INT_MAX;
 }

@@ -30,7 +30,7 @@ typedef struct picture_kind {
 
 struct lc_canvas {
     int canvas_w, canvas_h, quality;
-    int chroma_shift;            /* 1 for 4:2:0 planes, 0 for 4:4:4 */
+    int chroma_shift; /* 1 for 4:2:0 planes, 0 for 4:4:4 */
     /* Raw output: the YCbCr canvas is converted to packed RGB by
      * libjpeg-turbo's own (SIMD) JFIF colour conversion instead of being
      * JPEG-encoded: the same pixels a decoder of our JPEG would see. */
@@ -41,7 +41,7 @@ struct lc_canvas {
     int sws_filter;
     AVRational sample_aspect;
     int rotation, hflip;
-    uint8_t *canvas_buf, *plane[4];   /* av_image_alloc fills four */
+    uint8_t *canvas_buf, *plane[4]; /* av_image_alloc fills four */
     int stride[4];
     picture_kind kind;
     int configured;
@@ -50,10 +50,10 @@ struct lc_canvas {
     int stream_trc, stream_primaries;
     double stream_peak;
     const char *stream_peak_from;
-    char dovi[40];               /* "Dolby Vision profile 8.4" when the stream says so */
-    char mapping[600];            /* what colour.c does beyond matrix and range, for the sink */
-    struct SwsContext *sws;      /* NULL when the picture needs no scaling */
-    lc_colour *colour;           /* NULL for RGB sources: swscale writes JFIF planes itself */
+    char dovi[40];          /* "Dolby Vision profile 8.4" when the stream says so */
+    char mapping[600];      /* what colour.c does beyond matrix and range, for the sink */
+    struct SwsContext *sws; /* NULL when the picture needs no scaling */
+    lc_colour *colour;      /* NULL for RGB sources: swscale writes JFIF planes itself */
     lc_rect rect;
     /* The scaled picture (source format for YCbCr sources, JFIF for RGB).
      * swscale's SIMD writes may run a few pixels past the destination width,
@@ -181,12 +181,23 @@ void lc_canvas_free(lc_canvas *cv)
 static enum AVPixelFormat plain_format(enum AVPixelFormat f, int *full_range)
 {
     switch (f) {
-    case AV_PIX_FMT_YUVJ420P: *full_range = 1; return AV_PIX_FMT_YUV420P;
-    case AV_PIX_FMT_YUVJ422P: *full_range = 1; return AV_PIX_FMT_YUV422P;
-    case AV_PIX_FMT_YUVJ444P: *full_range = 1; return AV_PIX_FMT_YUV444P;
-    case AV_PIX_FMT_YUVJ440P: *full_range = 1; return AV_PIX_FMT_YUV440P;
-    case AV_PIX_FMT_YUVJ411P: *full_range = 1; return AV_PIX_FMT_YUV411P;
-    default: return f;
+    case AV_PIX_FMT_YUVJ420P:
+        *full_range = 1;
+        return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P:
+        *full_range = 1;
+        return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P:
+        *full_range = 1;
+        return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P:
+        *full_range = 1;
+        return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P:
+        *full_range = 1;
+        return AV_PIX_FMT_YUV411P;
+    default:
+        return f;
     }
 }
 
@@ -195,13 +206,28 @@ static enum AVPixelFormat plain_format(enum AVPixelFormat f, int *full_range)
 static void matrix_coefficients(enum AVColorSpace space, int height, double *kr, double *kb)
 {
     switch (space) {
-    case AVCOL_SPC_BT709: *kr = 0.2126; *kb = 0.0722; return;
-    case AVCOL_SPC_FCC: *kr = 0.30; *kb = 0.11; return;
+    case AVCOL_SPC_BT709:
+        *kr = 0.2126;
+        *kb = 0.0722;
+        return;
+    case AVCOL_SPC_FCC:
+        *kr = 0.30;
+        *kb = 0.11;
+        return;
     case AVCOL_SPC_BT470BG:
-    case AVCOL_SPC_SMPTE170M: *kr = 0.299; *kb = 0.114; return;
-    case AVCOL_SPC_SMPTE240M: *kr = 0.212; *kb = 0.087; return;
+    case AVCOL_SPC_SMPTE170M:
+        *kr = 0.299;
+        *kb = 0.114;
+        return;
+    case AVCOL_SPC_SMPTE240M:
+        *kr = 0.212;
+        *kb = 0.087;
+        return;
     case AVCOL_SPC_BT2020_NCL:
-    case AVCOL_SPC_BT2020_CL: *kr = 0.2627; *kb = 0.0593; return;
+    case AVCOL_SPC_BT2020_CL:
+        *kr = 0.2627;
+        *kb = 0.0593;
+        return;
     default:
         if (height >= 720) {
             *kr = 0.2126;
@@ -215,7 +241,9 @@ static void matrix_coefficients(enum AVColorSpace space, int height, double *kr,
 
 static lc_transfer transfer_of(enum AVColorTransferCharacteristic trc)
 {
-    return trc == AVCOL_TRC_SMPTE2084 ? LC_TRANSFER_PQ : trc == AVCOL_TRC_ARIB_STD_B67 ? LC_TRANSFER_HLG : LC_TRANSFER_SDR;
+    return trc == AVCOL_TRC_SMPTE2084      ? LC_TRANSFER_PQ
+           : trc == AVCOL_TRC_ARIB_STD_B67 ? LC_TRANSFER_HLG
+                                           : LC_TRANSFER_SDR;
 }
 
 /* Planar YCbCr with the canvas's chroma layout at the source's bit depth
@@ -264,9 +292,8 @@ static picture_kind kind_of(const lc_canvas *cv, const AVFrame *frame, int field
     }
     int trc = frame->color_trc != AVCOL_TRC_UNSPECIFIED ? (int)frame->color_trc : cv->stream_trc;
     int primaries = frame->color_primaries != AVCOL_PRI_UNSPECIFIED ? (int)frame->color_primaries
-                                                                     : cv->stream_primaries;
-    return (picture_kind){frame->width, frame->height, field, fmt, frame->colorspace, full_range, trc, primaries,
-                          peak};
+                                                                    : cv->stream_primaries;
+    return (picture_kind){frame->width, frame->height, field, fmt, frame->colorspace, full_range, trc, primaries, peak};
 }
 
 /* An interlaced picture's two fields were taken 1/50 or 1/60 s apart: shown
@@ -341,23 +368,25 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, int field, char 
                            av_get_pix_fmt_name(k.fmt) ? av_get_pix_fmt_name(k.fmt) : "unknown", frame->width,
                            frame->height);
         if (!yuv)
-            sws_setColorspaceDetails(cv->sws, sws_getCoefficients(SWS_CS_ITU601), 1,
-                                     sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
-        else   /* one range on both sides: swscale takes grey for full range and would squeeze it */
+            sws_setColorspaceDetails(cv->sws, sws_getCoefficients(SWS_CS_ITU601), 1, sws_getCoefficients(SWS_CS_ITU601),
+                                     1, 0, 1 << 16, 1 << 16);
+        else /* one range on both sides: swscale takes grey for full range and would squeeze it */
             sws_setColorspaceDetails(cv->sws, sws_getCoefficients(SWS_CS_DEFAULT), 0,
                                      sws_getCoefficients(SWS_CS_DEFAULT), 0, 0, 1 << 16, 1 << 16);
     }
     if (yuv) {
-        lc_colour_desc cd = {.depth = depth, .full_range = k.range, .transfer = transfer_of(k.trc),
-                             .bt2020_primaries = k.primaries == AVCOL_PRI_BT2020, .peak_nits = k.peak,
+        lc_colour_desc cd = {.depth = depth,
+                             .full_range = k.range,
+                             .transfer = transfer_of(k.trc),
+                             .bt2020_primaries = k.primaries == AVCOL_PRI_BT2020,
+                             .peak_nits = k.peak,
                              .peak_from = peak_from};
         matrix_coefficients(k.space, frame->height, &cd.kr, &cd.kb);
         if (!(cv->colour = lc_colour_new(&cd)))
             return lc_fail(err, LC_ERR_NOMEM, "out of memory");
         const char *mapping = lc_colour_mapping(cv->colour);
         if (mapping)
-            snprintf(cv->mapping, sizeof cv->mapping, "%s%s%s", cv->dovi, cv->dovi[0] ? ", base layer: " : "",
-                     mapping);
+            snprintf(cv->mapping, sizeof cv->mapping, "%s%s%s", cv->dovi, cv->dovi[0] ? ", base layer: " : "", mapping);
     }
 
     av_freep(&cv->mid_buf);
@@ -382,8 +411,8 @@ static lc_status configure(lc_canvas *cv, const AVFrame *frame, int field, char 
  * convention, which sourcefile.c's decomposition of the display matrix
  * follows. Each destination pixel (x, y) reads the
  * source at row r0 + x*rx + y*ry, column c0 + x*cx + y*cy. */
-static void turn_plane(const uint8_t *src, int src_stride, int sw, int sh, uint8_t *dst,
-                       int dst_stride, int dw, int dh, int rotation, int hflip)
+static void turn_plane(const uint8_t *src, int src_stride, int sw, int sh, uint8_t *dst, int dst_stride, int dw, int dh,
+                       int rotation, int hflip)
 {
     long r0 = 0, rx = 0, ry = 1, c0 = 0, cx = 1, cy = 0;
     if (rotation == 0 && !hflip) {
@@ -392,10 +421,32 @@ static void turn_plane(const uint8_t *src, int src_stride, int sw, int sh, uint8
         return;
     }
     switch (rotation) {
-    case 90:  r0 = sh - 1; rx = -1; ry = 0; c0 = 0; cx = 0; cy = 1; break;
-    case 180: r0 = sh - 1; rx = 0; ry = -1; c0 = sw - 1; cx = -1; cy = 0; break;
-    case 270: r0 = 0; rx = 1; ry = 0; c0 = sw - 1; cx = 0; cy = -1; break;
-    default: break;
+    case 90:
+        r0 = sh - 1;
+        rx = -1;
+        ry = 0;
+        c0 = 0;
+        cx = 0;
+        cy = 1;
+        break;
+    case 180:
+        r0 = sh - 1;
+        rx = 0;
+        ry = -1;
+        c0 = sw - 1;
+        cx = -1;
+        cy = 0;
+        break;
+    case 270:
+        r0 = 0;
+        rx = 1;
+        ry = 0;
+        c0 = sw - 1;
+        cx = 0;
+        cy = -1;
+        break;
+    default:
+        break;
     }
     if (hflip) {
         c0 = sw - 1 - c0;
@@ -421,10 +472,9 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     if (status != LC_OK)
         return status;
     const lc_rect r = cv->rect;
-    uint8_t *dst[3] = {
-        cv->plane[0] + (long)r.y * cv->stride[0] + r.x,
-        cv->plane[1] + (long)(r.y >> cv->chroma_shift) * cv->stride[1] + (r.x >> cv->chroma_shift),
-        cv->plane[2] + (long)(r.y >> cv->chroma_shift) * cv->stride[2] + (r.x >> cv->chroma_shift)};
+    uint8_t *dst[3] = {cv->plane[0] + (long)r.y * cv->stride[0] + r.x,
+                       cv->plane[1] + (long)(r.y >> cv->chroma_shift) * cv->stride[1] + (r.x >> cv->chroma_shift),
+                       cv->plane[2] + (long)(r.y >> cv->chroma_shift) * cv->stride[2] + (r.x >> cv->chroma_shift)};
     const uint8_t *const *scaled = (const uint8_t *const *)frame->data;
     const int *scaled_stride = frame->linesize;
     if (cv->sws) {
@@ -432,13 +482,13 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
         int linesize[AV_NUM_DATA_POINTERS];
         for (int p = 0; p < AV_NUM_DATA_POINTERS; p++)
             linesize[p] = frame->linesize[p] * (field ? 2 : 1);
-        sws_scale(cv->sws, (const uint8_t *const *)frame->data, linesize, 0, scaled_rows(frame, field),
-                  cv->mid_plane, cv->mid_stride);
+        sws_scale(cv->sws, (const uint8_t *const *)frame->data, linesize, 0, scaled_rows(frame, field), cv->mid_plane,
+                  cv->mid_stride);
         scaled = (const uint8_t *const *)cv->mid_plane;
         scaled_stride = cv->mid_stride;
     }
     const int turned = cv->rotation || cv->hflip;
-    const uint8_t *const *jfif = scaled;   /* RGB sources: swscale wrote JFIF planes */
+    const uint8_t *const *jfif = scaled; /* RGB sources: swscale wrote JFIF planes */
     const int *jfif_stride = scaled_stride;
     if (cv->colour) {
         lc_colour_convert(cv->colour, scaled, scaled_stride, turned ? cv->turn_plane : dst,
@@ -475,8 +525,8 @@ lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, c
     const unsigned char *planes[3] = {cv->plane[0], cv->plane[1], cv->plane[2]};
     int samp = cv->chroma_shift ? TJSAMP_420 : TJSAMP_444;
     unsigned long size = tjBufSize(cv->canvas_w, cv->canvas_h, TJSAMP_444);
-    if (tjCompressFromYUVPlanes(cv->tj, planes, cv->canvas_w, cv->stride, cv->canvas_h, samp,
-                                &cv->jpeg, &size, cv->quality, TJFLAG_NOREALLOC) != 0)
+    if (tjCompressFromYUVPlanes(cv->tj, planes, cv->canvas_w, cv->stride, cv->canvas_h, samp, &cv->jpeg, &size,
+                                cv->quality, TJFLAG_NOREALLOC) != 0)
         return lc_fail(err, LC_ERR_INTERNAL, "JPEG encoding failed: %s", tjGetErrorStr2(cv->tj));
     out->jpeg = cv->jpeg;
     out->jpeg_size = size;

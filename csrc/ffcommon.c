@@ -30,8 +30,7 @@ lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[
     if (ret < 0)
         return lc_fail(err, LC_ERR_IO, "cannot open the file again: %s", lc_av_error(ret, ebuf));
     /* Streams only appear after find_stream_info in headerless containers. */
-    if ((unsigned)src->stream_index >= fmt->nb_streams &&
-        (ret = avformat_find_stream_info(fmt, NULL)) < 0) {
+    if ((unsigned)src->stream_index >= fmt->nb_streams && (ret = avformat_find_stream_info(fmt, NULL)) < 0) {
         lc_close_demuxer(src, &fmt);
         return lc_fail(err, LC_ERR_DAMAGED, "cannot read the streams: %s", lc_av_error(ret, ebuf));
     }
@@ -45,8 +44,7 @@ lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[
     return LC_OK;
 }
 
-lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out,
-                          char err[LC_ERRMSG_SIZE])
+lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out, char err[LC_ERRMSG_SIZE])
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     const AVStream *st = src->fmt->streams[src->stream_index];
@@ -70,6 +68,5 @@ lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **ou
     return LC_OK;
 fail:
     avcodec_free_context(&dec);
-    return lc_fail(err, LC_ERR_UNSUPPORTED, "cannot open the %s decoder: %s",
-                   codec->name, lc_av_error(ret, ebuf));
+    return lc_fail(err, LC_ERR_UNSUPPORTED, "cannot open the %s decoder: %s", codec->name, lc_av_error(ret, ebuf));
 }

@@ -21,15 +21,14 @@
 #include "ffinternal.h"
 
 #define LOOKAHEAD 32
-#define MAX_WORKERS 16
 /* FFmpeg's own limit for threads it picks itself: more only hold pictures. */
 #define MAX_DECODER_THREADS 16
 
 typedef struct slot {
     int ready;
     lc_frame frame;
-    unsigned char *jpeg;   /* owned copy of the JPEG or RGB bytes, freed once the sink had it */
-    char *colour_mapping;  /* owned copy: the canvas that wrote it may be gone by delivery */
+    unsigned char *jpeg;  /* owned copy of the JPEG or RGB bytes, freed once the sink had it */
+    char *colour_mapping; /* owned copy: the canvas that wrote it may be gone by delivery */
 } slot;
 
 typedef struct job {
@@ -41,12 +40,12 @@ typedef struct job {
     size_t n_chunks;
     slot *slots;
     int decoder_threads;
-    size_t lookahead;        /* requests a worker may run ahead of the sink */
+    size_t lookahead; /* requests a worker may run ahead of the sink */
     pthread_mutex_t mu;
     pthread_cond_t changed;
     size_t next_chunk, delivered;
     int stop, workers_running;
-    int64_t end_us;          /* the last picture of the file, once a worker decoded to its end */
+    int64_t end_us; /* the last picture of the file, once a worker decoded to its end */
     lc_status status;
     char err[LC_ERRMSG_SIZE];
 } job;
@@ -58,7 +57,14 @@ typedef struct worker {
     lc_canvas *canvas;
 } worker;
 
-static int64_t distance(int64_t a, int64_t b) { return a > b ? a - b : b - a; }
+/* lc_extract keeps its workers on the stack (of a Python thread, or of
+ * iter_frames' producer thread): a bound on what that costs. */
+_Static_assert(sizeof(worker) * LC_MAX_WORKERS <= 64 * 1024, "lc_extract's workers outgrow the stack: allocate them");
+
+static int64_t distance(int64_t a, int64_t b)
+{
+    return a > b ? a - b : b - a;
+}
 
 /* The frame nearest the request inside its window, decoding forward in the
  * current session; a frame past the request stays pending for the next one. */
@@ -77,7 +83,7 @@ static AVFrame *decode_forward(lc_session *s, const lc_plan_item *item)
             lc_session_push_back(s, f);
             break;
         }
-        if (lc_picture_damaged(f)) {   /* not a candidate: look on for a sound one */
+        if (lc_picture_damaged(f)) { /* not a candidate: look on for a sound one */
             s->damaged++;
             av_frame_free(&f);
             continue;
@@ -109,7 +115,7 @@ static AVFrame *decode_keyframe(lc_session *s, const lc_plan_item *item, int con
         lc_session_push_back(s, f);
         f = NULL;
     }
-    if (f && lc_picture_damaged(f)) {   /* decoding on may find a sound picture in the window */
+    if (f && lc_picture_damaged(f)) { /* decoding on may find a sound picture in the window */
         s->damaged++;
         av_frame_free(&f);
     }
@@ -172,8 +178,8 @@ static lc_status picture_forward(worker *w, const lc_plan_item *item, AVFrame **
 /* The last resort for a window still without a picture: decode forward from
  * each keyframe inside it in turn, earliest first, also those after the
  * request (the planner picks them: lc_plan_next_in_window). Sets *obtained. */
-static lc_status picture_from_window(worker *w, const lc_plan_item *item, AVFrame **picture,
-                                     lc_obtained *obtained, char err[LC_ERRMSG_SIZE])
+static lc_status picture_from_window(worker *w, const lc_plan_item *item, AVFrame **picture, lc_obtained *obtained,
+                                     char err[LC_ERRMSG_SIZE])
 {
     lc_session *s = &w->session;
     lc_keyframe *kf = w->job->src->keyframes;
@@ -234,9 +240,8 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         out.obtained = LC_OBTAINED_KEYFRAME;
         s->decoded = 1;
     } else if (item->mode == LC_PLAN_KEYFRAME && lc_keyframe_pictures_itself(kf) &&
-        !lc_plan_continue(j->src->keyframes, s->keyframe, s->consumed_us, item->keyframe, item, s->index_lied)) {
-        if ((s->keyframe != item->keyframe || !s->held) &&
-            (status = lc_session_start(s, item->keyframe, err)) != LC_OK)
+               !lc_plan_continue(j->src->keyframes, s->keyframe, s->consumed_us, item->keyframe, item, s->index_lied)) {
+        if ((s->keyframe != item->keyframe || !s->held) && (status = lc_session_start(s, item->keyframe, err)) != LC_OK)
             return status;
         /* The index time was an estimate: trust the packet's own time. */
         if (s->held && s->own_us >= item->lo_us && s->own_us <= item->hi_us) {
@@ -245,10 +250,10 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
              * re-encoding): then the first shown frame came from decoding on. */
             if (picture)
                 out.obtained = lc_session_frame_us(s, picture) == s->own_us ? LC_OBTAINED_KEYFRAME
-                                                                             : LC_OBTAINED_FORWARD;
-            else if (s->first_us != LC_PLAN_NEVER)   /* a recovery point: its pictures come later */
+                                                                            : LC_OBTAINED_FORWARD;
+            else if (s->first_us != LC_PLAN_NEVER) /* a recovery point: its pictures come later */
                 lc_keyframe_learn(kf, s->own_us, s->first_us);
-            else   /* drained after its packet alone, nothing came: later, or damaged */
+            else /* drained after its packet alone, nothing came: later, or damaged */
                 lc_keyframe_learn_late(kf, s->own_us);
         }
     }
@@ -352,7 +357,7 @@ static lc_status deliver(job *j, lc_frame_sink sink, lc_poll_fn poll, void *ctx,
         slot *s = &j->slots[j->delivered];
         if (s->ready) {
             lc_frame frame = s->frame;
-            int adopted = 0;   /* a raw canvas handed over whole: no copy into Python */
+            int adopted = 0; /* a raw canvas handed over whole: no copy into Python */
             frame.rgb_adopted = frame.rgb ? &adopted : NULL;
             pthread_mutex_unlock(&j->mu);
             int stop = sink(ctx, &frame);
@@ -400,12 +405,11 @@ static lc_status deliver(job *j, lc_frame_sink sink, lc_poll_fn poll, void *ctx,
     return status;
 }
 
-lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_requests,
-                     const lc_recipe *recipe, lc_frame_sink sink, lc_poll_fn poll, void *ctx,
-                     char err[LC_ERRMSG_SIZE])
+lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_requests, const lc_recipe *recipe,
+                     lc_frame_sink sink, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE])
 {
     job j = {.src = src, .recipe = recipe, .n_items = n_requests, .status = LC_OK, .end_us = INT64_MAX};
-    worker workers[MAX_WORKERS];
+    worker workers[LC_MAX_WORKERS];
     int started = 0;
     lc_status status = LC_OK;
     pthread_mutex_init(&j.mu, NULL);
@@ -414,7 +418,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
 
     if (n_requests == 0 || (status = lc_canvas_check(src, err)) != LC_OK)
         goto done;
-    if (!src->info.keyframe_index && !src->keyframes_scanned && (status = lc_scan_keyframes(src, poll, ctx, err)) != LC_OK)
+    if (!src->info.keyframe_index && !src->keyframes_scanned &&
+        (status = lc_scan_keyframes(src, poll, ctx, err)) != LC_OK)
         goto done;
     if (src->n_keyframes == 0) {
         status = lc_fail(err, LC_ERR_DAMAGED, "no decodable video packets");
@@ -427,8 +432,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
         goto done;
     }
-    lc_plan_requests(src->keyframes, src->n_keyframes, requests_ms, n_requests,
-                     recipe->tolerance_before_ms, recipe->tolerance_after_ms, j.items);
+    lc_plan_requests(src->keyframes, src->n_keyframes, requests_ms, n_requests, recipe->tolerance_before_ms,
+                     recipe->tolerance_after_ms, j.items);
     j.n_chunks = lc_plan_chunks(j.items, n_requests, j.chunks);
 
     /* recipe->workers is the thread budget: workers first, since they keep
@@ -441,8 +446,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
     int n_workers = src->raw_frame_us ? 1 : budget;
     if ((size_t)n_workers > j.n_chunks)
         n_workers = (int)j.n_chunks;
-    if (n_workers > MAX_WORKERS)
-        n_workers = MAX_WORKERS;
+    if (n_workers > LC_MAX_WORKERS)
+        n_workers = LC_MAX_WORKERS;
     j.decoder_threads = budget / n_workers;
     if (j.decoder_threads > MAX_DECODER_THREADS)
         j.decoder_threads = MAX_DECODER_THREADS;
@@ -496,14 +501,18 @@ lc_status lc_probe_json(lc_source *src, char **json_out, char err[LC_ERRMSG_SIZE
     return *json_out ? LC_OK : lc_fail(err, LC_ERR_NOMEM, "out of memory");
 }
 
-const char *lc_backend_name(void) { return "ffmpeg"; }
+const char *lc_backend_name(void)
+{
+    return "ffmpeg";
+}
 
 const char *lc_backend_versions(void)
 {
     static char line[256];
     unsigned f = avformat_version(), c = avcodec_version(), s = swscale_version();
-    snprintf(line, sizeof line, "FFmpeg %s (libavformat %u.%u.%u, libavcodec %u.%u.%u, libswscale %u.%u.%u), libturbojpeg",
-             av_version_info(), f >> 16, (f >> 8) & 255, f & 255, c >> 16, (c >> 8) & 255, c & 255,
-             s >> 16, (s >> 8) & 255, s & 255);
+    snprintf(line, sizeof line,
+             "FFmpeg %s (libavformat %u.%u.%u, libavcodec %u.%u.%u, libswscale %u.%u.%u), libturbojpeg",
+             av_version_info(), f >> 16, (f >> 8) & 255, f & 255, c >> 16, (c >> 8) & 255, c & 255, s >> 16,
+             (s >> 8) & 255, s & 255);
     return line;
 }

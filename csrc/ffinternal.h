@@ -17,11 +17,11 @@
 
 struct lc_source {
     char *path;
-    AVFormatContext *fmt;        /* the probing context; workers open their own */
+    AVFormatContext *fmt; /* the probing context; workers open their own */
     int stream_index;
     AVRational time_base;
-    int64_t start_pts;           /* first presentation time, stream time base */
-    AVRational sample_aspect;    /* 0/1 when unknown or square */
+    int64_t start_pts;        /* first presentation time, stream time base */
+    AVRational sample_aspect; /* 0/1 when unknown or square */
     lc_source_info info;
     /* Keyframes on the bundle timeline. From the container index when it can be
      * trusted (keyframe_index = 1), else from a packet scan done lazily by the
@@ -29,7 +29,7 @@ struct lc_source {
     lc_keyframe *keyframes;
     size_t n_keyframes;
     int keyframes_scanned;
-    int64_t bytes_read;          /* by demuxers already closed (workers, scans); see ffio.c */
+    int64_t bytes_read; /* by demuxers already closed (workers, scans); see ffio.c */
     /* Raw elementary streams (Annex-B .h264/.hevc) carry no times: pictures
      * are timed by their order at the stream's frame rate, this long each. */
     int64_t raw_frame_us;
@@ -65,8 +65,7 @@ int64_t lc_us_to_pts(const lc_source *src, int64_t us);
  * discarded so the demuxer skips their bytes. */
 lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[LC_ERRMSG_SIZE]);
 /* A decoder for the source's video stream. */
-lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out,
-                          char err[LC_ERRMSG_SIZE]);
+lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out, char err[LC_ERRMSG_SIZE]);
 /* ffstreams.c: the streams' parameters (avformat_find_stream_info), and the
  * video stream chosen by pick; H.264's first keyframe is decoded once and
  * kept. An AVERROR when the streams cannot be read. */
@@ -91,39 +90,38 @@ void lc_close_demuxer(const lc_source *src, AVFormatContext **fmt);
 #define LC_SESSION_PENDING_MAX 4
 typedef struct lc_session {
     lc_source *src;
-    const int *stop;             /* read between packets: non-zero ends the work */
+    const int *stop; /* read between packets: non-zero ends the work */
     AVFormatContext *fmt;
     AVCodecContext *dec;
     AVPacket *pkt;
-    int held;                    /* pkt holds the keyframe packet, not yet sent */
-    AVFrame *pending[LC_SESSION_PENDING_MAX];   /* decoded, not yet consumed, in time order */
+    int held;                                 /* pkt holds the keyframe packet, not yet sent */
+    AVFrame *pending[LC_SESSION_PENDING_MAX]; /* decoded, not yet consumed, in time order */
     int n_pending;
-    size_t keyframe;             /* LC_PLAN_NONE: no session running */
-    size_t started;              /* the keyframe the last session started at (kept after its end) */
-    int64_t own_us;              /* that keyframe packet's own presentation time */
-    int64_t first_ordinal;       /* its place among the packets (raw streams) */
-    int64_t first_us;            /* the session's first picture, LC_PLAN_NEVER before one */
-    int64_t last_us;             /* its latest picture */
-    int64_t consumed_us, undo_consumed_us;   /* latest picture handed out and not pushed back */
-    int64_t sent_before_t_us;    /* latest frame sent whole, at or before the request */
-    int64_t pictures;            /* pictures since the start */
+    size_t keyframe;                       /* LC_PLAN_NONE: no session running */
+    size_t started;                        /* the keyframe the last session started at (kept after its end) */
+    int64_t own_us;                        /* that keyframe packet's own presentation time */
+    int64_t first_ordinal;                 /* its place among the packets (raw streams) */
+    int64_t first_us;                      /* the session's first picture, LC_PLAN_NEVER before one */
+    int64_t last_us;                       /* its latest picture */
+    int64_t consumed_us, undo_consumed_us; /* latest picture handed out and not pushed back */
+    int64_t sent_before_t_us;              /* latest frame sent whole, at or before the request */
+    int64_t pictures;                      /* pictures since the start */
     int drained, eof;
-    int at_end;                  /* eof was the true end of the file, not a read error */
-    int64_t read_ordinal;        /* video packets read so far; -1 after a jump, until known */
-    int decoded;                 /* pictures produced for the current request */
-    int damaged;                 /* of those in its window, the ones the decoder reported damaged */
-    int tainted;                 /* a damaged picture came since the last keyframe (carry_damage) */
-    int start_checked;           /* a picture at or after the keyframe's own time came */
-    int withholding;             /* started at a false keyframe at the file's start: pictures
+    int at_end;           /* eof was the true end of the file, not a read error */
+    int64_t read_ordinal; /* video packets read so far; -1 after a jump, until known */
+    int decoded;          /* pictures produced for the current request */
+    int damaged;          /* of those in its window, the ones the decoder reported damaged */
+    int tainted;          /* a damaged picture came since the last keyframe (carry_damage) */
+    int start_checked;    /* a picture at or after the keyframe's own time came */
+    int withholding;      /* started at a false keyframe at the file's start: pictures
                                     predicted from nothing are dropped until an intra one */
-    int false_keyframes;         /* keyframes found false for the current request (first finder) */
-    int index_lied;              /* this worker found a false keyframe: kept across sessions */
-    size_t passing;              /* the next keyframe after the latest picture (check_passing) */
-    int64_t reseeks;             /* seeks made again from a fresh demuxer (seek_by_index) */
+    int false_keyframes;  /* keyframes found false for the current request (first finder) */
+    int index_lied;       /* this worker found a false keyframe: kept across sessions */
+    size_t passing;       /* the next keyframe after the latest picture (check_passing) */
+    int64_t reseeks;      /* seeks made again from a fresh demuxer (seek_by_index) */
 } lc_session;
 
-lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop,
-                          char err[LC_ERRMSG_SIZE]);
+lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop, char err[LC_ERRMSG_SIZE]);
 /* Positions at keyframe k, decoder empty. If k cannot be reached, or its
  * packet is no key packet (the index lied: lc_keyframe_learn_false), the
  * session is at its end at once (eof set, keyframe LC_PLAN_NONE). */
@@ -149,8 +147,7 @@ void lc_session_close(lc_session *s);
 /* ffcanvas.c: one picture onto the canvas and out as JPEG. */
 typedef struct lc_canvas lc_canvas;
 lc_canvas *lc_canvas_new(const lc_recipe *recipe, const lc_source *src);
-lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out,
-                           char err[LC_ERRMSG_SIZE]);
+lc_status lc_canvas_encode(lc_canvas *cv, const AVFrame *frame, lc_frame *out, char err[LC_ERRMSG_SIZE]);
 void lc_canvas_free(lc_canvas *cv);
 /* LC_ERR_UNSUPPORTED for sources whose colours cannot be pictured right
  * (Dolby Vision profile 5): reported instead of mis-rendered. */

@@ -66,18 +66,18 @@ const char *lc_av_error(int averror, char buf[AV_ERROR_MAX_STRING_SIZE])
 #define RANGE_PROBE 16
 
 typedef struct range_reader {
-    int64_t answer_by;       /* while a window opens: when its answer is overdue (INT64_MAX after) */
+    int64_t answer_by; /* while a window opens: when its answer is overdue (INT64_MAX after) */
     char *url;
-    AVIOContext *win;        /* the open window, or NULL */
-    int64_t win_pos;         /* next byte the window will deliver */
-    int64_t win_end;         /* end of the window (exclusive) */
-    int64_t next_len;        /* length of the next window if reading goes on sequentially */
-    int64_t pos;             /* next byte the demuxer wants */
-    int64_t size;            /* the resource's size, from the first response (-1 unknown) */
-    int64_t requested;       /* bytes asked for in all windows: what the server sends */
-    int64_t win_opened_us;   /* when the open window was asked for (av_gettime_relative) */
-    int64_t win_got;         /* bytes it has delivered */
-    int error;               /* a read that failed for good (too slow, cut short): every read after
+    AVIOContext *win;      /* the open window, or NULL */
+    int64_t win_pos;       /* next byte the window will deliver */
+    int64_t win_end;       /* end of the window (exclusive) */
+    int64_t next_len;      /* length of the next window if reading goes on sequentially */
+    int64_t pos;           /* next byte the demuxer wants */
+    int64_t size;          /* the resource's size, from the first response (-1 unknown) */
+    int64_t requested;     /* bytes asked for in all windows: what the server sends */
+    int64_t win_opened_us; /* when the open window was asked for (av_gettime_relative) */
+    int64_t win_got;       /* bytes it has delivered */
+    int error;             /* a read that failed for good (too slow, cut short): every read after
                                 it fails the same way, and an open names it */
 } range_reader;
 
@@ -124,17 +124,17 @@ lc_status lc_open_refusal(int averror, char err[LC_ERRMSG_SIZE])
 {
     for (int i = 0; i < ELSEWHERE_COUNT; i++)
         if (averror == ELSEWHERE_ERROR(i))
-            return elsewhere[i].name ? lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (read as '%s': %s; "
-                                               "only the named file is ever read)", elsewhere[i].name,
-                                               elsewhere[i].what)
-                                     : lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (read as %s)",
-                                               elsewhere[i].what);
+            return elsewhere[i].name
+                       ? lc_fail(err, LC_ERR_NOT_MEDIA,
+                                 "not a video file (read as '%s': %s; "
+                                 "only the named file is ever read)",
+                                 elsewhere[i].name, elsewhere[i].what)
+                       : lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (read as %s)", elsewhere[i].what);
     return LC_OK;
 }
 
 /* The demuxer's io_open: nothing besides the input itself may be opened. */
-static int refuse_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
-                          AVDictionary **options)
+static int refuse_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options)
 {
     (void)s;
     (void)url;
@@ -173,7 +173,7 @@ static int open_window(range_reader *r, int64_t len)
     ret = avio_open2(&r->win, r->url, AVIO_FLAG_READ, &overdue, &opts);
     av_dict_free(&opts);
     int late = av_gettime_relative() > r->answer_by;
-    r->answer_by = INT64_MAX;   /* the callback stays with the window: reads have their own bound */
+    r->answer_by = INT64_MAX; /* the callback stays with the window: reads have their own bound */
     if (ret < 0 && late)
         ret = r->error = SLOW_ANSWER;
     if (ret < 0)
@@ -260,7 +260,7 @@ static int64_t seek(void *opaque, int64_t offset, int whence)
         return AVERROR(EINVAL);
     if (offset < 0)
         return AVERROR(EINVAL);
-    r->pos = offset;   /* the next read opens a window there if it must */
+    r->pos = offset; /* the next read opens a window there if it must */
     return offset;
 }
 
@@ -308,7 +308,7 @@ static int ignores_ranges(range_reader *r)
 {
     unsigned char head[RANGE_PROBE + 1], later[RANGE_PROBE];
     int first = read_range(r->url, 0, RANGE_PROBE + 1, head);
-    r->requested += first > 0 ? first : 0;   /* what the server sent counts as read */
+    r->requested += first > 0 ? first : 0; /* what the server sent counts as read */
     if (first != RANGE_PROBE + 1)
         return 0;
     int got = read_range(r->url, 1, RANGE_PROBE, later);
@@ -342,7 +342,7 @@ static int new_reader(const char *url, AVIOContext **out)
         goto fail;
     }
     if (!(r->win->seekable & AVIO_SEEKABLE_NORMAL)) {
-        ret = AVERROR(ESPIPE);   /* no Range support: the planner could not seek */
+        ret = AVERROR(ESPIPE); /* no Range support: the planner could not seek */
         goto fail;
     }
     if (r->size > RANGE_PROBE && ignores_ranges(r)) {
@@ -375,20 +375,23 @@ lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE])
     case AVERROR_HTTP_FORBIDDEN:
         return lc_fail(err, LC_ERR_IO, "access refused (%s)", lc_av_error(averror, ebuf));
     case AVERROR(ESPIPE):
-        return lc_fail(err, LC_ERR_IO, "the server does not answer range requests, and frames "
+        return lc_fail(err, LC_ERR_IO,
+                       "the server does not answer range requests, and frames "
                        "are found by seeking");
     case AVERROR_INVALIDDATA:
         /* The file checks (moov walk, sniffing) would read the object again;
          * over the network say only what libavformat found. */
-        return lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file, or a damaged one (no container "
+        return lc_fail(err, LC_ERR_NOT_MEDIA,
+                       "not a video file, or a damaged one (no container "
                        "format could be read)");
     case AVERROR_EOF:
         return lc_fail(err, LC_ERR_EMPTY, "the object is empty (0 bytes)");
     case AVERROR(ETIMEDOUT):
-        return lc_fail(err, LC_ERR_IO, "the server sends too slowly (under %d bytes a second for %d s)",
-                       MIN_RATE, (int)(SLOW_AFTER_US / 1000000));
+        return lc_fail(err, LC_ERR_IO, "the server sends too slowly (under %d bytes a second for %d s)", MIN_RATE,
+                       (int)(SLOW_AFTER_US / 1000000));
     case RANGES_IGNORED:
-        return lc_fail(err, LC_ERR_IO, "the server says it answers range requests but sends the object from "
+        return lc_fail(err, LC_ERR_IO,
+                       "the server says it answers range requests but sends the object from "
                        "its start, and frames are found by seeking");
     case SLOW_ANSWER:
         return lc_fail(err, LC_ERR_IO, "the server did not answer a request within %d s",
@@ -444,11 +447,11 @@ int lc_open_input(const char *path, AVFormatContext **fmt)
     /* For what a demuxer opens past io_open (network protocols of its own). */
     av_dict_set(&opts, "protocol_whitelist", url ? "http,https,tcp,tls" : "file", 0);
     av_dict_set(&opts, "enable_drefs", "0", 0);
-    ret = avformat_open_input(fmt, path, format, &opts);   /* frees *fmt on failure, not pb */
+    ret = avformat_open_input(fmt, path, format, &opts); /* frees *fmt on failure, not pb */
     av_dict_free(&opts);
     if (ret < 0)
         goto fail;
-    (*fmt)->probe_score = score;   /* what avformat_open_input says when it probes itself */
+    (*fmt)->probe_score = score; /* what avformat_open_input says when it probes itself */
     /* A local file's context is ordinary from here: avformat_close_input
      * closes it, and only a URL's reader is ours to free (lc_close_demuxer). */
     if (!url)

@@ -46,8 +46,8 @@ static void seconds(jsonw *w, const char *key, int64_t ts, AVRational tb)
         return;
     int64_t us = av_rescale_q_rnd(ts, tb, (AVRational){1, 1000000}, AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
     uint64_t mag = us < 0 ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
-    snprintf(text, sizeof text, "%s%llu.%06llu", us < 0 ? "-" : "",
-             (unsigned long long)(mag / 1000000), (unsigned long long)(mag % 1000000));
+    snprintf(text, sizeof text, "%s%llu.%06llu", us < 0 ? "-" : "", (unsigned long long)(mag / 1000000),
+             (unsigned long long)(mag % 1000000));
     jsonw_string(w, key, text);
 }
 
@@ -108,7 +108,7 @@ static void side_data(jsonw *w, const AVStream *st)
     int n = st->nb_side_data;
 #endif
     if (n == 0)
-        return;                   /* ffprobe writes no empty list */
+        return; /* ffprobe writes no empty list */
     jsonw_begin_array(w, "side_data_list");
     for (int i = 0; i < n; i++) {
         const AVPacketSideData *sd = &list[i];
@@ -136,12 +136,18 @@ static void disposition(jsonw *w, int flags)
 static const char *field_order_name(enum AVFieldOrder order)
 {
     switch (order) {
-    case AV_FIELD_PROGRESSIVE: return "progressive";
-    case AV_FIELD_TT: return "tt";
-    case AV_FIELD_BB: return "bb";
-    case AV_FIELD_TB: return "tb";
-    case AV_FIELD_BT: return "bt";
-    default: return NULL;
+    case AV_FIELD_PROGRESSIVE:
+        return "progressive";
+    case AV_FIELD_TT:
+        return "tt";
+    case AV_FIELD_BB:
+        return "bb";
+    case AV_FIELD_TB:
+        return "tb";
+    case AV_FIELD_BT:
+        return "bt";
+    default:
+        return NULL;
     }
 }
 
@@ -183,8 +189,8 @@ static void audio_fields(jsonw *w, const AVCodecParameters *par)
     jsonw_string(w, "sample_fmt", fmt ? fmt : "unknown");
     count_string(w, "sample_rate", par->sample_rate);
     jsonw_int(w, "channels", par->ch_layout.nb_channels);
-    if (par->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC
-        && av_channel_layout_describe(&par->ch_layout, layout, sizeof layout) > 0)
+    if (par->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC &&
+        av_channel_layout_describe(&par->ch_layout, layout, sizeof layout) > 0)
         jsonw_string(w, "channel_layout", layout);
     jsonw_int(w, "bits_per_sample", av_get_bits_per_sample(par->codec_id));
 }
@@ -276,12 +282,13 @@ static void summary(jsonw *w, const lc_source *src)
     const AVCodecParameters *par = st->codecpar;
     const lc_source_info *info = &src->info;
     int has_audio = 0;
-    const char *timecode = tag(st->metadata, "timecode") ? tag(st->metadata, "timecode") : tag(fmt->metadata, "timecode");
+    const char *timecode = tag(st->metadata, "timecode") ? tag(st->metadata, "timecode")
+                                                         : tag(fmt->metadata, "timecode");
     for (unsigned i = 0; i < fmt->nb_streams; i++) {
         const AVStream *s = fmt->streams[i];
         has_audio |= s->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
         if (!timecode)
-            timecode = tag(s->metadata, "timecode");   /* QuickTime tmcd track */
+            timecode = tag(s->metadata, "timecode"); /* QuickTime tmcd track */
     }
     const char *created = tag(fmt->metadata, "creation_time");
     const char *location = tag(fmt->metadata, "location");

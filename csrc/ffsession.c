@@ -27,8 +27,7 @@ static int64_t packet_ts(const AVPacket *p)
     return p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
 }
 
-lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop,
-                          char err[LC_ERRMSG_SIZE])
+lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop, char err[LC_ERRMSG_SIZE])
 {
     memset(s, 0, sizeof *s);
     s->src = src;
@@ -165,8 +164,7 @@ static int seek_by_index(lc_session *s, size_t k, lc_status *status, char err[LC
          * a freshly opened demuxer, so that every worker, whatever it
          * decoded before, gets the same times. */
         int64_t ts = packet_ts(s->pkt);
-        if (fresh || ts == AV_NOPTS_VALUE || s->src->raw_frame_us ||
-            llabs(lc_pts_to_us(src, ts) - kf->pts_us) <= 1000)
+        if (fresh || ts == AV_NOPTS_VALUE || s->src->raw_frame_us || llabs(lc_pts_to_us(src, ts) - kf->pts_us) <= 1000)
             return 1;
         av_packet_unref(s->pkt);
         s->reseeks++;
@@ -362,7 +360,7 @@ AVFrame *lc_session_next(lc_session *s, const lc_plan_item *item, int more_packe
         if (ret == AVERROR_EOF || (ret != AVERROR(EAGAIN) && s->drained))
             break;
         if (ret != AVERROR(EAGAIN))
-            continue;   /* a damaged frame: the decoder goes on with the next */
+            continue; /* a damaged frame: the decoder goes on with the next */
         if (s->drained)
             break;
         if (!s->held) {
@@ -387,7 +385,7 @@ AVFrame *lc_session_next(lc_session *s, const lc_plan_item *item, int more_packe
         if (!skip && us != INT64_MIN && us <= item->t_us && us > s->sent_before_t_us)
             s->sent_before_t_us = us;
         s->dec->skip_frame = skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
-        avcodec_send_packet(s->dec, s->pkt);   /* errors: damaged packet, go on */
+        avcodec_send_packet(s->dec, s->pkt); /* errors: damaged packet, go on */
         av_packet_unref(s->pkt);
     }
     av_frame_free(&f);

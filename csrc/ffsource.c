@@ -72,7 +72,8 @@ done:
 
 static lc_status index_cut_off(char err[LC_ERRMSG_SIZE])
 {
-    return lc_fail(err, LC_ERR_INDEX_MISSING, "the recording's index (MP4 'moov' box) is cut off: the file "
+    return lc_fail(err, LC_ERR_INDEX_MISSING,
+                   "the recording's index (MP4 'moov' box) is cut off: the file "
                    "was probably cut short while being copied or recorded");
 }
 
@@ -96,9 +97,8 @@ static lc_status classify_open_failure(const char *path, int averror, char err[L
         return index_cut_off(err);
     const AVInputFormat *guess = sniff_format(path, &score);
     if (guess && score >= AVPROBE_SCORE_EXTENSION)
-        return lc_fail(err, LC_ERR_DAMAGED, "looks like %s but its structure is damaged: %s",
-                       guess->name, averror == AVERROR(EIO) ? "its headers are cut off or corrupt"
-                                                            : lc_av_error(averror, ebuf));
+        return lc_fail(err, LC_ERR_DAMAGED, "looks like %s but its structure is damaged: %s", guess->name,
+                       averror == AVERROR(EIO) ? "its headers are cut off or corrupt" : lc_av_error(averror, ebuf));
     return lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (no known container format)");
 }
 
@@ -132,8 +132,10 @@ lc_track lc_track_of(const AVStream *st)
     int64_t duration_us = st->duration != AV_NOPTS_VALUE && st->duration > 0
                               ? av_rescale_q(st->duration, st->time_base, AV_TIME_BASE_Q)
                               : 0;
-    return (lc_track){.cover_art = !!(st->disposition & AV_DISPOSITION_ATTACHED_PIC), .still = still,
-                      .duration_us = duration_us, .frames = st->nb_frames,
+    return (lc_track){.cover_art = !!(st->disposition & AV_DISPOSITION_ATTACHED_PIC),
+                      .still = still,
+                      .duration_us = duration_us,
+                      .frames = st->nb_frames,
                       .is_default = !!(st->disposition & AV_DISPOSITION_DEFAULT),
                       .pixels = (int64_t)st->codecpar->width * st->codecpar->height};
 }
@@ -162,8 +164,7 @@ static const int32_t *display_matrix(const AVStream *st)
 {
 #if LIBAVFORMAT_VERSION_INT >= AV_VERSION_INT(60, 15, 100)
     const AVPacketSideData *sd = av_packet_side_data_get(st->codecpar->coded_side_data,
-                                                         st->codecpar->nb_coded_side_data,
-                                                         AV_PKT_DATA_DISPLAYMATRIX);
+                                                         st->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
     return sd && sd->size >= 9 * 4 ? (const int32_t *)sd->data : NULL;
 #else
     size_t size = 0;
@@ -360,7 +361,7 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
     int64_t dur_us = src->info.duration_ms * 1000;
     int64_t slack = dur_us / 4 > 10000000 ? dur_us / 4 : 10000000;
     if (dur_us > 0 && index_end_us < dur_us - slack)
-        return;   /* covers only the start: not an on-disk index */
+        return; /* covers only the start: not an on-disk index */
     lc_keyframe *kf = malloc(sizeof *kf * (size_t)n);
     int64_t *times = malloc(sizeof *times * (size_t)n);
     if (!kf || !times) {
@@ -379,8 +380,11 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
             continue;
         /* A keyframe an edit list hides (a phone's trim) still starts the
          * decoding of the shown frames after it. */
-        kf[count] = (lc_keyframe){.seek_ts = e->timestamp, .pts_us = lc_pts_to_us(src, e->timestamp + delta),
-                                  .ordinal = -1, .pos = e->pos, .hidden = !!(e->flags & AVINDEX_DISCARD_FRAME)};
+        kf[count] = (lc_keyframe){.seek_ts = e->timestamp,
+                                  .pts_us = lc_pts_to_us(src, e->timestamp + delta),
+                                  .ordinal = -1,
+                                  .pos = e->pos,
+                                  .hidden = !!(e->flags & AVINDEX_DISCARD_FRAME)};
         count++;
     }
     if (count == 0) {
@@ -405,7 +409,7 @@ static void quiet_libraries(void)
 
 lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx, char err[LC_ERRMSG_SIZE])
 {
-    (void)poll;   /* nothing here waits on anything but the file (extract.h) */
+    (void)poll; /* nothing here waits on anything but the file (extract.h) */
     (void)ctx;
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, quiet_libraries);
@@ -428,7 +432,8 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
     if (!lc_is_url(path)) {
         lc_mp4_boxes boxes = lc_scan_mp4_boxes(path);
         if (boxes.is_iso && lc_cmov_bomb(&boxes)) {
-            status = lc_fail(err, LC_ERR_DAMAGED, "its compressed index (MP4 'cmov') claims to inflate to %llu "
+            status = lc_fail(err, LC_ERR_DAMAGED,
+                             "its compressed index (MP4 'cmov') claims to inflate to %llu "
                              "bytes, more than %d times the file's %llu: refused as damaged",
                              (unsigned long long)boxes.cmov_inflated_bytes, LC_CMOV_MAX_RATIO,
                              (unsigned long long)boxes.file_bytes);
@@ -441,8 +446,7 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
         goto fail;
     }
     if (is_not_a_video_container(src->fmt->iformat)) {
-        status = lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (read as '%s')",
-                         src->fmt->iformat->name);
+        status = lc_fail(err, LC_ERR_NOT_MEDIA, "not a video file (read as '%s')", src->fmt->iformat->name);
         goto fail;
     }
     ret = lc_read_streams(src, is_raw_elementary_stream(src->fmt->iformat), pick_video_stream);
@@ -457,13 +461,12 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
         goto fail;
     }
     if (src->stream_index < 0 && !lc_is_url(path) && lc_scan_mp4_boxes(path).moov_cut) {
-        status = index_cut_off(err);   /* the tracks it would have listed are missing */
+        status = index_cut_off(err); /* the tracks it would have listed are missing */
         goto fail;
     }
     if (src->stream_index < 0) {
         status = lc_fail(err, LC_ERR_NO_VIDEO, "has no video stream (%s with %u other stream%s)",
-                         src->fmt->iformat->name, src->fmt->nb_streams,
-                         src->fmt->nb_streams == 1 ? "" : "s");
+                         src->fmt->iformat->name, src->fmt->nb_streams, src->fmt->nb_streams == 1 ? "" : "s");
         goto fail;
     }
     AVStream *st = src->fmt->streams[src->stream_index];
@@ -491,8 +494,10 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
          * and the scan that counts them gives the duration. */
         AVRational rate = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
         if (rate.num <= 0 || rate.den <= 0) {
-            status = lc_fail(err, LC_ERR_UNSUPPORTED, "a raw %s stream without a frame rate: its frames "
-                             "cannot be timed", avcodec_get_name(st->codecpar->codec_id));
+            status = lc_fail(err, LC_ERR_UNSUPPORTED,
+                             "a raw %s stream without a frame rate: its frames "
+                             "cannot be timed",
+                             avcodec_get_name(st->codecpar->codec_id));
             goto fail;
         }
         src->raw_frame_us = av_rescale(1000000, rate.den, rate.num);
@@ -513,7 +518,10 @@ fail:
     return status;
 }
 
-const lc_source_info *lc_info(const lc_source *src) { return &src->info; }
+const lc_source_info *lc_info(const lc_source *src)
+{
+    return &src->info;
+}
 
 void lc_close(lc_source *src)
 {
@@ -527,7 +535,10 @@ void lc_close(lc_source *src)
     free(src);
 }
 
-void lc_free(void *p) { free(p); }
+void lc_free(void *p)
+{
+    free(p);
+}
 
 /* Makes room for one more element in the growing array *items holding n
  * of *cap (doubling, first_cap at first); 0 when out of memory (*items kept). */
@@ -575,7 +586,9 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
                     status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
                     goto done;
                 }
-                kf[count] = (lc_keyframe){.seek_ts = ts, .ordinal = ordinal, .pos = pkt->pos,
+                kf[count] = (lc_keyframe){.seek_ts = ts,
+                                          .ordinal = ordinal,
+                                          .pos = pkt->pos,
                                           .pts_us = src->raw_frame_us ? ordinal * src->raw_frame_us
                                                                       : lc_pts_to_us(src, ts)};
                 count++;

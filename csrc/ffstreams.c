@@ -71,8 +71,7 @@ static int first_picture(AVFormatContext *fmt, int k, AVCodecContext *dec, AVPac
  * picture; NULL if no picture came. *earliest is the earliest time among
  * stream k's packets up to the keyframe (AV_NOPTS_VALUE if none had one),
  * *shown the same of presentation times an edit list does not hide. */
-static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *earliest, int64_t *shown,
-                                                 int fields)
+static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *earliest, int64_t *shown, int fields)
 {
     AVCodecParameters *par = avcodec_parameters_alloc();
     AVCodecContext *dec = NULL;
@@ -80,7 +79,7 @@ static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *
     AVFrame *picture = av_frame_alloc();
     char err[LC_ERRMSG_SIZE];
     int found = 0;
-    src->stream_index = k;   /* lc_open_decoder's stream */
+    src->stream_index = k; /* lc_open_decoder's stream */
     if (!par || !pkt || !picture || lc_open_decoder(src, 1, &dec, err) != LC_OK)
         goto fail;
     *earliest = *shown = AV_NOPTS_VALUE;
@@ -98,8 +97,7 @@ static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *
     int got = found && (fields ? first_picture(src->fmt, k, dec, pkt, picture)
                                : avcodec_send_packet(dec, pkt) >= 0 && avcodec_send_packet(dec, NULL) >= 0 &&
                                      avcodec_receive_frame(dec, picture) == 0);
-    if (!got || dec->pix_fmt == AV_PIX_FMT_NONE ||
-        avcodec_parameters_from_context(par, dec) < 0)
+    if (!got || dec->pix_fmt == AV_PIX_FMT_NONE || avcodec_parameters_from_context(par, dec) < 0)
         goto fail;
     src->first_picture = picture;
     av_packet_free(&pkt);
@@ -142,7 +140,7 @@ int lc_read_streams(lc_source *src, int raw_stream, int (*pick)(AVFormatContext 
         if ((unsigned)k < src->fmt->nb_streams && src->fmt->streams[k]->codecpar->codec_id == AV_CODEC_ID_H264)
             ret = avcodec_parameters_copy(src->fmt->streams[k]->codecpar, learnt);
         else
-            ret = AVERROR_INVALIDDATA;   /* not the stream it was: cannot happen for a file that stays put */
+            ret = AVERROR_INVALIDDATA; /* not the stream it was: cannot happen for a file that stays put */
         if (ret < 0)
             goto done;
     }
@@ -155,8 +153,8 @@ int lc_read_streams(lc_source *src, int raw_stream, int (*pick)(AVFormatContext 
      * start time, earlier than any of its packets. Read the ordinary way then,
      * and also where find_stream_info found another stream to prefer. */
     const AVStream *st = learnt && src->stream_index == k ? src->fmt->streams[k] : NULL;
-    if (learnt && (!st || st->start_time == AV_NOPTS_VALUE ||
-                   (earliest != AV_NOPTS_VALUE && st->start_time < earliest))) {
+    if (learnt &&
+        (!st || st->start_time == AV_NOPTS_VALUE || (earliest != AV_NOPTS_VALUE && st->start_time < earliest))) {
         av_frame_free(&src->first_picture);
         if ((ret = reopen(src)) < 0 || (ret = find_stream_info(src->fmt, -1)) < 0)
             goto done;

@@ -19,8 +19,10 @@ lc_rect lc_fit_contain(int display_width, int display_height, int canvas_width, 
     double s = sx < sy ? sx : sy;
     r.width = round_even(display_width * s);
     r.height = round_even(display_height * s);
-    if (r.width > canvas_width) r.width = canvas_width;
-    if (r.height > canvas_height) r.height = canvas_height;
+    if (r.width > canvas_width)
+        r.width = canvas_width;
+    if (r.height > canvas_height)
+        r.height = canvas_height;
     /* Even offsets keep the 4:2:0 chroma planes aligned with the luma rect. */
     r.x = ((canvas_width - r.width) / 2) & ~1;
     r.y = ((canvas_height - r.height) / 2) & ~1;

@@ -7,22 +7,21 @@
 #include <string.h>
 
 /* ITU T.81 table K.1 (luminance), natural order: libjpeg scales it by quality. */
-static const uint16_t k1_luma[64] = {
-    16, 11, 10, 16, 24,  40,  51,  61,  12, 12, 14, 19, 26,  58,  60,  55,
-    14, 13, 16, 24, 40,  57,  69,  56,  14, 17, 22, 29, 51,  87,  80,  62,
-    18, 22, 37, 56, 68,  109, 103, 77,  24, 35, 55, 64, 81,  104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99};
+static const uint16_t k1_luma[64] = {16, 11, 10, 16, 24,  40,  51,  61,  12, 12, 14, 19, 26,  58,  60,  55,
+                                     14, 13, 16, 24, 40,  57,  69,  56,  14, 17, 22, 29, 51,  87,  80,  62,
+                                     18, 22, 37, 56, 68,  109, 103, 77,  24, 35, 55, 64, 81,  104, 113, 92,
+                                     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99};
 
 /* Position in natural order of the k-th coefficient in zigzag (file) order. */
-static const unsigned char zigzag[64] = {
-    0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,  12, 19, 26, 33, 40, 48,
-    41, 34, 27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23,
-    30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63};
+static const unsigned char zigzag[64] = {0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,
+                                         12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6,  7,  14, 21, 28,
+                                         35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+                                         58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63};
 
 typedef struct segment {
     unsigned char marker;
-    size_t start;    /* offset of the 0xFF of the marker */
-    size_t end;      /* offset just past the segment */
+    size_t start; /* offset of the 0xFF of the marker */
+    size_t end;   /* offset just past the segment */
 } segment;
 
 /* The segment starting at or after *pos (fill bytes skipped). 1 if one was
@@ -65,7 +64,7 @@ int lc_jpeg_luma_table(const unsigned char *jpeg, size_t size, uint16_t table[64
     while (next_segment(jpeg, size, &pos, &seg)) {
         if (seg.marker != 0xDB)
             continue;
-        size_t i = seg.start + 4;   /* FF DB, two length bytes */
+        size_t i = seg.start + 4; /* FF DB, two length bytes */
         while (i < seg.end) {
             int precision = jpeg[i] >> 4, id = jpeg[i] & 15;
             size_t bytes = precision ? 128 : 64;
@@ -88,10 +87,10 @@ int lc_jpeg_ijg_quality(const uint16_t table[64])
     int best = 1;
     long best_diff = -1;
     for (int q = 100; q >= 1; q--) {
-        long scale = q < 50 ? 5000 / q : 200 - 2 * q, diff = 0;   /* jpeg_quality_scaling */
+        long scale = q < 50 ? 5000 / q : 200 - 2 * q, diff = 0; /* jpeg_quality_scaling */
         for (int k = 0; k < 64; k++) {
-            long v = (k1_luma[k] * scale + 50) / 100;               /* jpeg_add_quant_table */
-            v = v < 1 ? 1 : v > 255 ? 255 : v;                      /* force_baseline */
+            long v = (k1_luma[k] * scale + 50) / 100; /* jpeg_add_quant_table */
+            v = v < 1 ? 1 : v > 255 ? 255 : v;        /* force_baseline */
             diff += v > table[k] ? v - table[k] : table[k] - v;
         }
         if (best_diff < 0 || diff < best_diff) {
@@ -112,18 +111,23 @@ int lc_jpeg_subsampling(const unsigned char *jpeg, size_t size)
         unsigned char m = seg.marker;
         if (m < 0xC0 || m > 0xCF || m == 0xC4 || m == 0xC8 || m == 0xCC)
             continue;
-        const unsigned char *f = jpeg + seg.start + 4;   /* P, Y(2), X(2), Nf, then 3 bytes a component */
+        const unsigned char *f = jpeg + seg.start + 4; /* P, Y(2), X(2), Nf, then 3 bytes a component */
         if (seg.end - seg.start < 4 + 6 || f[5] != 3 || seg.end - seg.start < 4 + 6 + 9)
             return 0;
         int h = f[7] >> 4, v = f[7] & 15;
         for (int c = 1; c < 3; c++)
             if (f[6 + 3 * c + 1] != 0x11)
                 return 0;
-        if (h == 1 && v == 1) return 444;
-        if (h == 2 && v == 1) return 422;
-        if (h == 2 && v == 2) return 420;
-        if (h == 1 && v == 2) return 440;
-        if (h == 4 && v == 1) return 411;
+        if (h == 1 && v == 1)
+            return 444;
+        if (h == 2 && v == 1)
+            return 422;
+        if (h == 2 && v == 2)
+            return 420;
+        if (h == 1 && v == 2)
+            return 440;
+        if (h == 4 && v == 1)
+            return 411;
         return 0;
     }
     return -1;
@@ -171,7 +175,7 @@ double lc_jpeg_calibrate(int target, double max_setting, int (*quality_at)(void 
         }
         if (probe == 0) {
             if (q <= target)
-                break;   /* even the highest setting is at or below the target */
+                break; /* even the highest setting is at or below the target */
             continue;
         }
         if (q >= target)

@@ -27,7 +27,10 @@ static void put(jsonw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
-static void puts_(jsonw *w, const char *s) { put(w, s, strlen(s)); }
+static void puts_(jsonw *w, const char *s)
+{
+    put(w, s, strlen(s));
+}
 
 static void quoted(jsonw *w, const char *s)
 {
@@ -80,10 +83,22 @@ static void close_(jsonw *w, const char *bracket)
     puts_(w, bracket);
 }
 
-void jsonw_begin_object(jsonw *w, const char *k) { open_(w, k, "{"); }
-void jsonw_end_object(jsonw *w) { close_(w, "}"); }
-void jsonw_begin_array(jsonw *w, const char *k) { open_(w, k, "["); }
-void jsonw_end_array(jsonw *w) { close_(w, "]"); }
+void jsonw_begin_object(jsonw *w, const char *k)
+{
+    open_(w, k, "{");
+}
+void jsonw_end_object(jsonw *w)
+{
+    close_(w, "}");
+}
+void jsonw_begin_array(jsonw *w, const char *k)
+{
+    open_(w, k, "[");
+}
+void jsonw_end_array(jsonw *w)
+{
+    close_(w, "]");
+}
 
 void jsonw_string(jsonw *w, const char *k, const char *value)
 {

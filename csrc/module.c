@@ -38,7 +38,10 @@ static int Pixels_getbuffer(PixelsObject *self, Py_buffer *view, int flags)
     return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->size, 1, flags);
 }
 
-static Py_ssize_t Pixels_len(PixelsObject *self) { return self->size; }
+static Py_ssize_t Pixels_len(PixelsObject *self)
+{
+    return self->size;
+}
 
 static void Pixels_dealloc(PixelsObject *self)
 {
@@ -65,15 +68,15 @@ static PyType_Spec Pixels_spec = {
 typedef struct {
     PyObject_HEAD
     lc_source *src;
-    PyObject *path;       /* str, for messages */
-    int busy;             /* a call that releases the GIL is using src */
+    PyObject *path; /* str, for messages */
+    int busy;       /* a call that releases the GIL is using src */
 } SourceObject;
 
 static const struct {
     lc_status status;
     const char *exception;
 } error_table[] = {
-    {LC_ERR_NOT_FOUND, "SourceNotFoundError"},      /* + FileNotFoundError */
+    {LC_ERR_NOT_FOUND, "SourceNotFoundError"},       /* + FileNotFoundError */
     {LC_ERR_IS_DIRECTORY, "SourceIsDirectoryError"}, /* + IsADirectoryError */
     {LC_ERR_EMPTY, "EmptySourceError"},              /* + ValueError */
     {LC_ERR_NOT_MEDIA, "NotAVideoError"},            /* + ValueError */
@@ -121,8 +124,7 @@ static void raise_status(lc_status status, PyObject *path, const char *err)
     if (!exc)
         return;
     PyObject *reason = PyUnicode_DecodeUTF8(err, (Py_ssize_t)strlen(err), "replace");
-    if (reason && PyObject_SetAttrString(exc, "reason", reason) == 0 &&
-        PyObject_SetAttrString(exc, "path", path) == 0)
+    if (reason && PyObject_SetAttrString(exc, "reason", reason) == 0 && PyObject_SetAttrString(exc, "path", path) == 0)
         PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
     Py_XDECREF(reason);
     Py_DECREF(exc);
@@ -152,7 +154,10 @@ static int begin_call(SourceObject *self)
     return 0;
 }
 
-static void end_call(SourceObject *self) { self->busy = 0; }
+static void end_call(SourceObject *self)
+{
+    self->busy = 0;
+}
 
 static int Source_init(SourceObject *self, PyObject *args, PyObject *kwds)
 {
@@ -189,7 +194,7 @@ static int Source_init(SourceObject *self, PyObject *args, PyObject *kwds)
     self->busy = 0;
     Py_DECREF(path_bytes);
     if (status != LC_OK) {
-        if (!PyErr_Occurred())   /* Ctrl-C while opening: KeyboardInterrupt is already set */
+        if (!PyErr_Occurred()) /* Ctrl-C while opening: KeyboardInterrupt is already set */
             raise_status(status, self->path, err);
         return -1;
     }
@@ -221,11 +226,10 @@ static PyObject *Source_get_info(SourceObject *self, void *closure)
         return NULL;
     end_call(self);
     const lc_source_info *i = lc_info(self->src);
-    return Py_BuildValue("{sLsLsisisisisisNsN}", "duration_ms", (long long)i->duration_ms,
-                         "start_offset_us", (long long)i->start_offset_us, "coded_width", i->coded_width,
-                         "coded_height", i->coded_height, "display_width", i->display_width,
-                         "display_height", i->display_height, "rotation_degrees", i->rotation_degrees,
-                         "hflip", PyBool_FromLong(i->hflip), "keyframe_index",
+    return Py_BuildValue("{sLsLsisisisisisNsN}", "duration_ms", (long long)i->duration_ms, "start_offset_us",
+                         (long long)i->start_offset_us, "coded_width", i->coded_width, "coded_height", i->coded_height,
+                         "display_width", i->display_width, "display_height", i->display_height, "rotation_degrees",
+                         i->rotation_degrees, "hflip", PyBool_FromLong(i->hflip), "keyframe_index",
                          PyBool_FromLong(i->keyframe_index));
 }
 
@@ -269,10 +273,14 @@ typedef struct {
 static const char *obtained_name(lc_obtained o)
 {
     switch (o) {
-    case LC_OBTAINED_KEYFRAME: return "keyframe";
-    case LC_OBTAINED_FORWARD: return "decoded_forward";
-    case LC_OBTAINED_PLATFORM: return "platform";
-    default: return NULL;
+    case LC_OBTAINED_KEYFRAME:
+        return "keyframe";
+    case LC_OBTAINED_FORWARD:
+        return "decoded_forward";
+    case LC_OBTAINED_PLATFORM:
+        return "platform";
+    default:
+        return NULL;
     }
 }
 
@@ -293,18 +301,17 @@ static PyObject *signals_dict(const lc_signals *sg)
     if (!sg->valid)
         return Py_NewRef(Py_None);
     return Py_BuildValue("{sKsdsdsdsy#}", "phash", (unsigned long long)sg->phash, "sharpness", sg->sharpness,
-                         "luma_mean", sg->luma_mean, "luma_clipped", sg->luma_clipped, "thumb",
-                         (const char *)sg->thumb, (Py_ssize_t)sizeof sg->thumb);
+                         "luma_mean", sg->luma_mean, "luma_clipped", sg->luma_clipped, "thumb", (const char *)sg->thumb,
+                         (Py_ssize_t)sizeof sg->thumb);
 }
 
 static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
 {
     if (f->obtained == LC_OBTAINED_NONE)
-        return Py_BuildValue("{snsLszszsisisisOsO}", "request_index", (Py_ssize_t)f->request_index,
-                             "requested_ms", (long long)f->requested_ms, "actual_us", NULL,
-                             "obtained", NULL, "frames_decoded", f->frames_decoded, "damaged_pictures",
-                             f->damaged_pictures, "false_keyframes", f->false_keyframes, "jpeg", Py_None,
-                             "rgb", Py_None);
+        return Py_BuildValue("{snsLszszsisisisOsO}", "request_index", (Py_ssize_t)f->request_index, "requested_ms",
+                             (long long)f->requested_ms, "actual_us", NULL, "obtained", NULL, "frames_decoded",
+                             f->frames_decoded, "damaged_pictures", f->damaged_pictures, "false_keyframes",
+                             f->false_keyframes, "jpeg", Py_None, "rgb", Py_None);
     PyObject *pixels;
     if (f->rgb && f->rgb_adopted)
         pixels = adopt_pixels(pixels_type, f);
@@ -314,14 +321,13 @@ static PyObject *frame_dict(const lc_frame *f, PyTypeObject *pixels_type)
         pixels = PyBytes_FromStringAndSize((const char *)f->jpeg, (Py_ssize_t)f->jpeg_size);
     if (!pixels)
         return NULL;
-    PyObject *d = Py_BuildValue("{snsLsLsssisisis(iiii)s(ii)sNsOszsO}", "request_index", (Py_ssize_t)f->request_index,
-                         "requested_ms", (long long)f->requested_ms, "actual_us", (long long)f->actual_us,
-                         "obtained", obtained_name(f->obtained), "frames_decoded", f->frames_decoded,
-                         "damaged_pictures", f->damaged_pictures, "false_keyframes", f->false_keyframes,
-                         "content_rect", f->content_x, f->content_y, f->content_width, f->content_height,
-                         "source_size", f->source_width, f->source_height, f->rgb ? "rgb" : "jpeg", pixels,
-                         f->rgb ? "jpeg" : "rgb", Py_None, "colour_mapping", f->colour_mapping,
-                         "deinterlaced", f->deinterlaced ? Py_True : Py_False);
+    PyObject *d = Py_BuildValue(
+        "{snsLsLsssisisis(iiii)s(ii)sNsOszsO}", "request_index", (Py_ssize_t)f->request_index, "requested_ms",
+        (long long)f->requested_ms, "actual_us", (long long)f->actual_us, "obtained", obtained_name(f->obtained),
+        "frames_decoded", f->frames_decoded, "damaged_pictures", f->damaged_pictures, "false_keyframes",
+        f->false_keyframes, "content_rect", f->content_x, f->content_y, f->content_width, f->content_height,
+        "source_size", f->source_width, f->source_height, f->rgb ? "rgb" : "jpeg", pixels, f->rgb ? "jpeg" : "rgb",
+        Py_None, "colour_mapping", f->colour_mapping, "deinterlaced", f->deinterlaced ? Py_True : Py_False);
     PyObject *signals = d ? signals_dict(&f->signals) : NULL;
     if (!signals || PyDict_SetItemString(d, "signals", signals) < 0)
         Py_CLEAR(d);
@@ -359,9 +365,9 @@ static int poll(void *opaque)
 
 static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"requests_ms", "on_frame", "canvas_width", "canvas_height",
+    static char *kwlist[] = {"requests_ms",         "on_frame",           "canvas_width", "canvas_height",
                              "tolerance_before_ms", "tolerance_after_ms", "jpeg_quality", "workers",
-                             "chroma_444", "scale_filter", "raw_rgb", NULL};
+                             "chroma_444",          "scale_filter",       "raw_rgb",      NULL};
     PyObject *requests, *on_frame, *seq = NULL, *result = NULL;
     /* The Python layer always passes its Recipe; these only serve direct calls. */
     lc_recipe recipe = {1920, 1080, 500, 500, 80, 0, 0, 0, LC_SCALE_LANCZOS};
@@ -369,11 +375,9 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
     int64_t *times = NULL;
     char err[LC_ERRMSG_SIZE] = "";
     lc_status status;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$iiiiiipip", kwlist, &requests, &on_frame,
-                                     &recipe.canvas_width, &recipe.canvas_height,
-                                     &recipe.tolerance_before_ms, &recipe.tolerance_after_ms,
-                                     &recipe.jpeg_quality, &recipe.workers, &chroma_444, &scale_filter,
-                                     &raw_rgb))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$iiiiiipip", kwlist, &requests, &on_frame, &recipe.canvas_width,
+                                     &recipe.canvas_height, &recipe.tolerance_before_ms, &recipe.tolerance_after_ms,
+                                     &recipe.jpeg_quality, &recipe.workers, &chroma_444, &scale_filter, &raw_rgb))
         return NULL;
     recipe.chroma_444 = chroma_444;
     recipe.raw_rgb = raw_rgb;
@@ -386,10 +390,9 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
         PyErr_SetString(PyExc_TypeError, "on_frame must be callable");
         return NULL;
     }
-    if (recipe.canvas_width < 2 || recipe.canvas_height < 2 || recipe.canvas_width % 2 ||
-        recipe.canvas_height % 2 || recipe.jpeg_quality < 1 || recipe.jpeg_quality > 100 ||
-        recipe.tolerance_before_ms < 0 || recipe.tolerance_after_ms < 0 || recipe.workers < 0 ||
-        recipe.workers > LC_MAX_WORKERS) {
+    if (recipe.canvas_width < 2 || recipe.canvas_height < 2 || recipe.canvas_width % 2 || recipe.canvas_height % 2 ||
+        recipe.jpeg_quality < 1 || recipe.jpeg_quality > 100 || recipe.tolerance_before_ms < 0 ||
+        recipe.tolerance_after_ms < 0 || recipe.workers < 0 || recipe.workers > LC_MAX_WORKERS) {
         PyErr_SetString(PyExc_ValueError, "canvas sizes must be even and >= 2, quality 1..100, "
                                           "tolerances >= 0, workers 0.." LC_STR(LC_MAX_WORKERS));
         return NULL;
@@ -431,7 +434,7 @@ static PyObject *Source_extract(SourceObject *self, PyObject *args, PyObject *kw
     status = lc_extract(self->src, times, (size_t)n, &recipe, sink, poll, &ctx, err);
     PyEval_RestoreThread(ctx.tstate);
     if (status != LC_OK) {
-        if (!PyErr_Occurred())   /* a callback's own exception wins */
+        if (!PyErr_Occurred()) /* a callback's own exception wins */
             raise_status(status, self->path, err);
         goto fail;
     }
@@ -485,20 +488,18 @@ static PyGetSetDef Source_getset[] = {
      "Bytes read from the source so far (probing and every worker), -1 if the backend cannot tell.", NULL},
     {NULL}};
 
-static PyMemberDef Source_members[] = {
-    {"path", T_OBJECT, offsetof(SourceObject, path), READONLY, "The path as given."},
-    {NULL}};
+static PyMemberDef Source_members[] = {{"path", T_OBJECT, offsetof(SourceObject, path), READONLY, "The path as given."},
+                                       {NULL}};
 
-static PyType_Slot Source_slots[] = {
-    {Py_tp_doc, "Source(path): one video file opened by the native backend."},
-    {Py_tp_init, Source_init},
-    {Py_tp_dealloc, Source_dealloc},
-    {Py_tp_traverse, Source_traverse},
-    {Py_tp_methods, Source_methods},
-    {Py_tp_getset, Source_getset},
-    {Py_tp_members, Source_members},
-    {Py_tp_new, PyType_GenericNew},
-    {0, NULL}};
+static PyType_Slot Source_slots[] = {{Py_tp_doc, "Source(path): one video file opened by the native backend."},
+                                     {Py_tp_init, Source_init},
+                                     {Py_tp_dealloc, Source_dealloc},
+                                     {Py_tp_traverse, Source_traverse},
+                                     {Py_tp_methods, Source_methods},
+                                     {Py_tp_getset, Source_getset},
+                                     {Py_tp_members, Source_members},
+                                     {Py_tp_new, PyType_GenericNew},
+                                     {0, NULL}};
 
 static PyType_Spec Source_spec = {
     .name = "lifelog_compression._core.Source",
@@ -517,7 +518,8 @@ static int core_exec(PyObject *m)
     if (!state->pixels_type || PyModule_AddObjectRef(m, "Pixels", state->pixels_type) < 0)
         return -1;
     if (PyModule_AddStringConstant(m, "backend", lc_backend_name()) < 0 ||
-        PyModule_AddStringConstant(m, "backend_versions", lc_backend_versions()) < 0)
+        PyModule_AddStringConstant(m, "backend_versions", lc_backend_versions()) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_WORKERS", LC_MAX_WORKERS) < 0)
         return -1;
     return 0;
 }

@@ -27,9 +27,8 @@ void lc_keyframe_learn(lc_keyframe *kf, int64_t own_us, int64_t first_picture_us
     /* Workers may learn the same keyframe at once; the later (more
      * pessimistic) value wins. */
     int64_t seen = lc_keyframe_ready(kf);
-    while (first_picture_us > seen &&
-           !__atomic_compare_exchange_n(&kf->ready_us, &seen, first_picture_us, 0, __ATOMIC_RELAXED,
-                                        __ATOMIC_RELAXED)) {
+    while (first_picture_us > seen && !__atomic_compare_exchange_n(&kf->ready_us, &seen, first_picture_us, 0,
+                                                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
     }
 }
 
@@ -61,7 +60,10 @@ size_t lc_keyframe_at_or_before(const lc_keyframe *kf, size_t n_kf, int64_t us)
     return lo == 0 ? 0 : lo - 1;
 }
 
-static int64_t distance(int64_t a, int64_t b) { return a > b ? a - b : b - a; }
+static int64_t distance(int64_t a, int64_t b)
+{
+    return a > b ? a - b : b - a;
+}
 
 void lc_keyframe_learn_late(lc_keyframe *kf, int64_t own_us)
 {
@@ -95,8 +97,8 @@ static void plan_forward(const lc_keyframe *kf, size_t n_kf, lc_plan_item *it)
     it->keyframe = start == LC_PLAN_NONE ? 0 : start;
 }
 
-void lc_plan_requests(const lc_keyframe *kf, size_t n_kf, const int64_t *requests_ms,
-                      size_t n, int before_ms, int after_ms, lc_plan_item *items)
+void lc_plan_requests(const lc_keyframe *kf, size_t n_kf, const int64_t *requests_ms, size_t n, int before_ms,
+                      int after_ms, lc_plan_item *items)
 {
     for (size_t i = 0; i < n; i++) {
         lc_plan_item *it = &items[i];
@@ -183,7 +185,7 @@ size_t lc_plan_next_in_window(const lc_keyframe *kf, size_t n_kf, const lc_plan_
 size_t lc_plan_retry_before(size_t failed, unsigned attempt)
 {
     if (failed == 0)
-        return 0;   /* the first keyframe failed: nothing lies before it */
+        return 0; /* the first keyframe failed: nothing lies before it */
     size_t step = attempt >= 8 * sizeof(size_t) - 1 ? failed : ((size_t)1 << attempt) - 1;
     /* A step past the start ends at the first keyframe, which may not have
      * been tried yet (failures 7, 3 step 1 then 4: keyframe 0 is next). */

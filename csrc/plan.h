@@ -43,30 +43,32 @@
 #include <stdint.h>
 
 #define LC_PLAN_NONE ((size_t)-1)
-#define LC_PLAN_NEVER INT64_MAX   /* a ready time: decoding from there gave no picture at all */
+#define LC_PLAN_NEVER INT64_MAX /* a ready time: decoding from there gave no picture at all */
 
 typedef struct lc_keyframe {
-    int64_t seek_ts;   /* what the demuxer seeks by (container index time stamp) */
-    int64_t pts_us;    /* presentation time on the bundle timeline (may be an estimate) */
-    int64_t ordinal;   /* position among the stream's packets, when found by a scan; else -1 */
-    int64_t pos;       /* byte position of its packet (from the scan or the index), -1 if unknown */
-    int hidden;        /* an edit list hides it: a start point, never pictured */
+    int64_t seek_ts; /* what the demuxer seeks by (container index time stamp) */
+    int64_t pts_us;  /* presentation time on the bundle timeline (may be an estimate) */
+    int64_t ordinal; /* position among the stream's packets, when found by a scan; else -1 */
+    int64_t pos;     /* byte position of its packet (from the scan or the index), -1 if unknown */
+    int hidden;      /* an edit list hides it: a start point, never pictured */
     /* The first picture decoding from here gave, once learnt (read and written
      * with lc_keyframe_ready / lc_keyframe_learn: workers share it).
      * Until then assumed to be pts_us. */
     int64_t ready_us;
-    int false_key;     /* 1 once found to be no keyframe (lc_keyframe_learn_false) */
+    int false_key; /* 1 once found to be no keyframe (lc_keyframe_learn_false) */
 } lc_keyframe;
 
 typedef enum lc_plan_mode { LC_PLAN_KEYFRAME = 1, LC_PLAN_FORWARD = 2 } lc_plan_mode;
 
 typedef struct lc_plan_item {
-    int64_t t_us, lo_us, hi_us;   /* request and its window */
+    int64_t t_us, lo_us, hi_us; /* request and its window */
     lc_plan_mode mode;
-    size_t keyframe;              /* the keyframe hit, or the one decoding starts from */
+    size_t keyframe; /* the keyframe hit, or the one decoding starts from */
 } lc_plan_item;
 
-typedef struct lc_chunk { size_t first, end; } lc_chunk;   /* items [first, end) */
+typedef struct lc_chunk {
+    size_t first, end;
+} lc_chunk; /* items [first, end) */
 
 /* Sets every keyframe's ready time to "not learnt yet" (its own time). */
 void lc_keyframes_init_ready(lc_keyframe *kf, size_t n_kf);
@@ -99,8 +101,8 @@ size_t lc_keyframe_at_or_before(const lc_keyframe *kf, size_t n_kf, int64_t us);
 
 /* Plans one item per request (requests ascending). n_kf may be 0: everything
  * decodes forward from 0. */
-void lc_plan_requests(const lc_keyframe *kf, size_t n_kf, const int64_t *requests_ms,
-                      size_t n, int before_ms, int after_ms, lc_plan_item *items);
+void lc_plan_requests(const lc_keyframe *kf, size_t n_kf, const int64_t *requests_ms, size_t n, int before_ms,
+                      int after_ms, lc_plan_item *items);
 
 /* Splits items into chunks; returns how many. chunks must hold n entries. */
 size_t lc_plan_chunks(const lc_plan_item *items, size_t n, lc_chunk *chunks);

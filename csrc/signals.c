@@ -39,11 +39,11 @@ static int cmp_double(const void *a, const void *b)
 /* imagehash.phash's layout on the 32x32 thumbnail (signals.h). */
 static uint64_t phash_of(const double *thumb)
 {
-    double basis[8][T];   /* basis[k][n] = cos(pi * (2n + 1) * k / 64) */
+    double basis[8][T]; /* basis[k][n] = cos(pi * (2n + 1) * k / 64) */
     for (int k = 0; k < 8; k++)
         for (int n = 0; n < T; n++)
             basis[k][n] = cos(LC_PI * (2 * n + 1) * k / (2.0 * T));
-    double rows[T][8];    /* each thumbnail row's 8 lowest horizontal frequencies */
+    double rows[T][8]; /* each thumbnail row's 8 lowest horizontal frequencies */
     for (int y = 0; y < T; y++)
         for (int u = 0; u < 8; u++) {
             double s = 0;
@@ -119,7 +119,7 @@ int lc_signals_compute(const uint8_t *luma, long stride, int w, int h, lc_signal
         const uint8_t *row = luma + (long)ylo[r] * stride;
         for (int x = 0; x < w; x++) {
             colacc[x] = row[x];
-            clipcol[x] += (uint8_t)(row[x] - 17) >= 218;   /* <= 16 or >= 235 */
+            clipcol[x] += (uint8_t)(row[x] - 17) >= 218; /* <= 16 or >= 235 */
         }
         for (int y = ylo[r] + 1; y < yhi[r]; y++) {
             row = luma + (long)y * stride;
@@ -151,7 +151,7 @@ int lc_signals_compute(const uint8_t *luma, long stride, int w, int h, lc_signal
     for (int x = 0; x < w; x++)
         clipped += clipcol[x];
     free(colacc);
-    if (!tiled) {   /* rows were shared or skipped: count every pixel once */
+    if (!tiled) { /* rows were shared or skipped: count every pixel once */
         total = clipped = 0;
         for (int y = 0; y < h; y++) {
             const uint8_t *row = luma + (long)y * stride;
@@ -164,7 +164,7 @@ int lc_signals_compute(const uint8_t *luma, long stride, int w, int h, lc_signal
     } else {
         for (int ty = 0; ty < T; ty++)
             for (int tx = 0; tx < T; tx++) {
-                const int k = G / T;   /* grid cells per thumbnail cell, each way */
+                const int k = G / T; /* grid cells per thumbnail cell, each way */
                 long n = (long)(xhi[tx * k + k - 1] - xlo[tx * k]) * (yhi[ty * k + k - 1] - ylo[ty * k]);
                 thumb[ty * T + tx] = (double)thumb_sum[ty * T + tx] / (double)n;
             }

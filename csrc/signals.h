@@ -37,7 +37,7 @@ extern "C" {
 #define LC_PHASH_ALGORITHM "dct32-lowfreq8x8-median/luma-area-mean-32x32"
 
 typedef struct lc_signals {
-    int valid;                  /* 0: not computed (no picture, or a backend without them) */
+    int valid; /* 0: not computed (no picture, or a backend without them) */
     uint64_t phash;
     double sharpness;
     double luma_mean;

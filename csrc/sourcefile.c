@@ -18,7 +18,7 @@ lc_status lc_fail(char err[LC_ERRMSG_SIZE], lc_status status, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(err, LC_ERRMSG_SIZE, fmt, ap);
     va_end(ap);
-    for (char *p = err; *p; p++)   /* library texts may carry line breaks */
+    for (char *p = err; *p; p++) /* library texts may carry line breaks */
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     return status;
@@ -38,7 +38,8 @@ lc_status lc_check_path(const char *path, char err[LC_ERRMSG_SIZE])
     /* Before fopen, which would wait for a writer. No size, no seeking, and
      * the planner seeks: say so rather than "empty". */
     if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode) || S_ISSOCK(sb.st_mode))
-        return lc_fail(err, LC_ERR_NOT_MEDIA, "is a pipe or a device, not a file: pipes are not "
+        return lc_fail(err, LC_ERR_NOT_MEDIA,
+                       "is a pipe or a device, not a file: pipes are not "
                        "supported (frames are found by seeking); save the stream to a file first");
     if (sb.st_size == 0)
         return lc_fail(err, LC_ERR_EMPTY, "the file is empty (0 bytes)");
@@ -73,7 +74,7 @@ static int find_child(FILE *f, uint64_t pos, uint64_t end, const char *type, uin
         if (fseeko(f, (off_t)pos, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
             return 0;
         uint64_t len = big_endian(h, 4);
-        if (len < 8 || len > end - pos)   /* 64-bit sizes and "to the end" do not occur inside moov */
+        if (len < 8 || len > end - pos) /* 64-bit sizes and "to the end" do not occur inside moov */
             return 0;
         if (!memcmp(h + 4, type, 4)) {
             *start = pos + 8;
@@ -122,7 +123,7 @@ lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
         if (fseeko(f, (off_t)pos, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
             break;
         uint64_t len = big_endian(h, 4), header = 8;
-        if (len == 1) {   /* a 64-bit size follows the type */
+        if (len == 1) { /* a 64-bit size follows the type */
             if (size - pos < 16 || fread(h + 8, 1, 8, f) != 8)
                 break;
             len = big_endian(h + 8, 8);
@@ -145,9 +146,9 @@ lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
             break;
         }
         if (len == 0)
-            break;   /* "runs to the end of the file": nothing follows */
+            break; /* "runs to the end of the file": nothing follows */
         if (len < header || len > size - pos)
-            break;   /* invalid, or cut off: no box can start after it */
+            break; /* invalid, or cut off: no box can start after it */
         pos += len;
     }
 done:

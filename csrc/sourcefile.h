@@ -35,12 +35,12 @@ lc_status lc_check_path(const char *path, char err[LC_ERRMSG_SIZE]);
  * writes 'mdat' but never the 'moov' (the index); this tells that recording
  * apart from a file that is no movie at all. */
 typedef struct lc_mp4_boxes {
-    int is_iso;      /* the first box is one an MP4/MOV starts with (ftyp, mdat, moov, wide, free) */
-    int has_moov;    /* a top-level 'moov' box starts inside the file */
-    int moov_cut;    /* ... and its size runs past the end of the file: the index is cut off */
-    char brand[5];   /* ftyp's major brand, NUL-terminated; "" without ftyp */
-    uint64_t file_bytes;           /* the file's size */
-    uint64_t cmov_inflated_bytes;  /* a compressed moov ('cmov'): the size its 'cmvd' says it
+    int is_iso;                   /* the first box is one an MP4/MOV starts with (ftyp, mdat, moov, wide, free) */
+    int has_moov;                 /* a top-level 'moov' box starts inside the file */
+    int moov_cut;                 /* ... and its size runs past the end of the file: the index is cut off */
+    char brand[5];                /* ftyp's major brand, NUL-terminated; "" without ftyp */
+    uint64_t file_bytes;          /* the file's size */
+    uint64_t cmov_inflated_bytes; /* a compressed moov ('cmov'): the size its 'cmvd' says it
                                       inflates to (the demuxer allocates that much); 0 if none */
 } lc_mp4_boxes;
 

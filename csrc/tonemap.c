@@ -32,13 +32,13 @@
 
 struct lc_tonemap {
     lc_transfer transfer;
-    int gamut;                    /* BT.2020 -> BT.709 needed */
+    int gamut; /* BT.2020 -> BT.709 needed */
     float to_709[3][3];
-    float signal[SIGNAL_STEPS + 1];   /* signal -> light (HLG: scene, PQ: display / ref. white) */
-    float ootf[LIGHT_N];          /* HLG: scene luminance -> display gain */
-    float tone[LIGHT_N];          /* max(R,G,B) -> gain of the roll-off */
-    float encode[LIGHT_N];        /* linear SDR light -> BT.1886 signal */
-    double peak;                  /* content peak / reference white */
+    float signal[SIGNAL_STEPS + 1]; /* signal -> light (HLG: scene, PQ: display / ref. white) */
+    float ootf[LIGHT_N];            /* HLG: scene luminance -> display gain */
+    float tone[LIGHT_N];            /* max(R,G,B) -> gain of the roll-off */
+    float encode[LIGHT_N];          /* linear SDR light -> BT.1886 signal */
+    double peak;                    /* content peak / reference white */
     char description[512];
 };
 
@@ -51,7 +51,10 @@ static inline float lookup_signal(const float *restrict table, float s)
 
 static inline float lookup_light(const float *restrict table, float x)
 {
-    union { float f; uint32_t u; } v = {x};
+    union {
+        float f;
+        uint32_t u;
+    } v = {x};
     const uint32_t lo = (uint32_t)(127 + LIGHT_LO) << 23;
     const uint32_t hi = (uint32_t)(127 + LIGHT_HI) << 23;
     if (!(x > 0.0f) || v.u <= lo)
@@ -118,7 +121,8 @@ static void rgb_to_xyz(const double p[4][2], double m[3][3])
         for (int r = 0; r < 3; r++)
             t[r][c] = white[r];
         s[c] = (t[0][0] * (t[1][1] * t[2][2] - t[1][2] * t[2][1]) - t[0][1] * (t[1][0] * t[2][2] - t[1][2] * t[2][0]) +
-                t[0][2] * (t[1][0] * t[2][1] - t[1][1] * t[2][0])) / det;
+                t[0][2] * (t[1][0] * t[2][1] - t[1][1] * t[2][0])) /
+               det;
     }
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < 3; c++)
@@ -177,7 +181,7 @@ lc_tonemap *lc_tonemap_new(lc_transfer transfer, int bt2020_primaries, double pe
         t->tone[i] = (float)(mobius(x, KNEE, t->peak) / x);
         t->encode[i] = (float)pow(x < 1.0 ? x : 1.0, 1.0 / 2.4);
     }
-    t->ootf[0] = 0.0f;   /* black stays black: gain 0 below the table */
+    t->ootf[0] = 0.0f; /* black stays black: gain 0 below the table */
     snprintf(t->description, sizeof t->description,
              "%s%s to SDR BT.709 (display-referred, ITU-R BT.2408): %s; %s reference white (203 cd/m2) "
              "= SDR white; kept up to %.2f of it, Mobius roll-off on max(R,G,B) above, up to %.0f cd/m2 (%s); "
@@ -185,8 +189,8 @@ lc_tonemap *lc_tonemap_new(lc_transfer transfer, int bt2020_primaries, double pe
              transfer == LC_TRANSFER_HLG ? "HLG" : "PQ", t->gamut ? " BT.2020" : " BT.709",
              transfer == LC_TRANSFER_HLG ? "HLG inverse OETF and BT.2100 OOTF at 1000 cd/m2 (gamma 1.2)"
                                          : "PQ EOTF (SMPTE ST 2084)",
-             t->gamut ? "BT.2020 to BT.709 primaries in linear light, out-of-gamut clipped;" : "",
-             KNEE, peak_nits, peak_from ? peak_from : "assumed");
+             t->gamut ? "BT.2020 to BT.709 primaries in linear light, out-of-gamut clipped;" : "", KNEE, peak_nits,
+             peak_from ? peak_from : "assumed");
     return t;
 }
 

@@ -22,9 +22,9 @@
 #define LC_TONEMAP_H
 
 typedef enum lc_transfer {
-    LC_TRANSFER_SDR = 0,   /* nothing to map */
-    LC_TRANSFER_PQ,        /* SMPTE ST 2084 */
-    LC_TRANSFER_HLG        /* ARIB STD-B67 / BT.2100 HLG */
+    LC_TRANSFER_SDR = 0, /* nothing to map */
+    LC_TRANSFER_PQ,      /* SMPTE ST 2084 */
+    LC_TRANSFER_HLG      /* ARIB STD-B67 / BT.2100 HLG */
 } lc_transfer;
 
 /* HDR reference white, cd/m2 (ITU-R BT.2408): where SDR white goes. */

@@ -19,10 +19,10 @@
 #include <stdint.h>
 
 typedef struct lc_track {
-    int cover_art;         /* an attached picture, not part of the recording */
-    int still;             /* one frame, or marked a still image */
-    int64_t duration_us;   /* <= 0: unknown */
-    int64_t frames;        /* <= 0: unknown */
+    int cover_art;       /* an attached picture, not part of the recording */
+    int still;           /* one frame, or marked a still image */
+    int64_t duration_us; /* <= 0: unknown */
+    int64_t frames;      /* <= 0: unknown */
     int is_default;
     int64_t pixels;
 } lc_track;

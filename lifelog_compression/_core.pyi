@@ -9,6 +9,7 @@ from typing_extensions import Buffer, NotRequired
 
 backend: str  # "ffmpeg" or "avfoundation"
 backend_versions: str  # the libraries' versions, for --version and bundle.json
+MAX_WORKERS: int  # the most threads Source.extract takes (extract.h's LC_MAX_WORKERS)
 
 def usable_cpus() -> int:
     """CPUs this process may use (affinity, cgroup quota)."""

@@ -18,7 +18,7 @@ from .colour import colour_doc
 from .errors import ArgumentTypeError, InterruptedAfterCommit, UsageError, nothing_decoded
 from .interlace import interlace_notes
 from .limits import MAX_WORKERS, check_workers
-from .manifest import picture_fields
+from .manifest import frame_fields, frame_ms
 from .metadata import SourceHasher, hasher_for, mdls_text, probe_document, source_metadata, xattrs_text
 from .recipe import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, DEFAULT_RECIPE, Recipe
 from .signals import DEFAULT_RULE, DuplicateTracker, bundle_doc, row_fields
@@ -39,6 +39,21 @@ class Progress:
     source_ms_done: int
     duration_ms: int
     elapsed_s: float
+
+    @classmethod
+    def at(
+        cls, frame: CoreFrame, requests_total: int, frames_written: int, duration_ms: int, started: float
+    ) -> "Progress":
+        """Where a run stands once the core has handed over ``frame`` (a
+        bundle's writer and iter_frames alike report by it)."""
+        return cls(
+            requests_done=frame["request_index"] + 1,
+            requests_total=requests_total,
+            frames_written=frames_written,
+            source_ms_done=min(duration_ms, frame["requested_ms"] + 1000),
+            duration_ms=duration_ms,
+            elapsed_s=time.monotonic() - started,
+        )
 
 
 @dataclass(frozen=True)
@@ -127,21 +142,6 @@ def extract_to_dir(
     when complete); see storage.py. Another scheme raises
     UnsupportedLocationError before anything is created.
     """
-    _check_arguments(
-        workers=workers,
-        overwrite=overwrite,
-        shards=shards,
-        shard_bytes=shard_bytes,
-        recipe=recipe,
-        progress=progress,
-        source_relpath=source_relpath,
-        decode_from=decode_from,
-        bundle_extra=bundle_extra,
-        drop_duplicates=drop_duplicates,
-    )
-    # URLs and object storage (storage.py): checked before anything is created.
-    source = storage.location(input)
-    output = storage.location(output_dir, output=True)
     job = _Job(
         recipe=recipe,
         progress=progress,
@@ -149,40 +149,18 @@ def extract_to_dir(
         decode_from=decode_from,
         bundle_extra=bundle_extra,
         drop_duplicates=drop_duplicates,
+        workers=workers,
+        overwrite=overwrite,
+        shards=shards,
+        shard_bytes=shard_bytes,
     )
+    job.check()
+    # URLs and object storage (storage.py): checked before anything is created.
+    source = storage.location(input)
+    output = storage.location(output_dir, output=True)
     if not output.is_local:
-        return _extract_to_remote(
-            source, output, job, overwrite=overwrite, workers=workers, shards=shards, shard_bytes=shard_bytes
-        )
-    started = time.monotonic()
-    # Decided here, not left to the core, so that bundle.json can say it.
-    threads = workers if workers > 0 else min(_core.usable_cpus(), MAX_WORKERS)
-    # The hash starts first: opening a source is one core's work (FFmpeg
-    # decodes a picture to learn the stream's parameters), and on a spare
-    # core the hash costs no wall time. A source that fails to open cancels it.
-    hasher = hasher_for(Path(source.text)) if source.is_local else storage.NoHash(source)
-    hasher.start()
-    try:
-        with storage.open_source(source) as src:
-            result, interrupted = _extract_opened(
-                src,
-                source,
-                Path(output.text),
-                job,
-                hasher,
-                threads,
-                started,
-                overwrite=overwrite,
-                shards=shards,
-                shard_bytes=shard_bytes,
-            )
-    except BaseException:
-        hasher.cancel()
-        raise
-    if interrupted is not None:
-        interrupted.result = result
-        raise interrupted
-    return result
+        return _extract_to_remote(source, output, job)
+    return _extract_here(source, Path(output.text), job)
 
 
 @dataclass(frozen=True)
@@ -195,38 +173,66 @@ class _Job:
     decode_from: str | os.PathLike[str] | None
     bundle_extra: dict[str, Any] | None
     drop_duplicates: bool
+    workers: int
+    overwrite: bool
+    shards: bool
+    shard_bytes: int | None
+
+    def check(self) -> None:
+        """Caller mistakes are usage errors, never a silent default."""
+        check_workers("workers", self.workers)
+        if self.progress is not None and not callable(self.progress):
+            raise ArgumentTypeError(f"progress must be a function or None, not {self.progress!r}")
+        if self.source_relpath is not None and not isinstance(self.source_relpath, str):
+            raise ArgumentTypeError(f"source_relpath must be a str or None, not {self.source_relpath!r}")
+        if self.decode_from is not None and not isinstance(self.decode_from, (str, os.PathLike)):
+            raise ArgumentTypeError(f"decode_from must be a path or None, not {self.decode_from!r}")
+        _check_bundle_extra(self.bundle_extra)
+        for name in ("overwrite", "shards", "drop_duplicates"):
+            flag = getattr(self, name)
+            if not isinstance(flag, bool):  # "no" is true, and would replace a bundle
+                raise UsageError(f"{name} must be True or False, not {flag!r}")
+        if not isinstance(self.recipe, Recipe):
+            raise UsageError(f"recipe must be a lifelog_compression Recipe, not {self.recipe!r}")
+        if self.shards and self.overwrite:
+            raise UsageError(
+                "overwrite cannot be combined with shards: shards are only written into a new or empty folder"
+            )
+        if self.shard_bytes is not None and (not isinstance(self.shard_bytes, int) or self.shard_bytes <= 0):
+            raise UsageError(f"the shard size must be positive, not {self.shard_bytes!r}")
 
 
-def _extract_to_remote(
-    source: storage.Location,
-    output: storage.Location,
-    job: _Job,
-    *,
-    overwrite: bool,
-    workers: int,
-    shards: bool,
-    shard_bytes: int | None,
-) -> ExtractResult:
+def _extract_here(source: storage.Location, output_dir: Path, job: _Job) -> ExtractResult:
+    """Into a local folder (the writer's hidden folder, moved into place)."""
+    started = time.monotonic()
+    # Decided here, not left to the core, so that bundle.json can say it.
+    threads = job.workers if job.workers > 0 else min(_core.usable_cpus(), MAX_WORKERS)
+    # The hash starts first: opening a source is one core's work (FFmpeg
+    # decodes a picture to learn the stream's parameters), and on a spare
+    # core the hash costs no wall time. A source that fails to open cancels it.
+    hasher = hasher_for(Path(source.text)) if source.is_local else storage.NoHash(source)
+    hasher.start()
+    try:
+        with storage.open_source(source) as src:
+            result, interrupted = _extract_opened(src, source, output_dir, job, hasher, threads, started)
+    except BaseException:
+        hasher.cancel()
+        raise
+    if interrupted is not None:
+        interrupted.result = result
+        raise interrupted
+    return result
+
+
+def _extract_to_remote(source: storage.Location, output: storage.Location, job: _Job) -> ExtractResult:
     """Into object storage: extract into a local temporary folder, then
     publish it (storage.publish: the bundle appears whole or not at all)."""
-    storage.check_remote_output(output, overwrite)
+    storage.check_remote_output(output, job.overwrite)
     tmp = Path(tempfile.mkdtemp(prefix="lifelog-bundle-"))
     try:
-        result = extract_to_dir(
-            source.text,
-            tmp / "bundle",
-            progress=job.progress,
-            recipe=job.recipe,
-            workers=workers,
-            source_relpath=job.source_relpath,
-            decode_from=job.decode_from,
-            bundle_extra=job.bundle_extra,
-            shards=shards,
-            shard_bytes=shard_bytes,
-            drop_duplicates=job.drop_duplicates,
-        )
+        result = _extract_here(source, tmp / "bundle", replace(job, overwrite=False))  # a new folder
         try:
-            storage.publish(tmp / "bundle", output, overwrite=overwrite)
+            storage.publish(tmp / "bundle", output, overwrite=job.overwrite)
         except InterruptedAfterCommit as e:  # published whole, then the interrupt: say both
             e.result = result.with_bundle_dir(output.text)
             raise
@@ -253,10 +259,6 @@ def _extract_opened(
     hasher: SourceHasher | storage.NoHash,
     threads: int,
     started: float,
-    *,
-    overwrite: bool,
-    shards: bool,
-    shard_bytes: int | None,
 ) -> tuple[ExtractResult, InterruptedAfterCommit | None]:
     """The extraction of an opened source (storage.open_source) into a new writer: the result, and
     the interrupt that arrived once the bundle was whole (or None). Any
@@ -267,7 +269,7 @@ def _extract_opened(
     # that is not UTF-8 with U+FFFD: the name as bundles record it instead.
     probe.get("format", {})["filename"] = source.name if source.is_local else source.shown
     requests = job.recipe.request_times_ms(info["duration_ms"])
-    writer = _new_writer(output_dir, overwrite=overwrite, shards=shards, shard_bytes=shard_bytes)
+    writer = _new_writer(output_dir, overwrite=job.overwrite, shards=job.shards, shard_bytes=job.shard_bytes)
     # Time and place (Visual Bundle 1.1), read beside the frames like the hash.
     telemetry = storage.start_telemetry(source, info, probe.get("summary"))
     decoder = src
@@ -403,39 +405,6 @@ BUNDLE_FIELDS = frozenset(
 )
 
 
-def _check_arguments(
-    *,
-    workers: int,
-    overwrite: bool,
-    shards: bool,
-    shard_bytes: int | None,
-    recipe: Recipe,
-    progress: object = None,
-    source_relpath: object = None,
-    decode_from: object = None,
-    bundle_extra: object = None,
-    drop_duplicates: bool = False,
-) -> None:
-    """Caller mistakes are usage errors, never a silent default."""
-    check_workers("workers", workers)
-    if progress is not None and not callable(progress):
-        raise ArgumentTypeError(f"progress must be a function or None, not {progress!r}")
-    if source_relpath is not None and not isinstance(source_relpath, str):
-        raise ArgumentTypeError(f"source_relpath must be a str or None, not {source_relpath!r}")
-    if decode_from is not None and not isinstance(decode_from, (str, os.PathLike)):
-        raise ArgumentTypeError(f"decode_from must be a path or None, not {decode_from!r}")
-    _check_bundle_extra(bundle_extra)
-    for name, flag in (("overwrite", overwrite), ("shards", shards), ("drop_duplicates", drop_duplicates)):
-        if not isinstance(flag, bool):  # "no" is true, and would replace a bundle
-            raise UsageError(f"{name} must be True or False, not {flag!r}")
-    if not isinstance(recipe, Recipe):
-        raise UsageError(f"recipe must be a lifelog_compression Recipe, not {recipe!r}")
-    if shards and overwrite:
-        raise UsageError("overwrite cannot be combined with shards: shards are only written into a new or empty folder")
-    if shard_bytes is not None and (not isinstance(shard_bytes, int) or shard_bytes <= 0):
-        raise UsageError(f"the shard size must be positive, not {shard_bytes!r}")
-
-
 def _check_bundle_extra(extra: object) -> None:
     """bundle_extra is JSON (no NaN or infinity, which json.dumps writes but
     no JSON reader takes) and names none of the writer's fields."""
@@ -505,24 +474,18 @@ class _Collector:
             if f.get("damaged_pictures"):
                 self.damaged.append(f["requested_ms"])
         else:
-            actual_ms = round(actual_us / 1000)
+            actual_ms = frame_ms(f)
             self.last_actual_ms = actual_ms
             self.keyframe_hits += f["obtained"] == "keyframe"
-            x, y, w, h = f["content_rect"]
             signals = f.get("signals")
             self.with_signals += signals is not None
-            duplicate_of = self.duplicates.check(f"frame_{len(self.writer.rows) + 1:08d}", signals, (x, y, w, h))
+            duplicate_of = self.duplicates.check(f"frame_{len(self.writer.rows) + 1:08d}", signals, f["content_rect"])
             row = {
                 "source_relpath": self.source_relpath,
-                **picture_fields(
-                    requested_ms=f["requested_ms"],
-                    actual_ms=actual_ms,
-                    canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
-                    content_rect=(x, y, w, h),
-                    source_size=f["source_size"],
-                    obtained=f["obtained"],
-                    frames_decoded=f["frames_decoded"],
-                    extractor={"extractor": self.extractor, "extractor_version": __version__},
+                **frame_fields(
+                    f,
+                    (self.recipe.canvas_width, self.recipe.canvas_height),
+                    {"extractor": self.extractor, "extractor_version": __version__},
                 ),
                 **({"decoded_relpath": self.decoded_relpath} if self.decoded_relpath else {}),
                 **self.annotate(actual_ms),
@@ -535,16 +498,7 @@ class _Collector:
                 full = self.writer.add_frame(f["jpeg"], row)
                 self._kept = (full, f["jpeg"])
         if self.progress:
-            self.progress(
-                Progress(
-                    requests_done=f["request_index"] + 1,
-                    requests_total=len(self.requests),
-                    frames_written=len(self.writer.rows),
-                    source_ms_done=min(self.duration_ms, f["requested_ms"] + 1000),
-                    duration_ms=self.duration_ms,
-                    elapsed_s=time.monotonic() - self.started,
-                )
-            )
+            self.progress(Progress.at(f, len(self.requests), len(self.writer.rows), self.duration_ms, self.started))
 
 
 def _bundle_document(

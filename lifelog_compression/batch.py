@@ -19,13 +19,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from .batch_child import JOB_END, job_message
 from .bundle import is_bundle
-from .discover import BatchInput, discover
+from .discover import discover
 from .errors import NotAFolderError, OutputError, SourceNotFoundError, output_os_errors
 from .jobs import FileOutcome, FileTask, bundle_extra
 from .limits import MAX_FILES_AT_ONCE, MAX_WORKERS, check_workers
@@ -129,20 +129,41 @@ def _check_roots(input_root: Path, output_root: Path) -> None:
 BYTES_PER_VIDEO_S_AT_LEAST = 16 * 1024
 
 
-class _Job:
+@dataclass
+class Running:
+    """A file an executor is running, and what it has said of it so far
+    (what the progress line draws). Both pools hand these out."""
+
+    task: FileTask
+    size: int  # the source's bytes (1 where unknown): progress and estimates go by them
+    started: float = field(default_factory=time.monotonic)
+    duration_ms: int = 0
+    requests_done: int = 0
+    requests_total: int = 0
+
+
+class Executor(Protocol):
+    """What a batch needs of whatever runs its files: local children
+    (:class:`ChildPool`) or Ray tasks (``distributed.RayPool``). Each runs
+    ``jobs.extract_file`` on a :class:`FileTask` and settles it as a
+    :class:`FileOutcome`."""
+
+    def running(self) -> list[Running]: ...
+    def has_room(self) -> bool: ...
+    def submit(self, task: FileTask, size: int) -> None: ...
+    def poll(self, wait_s: float) -> list[FileOutcome]: ...
+    def close(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class _Job(Running):
     """One file handed to a child, and what the child has said of it so far."""
 
-    def __init__(self, item: BatchInput, task: FileTask, out_dir: Path):
-        self.item = item
-        self.task = task
-        self.out_dir = out_dir
-        self.partials_before = (
-            set(out_dir.parent.glob(f".{out_dir.name}.partial-*")) if out_dir.parent.exists() else set()
-        )
-        self.started = time.monotonic()
-        self.duration_ms = 0
-        self.requests_done = 0
-        self.requests_total = 0
+    def __init__(self, task: FileTask, size: int):
+        super().__init__(task, size)
+        self.out_dir = Path(task.bundle)
+        parent = self.out_dir.parent
+        self.partials_before = set(parent.glob(f".{self.out_dir.name}.partial-*")) if parent.exists() else set()
         self.outcome: FileOutcome | None = None
         self.exit_code: int | None = None  # set last, by the child's job_end line
 
@@ -150,7 +171,7 @@ class _Job:
         """Seconds of video the time limit allows for: the duration, but no
         more than the file's bytes can hold (a clock that claims 18 hours in
         287 KB gets the time its bytes take, not 18 hours)."""
-        return min(self.duration_ms / 1000, self.item.size / BYTES_PER_VIDEO_S_AT_LEAST)
+        return min(self.duration_ms / 1000, self.size / BYTES_PER_VIDEO_S_AT_LEAST)
 
     def take(self, msg: dict[str, Any]) -> None:
         if "progress" in msg:
@@ -195,7 +216,7 @@ def next_step(*, job_ended: bool, died: bool, ran_s: float, limit_s: float) -> s
 
 
 def settled_outcome(
-    item: BatchInput,
+    task: FileTask,
     *,
     outcome: FileOutcome | None,
     code: int | None,
@@ -219,8 +240,8 @@ def settled_outcome(
     else:
         reason, error = (said.strip().splitlines() or [f"exit code {code}"])[-1], "InternalError"
     return FileOutcome(
-        item.relpath,
-        item.bundle_relpath,
+        task.relpath,
+        task.bundle_relpath,
         "failed",
         reason,
         elapsed_s=ran_s,
@@ -231,12 +252,12 @@ def settled_outcome(
 
 
 def interrupted_result(
-    output_root: Path, items: list[BatchInput], outcomes: dict[str, FileOutcome], elapsed_s: float
+    output_root: Path, tasks: list[FileTask], outcomes: dict[str, FileOutcome], elapsed_s: float
 ) -> BatchResult:
     """What a stopped batch reports: the files that finished, in input
     order, and those that were running or waiting."""
-    finished = [outcomes[i.relpath] for i in items if i.relpath in outcomes]
-    unfinished = [i.relpath for i in items if i.relpath not in outcomes]
+    finished = [outcomes[t.relpath] for t in tasks if t.relpath in outcomes]
+    unfinished = [t.relpath for t in tasks if t.relpath not in outcomes]
     return BatchResult(output_root, finished, elapsed_s, True, unfinished)
 
 
@@ -354,14 +375,14 @@ class ChildPool:
         self.children: list[_Child] = []  # alive; at most `workers`
         self.wake = threading.Event()
 
-    def running(self) -> list[_Job]:
+    def running(self) -> list[Running]:
         return [c.job for c in self.children if c.job is not None]
 
     def has_room(self) -> bool:
         return len(self.running()) < self.workers
 
-    def submit(self, item: BatchInput, task: FileTask) -> None:
-        job = _Job(item, task, Path(task.bundle))
+    def submit(self, task: FileTask, size: int) -> None:
+        job = _Job(task, size)
         for gone in [c for c in self.children if c.job is None and c.died()]:  # killed from outside while idle
             gone.close()
             self.children.remove(gone)
@@ -410,7 +431,7 @@ class ChildPool:
         child.job = None
         code = job.exit_code if ended else child.proc.returncode
         outcome = settled_outcome(
-            job.item,
+            job.task,
             outcome=job.outcome,
             code=code,
             timed_out=timed_out,
@@ -495,44 +516,93 @@ def extract_directory_to_dir(
         decode_threads=decode_threads or min(MAX_WORKERS, max(1, cores // workers)),
         drop_duplicates=drop_duplicates,
     )
-    run = _Run(items, input_root, output_root, pool, progress, on_event)
+    bundle_of = {i.relpath: i.bundle_relpath for i in items}
+    by_relpath = {i.relpath: i for i in items}
+
+    def with_proxy(task: FileTask) -> FileTask:
+        # Decided when the file starts, not for all at once: it opens both videos.
+        item = by_relpath[task.relpath]
+        proxy = input_root / item.proxy_relpath if item.proxy_relpath else None
+        if not prefer_proxy or proxy is None or not _durations_agree(item.path, proxy):
+            return task
+        return replace(task, decode_from=str(proxy), extra=bundle_extra(item, bundle_of, proxy_decoded=True))
+
+    tasks = [
+        FileTask(
+            str(i.path),
+            i.relpath,
+            str(output_root / i.bundle_relpath),
+            bundle_extra(i, bundle_of),
+            None,
+            i.bundle_relpath,
+        )
+        for i in items
+    ]
+    sizes = [i.size for i in items]
+    return run_pool(
+        tasks, sizes, output_root, pool, overwrite=overwrite, progress=progress, on_event=on_event, prepare=with_proxy
+    )
+
+
+def run_pool(
+    tasks: list[FileTask],
+    sizes: list[int],
+    output_root: Path,
+    pool: Executor,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[BatchProgress], None] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    prepare: Callable[[FileTask], FileTask] | None = None,
+) -> BatchResult:
+    """Runs ``tasks`` (``sizes``: their sources' bytes) on ``pool``, the
+    executor the caller chose: complete bundles skipped, the rest handed to
+    the pool as it has room, progress and events reported, as
+    :func:`extract_directory_to_dir` describes. ``prepare`` may change a
+    task just before it starts. Ctrl-C stops the pool and raises
+    :class:`BatchInterrupted`."""
+    run = _Run(tasks, sizes, pool, progress, on_event)
     run.triage(overwrite)
     try:
-        run.drive(prefer_proxy)
+        run.drive(prepare or (lambda t: t))
     except BaseException as e:
         pool.stop()
         if not isinstance(e, KeyboardInterrupt):
             raise
-        result = interrupted_result(output_root, items, run.outcomes, time.monotonic() - run.started)
+        result = interrupted_result(output_root, tasks, run.outcomes, time.monotonic() - run.started)
         run.emit("summary", **result.to_json(files=False))
         raise BatchInterrupted(result) from None
     pool.close()
-    result = BatchResult(output_root, [run.outcomes[i.relpath] for i in items], time.monotonic() - run.started)
+    result = BatchResult(output_root, [run.outcomes[t.relpath] for t in tasks], time.monotonic() - run.started)
     run.emit("summary", **result.to_json(files=False))
     return result
 
 
+# The --jsonl event that reports a settled file (an executor's task may
+# find its bundle complete already, when another run made it meanwhile).
+EVENT_OF_STATUS = {"extracted": "done", "skipped": "skipped", "failed": "failed"}
+
+
 class _Run:
-    """One batch in progress: its inputs, their outcomes so far, and the
+    """One batch in progress: its tasks, their outcomes so far, and the
     pool that runs the files."""
 
     def __init__(
         self,
-        items: list[BatchInput],
-        input_root: Path,
-        output_root: Path,
-        pool: ChildPool,
+        tasks: list[FileTask],
+        sizes: list[int],
+        pool: Executor,
         progress: Callable[[BatchProgress], None] | None,
         on_event: Callable[[dict[str, Any]], None] | None,
     ):
-        self.items, self.input_root, self.output_root, self.pool = items, input_root, output_root, pool
+        self.tasks, self.pool = tasks, pool
+        self.size = {t.relpath: n for t, n in zip(tasks, sizes)}
         self.progress, self.on_event = progress, on_event
         self.started = time.monotonic()
         self.outcomes: dict[str, FileOutcome] = {}
-        self.pending: list[BatchInput] = []
-        self.total_bytes = sum(i.size for i in items) or 1
+        self.pending: list[FileTask] = []
+        self.total_bytes = sum(sizes) or 1
         self.done_bytes = 0
-        self.bundle_of = {i.relpath: i.bundle_relpath for i in items}
 
     def emit(self, event: str, **fields: Any) -> None:
         if self.on_event:
@@ -543,61 +613,48 @@ class _Run:
         file is kept, and reported; the rest waits for the pool."""
         from . import storage
 
-        for item in self.items:
-            out_dir = self.output_root / item.bundle_relpath
-            if not overwrite and storage.complete_for(storage.location(out_dir), storage.location(item.path)):
+        for task in self.tasks:
+            bundle = storage.location(task.bundle, output=True)
+            if not overwrite and storage.complete_for(bundle, storage.location(task.source)):
                 self._record(
-                    FileOutcome(item.relpath, item.bundle_relpath, "skipped", "complete already", bundle=str(out_dir)),
+                    FileOutcome(task.relpath, task.bundle_relpath, "skipped", "complete already", bundle=task.bundle),
                     "skipped",
                 )
-            elif not overwrite and is_bundle(out_dir):
+            elif not overwrite and bundle.is_local and is_bundle(Path(bundle.text)):
                 # A bundle of an earlier version of the file (edited, re-copied):
                 # kept, and the reason said, rather than "exists and is not empty".
                 self._record(
                     FileOutcome(
-                        item.relpath,
-                        item.bundle_relpath,
+                        task.relpath,
+                        task.bundle_relpath,
                         "failed",
-                        f"{out_dir}: its bundle was made from another version of the file (its size or its bytes "
-                        "differ); --overwrite replaces it",
+                        f"{bundle.text}: its bundle was made from another version of the file (its size or its "
+                        "bytes differ); --overwrite replaces it",
                         error="OutputError",
                         exit_code=OutputError.exit_code,
-                        bundle=str(out_dir),
+                        bundle=task.bundle,
                     ),
                     "failed",
                 )
             else:
-                self.pending.append(item)
-        self.done_bytes = sum(i.size for i in self.items if i.relpath in self.outcomes)
+                self.pending.append(task)
+        self.done_bytes = sum(self.size[r] for r in self.outcomes)
 
     def _record(self, outcome: FileOutcome, event: str) -> None:
         self.outcomes[outcome.relpath] = outcome
         self.emit(event, **asdict(outcome))
 
-    def task(self, item: BatchInput, prefer_proxy: bool) -> FileTask:
-        decode_from = None
-        if prefer_proxy and item.proxy_relpath and _durations_agree(item.path, self.input_root / item.proxy_relpath):
-            decode_from = str(self.input_root / item.proxy_relpath)
-        return FileTask(
-            str(item.path),
-            item.relpath,
-            str(self.output_root / item.bundle_relpath),
-            bundle_extra(item, self.bundle_of, proxy_decoded=decode_from is not None),
-            decode_from,
-            item.bundle_relpath,
-        )
-
-    def drive(self, prefer_proxy: bool) -> None:
+    def drive(self, prepare: Callable[[FileTask], FileTask]) -> None:
         """Hands files to the pool as it has room, until every one is settled."""
         while self.pending or self.pool.running():
             while self.pending and self.pool.has_room():
-                item = self.pending.pop(0)
-                self.pool.submit(item, self.task(item, prefer_proxy))
-                self.emit("started", relpath=item.relpath, bundle_relpath=item.bundle_relpath)
+                task = prepare(self.pending.pop(0))
+                self.pool.submit(task, self.size[task.relpath])
+                self.emit("started", relpath=task.relpath, bundle_relpath=task.bundle_relpath)
             # Woken when a file ends; else every 50 ms for time limits and progress.
             for outcome in self.pool.poll(0.05):
-                self._record(outcome, "done" if outcome.status == "extracted" else "failed")
-                self.done_bytes += next(i.size for i in self.items if i.relpath == outcome.relpath)
+                self._record(outcome, EVENT_OF_STATUS[outcome.status])
+                self.done_bytes += self.size[outcome.relpath]
             self.report()
 
     def report(self) -> None:
@@ -607,34 +664,31 @@ class _Run:
         elapsed = time.monotonic() - self.started
         video_s = sum(o.duration_ms for o in self.outcomes.values() if o.status == "extracted") / 1000
         video_s += sum(c.duration_ms / 1000 * c.requests_done / max(1, c.requests_total) for c in running)
-        bytes_now = self.done_bytes + sum(c.item.size * c.requests_done / max(1, c.requests_total) for c in running)
-        skipped = sum(
-            i.size
-            for i in self.items
-            if self.outcomes.get(i.relpath, None) and self.outcomes[i.relpath].status == "skipped"
-        )
+        bytes_now = self.done_bytes + sum(c.size * c.requests_done / max(1, c.requests_total) for c in running)
+        skipped = sum(self.size[r] for r, o in self.outcomes.items() if o.status == "skipped")
         worked = bytes_now - skipped
         eta = elapsed / worked * (self.total_bytes - bytes_now) if worked > 0 else None
         self.progress(
             BatchProgress(
                 len(self.outcomes),
-                len(self.items),
+                len(self.tasks),
                 video_s,
                 elapsed,
                 eta,
-                [c.item.relpath for c in running],
+                [c.task.relpath for c in running],
                 self.video_total(running),
             )
         )
 
-    def video_total(self, running: list[_Job]) -> float | None:
+    def video_total(self, running: list[Running]) -> float | None:
         known = {o.relpath: o.duration_ms for o in self.outcomes.values() if o.status == "extracted"}
-        known.update({c.item.relpath: c.duration_ms for c in running if c.duration_ms})
+        known.update({c.task.relpath: c.duration_ms for c in running if c.duration_ms})
         if not known:
             return None
-        sizes = {i.relpath: i.size for i in self.items}
-        known_bytes = sum(sizes[r] for r in known) or 1
-        unknown_bytes = sum(c.item.size for c in running if not c.duration_ms) + sum(i.size for i in self.pending)
+        known_bytes = sum(self.size[r] for r in known) or 1
+        unknown_bytes = sum(c.size for c in running if not c.duration_ms) + sum(
+            self.size[t.relpath] for t in self.pending
+        )
         return (sum(known.values()) + sum(known.values()) / known_bytes * unknown_bytes) / 1000
 
 

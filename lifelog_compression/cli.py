@@ -283,6 +283,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                 cpus_per_file=args.cpus_per_file,
                 overwrite=args.overwrite,
                 progress=on_progress,
+                on_event=on_event if args.jsonl else None,
             )
         else:
             result = extract_directory_to_dir(

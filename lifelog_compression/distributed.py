@@ -1,12 +1,14 @@
 """Beyond one machine: one Ray task per video, and Ray Data datasets of frames.
 
-``extract_many`` runs ``extract_to_dir`` for each source as a Ray task that
-asks for ``cpus_per_file`` CPUs and decodes with as many threads. A worker
+``extract_many`` runs ``jobs.extract_file`` for each source as a Ray task that
+asks for ``cpus_per_file`` CPUs and decodes with as many threads: Ray is the
+other executor (``RayPool``) behind the pool interface a local batch's
+children implement, driven by the same loop (``batch.run_pool``). A worker
 that crashes or is killed costs a retry of that file only (Ray's
 ``max_retries``); a file whose error is in the input (an ``ExtractError``)
 is not retried but reported with its error class and exit code. A bundle
 already complete for the same source (size and modification time for a file,
-size and ETag for an object) is skipped. The driver keeps one small record
+size and ETag for an object) is skipped. The driver keeps one FileOutcome
 per file and draws one aggregated progress line.
 
 Sources and outputs may be local paths (on a cluster: a filesystem every node
@@ -19,16 +21,14 @@ that looks whole. Ray is an optional extra: ``pip install
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator, cast
 
 from . import storage
-from .batch import BatchProgress, BatchResult
+from .batch import BatchProgress, BatchResult, Running, run_pool
 from .discover import PROXY_EXTENSIONS, VIDEO_EXTENSIONS, discover
 from .errors import EXIT_INTERNAL, MissingDependencyError, SourceNotFoundError
 from .jobs import FileOutcome, FileTask, bundle_extra, extract_file
-from .manifest import picture_fields
 from .recipe import DEFAULT_RECIPE, Recipe
 
 # One record per file for every way of running (jobs.py); the old name stays.
@@ -135,6 +135,7 @@ def extract_many(
     overwrite: bool = False,
     recipe: Recipe = DEFAULT_RECIPE,
     progress: Callable[[BatchProgress], None] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> DistributedResult:
     """Extracts ``sources`` (a folder, an object-store prefix, or a list of
     files/URLs; see ``plan``) into bundles below ``output``, one Ray task per
@@ -143,58 +144,86 @@ def extract_many(
     Each task asks for ``cpus_per_file`` CPUs and decodes with that many
     threads. A task whose worker dies is retried up to ``max_retries`` times
     (that file only); bad input is reported, not retried. Complete bundles of
-    the same source are skipped unless ``overwrite``. ``progress`` is called
-    on the driver about ten times a second. Failures are in the result, not
-    raised.
+    the same source are skipped unless ``overwrite``. ``progress`` and
+    ``on_event`` are called on the driver as a local batch calls them (the
+    same loop, batch.run_pool, drives both). Failures are in the result, not
+    raised; Ctrl-C raises ``BatchInterrupted``.
     """
     ray = connect(address)
     tasks = plan(sources, output)
-    remote = ray.remote(extract_file).options(
-        num_cpus=cpus_per_file, max_retries=max_retries, retry_exceptions=False, name="lifelog_extract_file"
-    )
-    threads = max(1, int(cpus_per_file))
-    started = time.monotonic()
-    pending = {remote.remote(t, overwrite=overwrite, recipe=recipe, workers=threads): i for i, t in enumerate(tasks)}
-    results: dict[int, FileOutcome] = {}
-    try:
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.1)
-            for ref in done:
-                i = pending.pop(ref)
-                results[i] = _settle(ray, ref, tasks[i], max_retries)
-            if progress:
-                progress(_progress(results, len(tasks), started))
-    except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        raise
-    files = [results[i] for i in range(len(tasks))]
-    return DistributedResult(cast(Path, storage.location(output, output=True).text), files, time.monotonic() - started)
+    pool = RayPool(ray, cpus_per_file=cpus_per_file, max_retries=max_retries, overwrite=overwrite, recipe=recipe)
+    out = cast(Path, storage.location(output, output=True).text)
+    r = run_pool(tasks, _sizes(tasks), out, pool, overwrite=overwrite, progress=progress, on_event=on_event)
+    return DistributedResult(r.output_root, r.files, r.elapsed_s, r.interrupted, r.unfinished)
 
 
-def _settle(ray: Any, ref: Any, task: FileTask, max_retries: int) -> FileOutcome:
-    try:
-        return cast(FileOutcome, ray.get(ref))
-    except ray.exceptions.RayError as e:  # the worker died on every attempt (or Ray lost the task)
-        reason = f"the worker died {max_retries + 1} time(s): {type(e).__name__}"
-        return FileOutcome(
-            task.relpath,
-            task.bundle_relpath,
-            "failed",
-            reason,
-            error=type(e).__name__,
-            exit_code=EXIT_INTERNAL,
-            bundle=task.bundle,
+def _sizes(tasks: list[FileTask]) -> list[int]:
+    """The local sources' sizes, for progress; an object or a URL counts as
+    1 (sizing it costs a request per file)."""
+    sizes = []
+    for t in tasks:
+        try:
+            sizes.append(os.path.getsize(t.source) if storage.location(t.source).is_local else 1)
+        except OSError:  # missing: its task reports it
+            sizes.append(1)
+    return sizes
+
+
+class RayPool:
+    """Ray as the other executor behind batch's pool interface (batch.Executor):
+    one task per file runs ``jobs.extract_file`` on a worker of the cluster,
+    as many at once as the cluster has CPUs for. A worker that dies is
+    Ray's to retry (``max_retries``); a file that fails on every attempt is
+    settled as failed with the error Ray gave."""
+
+    def __init__(self, ray: Any, *, cpus_per_file: float, max_retries: int, overwrite: bool, recipe: Recipe):
+        self.ray = ray
+        self.max_retries = max_retries
+        self.remote = ray.remote(extract_file).options(
+            num_cpus=cpus_per_file, max_retries=max_retries, retry_exceptions=False, name="lifelog_extract_file"
         )
+        self.kwargs = dict(overwrite=overwrite, recipe=recipe, workers=max(1, int(cpus_per_file)))
+        # Tasks beyond what the cluster can run would wait in Ray's queue; kept
+        # here instead, so that "running" on the progress line is true.
+        self.slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_file))
+        self.jobs: dict[Any, Running] = {}
 
+    def running(self) -> list[Running]:
+        return list(self.jobs.values())
 
-def _progress(results: dict[int, FileOutcome], total: int, started: float) -> BatchProgress:
-    elapsed = time.monotonic() - started
-    video_s = sum(r.duration_ms for r in results.values()) / 1000
-    worked = sum(r.status != "skipped" for r in results.values())
-    left = total - len(results)
-    eta = elapsed / worked * left if worked else None
-    return BatchProgress(len(results), total, video_s, elapsed, eta)
+    def has_room(self) -> bool:
+        return len(self.jobs) < self.slots
+
+    def submit(self, task: FileTask, size: int) -> None:
+        self.jobs[self.remote.remote(task, **self.kwargs)] = Running(task, size)
+
+    def poll(self, wait_s: float) -> list[FileOutcome]:
+        if not self.jobs:
+            return []
+        done, _ = self.ray.wait(list(self.jobs), num_returns=len(self.jobs), timeout=wait_s)
+        return [self._settle(ref, self.jobs.pop(ref).task) for ref in done]
+
+    def _settle(self, ref: Any, task: FileTask) -> FileOutcome:
+        try:
+            return cast(FileOutcome, self.ray.get(ref))
+        except self.ray.exceptions.RayError as e:  # the worker died on every attempt (or Ray lost the task)
+            return FileOutcome(
+                task.relpath,
+                task.bundle_relpath,
+                "failed",
+                f"the worker died {self.max_retries + 1} time(s): {type(e).__name__}",
+                error=type(e).__name__,
+                exit_code=EXIT_INTERNAL,
+                bundle=task.bundle,
+            )
+
+    def close(self) -> None:
+        """Nothing to end: the workers are the cluster's."""
+
+    def stop(self) -> None:
+        for ref in self.jobs:
+            self.ray.cancel(ref, force=True)
+        self.jobs.clear()
 
 
 # ---- Ray Data -----------------------------------------------------------------------------------
@@ -236,15 +265,7 @@ class _FrameRows:
             yield {
                 "source": item["source"],
                 "source_relpath": item["source_relpath"],
-                **picture_fields(
-                    requested_ms=f.requested_ts_ms,
-                    actual_ms=f.actual_ts_ms,
-                    canvas=(self.recipe.canvas_width, self.recipe.canvas_height),
-                    content_rect=f.content_rect,
-                    source_size=f.source_size,
-                    obtained=f.obtained,
-                    frames_decoded=f.frames_decoded,
-                ),
+                **f.fields,
                 "jpeg": f.jpeg,
                 "content_hash": "sha256:" + hashlib.sha256(f.jpeg or b"").hexdigest(),
             }
@@ -261,6 +282,7 @@ def run_batch(
     cpus_per_file: float,
     overwrite: bool,
     progress: Callable[[BatchProgress], None],
+    on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> BatchResult:
     """``batch INPUT OUTPUT --ray [ADDRESS]``: ``extract_many`` after the
     checks a local batch makes (cli.py draws the progress line and prints the
@@ -276,4 +298,5 @@ def run_batch(
         cpus_per_file=cpus_per_file,
         overwrite=overwrite,
         progress=progress,
+        on_event=on_event,
     )

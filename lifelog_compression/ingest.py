@@ -18,6 +18,7 @@ from . import _core, storage
 from .api import Progress
 from .errors import nothing_decoded
 from .limits import check_workers
+from .manifest import frame_fields
 from .optional import require
 from .recipe import DEFAULT_RECIPE, Recipe
 from .signals import row_fields
@@ -52,6 +53,9 @@ class FrameRecord:
     # SPEC 1.2 content signals of the picture (phash, sharpness, luma_mean,
     # luma_clipped, as in a manifest row; signals.py), None where the backend has none.
     signals: dict[str, Any] | None = None
+    # The picture's manifest-row fields (manifest.frame_fields: times, canvas,
+    # content rect, source size, how obtained), as a bundle's row has them.
+    fields: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
         # The pixels are megabytes: show their size, not their bytes.
@@ -133,96 +137,126 @@ def iter_frames(
     A generator still open when the interpreter exits is stopped cleanly then.
     """
     check_workers("workers", workers)
-    if as_array:  # only this mode needs numpy (and Pillow where the backend hands over JPEG)
-        np = require("numpy", "arrays", "iter_frames(as_array=True)")
-    # Backends without raw canvases (AVFoundation) hand over JPEG: decode it here.
-    raw = as_array and _core.backend == "ffmpeg"
-    frames: queue.Queue[Any] = queue.Queue(maxsize=2)  # core frames, _DONE or an exception
-    stop = threading.Event()
+    pixels = _Pixels(recipe, as_array)
     started = time.monotonic()
-
-    def on_frame(f: CoreFrame) -> None:
-        if stop.is_set():
-            raise _Stop
-        # A request without a frame still goes through, for the progress callback.
-        if (f["actual_us"] is not None or progress) and not _put_until_stopped(frames, stop, f):
-            raise _Stop
-
-    def produce() -> None:
-        try:
-            src.extract(requests, on_frame, workers=workers, raw_rgb=raw, **recipe.native_kwargs())
-            frames.put(_DONE)
-        except _Stop:
-            pass
-        except BaseException as e:  # handed to the consumer, raised there
-            _put_until_stopped(frames, stop, e)
-
     src = storage.open_source(video)
     duration = src.info["duration_ms"]
     requests = recipe.request_times_ms(duration)
     # Time and place, read beside the frames as extract_to_dir does.
     telemetry = storage.start_telemetry(storage.location(video), src.info, json.loads(src.probe_json()).get("summary"))
-    thread = threading.Thread(target=produce, name="lifelog-iter-frames", daemon=True)
-    thread.start()
-    _running.add((stop, thread))
+    # A request without a frame still comes through when progress wants it.
+    feed = _Feed(src, requests, recipe, workers, raw_rgb=pixels.raw, every_request=progress is not None)
     try:
         index = 0
+        for item in feed:
+            has_frame = item["actual_us"] is not None
+            if progress:
+                progress(Progress.at(item, len(requests), index + has_frame, duration, started))
+            if has_frame:
+                yield _record(index, item, recipe, pixels, telemetry.row_fields)
+                index += 1
+        if index == 0:  # as extract_to_dir: a source with no frame is damaged, not empty
+            raise nothing_decoded(video)
+    finally:
+        feed.close()
+        src.close()
+
+
+def _record(
+    index: int, item: CoreFrame, recipe: Recipe, pixels: _Pixels, annotate: Callable[[int], dict[str, Any]]
+) -> FrameRecord:
+    """The FrameRecord of one frame: its manifest fields (manifest.frame_fields,
+    the mapping a bundle's rows use), pixels, time and place, and signals."""
+    fields = frame_fields(item, (recipe.canvas_width, recipe.canvas_height))
+    jpeg, array = pixels.of(item)
+    return FrameRecord(
+        index,
+        fields["requested_ts_ms"],
+        fields["actual_ts_ms"],
+        item["content_rect"],
+        item["source_size"],
+        fields["obtained"],
+        fields["frames_decoded"],
+        jpeg,
+        array,
+        **annotate(fields["actual_ts_ms"]),
+        signals=row_fields(item.get("signals")) or None,
+        fields=fields,
+    )
+
+
+class _Pixels:
+    """A frame's pixels as the caller asked: JPEG bytes, or an RGB array
+    (from the core's raw canvas, or decoded from its JPEG on backends
+    without raw canvases, AVFoundation)."""
+
+    def __init__(self, recipe: Recipe, as_array: bool):
+        self.as_array = as_array
+        self.raw = as_array and _core.backend == "ffmpeg"
+        self.shape = (recipe.canvas_height, recipe.canvas_width, 3)
+        if as_array:  # only this mode needs numpy (and Pillow where the backend hands over JPEG)
+            self.np = require("numpy", "arrays", "iter_frames(as_array=True)")
+
+    def of(self, item: CoreFrame) -> tuple[bytes | None, NDArray[numpy.uint8] | None]:
+        if self.raw:
+            return None, self.np.frombuffer(item["rgb"], dtype=self.np.uint8).reshape(self.shape)
+        if self.as_array:
+            Image = require("PIL.Image", "arrays", "iter_frames(as_array=True) on this backend")
+            return None, self.np.asarray(Image.open(io.BytesIO(item["jpeg"] or b"")).convert("RGB"))
+        return item["jpeg"], None
+
+
+class _Feed:
+    """The core's frames from a background thread, at most a few ahead of
+    the consumer: iterate for them (a source error is raised there), and
+    ``close`` to stop the native work and join the thread."""
+
+    def __init__(
+        self, src: Any, requests: list[int], recipe: Recipe, workers: int, *, raw_rgb: bool, every_request: bool
+    ):
+        self.frames: queue.Queue[Any] = queue.Queue(maxsize=2)  # core frames, _DONE or an exception
+        self.stop = threading.Event()
+        self.every_request = every_request
+        run = dict(workers=workers, raw_rgb=raw_rgb, **recipe.native_kwargs())
+        self.thread = threading.Thread(
+            target=self._produce, args=(src, requests, run), name="lifelog-iter-frames", daemon=True
+        )
+        self.thread.start()
+        _running.add((self.stop, self.thread))
+
+    def _on_frame(self, f: CoreFrame) -> None:
+        if self.stop.is_set():
+            raise _Stop
+        if (f["actual_us"] is not None or self.every_request) and not _put_until_stopped(self.frames, self.stop, f):
+            raise _Stop
+
+    def _produce(self, src: Any, requests: list[int], run: dict[str, Any]) -> None:
+        try:
+            src.extract(requests, self._on_frame, **run)
+            self.frames.put(_DONE)
+        except _Stop:
+            pass
+        except BaseException as e:  # handed to the consumer, raised there
+            _put_until_stopped(self.frames, self.stop, e)
+
+    def __iter__(self) -> Iterator[CoreFrame]:
         while True:
-            item = frames.get()
+            item = self.frames.get()
             if item is _DONE:
-                if index == 0:  # as extract_to_dir: a source with no frame is damaged, not empty
-                    raise nothing_decoded(video)
                 return
             if isinstance(item, BaseException):
                 raise item
-            has_frame = item["actual_us"] is not None
-            if progress:
-                progress(
-                    Progress(
-                        item["request_index"] + 1,
-                        len(requests),
-                        index + has_frame,
-                        min(duration, item["requested_ms"] + 1000),
-                        duration,
-                        time.monotonic() - started,
-                    )
-                )
-            if not has_frame:
-                continue
-            array = jpeg = None
-            if raw:
-                w, h = recipe.canvas_width, recipe.canvas_height
-                array = np.frombuffer(item["rgb"], dtype=np.uint8).reshape(h, w, 3)
-            elif as_array:
-                Image = require("PIL.Image", "arrays", "iter_frames(as_array=True) on this backend")
-                array = np.asarray(Image.open(io.BytesIO(item["jpeg"])).convert("RGB"))
-            else:
-                jpeg = item["jpeg"]
-            actual_ms = round(item["actual_us"] / 1000)
-            yield FrameRecord(
-                index,
-                item["requested_ms"],
-                actual_ms,
-                item["content_rect"],
-                item["source_size"],
-                item["obtained"],
-                item["frames_decoded"],
-                jpeg,
-                array,
-                **telemetry.row_fields(actual_ms),
-                signals=row_fields(item.get("signals")) or None,
-            )
-            index += 1
-    finally:
-        stop.set()
-        while thread.is_alive():
+            yield item
+
+    def close(self) -> None:
+        self.stop.set()
+        while self.thread.is_alive():
             try:  # unblock a producer waiting for room
-                frames.get_nowait()
+                self.frames.get_nowait()
             except queue.Empty:
                 pass
-            thread.join(timeout=0.05)
-        _running.discard((stop, thread))
-        src.close()
+            self.thread.join(timeout=0.05)
+        _running.discard((self.stop, self.thread))
 
 
 # Producers of generators still open. At interpreter exit they are stopped

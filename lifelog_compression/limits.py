@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from ._core import MAX_WORKERS as MAX_WORKERS  # re-exported: the one limit, set in C
 from .errors import UsageError
 
-# Threads (or files at once in batch) one call may ask for. FFmpeg uses at
-# most 16 threads per decoder and the core at most 16 decoding workers; every
-# thread beyond that only holds memory (each decoder thread keeps pictures of
-# its own: --workers 3000 held 2.5 GB for a 5 KB clip). csrc/extract.h has
-# the same number (LC_MAX_WORKERS), which the core enforces for direct calls.
-MAX_WORKERS = 64
+# MAX_WORKERS (imported above): the threads one extraction may ask for, decided once in the
+# core (csrc/extract.h's LC_MAX_WORKERS, which the core enforces for direct
+# calls) and checked here with a usage error before any work starts. Every
+# thread beyond it only holds memory (each decoder thread keeps pictures of
+# its own: --workers 3000 held 2.5 GB for a 5 KB clip).
+
 # Files batch runs at once, each a child process: a bound on processes.
 MAX_FILES_AT_ONCE = 256
 # Requests one file gets, whatever its timeline claims once checked: 69 hours

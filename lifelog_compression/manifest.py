@@ -9,9 +9,12 @@ row loses nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BundleError
+
+if TYPE_CHECKING:
+    from ._core import CoreFrame
 
 REQUIRED = (
     "frame_id",
@@ -40,7 +43,8 @@ def picture_fields(
     its times, the canvas, ``extractor`` (the extractor and its version,
     where a bundle is written), the content rect, the source's size and how
     the picture was obtained. The one place a frame becomes these fields:
-    a bundle's rows (api.py) and Ray Data's rows (distributed.py)."""
+    a bundle's rows (api.py) and iter_frames' records (ingest.py), through
+    :func:`frame_fields`."""
     x, y, w, h = content_rect
     return {
         "requested_ts_ms": requested_ms,
@@ -57,6 +61,26 @@ def picture_fields(
         "obtained": obtained,
         "frames_decoded": frames_decoded,
     }
+
+
+def frame_ms(frame: CoreFrame) -> int:
+    """The frame's time on the timeline in the manifest's whole milliseconds."""
+    assert frame["actual_us"] is not None  # a request that got a frame
+    return round(frame["actual_us"] / 1000)
+
+
+def frame_fields(frame: CoreFrame, canvas: tuple[int, int], extractor: dict[str, str] | None = None) -> dict[str, Any]:
+    """:func:`picture_fields` of a frame as the core hands it over."""
+    return picture_fields(
+        requested_ms=frame["requested_ms"],
+        actual_ms=frame_ms(frame),
+        canvas=canvas,
+        content_rect=frame["content_rect"],
+        source_size=frame["source_size"],
+        obtained=frame["obtained"],
+        frames_decoded=frame["frames_decoded"],
+        extractor=extractor,
+    )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 # packages (compiler, FFmpeg and libjpeg-turbo headers, the ffmpeg CLI for
 # fixtures and benchmarks, the locale sources test_locale.py compiles; nginx,
 # which the tests start on loopback for HTTP range reads; headless Chromium and
-# its WebDriver, in which test_view.py opens the HTML viewer), a virtual
+# its WebDriver, in which test_view.py opens the HTML viewer; clang-format,
+# which test_lint.py runs on csrc/), a virtual
 # environment in .venv, and the package itself built from source (editable)
 # with its test extras (Ray, moto's S3 server, fsspec/s3fs, Selenium), plus `build` for
 # the source distribution scripts/test.sh tests. Safe to run again.
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/packages.sh
-install_packages setup build-essential pkg-config python3-dev python3-venv libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libturbojpeg0-dev ffmpeg locales nginx chromium chromium-driver
+install_packages setup build-essential pkg-config python3-dev python3-venv libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libturbojpeg0-dev ffmpeg locales nginx chromium chromium-driver clang-format
 
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv

@@ -223,8 +223,13 @@ def _bundle_docs(out: Path) -> dict[str, dict]:
 def test_local_batch_ray_and_api_write_the_same_bundle_json(ray_cluster, folder, tmp_path):
     from lifelog_compression.jobs import extract_file
 
-    lc.extract_directory_to_dir(folder, tmp_path / "local", decode_threads=1)
-    distributed.extract_many(folder, tmp_path / "ray")
+    local_events: list[dict] = []
+    ray_events: list[dict] = []
+    lc.extract_directory_to_dir(folder, tmp_path / "local", decode_threads=1, on_event=local_events.append)
+    distributed.extract_many(folder, tmp_path / "ray", on_event=ray_events.append)
+    # One loop drives both executors: the same events, file by file.
+    said = [sorted((e["event"], e.get("relpath", "")) for e in events) for events in (local_events, ray_events)]
+    assert said[0] == said[1] and ("done", "phone.mp4") in said[0], said
     for task in distributed.plan(folder, tmp_path / "api"):
         assert extract_file(task).status == "extracted"
     local, ray, api = (_bundle_docs(tmp_path / d) for d in ("local", "ray", "api"))

@@ -97,10 +97,10 @@ def test_batch_time_limit_counts_the_bytes_not_the_claim(tmp_path):
     """A 4 s clip whose clock claims 18 hours: the per-file time limit is
     60 s plus what its bytes can hold, not 18 hours."""
     from lifelog_compression.batch import BYTES_PER_VIDEO_S_AT_LEAST, _Job
-    from lifelog_compression.discover import BatchInput
+    from lifelog_compression.jobs import FileTask
 
     path = hostile.tfdt_jump(tmp_path)
-    job = _Job(BatchInput(path=path, relpath=path.name, bundle_relpath="x"), [], tmp_path / "x")
+    job = _Job(FileTask(str(path), path.name, str(tmp_path / "x")), path.stat().st_size)
     job.duration_ms = 65_541_000
     assert job.video_s_held() == path.stat().st_size / BYTES_PER_VIDEO_S_AT_LEAST < 5
 

@@ -25,6 +25,10 @@ def test_iter_frames_matches_extract_to_dir(clip, tmp_path):
         (r["requested_ts_ms"], r["actual_ts_ms"]) for r in rows
     ]
     assert [f.jpeg for f in frames] == [(tmp_path / "b" / r["frame_relpath"]).read_bytes() for r in rows]
+    # One frame -> row mapping (manifest.frame_fields): a record's fields are its bundle row's.
+    for f, r in zip(frames, rows):
+        assert f.fields and f.fields == {k: r[k] for k in f.fields}, (f.fields, r)
+        assert "content_rect_width" in f.fields and "extractor" not in f.fields
 
 
 def test_arrays_equal_the_jpeg_content(clip):

@@ -285,6 +285,27 @@ def test_api_mistakes_are_usage_errors(clip, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_64_workers_are_taken_and_65_refused_with_the_bound_said(clip, tmp_path):
+    """One limit, exported by the core (extract.h's LC_MAX_WORKERS) and
+    taken by limits.py: 64 decoding threads run, 65 is a usage error that
+    names the range, before anything is created."""
+    from lifelog_compression import _core, limits
+
+    assert _core.MAX_WORKERS == limits.MAX_WORKERS == 64
+    c = clip("short_mp4")
+    result = lc.extract_to_dir(c.path, tmp_path / "b64", workers=64)
+    assert result.decode_threads == 64 and result.frame_count > 0
+    with pytest.raises(lc.UsageError, match=r"^workers must be 0 \(one per usable CPU\) to 64, not 65$"):
+        lc.extract_to_dir(c.path, tmp_path / "b65", workers=65)
+    assert not (tmp_path / "b65").exists()
+    run = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "extract", str(c.path), str(tmp_path / "c65"), "--workers", "65"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2 and "0 (one per usable CPU) to 64" in run.stderr, run.stderr
+
+
 def test_the_core_refuses_more_threads_than_the_limit(clip):
     """Direct callers of the native core meet the same bound (extract.h's
     LC_MAX_WORKERS is limits.MAX_WORKERS), and the bound itself works."""

@@ -6,10 +6,9 @@ import signal
 from pathlib import Path
 
 from lifelog_compression.batch import interrupted_result, next_step, settled_outcome, time_limit_s
-from lifelog_compression.discover import BatchInput
-from lifelog_compression.jobs import FileOutcome
+from lifelog_compression.jobs import FileOutcome, FileTask
 
-ITEM = BatchInput(Path("/in/a.mp4"), "a.mp4", "a")
+ITEM = FileTask("/in/a.mp4", "a.mp4", "/out/a", bundle_relpath="a")
 
 
 def test_time_limit_is_a_floor_plus_a_share_of_the_video():
@@ -72,7 +71,7 @@ def test_silence_is_an_internal_error_with_the_last_stderr_line():
 
 
 def test_an_interrupted_batch_reports_finished_and_unfinished_in_input_order():
-    items = [BatchInput(Path(f"/in/{n}.mp4"), f"{n}.mp4", n) for n in "abc"]
+    items = [FileTask(f"/in/{n}.mp4", f"{n}.mp4", f"/out/{n}", bundle_relpath=n) for n in "abc"]
     outcomes = {"c.mp4": FileOutcome("c.mp4", "c", "extracted"), "a.mp4": FileOutcome("a.mp4", "a", "failed")}
     result = interrupted_result(Path("/out"), items, outcomes, 3.0)
     assert result.interrupted and [f.relpath for f in result.files] == ["a.mp4", "c.mp4"]
