@@ -765,13 +765,7 @@ def validate_bundle(
     image = meta.image or {}
     sampling = meta.sampling or {}
     canvas = (int(image.get("canvas_width", 1920)), int(image.get("canvas_height", 1080)))
-    needs: dict[int, Span | None] = {}
-    for row in rows:
-        index = src.frame_near(row.actual_ts_ms)
-        if index is not None:
-            needs.update(row_frames(src, index, time_check, all_neighbours))
-    planned = {i: span for i, span in needs.items() if span is not None}
-    feed = FrameFeed(src, list(needs), planned if len(planned) == len(needs) else None)
+    feed = _feed_for(rows, src, time_check, all_neighbours)
     job = _Checking(
         bundle_dir=bundle_dir,
         src=src,
@@ -801,6 +795,17 @@ def validate_bundle(
         bytes_per_frame=Summary.of([c.bytes for c in checks]),
         problems=problems,
     )
+
+
+def _feed_for(rows: list[ManifestRow], src: SourceReference, time_check: bool, all_neighbours: bool) -> FrameFeed:
+    """The feed of every source frame the rows are compared with."""
+    needs: dict[int, Span | None] = {}
+    for row in rows:
+        index = src.frame_near(row.actual_ts_ms)
+        if index is not None:
+            needs.update(row_frames(src, index, time_check, all_neighbours))
+    planned = {i: span for i, span in needs.items() if span is not None}
+    return FrameFeed(src, list(needs), planned if len(planned) == len(needs) else None)
 
 
 def _check_rows(
