@@ -93,12 +93,14 @@ def ssim(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     K2 = 0.03, statistics over the 'valid' region only (no padding), the mean
     of the SSIM map. Images smaller than the window fall back to one window
     over the whole image."""
-    x = np.asarray(a, np.float64)
-    y = np.asarray(b, np.float64)
+    # float32 in, float32 arithmetic (SSIM to ~1e-5, twice as fast); else float64.
+    kind = np.float32 if np.asarray(a).dtype == np.float32 and np.asarray(b).dtype == np.float32 else np.float64
+    x = np.asarray(a, kind)
+    y = np.asarray(b, kind)
     if x.shape != y.shape or x.ndim != 2:
         raise ValueError(f"ssim needs two greyscale images of one shape, got {x.shape} and {y.shape}")
     c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
-    taps = _gaussian_taps()
+    taps = _gaussian_taps().astype(kind)
     if min(x.shape) < len(taps):
         x, y = x.reshape(1, -1), y.reshape(1, -1)
         mx, my = x.mean(), y.mean()
@@ -129,4 +131,4 @@ def ssim_viewed(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     f = viewing_scale(np.shape(a))
     if f == 1:
         return ssim(a, b, peak)
-    return ssim(block_means(a, f), block_means(b, f), peak)
+    return ssim(block_means(a, f).astype(np.float32), block_means(b, f).astype(np.float32), peak)

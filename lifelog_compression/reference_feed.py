@@ -65,6 +65,19 @@ _SHOWINFO = re.compile(r"\bn:\s*\d+\s+pts:\s*(-?\d+)\s+pts_time:")
 _MICROSECONDS = 1_000_000
 
 
+# The 16-bit RGB swscale hands over, as planes (G, B, R): bit for bit what
+# it gives packed (rgb48le), at a fifth of the conversion's cost there
+# (~6 against ~27 ms a 1080p frame, accurate_rnd + full_chroma_int).
+PIXEL_FORMAT = "gbrp16le"
+
+
+def rgb48(data: bytes, w: int, h: int) -> Any:
+    """One PIXEL_FORMAT frame as an H x W x 3 uint16 RGB array."""
+    np = __import__("numpy")
+    g, b, r = np.frombuffer(data, dtype="<u2").reshape(3, h, w)
+    return np.stack((r, g, b), axis=2)
+
+
 def runs(indices: list[int]) -> list[tuple[int, int]]:
     """Sorted unique indices as (first, last) runs of consecutive ones."""
     out: list[tuple[int, int]] = []
@@ -131,7 +144,7 @@ class FrameFeed:
         return (
             f"select='{'+'.join(terms)}',settb=1/{_MICROSECONDS},showinfo,"
             f"scale=in_color_matrix={g.color_matrix}:in_range={'full' if g.full_range else 'limited'}"
-            ":flags=bicubic+accurate_rnd+full_chroma_int,format=rgb48le"
+            f":flags=bicubic+accurate_rnd+full_chroma_int,format={PIXEL_FORMAT}"
         )
 
     def _seek(self, first_time: Fraction) -> list[str]:
@@ -150,7 +163,7 @@ class FrameFeed:
         return [
             "ffmpeg", "-hide_banner", "-nostats", "-loglevel", "info", "-nostdin", "-copyts", *source,
             "-an", "-sn", "-dn", "-filter_script:v", script, "-fps_mode", "passthrough",
-            "-f", "rawvideo", "-pix_fmt", "rgb48le", "pipe:1",
+            "-f", "rawvideo", "-pix_fmt", PIXEL_FORMAT, "pipe:1",
         ]  # fmt: skip
 
     def _start(self, p: _Pass) -> subprocess.Popen[bytes] | None:
@@ -215,7 +228,6 @@ class FrameFeed:
     def _read(self, proc: subprocess.Popen[bytes], wanted: set[int]) -> None:
         """Pairs each raw frame on stdout with the time showinfo logged for
         it; returns once every frame of ``wanted`` came, or the decoder ended."""
-        np = __import__("numpy")
         assert proc.stdout is not None and proc.stderr is not None
         times: list[Fraction] = []
         cond = threading.Condition()
@@ -252,7 +264,7 @@ class FrameFeed:
                 index = self._index_of(t)
                 if index is not None:
                     wanted.discard(index)
-                    self._queue.put((index, np.frombuffer(data, dtype="<u2").reshape(h, w, 3)))
+                    self._queue.put((index, rgb48(data, w, h)))
         finally:
             self._stop()
             logger.join()

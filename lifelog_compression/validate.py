@@ -52,7 +52,7 @@ from .errors import (
 from .manifest import ManifestRow
 from .optional import require
 from .packet_plan import Packet, PacketIndex, Span, extra_cost
-from .reference_feed import FrameFeed
+from .reference_feed import PIXEL_FORMAT, FrameFeed, rgb48
 from .telemetry.checks import capture_time_problem
 from .tonemap_reference import hdr_to_sdr
 
@@ -420,7 +420,7 @@ class SourceReference:
                 f"select='between(t\\,{lo:.6f}\\,{hi:.6f})',"
                 f"scale=in_color_matrix={self.geometry.color_matrix}"
                 f":in_range={'full' if self.geometry.full_range else 'limited'}"
-                ":flags=bicubic+accurate_rnd+full_chroma_int,format=rgb48le"
+                f":flags=bicubic+accurate_rnd+full_chroma_int,format={PIXEL_FORMAT}"
             )
             cmd += [
                 "-copyts",
@@ -440,14 +440,13 @@ class SourceReference:
                 "-f",
                 "rawvideo",
                 "-pix_fmt",
-                "rgb48le",
+                PIXEL_FORMAT,
                 "pipe:1",
             ]
             out = subprocess.run(cmd, capture_output=True)
             size = w * h * 3 * 2
             if out.returncode == 0 and len(out.stdout) == size * len(times):
-                data = np.frombuffer(out.stdout, dtype="<u2").reshape(len(times), h, w, 3)
-                frames = [data[i] for i in range(len(times))]
+                frames = [rgb48(out.stdout[i * size : (i + 1) * size], w, h) for i in range(len(times))]
                 break
         if not frames:
             raise DamagedSourceError(
