@@ -296,6 +296,67 @@ static int in_file(const AVIndexEntry *e, int64_t file_size)
     return file_size <= 0 || e->pos < 0 || e->pos + (e->size > 0 ? e->size : 1) <= file_size;
 }
 
+/* The index entry of the packet at byte pos, or NULL. The entries' times
+ * are not always the packets' decode times (MP4 with an edit list: FFmpeg
+ * shifts the index), so a packet is matched to its entry by position. */
+static const AVIndexEntry *entry_at(AVStream *st, int64_t pos)
+{
+    int n = avformat_index_get_entries_count(st);
+    for (int i = 0; pos >= 0 && i < n; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if (e->pos == pos)
+            return e;
+    }
+    return NULL;
+}
+
+/* Whether the index's keyframes are presented delta after they are decoded,
+ * as the first keyframe is: read at three of them (the first one shown, the
+ * middle one, the last). An edit list can hide a first keyframe whose
+ * reordering differs from the rest (Media3's "iibbibb" files: the hidden one
+ * runs 2 frames ahead, the others 4), and a single delta then places every
+ * shown keyframe two frames early. An entry the seek does not land on says
+ * nothing either way. */
+static int delta_holds(lc_source *src, AVStream *st, int n, int64_t delta, int64_t file_size)
+{
+    AVFormatContext *fmt = src->fmt;
+    int keys[3] = {-1, -1, -1}, holds = 1;
+    for (int i = 0; i < n; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if (!(e->flags & AVINDEX_KEYFRAME) || (e->flags & AVINDEX_DISCARD_FRAME) || !in_file(e, file_size))
+            continue;
+        if (keys[0] < 0)
+            keys[0] = i;
+        keys[2] = i;
+    }
+    if (keys[0] < 0)
+        return 1;
+    for (int i = (keys[0] + keys[2]) / 2; i <= keys[2] && keys[1] < 0; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if ((e->flags & AVINDEX_KEYFRAME) && !(e->flags & AVINDEX_DISCARD_FRAME) && in_file(e, file_size))
+            keys[1] = i;
+    }
+    AVPacket *pkt = av_packet_alloc();
+    for (int k = 0; pkt && holds && k < 3; k++) {
+        if (k > 0 && keys[k] == keys[k - 1])
+            continue;
+        int64_t ts = avformat_index_get_entry(st, keys[k])->timestamp;
+        if (av_seek_frame(fmt, src->stream_index, ts, AVSEEK_FLAG_BACKWARD) < 0)
+            continue;
+        for (int i = 0; i < 500 && av_read_frame(fmt, pkt) >= 0; i++) {
+            int ours = pkt->stream_index == src->stream_index;
+            const AVIndexEntry *e = ours ? entry_at(st, pkt->pos) : NULL;
+            if (e && pkt->pts != AV_NOPTS_VALUE)
+                holds = pkt->pts - e->timestamp == delta;
+            av_packet_unref(pkt);
+            if (ours)
+                break;
+        }
+    }
+    av_packet_free(&pkt);
+    return holds;
+}
+
 /* Trust the container index only where it is written on disk for the whole
  * file (MP4 sample tables, Matroska cues, AVI idx1). Demuxers with a generic
  * index only know what they have read so far. Also checks the duration the
@@ -321,8 +382,9 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
         AVPacket *pkt = av_packet_alloc();
         for (int i = 0; pkt && i < 500 && av_read_frame(fmt, pkt) >= 0; i++) {
             int done = pkt->stream_index == src->stream_index && (pkt->flags & AV_PKT_FLAG_KEY);
-            if (done && pkt->pts != AV_NOPTS_VALUE && pkt->dts != AV_NOPTS_VALUE)
-                delta = pkt->pts - pkt->dts;
+            const AVIndexEntry *e = done ? entry_at(st, pkt->pos) : NULL;
+            if (done && pkt->pts != AV_NOPTS_VALUE && (e || pkt->dts != AV_NOPTS_VALUE))
+                delta = pkt->pts - (e ? e->timestamp : pkt->dts);
             av_packet_unref(pkt);
             if (done)
                 break;
@@ -356,8 +418,8 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
             n = 0;
     }
     src->info.keyframe_index = 0;
-    if (n <= 0)
-        return;
+    if (n <= 0 || !delta_holds(src, st, n, delta, file_size))
+        return; /* the keyframes are found by reading the packets (lc_scan_keyframes) */
     int64_t dur_us = src->info.duration_ms * 1000;
     int64_t slack = dur_us / 4 > 10000000 ? dur_us / 4 : 10000000;
     if (dur_us > 0 && index_end_us < dur_us - slack)
