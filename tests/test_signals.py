@@ -100,7 +100,7 @@ def test_signals_see_what_they_name():
 
 
 OBJECT_SIZE = (31 / H, 58 / W)  # 31 x 58 pixels = 3.1 % of the picture, bottom-right
-KINDS = ("static_drift", "corner_object", "pocket", "moving")
+KINDS = ("static_drift", "corner_object", "pocket", "moving", "tone_curve")
 
 
 def _clip(kind: str, path: Path, seconds: int = 6) -> Path:
@@ -115,6 +115,7 @@ def _clip(kind: str, path: Path, seconds: int = 6) -> Path:
         "corner_object": lambda: scenes.corner_object(still, n, FPS, rng, enter_s=3, slide_s=0, size=OBJECT_SIZE),
         "pocket": lambda: scenes.pocket(H, W, n, rng),
         "moving": lambda: scenes.pan(still, n, FPS, rng, px_per_s=40),
+        "tone_curve": lambda: scenes.tone_curve(still, n, rng),
     }[kind]()
     return scenes.encode(scene.shown, path, FPS, crf=20, gop=10)
 
@@ -175,6 +176,16 @@ def test_an_object_entering_a_corner_is_never_a_duplicate_of_the_empty_scene(bun
     assert with_object[0].duplicate_of is None
     # the empty scene before it is still recognised as repeating
     assert [r.duplicate_of for r in rows[1:3]] == ["frame_00000001"] * 2
+
+
+def test_a_tone_curve_change_repeats_its_first_row(bundles):
+    rows = load_manifest(bundles / "tone_curve")
+    first, last = (_decoded_luma(bundles / "tone_curve", r) for r in (rows[0], rows[-1]))
+    # the shadows are lifted far more than the highlights: no single gain makes one the other
+    dark, bright = first < 60, first > 150
+    gain = lambda part: last[part].mean() / first[part].mean()  # noqa: E731
+    assert gain(dark) > 1.3 * gain(bright)
+    assert [r.duplicate_of for r in rows] == [None] + ["frame_00000001"] * 5
 
 
 def test_duplicates_really_look_alike_and_changes_are_not_marked(bundles):
