@@ -6,17 +6,28 @@ results on it.
     python benchmarks/signals_set.py --json out.json
 
 Clips (960x540, 10 fps, H.264, built from the GoPro MAX clip in ../shared/data
-and the Karma clip in ../shared/data/real, written to benchmarks/.cache/signals):
+and the Karma clip in ../shared/data/real, written to benchmarks/.cache/signals;
+the scenes are tests/scenes.py's, which test_signals.py also uses):
 
 - ``static_drift``: one real frame, sensor noise (sigma 4) and a slow exposure
   drift (gain 1.0 -> 1.3) with flicker: every row but the first repeats it.
 - ``corner_object``: the same scene; from 4 s a textured object covering 3 %
   of the picture slides into the bottom-right corner (over 2 s) and stays.
 - ``stopped_moving``: a still real frame for 5 s, then the real clip plays.
-- ``pocket``: dark (luma ~12), heavy noise (sigma 6), fabric moving a little.
+- ``pocket``: dark (luma ~10), heavy noise (sigma 6), fabric moving a little.
 - ``slow_pan``: a real frame panned 6 px (0.6 %) per second.
 - ``walk``: the GoPro MAX clip as recorded, with noise.
 - ``drone``: the Karma clip as recorded, with noise.
+- ``tone_curve``: the still through a tone curve lifting the shadows (gamma
+  1 -> 0.7, black +6): every row repeats the first.
+- ``corner_light``: a lamp switched on in a corner at 6 s (about 2 % of the
+  picture brighter by > 16 levels) while the exposure drifts.
+- ``pale_object``: a pale, thin object 30 levels over a bright wall from 6 s
+  (2.5 % of the picture) while the exposure darkens a little.
+- ``scene_cut``: a cut at 6 s to a similar room (the picture mirrored: the
+  same histogram).
+- ``dark_face``: a dark room (luma ~6) where a face (3 %, luma ~45) appears
+  at 6 s.
 
 Every clip keeps its clean frames (before noise and exposure), so the truth is
 measured, not assumed: the content change between two rows is the fraction of
@@ -39,6 +50,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # scenes.py: the scenes, shared with test_signals.py
+import scenes  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data"
 if not DATA.is_dir():
     DATA = Path("/work/shared/data")
@@ -75,109 +89,34 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
 
 
-def encode(frames: list[np.ndarray], path: Path) -> None:
-    proc = subprocess.Popen(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            f"{W}x{H}",
-            "-r",
-            str(FPS),
-            "-i",
-            "-",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "23",
-            "-g",
-            "20",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        stdin=subprocess.PIPE,
-    )
-    assert proc.stdin is not None
-    for f in frames:
-        proc.stdin.write(np.ascontiguousarray(f).tobytes())
-    proc.stdin.close()
-    if proc.wait() != 0:
-        raise RuntimeError(f"ffmpeg failed for {path}")
-
-
-def noisy(clean: np.ndarray, rng: np.random.Generator, sigma: float, gain: float = 1.0) -> np.ndarray:
-    f = clean.astype(np.float32) * gain + rng.normal(0, sigma, clean.shape).astype(np.float32)
-    return np.clip(f, 0, 255).astype(np.uint8)
-
-
-def object_patch(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    """A textured object (stripes and blotches), unlike the scene behind it."""
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([200 + 40 * np.sin(x / 6.0), 60 + 50 * np.sin(y / 9.0), 40 + 30 * np.cos((x + y) / 7.0)], -1)
-    return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
-
-
 def make_clips(seconds: int = 12) -> dict[str, list[np.ndarray]]:
-    """name -> clean frames (what the noisy clip shows before noise and gain)."""
+    """name -> clean luma frames (what the clip shows before noise and
+    exposure); the clips are encoded into CACHE unless there already."""
     rng = np.random.default_rng(25)
-    walk = decode(DATA / "gopro-max-heromode.mp4", seconds)
-    drone = decode(DATA / "real" / "gopro_karma.mp4", seconds)
+    walk = decode(DATA / "gopro-max-heromode.mp4", seconds).astype(np.float32)
+    drone = decode(DATA / "real" / "gopro_karma.mp4", seconds).astype(np.float32)
     n = seconds * FPS
     still = walk[20]
-    clips: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-
-    def add(name: str, clean: list[np.ndarray], shown: list[np.ndarray]) -> None:
-        clips[name] = (clean, shown)
-
-    gains = [1.0 + 0.3 * i / n + 0.02 * np.sin(i * 1.3) for i in range(n)]
-    add("static_drift", [still] * n, [noisy(still, rng, 4, g) for g in gains])
-
-    oh, ow = int(H * 0.15), int(W * 0.20)  # 3 % of the picture
-    patch = object_patch(oh, ow, rng)
-    clean_obj = []
-    for i in range(n):
-        f = still.copy()
-        t = i / FPS
-        if t >= 4:
-            shown_w = min(ow, int(ow * (t - 4) / 2))
-            if shown_w > 0:
-                f[H - oh :, W - shown_w :] = patch[:, :shown_w]
-        clean_obj.append(f)
-    add("corner_object", clean_obj, [noisy(f, rng, 4, 1.0 + 0.02 * np.sin(i)) for i, f in enumerate(clean_obj)])
-
-    stop = [still] * (5 * FPS) + [walk[20 + i] for i in range(n - 5 * FPS)]
-    add("stopped_moving", stop, [noisy(f, rng, 4) for f in stop])
-
-    y, x = np.mgrid[0:H, 0:W]
-    pocket = []
-    for i in range(n):
-        fold = 10 + 5 * np.sin((x + 3 * np.sin(i / 7.0) * 10) / 60.0) * np.cos(y / 80.0)
-        pocket.append(np.repeat(fold[..., None], 3, -1).astype(np.uint8))
-    add("pocket", pocket, [noisy(f, rng, 6) for f in pocket])
-
-    big = np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(still).resize((W + 120, H + 68)))
-    pan = [big[34 : 34 + H, int(i * 6 / FPS) : int(i * 6 / FPS) + W] for i in range(n)]
-    add("slow_pan", pan, [noisy(f, rng, 4) for f in pan])
-
-    add("walk", list(walk[:n]), [noisy(f, rng, 4) for f in walk[:n]])
-    add("drone", list(drone[:n]), [noisy(f, rng, 4) for f in drone[:n]])
+    clips = {
+        "static_drift": scenes.static(still, n, rng, gain_end=1.3),
+        "corner_object": scenes.corner_object(still, n, FPS, rng, enter_s=4, slide_s=2, gain_end=1.0),
+        "stopped_moving": scenes.record([still] * (5 * FPS) + list(walk[20 : 20 + n - 5 * FPS]), rng, 4),
+        "pocket": scenes.pocket(H, W, n, rng),
+        "slow_pan": scenes.pan(still, n, FPS, rng, px_per_s=6),
+        "walk": scenes.record(list(walk[:n]), rng, 4),
+        "drone": scenes.record(list(drone[:n]), rng, 4),
+        "tone_curve": scenes.tone_curve(still, n, rng),
+        "corner_light": scenes.corner_light(still, n, FPS, rng, on_s=6),
+        "pale_object": scenes.pale_object(still, n, FPS, rng, on_s=6, at=(0.2, 0.2)),
+        "scene_cut": scenes.scene_cut(still, n, FPS, rng, cut_s=6),
+        "dark_face": scenes.dark_face(still, n, FPS, rng, on_s=6),
+    }
     CACHE.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for name, (clean, shown) in clips.items():
+    for name, scene in clips.items():
         path = CACHE / f"{name}.mp4"
         if not path.exists():
-            encode(shown, path)
-        out[name] = [luma(c.astype(np.float32)) for c in clean]
-    return out
+            scenes.encode(scene.shown, path, FPS)
+    return {name: [luma(c) for c in scene.clean] for name, scene in clips.items()}
 
 
 def changed(a: np.ndarray, b: np.ndarray) -> float:

@@ -248,8 +248,6 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         require_local(args.input_dir, args.output_root, hint="URLs need --ray")
         if args.cpus_per_file != 1:
             raise _errors.UsageError("--cpus-per-file needs --ray (without it, --workers sets the files at once)")
-    elif args.drop_duplicates:
-        raise _errors.UsageError("--drop-duplicates is not available with --ray yet")
     bar = ProgressBar("batch", enabled=None if not args.quiet else False, unit="files")
 
     shown_done = -1
@@ -282,6 +280,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                 address=args.ray,
                 cpus_per_file=args.cpus_per_file,
                 overwrite=args.overwrite,
+                drop_duplicates=args.drop_duplicates,
                 progress=on_progress,
                 on_event=on_event if args.jsonl else None,
             )

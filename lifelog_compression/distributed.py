@@ -134,6 +134,7 @@ def extract_many(
     max_retries: int = 3,
     overwrite: bool = False,
     recipe: Recipe = DEFAULT_RECIPE,
+    drop_duplicates: bool = False,
     progress: Callable[[BatchProgress], None] | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> DistributedResult:
@@ -144,14 +145,22 @@ def extract_many(
     Each task asks for ``cpus_per_file`` CPUs and decodes with that many
     threads. A task whose worker dies is retried up to ``max_retries`` times
     (that file only); bad input is reported, not retried. Complete bundles of
-    the same source are skipped unless ``overwrite``. ``progress`` and
+    the same source are skipped unless ``overwrite``. ``drop_duplicates`` is
+    extract_to_dir's, for every file. ``progress`` and
     ``on_event`` are called on the driver as a local batch calls them (the
     same loop, batch.run_pool, drives both). Failures are in the result, not
     raised; Ctrl-C raises ``BatchInterrupted``.
     """
     ray = connect(address)
     tasks = plan(sources, output)
-    pool = RayPool(ray, cpus_per_file=cpus_per_file, max_retries=max_retries, overwrite=overwrite, recipe=recipe)
+    pool = RayPool(
+        ray,
+        cpus_per_file=cpus_per_file,
+        max_retries=max_retries,
+        overwrite=overwrite,
+        recipe=recipe,
+        drop_duplicates=drop_duplicates,
+    )
     out = cast(Path, storage.location(output, output=True).text)
     r = run_pool(tasks, _sizes(tasks), out, pool, overwrite=overwrite, progress=progress, on_event=on_event)
     return DistributedResult(r.output_root, r.files, r.elapsed_s, r.interrupted, r.unfinished)
@@ -176,13 +185,27 @@ class RayPool:
     Ray's to retry (``max_retries``); a file that fails on every attempt is
     settled as failed with the error Ray gave."""
 
-    def __init__(self, ray: Any, *, cpus_per_file: float, max_retries: int, overwrite: bool, recipe: Recipe):
+    def __init__(
+        self,
+        ray: Any,
+        *,
+        cpus_per_file: float,
+        max_retries: int,
+        overwrite: bool,
+        recipe: Recipe,
+        drop_duplicates: bool,
+    ):
         self.ray = ray
         self.max_retries = max_retries
         self.remote = ray.remote(extract_file).options(
             num_cpus=cpus_per_file, max_retries=max_retries, retry_exceptions=False, name="lifelog_extract_file"
         )
-        self.kwargs = dict(overwrite=overwrite, recipe=recipe, workers=max(1, int(cpus_per_file)))
+        self.kwargs = dict(
+            overwrite=overwrite,
+            recipe=recipe,
+            workers=max(1, int(cpus_per_file)),
+            drop_duplicates=drop_duplicates,
+        )
         # Tasks beyond what the cluster can run would wait in Ray's queue; kept
         # here instead, so that "running" on the progress line is true.
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_file))
@@ -283,6 +306,7 @@ def run_batch(
     overwrite: bool,
     progress: Callable[[BatchProgress], None],
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    drop_duplicates: bool = False,
 ) -> BatchResult:
     """``batch INPUT OUTPUT --ray [ADDRESS]``: ``extract_many`` after the
     checks a local batch makes (cli.py draws the progress line and prints the
@@ -297,6 +321,7 @@ def run_batch(
         address=address or None,
         cpus_per_file=cpus_per_file,
         overwrite=overwrite,
+        drop_duplicates=drop_duplicates,
         progress=progress,
         on_event=on_event,
     )

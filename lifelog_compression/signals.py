@@ -9,11 +9,14 @@ The rule (thresholds from the labelled set, docs/signals.md): a frame repeats
 the last *kept* row (never a duplicate itself, so a slow pan cannot chain
 through small steps) when the content rect is the same and
 
-- no block of the 32x32 thumbnail, each scaled by the ratio of the two
-  thumbnails' means (cancelling exposure drift and flicker), differs from the
-  kept row's by more than ``block_max`` levels (local change: an object over
-  2 % of the picture covers a dozen blocks; blocks ``bright`` or brighter in
-  both are skipped, as clipping defeats the scaling), and
+- after matching the two 32x32 thumbnails' tones by ranks (each block's
+  level is allowed the levels the other thumbnail has at the same ranks:
+  this undoes any global monotone change, exposure drift, flicker, a tone
+  curve, highlights clipping, while a local change moves blocks against the
+  rest), no ``block_group`` x ``block_group`` group of blocks differs from the
+  kept row's by more than ``block_max`` levels in every block (an object over
+  2 % of the picture covers whole groups; a lone block, partly clipped at a
+  brighter exposure, does not count), and
 - the phashes differ in at most ``hamming_max`` bits, or both thumbnails are
   flat (standard deviation under ``flat_std`` levels: a lens cap, a pocket,
   where the hash of noise says nothing).
@@ -36,17 +39,18 @@ class DuplicateRule:
     """Thresholds of the near-duplicate rule (module docstring)."""
 
     hamming_max: int = 10
-    block_max: float = 20.0
+    block_max: float = 14.0
+    block_group: int = 2
     flat_std: float = 3.0
-    bright: int = 220
 
     def doc(self) -> str:
+        g = f"{self.block_group}x{self.block_group}"
         return (
             f"same content rect, phash Hamming distance <= {self.hamming_max} bits (or both 32x32 thumbnails "
-            f"flat: std < {self.flat_std:g} levels), and no 32x32-thumbnail block differing by more than "
-            f"{self.block_max:g} luma levels after scaling by the ratio of the thumbnails' means (blocks "
-            f">= {self.bright} in both are not compared: clipping breaks the scaling); compared with the last "
-            "row that is not a duplicate"
+            f"flat: std < {self.flat_std:g} levels), and, after matching the thumbnails' tones by ranks (each "
+            "block may take any level the other thumbnail has at the ranks its level takes: undoes a global "
+            f"monotone tone change, clipping included), no {g} group of blocks in which every block differs "
+            f"by more than {self.block_max:g} luma levels; compared with the last row that is not a duplicate"
         )
 
 
@@ -58,25 +62,59 @@ class _Kept:
     frame_id: str
     phash: int
     thumb: bytes
-    mean: float
     std: float
     rect: tuple[int, int, int, int]
 
 
-def _stats(thumb: bytes) -> tuple[float, float]:
+def _std(thumb: bytes) -> float:
     n = len(thumb)
     mean = sum(thumb) / n
-    var = sum((v - mean) ** 2 for v in thumb) / n
-    return mean, var**0.5
+    return (sum((v - mean) ** 2 for v in thumb) / n) ** 0.5
 
 
-def block_difference(kept: bytes, kept_mean: float, thumb: bytes, mean: float, bright: int = 220) -> float:
-    """The largest block difference of two thumbnails, in luma levels, after
-    scaling ``thumb`` by the ratio of the means (exposure). Blocks at or
-    above ``bright`` in both are left out: a brighter exposure clips them,
-    which no scaling undoes."""
-    scale = kept_mean / mean if mean >= 1 and kept_mean >= 1 else 1.0
-    return max((abs(b * scale - a) for a, b in zip(kept, thumb) if a < bright or b < bright), default=0.0)
+def _rank_levels(src: bytes, dst: bytes) -> tuple[list[int], list[int]]:
+    """For each level of ``src``, the lowest and highest level ``dst`` has
+    at the ranks ``src``'s blocks of that level take: the monotone tone
+    curve from ``src`` to ``dst`` fitted by ranks, ties giving an interval
+    (levels are whole numbers, so ties are common)."""
+    counts = [0] * 256
+    for v in src:
+        counts[v] += 1
+    ordered = sorted(dst)
+    lo, hi = [0] * 256, [0] * 256
+    rank = 0
+    for level, c in enumerate(counts):
+        if c:
+            lo[level], hi[level] = ordered[rank], ordered[rank + c - 1]
+            rank += c
+    return lo, hi
+
+
+def block_difference(kept: bytes, thumb: bytes, group: int = 2) -> int:
+    """How far two 32x32 thumbnails differ locally, in luma levels: each
+    block's distance from the levels the tone curve fitted by ranks allows it
+    (both ways: a new object brighter than anything kept is mapped onto the
+    kept row's brightest blocks one way, but shows the other way), then the
+    largest over ``group`` x ``group`` groups of blocks of the smallest
+    distance in the group (a lone block off the curve, as partly clipped
+    blocks are at a brighter exposure, is not a local change of any size)."""
+    to_kept_lo, to_kept_hi = _rank_levels(thumb, kept)
+    to_new_lo, to_new_hi = _rank_levels(kept, thumb)
+    far = [
+        max(0, to_kept_lo[b] - a, a - to_kept_hi[b], to_new_lo[a] - b, b - to_new_hi[a]) for a, b in zip(kept, thumb)
+    ]
+    side = int(len(far) ** 0.5)
+    rows = [far[i * side : (i + 1) * side] for i in range(side)]
+    worst = 0
+    for r in range(side - group + 1):
+        column = rows[r]  # the smallest distance down each column of the group's rows
+        for i in range(1, group):
+            column = list(map(min, column, rows[r + i]))
+        across = column[: side - group + 1]  # then along each run of columns
+        for j in range(1, group):
+            across = list(map(min, across, column[j:]))
+        worst = max(worst, *across)
+    return worst
 
 
 class DuplicateTracker:
@@ -94,16 +132,16 @@ class DuplicateTracker:
             self._kept = None
             return None
         thumb = signals["thumb"]
-        mean, std = _stats(thumb)
+        std = _std(thumb)
         k = self._kept
         if k is not None and k.rect == rect:
             close = bin(k.phash ^ signals["phash"]).count("1") <= self.rule.hamming_max or (
                 k.std < self.rule.flat_std and std < self.rule.flat_std
             )
-            if close and block_difference(k.thumb, k.mean, thumb, mean, self.rule.bright) <= self.rule.block_max:
+            if close and block_difference(k.thumb, thumb, self.rule.block_group) <= self.rule.block_max:
                 self.duplicates += 1
                 return k.frame_id
-        self._kept = _Kept(frame_id, signals["phash"], thumb, mean, std, rect)
+        self._kept = _Kept(frame_id, signals["phash"], thumb, std, rect)
         return None
 
 
@@ -128,8 +166,8 @@ def bundle_doc(rule: DuplicateRule, dropped: bool, duplicate_rows: int) -> dict[
         "thresholds": {
             "hamming_max": rule.hamming_max,
             "block_max": rule.block_max,
+            "block_group": rule.block_group,
             "flat_std": rule.flat_std,
-            "bright": rule.bright,
         },
         "duplicates_dropped": dropped,
         "duplicate_rows": duplicate_rows,

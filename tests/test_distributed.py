@@ -202,6 +202,38 @@ def test_cli_batch_ray(ray_cluster, folder, tmp_path):
     assert not (tmp_path / "s3:").exists()
 
 
+def test_cli_batch_ray_drop_duplicates(ray_cluster, tmp_path):
+    np = pytest.importorskip("numpy")
+    import scenes
+
+    from lifelog_compression.bundle import load_manifest
+
+    root, out = tmp_path / "card", tmp_path / "out"
+    root.mkdir()
+    rng = np.random.default_rng(25)
+    still = scenes.generated_still(320, 180, rng)
+    scenes.encode(scenes.static(still, 25, rng, gain_end=1.1).shown, root / "desk.mp4", 5)
+    scenes.encode(scenes.pan(still, 25, 5, rng, px_per_s=40).shown, root / "walk.mp4", 5)
+    r = subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", "batch", str(root), str(out), "--ray", ray_cluster]
+        + ["--drop-duplicates", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["extracted"] == 2
+    # The bundle says what was dropped: the desk's rows repeat its first, whose JPEG is the only one.
+    desk = load_manifest(out / "desk")
+    assert [row.duplicate_of for row in desk] == [None] + ["frame_00000001"] * 4
+    assert {row.frame_relpath for row in desk} == {desk[0].frame_relpath}
+    assert [p.name for p in (out / "desk" / "frames").iterdir()] == [Path(desk[0].frame_relpath).name]
+    assert json.loads((out / "desk" / "bundle.json").read_text())["signals"]["duplicates_dropped"] is True
+    walk = load_manifest(out / "walk")
+    assert all(row.duplicate_of is None for row in walk)
+    assert len(list((out / "walk" / "frames").iterdir())) == len(walk) == 5
+
+
 def test_plan_links_chapters_as_a_local_batch_does(folder, tmp_path):
     tasks = {t.relpath: t for t in distributed.plan(folder, tmp_path / "out")}
     recording = tasks["DCIM/GX020046.MP4"].extra["recording"]

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 np = pytest.importorskip("numpy")
 Image = pytest.importorskip("PIL.Image")
+
+import scenes  # noqa: E402
 
 from lifelog_compression import _core, extract_to_dir  # noqa: E402
 from lifelog_compression.bundle import load_bundle_metadata, load_manifest  # noqa: E402
@@ -98,78 +99,25 @@ def test_signals_see_what_they_name():
 # --- generated clips ----------------------------------------------------------------------
 
 
-def _scene(rng: np.random.Generator) -> np.ndarray:
-    """A textured RGB scene: smooth blotches and some edges."""
-    small = rng.integers(30, 220, (9, 16, 3)).astype(np.uint8)
-    img = np.asarray(Image.fromarray(small).resize((W, H), Image.BICUBIC)).astype(np.float32)
-    img[40:60, 30:200] = 230
-    img[100:150, 250:260] = 25
-    return img
-
-
-def _encode(frames: list[np.ndarray], path: Path) -> Path:
-    if not shutil.which("ffmpeg"):
-        pytest.skip("the ffmpeg CLI is needed to make the clips")
-    data = b"".join(np.clip(f, 0, 255).astype(np.uint8).tobytes() for f in frames)
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            f"{W}x{H}",
-            "-r",
-            str(FPS),
-            "-i",
-            "-",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "20",
-            "-g",
-            "10",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        input=data,
-        check=True,
-    )
-    return path
-
-
-OBJECT = (slice(H - 31, H), slice(W - 58, W))  # 31 x 58 = 3.1 % of the picture, bottom-right
+OBJECT_SIZE = (31 / H, 58 / W)  # 31 x 58 pixels = 3.1 % of the picture, bottom-right
+KINDS = ("static_drift", "corner_object", "pocket", "moving", "tone_curve")
 
 
 def _clip(kind: str, path: Path, seconds: int = 6) -> Path:
+    """A short version of a labelled-set scene (tests/scenes.py) of a generated picture."""
+    if not shutil.which("ffmpeg"):
+        pytest.skip("the ffmpeg CLI is needed to make the clips")
     rng = np.random.default_rng(25)
-    scene = _scene(rng)
-    frames = []
-    for i in range(seconds * FPS):
-        f = scene.copy()
-        t = i / FPS
-        gain = 1.0
-        if kind == "static_drift":
-            gain = 1.0 + 0.12 * t / seconds + 0.02 * np.sin(i * 1.3)
-        elif kind == "corner_object" and t >= 3:
-            patch = np.zeros((31, 58, 3), np.float32)
-            patch[..., 0] = 200 + 40 * np.sin(np.arange(58) / 3.0)
-            patch[..., 1] = 60
-            f[OBJECT] = patch
-        elif kind == "pocket":
-            f = np.full_like(scene, 10) + 3 * np.sin(np.arange(W) / 40.0 + i / 9)[None, :, None]
-        elif kind == "moving":
-            f = np.roll(scene, int(t * 40), axis=1)
-        noise = 6 if kind == "pocket" else 3
-        frames.append(f * gain + rng.normal(0, noise, f.shape))
-    return _encode(frames, path)
+    still = scenes.generated_still(W, H, rng)
+    n = seconds * FPS
+    scene = {
+        "static_drift": lambda: scenes.static(still, n, rng, gain_end=1.12, sigma=3),
+        "corner_object": lambda: scenes.corner_object(still, n, FPS, rng, enter_s=3, slide_s=0, size=OBJECT_SIZE),
+        "pocket": lambda: scenes.pocket(H, W, n, rng),
+        "moving": lambda: scenes.pan(still, n, FPS, rng, px_per_s=40),
+        "tone_curve": lambda: scenes.tone_curve(still, n, rng),
+    }[kind]()
+    return scenes.encode(scene.shown, path, FPS, crf=20, gop=10)
 
 
 def _decoded_luma(bundle: Path, row) -> np.ndarray:
@@ -183,7 +131,7 @@ def _decoded_luma(bundle: Path, row) -> np.ndarray:
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("signals")
-    return {kind: _clip(kind, folder / f"{kind}.mp4") for kind in ("static_drift", "corner_object", "pocket", "moving")}
+    return {kind: _clip(kind, folder / f"{kind}.mp4") for kind in KINDS}
 
 
 @pytest.fixture(scope="module")
@@ -228,6 +176,16 @@ def test_an_object_entering_a_corner_is_never_a_duplicate_of_the_empty_scene(bun
     assert with_object[0].duplicate_of is None
     # the empty scene before it is still recognised as repeating
     assert [r.duplicate_of for r in rows[1:3]] == ["frame_00000001"] * 2
+
+
+def test_a_tone_curve_change_repeats_its_first_row(bundles):
+    rows = load_manifest(bundles / "tone_curve")
+    first, last = (_decoded_luma(bundles / "tone_curve", r) for r in (rows[0], rows[-1]))
+    # the shadows are lifted far more than the highlights: no single gain makes one the other
+    dark, bright = first < 60, first > 150
+    gain = lambda part: last[part].mean() / first[part].mean()  # noqa: E731
+    assert gain(dark) > 1.3 * gain(bright)
+    assert [r.duplicate_of for r in rows] == [None] + ["frame_00000001"] * 5
 
 
 def test_duplicates_really_look_alike_and_changes_are_not_marked(bundles):
