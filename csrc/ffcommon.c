@@ -26,7 +26,7 @@ lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     AVFormatContext *fmt = NULL;
-    int ret = lc_open_input(src->path, &fmt);
+    int ret = lc_open_input(src->path, &src->recording, &fmt);
     if (ret < 0)
         return lc_fail(err, LC_ERR_IO, "cannot open the file again: %s", lc_av_error(ret, ebuf));
     /* Streams only appear after find_stream_info in headerless containers. */

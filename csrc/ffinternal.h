@@ -17,7 +17,8 @@
 
 struct lc_source {
     char *path;
-    AVFormatContext *fmt; /* the probing context; workers open their own */
+    lc_recording recording; /* the recording's bytes in the file (a motion photo's MP4); sourcefile.h */
+    AVFormatContext *fmt;   /* the probing context; workers open their own */
     int stream_index;
     AVRational time_base;
     int64_t start_pts;        /* first presentation time, stream time base */
@@ -78,7 +79,8 @@ lc_status lc_scan_keyframes(lc_source *src, lc_poll_fn poll, void *ctx, char err
 
 /* ffio.c: local files and http(s) URLs, and the bytes read from them. */
 int lc_is_url(const char *path);
-int lc_open_input(const char *path, AVFormatContext **fmt);
+/* rec: the recording's byte range in a local file (NULL, or not embedded: the whole file). */
+int lc_open_input(const char *path, const lc_recording *rec, AVFormatContext **fmt);
 /* The read error a URL's reader met for good (0: none, or a local file). */
 int lc_input_error(const AVFormatContext *fmt);
 lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE]);

@@ -26,6 +26,12 @@
  * refused before they read a header, and the demuxer's own io_open refuses
  * every nested open (mov's external tracks, 'dref' aliases, are off by
  * default, enable_drefs = 0; this is the second lock on that door).
+ *
+ * A motion photo's recording (an MP4 inside a JPEG, sourcefile.h) is read
+ * through the subfile protocol over that same "file:PATH": the whitelist is
+ * exactly "subfile,file" and the URL is built here, so the demuxer sees the
+ * MP4's bytes as a file of their own (its offsets are relative to its start)
+ * and still nothing but the named file is opened.
  */
 #include <string.h>
 
@@ -404,30 +410,37 @@ lc_status lc_url_open_failure(int averror, char err[LC_ERRMSG_SIZE])
 }
 
 /* The local file at path, through the file protocol alone: "file:" first,
- * so that nothing in the name is read as a protocol. */
-static int open_file(const char *path, AVIOContext **out)
+ * so that nothing in the name is read as a protocol. An embedded recording:
+ * its byte range of that file, through subfile (start and end as options,
+ * never parsed from the name). */
+static int open_file(const char *path, const lc_recording *rec, AVIOContext **out)
 {
     AVDictionary *opts = NULL;
-    char *url = av_asprintf("file:%s", path);
+    int embedded = rec && rec->embedded;
+    char *url = av_asprintf("%sfile:%s", embedded ? "subfile:" : "", path);
     int ret;
     *out = NULL;
     if (!url)
         return AVERROR(ENOMEM);
-    av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    av_dict_set(&opts, "protocol_whitelist", embedded ? "subfile,file" : "file", 0);
+    if (embedded) {
+        av_dict_set_int(&opts, "start", (int64_t)rec->offset, 0);
+        av_dict_set_int(&opts, "end", (int64_t)(rec->offset + rec->length), 0);
+    }
     ret = avio_open2(out, url, AVIO_FLAG_READ, NULL, &opts);
     av_dict_free(&opts);
     av_free(url);
     return ret;
 }
 
-int lc_open_input(const char *path, AVFormatContext **fmt)
+int lc_open_input(const char *path, const lc_recording *rec, AVFormatContext **fmt)
 {
     AVIOContext *pb = NULL;
     AVDictionary *opts = NULL;
     const AVInputFormat *format = NULL;
     int url = lc_is_url(path), ret, refused, score;
     *fmt = NULL;
-    if ((ret = url ? new_reader(path, &pb) : open_file(path, &pb)) < 0)
+    if ((ret = url ? new_reader(path, &pb) : open_file(path, rec, &pb)) < 0)
         return ret;
     if (!(*fmt = avformat_alloc_context())) {
         ret = AVERROR(ENOMEM);

@@ -14,16 +14,20 @@
 
 #include "ffinternal.h"
 
-/* Was the file recognised as some container at all? Decides between "not a
- * video file" and "a damaged video file" when avformat_open_input fails. */
-static const AVInputFormat *sniff_format(const char *path, int *score)
+/* Was the recording recognised as some container at all? Decides between
+ * "not a video file" and "a damaged video file" when avformat_open_input fails. */
+static const AVInputFormat *sniff_format(const char *path, const lc_recording *rec, int *score)
 {
     unsigned char *buf = av_mallocz(65536 + AVPROBE_PADDING_SIZE);
     const AVInputFormat *fmt = NULL;
     *score = 0;
     FILE *f = buf ? fopen(path, "rb") : NULL;
+    if (f && fseeko(f, (off_t)rec->offset, SEEK_SET) != 0) {
+        fclose(f);
+        f = NULL;
+    }
     if (f) {
-        size_t got = fread(buf, 1, 65536, f);
+        size_t got = fread(buf, 1, rec->length < 65536 ? (size_t)rec->length : 65536, f);
         fclose(f);
         AVProbeData pd = {.filename = path, .buf = buf, .buf_size = (int)got};
         fmt = av_probe_input_format2(&pd, 1, score);
@@ -77,7 +81,7 @@ static lc_status index_cut_off(char err[LC_ERRMSG_SIZE])
                    "was probably cut short while being copied or recorded");
 }
 
-static lc_status classify_open_failure(const char *path, int averror, char err[LC_ERRMSG_SIZE])
+static lc_status classify_open_failure(const char *path, const lc_recording *rec, int averror, char err[LC_ERRMSG_SIZE])
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     int score = 0, refusal = 0;
@@ -88,14 +92,14 @@ static lc_status classify_open_failure(const char *path, int averror, char err[L
         return lc_url_open_failure(averror, err);
     if ((averror == AVERROR(EACCES) || averror == AVERROR(EIO)) && (refusal = os_refuses_read(path)))
         return lc_fail(err, LC_ERR_IO, "cannot read the file: %s", strerror(refusal));
-    lc_mp4_boxes boxes = lc_scan_mp4_boxes(path);
+    lc_mp4_boxes boxes = lc_scan_recording_boxes(path, rec);
     if (boxes.is_iso && !boxes.has_moov)
         return lc_fail(err, LC_ERR_INDEX_MISSING,
                        "the recording's index (MP4 'moov' box) is missing: the file was "
                        "probably cut off while recording");
     if (boxes.is_iso && boxes.moov_cut)
         return index_cut_off(err);
-    const AVInputFormat *guess = sniff_format(path, &score);
+    const AVInputFormat *guess = sniff_format(path, rec, &score);
     if (guess && score >= AVPROBE_SCORE_EXTENSION)
         return lc_fail(err, LC_ERR_DAMAGED, "looks like %s but its structure is damaged: %s", guess->name,
                        averror == AVERROR(EIO) ? "its headers are cut off or corrupt" : lc_av_error(averror, ebuf));
@@ -491,8 +495,12 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
         goto fail;
     }
     src->streams_end_us = src->timeline_jump_us = INT64_MIN;
+    src->recording.length = UINT64_MAX; /* a URL: the whole object */
     if (!lc_is_url(path)) {
-        lc_mp4_boxes boxes = lc_scan_mp4_boxes(path);
+        /* Decided once: every reader below reads this range of the file. */
+        if ((status = lc_find_recording(path, &src->recording, err)) != LC_OK)
+            goto fail;
+        lc_mp4_boxes boxes = lc_scan_recording_boxes(path, &src->recording);
         if (boxes.is_iso && lc_cmov_bomb(&boxes)) {
             status = lc_fail(err, LC_ERR_DAMAGED,
                              "its compressed index (MP4 'cmov') claims to inflate to %llu "
@@ -502,9 +510,9 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
             goto fail;
         }
     }
-    ret = lc_open_input(path, &src->fmt);
+    ret = lc_open_input(path, &src->recording, &src->fmt);
     if (ret < 0) {
-        status = classify_open_failure(path, ret, err);
+        status = classify_open_failure(path, &src->recording, ret, err);
         goto fail;
     }
     if (is_not_a_video_container(src->fmt->iformat)) {
@@ -522,7 +530,7 @@ lc_status lc_open(const char *path, lc_source **out, lc_poll_fn poll, void *ctx,
         status = lc_fail(err, LC_ERR_DAMAGED, "cannot read the streams: %s", lc_av_error(ret, ebuf));
         goto fail;
     }
-    if (src->stream_index < 0 && !lc_is_url(path) && lc_scan_mp4_boxes(path).moov_cut) {
+    if (src->stream_index < 0 && !lc_is_url(path) && lc_scan_recording_boxes(path, &src->recording).moov_cut) {
         status = index_cut_off(err); /* the tracks it would have listed are missing */
         goto fail;
     }

@@ -115,7 +115,7 @@ fail:
 static int reopen(lc_source *src)
 {
     lc_close_demuxer(src, &src->fmt);
-    return lc_open_input(src->path, &src->fmt);
+    return lc_open_input(src->path, &src->recording, &src->fmt);
 }
 
 int lc_read_streams(lc_source *src, int raw_stream, int (*pick)(AVFormatContext *))

@@ -19,6 +19,7 @@
 
 #include "cpus.h"
 #include "extract.h"
+#include "sourcefile.h"
 
 typedef struct {
     PyObject *source_type;
@@ -545,6 +546,34 @@ static PyObject *core_usable_cpus(PyObject *module, PyObject *unused)
     return PyLong_FromLong(lc_usable_cpus());
 }
 
+/* The recording's byte range in a local file (sourcefile.h), the same answer
+ * the backend opens: the telemetry readers and bundle.json read it here
+ * rather than deciding again. None for a file that is its own recording. */
+static PyObject *core_recording_range(PyObject *module, PyObject *arg)
+{
+    PyObject *path_bytes = NULL, *path = NULL;
+    char err[LC_ERRMSG_SIZE] = "";
+    lc_recording rec;
+    lc_status status;
+    if (!PyUnicode_FSConverter(arg, &path_bytes))
+        return NULL;
+    PyThreadState *tstate = PyEval_SaveThread();
+    status = lc_find_recording(PyBytes_AS_STRING(path_bytes), &rec, err);
+    PyEval_RestoreThread(tstate);
+    if (status != LC_OK) {
+        if ((path = PyUnicode_DecodeFSDefault(PyBytes_AS_STRING(path_bytes))))
+            raise_status(status, path, err);
+        Py_XDECREF(path);
+        Py_DECREF(path_bytes);
+        return NULL;
+    }
+    Py_DECREF(path_bytes);
+    if (!rec.embedded)
+        Py_RETURN_NONE;
+    return Py_BuildValue("{sKsKss}", "offset", (unsigned long long)rec.offset, "length", (unsigned long long)rec.length,
+                         "container", rec.container);
+}
+
 /* The same computation the backends run on each frame, for tests and
  * benchmarks: a w x h luma plane (rows `stride` bytes apart, default w). */
 static PyObject *core_signals_of(PyObject *module, PyObject *args, PyObject *kwds)
@@ -579,6 +608,10 @@ static PyMethodDef core_methods[] = {
     {"signals_of", (PyCFunction)(void (*)(void))core_signals_of, METH_VARARGS | METH_KEYWORDS,
      "signals_of(luma, width, height, stride=width) -> dict\n\nThe content signals (phash, sharpness, luma_mean,\n"
      "luma_clipped, thumb) the backends compute for each frame, of one luma plane (csrc/signals.h)."},
+    {"recording_range", core_recording_range, METH_O,
+     "recording_range(path) -> dict | None\n\nWhere the recording lies in a local file: {offset, length, container}\n"
+     "for a motion photo's embedded MP4, None when the file is the recording. Raises the\n"
+     "extraction's error for a motion photo whose metadata names no MP4 (csrc/sourcefile.h)."},
     {"usable_cpus", core_usable_cpus, METH_NOARGS,
      "usable_cpus() -> int\n\nCPUs this process may use: the smallest of the online CPUs, the\n"
      "affinity mask (taskset) and the cgroup CPU quota; what workers=0 means."},

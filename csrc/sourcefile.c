@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -66,12 +67,14 @@ static int starts_movie(const unsigned char type[4])
     return 0;
 }
 
-/* The child box of `type` in [pos, end) of f: its payload's start and end. */
-static int find_child(FILE *f, uint64_t pos, uint64_t end, const char *type, uint64_t *start, uint64_t *stop)
+/* The child box of `type` in [pos, end) of the recording at `base` in f: its
+ * payload's start and end (recording offsets). */
+static int find_child(FILE *f, uint64_t base, uint64_t pos, uint64_t end, const char *type, uint64_t *start,
+                      uint64_t *stop)
 {
     while (end - pos >= 8) {
         unsigned char h[8];
-        if (fseeko(f, (off_t)pos, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
+        if (fseeko(f, (off_t)(base + pos), SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
             return 0;
         uint64_t len = big_endian(h, 4);
         if (len < 8 || len > end - pos) /* 64-bit sizes and "to the end" do not occur inside moov */
@@ -87,13 +90,13 @@ static int find_child(FILE *f, uint64_t pos, uint64_t end, const char *type, uin
 }
 
 /* What moov's cmov/cmvd says the index inflates to (0: not compressed). */
-static uint64_t cmov_claim(FILE *f, uint64_t moov, uint64_t moov_end)
+static uint64_t cmov_claim(FILE *f, uint64_t base, uint64_t moov, uint64_t moov_end)
 {
     uint64_t cmov, cmov_end, cmvd, cmvd_end;
     unsigned char n[4];
-    if (!find_child(f, moov, moov_end, "cmov", &cmov, &cmov_end) ||
-        !find_child(f, cmov, cmov_end, "cmvd", &cmvd, &cmvd_end) || cmvd_end - cmvd < 4 ||
-        fseeko(f, (off_t)cmvd, SEEK_SET) != 0 || fread(n, 1, 4, f) != 4)
+    if (!find_child(f, base, moov, moov_end, "cmov", &cmov, &cmov_end) ||
+        !find_child(f, base, cmov, cmov_end, "cmvd", &cmvd, &cmvd_end) || cmvd_end - cmvd < 4 ||
+        fseeko(f, (off_t)(base + cmvd), SEEK_SET) != 0 || fread(n, 1, 4, f) != 4)
         return 0;
     return big_endian(n, 4);
 }
@@ -103,24 +106,22 @@ int lc_cmov_bomb(const lc_mp4_boxes *b)
     return b->cmov_inflated_bytes > (uint64_t)LC_CMOV_MAX_RATIO * b->file_bytes + LC_CMOV_SLACK_BYTES;
 }
 
-lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
+/* The box walk over [base, base + length) of f (length clipped to the file). */
+static lc_mp4_boxes scan_boxes(FILE *f, uint64_t base, uint64_t length)
 {
     lc_mp4_boxes b;
     memset(&b, 0, sizeof b);
-    FILE *f = fopen(path, "rb");
     off_t end;
-    if (!f)
+    if (fseeko(f, 0, SEEK_END) != 0 || (end = ftello(f)) < 0 || (uint64_t)end < base)
         return b;
-    if (fseeko(f, 0, SEEK_END) != 0 || (end = ftello(f)) < 0)
-        goto done;
     /* Invariant: pos <= size, so size - pos never wraps; every box size is
-     * compared with what is left of the file before pos moves. */
-    const uint64_t size = (uint64_t)end;
+     * compared with what is left of the recording before pos moves. */
+    const uint64_t size = length < (uint64_t)end - base ? length : (uint64_t)end - base;
     uint64_t pos = 0;
     b.file_bytes = size;
     while (size - pos >= 8) {
         unsigned char h[16];
-        if (fseeko(f, (off_t)pos, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
+        if (fseeko(f, (off_t)(base + pos), SEEK_SET) != 0 || fread(h, 1, 8, f) != 8)
             break;
         uint64_t len = big_endian(h, 4), header = 8;
         if (len == 1) { /* a 64-bit size follows the type */
@@ -133,7 +134,7 @@ lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
             if (!(b.is_iso = starts_movie(h + 4)))
                 break;
             if (!memcmp(h + 4, "ftyp", 4) && (len == 0 || len >= header + 4) && size - pos >= header + 4 &&
-                fseeko(f, (off_t)(pos + header), SEEK_SET) == 0 && fread(b.brand, 1, 4, f) == 4)
+                fseeko(f, (off_t)(base + pos + header), SEEK_SET) == 0 && fread(b.brand, 1, 4, f) == 4)
                 b.brand[4] = 0;
             else
                 b.brand[0] = 0;
@@ -142,7 +143,7 @@ lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
             b.has_moov = 1;
             b.moov_cut = len != 0 && len > size - pos;
             if (!b.moov_cut)
-                b.cmov_inflated_bytes = cmov_claim(f, pos + header, len == 0 ? size : pos + len);
+                b.cmov_inflated_bytes = cmov_claim(f, base, pos + header, len == 0 ? size : pos + len);
             break;
         }
         if (len == 0)
@@ -151,9 +152,278 @@ lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
             break; /* invalid, or cut off: no box can start after it */
         pos += len;
     }
-done:
+    return b;
+}
+
+lc_mp4_boxes lc_scan_mp4_boxes(const char *path)
+{
+    lc_recording whole = {0, UINT64_MAX, 0, ""};
+    return lc_scan_recording_boxes(path, &whole);
+}
+
+lc_mp4_boxes lc_scan_recording_boxes(const char *path, const lc_recording *rec)
+{
+    lc_mp4_boxes b;
+    memset(&b, 0, sizeof b);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return b;
+    b = scan_boxes(f, rec->offset, rec->length);
     fclose(f);
     return b;
+}
+
+/* Motion photos. A JPEG's header segments are walked by their lengths up to
+ * the first scan; the XMP packet (one APP1 segment, at most 64 KB) is
+ * searched as text for the few properties that place the recording: XMP
+ * writers differ in namespace prefixes and layout, so names are matched by
+ * their local part and values as attributes (Name="v") or elements
+ * (<Name>v</Name>). */
+#define XMP_SIGNATURE "http://ns.adobe.com/xap/1.0/"
+#define SCAN_CHUNK 65536
+
+/* Reads n bytes at off; 1 if all came. */
+static int read_at(FILE *f, uint64_t off, void *buf, size_t n)
+{
+    return fseeko(f, (off_t)off, SEEK_SET) == 0 && fread(buf, 1, n, f) == n;
+}
+
+/* Is there a property with local name `name` (":name" in the text) in
+ * [text, text + n)? Its value's digits go to *value (-1 if not a number). */
+static int xmp_property(const char *text, size_t n, const char *name, int64_t *value)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i + len + 2 < n; i++) {
+        if (text[i] != ':' || memcmp(text + i + 1, name, len) != 0)
+            continue;
+        size_t j = i + 1 + len;
+        if (j + 1 < n && text[j] == '=' && (text[j + 1] == '"' || text[j + 1] == '\''))
+            j += 2;
+        else if (text[j] == '>')
+            j += 1;
+        else
+            continue; /* a longer name that starts with this one (MicroVideoOffset after MicroVideo) */
+        int64_t v = -1;
+        /* 18 digits: no overflow; a longer number is no byte count of a real file. */
+        for (int d = 0; j < n && text[j] >= '0' && text[j] <= '9' && d < 18; j++, d++)
+            v = (v < 0 ? 0 : v * 10) + (text[j] - '0');
+        *value = v;
+        return 1;
+    }
+    return 0;
+}
+
+/* The Motion Photo 1.0 directory's video item: the tag around the
+ * Semantic="MotionPhoto" attribute, and its Length. */
+static int directory_video_length(const char *text, size_t n, int64_t *length)
+{
+    static const char semantic[] = ":Semantic=\"MotionPhoto\"";
+    size_t len = sizeof semantic - 1;
+    for (size_t i = 0; i + len <= n; i++) {
+        if (memcmp(text + i, semantic, len) != 0)
+            continue;
+        size_t start = i, stop = i + len;
+        while (start > 0 && text[start] != '<')
+            start--;
+        while (stop < n && text[stop] != '>')
+            stop++;
+        return xmp_property(text + start, stop - start, "Length", length) && *length >= 0;
+    }
+    return 0;
+}
+
+/* What a JPEG's XMP says about a recording. */
+typedef struct motion_claims {
+    int flagged;          /* GCamera:MotionPhoto=1 or GCamera:MicroVideo=1 */
+    int64_t item_length;  /* Motion Photo 1.0: the video item's Item:Length (-1: none) */
+    int64_t micro_offset; /* MicroVideo: GCamera:MicroVideoOffset, from the end (-1: none) */
+    uint64_t jpeg_end;    /* just after the JPEG's EOI marker (0: not found) */
+} motion_claims;
+
+static void read_xmp_claims(const char *text, size_t n, motion_claims *c)
+{
+    int64_t v;
+    if ((xmp_property(text, n, "MotionPhoto", &v) && v == 1) || (xmp_property(text, n, "MicroVideo", &v) && v == 1))
+        c->flagged = 1;
+    if (c->item_length < 0 && directory_video_length(text, n, &v))
+        c->item_length = v;
+    if (c->micro_offset < 0 && xmp_property(text, n, "MicroVideoOffset", &v) && v >= 0)
+        c->micro_offset = v;
+}
+
+/* Past a scan's entropy-coded data from pos: the next marker that is not a
+ * stuffed byte (FF 00) or a restart (FF D0-D7). 0 if the file ends first. */
+static uint64_t after_entropy_data(FILE *f, uint64_t pos, uint64_t size, unsigned char *buf)
+{
+    while (pos < size) {
+        size_t want = size - pos < SCAN_CHUNK ? (size_t)(size - pos) : SCAN_CHUNK;
+        if (!read_at(f, pos, buf, want))
+            return 0;
+        for (size_t i = 0; i + 1 < want; i++)
+            if (buf[i] == 0xFF && buf[i + 1] != 0 && buf[i + 1] != 0xFF && (buf[i + 1] < 0xD0 || buf[i + 1] > 0xD7))
+                return pos + i;
+        pos += want > 1 ? want - 1 : 1; /* the last byte may be the FF of a marker */
+    }
+    return 0;
+}
+
+/* Walks the JPEG's segments from its SOI to its EOI, reading the XMP. */
+static void read_jpeg(FILE *f, uint64_t size, unsigned char *buf, motion_claims *c)
+{
+    uint64_t pos = 2;
+    while (size - pos >= 2) {
+        unsigned char m[4];
+        if (!read_at(f, pos, m, 2) || m[0] != 0xFF)
+            return;
+        if (m[1] == 0xFF) { /* fill byte before a marker */
+            pos++;
+            continue;
+        }
+        if (m[1] == 0xD9) {
+            c->jpeg_end = pos + 2;
+            return;
+        }
+        if (m[1] == 0x01 || (m[1] >= 0xD0 && m[1] <= 0xD7)) { /* no length follows */
+            pos += 2;
+            continue;
+        }
+        if (size - pos < 4 || !read_at(f, pos + 2, m + 2, 2))
+            return;
+        uint64_t len = big_endian(m + 2, 2);
+        if (len < 2 || len > size - pos - 2)
+            return;
+        uint64_t payload = pos + 4, payload_len = len - 2;
+        if (m[1] == 0xE1 && payload_len > sizeof XMP_SIGNATURE && read_at(f, payload, buf, (size_t)payload_len) &&
+            !memcmp(buf, XMP_SIGNATURE, sizeof XMP_SIGNATURE)) /* the signature's NUL included */
+            read_xmp_claims((const char *)buf + sizeof XMP_SIGNATURE, (size_t)payload_len - sizeof XMP_SIGNATURE, c);
+        pos += 2 + len;
+        if (m[1] == 0xDA && !(pos = after_entropy_data(f, pos, size, buf)))
+            return;
+    }
+}
+
+static uint32_t little_endian(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Samsung's SEF trailer: "SEFH", version, count, then 12-byte entries
+ * (2 zero bytes, a 2-byte type, the data's distance back from SEFH, its
+ * length), then the trailer's size and "SEFT" as the file's last 8 bytes, all
+ * little-endian. Each data block starts with its type, its name's length and
+ * its name; the one named "MotionPhoto_Data" holds the MP4. *sefh is where
+ * the trailer starts (0: none); *mp4 and *mp4_end the MP4's range (0: none). */
+static void read_sef(FILE *f, uint64_t size, unsigned char *buf, uint64_t *sefh, uint64_t *mp4, uint64_t *mp4_end)
+{
+    static const char name[] = "MotionPhoto_Data";
+    unsigned char t[8];
+    *sefh = *mp4 = *mp4_end = 0;
+    if (size < 8 + 12 || !read_at(f, size - 8, t, 8) || memcmp(t + 4, "SEFT", 4) != 0)
+        return;
+    uint64_t sef_len = little_endian(t);
+    if (sef_len < 12 || sef_len > size - 8 || sef_len > SCAN_CHUNK)
+        return;
+    uint64_t at = size - 8 - sef_len;
+    if (!read_at(f, at, buf, (size_t)sef_len) || memcmp(buf, "SEFH", 4) != 0)
+        return;
+    *sefh = at;
+    uint64_t count = little_endian(buf + 8);
+    for (uint64_t i = 0; i < count && 12 + 12 * (i + 1) <= sef_len; i++) {
+        const unsigned char *e = buf + 12 + 12 * i;
+        uint64_t back = little_endian(e + 4), len = little_endian(e + 8);
+        unsigned char head[8 + sizeof name - 1];
+        if (back > at || len < sizeof head || len > back || !read_at(f, at - back, head, sizeof head) ||
+            little_endian(head + 4) != sizeof name - 1 || memcmp(head + 8, name, sizeof name - 1) != 0)
+            continue;
+        *mp4 = at - back + sizeof head;
+        *mp4_end = at - back + len;
+        return;
+    }
+}
+
+/* Does an MP4 start at off, its first box an 'ftyp' that fits before end? */
+static int ftyp_at(FILE *f, uint64_t off, uint64_t end)
+{
+    unsigned char h[8];
+    if (off >= end || end - off < 16 || !read_at(f, off, h, 8) || memcmp(h + 4, "ftyp", 4) != 0)
+        return 0;
+    uint64_t len = big_endian(h, 4);
+    return len >= 16 && len <= end - off;
+}
+
+lc_status lc_find_recording(const char *path, lc_recording *rec, char err[LC_ERRMSG_SIZE])
+{
+    lc_status status = LC_OK;
+    unsigned char *buf = NULL, soi[2];
+    motion_claims c = {0, -1, -1, 0};
+    uint64_t sefh = 0, sef_mp4 = 0, sef_mp4_end = 0, start = 0, end = 0;
+    const char *said = NULL;
+    off_t fsize;
+    memset(rec, 0, sizeof *rec);
+    FILE *f = fopen(path, "rb");
+    if (!f) /* the path checks and the demuxer say why */
+        return LC_OK;
+    if (fseeko(f, 0, SEEK_END) != 0 || (fsize = ftello(f)) < 0)
+        goto done;
+    const uint64_t size = (uint64_t)fsize;
+    rec->length = size;
+    if (size < 4 || !read_at(f, 0, soi, 2) || soi[0] != 0xFF || soi[1] != 0xD8)
+        goto done; /* not a JPEG: the recording is the file */
+    if (!(buf = malloc(SCAN_CHUNK))) {
+        status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    read_jpeg(f, size, buf, &c);
+    read_sef(f, size, buf, &sefh, &sef_mp4, &sef_mp4_end);
+    /* The file's own metadata first, most specific first; a range it names
+     * must hold an MP4 or the file is damaged (no guessing past a lie). */
+    /* Both Google layouts count the recording's start back from the file's end. */
+    const char *property = c.item_length >= 0 ? "Item:Length" : c.micro_offset >= 0 ? "GCamera:MicroVideoOffset" : NULL;
+    int64_t from_end = c.item_length >= 0 ? c.item_length : c.micro_offset;
+    if (property) {
+        said = c.item_length >= 0 ? "Google Motion Photo 1.0" : "Google MicroVideo";
+        if ((uint64_t)from_end > size) {
+            status = lc_fail(err, LC_ERR_DAMAGED,
+                             "a motion photo whose XMP (%s) says its recording starts %lld bytes before the end "
+                             "of a file of %llu: outside the file; refused as damaged",
+                             property, (long long)from_end, (unsigned long long)size);
+            goto done;
+        }
+        start = size - (uint64_t)from_end;
+        end = size;
+    } else if (sef_mp4) {
+        said = "Samsung MotionPhoto_Data";
+        start = sef_mp4;
+        end = sef_mp4_end;
+    } else if (c.jpeg_end && ftyp_at(f, c.jpeg_end, sefh ? sefh : size)) {
+        said = "MP4 after the JPEG";
+        start = c.jpeg_end;
+        end = sefh ? sefh : size;
+    } else {
+        if (c.flagged)
+            status = lc_fail(err, LC_ERR_DAMAGED,
+                             "a motion photo (its XMP says GCamera:MotionPhoto or MicroVideo) that names no "
+                             "recording, and no MP4 follows the JPEG: refused as damaged");
+        goto done; /* a plain JPEG: the demuxer's refusal stands */
+    }
+    /* A Samsung trailer after the MP4 is not part of it. */
+    if (sefh > start && sefh < end)
+        end = sefh;
+    if (!ftyp_at(f, start, end)) {
+        status = lc_fail(err, LC_ERR_DAMAGED,
+                         "a motion photo whose metadata (%s) places its recording at byte %llu of %llu, where "
+                         "no MP4 starts (no 'ftyp' box): refused as damaged",
+                         said, (unsigned long long)start, (unsigned long long)size);
+        goto done;
+    }
+    rec->offset = start;
+    rec->length = end - start;
+    rec->embedded = 1;
+    snprintf(rec->container, sizeof rec->container, "motion photo (%s)", said);
+done:
+    free(buf);
+    fclose(f);
+    return status;
 }
 
 void lc_orientation_from_matrix(double a, double b, double c, double d, int *rotation_degrees, int *hflip)

@@ -52,12 +52,40 @@ typedef struct lc_mp4_boxes {
 /* The index is compressed and claims to inflate beyond that bound. */
 int lc_cmov_bomb(const lc_mp4_boxes *b);
 
+/* Where the recording lies in a file: the whole file, or the MP4/MOV that a
+ * phone's motion photo carries after its JPEG still (Google Motion Photo 1.0,
+ * the older Google MicroVideo, Samsung's SEF trailer). Every reader of the
+ * source (the demuxer, the box walk, sniffing, the telemetry readers) reads
+ * this range and only this range, so they all see the same recording. */
+#define LC_CONTAINER_SIZE 64
+typedef struct lc_recording {
+    uint64_t offset;                   /* the recording's first byte in the file */
+    uint64_t length;                   /* its length; the file's size when not embedded */
+    int embedded;                      /* 1: a recording inside a motion photo */
+    char container[LC_CONTAINER_SIZE]; /* what names the range, e.g. "motion photo (Google Motion Photo
+                                          1.0)"; "" when not embedded */
+} lc_recording;
+
+/* Decides the recording's byte range in the file at `path`, reading only that
+ * file: a JPEG's header segments (XMP), the SEF trailer's directory, and, for
+ * a JPEG whose metadata names no range, its end (then an 'ftyp' box must
+ * follow). A range is trusted only when an 'ftyp' box starts it and fits in it.
+ * LC_OK with the whole file for anything but a motion photo (a plain JPEG
+ * too: its refusal stays the demuxer's); LC_ERR_DAMAGED, with one line in
+ * err, for a JPEG whose metadata names a range outside the file or one where
+ * no MP4 starts. Time and memory are bounded by the file's size (a fixed
+ * buffer; each JPEG segment is skipped by its length, checked first). */
+lc_status lc_find_recording(const char *path, lc_recording *rec, char err[LC_ERRMSG_SIZE]);
+
 /* Walks the top-level boxes of the file at `path`. Bounded: each step moves
  * forward by a box size that is checked against the file size first (32- or
  * 64-bit sizes; size 0 means "to the end of the file"; sizes below the header
  * are invalid), so the walk never overflows, never loops and never reads past
  * the end. A file that cannot be opened gives all zeros. */
 lc_mp4_boxes lc_scan_mp4_boxes(const char *path);
+/* The same walk over the recording `rec` of that file (lc_find_recording):
+ * sizes and file_bytes are the recording's. */
+lc_mp4_boxes lc_scan_recording_boxes(const char *path, const lc_recording *rec);
 
 /* The orientation of a display matrix, decomposed by the convention stated in
  * extract.h (lc_source_info: mirror first, then turn clockwise). a, b, c, d

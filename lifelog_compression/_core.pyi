@@ -23,6 +23,16 @@ class CoreSignals(TypedDict):
     luma_clipped: float
     thumb: bytes  # 32x32 area means, row-major
 
+class EmbeddedRecording(TypedDict):
+    """A motion photo's recording inside the file (csrc/sourcefile.h)."""
+
+    offset: int
+    length: int
+    container: str  # e.g. "motion photo (Google Motion Photo 1.0)"
+
+def recording_range(path: str) -> EmbeddedRecording | None:
+    """The recording's byte range in a local file; None when the file is the recording."""
+
 def signals_of(luma: Buffer, width: int, height: int, stride: int = ...) -> CoreSignals:
     """The signals the backends compute per frame, of one luma plane."""
 

@@ -514,6 +514,15 @@ def _bundle_document(
     if source.is_local:
         source_path = Path(source.text)
         summary = source_metadata(source_path, probe)
+        # A motion photo: the file (named, sized and hashed whole) carries the
+        # recording the frames come from at this byte range.
+        embedded = _core.recording_range(os.fspath(source_path))
+        if embedded is not None:
+            summary["embedded_recording"] = embedded
+            notes.append(
+                f"the recording is the MP4 embedded in this {embedded['container']}: "
+                f"{embedded['length']} bytes from byte {embedded['offset']}; the still photo is not a frame"
+            )
         # Read by the hasher's thread while frames were decoded (here only if it could not).
         mdls, mdls_available = hasher.mdls or mdls_text(source_path)
         xattrs = hasher.xattrs if hasher.xattrs is not None else xattrs_text(source_path)

@@ -225,3 +225,82 @@ def test_degenerate_matrix_means_no_orientation(driver):
     assert driver("orientation", 0, 0, 0, 0) == ["0", "0"]
     assert driver("orientation", 1, 2, 2, 4) == ["0", "0"]  # rank 1
     assert driver("orientation", "nan", 0, 0, 1) == ["0", "0"]
+
+
+# --- the recording's byte range in a motion photo ---------------------------------
+
+
+def jpeg(xmp: str = "") -> bytes:
+    """SOI, an XMP APP1 segment, a scan whose data holds stuffed and restart
+    markers, EOI: the walk must skip the segments by length and find the end."""
+    app1 = b""
+    if xmp:
+        payload = b"http://ns.adobe.com/xap/1.0/\0" + xmp.encode()
+        app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    sos = b"\xff\xda" + struct.pack(">H", 8) + bytes(6) + b"\x12\xff\x00\x34\xff\xd0\x56"
+    return b"\xff\xd8" + app1 + sos + b"\xff\xd9"
+
+
+def google(length: int) -> str:
+    return (
+        '<Container:Item Item:Mime="image/jpeg" Item:Semantic="Primary" Item:Length="0"/>'
+        f'<Container:Item Item:Mime="video/mp4" Item:Semantic="MotionPhoto" Item:Length="{length}"/>'
+    )
+
+
+def test_recording_ranges(driver, tmp_path):
+    mp4 = FTYP + MOOV
+    still = jpeg(google(len(mp4)))
+    assert driver("recording", _write(tmp_path, still + mp4)) == ["0", f"1 {len(still)} {len(mp4)} 1"]
+    micro = jpeg(f'GCamera:MicroVideo="1" GCamera:MicroVideoOffset="{len(mp4)}"')
+    assert driver("recording", _write(tmp_path, micro + mp4)) == ["0", f"1 {len(micro)} {len(mp4)} 1"]
+    # Element form, and the MP4 right after the JPEG without metadata.
+    element = jpeg(f"<GCamera:MicroVideo>1</GCamera:MicroVideo><GCamera:MicroVideoOffset>{len(mp4)}<")
+    assert driver("recording", _write(tmp_path, element + mp4)) == ["0", f"1 {len(element)} {len(mp4)} 1"]
+    assert driver("recording", _write(tmp_path, jpeg() + mp4)) == ["0", f"1 {len(jpeg())} {len(mp4)} 1"]
+    # Not embedded: an MP4, a plain JPEG, a JPEG followed by anything else.
+    assert driver("recording", _write(tmp_path, mp4)) == ["0", f"0 0 {len(mp4)} 1"]
+    assert driver("recording", _write(tmp_path, jpeg())) == ["0", f"0 0 {len(jpeg())} 0"]
+    assert driver("recording", _write(tmp_path, jpeg() + b"junk" * 10)) == ["0", f"0 0 {len(jpeg()) + 40} 0"]
+
+
+@pytest.mark.parametrize(
+    "data,words",
+    [
+        (jpeg(google(10**17)) + FTYP, "outside the file"),
+        (jpeg(google(len(FTYP) + 3)) + FTYP, "no 'ftyp' box"),
+        (jpeg('GCamera:MicroVideo="1" GCamera:MicroVideoOffset="99999999999999999999999"') + FTYP, "outside"),
+        (jpeg('GCamera:MicroVideo="1" GCamera:MicroVideoOffset="0"') + FTYP, "no 'ftyp' box"),
+        (jpeg('GCamera:MotionPhoto="1"'), "names no recording"),
+    ],
+    ids=["beyond-the-file", "into-the-still", "huge-number", "zero", "flag-only"],
+)
+def test_lying_ranges_are_damage(driver, tmp_path, data, words):
+    status, message = driver("recording", _write(tmp_path, data))
+    assert int(status) == LC_ERR_DAMAGED and words in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b"SEFH" + struct.pack("<II", 106, 0xFFFFFFFF) + bytes(12) + struct.pack("<I", 24) + b"SEFT",
+        b"SEFH"
+        + struct.pack("<II", 106, 1)
+        + b"\0\0\x30\x0a"
+        + struct.pack("<II", 1 << 31, 1 << 31)
+        + struct.pack("<I", 24)
+        + b"SEFT",
+        struct.pack("<I", 0xFFFFFFF0) + b"SEFT",
+    ],
+    ids=["count-too-large", "entry-before-the-file", "trailer-larger-than-the-file"],
+)
+def test_hostile_trailers_find_nothing(driver, tmp_path, tail):
+    """Forged sizes and counts end the walk (ASan watches the reads)."""
+    data = jpeg() + tail
+    assert driver("recording", _write(tmp_path, data)) == ["0", f"0 0 {len(data)} 0"]
+
+
+def _write(tmp_path, data: bytes):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    return path

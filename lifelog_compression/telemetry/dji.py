@@ -170,7 +170,7 @@ def read_text_track(path: str | os.PathLike[str], movie: Movie, video_start_ms: 
         return None
     tel = Telemetry(source="dji")
     samples = [s for s in track.samples(movie.file_size) if s.size <= MAX_BLOCK_CHARS + 2]
-    for sample, data in read_samples(path, samples, max_bytes=MAX_SRT_BYTES):
+    for sample, data in read_samples(path, samples, base=movie.base, max_bytes=MAX_SRT_BYTES):
         if len(data) < 2:
             continue
         length = int.from_bytes(data[:2], "big")

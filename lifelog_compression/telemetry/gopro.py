@@ -318,7 +318,7 @@ def read_gpmf(path: str | os.PathLike[str], movie: Movie, video_start_ms: float)
         return None
     samples = track.samples(movie.file_size)
     devices: dict[str, Telemetry] = {}
-    for sample, data in read_samples(path, samples, max_bytes=MAX_GPMF_BYTES):
+    for sample, data in read_samples(path, samples, base=movie.base, max_bytes=MAX_GPMF_BYTES):
         read_payload(data, sample.time_ms - video_start_ms, sample.duration_ms, devices)
     for tel in devices.values():
         finish_typed(tel)

@@ -5,6 +5,10 @@ track's handler, sample description, time-to-sample, sample sizes,
 sample-to-chunk and chunk offsets, and the edit list; plus the location and
 creation-date tags in ``udta`` and ``meta``. Sample bytes are read on demand.
 
+A motion photo (a JPEG still with its recording appended) is read at the
+recording's byte range, the one the extraction core decides and opens
+(``_core.recording_range``): offsets in its index count from the MP4's start.
+
 Every size comes from the file and is checked against what encloses it before
 anything is allocated: a forged box or table count can make the reader give
 up on that box, never read past the file or allocate more than the file holds.
@@ -103,7 +107,8 @@ class Track:
 class Movie:
     """The movie header, the tracks and the container tags."""
 
-    file_size: int
+    file_size: int  # the recording's size (a motion photo's MP4 only)
+    base: int = 0  # where the recording starts in the file; sample offsets count from it
     timescale: int = 0
     creation_time: datetime | None = None  # as written: UTC by the standard, local on GoPro
     tracks: list[Track] = field(default_factory=list)
@@ -179,10 +184,10 @@ def _boxes(buf: memoryview, start: int, end: int) -> Iterator[tuple[bytes, int, 
         pos += size
 
 
-def _find_moov(f: BinaryIO, file_size: int) -> bytes:
+def _find_moov(f: BinaryIO, base: int, file_size: int) -> bytes:
     pos = 0
     while pos + 8 <= file_size:
-        f.seek(pos)
+        f.seek(base + pos)
         head = f.read(16)
         if len(head) < 8:
             break
@@ -199,7 +204,7 @@ def _find_moov(f: BinaryIO, file_size: int) -> bytes:
             length = min(size, file_size - pos) - header
             if length > MAX_MOOV_BYTES:
                 raise Mp4Error(f"movie index (moov) of {length} bytes is larger than any real one")
-            f.seek(pos + header)
+            f.seek(base + pos + header)
             return f.read(length)
         pos += size
     raise Mp4Error("no movie index (moov)")
@@ -314,12 +319,14 @@ def _parse_meta(buf: memoryview, ps: int, pe: int, tags: dict[str, str]) -> None
 
 
 def read_movie(path: str | os.PathLike[str]) -> Movie:
-    """Reads the index of an MP4/QuickTime file. Raises Mp4Error for a file
-    without a usable index, OSError if it cannot be read."""
+    """Reads the index of an MP4/QuickTime file (a motion photo's embedded
+    one). Raises Mp4Error for a file without a usable index, OSError if it
+    cannot be read."""
+    base, length = recording_range(path)
     with open(path, "rb") as f:
-        file_size = os.fstat(f.fileno()).st_size
-        moov = memoryview(_find_moov(f, file_size))
-    movie = Movie(file_size=file_size)
+        file_size = os.fstat(f.fileno()).st_size if length is None else length
+        moov = memoryview(_find_moov(f, base, file_size))
+    movie = Movie(file_size=file_size, base=base)
     end = len(moov)
     for kind, ps, pe in _boxes(moov, 0, end):
         if kind == b"mvhd" and pe - ps >= 20:
@@ -343,18 +350,33 @@ def read_movie(path: str | os.PathLike[str]) -> Movie:
     return movie
 
 
+def recording_range(path: str | os.PathLike[str]) -> tuple[int, int | None]:
+    """Where the recording starts in the file and its length (None: to the
+    file's end), as the extraction core decides it. Mp4Error for a motion
+    photo whose metadata names no MP4."""
+    from .. import _core
+    from ..errors import ExtractError
+
+    try:
+        found = _core.recording_range(os.fspath(path))
+    except ExtractError as e:
+        raise Mp4Error(e.reason or str(e)) from None
+    return (0, None) if found is None else (found["offset"], found["length"])
+
+
 def read_samples(
-    path: str | os.PathLike[str], samples: list[Sample], *, max_bytes: int = 1 << 30
+    path: str | os.PathLike[str], samples: list[Sample], *, base: int = 0, max_bytes: int = 1 << 30
 ) -> Iterator[tuple[Sample, bytes]]:
     """Yields each sample with its bytes, reading them one at a time; stops
-    once ``max_bytes`` have been read in total."""
+    once ``max_bytes`` have been read in total. ``base``: where the recording
+    starts in the file (Movie.base)."""
     total = 0
     with open(path, "rb") as f:
         for s in samples:
             total += s.size
             if total > max_bytes:
                 return
-            f.seek(s.offset)
+            f.seek(base + s.offset)
             data = f.read(s.size)
             if len(data) < s.size:
                 return

@@ -6,6 +6,8 @@
  *   orientation A B C D   -> "ROTATION HFLIP"      (matrix entries as numbers)
  *   boxes PATH            -> "IS_ISO HAS_MOOV BRAND" (BRAND "-" when empty)
  *   path PATH             -> "STATUS MESSAGE"        (STATUS 0 = LC_OK)
+ *   recording PATH        -> "STATUS EMBEDDED OFFSET LENGTH IS_ISO|MESSAGE" (the range's box walk,
+ *                            or the error)
  *   fail TEXT             -> "STATUS MESSAGE"        (TEXT formatted with %s)
  *   duration US           -> "MS"
  */
@@ -29,6 +31,14 @@ int main(int argc, char **argv)
     } else if (argc == 3 && !strcmp(argv[1], "path")) {
         lc_status status = lc_check_path(argv[2], err);
         printf("%d %s\n", (int)status, status == LC_OK ? "-" : err);
+    } else if (argc == 3 && !strcmp(argv[1], "recording")) {
+        lc_recording rec;
+        lc_status status = lc_find_recording(argv[2], &rec, err);
+        if (status == LC_OK)
+            printf("%d %d %llu %llu %d\n", (int)status, rec.embedded, (unsigned long long)rec.offset,
+                   (unsigned long long)rec.length, lc_scan_recording_boxes(argv[2], &rec).is_iso);
+        else
+            printf("%d %s\n", (int)status, err);
     } else if (argc == 3 && !strcmp(argv[1], "fail")) {
         lc_status status = lc_fail(err, LC_ERR_DAMAGED, "damaged: %s", argv[2]);
         printf("%d %s\n", (int)status, err);

@@ -1,0 +1,210 @@
+"""Phone motion photos: a JPEG still with the recording (an MP4) appended,
+placed by the file's own metadata. The bundle is the recording's; the file
+is still the source (its name, size and sha256); a JPEG whose metadata
+places the recording where no MP4 starts is refused in one line.
+
+The fixtures are built here as the phones write them (a JPEG still from the
+ffmpeg CLI, an XMP APP1 segment after its SOI, a make_clip MP4 after its
+end): Google's Motion Photo 1.0 (Container:Directory, the video item's
+Item:Length counted from the file's end), the older MicroVideo
+(GCamera:MicroVideoOffset, bytes from the file's end), and Samsung's SEF
+trailer (a "MotionPhoto_Data" block before "SEFH"...."SEFT").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import subprocess
+import sys
+
+import pytest
+from fixtures import frame_at, make_clip, read_index
+
+import lifelog_compression as lc
+from lifelog_compression import _core
+from lifelog_compression.telemetry.mp4 import read_movie
+
+XMP_SIGNATURE = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "lifelog_compression", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    """A JPEG still and a 3 s MP4 (10 fps, creation time tagged)."""
+    d = tmp_path_factory.mktemp("motion")
+    still = d / "still.jpg"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=orange:s=96x64", "-frames:v", "1", "-y", str(still)],
+        check=True,
+    )
+    clip = make_clip(
+        d / "clip.mp4",
+        width=160,
+        height=120,
+        fps=10,
+        seconds=3,
+        gop=10,
+        extra_args=("-metadata", "creation_time=2024-05-01T10:00:00Z"),
+    )
+    return still.read_bytes(), clip
+
+
+def with_xmp(jpeg: bytes, xmp: str) -> bytes:
+    """The JPEG with an XMP APP1 segment right after its SOI, as cameras write it."""
+    payload = XMP_SIGNATURE + xmp.encode()
+    assert jpeg[:2] == b"\xff\xd8"
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
+def google_xmp(video_length: int) -> str:
+    return f"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+      xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"
+      xmlns:Container="http://ns.google.com/photos/1.0/container/"
+      xmlns:Item="http://ns.google.com/photos/1.0/container/item/"
+    GCamera:MotionPhoto="1" GCamera:MotionPhotoVersion="1" GCamera:MotionPhotoPresentationTimestampUs="0">
+    <Container:Directory><rdf:Seq>
+      <rdf:li rdf:parseType="Resource"><Container:Item
+        Item:Mime="image/jpeg" Item:Semantic="Primary" Item:Length="0" Item:Padding="0"/></rdf:li>
+      <rdf:li rdf:parseType="Resource"><Container:Item
+        Item:Mime="video/mp4" Item:Semantic="MotionPhoto" Item:Length="{video_length}" Item:Padding="0"/></rdf:li>
+    </rdf:Seq></Container:Directory>
+  </rdf:Description></rdf:RDF></x:xmpmeta>"""
+
+
+def microvideo_xmp(offset_from_end: int) -> str:
+    return f"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"
+    GCamera:MicroVideo="1" GCamera:MicroVideoVersion="1" GCamera:MicroVideoOffset="{offset_from_end}"
+    GCamera:MicroVideoPresentationTimestampUs="-1"/></rdf:RDF></x:xmpmeta>"""
+
+
+def samsung_trailer(mp4: bytes) -> tuple[bytes, int]:
+    """The MotionPhoto_Data block with the MP4 and the SEF trailer after it
+    (little-endian: "SEFH", version, count, entries of type, distance back
+    from SEFH and length; then the trailer's size and "SEFT"); and where the
+    MP4 starts in the block."""
+    name = b"MotionPhoto_Data"
+    block = b"\x00\x00\x30\x0a" + struct.pack("<I", len(name)) + name + mp4
+    sef = b"SEFH" + struct.pack("<II", 106, 1) + b"\x00\x00\x30\x0a" + struct.pack("<II", len(block), len(block))
+    return block + sef + struct.pack("<I", len(sef)) + b"SEFT", 8 + len(name)
+
+
+def build(kind: str, jpeg: bytes, mp4: bytes) -> tuple[bytes, int]:
+    """A motion photo of the kind, and where its MP4 starts."""
+    if kind == "google":
+        head = with_xmp(jpeg, google_xmp(len(mp4)))
+        return head + mp4, len(head)
+    if kind == "microvideo":
+        head = with_xmp(jpeg, microvideo_xmp(len(mp4)))
+        return head + mp4, len(head)
+    tail, at = samsung_trailer(mp4)
+    return jpeg + tail, len(jpeg) + at
+
+
+CONTAINERS = {
+    "google": "motion photo (Google Motion Photo 1.0)",
+    "microvideo": "motion photo (Google MicroVideo)",
+    "samsung": "motion photo (Samsung MotionPhoto_Data)",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CONTAINERS))
+def test_motion_photo_gives_its_recordings_frames(parts, kind, tmp_path):
+    jpeg, clip = parts
+    mp4 = clip.path.read_bytes()
+    data, offset = build(kind, jpeg, mp4)
+    photo = tmp_path / ("PXL_20240501_100000000.MP.jpg" if kind == "google" else "MVIMG_20240501_100000.jpg")
+    photo.write_bytes(data)
+
+    result = lc.extract_to_dir(photo, tmp_path / "bundle")
+    rows = lc.load_manifest(tmp_path / "bundle")
+    assert result.frame_count == len(rows) == 3
+    for row in rows:
+        rect = tuple(row.extra[f"content_rect_{k}"] for k in ("x", "y", "width", "height"))
+        got = read_index(tmp_path / "bundle" / row.frame_relpath, rect)
+        assert got == frame_at(clip, row.actual_ts_ms), f"{row.frame_relpath} is not the recording's frame"
+
+    doc = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
+    source = doc["source_video"]
+    assert source["embedded_recording"] == {"offset": offset, "length": len(mp4), "container": CONTAINERS[kind]}
+    # The source is the file: its name, size and hash are the whole file's.
+    assert source["file_name"] == photo.name
+    assert source["file_size_bytes"] == len(data)
+    assert source["content_hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert any("embedded" in note for note in doc["notes"])
+
+    # The telemetry reader reads the same MP4 (its creation time, its tracks).
+    movie = read_movie(photo)
+    assert (movie.base, movie.file_size) == (offset, len(mp4))
+    assert movie.creation_time is not None and movie.creation_time.year == 2024
+    assert any(t.handler == "vide" for t in movie.tracks)
+
+
+@pytest.mark.parametrize(
+    "kind,claim",
+    [
+        ("google", "into the still"),
+        ("google", "past the start"),
+        ("microvideo", "into the still"),
+        ("microvideo", "past the start"),
+    ],
+)
+def test_a_lying_motion_photo_is_refused_in_one_line(parts, kind, claim, tmp_path):
+    jpeg, clip = parts
+    mp4 = clip.path.read_bytes()
+    wrong = len(mp4) + 100 if claim == "into the still" else 10 * (len(jpeg) + len(mp4))
+    xmp = google_xmp(wrong) if kind == "google" else microvideo_xmp(wrong)
+    photo = tmp_path / "MVIMG_lying.jpg"
+    photo.write_bytes(with_xmp(jpeg, xmp) + mp4)
+
+    out = run_cli("extract", photo, tmp_path / "bundle")
+    assert out.returncode == lc.DamagedSourceError.exit_code, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "motion photo" in lines[0]
+    assert ("outside the file" if claim == "past the start" else "no 'ftyp' box") in lines[0]
+    assert not (tmp_path / "bundle").exists()
+
+
+def test_a_flagged_motion_photo_without_its_video_is_refused(parts, tmp_path):
+    """GCamera:MicroVideo=1 but no offset and nothing after the JPEG (the video stripped)."""
+    jpeg, _ = parts
+    xmp = microvideo_xmp(0).replace(' GCamera:MicroVideoOffset="0"', "")
+    photo = tmp_path / "MVIMG_stripped.jpg"
+    photo.write_bytes(with_xmp(jpeg, xmp))
+    out = run_cli("extract", photo, tmp_path / "bundle")
+    assert out.returncode == lc.DamagedSourceError.exit_code, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "names no recording" in out.stderr
+
+
+def test_a_plain_jpeg_is_still_not_a_video(parts, tmp_path):
+    jpeg, _ = parts
+    photo = tmp_path / "IMG_0001.jpg"
+    photo.write_bytes(jpeg)
+    # The decision reads the JPEG and finds no recording: the demuxer's refusal stands.
+    assert _core.recording_range(str(photo)) is None
+    out = run_cli("extract", photo, tmp_path / "bundle")
+    assert out.returncode == lc.NotAVideoError.exit_code, out.stderr
+    assert "not a video file (read as '" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    with pytest.raises(lc.NotAVideoError):
+        lc.extract_to_dir(photo, tmp_path / "bundle2")
+
+
+def test_an_mp4_right_after_the_jpeg_without_metadata(parts, tmp_path):
+    """No XMP, no trailer: an 'ftyp' box right after the JPEG's end is the recording."""
+    jpeg, clip = parts
+    mp4 = clip.path.read_bytes()
+    photo = tmp_path / "appended.jpg"
+    photo.write_bytes(jpeg + mp4)
+    result = lc.extract_to_dir(photo, tmp_path / "bundle")
+    assert result.frame_count == 3
+    doc = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
+    assert doc["source_video"]["embedded_recording"]["offset"] == len(jpeg)
