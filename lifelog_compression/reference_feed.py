@@ -47,6 +47,7 @@ class SourceReference(Protocol):
     this module does not import validate, which imports it)."""
 
     path: Path
+    input: list[str]  # the ffmpeg CLI's input options, then its input
     frame_times: list[Fraction]
     format_start: Fraction
     stream_index: int
@@ -174,7 +175,9 @@ class FrameFeed:
                 return None
             if p.spans is None or src.packet_index is None:
                 first = src.frame_times[p.wanted[0]]
-                cmd = self._decoder(p, [*self._seek(first), "-i", str(src.path), "-map", f"0:{src.stream_index}"])
+                cmd = self._decoder(
+                    p, [*self._seek(first), *src.input[:-1], "-i", src.input[-1], "-map", f"0:{src.stream_index}"]
+                )
                 proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 self._procs.append(proc)
                 return proc
@@ -189,8 +192,9 @@ class FrameFeed:
                     "-nostdin",
                     *self._seek(index.packets[p.spans[0][0]].pts),
                     "-copyts",
+                    *src.input[:-1],
                     "-i",
-                    str(src.path),
+                    src.input[-1],
                     "-map",
                     f"0:{src.stream_index}",
                     "-c",

@@ -266,6 +266,7 @@ class SourceReference:
         # None: the first video stream that is not cover art.
         self.wanted_stream = stream_index
         self._classify()
+        self.input = self._input()
         if made_from is not None:
             check_source_identity(self.path, made_from)
         self._probe()
@@ -279,9 +280,22 @@ class SourceReference:
         with _core.Source(str(self.path)):
             pass
 
+    def _input(self) -> list[str]:
+        """How the ffmpeg CLI and ffprobe are to read the recording: the file
+        itself ("file:", so that nothing in its name reads as a protocol) or,
+        for a motion photo, the byte range the native core found the MP4 in
+        (the subfile protocol, its bounds as options, never in the name)."""
+        from . import _core
+
+        embedded = _core.recording_range(str(self.path))
+        if not embedded:
+            return [f"file:{self.path}"]
+        end = embedded["offset"] + embedded["length"]
+        return ["-start", str(embedded["offset"]), "-end", str(end), f"subfile:file:{self.path}"]
+
     def _ffprobe(self, *args: str) -> dict[str, Any]:
         out = subprocess.run(
-            ["ffprobe", "-v", "error", *args, "-of", "json", str(self.path)], capture_output=True, text=True
+            ["ffprobe", "-v", "error", *args, "-of", "json", *self.input], capture_output=True, text=True
         )
         if out.returncode != 0:
             raise ExtractError(
@@ -424,8 +438,9 @@ class SourceReference:
             )
             cmd += [
                 "-copyts",
+                *self.input[:-1],
                 "-i",
-                str(self.path),
+                self.input[-1],
                 "-map",
                 f"0:{self.stream_index}",
                 "-an",

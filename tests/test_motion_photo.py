@@ -208,3 +208,19 @@ def test_an_mp4_right_after_the_jpeg_without_metadata(parts, tmp_path):
     assert result.frame_count == 3
     doc = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
     assert doc["source_video"]["embedded_recording"]["offset"] == len(jpeg)
+
+
+def test_validate_compares_with_the_recording_not_the_still(parts, tmp_path):
+    """validate's ffprobe and ffmpeg CLI read the same byte range the core
+    found: every row matches the recording's frame (PSNR far above a picture
+    of the still), and a row moved in time is caught."""
+    from lifelog_compression.validate import validate_bundle
+
+    jpeg, clip = parts
+    data, _ = build("google", jpeg, clip.path.read_bytes())
+    photo = tmp_path / "PXL_20240501_100000000.MP.jpg"
+    photo.write_bytes(data)
+    lc.extract_to_dir(photo, tmp_path / "bundle")
+    report = validate_bundle(photo, tmp_path / "bundle")
+    assert report.ok and len(report.frames) == 3, [f.failures for f in report.frames]
+    assert report.psnr_y.min > 40
