@@ -58,10 +58,13 @@ lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **ou
     dec->pkt_timebase = st->time_base;
     dec->thread_count = threads;
     /* Threads inside the decoder are for when there are fewer independent
-     * chunks than cores (a short clip, one long GOP). Frame threads hold
-     * frames back until more packets arrive, which a keyframe hit answers by
-     * draining: correct, and it still beats an idle core. */
-    dec->thread_type = threads > 1 ? FF_THREAD_FRAME | FF_THREAD_SLICE : FF_THREAD_SLICE;
+     * chunks than cores (a short clip, one long GOP). Slice threads only
+     * (HEVC's wavefront rows, H.264's slices): frame threads conceal a
+     * damaged stream differently from run to run, as the threads happen to
+     * wait on each other's references, and the worker count sets how many
+     * there are, so the same file would give another picture, or none, for
+     * another --workers or another run. */
+    dec->thread_type = FF_THREAD_SLICE;
     if ((ret = avcodec_open2(dec, codec, NULL)) < 0)
         goto fail;
     *out = dec;
