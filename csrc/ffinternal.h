@@ -92,7 +92,8 @@ typedef struct lc_session {
     lc_source *src;
     const int *stop; /* read between packets: non-zero ends the work */
     AVFormatContext *fmt;
-    AVCodecContext *dec;
+    AVCodecContext *dec; /* opened anew at each start (lc_session_start) */
+    int threads;         /* its slice threads */
     AVPacket *pkt;
     int held;                                 /* pkt holds the keyframe packet, not yet sent */
     AVFrame *pending[LC_SESSION_PENDING_MAX]; /* decoded, not yet consumed, in time order */

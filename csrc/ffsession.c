@@ -33,6 +33,7 @@ lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int 
     s->src = src;
     s->stop = stop;
     s->keyframe = LC_PLAN_NONE;
+    s->threads = threads;
     lc_status status = lc_open_demuxer(src, &s->fmt, err);
     if (status == LC_OK)
         status = lc_open_decoder(src, threads, &s->dec, err);
@@ -187,7 +188,14 @@ lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE])
     int found = 0;
     lc_session_end(s);
     s->started = k;
-    avcodec_flush_buffers(s->dec);
+    /* A new decoder, not a flushed one: a flush keeps what the decoder
+     * learnt from earlier packets (H.264's and HEVC's parameter sets), and a
+     * keyframe whose own are damaged would then decode with those this
+     * worker happened to read before, so its picture would depend on which
+     * requests the worker ran first. */
+    avcodec_free_context(&s->dec);
+    if ((status = lc_open_decoder(s->src, s->threads, &s->dec, err)) != LC_OK)
+        return status;
     s->drained = s->eof = s->at_end = s->tainted = s->start_checked = s->withholding = 0;
     s->first_us = LC_PLAN_NEVER;
     s->consumed_us = s->undo_consumed_us = INT64_MIN;
