@@ -2,7 +2,13 @@
 (issue 22, item 3): damaged files (the fuzz harness's mutations of small
 clips in MP4, fragmented MP4, Matroska and MPEG-TS) each extracted at 1, 2
 (twice) and 4 workers give the same rows (request, time, how obtained,
-picture) and the same outcome."""
+picture) and the same outcome.
+
+A second set comes from a longer clip (8 s at 12 fps, a keyframe each
+second, B-frames) in MPEG-TS and fragmented MP4: mutants whose rows once
+depended on the worker count or the run, through the decoder's frame
+threads concealing damage as their timing fell, or through a decoder that
+kept the parameter sets of whatever its worker decoded before."""
 
 import hashlib
 
@@ -28,6 +34,23 @@ STRUCTURE_OF = {"mp4": "mp4", "fmp4": "mp4", "mkv": "mkv", "ts": "ts"}
 # demuxer read before (1.867 s or 2.0 s for request 2 s).
 CHOSEN = {"mp4": range(44, 60), "fmp4": range(0, 16), "mkv": range(0, 12), "ts": range(0, 12)}
 RUNS = (1, 2, 2, 4)
+
+# The longer clip: 8 rows, so that the rows split over 2 and 4 workers in
+# several ways. fmp4 39: request 1 s got 0.5 s or 0.75 s (frame threads);
+# ts 68, 77 and 90: a frame or none, the keyframe or a frame before it (frame
+# threads); ts 74 and 110: another picture at the same keyframe (parameter
+# sets kept from the worker's earlier requests).
+LONG_CLIPS = {
+    "fmp4": dict(
+        suffix=".mp4",
+        codec="libx264",
+        gop=12,
+        bframes=2,
+        extra_args=("-movflags", "+frag_keyframe+empty_moov+default_base_moof"),
+    ),
+    "ts": dict(suffix=".ts", codec="libx264", gop=12, bframes=2),
+}
+LONG_CHOSEN = {"fmp4": (39,), "ts": (68, 74, 77, 90, 110)}
 
 
 def _bundle(path, workers):
@@ -57,15 +80,14 @@ def _cases():
     return [(name, i) for name, chosen in CHOSEN.items() for i in chosen]
 
 
-@pytest.fixture(scope="module")
-def damaged_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("determinism")
+def _make_damaged(folder, clips, chosen, fps, seconds):
+    """The chosen mutations of each clip, keyed by (clip name, mutation number)."""
     made = {}
-    for name, spec in CLIPS.items():
+    for name, spec in clips.items():
         spec = dict(spec)
         suffix = spec.pop("suffix")
-        clip = make_clip(folder / f"{name}{suffix}", width=160, height=90, fps=15, seconds=3.0, **spec)
-        wanted = set(CHOSEN[name])
+        clip = make_clip(folder / f"{name}{suffix}", width=160, height=90, fps=fps, seconds=seconds, **spec)
+        wanted = set(chosen[name])
         for i, (label, data) in enumerate(mutations(STRUCTURE_OF[name], clip.path.read_bytes(), max(wanted) + 1)):
             if i in wanted:
                 path = folder / f"{name}-{label}{suffix}"
@@ -74,12 +96,33 @@ def damaged_files(tmp_path_factory):
     return made
 
 
-@pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's workers")
-@pytest.mark.parametrize("case", _cases(), ids=lambda c: f"{c[0]}-{c[1]}")
-def test_any_worker_count_gives_the_same_bundle(damaged_files, case):
-    path = damaged_files[case]
+@pytest.fixture(scope="module")
+def damaged_files(tmp_path_factory):
+    return _make_damaged(tmp_path_factory.mktemp("determinism"), CLIPS, CHOSEN, fps=15, seconds=3.0)
+
+
+@pytest.fixture(scope="module")
+def long_damaged_files(tmp_path_factory):
+    return _make_damaged(tmp_path_factory.mktemp("determinism-long"), LONG_CLIPS, LONG_CHOSEN, fps=12, seconds=8.0)
+
+
+def _assert_same_bundle(path):
     got = {f"{workers}#{run}": _bundle(path, workers) for run, workers in enumerate(RUNS)}
     first = next(iter(got.values()))
     assert all(v == first for v in got.values()), {
         k: v[0] if v[0] == "error" else [r[:3] for r in v[1]] for k, v in got.items()
     }
+
+
+@pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's workers")
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: f"{c[0]}-{c[1]}")
+def test_any_worker_count_gives_the_same_bundle(damaged_files, case):
+    _assert_same_bundle(damaged_files[case])
+
+
+@pytest.mark.skipif(_core.backend != "ffmpeg", reason="the FFmpeg backend's workers")
+@pytest.mark.parametrize(
+    "case", [(name, i) for name, chosen in LONG_CHOSEN.items() for i in chosen], ids=lambda c: f"{c[0]}-{c[1]}"
+)
+def test_longer_clip_any_worker_count_gives_the_same_bundle(long_damaged_files, case):
+    _assert_same_bundle(long_damaged_files[case])
