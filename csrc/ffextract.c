@@ -21,8 +21,6 @@
 #include "ffinternal.h"
 
 #define LOOKAHEAD 32
-/* FFmpeg's own limit for threads it picks itself: more only hold pictures. */
-#define MAX_DECODER_THREADS 16
 
 typedef struct slot {
     int ready;
@@ -39,7 +37,6 @@ typedef struct job {
     lc_chunk *chunks;
     size_t n_chunks;
     slot *slots;
-    int decoder_threads;
     size_t lookahead; /* requests a worker may run ahead of the sink */
     pthread_mutex_t mu;
     pthread_cond_t changed;
@@ -314,7 +311,7 @@ static void *worker_main(void *arg)
     worker *w = arg;
     job *j = w->job;
     char err[LC_ERRMSG_SIZE] = "";
-    lc_status status = lc_session_open(&w->session, j->src, j->decoder_threads, &j->stop, err);
+    lc_status status = lc_session_open(&w->session, j->src, &j->stop, err);
     if (status == LC_OK && !(w->canvas = lc_canvas_new(j->recipe, j->src)))
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
 
@@ -436,9 +433,10 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
                      recipe->tolerance_after_ms, j.items);
     j.n_chunks = lc_plan_chunks(j.items, n_requests, j.chunks);
 
-    /* recipe->workers is the thread budget: workers first, since they keep
-     * whole frames apart; what no worker can use goes to slice threads inside
-     * each decoder. A batch running files side by side gives each file 1. */
+    /* recipe->workers is the thread budget, spent on workers only: a
+     * decoder's own threads would make a damaged file's pictures depend on
+     * how many it got (lc_open_decoder). A batch running files side by side
+     * gives each file 1. */
     int budget = recipe->workers > 0 ? recipe->workers : lc_usable_cpus();
     /* Index-less files seek by the byte positions the scan found, so they
      * split across workers like indexed ones. Raw streams are timed by their
@@ -448,13 +446,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         n_workers = (int)j.n_chunks;
     if (n_workers > LC_MAX_WORKERS)
         n_workers = LC_MAX_WORKERS;
-    j.decoder_threads = budget / n_workers;
-    if (j.decoder_threads > MAX_DECODER_THREADS)
-        j.decoder_threads = MAX_DECODER_THREADS;
     /* Raw canvases are 6 MB each: keep only a few in flight. */
     j.lookahead = recipe->raw_rgb ? (size_t)(4 * n_workers) : LOOKAHEAD;
-    if (j.decoder_threads < 1)
-        j.decoder_threads = 1;
 
     j.workers_running = n_workers;
     for (started = 0; started < n_workers; started++) {

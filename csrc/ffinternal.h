@@ -64,8 +64,8 @@ int64_t lc_us_to_pts(const lc_source *src, int64_t us);
 /* Opens the source file again for one worker, with every other stream
  * discarded so the demuxer skips their bytes. */
 lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[LC_ERRMSG_SIZE]);
-/* A decoder for the source's video stream. */
-lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out, char err[LC_ERRMSG_SIZE]);
+/* A decoder for the source's video stream, on the calling thread only. */
+lc_status lc_open_decoder(const lc_source *src, AVCodecContext **out, char err[LC_ERRMSG_SIZE]);
 /* ffstreams.c: the streams' parameters (avformat_find_stream_info), and the
  * video stream chosen by pick; H.264's first keyframe is decoded once and
  * kept. An AVERROR when the streams cannot be read. */
@@ -93,7 +93,6 @@ typedef struct lc_session {
     const int *stop; /* read between packets: non-zero ends the work */
     AVFormatContext *fmt;
     AVCodecContext *dec; /* opened anew at each start (lc_session_start) */
-    int threads;         /* its slice threads */
     AVPacket *pkt;
     int held;                                 /* pkt holds the keyframe packet, not yet sent */
     AVFrame *pending[LC_SESSION_PENDING_MAX]; /* decoded, not yet consumed, in time order */
@@ -122,7 +121,7 @@ typedef struct lc_session {
     int64_t reseeks;      /* seeks made again from a fresh demuxer (seek_by_index) */
 } lc_session;
 
-lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop, char err[LC_ERRMSG_SIZE]);
+lc_status lc_session_open(lc_session *s, lc_source *src, const int *stop, char err[LC_ERRMSG_SIZE]);
 /* Positions at keyframe k, decoder empty. If k cannot be reached, or its
  * packet is no key packet (the index lied: lc_keyframe_learn_false), the
  * session is at its end at once (eof set, keyframe LC_PLAN_NONE). */

@@ -27,16 +27,15 @@ static int64_t packet_ts(const AVPacket *p)
     return p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
 }
 
-lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop, char err[LC_ERRMSG_SIZE])
+lc_status lc_session_open(lc_session *s, lc_source *src, const int *stop, char err[LC_ERRMSG_SIZE])
 {
     memset(s, 0, sizeof *s);
     s->src = src;
     s->stop = stop;
     s->keyframe = LC_PLAN_NONE;
-    s->threads = threads;
     lc_status status = lc_open_demuxer(src, &s->fmt, err);
     if (status == LC_OK)
-        status = lc_open_decoder(src, threads, &s->dec, err);
+        status = lc_open_decoder(src, &s->dec, err);
     if (status == LC_OK && !(s->pkt = av_packet_alloc()))
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
     return status;
@@ -194,7 +193,7 @@ lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE])
      * worker happened to read before, so its picture would depend on which
      * requests the worker ran first. */
     avcodec_free_context(&s->dec);
-    if ((status = lc_open_decoder(s->src, s->threads, &s->dec, err)) != LC_OK)
+    if ((status = lc_open_decoder(s->src, &s->dec, err)) != LC_OK)
         return status;
     s->drained = s->eof = s->at_end = s->tainted = s->start_checked = s->withholding = 0;
     s->first_us = LC_PLAN_NEVER;

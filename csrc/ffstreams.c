@@ -80,7 +80,7 @@ static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *
     char err[LC_ERRMSG_SIZE];
     int found = 0;
     src->stream_index = k; /* lc_open_decoder's stream */
-    if (!par || !pkt || !picture || lc_open_decoder(src, 1, &dec, err) != LC_OK)
+    if (!par || !pkt || !picture || lc_open_decoder(src, &dec, err) != LC_OK)
         goto fail;
     *earliest = *shown = AV_NOPTS_VALUE;
     for (int n = 0; !found && n < FIRST_KEYFRAME_PACKETS && av_read_frame(src->fmt, pkt) >= 0; n++) {

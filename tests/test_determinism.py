@@ -37,6 +37,7 @@ RUNS = (1, 2, 2, 4)
 
 # The longer clip: 8 rows, so that the rows split over 2 and 4 workers in
 # several ways. fmp4 39: request 1 s got 0.5 s or 0.75 s (frame threads);
+# fmp4 170: another picture at 0.583 s with more than one slice thread;
 # ts 68, 77 and 90: a frame or none, the keyframe or a frame before it (frame
 # threads); ts 74 and 110: another picture at the same keyframe (parameter
 # sets kept from the worker's earlier requests).
@@ -50,7 +51,7 @@ LONG_CLIPS = {
     ),
     "ts": dict(suffix=".ts", codec="libx264", gop=12, bframes=2),
 }
-LONG_CHOSEN = {"fmp4": (39,), "ts": (68, 74, 77, 90, 110)}
+LONG_CHOSEN = {"fmp4": (39, 170), "ts": (68, 74, 77, 90, 110)}
 
 
 def _bundle(path, workers):
