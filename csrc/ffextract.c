@@ -473,8 +473,6 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         pthread_join(workers[i].thread, NULL);
 
 done:
-    /* Only the first extraction can use it; its memory goes now. */
-    av_frame_free(&src->first_picture);
     if (j.slots)
         for (size_t i = 0; i < n_requests; i++) {
             free(j.slots[i].jpeg);

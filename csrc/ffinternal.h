@@ -34,8 +34,10 @@ struct lc_source {
      * are timed by their order at the stream's frame rate, this long each. */
     int64_t raw_frame_us;
     /* The first keyframe's picture, when opening decoded it (ffstreams.c):
-     * the first request's keyframe need not be decoded again. Freed after
-     * the first extraction. */
+     * the first request's keyframe need not be decoded again. Kept until the
+     * source is closed: a second extraction decoding that keyframe itself
+     * could picture its request otherwise (a damaged file's keyframe that
+     * gives its picture only with the packets after it). */
     AVFrame *first_picture;
     /* Where the last packet of any stream ends, on the bundle timeline, when
      * the file's tail was read (INT64_MIN if not): a file whose audio runs

@@ -8,12 +8,13 @@
  * them, the first keyframe, is decoded again for the first request. So for
  * H.264 the parameters only a decoder knows (pixel format, colour, field
  * order, reorder delay) come from decoding the first keyframe here, once, and
- * its picture is kept for the first request (lc_take_first_picture). The
- * source is then opened again and find_stream_info, told those parameters,
- * reads from the top as before (times, frame rates, durations, the other
- * streams) with its H.264 decoder decoding nothing (skip_frame=all). Where
- * the first keyframe gives no picture on its own (a recovery point, damage),
- * the streams are read the ordinary way.
+ * its picture is kept for the first request of every extraction
+ * (lc_take_first_picture). The source is then opened again and
+ * find_stream_info, told those parameters, reads from the top as before
+ * (times, frame rates, durations, the other streams) with its H.264 decoder
+ * decoding nothing (skip_frame=all). Where the first keyframe gives no
+ * picture on its own (a recovery point, damage), the streams are read the
+ * ordinary way.
  */
 #include "ffinternal.h"
 
