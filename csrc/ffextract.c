@@ -429,6 +429,12 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
         goto done;
     }
+    /* What an earlier extraction learnt about the keyframes (late, false) is
+     * forgotten: learnt by whichever requests it had, it would plan these
+     * ones otherwise than a freshly opened source does (the first keyframe
+     * pictured forward instead of alone), and the rows must depend on the
+     * file and the requests only. */
+    lc_keyframes_init_ready(src->keyframes, src->n_keyframes);
     lc_plan_requests(src->keyframes, src->n_keyframes, requests_ms, n_requests, recipe->tolerance_before_ms,
                      recipe->tolerance_after_ms, j.items);
     j.n_chunks = lc_plan_chunks(j.items, n_requests, j.chunks);
