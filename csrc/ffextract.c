@@ -49,6 +49,7 @@ typedef struct job {
 
 typedef struct worker {
     job *job;
+    lc_keyframe *kf; /* its copy of the source's keyframes (lc_session_open) */
     pthread_t thread;
     lc_session session;
     lc_canvas *canvas;
@@ -145,12 +146,19 @@ static int64_t known_end(job *j)
     return end;
 }
 
+/* What decoding from keyframe k gave first, learnt by this worker's session. */
+static void learn(lc_session *s, size_t k, int64_t first_us)
+{
+    lc_keyframe_learn(&s->kf[k], s->own_us, first_us);
+    lc_session_learnt(s, k);
+}
+
 /* Decodes forward for the item, starting again from earlier keyframes while
  * the start point gives no picture in time (the planner decides where). */
 static lc_status picture_forward(worker *w, const lc_plan_item *item, AVFrame **picture, char err[LC_ERRMSG_SIZE])
 {
     lc_session *s = &w->session;
-    lc_keyframe *kf = w->job->src->keyframes;
+    lc_keyframe *kf = s->kf;
     size_t n_kf = w->job->src->n_keyframes, before = n_kf;
     lc_status status;
     for (unsigned attempt = 0;; attempt++) {
@@ -165,7 +173,7 @@ static lc_status picture_forward(worker *w, const lc_plan_item *item, AVFrame **
             note_end(w->job, s);
         if (*picture || __atomic_load_n(&w->job->stop, __ATOMIC_RELAXED))
             return LC_OK;
-        lc_keyframe_learn(&kf[s->started], s->own_us, s->first_us);
+        learn(s, s->started, s->first_us);
         if (!lc_plan_start_failed(item, s->first_us))
             return LC_OK;
         before = lc_plan_retry_before(s->started, attempt);
@@ -179,7 +187,7 @@ static lc_status picture_from_window(worker *w, const lc_plan_item *item, AVFram
                                      char err[LC_ERRMSG_SIZE])
 {
     lc_session *s = &w->session;
-    lc_keyframe *kf = w->job->src->keyframes;
+    lc_keyframe *kf = s->kf;
     size_t n_kf = w->job->src->n_keyframes;
     lc_status status;
     for (size_t k = lc_plan_next_in_window(kf, n_kf, item, 0); k != LC_PLAN_NONE;
@@ -194,7 +202,7 @@ static lc_status picture_from_window(worker *w, const lc_plan_item *item, AVFram
         }
         if (s->keyframe == LC_PLAN_NONE)
             note_end(w->job, s);
-        lc_keyframe_learn(&kf[s->started], s->own_us, s->first_us);
+        learn(s, s->started, s->first_us);
     }
     return LC_OK;
 }
@@ -229,7 +237,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         publish(j, i, &out, NULL, NULL);
         return LC_OK;
     }
-    lc_keyframe *kf = &j->src->keyframes[item->keyframe];
+    lc_keyframe *kf = &s->kf[item->keyframe];
     /* Decoded alone when the source was opened (ffstreams.c); not when the
      * next request decodes on from this keyframe, which needs it decoded in
      * this session anyway. */
@@ -237,7 +245,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         out.obtained = LC_OBTAINED_KEYFRAME;
         s->decoded = 1;
     } else if (item->mode == LC_PLAN_KEYFRAME && lc_keyframe_pictures_itself(kf) &&
-               !lc_plan_continue(j->src->keyframes, s->keyframe, s->consumed_us, item->keyframe, item, s->index_lied)) {
+               !lc_plan_continue(s->kf, s->keyframe, s->consumed_us, item->keyframe, item, s->index_lied)) {
         if ((s->keyframe != item->keyframe || !s->held) && (status = lc_session_start(s, item->keyframe, err)) != LC_OK)
             return status;
         /* The index time was an estimate: trust the packet's own time. */
@@ -249,9 +257,11 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
                 out.obtained = lc_session_frame_us(s, picture) == s->own_us ? LC_OBTAINED_KEYFRAME
                                                                             : LC_OBTAINED_FORWARD;
             else if (s->first_us != LC_PLAN_NEVER) /* a recovery point: its pictures come later */
-                lc_keyframe_learn(kf, s->own_us, s->first_us);
-            else /* drained after its packet alone, nothing came: later, or damaged */
+                learn(s, item->keyframe, s->first_us);
+            else { /* drained after its packet alone, nothing came: later, or damaged */
                 lc_keyframe_learn_late(kf, s->own_us);
+                lc_session_learnt(s, item->keyframe);
+            }
         }
     }
     if (!picture) {
@@ -311,7 +321,7 @@ static void *worker_main(void *arg)
     worker *w = arg;
     job *j = w->job;
     char err[LC_ERRMSG_SIZE] = "";
-    lc_status status = lc_session_open(&w->session, j->src, &j->stop, err);
+    lc_status status = lc_session_open(&w->session, j->src, w->kf, &j->stop, err);
     if (status == LC_OK && !(w->canvas = lc_canvas_new(j->recipe, j->src)))
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
 
@@ -323,6 +333,9 @@ static void *worker_main(void *arg)
         }
         lc_chunk c = j->chunks[j->next_chunk++];
         pthread_mutex_unlock(&j->mu);
+        /* What the worker learnt in its last chunk is forgotten: rows must
+         * not depend on how the chunks were shared out. */
+        lc_session_forget(&w->session);
         for (size_t i = c.first; i < c.end && status == LC_OK; i++) {
             pthread_mutex_lock(&j->mu);
             while (!j->stop && i >= j->delivered + j->lookahead)
@@ -454,6 +467,15 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         n_workers = LC_MAX_WORKERS;
     /* Raw canvases are 6 MB each: keep only a few in flight. */
     j.lookahead = recipe->raw_rgb ? (size_t)(4 * n_workers) : LOOKAHEAD;
+    /* Copied before any worker runs: workers mark false keyframes in the
+     * source's own (counted once), and learn the rest in their copies. */
+    for (int i = 0; i < n_workers; i++) {
+        if (!(workers[i].kf = malloc(src->n_keyframes * sizeof *src->keyframes))) {
+            status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        memcpy(workers[i].kf, src->keyframes, src->n_keyframes * sizeof *src->keyframes);
+    }
 
     j.workers_running = n_workers;
     for (started = 0; started < n_workers; started++) {
@@ -479,6 +501,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         pthread_join(workers[i].thread, NULL);
 
 done:
+    for (int i = 0; i < LC_MAX_WORKERS; i++)
+        free(workers[i].kf);
     if (j.slots)
         for (size_t i = 0; i < n_requests; i++) {
             free(j.slots[i].jpeg);

@@ -92,6 +92,12 @@ void lc_close_demuxer(const lc_source *src, AVFormatContext **fmt);
 #define LC_SESSION_PENDING_MAX 4
 typedef struct lc_session {
     lc_source *src;
+    /* The worker's own copy of the source's keyframes, and the range of those
+     * it learnt about (lc_session_learnt) since lc_session_forget: shared,
+     * what one worker learnt changed where another started decoding, so a
+     * damaged file's rows depended on which got there first. */
+    lc_keyframe *kf;
+    size_t learnt_lo, learnt_hi;
     const int *stop; /* read between packets: non-zero ends the work */
     AVFormatContext *fmt;
     AVCodecContext *dec; /* opened anew at each start (lc_session_start) */
@@ -123,7 +129,15 @@ typedef struct lc_session {
     int64_t reseeks;      /* seeks made again from a fresh demuxer (seek_by_index) */
 } lc_session;
 
-lc_status lc_session_open(lc_session *s, lc_source *src, const int *stop, char err[LC_ERRMSG_SIZE]);
+/* kf: the worker's copy of src's keyframes, for the session to learn into. */
+lc_status lc_session_open(lc_session *s, lc_source *src, lc_keyframe *kf, const int *stop, char err[LC_ERRMSG_SIZE]);
+/* Keyframe k of s->kf was learnt about (late, false): lc_session_forget undoes it. */
+void lc_session_learnt(lc_session *s, size_t k);
+/* Before each chunk: what the session learnt about keyframes is forgotten, so
+ * that a chunk's rows do not depend on which chunks its worker ran before.
+ * The session itself may go on into the chunk (lc_plan_continue): a lying
+ * index is then still decoded in one pass. */
+void lc_session_forget(lc_session *s);
 /* Positions at keyframe k, decoder empty. If k cannot be reached, or its
  * packet is no key packet (the index lied: lc_keyframe_learn_false), the
  * session is at its end at once (eof set, keyframe LC_PLAN_NONE). */
