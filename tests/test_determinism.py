@@ -29,7 +29,7 @@ CLIPS = {
     "mkv": dict(suffix=".mkv", codec="libx264", gop=15),
     "ts": dict(suffix=".ts", codec="libx264", gop=15),
 }
-STRUCTURE_OF = {"mp4": "mp4", "fmp4": "mp4", "mkv": "mkv", "ts": "ts", "irts": "ts"}
+STRUCTURE_OF = {"mp4": "mp4", "fmp4": "mp4", "mkv": "mkv", "ts": "ts", "irts": "ts", "irts12": "ts", "irmp4": "mp4"}
 # Which mutations (of mutate.mutations' numbering): mp4 54 forges a
 # composition offset so that a keyframe's time depended on what the worker's
 # demuxer read before (1.867 s or 2.0 s for request 2 s).
@@ -53,8 +53,19 @@ LONG_CLIPS = {
     "ts": dict(suffix=".ts", codec="libx264", gop=12, bframes=2),
     # x264 intra refresh: recovery points every 2 s, learnt late by decoding.
     "irts": dict(suffix=".ts", codec="libx264", bframes=2, extra_args=("-x264-params", "intra-refresh=1:keyint=24")),
+    # ... and every second, in MPEG-TS and MP4: mutants whose rows depended on
+    # what other workers had learnt about the recovery points before (irts12
+    # 0, 1, 18 and irmp4 48: a frame or none, one frame or another).
+    "irts12": dict(suffix=".ts", codec="libx264", bframes=2, extra_args=("-x264-params", "intra-refresh=1:keyint=12")),
+    "irmp4": dict(suffix=".mp4", codec="libx264", bframes=2, extra_args=("-x264-params", "intra-refresh=1:keyint=12")),
 }
-LONG_CHOSEN = {"fmp4": (39, 47, 170), "ts": (68, 74, 77, 90, 110), "irts": (6, 65, 79)}
+LONG_CHOSEN = {
+    "fmp4": (39, 47, 170),
+    "ts": (68, 74, 77, 90, 110),
+    "irts": (6, 65, 79),
+    "irts12": (0, 1, 18),
+    "irmp4": (48,),
+}
 # Extracted twice from one open source: irts 6, 65 and 79 pictured other
 # frames the second time, planned with what the first had learnt about the
 # recovery points; fmp4 47 pictured its first request forward the second
