@@ -44,7 +44,7 @@ lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[
     return LC_OK;
 }
 
-lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out, char err[LC_ERRMSG_SIZE])
+lc_status lc_open_decoder(const lc_source *src, AVCodecContext **out, char err[LC_ERRMSG_SIZE])
 {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     const AVStream *st = src->fmt->streams[src->stream_index];
@@ -56,12 +56,15 @@ lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **ou
     if ((ret = avcodec_parameters_to_context(dec, st->codecpar)) < 0)
         goto fail;
     dec->pkt_timebase = st->time_base;
-    dec->thread_count = threads;
-    /* Threads inside the decoder are for when there are fewer independent
-     * chunks than cores (a short clip, one long GOP). Frame threads hold
-     * frames back until more packets arrive, which a keyframe hit answers by
-     * draining: correct, and it still beats an idle core. */
-    dec->thread_type = threads > 1 ? FF_THREAD_FRAME | FF_THREAD_SLICE : FF_THREAD_SLICE;
+    /* One thread: the decoder's own threads conceal a damaged stream
+     * differently. Frame threads differ from run to run, as the threads
+     * happen to wait on each other's references; slice threads differ with
+     * their number (H.264 conceals by another path with more than one). And
+     * the worker count decided how many a decoder got, so the same file gave
+     * another picture, or none, for another --workers. Workers, one per
+     * chunk of requests, are where the cores go. */
+    dec->thread_count = 1;
+    dec->thread_type = FF_THREAD_SLICE;
     if ((ret = avcodec_open2(dec, codec, NULL)) < 0)
         goto fail;
     *out = dec;

@@ -21,8 +21,6 @@
 #include "ffinternal.h"
 
 #define LOOKAHEAD 32
-/* FFmpeg's own limit for threads it picks itself: more only hold pictures. */
-#define MAX_DECODER_THREADS 16
 
 typedef struct slot {
     int ready;
@@ -39,7 +37,6 @@ typedef struct job {
     lc_chunk *chunks;
     size_t n_chunks;
     slot *slots;
-    int decoder_threads;
     size_t lookahead; /* requests a worker may run ahead of the sink */
     pthread_mutex_t mu;
     pthread_cond_t changed;
@@ -52,6 +49,7 @@ typedef struct job {
 
 typedef struct worker {
     job *job;
+    lc_keyframe *kf; /* its copy of the source's keyframes (lc_session_open) */
     pthread_t thread;
     lc_session session;
     lc_canvas *canvas;
@@ -148,12 +146,19 @@ static int64_t known_end(job *j)
     return end;
 }
 
+/* What decoding from keyframe k gave first, learnt by this worker's session. */
+static void learn(lc_session *s, size_t k, int64_t first_us)
+{
+    lc_keyframe_learn(&s->kf[k], s->own_us, first_us);
+    lc_session_learnt(s, k);
+}
+
 /* Decodes forward for the item, starting again from earlier keyframes while
  * the start point gives no picture in time (the planner decides where). */
 static lc_status picture_forward(worker *w, const lc_plan_item *item, AVFrame **picture, char err[LC_ERRMSG_SIZE])
 {
     lc_session *s = &w->session;
-    lc_keyframe *kf = w->job->src->keyframes;
+    lc_keyframe *kf = s->kf;
     size_t n_kf = w->job->src->n_keyframes, before = n_kf;
     lc_status status;
     for (unsigned attempt = 0;; attempt++) {
@@ -168,7 +173,7 @@ static lc_status picture_forward(worker *w, const lc_plan_item *item, AVFrame **
             note_end(w->job, s);
         if (*picture || __atomic_load_n(&w->job->stop, __ATOMIC_RELAXED))
             return LC_OK;
-        lc_keyframe_learn(&kf[s->started], s->own_us, s->first_us);
+        learn(s, s->started, s->first_us);
         if (!lc_plan_start_failed(item, s->first_us))
             return LC_OK;
         before = lc_plan_retry_before(s->started, attempt);
@@ -182,7 +187,7 @@ static lc_status picture_from_window(worker *w, const lc_plan_item *item, AVFram
                                      char err[LC_ERRMSG_SIZE])
 {
     lc_session *s = &w->session;
-    lc_keyframe *kf = w->job->src->keyframes;
+    lc_keyframe *kf = s->kf;
     size_t n_kf = w->job->src->n_keyframes;
     lc_status status;
     for (size_t k = lc_plan_next_in_window(kf, n_kf, item, 0); k != LC_PLAN_NONE;
@@ -197,7 +202,7 @@ static lc_status picture_from_window(worker *w, const lc_plan_item *item, AVFram
         }
         if (s->keyframe == LC_PLAN_NONE)
             note_end(w->job, s);
-        lc_keyframe_learn(&kf[s->started], s->own_us, s->first_us);
+        learn(s, s->started, s->first_us);
     }
     return LC_OK;
 }
@@ -232,7 +237,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         publish(j, i, &out, NULL, NULL);
         return LC_OK;
     }
-    lc_keyframe *kf = &j->src->keyframes[item->keyframe];
+    lc_keyframe *kf = &s->kf[item->keyframe];
     /* Decoded alone when the source was opened (ffstreams.c); not when the
      * next request decodes on from this keyframe, which needs it decoded in
      * this session anyway. */
@@ -240,7 +245,7 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
         out.obtained = LC_OBTAINED_KEYFRAME;
         s->decoded = 1;
     } else if (item->mode == LC_PLAN_KEYFRAME && lc_keyframe_pictures_itself(kf) &&
-               !lc_plan_continue(j->src->keyframes, s->keyframe, s->consumed_us, item->keyframe, item, s->index_lied)) {
+               !lc_plan_continue(s->kf, s->keyframe, s->consumed_us, item->keyframe, item, s->index_lied)) {
         if ((s->keyframe != item->keyframe || !s->held) && (status = lc_session_start(s, item->keyframe, err)) != LC_OK)
             return status;
         /* The index time was an estimate: trust the packet's own time. */
@@ -252,9 +257,11 @@ static lc_status run_item(worker *w, size_t i, int continues, char err[LC_ERRMSG
                 out.obtained = lc_session_frame_us(s, picture) == s->own_us ? LC_OBTAINED_KEYFRAME
                                                                             : LC_OBTAINED_FORWARD;
             else if (s->first_us != LC_PLAN_NEVER) /* a recovery point: its pictures come later */
-                lc_keyframe_learn(kf, s->own_us, s->first_us);
-            else /* drained after its packet alone, nothing came: later, or damaged */
+                learn(s, item->keyframe, s->first_us);
+            else { /* drained after its packet alone, nothing came: later, or damaged */
                 lc_keyframe_learn_late(kf, s->own_us);
+                lc_session_learnt(s, item->keyframe);
+            }
         }
     }
     if (!picture) {
@@ -314,7 +321,7 @@ static void *worker_main(void *arg)
     worker *w = arg;
     job *j = w->job;
     char err[LC_ERRMSG_SIZE] = "";
-    lc_status status = lc_session_open(&w->session, j->src, j->decoder_threads, &j->stop, err);
+    lc_status status = lc_session_open(&w->session, j->src, w->kf, &j->stop, err);
     if (status == LC_OK && !(w->canvas = lc_canvas_new(j->recipe, j->src)))
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
 
@@ -326,6 +333,9 @@ static void *worker_main(void *arg)
         }
         lc_chunk c = j->chunks[j->next_chunk++];
         pthread_mutex_unlock(&j->mu);
+        /* What the worker learnt in its last chunk is forgotten: rows must
+         * not depend on how the chunks were shared out. */
+        lc_session_forget(&w->session);
         for (size_t i = c.first; i < c.end && status == LC_OK; i++) {
             pthread_mutex_lock(&j->mu);
             while (!j->stop && i >= j->delivered + j->lookahead)
@@ -432,13 +442,20 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
         goto done;
     }
+    /* What an earlier extraction learnt about the keyframes (late, false) is
+     * forgotten: learnt by whichever requests it had, it would plan these
+     * ones otherwise than a freshly opened source does (the first keyframe
+     * pictured forward instead of alone), and the rows must depend on the
+     * file and the requests only. */
+    lc_keyframes_init_ready(src->keyframes, src->n_keyframes);
     lc_plan_requests(src->keyframes, src->n_keyframes, requests_ms, n_requests, recipe->tolerance_before_ms,
                      recipe->tolerance_after_ms, j.items);
     j.n_chunks = lc_plan_chunks(j.items, n_requests, j.chunks);
 
-    /* recipe->workers is the thread budget: workers first, since they keep
-     * whole frames apart; what no worker can use goes to slice threads inside
-     * each decoder. A batch running files side by side gives each file 1. */
+    /* recipe->workers is the thread budget, spent on workers only: a
+     * decoder's own threads would make a damaged file's pictures depend on
+     * how many it got (lc_open_decoder). A batch running files side by side
+     * gives each file 1. */
     int budget = recipe->workers > 0 ? recipe->workers : lc_usable_cpus();
     /* Index-less files seek by the byte positions the scan found, so they
      * split across workers like indexed ones. Raw streams are timed by their
@@ -448,13 +465,17 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         n_workers = (int)j.n_chunks;
     if (n_workers > LC_MAX_WORKERS)
         n_workers = LC_MAX_WORKERS;
-    j.decoder_threads = budget / n_workers;
-    if (j.decoder_threads > MAX_DECODER_THREADS)
-        j.decoder_threads = MAX_DECODER_THREADS;
     /* Raw canvases are 6 MB each: keep only a few in flight. */
     j.lookahead = recipe->raw_rgb ? (size_t)(4 * n_workers) : LOOKAHEAD;
-    if (j.decoder_threads < 1)
-        j.decoder_threads = 1;
+    /* Copied before any worker runs: workers mark false keyframes in the
+     * source's own (counted once), and learn the rest in their copies. */
+    for (int i = 0; i < n_workers; i++) {
+        if (!(workers[i].kf = malloc(src->n_keyframes * sizeof *src->keyframes))) {
+            status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        memcpy(workers[i].kf, src->keyframes, src->n_keyframes * sizeof *src->keyframes);
+    }
 
     j.workers_running = n_workers;
     for (started = 0; started < n_workers; started++) {
@@ -480,8 +501,8 @@ lc_status lc_extract(lc_source *src, const int64_t *requests_ms, size_t n_reques
         pthread_join(workers[i].thread, NULL);
 
 done:
-    /* Only the first extraction can use it; its memory goes now. */
-    av_frame_free(&src->first_picture);
+    for (int i = 0; i < LC_MAX_WORKERS; i++)
+        free(workers[i].kf);
     if (j.slots)
         for (size_t i = 0; i < n_requests; i++) {
             free(j.slots[i].jpeg);

@@ -35,8 +35,10 @@ struct lc_source {
      * are timed by their order at the stream's frame rate, this long each. */
     int64_t raw_frame_us;
     /* The first keyframe's picture, when opening decoded it (ffstreams.c):
-     * the first request's keyframe need not be decoded again. Freed after
-     * the first extraction. */
+     * the first request's keyframe need not be decoded again. Kept until the
+     * source is closed: a second extraction decoding that keyframe itself
+     * could picture its request otherwise (a damaged file's keyframe that
+     * gives its picture only with the packets after it). */
     AVFrame *first_picture;
     /* Where the last packet of any stream ends, on the bundle timeline, when
      * the file's tail was read (INT64_MIN if not): a file whose audio runs
@@ -65,8 +67,8 @@ int64_t lc_us_to_pts(const lc_source *src, int64_t us);
 /* Opens the source file again for one worker, with every other stream
  * discarded so the demuxer skips their bytes. */
 lc_status lc_open_demuxer(const lc_source *src, AVFormatContext **out, char err[LC_ERRMSG_SIZE]);
-/* A decoder for the source's video stream. */
-lc_status lc_open_decoder(const lc_source *src, int threads, AVCodecContext **out, char err[LC_ERRMSG_SIZE]);
+/* A decoder for the source's video stream, on the calling thread only. */
+lc_status lc_open_decoder(const lc_source *src, AVCodecContext **out, char err[LC_ERRMSG_SIZE]);
 /* ffstreams.c: the streams' parameters (avformat_find_stream_info), and the
  * video stream chosen by pick; H.264's first keyframe is decoded once and
  * kept. An AVERROR when the streams cannot be read. */
@@ -92,9 +94,15 @@ void lc_close_demuxer(const lc_source *src, AVFormatContext **fmt);
 #define LC_SESSION_PENDING_MAX 4
 typedef struct lc_session {
     lc_source *src;
+    /* The worker's own copy of the source's keyframes, and the range of those
+     * it learnt about (lc_session_learnt) since lc_session_forget: shared,
+     * what one worker learnt changed where another started decoding, so a
+     * damaged file's rows depended on which got there first. */
+    lc_keyframe *kf;
+    size_t learnt_lo, learnt_hi;
     const int *stop; /* read between packets: non-zero ends the work */
     AVFormatContext *fmt;
-    AVCodecContext *dec;
+    AVCodecContext *dec; /* opened anew at each start (lc_session_start) */
     AVPacket *pkt;
     int held;                                 /* pkt holds the keyframe packet, not yet sent */
     AVFrame *pending[LC_SESSION_PENDING_MAX]; /* decoded, not yet consumed, in time order */
@@ -123,7 +131,15 @@ typedef struct lc_session {
     int64_t reseeks;      /* seeks made again from a fresh demuxer (seek_by_index) */
 } lc_session;
 
-lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop, char err[LC_ERRMSG_SIZE]);
+/* kf: the worker's copy of src's keyframes, for the session to learn into. */
+lc_status lc_session_open(lc_session *s, lc_source *src, lc_keyframe *kf, const int *stop, char err[LC_ERRMSG_SIZE]);
+/* Keyframe k of s->kf was learnt about (late, false): lc_session_forget undoes it. */
+void lc_session_learnt(lc_session *s, size_t k);
+/* Before each chunk: what the session learnt about keyframes is forgotten, so
+ * that a chunk's rows do not depend on which chunks its worker ran before.
+ * The session itself may go on into the chunk (lc_plan_continue): a lying
+ * index is then still decoded in one pass. */
+void lc_session_forget(lc_session *s);
 /* Positions at keyframe k, decoder empty. If k cannot be reached, or its
  * packet is no key packet (the index lied: lc_keyframe_learn_false), the
  * session is at its end at once (eof set, keyframe LC_PLAN_NONE). */

@@ -27,15 +27,17 @@ static int64_t packet_ts(const AVPacket *p)
     return p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
 }
 
-lc_status lc_session_open(lc_session *s, lc_source *src, int threads, const int *stop, char err[LC_ERRMSG_SIZE])
+lc_status lc_session_open(lc_session *s, lc_source *src, lc_keyframe *kf, const int *stop, char err[LC_ERRMSG_SIZE])
 {
     memset(s, 0, sizeof *s);
     s->src = src;
+    s->kf = kf;
+    s->learnt_lo = 1; /* nothing learnt: lo > hi */
     s->stop = stop;
     s->keyframe = LC_PLAN_NONE;
     lc_status status = lc_open_demuxer(src, &s->fmt, err);
     if (status == LC_OK)
-        status = lc_open_decoder(src, threads, &s->dec, err);
+        status = lc_open_decoder(src, &s->dec, err);
     if (status == LC_OK && !(s->pkt = av_packet_alloc()))
         status = lc_fail(err, LC_ERR_NOMEM, "out of memory");
     return status;
@@ -138,7 +140,7 @@ static lc_status skip_to_ordinal(lc_session *s, const lc_keyframe *kf, int *foun
 static int seek_by_index(lc_session *s, size_t k, lc_status *status, char err[LC_ERRMSG_SIZE])
 {
     const lc_source *src = s->src;
-    const lc_keyframe *kf = &src->keyframes[k];
+    const lc_keyframe *kf = &s->kf[k];
     /* Demuxers differ in whether they seek by decode or presentation time
      * (MP4 indexes decode times, but seeks by presentation time), so seek by
      * the presentation time and skip whatever comes before the keyframe: a
@@ -173,21 +175,50 @@ static int seek_by_index(lc_session *s, size_t k, lc_status *status, char err[LC
     }
 }
 
-/* The index called keyframe k one, and it is none. */
+void lc_session_learnt(lc_session *s, size_t k)
+{
+    if (s->learnt_lo > s->learnt_hi) {
+        s->learnt_lo = s->learnt_hi = k;
+    } else {
+        s->learnt_lo = k < s->learnt_lo ? k : s->learnt_lo;
+        s->learnt_hi = k > s->learnt_hi ? k : s->learnt_hi;
+    }
+}
+
+void lc_session_forget(lc_session *s)
+{
+    if (s->learnt_lo <= s->learnt_hi)
+        lc_keyframes_init_ready(&s->kf[s->learnt_lo], s->learnt_hi - s->learnt_lo + 1);
+    s->learnt_lo = 1;
+    s->learnt_hi = 0;
+}
+
+/* The index called keyframe k one, and it is none. Counted once per
+ * extraction, by the first worker to mark it in the source's keyframes,
+ * which no worker plans by while it runs. */
 static void found_false(lc_session *s, size_t k)
 {
+    lc_keyframe_learn_false(&s->kf[k]);
+    lc_session_learnt(s, k);
     s->false_keyframes += lc_keyframe_learn_false(&s->src->keyframes[k]);
     s->index_lied = 1;
 }
 
 lc_status lc_session_start(lc_session *s, size_t k, char err[LC_ERRMSG_SIZE])
 {
-    const lc_keyframe *kf = &s->src->keyframes[k];
+    const lc_keyframe *kf = &s->kf[k];
     lc_status status = LC_OK;
     int found = 0;
     lc_session_end(s);
     s->started = k;
-    avcodec_flush_buffers(s->dec);
+    /* A new decoder, not a flushed one: a flush keeps what the decoder
+     * learnt from earlier packets (H.264's and HEVC's parameter sets), and a
+     * keyframe whose own are damaged would then decode with those this
+     * worker happened to read before, so its picture would depend on which
+     * requests the worker ran first. */
+    avcodec_free_context(&s->dec);
+    if ((status = lc_open_decoder(s->src, &s->dec, err)) != LC_OK)
+        return status;
     s->drained = s->eof = s->at_end = s->tainted = s->start_checked = s->withholding = 0;
     s->first_us = LC_PLAN_NEVER;
     s->consumed_us = s->undo_consumed_us = INT64_MIN;
@@ -295,7 +326,7 @@ static int check_start(lc_session *s, const AVFrame *f, int64_t us)
  * decoding from it does give whole pictures later. */
 static void check_passing(lc_session *s, const AVFrame *f, int64_t us)
 {
-    const lc_keyframe *kf = s->src->keyframes;
+    const lc_keyframe *kf = s->kf;
     size_t n = s->src->n_keyframes, k = s->passing;
     if (!s->index_lied || us == INT64_MIN)
         return;

@@ -8,12 +8,13 @@
  * them, the first keyframe, is decoded again for the first request. So for
  * H.264 the parameters only a decoder knows (pixel format, colour, field
  * order, reorder delay) come from decoding the first keyframe here, once, and
- * its picture is kept for the first request (lc_take_first_picture). The
- * source is then opened again and find_stream_info, told those parameters,
- * reads from the top as before (times, frame rates, durations, the other
- * streams) with its H.264 decoder decoding nothing (skip_frame=all). Where
- * the first keyframe gives no picture on its own (a recovery point, damage),
- * the streams are read the ordinary way.
+ * its picture is kept for the first request of every extraction
+ * (lc_take_first_picture). The source is then opened again and
+ * find_stream_info, told those parameters, reads from the top as before
+ * (times, frame rates, durations, the other streams) with its H.264 decoder
+ * decoding nothing (skip_frame=all). Where the first keyframe gives no
+ * picture on its own (a recovery point, damage), the streams are read the
+ * ordinary way.
  */
 #include "ffinternal.h"
 
@@ -80,7 +81,7 @@ static AVCodecParameters *decode_first_keyframe(lc_source *src, int k, int64_t *
     char err[LC_ERRMSG_SIZE];
     int found = 0;
     src->stream_index = k; /* lc_open_decoder's stream */
-    if (!par || !pkt || !picture || lc_open_decoder(src, 1, &dec, err) != LC_OK)
+    if (!par || !pkt || !picture || lc_open_decoder(src, &dec, err) != LC_OK)
         goto fail;
     *earliest = *shown = AV_NOPTS_VALUE;
     for (int n = 0; !found && n < FIRST_KEYFRAME_PACKETS && av_read_frame(src->fmt, pkt) >= 0; n++) {

@@ -52,7 +52,7 @@ typedef struct lc_keyframe {
     int64_t pos;     /* byte position of its packet (from the scan or the index), -1 if unknown */
     int hidden;      /* an edit list hides it: a start point, never pictured */
     /* The first picture decoding from here gave, once learnt (read and written
-     * with lc_keyframe_ready / lc_keyframe_learn: workers share it).
+     * with lc_keyframe_ready / lc_keyframe_learn, atomically).
      * Until then assumed to be pts_us. */
     int64_t ready_us;
     int false_key; /* 1 once found to be no keyframe (lc_keyframe_learn_false) */
