@@ -132,6 +132,11 @@ static void note_end(job *j, const lc_session *s)
     if (!s->at_end || s->first_us == LC_PLAN_NEVER || src->n_keyframes == 0 ||
         s->last_us < src->keyframes[src->n_keyframes - 1].pts_us)
         return;
+    /* Pictures the file has shortly after the last one decoded were lost
+     * (lc_plan_tail_lost), not absent: this session knows no end. */
+    if (src->n_packets > 0 && src->packet_us[src->n_packets - 1] > s->last_us &&
+        src->packet_us[src->n_packets - 1] - s->last_us <= LC_PLAN_TAIL_US)
+        return;
     pthread_mutex_lock(&j->mu);
     if (s->last_us < j->end_us)
         j->end_us = s->last_us;
@@ -174,7 +179,9 @@ static lc_status picture_forward(worker *w, const lc_plan_item *item, AVFrame **
         if (*picture || __atomic_load_n(&w->job->stop, __ATOMIC_RELAXED))
             return LC_OK;
         learn(s, s->started, s->first_us);
-        if (!lc_plan_start_failed(item, s->first_us))
+        const lc_source *src = w->job->src;
+        if (!lc_plan_start_failed(item, s->first_us) &&
+            !(attempt == 0 && lc_plan_tail_lost(src->packet_us, src->n_packets, item, s->at_end)))
             return LC_OK;
         before = lc_plan_retry_before(s->started, attempt);
     }

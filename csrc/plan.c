@@ -223,6 +223,21 @@ int lc_plan_window_empty(const int64_t *packet_us, size_t n, const lc_plan_item 
     return lo == n || packet_us[lo] > it->hi_us + LC_PLAN_GAP_SLACK_US;
 }
 
+int lc_plan_tail_lost(const int64_t *packet_us, size_t n, const lc_plan_item *it, int at_end)
+{
+    if (!at_end || !packet_us || n == 0)
+        return 0;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (packet_us[mid] < it->lo_us)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && packet_us[lo] <= it->hi_us;
+}
+
 int lc_plan_may_skip(const lc_plan_item *it, int64_t frame_us, int64_t sent_before_t_us)
 {
     return frame_us < it->lo_us || (frame_us <= it->t_us && frame_us < sent_before_t_us);

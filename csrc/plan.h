@@ -159,6 +159,21 @@ int lc_plan_past_end(const lc_plan_item *it, int64_t end_us);
  * bounded by the packets present, not by the span the times claim. */
 int lc_plan_window_empty(const int64_t *packet_us, size_t n, const lc_plan_item *it);
 
+/* A session reached the end of the file (at_end) without a picture for
+ * the item, yet a packet of the file is shown inside its window (packet
+ * times sorted, n = 0: not known): the picture was lost, not missing. An
+ * open GOP's tail does this: FFmpeg's H.264 decoder started at the last
+ * keyframe drops, at the flush, the pictures that follow its leading
+ * B-frames, so they need decoding from the keyframe before (one step back;
+ * the caller tries it once, so a damaged tail costs one more GOP, not a
+ * walk back through the file). */
+int lc_plan_tail_lost(const int64_t *packet_us, size_t n, const lc_plan_item *it, int at_end);
+
+/* How far before the file's last packet time a session's last picture may
+ * lie and still be taken for the end of what decodes: a lost open-GOP tail
+ * is a GOP at most; a damaged tail farther than this is the end. */
+#define LC_PLAN_TAIL_US (2LL * 1000000)
+
 /* A frame the decoder may skip if nothing references it (AVDISCARD_NONREF):
  * one before the window, or one before a frame already sent to the decoder
  * (sent_before_t_us, INT64_MIN if none) that lies nearer to t. */

@@ -276,3 +276,29 @@ def test_sync_samples_on_predicted_pictures_are_not_start_points(tmp_path, codec
         assert result.frames_decoded <= workers * 1.2 * len(source.frame_times_ms), result.frames_decoded
         runs[workers] = [(r["requested_ts_ms"], r["actual_ts_ms"], r["content_hash"]) for r in rows]
     assert runs[2] == runs[1]
+
+
+@pytest.mark.skipif(_core.backend != "ffmpeg", reason="FFmpeg's H.264 decoder drops the tail")
+def test_an_open_gops_tail_is_decoded_from_the_keyframe_before(tmp_path):
+    """x264 with open GOPs, a keyframe every 3 frames, 2 B-frames, one frame
+    a second: the last GOP's P-frame is shown after B-frames that lean on the
+    GOP before, and FFmpeg's H.264 decoder started at the last keyframe drops
+    it at the flush. Every frame the file has gets its row, from the right
+    picture."""
+    from fixtures import frame_at, make_clip, read_index
+
+    clip = make_clip(
+        tmp_path / "open-gop.mp4",
+        fps=1,
+        seconds=12.0,
+        gop=3,
+        bframes=2,
+        extra_args=("-x264-params", "open-gop=1:b-pyramid=0:b-adapt=0"),
+    )
+    result = extract_to_dir(clip.path, tmp_path / "bundle")
+    rows = load_rows(tmp_path / "bundle")
+    assert result.missing_requests_ms == [], result.notes
+    assert [r["actual_ts_ms"] for r in rows] == [i * 1000 for i in range(12)]
+    for row in rows:
+        rect = tuple(row[f"content_rect_{k}"] for k in ("x", "y", "width", "height"))
+        assert read_index(tmp_path / "bundle" / row["frame_relpath"], rect) == frame_at(clip, row["actual_ts_ms"])

@@ -264,6 +264,19 @@ static void test_end_and_skipping(void)
     CHECK(!lc_plan_may_skip(&it, 4700000, 4700000), "the sent frame itself");
 }
 
+static void test_a_lost_tail_is_told_from_an_end(void)
+{
+    /* An open GOP's tail: the file shows frames at 9, 10 and 11 s; a session
+     * from the last keyframe (9 s) reached the end after 10 s. */
+    int64_t packets[] = {9000000, 10000000, 11000000};
+    lc_plan_item last = {.t_us = 11000000, .lo_us = 10500000, .hi_us = 11500000};
+    lc_plan_item after = {.t_us = 12000000, .lo_us = 11500000, .hi_us = 12500000};
+    CHECK(lc_plan_tail_lost(packets, 3, &last, 1), "a frame of the file lies in the window");
+    CHECK(!lc_plan_tail_lost(packets, 3, &last, 0), "not at the end: decoding was not over");
+    CHECK(!lc_plan_tail_lost(packets, 3, &after, 1), "nothing of the file lies in the window");
+    CHECK(!lc_plan_tail_lost(NULL, 0, &last, 1), "packet times unknown");
+}
+
 static void test_chunks_group_by_start(void)
 {
     lc_keyframe kf[3];
@@ -289,6 +302,7 @@ int main(void)
     test_false_keyframes_are_never_starts();
     test_sessions_continue_only_when_cheaper();
     test_end_and_skipping();
+    test_a_lost_tail_is_told_from_an_end();
     test_chunks_group_by_start();
     printf("%s (%d failure%s)\n", failures ? "FAILED" : "ok", failures, failures == 1 ? "" : "s");
     return failures ? 1 : 0;
