@@ -72,11 +72,16 @@ _MICROSECONDS = 1_000_000
 PIXEL_FORMAT = "gbrp16le"
 
 
+# Where R, G and B lie among PIXEL_FORMAT's planes.
+RGB_PLANES = (2, 0, 1)
+
+
 def rgb48(data: bytes, w: int, h: int) -> Any:
-    """One PIXEL_FORMAT frame as an H x W x 3 uint16 RGB array."""
+    """One PIXEL_FORMAT frame as its three uint16 planes (a 3 x H x W view
+    of ``data``, planes as PIXEL_FORMAT orders them: see RGB_PLANES): no
+    copy; the caller makes the float picture it compares in one pass."""
     np = __import__("numpy")
-    g, b, r = np.frombuffer(data, dtype="<u2").reshape(3, h, w)
-    return np.stack((r, g, b), axis=2)
+    return np.frombuffer(data, dtype="<u2").reshape(3, h, w)
 
 
 def runs(indices: list[int]) -> list[tuple[int, int]]:

@@ -52,7 +52,7 @@ from .errors import (
 from .manifest import ManifestRow
 from .optional import require
 from .packet_plan import Packet, PacketIndex, Span, extra_cost
-from .reference_feed import PIXEL_FORMAT, FrameFeed, rgb48
+from .reference_feed import PIXEL_FORMAT, RGB_PLANES, FrameFeed, rgb48
 from .telemetry.checks import capture_time_problem
 from .tonemap_reference import hdr_to_sdr
 
@@ -493,24 +493,26 @@ class SourceReference:
                     self.cache[key(i)] = rgb
         return [rendered[i] if i in rendered else (self.cache or {})[key(i)] for i in indices]
 
-    def finish(self, rgb16: "np.ndarray", rect_size: tuple[int, int]) -> "np.ndarray":
-        """One decoded frame (16-bit RGB) resampled to ``rect_size`` and, for
-        a tone-mapped HDR bundle, mapped: float32 RGB 0..255."""
+    def finish(self, planes: "np.ndarray", rect_size: tuple[int, int]) -> "np.ndarray":
+        """One decoded frame (16-bit planes, reference_feed.rgb48) resampled
+        to ``rect_size`` and, for a tone-mapped HDR bundle, mapped: float32
+        H x W x 3 RGB 0..255."""
         np, Image = _imports()
         kernel = {
             "lanczos": Image.Resampling.LANCZOS,
             "bicubic": Image.Resampling.BICUBIC,
             "box": Image.Resampling.BOX,
         }[self.resample]
-        rgb = rgb16.astype(np.float32) * np.float32(255 / 65535)
-        if (rgb.shape[1], rgb.shape[0]) != tuple(rect_size):
-            rgb = np.stack(
-                [
-                    np.asarray(Image.fromarray(np.ascontiguousarray(rgb[:, :, c])).resize(tuple(rect_size), kernel))
-                    for c in range(3)
-                ],
-                axis=2,
-            )
+        w, h = rect_size
+        resampled = (planes.shape[2], planes.shape[1]) != (w, h)
+        rgb = np.empty((h, w, 3), np.float32)
+        for c, p in enumerate(RGB_PLANES):
+            plane = planes[p]
+            if resampled:
+                plane = np.asarray(Image.fromarray(plane.astype(np.float32)).resize((w, h), kernel))
+            rgb[:, :, c] = plane
+        rgb *= np.float32(255 / 65535)
+        if resampled:
             np.clip(rgb, 0, 255, out=rgb)  # Lanczos and bicubic overshoot at edges
         if self.tone_map:
             # After resampling, as the core maps the scaled picture.
@@ -522,6 +524,21 @@ class SourceReference:
             ).astype(np.float32)
         out: ndarray = rgb
         return out
+
+    def finish_luma(self, planes: "np.ndarray", rect_size: tuple[int, int]) -> "np.ndarray":
+        """``luma(finish(planes, rect_size))``, in one pass over the planes
+        where nothing is resampled or mapped: what a neighbour in the time
+        check needs (it is compared by luma alone)."""
+        np, _ = _imports()
+        if self.tone_map or (planes.shape[2], planes.shape[1]) != tuple(rect_size):
+            luma: ndarray = _metrics().luma(self.finish(planes, rect_size))
+            return luma
+        r, g, b = (planes[p] for p in RGB_PLANES)
+        scale = 255 / 65535
+        y: ndarray = r * np.float32(0.299 * scale)
+        y += g * np.float32(0.587 * scale)
+        y += b * np.float32(0.114 * scale)
+        return y
 
     def canvas(
         self, index: int, rect: tuple[int, int, int, int], canvas_size: tuple[int, int] = (1920, 1080)
@@ -642,7 +659,7 @@ def _decode_jpeg(data: bytes) -> "np.ndarray":
         if im.format != "JPEG":
             raise ValueError(f"not a JPEG but {im.format}")
         im.load()  # a truncated file fails here, not later
-        rgb: ndarray = np.asarray(im.convert("RGB"))
+        rgb: ndarray = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))  # no copy of an RGB one
         return rgb
 
 
@@ -960,7 +977,11 @@ def _picture_verdict(
     w, h = job.expected_rect[2:]
     verdict = None
     if index in delivered:
-        verdict = _compare(row, shown, {i: job.src.finish(rgb, (w, h)) for i, rgb in delivered.items()}, index, job)
+        refs = {
+            i: job.src.finish(planes, (w, h)) if i == index else job.src.finish_luma(planes, (w, h))
+            for i, planes in delivered.items()
+        }
+        verdict = _compare(row, shown, refs, index, job)
         if verdict.ok or not job.feed.planned:
             return verdict
     wanted = list(row_frames(job.src, index, job.time_check, job.all_neighbours))
@@ -973,8 +994,9 @@ def _picture_verdict(
 def _compare(
     row: ManifestRow, shown: "np.ndarray", refs: "dict[int, np.ndarray]", index: int, job: _Checking
 ) -> FrameCheck:
-    """The picture measured against the source frame at ``index`` and its
-    neighbours in ``refs``: PICTURE, TIME or COLOUR failures and the metrics."""
+    """The picture measured against the source frame at ``index`` (RGB) and
+    its neighbours in ``refs`` (RGB or their luma alone): PICTURE, TIME or
+    COLOUR failures and the metrics."""
     m = _metrics()
     check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
     shown_y, target = m.luma(shown), refs[index]
@@ -987,7 +1009,8 @@ def _compare(
     for neighbour, attr, word in ((index - 1, "psnr_y_previous", "before"), (index + 1, "psnr_y_next", "after")):
         if neighbour not in refs:
             continue
-        other_y = m.luma(refs[neighbour])
+        other = refs[neighbour]
+        other_y = other if other.ndim == 2 else m.luma(other)
         if m.psnr(other_y, target_y) >= NEIGHBOUR_DIFFERS_BELOW_DB:
             continue  # identical neighbour: the picture cannot tell them apart
         value = m.psnr(shown_y, other_y)
