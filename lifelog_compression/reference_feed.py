@@ -230,8 +230,8 @@ class FrameFeed:
                 if proc is None:
                     break
                 self._read(proc, set(p.wanted))
-                self._stop()
         finally:
+            self._end_pass()
             self._queue.put(None)
 
     def _read(self, proc: subprocess.Popen[bytes], wanted: set[int]) -> None:
@@ -275,8 +275,9 @@ class FrameFeed:
                     wanted.discard(index)
                     self._queue.put((index, rgb48(data, w, h)))
         finally:
-            self._stop()
+            self._kill()  # the logger then reads to the end of stderr
             logger.join()
+            self._end_pass()
 
     def _index_of(self, t: Fraction) -> int | None:
         times = self.src.frame_times
@@ -284,8 +285,17 @@ class FrameFeed:
         best = min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - t), default=None)
         return best if best is not None and abs(float(times[best] - t)) < 0.0006 else None
 
-    def _stop(self) -> None:
-        """Ends this pass's processes (they may still be reading on)."""
+    def _kill(self) -> None:
+        """Stops this pass's processes; their pipes stay open for the reader
+        thread, which owns them (closing them under its read would fail it)."""
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+    def _end_pass(self) -> None:
+        """Reaps this pass's processes and closes their pipes (reader thread)."""
         with self._lock:
             procs, self._procs = self._procs, []
         for proc in procs:
@@ -324,14 +334,15 @@ class FrameFeed:
         """Stops ffmpeg (if still running) and removes the filter scripts."""
         with self._lock:
             self._closing = True
-        self._stop()
+        self._kill()
         # Drain so the reader thread ends (it may be blocked on a full queue).
         while self._thread is not None and self._thread.is_alive():
             try:
                 self._queue.get(timeout=0.1)
             except queue.Empty:
                 pass
-            self._stop()
+            self._kill()
+        self._end_pass()
         for script in self._scripts:
             try:
                 os.unlink(script)
