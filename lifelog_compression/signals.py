@@ -69,7 +69,7 @@ class _Kept:
 def _std(thumb: bytes) -> float:
     n = len(thumb)
     mean = sum(thumb) / n
-    return (sum((v - mean) ** 2 for v in thumb) / n) ** 0.5
+    return float((sum((v - mean) ** 2 for v in thumb) / n) ** 0.5)
 
 
 def _rank_levels(src: bytes, dst: bytes) -> tuple[list[int], list[int]]:

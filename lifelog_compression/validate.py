@@ -352,14 +352,14 @@ class SourceReference:
         listed: list[Packet] | None = []  # every packet, for the decoding plan; None: some cannot be named
         for pkt in packets.get("packets", []):
             ts, pos = pkt.get("pts"), pkt.get("pos")
-            stamped = ts not in (None, "N/A")
-            if listed is not None and stamped and pos not in (None, "N/A"):
+            timed = ts not in (None, "N/A")
+            if listed is not None and timed and pos not in (None, "N/A"):
                 listed.append(Packet(Fraction(int(ts)) * tb, int(pos), "K" in pkt.get("flags", "")))
             else:
                 listed = None
             if "D" in pkt.get("flags", ""):
                 continue
-            if not stamped:
+            if not timed:
                 unstamped += 1
                 continue
             times.add(Fraction(int(ts)) * tb)
@@ -985,10 +985,10 @@ def _picture_verdict(
         if verdict.ok or not job.feed.planned:
             return verdict
     wanted = list(row_frames(job.src, index, job.time_check, job.all_neighbours))
-    refs = _references(job.src, wanted, index, (w, h))
-    if isinstance(refs, DamagedSourceError):
-        return verdict or refs
-    return _compare(row, shown, refs, index, job)
+    decoded = _references(job.src, wanted, index, (w, h))
+    if isinstance(decoded, DamagedSourceError):
+        return verdict or decoded
+    return _compare(row, shown, decoded, index, job)
 
 
 def _compare(
