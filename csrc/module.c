@@ -12,6 +12,7 @@
  *   Source.close(), context manager
  *   usable_cpus()                int: CPUs this process may use (cpus.h)
  *   signals_of(luma, w, h)       dict: a luma plane's content signals (signals.h)
+ *   block_difference(a, b, group) int: the duplicate rule's block test (signals.h)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -604,7 +605,31 @@ static PyObject *core_signals_of(PyObject *module, PyObject *args, PyObject *kwd
     return signals_dict(&sg);
 }
 
+/* The duplicate rule's block test on two thumbnails (signals.h). */
+static PyObject *core_block_difference(PyObject *module, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"kept", "thumb", "group", NULL};
+    Py_buffer kept, thumb;
+    int group = 2;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*y*|i", kwlist, &kept, &thumb, &group))
+        return NULL;
+    const Py_ssize_t n = LC_SIGNALS_THUMB * LC_SIGNALS_THUMB;
+    int d = kept.len == n && thumb.len == n ? lc_block_difference(kept.buf, thumb.buf, group) : -2;
+    PyBuffer_Release(&kept);
+    PyBuffer_Release(&thumb);
+    if (d < 0) {
+        PyErr_Format(PyExc_ValueError, "two thumbnails of %d levels each and a group of 1..%d", (int)n,
+                     LC_SIGNALS_THUMB);
+        return NULL;
+    }
+    return PyLong_FromLong(d);
+}
+
 static PyMethodDef core_methods[] = {
+    {"block_difference", (PyCFunction)(void (*)(void))core_block_difference, METH_VARARGS | METH_KEYWORDS,
+     "block_difference(kept, thumb, group=2) -> int\n\nThe duplicate rule's block test: how far two 32x32\n"
+     "thumbnails differ locally, in luma levels, once a monotone tone curve fitted by ranks is allowed\n"
+     "(csrc/signals.h)."},
     {"signals_of", (PyCFunction)(void (*)(void))core_signals_of, METH_VARARGS | METH_KEYWORDS,
      "signals_of(luma, width, height, stride=width) -> dict\n\nThe content signals (phash, sharpness, luma_mean,\n"
      "luma_clipped, thumb) the backends compute for each frame, of one luma plane (csrc/signals.h)."},

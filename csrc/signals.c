@@ -199,3 +199,60 @@ int lc_signals_from_bgrx(const uint8_t *bgrx, long stride, int w, int h, lc_sign
     free(luma);
     return ret;
 }
+
+/* For each level of src, the lowest and highest level dst holds at the ranks
+ * src's cells of that level take: the monotone tone curve from src to dst
+ * fitted by ranks, ties giving an interval. */
+static void rank_levels(const uint8_t *src, const uint8_t *dst, int n, uint8_t lo[256], uint8_t hi[256])
+{
+    int counts[256] = {0}, dst_counts[256] = {0};
+    uint8_t ordered[LC_SIGNALS_THUMB * LC_SIGNALS_THUMB];
+    for (int i = 0; i < n; i++) {
+        counts[src[i]]++;
+        dst_counts[dst[i]]++;
+    }
+    for (int level = 0, k = 0; level < 256; level++) /* counting sort of dst */
+        for (int c = 0; c < dst_counts[level]; c++)
+            ordered[k++] = (uint8_t)level;
+    memset(lo, 0, 256);
+    memset(hi, 0, 256);
+    for (int level = 0, rank = 0; level < 256; level++) {
+        if (!counts[level])
+            continue;
+        lo[level] = ordered[rank];
+        hi[level] = ordered[rank + counts[level] - 1];
+        rank += counts[level];
+    }
+}
+
+static int most(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+int lc_block_difference(const uint8_t *kept, const uint8_t *thumb, int group)
+{
+    uint8_t to_kept_lo[256], to_kept_hi[256], to_new_lo[256], to_new_hi[256];
+    int far[T * T];
+    if (group < 1 || group > T)
+        return -1;
+    rank_levels(thumb, kept, T * T, to_kept_lo, to_kept_hi);
+    rank_levels(kept, thumb, T * T, to_new_lo, to_new_hi);
+    for (int i = 0; i < T * T; i++) {
+        int a = kept[i], b = thumb[i];
+        far[i] = most(most(0, to_kept_lo[b] - a), most(a - to_kept_hi[b], most(to_new_lo[a] - b, b - to_new_hi[a])));
+    }
+    /* The worst group of group x group cells, each group judged by its
+     * nearest cell: a lone cell off the curve is no local change. */
+    int worst = 0;
+    for (int r = 0; r + group <= T; r++)
+        for (int c = 0; c + group <= T; c++) {
+            int nearest = INT32_MAX;
+            for (int dr = 0; dr < group; dr++)
+                for (int dc = 0; dc < group; dc++)
+                    if (far[(r + dr) * T + c + dc] < nearest)
+                        nearest = far[(r + dr) * T + c + dc];
+            worst = most(worst, nearest);
+        }
+    return worst;
+}

@@ -56,6 +56,14 @@ int lc_signals_compute(const uint8_t *luma, long stride, int w, int h, lc_signal
  * Returns 0, or -1 (out->valid 0). */
 int lc_signals_from_bgrx(const uint8_t *bgrx, long stride, int w, int h, lc_signals *out);
 
+/* The duplicate rule's block test (lifelog_compression/signals.py): how far
+ * two thumbnails (LC_SIGNALS_THUMB squared levels each, row-major) differ
+ * locally, in luma levels. Each cell's distance from the levels allowed by
+ * the monotone tone curve fitted by ranks (histogram matching), both ways;
+ * then the largest, over group x group groups of cells, of the smallest
+ * distance in the group. -1 for a group outside 1..LC_SIGNALS_THUMB. */
+int lc_block_difference(const uint8_t *kept, const uint8_t *thumb, int group);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,6 +36,9 @@ def recording_range(path: str) -> EmbeddedRecording | None:
 def signals_of(luma: Buffer, width: int, height: int, stride: int = ...) -> CoreSignals:
     """The signals the backends compute per frame, of one luma plane."""
 
+def block_difference(kept: Buffer, thumb: Buffer, group: int = ...) -> int:
+    """The duplicate rule's block test on two 32x32 thumbnails (luma levels)."""
+
 class SourceInfo(TypedDict):
     duration_ms: int
     start_offset_us: int

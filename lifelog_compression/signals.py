@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import _core
+
 if TYPE_CHECKING:
     from ._core import CoreSignals
 
@@ -72,24 +74,6 @@ def _std(thumb: bytes) -> float:
     return float((sum((v - mean) ** 2 for v in thumb) / n) ** 0.5)
 
 
-def _rank_levels(src: bytes, dst: bytes) -> tuple[list[int], list[int]]:
-    """For each level of ``src``, the lowest and highest level ``dst`` has
-    at the ranks ``src``'s blocks of that level take: the monotone tone
-    curve from ``src`` to ``dst`` fitted by ranks, ties giving an interval
-    (levels are whole numbers, so ties are common)."""
-    counts = [0] * 256
-    for v in src:
-        counts[v] += 1
-    ordered = sorted(dst)
-    lo, hi = [0] * 256, [0] * 256
-    rank = 0
-    for level, c in enumerate(counts):
-        if c:
-            lo[level], hi[level] = ordered[rank], ordered[rank + c - 1]
-            rank += c
-    return lo, hi
-
-
 def block_difference(kept: bytes, thumb: bytes, group: int = 2) -> int:
     """How far two 32x32 thumbnails differ locally, in luma levels: each
     block's distance from the levels the tone curve fitted by ranks allows it
@@ -97,24 +81,10 @@ def block_difference(kept: bytes, thumb: bytes, group: int = 2) -> int:
     kept row's brightest blocks one way, but shows the other way), then the
     largest over ``group`` x ``group`` groups of blocks of the smallest
     distance in the group (a lone block off the curve, as partly clipped
-    blocks are at a brighter exposure, is not a local change of any size)."""
-    to_kept_lo, to_kept_hi = _rank_levels(thumb, kept)
-    to_new_lo, to_new_hi = _rank_levels(kept, thumb)
-    far = [
-        max(0, to_kept_lo[b] - a, a - to_kept_hi[b], to_new_lo[a] - b, b - to_new_hi[a]) for a, b in zip(kept, thumb)
-    ]
-    side = int(len(far) ** 0.5)
-    rows = [far[i * side : (i + 1) * side] for i in range(side)]
-    worst = 0
-    for r in range(side - group + 1):
-        column = rows[r]  # the smallest distance down each column of the group's rows
-        for i in range(1, group):
-            column = list(map(min, column, rows[r + i]))
-        across = column[: side - group + 1]  # then along each run of columns
-        for j in range(1, group):
-            across = list(map(min, across, column[j:]))
-        worst = max(worst, *across)
-    return worst
+    blocks are at a brighter exposure, is not a local change of any size).
+    Computed in the native core (csrc/signals.c; tests/signals_reference.py
+    holds the same in Python): ~0.7 ms a row in Python, a few us in C."""
+    return _core.block_difference(kept, thumb, group)
 
 
 class DuplicateTracker:

@@ -281,3 +281,37 @@ def test_cli_extract_drop_duplicates(clips, tmp_path):
 
     assert main(["extract", str(clips["pocket"]), str(tmp_path / "b"), "--drop-duplicates", "--quiet"]) == 0
     assert len(list((tmp_path / "b" / "frames").iterdir())) == 1
+
+
+def test_the_native_block_test_is_the_reference_rule():
+    """lc_block_difference (csrc/signals.c) gives what the rule's plain Python
+    statement (tests/signals_reference.py) gives: random pairs, exposure and
+    tone changes with clipping, noise, and few-level pictures full of ties."""
+    import random
+
+    import signals_reference
+
+    rnd = random.Random(7)
+    levels = [0, 16, 128, 235, 255]
+    for trial in range(400):
+        a = bytes(rnd.randrange(256) for _ in range(1024))
+        kind = trial % 4
+        if kind == 0:
+            b = bytes(rnd.randrange(256) for _ in range(1024))
+        elif kind == 1:
+            gain = rnd.uniform(0.6, 1.6)
+            b = bytes(min(255, int(v * gain)) for v in a)
+        elif kind == 2:
+            b = bytes(max(0, min(255, v + rnd.randrange(-4, 5))) for v in a)
+        else:
+            a = bytes(rnd.choice(levels) for _ in range(1024))
+            b = bytes(rnd.choice(levels) for _ in range(1024))
+        for group in (1, 2, 3):
+            assert _core.block_difference(a, b, group) == signals_reference.block_difference(a, b, group), (
+                trial,
+                group,
+            )
+    with pytest.raises(ValueError):
+        _core.block_difference(b"\0" * 1023, b"\0" * 1024)
+    with pytest.raises(ValueError):
+        _core.block_difference(b"\0" * 1024, b"\0" * 1024, 0)
