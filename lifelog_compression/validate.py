@@ -1054,8 +1054,9 @@ def register(sub: Any) -> None:
         help="prove a bundle against its source video",
         description="Check every frame of a bundle against its source video: the file exists, decodes "
         "and matches its content_hash; the source frame at actual_ts_ms exists, lies in the request's "
-        "window and is the one pictured (better than its neighbours); PSNR and SSIM against the source "
-        "frame decoded independently by the ffmpeg CLI. Needs numpy, Pillow and ffmpeg.",
+        "window and is the one pictured (better than its neighbours that cost a few packets to decode, or "
+        "all with --all-neighbours); PSNR and SSIM against the source frame decoded independently by the "
+        "ffmpeg CLI, which reads only the packets those frames need. Needs numpy, Pillow and ffmpeg.",
         epilog=f"exit codes: 0 every frame passes; {EXIT_VALIDATION_FAILED} some frame fails (missing, corrupt, "
         "hash mismatch, wrong time, wrong picture or geometry, a source that does not decode there to compare "
         "with), the manifest lost rows, or VIDEO is not the bundle's source (size or sha256, checked first); 3 no video at that path; 10 a source without timestamps (a raw "
