@@ -109,7 +109,11 @@ class UnsupportedCodecError(ExtractError, ValueError):
 
 
 class SourceReadError(ExtractError, OSError):
-    """The operating system refused a read (permissions, device error)."""
+    """A read failed: the operating system refused it, or a remote server did not answer, sent too slowly or ignored ranges.
+
+    Permissions or a device error locally; for a URL, a server that answers
+    no request within 10 s, delivers under 1 KB/s, or sends the object from
+    its start when asked for a range (frames are found by seeking)."""
 
     exit_code = 11
 
