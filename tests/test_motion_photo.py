@@ -224,3 +224,18 @@ def test_validate_compares_with_the_recording_not_the_still(parts, tmp_path):
     report = validate_bundle(photo, tmp_path / "bundle")
     assert report.ok and len(report.frames) == 3, [f.failures for f in report.frames]
     assert report.psnr_y.min > 40
+
+
+def test_empty_scans_cost_what_their_bytes_hold(tmp_path):
+    """Hostile: 1 MB of empty scans (SOS segments of 4 bytes, 262,144 of
+    them). The walk past each scan's data read 64 KB for it (16 GB, 1.2 s for
+    one decision, made twice per extraction); it reads what the scan holds."""
+    import os
+    import time
+
+    photo = tmp_path / "scans.jpg"
+    photo.write_bytes(b"\xff\xd8" + b"\xff\xda\x00\x02" * (1 << 18))
+    sanitized = "libasan" in os.environ.get("LD_PRELOAD", "")
+    started = time.monotonic()
+    assert _core.recording_range(str(photo)) is None
+    assert time.monotonic() - started < 0.6 * (3 if sanitized else 1)
