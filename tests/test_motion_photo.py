@@ -239,3 +239,29 @@ def test_empty_scans_cost_what_their_bytes_hold(tmp_path):
     started = time.monotonic()
     assert _core.recording_range(str(photo)) is None
     assert time.monotonic() - started < 0.6 * (3 if sanitized else 1)
+
+
+@pytest.mark.parametrize("kind", ["google", "microvideo"])
+def test_a_byte_count_is_the_whole_value_not_its_first_digits(parts, kind):
+    """Hostile: values that start with digits ("7980abc", "0x1f2c") were read
+    as those digits, and a number of more than 18 digits as its first 18
+    (twenty-two digits of a true length, zeros in front, read as 0). A value
+    is a byte count when it is a decimal number, whole."""
+    jpeg, clip = parts
+    mp4 = clip.path.read_bytes()
+    n = len(mp4)
+    make = google_xmp if kind == "google" else microvideo_xmp
+
+    def recording(value: str) -> dict | None:
+        xmp = make(n).replace(f'="{n}"', f'="{value}"')
+        path = clip.path.with_name(f"value-{kind}.jpg")
+        path.write_bytes(with_xmp(jpeg, xmp) + mp4)
+        return _core.recording_range(str(path))
+
+    assert recording(str(n))["container"] == CONTAINERS[kind]
+    assert recording(" 0000000000000000000%d " % n)["container"] == CONTAINERS[kind]
+    # Not a number: the XMP names no range, and the MP4 after the JPEG is the recording.
+    for value in (f"{n}abc", hex(n), f"+{n}", f"-{n}", "", f"{n} 5"):
+        assert recording(value)["container"] == "motion photo (MP4 after the JPEG)", value
+    with pytest.raises(lc.DamagedSourceError, match="outside the file"):
+        recording("9" * 40)
