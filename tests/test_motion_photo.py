@@ -274,6 +274,18 @@ def _sef(entries: list[tuple[int, int]], body: bytes = b"", count: int | None = 
     return body + sef + struct.pack("<I", len(sef) if size is None else size) + b"SEFT"
 
 
+def _chunks_before(mp4: bytes) -> bytes:
+    """The MP4 with its 'stco' rewritten as a 'co64' whose offsets are negative."""
+    from hostile import _grow, _parents
+
+    data = bytearray(mp4)
+    at = data.find(b"stco") - 4
+    size, _, _, count = struct.unpack_from(">I4sII", data, at)
+    co64 = struct.pack(">I4sII", 16 + 8 * count, b"co64", 0, count) + struct.pack(">q", -4096) * count
+    _grow(data, _parents(bytes(data), at), len(co64) - size)
+    return bytes(data[:at] + co64 + data[at + size :])
+
+
 def hostile_photos(jpeg: bytes, mp4: bytes) -> dict[str, bytes]:
     """Motion photos whose metadata, segments or trailer lie (each under 1 MB)."""
     n = len(mp4)
@@ -315,6 +327,9 @@ def hostile_photos(jpeg: bytes, mp4: bytes) -> dict[str, bytes]:
     shapes["moov-past-the-end"] = jpeg + mp4[:32] + b"\xff\xff\xff\xffmoov" + bytes(100)
     inner = with_xmp(jpeg, google) + mp4  # a range that starts with a motion photo: not read again
     shapes["photo-in-the-photo"] = with_xmp(jpeg, google_xmp(len(inner))) + inner
+    # The MP4's chunk offsets made 64-bit and negative: before its start, in the JPEG.
+    back = _chunks_before(mp4)
+    shapes["chunks-before-the-mp4"] = with_xmp(jpeg, google_xmp(len(back))) + back
     shapes["mp4-saying-motionphoto"] = mp4 + b"\x00\x00\x00\x28free" + b'GCamera:MotionPhoto="1" Item:Length="9"'[:32]
     return shapes
 
