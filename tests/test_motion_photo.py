@@ -224,3 +224,138 @@ def test_validate_compares_with_the_recording_not_the_still(parts, tmp_path):
     report = validate_bundle(photo, tmp_path / "bundle")
     assert report.ok and len(report.frames) == 3, [f.failures for f in report.frames]
     assert report.psnr_y.min > 40
+
+
+def test_empty_scans_cost_what_their_bytes_hold(tmp_path):
+    """Hostile: 1 MB of empty scans (SOS segments of 4 bytes, 262,144 of
+    them). The walk past each scan's data read 64 KB for it (16 GB, 1.2 s for
+    one decision, made twice per extraction); it reads what the scan holds."""
+    import os
+    import time
+
+    photo = tmp_path / "scans.jpg"
+    photo.write_bytes(b"\xff\xd8" + b"\xff\xda\x00\x02" * (1 << 18))
+    sanitized = "libasan" in os.environ.get("LD_PRELOAD", "")
+    started = time.monotonic()
+    assert _core.recording_range(str(photo)) is None
+    assert time.monotonic() - started < 0.6 * (3 if sanitized else 1)
+
+
+@pytest.mark.parametrize("kind", ["google", "microvideo"])
+def test_a_byte_count_is_the_whole_value_not_its_first_digits(parts, kind):
+    """Hostile: values that start with digits ("7980abc", "0x1f2c") were read
+    as those digits, and a number of more than 18 digits as its first 18
+    (twenty-two digits of a true length, zeros in front, read as 0). A value
+    is a byte count when it is a decimal number, whole."""
+    jpeg, clip = parts
+    mp4 = clip.path.read_bytes()
+    n = len(mp4)
+    make = google_xmp if kind == "google" else microvideo_xmp
+
+    def recording(value: str) -> dict | None:
+        xmp = make(n).replace(f'="{n}"', f'="{value}"')
+        path = clip.path.with_name(f"value-{kind}.jpg")
+        path.write_bytes(with_xmp(jpeg, xmp) + mp4)
+        return _core.recording_range(str(path))
+
+    assert recording(str(n))["container"] == CONTAINERS[kind]
+    assert recording(" 0000000000000000000%d " % n)["container"] == CONTAINERS[kind]
+    # Not a number: the XMP names no range, and the MP4 after the JPEG is the recording.
+    for value in (f"{n}abc", hex(n), f"+{n}", f"-{n}", "", f"{n} 5"):
+        assert recording(value)["container"] == "motion photo (MP4 after the JPEG)", value
+    with pytest.raises(lc.DamagedSourceError, match="outside the file"):
+        recording("9" * 40)
+
+
+def _sef(entries: list[tuple[int, int]], body: bytes = b"", count: int | None = None, size: int | None = None) -> bytes:
+    """``body`` and a SEF trailer of MotionPhoto_Data entries (distance back from SEFH, length)."""
+    sef = b"SEFH" + struct.pack("<II", 106, len(entries) if count is None else count)
+    sef += b"".join(b"\x00\x00\x30\x0a" + struct.pack("<II", back, length) for back, length in entries)
+    return body + sef + struct.pack("<I", len(sef) if size is None else size) + b"SEFT"
+
+
+def _chunks_before(mp4: bytes) -> bytes:
+    """The MP4 with its 'stco' rewritten as a 'co64' whose offsets are negative."""
+    from hostile import _grow, _parents
+
+    data = bytearray(mp4)
+    at = data.find(b"stco") - 4
+    size, _, _, count = struct.unpack_from(">I4sII", data, at)
+    co64 = struct.pack(">I4sII", 16 + 8 * count, b"co64", 0, count) + struct.pack(">q", -4096) * count
+    _grow(data, _parents(bytes(data), at), len(co64) - size)
+    return bytes(data[:at] + co64 + data[at + size :])
+
+
+def hostile_photos(jpeg: bytes, mp4: bytes) -> dict[str, bytes]:
+    """Motion photos whose metadata, segments or trailer lie (each under 1 MB)."""
+    n = len(mp4)
+    google = google_xmp(n)
+    shapes = {}
+    for v in ("0", "-5", str(2**63), str(2**64 + n), str(n + 1), str(n * 1000), "abc", f"+{n}", hex(n), ""):
+        shapes[f"length={v}"] = with_xmp(jpeg, google.replace(f'Length="{n}"', f'Length="{v}"')) + mp4
+        shapes[f"offset={v}"] = with_xmp(jpeg, microvideo_xmp(n).replace(f'="{n}"', f'="{v}"')) + mp4
+    shapes["repeated-length"] = with_xmp(jpeg, google.replace("Item:Length=", 'Item:Length="99" Item:Length=')) + mp4
+    shapes["two-video-items"] = (
+        with_xmp(jpeg, google.replace("</rdf:Seq>", '<Container:Item Item:Semantic="MotionPhoto" Item:Length="5"/>'))
+        + mp4
+    )
+    shapes["xmp-in-two-segments"] = (
+        with_xmp(with_xmp(jpeg, google[len(google) // 2 :]), google[: len(google) // 2]) + mp4
+    )
+    shapes["xmp-unterminated"] = with_xmp(jpeg, google[:400]) + mp4
+    shapes["segment-length-0"] = b"\xff\xd8\xff\xe1\x00\x00" + jpeg[2:] + mp4
+    shapes["segment-length-1"] = b"\xff\xd8\xff\xe1\x00\x01" + jpeg[2:] + mp4
+    shapes["segment-past-the-end"] = with_xmp(jpeg, google)[:300]
+    shapes["tiny-segments"] = b"\xff\xd8" + b"\xff\xe0\x00\x02" * 250_000 + mp4
+    shapes["empty-scans"] = b"\xff\xd8" + b"\xff\xda\x00\x02" * 250_000 + mp4
+    shapes["fill-bytes"] = b"\xff\xd8" + b"\xff" * 1_000_000
+    shapes["no-scan-no-end"] = with_xmp(jpeg[:200], google)
+    block, at = samsung_trailer(mp4)
+    block = block[: block.find(b"SEFH")]
+    for name, entries, count, size in [
+        ("sef-back-past-the-start", [(10**9, 100)], None, None),
+        ("sef-length-past-sefh", [(len(block), len(block) + 1000)], None, None),
+        ("sef-million-entries", [(len(block), len(block))], 10**6, None),
+        ("sef-4000-entries", [(8, 8)] * 4000, None, None),
+        ("sef-size-huge", [(len(block), len(block))], None, 0xFFFFFFFF),
+        ("sef-size-0", [(len(block), len(block))], None, 0),
+        ("sef-into-the-jpeg", [(len(jpeg) + len(block), len(jpeg))], None, None),
+    ]:
+        shapes[name] = jpeg + _sef(entries, block, count, size)
+    shapes["ftyp-then-garbage"] = with_xmp(jpeg, google_xmp(5016)) + mp4[:24] + b"\xcd" * 4992
+    shapes["ftyp-only"] = jpeg + mp4[: struct.unpack(">I", mp4[:4])[0]]
+    shapes["moov-past-the-end"] = jpeg + mp4[:32] + b"\xff\xff\xff\xffmoov" + bytes(100)
+    inner = with_xmp(jpeg, google) + mp4  # a range that starts with a motion photo: not read again
+    shapes["photo-in-the-photo"] = with_xmp(jpeg, google_xmp(len(inner))) + inner
+    # The MP4's chunk offsets made 64-bit and negative: before its start, in the JPEG.
+    back = _chunks_before(mp4)
+    shapes["chunks-before-the-mp4"] = with_xmp(jpeg, google_xmp(len(back))) + back
+    shapes["mp4-saying-motionphoto"] = mp4 + b"\x00\x00\x00\x28free" + b'GCamera:MotionPhoto="1" Item:Length="9"'[:32]
+    return shapes
+
+
+def test_hostile_motion_photos_end_in_a_bundle_or_one_line(parts, tmp_path):
+    """Each shape under the fuzz harness's bounds (tests/fuzz_worker.py):
+    a true bundle or one error line with its exit code, quickly, in little
+    memory, under a name the subfile options must not be read from."""
+    import os
+
+    from test_fuzz import run_cases
+
+    jpeg, clip = parts
+    shapes = hostile_photos(jpeg, clip.path.read_bytes())
+    cases = []
+    for i, (name, data) in enumerate(shapes.items()):
+        assert len(data) < 1 << 20, name
+        folder = tmp_path / f"case{i}"
+        folder.mkdir()
+        path = folder / "a,,start=0,end=9:b.jpg"
+        path.write_bytes(data)
+        cases.append({"name": name, "path": str(path), "out": str(folder / "b"), "stderr": str(folder / "err.txt")})
+    sanitized = "libasan" in os.environ.get("LD_PRELOAD", "")
+    results = run_cases(cases, tmp_path)
+    for r in results:
+        assert r["verdict"] in ("ok", "error"), r
+        assert r["elapsed_s"] < 5 * (3 if sanitized else 1), r
+        assert sanitized or r["max_rss_mb"] < 300, r
+    print(json.dumps({r["name"]: [r["verdict"], r["code"], r["elapsed_s"], r["max_rss_mb"]] for r in results}))
