@@ -232,15 +232,18 @@ static int xmp_property(const char *text, size_t n, const char *name, int64_t *v
 }
 
 /* The Motion Photo 1.0 directory's video item: the tag around the
- * Semantic="MotionPhoto" attribute, and its Length. */
+ * Semantic="MotionPhoto" attribute (either quote, as XML allows), and its
+ * Length. */
 static int directory_video_length(const char *text, size_t n, int64_t *length)
 {
-    static const char semantic[] = ":Semantic=\"MotionPhoto\"";
-    size_t len = sizeof semantic - 1;
-    for (size_t i = 0; i + len <= n; i++) {
-        if (memcmp(text + i, semantic, len) != 0)
+    static const char semantic[] = ":Semantic=", value[] = "MotionPhoto";
+    size_t len = sizeof semantic - 1, vlen = sizeof value - 1;
+    for (size_t i = 0; i + len + vlen + 2 <= n; i++) {
+        const char *q = text + i + len;
+        if (memcmp(text + i, semantic, len) != 0 || (q[0] != '"' && q[0] != '\'') || memcmp(q + 1, value, vlen) != 0 ||
+            q[1 + vlen] != q[0])
             continue;
-        size_t start = i, stop = i + len;
+        size_t start = i, stop = i + len + vlen + 2;
         while (start > 0 && text[start] != '<')
             start--;
         while (stop < n && text[stop] != '>')

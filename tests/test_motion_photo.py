@@ -359,3 +359,20 @@ def test_hostile_motion_photos_end_in_a_bundle_or_one_line(parts, tmp_path):
         assert r["elapsed_s"] < 5 * (3 if sanitized else 1), r
         assert sanitized or r["max_rss_mb"] < 300, r
     print(json.dumps({r["name"]: [r["verdict"], r["code"], r["elapsed_s"], r["max_rss_mb"]] for r in results}))
+
+
+def test_single_quoted_xmp_and_padding_before_the_video(parts, tmp_path):
+    """XML allows either quote: Item:Semantic='MotionPhoto'. With padding
+    between the still and the video (Item:Padding), only the item's Length,
+    counted from the end, finds the MP4: there is no ftyp right after the
+    JPEG to fall back on."""
+    jpeg, clip = parts
+    mp4 = clip.path.read_bytes()
+    xmp = google_xmp(len(mp4)).replace('"', "'")
+    head = with_xmp(jpeg, xmp) + b"\0" * 16
+    photo = tmp_path / "PXL_20240501_100000001.MP.jpg"
+    photo.write_bytes(head + mp4)
+    result = lc.extract_to_dir(photo, tmp_path / "bundle")
+    assert result.frame_count == 3
+    doc = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
+    assert doc["source_video"]["embedded_recording"]["offset"] == len(head)
