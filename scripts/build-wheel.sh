@@ -44,7 +44,9 @@ BSFS=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata,vp9_superframe_split,av
 # https through OpenSSL 3 (Apache-2.0, which FFmpeg's configure accepts in an
 # LGPL build); auditwheel grafts Debian's libssl and libcrypto. As with
 # FFmpeg's own default, certificates are not verified (tls_verify=0).
-PROTOCOLS=file,http,https,tcp,tls
+# subfile: a motion photo's recording is read as a byte range of the same
+# file (csrc/ffio.c; never named by the user: the whitelist is ours).
+PROTOCOLS=file,subfile,http,https,tcp,tls
 FFMPEG_CONFIGURE=(
     --disable-everything --disable-autodetect --disable-gpl --disable-nonfree
     --disable-programs --disable-doc --disable-avdevice --disable-avfilter --disable-postproc

@@ -72,7 +72,7 @@ trap 'umount "$minroot/proc" 2>/dev/null || true' EXIT
 mount -t proc proc "$minroot/proc"
 
 # The fixtures are made once per version of the recipe that makes them.
-media=$cache/wheel-test/media-$(cat tests/catalogue.py tests/fixtures.py | sha256sum | cut -c1-10)
+media=$cache/wheel-test/media-$(cat tests/catalogue.py tests/fixtures.py tests/motion_photos.py | sha256sum | cut -c1-10)
 if [ ! -f "$media/.complete" ]; then
     log "making the fixtures of tests/catalogue.py"
     rm -rf "$media" && mkdir -p "$media"
@@ -85,6 +85,17 @@ out = Path(sys.argv[1])
 for name, spec in CATALOGUE.items():
     spec = dict(spec)
     make_clip(out / f"{name}{spec.pop('suffix')}", **spec)
+# A Google motion photo of one of them: the wheel's FFmpeg reads its
+# recording through the subfile protocol.
+import subprocess
+from motion_photos import build
+still = out / "still.jpg.tmp"
+subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=orange:s=96x64", "-frames:v", "1",
+                "-f", "mjpeg", "-y", str(still)], check=True)
+mp4 = next(p for p in sorted(out.glob("*.mp4")) if "h264" in p.name)
+data, _ = build("google", still.read_bytes(), mp4.read_bytes())
+(out / "PXL_motion_photo.MP.jpg").write_bytes(data)
+still.unlink()
 EOF
     )
     touch "$media/.complete"

@@ -84,7 +84,8 @@ VIDEO_DECODERS = {
 # Audio is never decoded for pictures, but stream probing (probe's has_audio and
 # audio fields) decodes a little of the common ones.
 AUDIO_DECODERS = ["aac", "mp3", "mp2", "ac3", "opus", "vorbis", "flac", "pcm_s16le", "pcm_s16be"]
-PROTOCOLS = ["file", "http", "https", "tcp", "tls"]
+# subfile: a motion photo's embedded recording, a byte range of the same file.
+PROTOCOLS = ["file", "subfile", "http", "https", "tcp", "tls"]
 
 
 class _Codec(ctypes.Structure):
