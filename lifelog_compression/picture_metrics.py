@@ -16,7 +16,8 @@ import numpy as np
 
 # Identical images have infinite PSNR; a finite cap keeps reports JSON-clean.
 PSNR_CAP_DB = 100.0
-_BT601 = np.array([0.299, 0.587, 0.114])
+# BT.601 luma weights, as JPEG stores Y.
+BT601 = (0.299, 0.587, 0.114)
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -25,7 +26,7 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.dtype != np.float64:
         rgb = rgb.astype(np.float32, copy=False)
-    out: np.ndarray = rgb @ _BT601.astype(rgb.dtype)
+    out: np.ndarray = rgb @ np.array(BT601, dtype=rgb.dtype)
     return out
 
 

@@ -39,7 +39,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
-from .packet_plan import PacketIndex, Span, chunks, drop_expression
+from .packet_plan import PacketIndex, Span, chunks, drop_expression, merge
 
 
 class SourceReference(Protocol):
@@ -86,13 +86,30 @@ def rgb48(data: bytes, w: int, h: int) -> Any:
 
 def runs(indices: list[int]) -> list[tuple[int, int]]:
     """Sorted unique indices as (first, last) runs of consecutive ones."""
-    out: list[tuple[int, int]] = []
-    for i in sorted(set(indices)):
-        if out and i == out[-1][1] + 1:
-            out[-1] = (out[-1][0], i)
-        else:
-            out.append((i, i))
-    return out
+    return merge([(i, i) for i in indices])
+
+
+def select(times: list[Fraction], wanted: list[int]) -> str:
+    """A ``select`` filter passing the frames ``wanted`` (indices into
+    ``times``) by presentation time: half a millisecond around each run,
+    less where frames are closer."""
+    terms = []
+    for first, last in runs(wanted):
+        span = times[max(0, first - 1) : last + 2]
+        eps = min([0.0005] + [float(b - a) / 4 for a, b in zip(span, span[1:])])
+        terms.append(f"between(t\\,{float(times[first]) - eps:.6f}\\,{float(times[last]) + eps:.6f})")
+    return f"select='{'+'.join(terms)}'"
+
+
+def to_rgb(geometry: Any) -> str:
+    """The conversion to PIXEL_FORMAT with the source's own matrix and range:
+    full_chroma_int + accurate_rnd interpolate chroma rather than repeat it
+    and round exactly; 16 bits keep 10-bit sources whole."""
+    g = geometry
+    return (
+        f"scale=in_color_matrix={g.color_matrix}:in_range={'full' if g.full_range else 'limited'}"
+        f":flags=bicubic+accurate_rnd+full_chroma_int,format={PIXEL_FORMAT}"
+    )
 
 
 @dataclass
@@ -140,18 +157,7 @@ class FrameFeed:
         return out
 
     def _filter(self, wanted: list[int]) -> str:
-        times = self.src.frame_times
-        terms = []
-        for first, last in runs(wanted):
-            span = times[max(0, first - 1) : last + 2]
-            eps = min([0.0005] + [float(b - a) / 4 for a, b in zip(span, span[1:])])
-            terms.append(f"between(t\\,{float(times[first]) - eps:.6f}\\,{float(times[last]) + eps:.6f})")
-        g = self.src.geometry
-        return (
-            f"select='{'+'.join(terms)}',settb=1/{_MICROSECONDS},showinfo,"
-            f"scale=in_color_matrix={g.color_matrix}:in_range={'full' if g.full_range else 'limited'}"
-            f":flags=bicubic+accurate_rnd+full_chroma_int,format={PIXEL_FORMAT}"
-        )
+        return f"{select(self.src.frame_times, wanted)},settb=1/{_MICROSECONDS},showinfo,{to_rgb(self.src.geometry)}"
 
     def _seek(self, first_time: Fraction) -> list[str]:
         # -ss is relative to the container's start; 1 s early so the seek

@@ -52,7 +52,7 @@ from .errors import (
 from .manifest import ManifestRow
 from .optional import require
 from .packet_plan import Packet, PacketIndex, Span, extra_cost
-from .reference_feed import PIXEL_FORMAT, RGB_PLANES, FrameFeed, rgb48
+from .reference_feed import PIXEL_FORMAT, RGB_PLANES, FrameFeed, rgb48, select, to_rgb
 from .telemetry.checks import capture_time_problem
 from .tonemap_reference import hdr_to_sdr
 
@@ -413,10 +413,6 @@ class SourceReference:
         """Frames first..last (presentation order) as 16-bit RGB, autorotated."""
         np, _ = _imports()
         times = self.frame_times[first : last + 1]
-        span = self.frame_times[max(0, first - 1) : last + 2]
-        # Half a millisecond around each wanted time, less if frames are closer.
-        eps = min([0.0005] + [float(b - a) / 4 for a, b in zip(span, span[1:])])
-        lo, hi = float(times[0]) - eps, float(times[-1]) + eps
         # -ss is relative to the container's start; start 1 s early so the seek
         # lands on a keyframe before the first wanted frame even for demuxers
         # that seek by bytes (MPEG-TS). -noaccurate_seek and -copyts keep every
@@ -428,14 +424,7 @@ class SourceReference:
             cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin"]
             if attempt_seek is not None:
                 cmd += ["-noaccurate_seek", "-ss", f"{attempt_seek:.6f}"]
-            # full_chroma_int + accurate_rnd: chroma is interpolated, not
-            # repeated, and rounding is exact; 16-bit RGB keeps 10-bit sources whole.
-            vf = (
-                f"select='between(t\\,{lo:.6f}\\,{hi:.6f})',"
-                f"scale=in_color_matrix={self.geometry.color_matrix}"
-                f":in_range={'full' if self.geometry.full_range else 'limited'}"
-                f":flags=bicubic+accurate_rnd+full_chroma_int,format={PIXEL_FORMAT}"
-            )
+            vf = f"{select(self.frame_times, list(range(first, last + 1)))},{to_rgb(self.geometry)}"
             cmd += [
                 "-copyts",
                 *self.input[:-1],
@@ -533,11 +522,11 @@ class SourceReference:
         if self.tone_map or (planes.shape[2], planes.shape[1]) != tuple(rect_size):
             luma: ndarray = _metrics().luma(self.finish(planes, rect_size))
             return luma
+        (wr, wg, wb), scale = _metrics().BT601, 255 / 65535
         r, g, b = (planes[p] for p in RGB_PLANES)
-        scale = 255 / 65535
-        y: ndarray = r * np.float32(0.299 * scale)
-        y += g * np.float32(0.587 * scale)
-        y += b * np.float32(0.114 * scale)
+        y: ndarray = r * np.float32(wr * scale)
+        y += g * np.float32(wg * scale)
+        y += b * np.float32(wb * scale)
         return y
 
     def canvas(
@@ -709,8 +698,6 @@ class _Checking:
     after: float
     min_psnr_y: float
     capture_clock: Any
-    time_check: bool
-    all_neighbours: bool
 
 
 def row_frames(src: SourceReference, index: int, time_check: bool, all_neighbours: bool) -> dict[int, Span | None]:
@@ -796,7 +783,13 @@ def validate_bundle(
     image = meta.image or {}
     sampling = meta.sampling or {}
     canvas = (int(image.get("canvas_width", 1920)), int(image.get("canvas_height", 1080)))
-    feed = _feed_for(rows, src, time_check, all_neighbours)
+    # The source frames each row is compared with, decided once: the feed
+    # decodes their union, the checks take them row by row.
+    frames: list[dict[int, Span | None]] = []
+    for row in rows:
+        index = src.frame_near(row.actual_ts_ms)
+        frames.append({} if index is None else row_frames(src, index, time_check, all_neighbours))
+    feed = _feed_for(frames, src)
     job = _Checking(
         bundle_dir=bundle_dir,
         src=src,
@@ -807,11 +800,9 @@ def validate_bundle(
         after=float(sampling.get("tolerance_after_ms", 500)),
         min_psnr_y=min_psnr_y,
         capture_clock=meta.raw.get("capture_clock"),
-        time_check=time_check,
-        all_neighbours=all_neighbours,
     )
     try:
-        checks = _check_rows(rows, job, progress)
+        checks = _check_rows(rows, frames, job, progress)
     finally:
         feed.close()
     return ValidationReport(
@@ -828,19 +819,20 @@ def validate_bundle(
     )
 
 
-def _feed_for(rows: list[ManifestRow], src: SourceReference, time_check: bool, all_neighbours: bool) -> FrameFeed:
+def _feed_for(frames: list[dict[int, Span | None]], src: SourceReference) -> FrameFeed:
     """The feed of every source frame the rows are compared with."""
     needs: dict[int, Span | None] = {}
-    for row in rows:
-        index = src.frame_near(row.actual_ts_ms)
-        if index is not None:
-            needs.update(row_frames(src, index, time_check, all_neighbours))
+    for wanted in frames:
+        needs.update(wanted)
     planned = {i: span for i, span in needs.items() if span is not None}
     return FrameFeed(src, list(needs), planned if len(planned) == len(needs) else None)
 
 
 def _check_rows(
-    rows: list[ManifestRow], job: _Checking, progress: Callable[[int, int], None] | None
+    rows: list[ManifestRow],
+    frames: list[dict[int, Span | None]],
+    job: _Checking,
+    progress: Callable[[int, int], None] | None,
 ) -> list[FrameCheck]:
     """Every row's verdict, in order. The feed hands frames out in row order
     here; the comparisons (numpy, which lets go of the GIL) run on
@@ -857,14 +849,13 @@ def _check_rows(
                 if progress is not None:
                     progress(len(checks), len(rows))
 
-        for row in rows:
+        for row, wanted in zip(rows, frames):
             owner = owners.setdefault(row.frame_relpath, row)
             if owner is not row:
                 pending.append(pool.submit(_check_repeat, row, owner))
             else:
-                index = job.src.frame_near(row.actual_ts_ms)
-                wanted = [] if index is None else list(row_frames(job.src, index, job.time_check, job.all_neighbours))
-                pending.append(pool.submit(_check_row, row, job, job.feed.take(wanted) if wanted else {}))
+                delivered = job.feed.take(list(wanted)) if wanted else {}
+                pending.append(pool.submit(_check_row, row, job, list(wanted), delivered))
             settle(METRIC_THREADS)
         settle(0)
     return checks
@@ -941,9 +932,10 @@ def _check_time(row: ManifestRow, job: _Checking, check: FrameCheck) -> int | No
     return index
 
 
-def _check_row(row: ManifestRow, job: _Checking, delivered: "dict[int, ndarray]") -> FrameCheck:
+def _check_row(row: ManifestRow, job: _Checking, wanted: list[int], delivered: "dict[int, ndarray]") -> FrameCheck:
     """The verdict on one row (see validate_bundle), given the source frames
-    the feed ``delivered`` for it."""
+    it is compared with (``wanted``: row_frames) and those the feed
+    ``delivered``."""
     check = FrameCheck(row.frame_id, row.frame_relpath, row.requested_ts_ms, row.actual_ts_ms)
     picture = _check_file(row, job, check)
     if picture is None:
@@ -953,7 +945,7 @@ def _check_row(row: ManifestRow, job: _Checking, delivered: "dict[int, ndarray]"
         return check
     x, y, w, h = job.expected_rect
     shown = picture[y : y + h, x : x + w].astype("float32")
-    verdict = _picture_verdict(row, job, shown, index, delivered)
+    verdict = _picture_verdict(row, job, shown, index, wanted, delivered)
     if isinstance(verdict, DamagedSourceError):
         check.fail(UNCHECKED, f"{row.frame_relpath}: cannot be checked: {verdict}")
         return check
@@ -966,7 +958,12 @@ def _check_row(row: ManifestRow, job: _Checking, delivered: "dict[int, ndarray]"
 
 
 def _picture_verdict(
-    row: ManifestRow, job: _Checking, shown: "np.ndarray", index: int, delivered: "dict[int, ndarray]"
+    row: ManifestRow,
+    job: _Checking,
+    shown: "np.ndarray",
+    index: int,
+    wanted: list[int],
+    delivered: "dict[int, ndarray]",
 ) -> "FrameCheck | DamagedSourceError":
     """The comparison of the picture with the source frames the feed
     ``delivered``; where it did not deliver the frame, or the comparison
@@ -984,7 +981,6 @@ def _picture_verdict(
         verdict = _compare(row, shown, refs, index, job)
         if verdict.ok or not job.feed.planned:
             return verdict
-    wanted = list(row_frames(job.src, index, job.time_check, job.all_neighbours))
     decoded = _references(job.src, wanted, index, (w, h))
     if isinstance(decoded, DamagedSourceError):
         return verdict or decoded
