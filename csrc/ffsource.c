@@ -314,6 +314,40 @@ static const AVIndexEntry *entry_at(AVStream *st, int64_t pos)
     return NULL;
 }
 
+/* After a seek to ts (backward), the stream's first packet, or with `key`
+ * its first keyframe packet (within 500 packets): how far its presentation
+ * runs ahead of its index entry's time (*matched 1), or of its own decode
+ * time where no entry is at its position (*matched 0). 0, or -1 when there
+ * is no such packet or no time to tell. */
+static int ahead_after_seek(lc_source *src, AVStream *st, int64_t ts, int key, int64_t *ahead, int *matched)
+{
+    AVFormatContext *fmt = src->fmt;
+    int found = -1;
+    if (av_seek_frame(fmt, src->stream_index, ts, AVSEEK_FLAG_BACKWARD) < 0)
+        return -1;
+    AVPacket *pkt = av_packet_alloc();
+    for (int i = 0; pkt && i < 500 && av_read_frame(fmt, pkt) >= 0; i++) {
+        int done = pkt->stream_index == src->stream_index && (!key || (pkt->flags & AV_PKT_FLAG_KEY));
+        const AVIndexEntry *e = done ? entry_at(st, pkt->pos) : NULL;
+        if (done && pkt->pts != AV_NOPTS_VALUE && (e || pkt->dts != AV_NOPTS_VALUE)) {
+            *ahead = pkt->pts - (e ? e->timestamp : pkt->dts);
+            *matched = e != NULL;
+            found = 0;
+        }
+        av_packet_unref(pkt);
+        if (done)
+            break;
+    }
+    av_packet_free(&pkt);
+    return found;
+}
+
+/* A keyframe of the index that is shown and whose bytes are in the file. */
+static int shown_keyframe(const AVIndexEntry *e, int64_t file_size)
+{
+    return (e->flags & AVINDEX_KEYFRAME) && !(e->flags & AVINDEX_DISCARD_FRAME) && in_file(e, file_size);
+}
+
 /* Whether the index's keyframes are presented delta after they are decoded,
  * as the first keyframe is: read at three of them (the first one shown, the
  * middle one, the last). An edit list can hide a first keyframe whose
@@ -323,11 +357,9 @@ static const AVIndexEntry *entry_at(AVStream *st, int64_t pos)
  * nothing either way. */
 static int delta_holds(lc_source *src, AVStream *st, int n, int64_t delta, int64_t file_size)
 {
-    AVFormatContext *fmt = src->fmt;
     int keys[3] = {-1, -1, -1}, holds = 1;
     for (int i = 0; i < n; i++) {
-        const AVIndexEntry *e = avformat_index_get_entry(st, i);
-        if (!(e->flags & AVINDEX_KEYFRAME) || (e->flags & AVINDEX_DISCARD_FRAME) || !in_file(e, file_size))
+        if (!shown_keyframe(avformat_index_get_entry(st, i), file_size))
             continue;
         if (keys[0] < 0)
             keys[0] = i;
@@ -335,29 +367,18 @@ static int delta_holds(lc_source *src, AVStream *st, int n, int64_t delta, int64
     }
     if (keys[0] < 0)
         return 1;
-    for (int i = (keys[0] + keys[2]) / 2; i <= keys[2] && keys[1] < 0; i++) {
-        const AVIndexEntry *e = avformat_index_get_entry(st, i);
-        if ((e->flags & AVINDEX_KEYFRAME) && !(e->flags & AVINDEX_DISCARD_FRAME) && in_file(e, file_size))
+    for (int i = (keys[0] + keys[2]) / 2; i <= keys[2] && keys[1] < 0; i++)
+        if (shown_keyframe(avformat_index_get_entry(st, i), file_size))
             keys[1] = i;
-    }
-    AVPacket *pkt = av_packet_alloc();
-    for (int k = 0; pkt && holds && k < 3; k++) {
+    for (int k = 0; holds && k < 3; k++) {
+        int64_t ahead;
+        int matched;
         if (k > 0 && keys[k] == keys[k - 1])
             continue;
-        int64_t ts = avformat_index_get_entry(st, keys[k])->timestamp;
-        if (av_seek_frame(fmt, src->stream_index, ts, AVSEEK_FLAG_BACKWARD) < 0)
-            continue;
-        for (int i = 0; i < 500 && av_read_frame(fmt, pkt) >= 0; i++) {
-            int ours = pkt->stream_index == src->stream_index;
-            const AVIndexEntry *e = ours ? entry_at(st, pkt->pos) : NULL;
-            if (e && pkt->pts != AV_NOPTS_VALUE)
-                holds = pkt->pts - e->timestamp == delta;
-            av_packet_unref(pkt);
-            if (ours)
-                break;
-        }
+        if (ahead_after_seek(src, st, avformat_index_get_entry(st, keys[k])->timestamp, 0, &ahead, &matched) == 0 &&
+            matched)
+            holds = ahead == delta;
     }
-    av_packet_free(&pkt);
     return holds;
 }
 
@@ -381,20 +402,9 @@ static void keyframes_from_index(lc_source *src, AVStream *st)
     /* Matroska reads its cues lazily, on the first seek. The first keyframe
      * packet after the seek also tells how far presentation runs ahead of
      * decoding (MP4 indexes decode times). */
-    if (trusted && av_seek_frame(fmt, src->stream_index, st->start_time != AV_NOPTS_VALUE ? st->start_time : 0,
-                                 AVSEEK_FLAG_BACKWARD) >= 0) {
-        AVPacket *pkt = av_packet_alloc();
-        for (int i = 0; pkt && i < 500 && av_read_frame(fmt, pkt) >= 0; i++) {
-            int done = pkt->stream_index == src->stream_index && (pkt->flags & AV_PKT_FLAG_KEY);
-            const AVIndexEntry *e = done ? entry_at(st, pkt->pos) : NULL;
-            if (done && pkt->pts != AV_NOPTS_VALUE && (e || pkt->dts != AV_NOPTS_VALUE))
-                delta = pkt->pts - (e ? e->timestamp : pkt->dts);
-            av_packet_unref(pkt);
-            if (done)
-                break;
-        }
-        av_packet_free(&pkt);
-    }
+    int matched;
+    if (trusted)
+        ahead_after_seek(src, st, st->start_time != AV_NOPTS_VALUE ? st->start_time : 0, 1, &delta, &matched);
     int n = trusted ? avformat_index_get_entries_count(st) : 0;
     int64_t claim_us = src->info.duration_ms > 0 ? src->info.duration_ms * 1000 : INT64_MAX;
     int64_t index_end_us = INT64_MIN, file_size = fmt->pb ? avio_size(fmt->pb) : -1;
