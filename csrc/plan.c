@@ -206,12 +206,9 @@ int lc_plan_past_end(const lc_plan_item *it, int64_t end_us)
     return it->lo_us > end_us;
 }
 
-int lc_plan_window_empty(const int64_t *packet_us, size_t n, const lc_plan_item *it)
+/* The first of the sorted packet times at or after from (n: none). */
+static size_t first_packet_from(const int64_t *packet_us, size_t n, int64_t from)
 {
-    if (!packet_us || n == 0)
-        return 0;
-    /* The first packet at or after the window's start, less the slack. */
-    int64_t from = it->lo_us - LC_PLAN_GAP_SLACK_US;
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -220,22 +217,23 @@ int lc_plan_window_empty(const int64_t *packet_us, size_t n, const lc_plan_item 
         else
             hi = mid;
     }
-    return lo == n || packet_us[lo] > it->hi_us + LC_PLAN_GAP_SLACK_US;
+    return lo;
+}
+
+int lc_plan_window_empty(const int64_t *packet_us, size_t n, const lc_plan_item *it)
+{
+    if (!packet_us || n == 0)
+        return 0;
+    size_t first = first_packet_from(packet_us, n, it->lo_us - LC_PLAN_GAP_SLACK_US);
+    return first == n || packet_us[first] > it->hi_us + LC_PLAN_GAP_SLACK_US;
 }
 
 int lc_plan_tail_lost(const int64_t *packet_us, size_t n, const lc_plan_item *it, int at_end)
 {
     if (!at_end || !packet_us || n == 0)
         return 0;
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (packet_us[mid] < it->lo_us)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && packet_us[lo] <= it->hi_us;
+    size_t first = first_packet_from(packet_us, n, it->lo_us);
+    return first < n && packet_us[first] <= it->hi_us;
 }
 
 int lc_plan_may_skip(const lc_plan_item *it, int64_t frame_us, int64_t sent_before_t_us)
